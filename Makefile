@@ -1,0 +1,34 @@
+# tokusim: every target installs what it needs (npm ci) on a fresh machine.
+SHELL := /bin/bash
+NODE_BIN := node_modules/.bin
+STAMP := node_modules/.install-stamp
+
+.PHONY: all build demo test typecheck bench clean distclean
+
+all: build
+
+# Reinstall when node_modules is missing or older than the lock file.
+$(STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(STAMP)
+
+build: $(STAMP)
+	$(NODE_BIN)/tsc -p tsconfig.json
+
+typecheck: $(STAMP)
+	$(NODE_BIN)/tsc -p tsconfig.test.json
+
+test: build typecheck
+	$(NODE_BIN)/vitest run
+
+demo: build
+	node dist/tools/demo.js
+
+bench: build
+	node dist/tools/bench/run-all.js
+
+clean:
+	rm -rf dist .test-results.json
+
+distclean: clean
+	rm -rf node_modules demo-data bench-data

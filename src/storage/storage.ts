@@ -1,0 +1,71 @@
+/**
+ * The one storage interface the whole engine runs on (DESIGN.md principle 2). Two
+ * implementations: NodeStorage (node:fs, real fsync) and SimStorage (in memory, seeded,
+ * tracks durable vs only-written bytes and directory entries, can crash and inject faults).
+ * Nothing above src/storage touches node:fs.
+ *
+ * Paths are plain strings joined with '/'. A StorageFile is a handle on one open file.
+ *
+ * Invariants every implementation keeps:
+ *  - pread never returns more bytes than were asked for, and returns 0 only at or past EOF.
+ *  - After fsync() resolves, every byte written to that file before the call is durable
+ *    (survives a crash); after fsyncDir(dir) resolves, every entry created, renamed or
+ *    removed in dir before the call is durable.
+ *  - Operations on a closed handle throw a TokusimError of kind 'io'.
+ */
+
+export type OpenMode =
+  /** Open an existing file read-only. */
+  | 'read'
+  /** Open an existing file for reading and writing. */
+  | 'readwrite'
+  /** Open for reading and writing, creating it (empty) if missing. */
+  | 'create'
+  /** Create a new empty file; fail if it already exists (O_CREAT|O_EXCL). */
+  | 'create-exclusive';
+
+export interface StorageFile {
+  readonly path: string;
+  /** Read up to buf.length bytes at offset into buf; returns the number read. */
+  pread(buf: Uint8Array, offset: number): Promise<number>;
+  /** Write all of data at offset (growing the file, zero-filling any gap). */
+  pwrite(data: Uint8Array, offset: number): Promise<void>;
+  /** Current size in bytes (what a reader would see now, durable or not). */
+  size(): Promise<number>;
+  truncate(size: number): Promise<void>;
+  fsync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Storage {
+  open(path: string, mode: OpenMode): Promise<StorageFile>;
+  exists(path: string): Promise<boolean>;
+  /** Names (not paths) of the entries in dir, sorted bytewise. Missing dir is an error. */
+  list(dir: string): Promise<string[]>;
+  mkdir(dir: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  fsyncDir(dir: string): Promise<void>;
+}
+
+/** Join path parts with '/', collapsing duplicate separators. */
+export function joinPath(...parts: string[]): string {
+  return parts
+    .filter((p) => p.length > 0)
+    .join('/')
+    .replace(/\/+/g, '/');
+}
+
+/** The directory part of a path ('.' when there is none). */
+export function dirName(path: string): string {
+  const i = path.lastIndexOf('/');
+  if (i < 0) return '.';
+  if (i === 0) return '/';
+  return path.slice(0, i);
+}
+
+/** The last component of a path. */
+export function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? path : path.slice(i + 1);
+}

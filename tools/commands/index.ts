@@ -1,0 +1,8 @@
+/**
+ * The list of `tokusim` subcommands. Each lives in its own file under tools/commands/ and
+ * exports a yargs CommandModule; add one import and one entry per subcommand.
+ */
+import type { CommandModule } from 'yargs';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const COMMANDS: CommandModule<any, any>[] = [];
