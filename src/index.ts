@@ -2,3 +2,7 @@
 export * from './format/x1764.js';
 export * from './format/errors.js';
 export * from './format/record-types.js';
+export * from './storage/storage.js';
+export * from './storage/io-error.js';
+export * from './storage/clock.js';
+export * from './storage/node-storage.js';

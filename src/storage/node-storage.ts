@@ -1,0 +1,177 @@
+/**
+ * Storage on the real file system (node:fs/promises), with real fsync: FileHandle.sync() for
+ * files and, for directories, opening the directory read-only and syncing that descriptor
+ * (what PerconaFT does with fsync on the directory fd after creating or renaming files).
+ *
+ * Invariants:
+ *  - pread fills the buffer unless EOF is reached first; pwrite writes every byte or throws.
+ *  - Every failure surfaces as a TokusimError of kind 'io' naming the path and OS error code.
+ *  - A handle that was closed refuses every later operation (EBADF), without touching the OS.
+ *  - mkdir creates missing parents and succeeds if the directory already exists.
+ */
+import * as fs from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { invariant } from '../format/errors.js';
+import { ioError } from './io-error.js';
+import type { OpenMode, Storage, StorageFile } from './storage.js';
+
+function codeOf(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.length > 0) return code;
+  }
+  return 'EIO';
+}
+
+/** Run an fs call, turning any thrown OS error into a TokusimError naming op and path. */
+async function attempt<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw ioError(op, path, codeOf(err), err instanceof Error ? err.message : undefined);
+  }
+}
+
+function openFlags(mode: OpenMode): number {
+  const c = fsConstants;
+  switch (mode) {
+    case 'read':
+      return c.O_RDONLY;
+    case 'readwrite':
+      return c.O_RDWR;
+    case 'create':
+      return c.O_RDWR | c.O_CREAT;
+    case 'create-exclusive':
+      return c.O_RDWR | c.O_CREAT | c.O_EXCL;
+  }
+}
+
+function checkRange(op: string, path: string, offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw ioError(op, path, 'EINVAL', `offset ${offset} is not a non-negative integer`);
+  }
+}
+
+class NodeFile implements StorageFile {
+  private handle: fs.FileHandle | undefined;
+
+  constructor(
+    readonly path: string,
+    handle: fs.FileHandle,
+  ) {
+    this.handle = handle;
+  }
+
+  private live(op: string): fs.FileHandle {
+    if (this.handle === undefined) throw ioError(op, this.path, 'EBADF', 'handle is closed');
+    return this.handle;
+  }
+
+  async pread(buf: Uint8Array, offset: number): Promise<number> {
+    checkRange('pread', this.path, offset);
+    const h = this.live('pread');
+    return attempt('pread', this.path, async () => {
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await h.read(buf, done, buf.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      invariant(done <= buf.length, 'pread returned more than asked');
+      return done;
+    });
+  }
+
+  async pwrite(data: Uint8Array, offset: number): Promise<void> {
+    checkRange('pwrite', this.path, offset);
+    const h = this.live('pwrite');
+    await attempt('pwrite', this.path, async () => {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await h.write(data, done, data.length - done, offset + done);
+        invariant(bytesWritten > 0, 'pwrite made no progress');
+        done += bytesWritten;
+      }
+    });
+  }
+
+  async size(): Promise<number> {
+    const h = this.live('size');
+    return attempt('size', this.path, async () => (await h.stat()).size);
+  }
+
+  async truncate(size: number): Promise<void> {
+    checkRange('truncate', this.path, size);
+    const h = this.live('truncate');
+    await attempt('truncate', this.path, () => h.truncate(size));
+  }
+
+  async fsync(): Promise<void> {
+    const h = this.live('fsync');
+    await attempt('fsync', this.path, () => h.sync());
+  }
+
+  async close(): Promise<void> {
+    const h = this.live('close');
+    this.handle = undefined;
+    await attempt('close', this.path, () => h.close());
+  }
+}
+
+/** Byte order of UTF-8 names, as the interface promises ("sorted bytewise"). */
+function compareBytewise(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export class NodeStorage implements Storage {
+  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    const handle = await attempt(`open(${mode})`, path, () => fs.open(path, openFlags(mode), 0o644));
+    // Opening a directory succeeds on Linux for O_RDONLY; refuse it like SimStorage does.
+    const st = await handle.stat().catch(() => undefined);
+    if (st?.isDirectory()) {
+      await handle.close();
+      throw ioError(`open(${mode})`, path, 'EISDIR');
+    }
+    return new NodeFile(path, handle);
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await fs.lstat(path);
+      return true;
+    } catch (err) {
+      if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return false;
+      throw ioError('exists', path, codeOf(err));
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const names = await attempt('list', dir, () => fs.readdir(dir));
+    return names.sort(compareBytewise);
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    await attempt('mkdir', dir, async () => {
+      await fs.mkdir(dir, { recursive: true });
+    });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await attempt('rename', from, () => fs.rename(from, to));
+  }
+
+  async unlink(path: string): Promise<void> {
+    await attempt('unlink', path, () => fs.unlink(path));
+  }
+
+  async fsyncDir(dir: string): Promise<void> {
+    await attempt('fsyncDir', dir, async () => {
+      const h = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      try {
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    });
+  }
+}
