@@ -1,0 +1,495 @@
+/**
+ * Reading a whole log directory in LSN order, forward and backward (spec tokulog-format.md
+ * §9.1–§9.4), in bounded chunks: a file is never read into memory whole.
+ *
+ * Differences from PerconaFT's log cursor, on purpose: a truncated entry is REPORTED as a
+ * 'truncated' error (PerconaFT reads it as a clean end of file), and a backward read that
+ * fails re-scans that file forward so the error names the exact entry. Repair is a separate,
+ * explicit function (repairLogTail) that recovery calls; the cursor never changes a file.
+ *
+ * Invariants:
+ *  - next() returns entries in file order then offset order; prev() the exact reverse.
+ *  - With continuity checking on, consecutive entries returned differ by exactly one LSN, in
+ *    either direction and across file boundaries; anything else is an 'lsn-gap' error.
+ *  - Every error for bad input is a TokusimError naming the file, the byte offset of the
+ *    damaged entry (or header), the last good LSN when one is known, and expected vs actual.
+ *  - The read window holds at most max(chunkSize, largest entry) bytes.
+ */
+import { decodeRecord, MIN_ENTRY_LENGTH } from '../format/codec.js';
+import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
+import { decodeLogFileHeader, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
+import type { LogRecord } from '../format/record-types.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import { findLogFiles } from './names.js';
+
+/** One entry as read from a log file. */
+export interface LogEntry {
+  record: LogRecord;
+  /** The stored checksum. */
+  crc: number;
+  /** Encoded length in bytes. */
+  length: number;
+  /** Path of the file holding it and its byte offset there. */
+  file: string;
+  offset: number;
+}
+
+export interface LogFileOpened {
+  path: string;
+  /** Log version from the header (undefined for an empty file). */
+  version: number | undefined;
+  size: number;
+}
+
+export interface LogCursorOptions {
+  /** Check that LSNs are consecutive (default true). */
+  checkContinuity?: boolean;
+  /** Bytes read per chunk (default 1 MiB). */
+  chunkSize?: number;
+  /**
+   * What to do when the LAST file ends inside an entry or inside its header: 'error' (default)
+   * reports it; 'wait' treats it as the current end of the log (for following a live log).
+   */
+  tail?: 'error' | 'wait';
+  /** Called whenever a forward read enters a file (after its header was checked). */
+  onEnterFile?: (info: LogFileOpened) => void;
+}
+
+const DEFAULT_CHUNK = 1 << 20;
+
+/** Rebuild err with `lsn` as the last good LSN, keeping its kind, text and location. */
+export function withLastGoodLsn(err: TokusimError, lsn: bigint | undefined): TokusimError {
+  if (lsn === undefined || err.where.lsn !== undefined) return err;
+  const loc = new TokusimError(err.kind, '', { file: err.where.file, offset: err.where.offset }).message;
+  const ev = new TokusimError(err.kind, '', { expected: err.where.expected, actual: err.where.actual }).message;
+  const text = err.message.slice(loc.length, err.message.length - ev.length);
+  return new TokusimError(err.kind, text, { ...err.where, lsn });
+}
+
+/** An open log file with a read window. */
+class WindowedFile {
+  private buf: Uint8Array;
+  private winStart = 0;
+  private winLen = 0;
+  /** Offset of the first entry (12, or 0 for an empty file). */
+  start = 0;
+  version: number | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: StorageFile,
+    public size: number,
+    chunk: number,
+  ) {
+    this.buf = new Uint8Array(chunk);
+  }
+
+  static async open(storage: Storage, path: string, chunk: number, tailWait: boolean): Promise<WindowedFile | 'wait'> {
+    const handle = await storage.open(path, 'read');
+    const size = await handle.size();
+    const f = new WindowedFile(path, handle, size, chunk);
+    try {
+      if (size === 0) return f;
+      if (size < LOG_FILE_HEADER_SIZE && tailWait) {
+        await handle.close();
+        return 'wait';
+      }
+      const head = await f.view(0, Math.min(size, LOG_FILE_HEADER_SIZE));
+      f.version = decodeLogFileHeader(head, { file: path }).version;
+      f.start = LOG_FILE_HEADER_SIZE;
+      return f;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async refreshSize(): Promise<number> {
+    this.size = await this.handle.size();
+    return this.size;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  /** Make the window hold [from, from+len) (clamped to the file), reading from `from`. */
+  private async load(from: number, len: number): Promise<void> {
+    // Never allocate past EOF, whatever a (possibly garbage) length asked for.
+    const n = Math.max(0, Math.min(Math.max(len, this.buf.length), this.size - from));
+    if (n > this.buf.length) this.buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = await this.handle.pread(this.buf.subarray(got, n), from + got);
+      if (r === 0) break;
+      got += r;
+    }
+    this.winStart = from;
+    this.winLen = got;
+  }
+
+  /** The bytes [from, from+len) (fewer at EOF); a view valid until the next read. */
+  async view(from: number, len: number): Promise<Uint8Array> {
+    if (from < this.winStart || from + len > this.winStart + this.winLen) await this.load(from, len);
+    return this.buf.subarray(from - this.winStart, Math.min(from - this.winStart + len, this.winLen));
+  }
+
+  /**
+   * Decode the entry starting at `at`. Returns the decode result with offsets in the file.
+   * Loads more bytes as needed; 'truncated' only when the entry really runs past EOF.
+   */
+  async decodeAt(at: number): Promise<ReturnType<typeof decodeRecord>> {
+    if (at < this.winStart || at + 4 > this.winStart + this.winLen) {
+      await this.load(at, Math.min(this.buf.length, Math.max(0, this.size - at)));
+    }
+    for (;;) {
+      const win = this.buf.subarray(0, this.winLen);
+      const res = decodeRecord(win, at - this.winStart, { file: this.path, base: this.winStart });
+      if (res.kind !== 'truncated') return res;
+      const haveToEof = this.winStart + this.winLen >= this.size;
+      if (haveToEof) return res;
+      const have = this.winStart + this.winLen - at;
+      await this.load(at, Math.max(this.buf.length, have + res.need));
+    }
+  }
+
+  /**
+   * Decode backward the entry that ends at `end`. Returns undefined when the trailing len
+   * cannot describe a valid entry there (the caller then classifies the damage).
+   */
+  async decodeEndingAt(end: number): Promise<{ entry: LogEntry } | undefined> {
+    if (end - 4 < this.start) return undefined;
+    const tail = await this.view(end - 4, 4);
+    if (tail.length < 4) return undefined;
+    const len = (tail[0]! | (tail[1]! << 8) | (tail[2]! << 16) | (tail[3]! << 24)) >>> 0;
+    if (len < MIN_ENTRY_LENGTH || end - len < this.start) return undefined;
+    const from = end - len;
+    // Load a window that ends at `end`, so the next backward reads are served from memory.
+    if (from < this.winStart || end > this.winStart + this.winLen) {
+      const winFrom = Math.max(this.start, end - Math.max(this.buf.length, len));
+      await this.load(winFrom, end - winFrom);
+    }
+    const res = decodeRecord(this.buf.subarray(0, end - this.winStart), from - this.winStart, { file: this.path, base: this.winStart });
+    if (res.kind !== 'ok' || res.length !== len) return undefined;
+    return { entry: { record: res.record, crc: res.crc, length: res.length, file: this.path, offset: from } };
+  }
+}
+
+/** What a forward scan of one file found. */
+export interface FileScan {
+  path: string;
+  size: number;
+  version: number | undefined;
+  entries: number;
+  firstLsn: bigint | undefined;
+  lastLsn: bigint | undefined;
+  /** Offset just after the last good entry (or after the header). */
+  goodEnd: number;
+  /** The first problem, with the start offset of the damaged entry (or 0 for the header). */
+  problem?: { error: TokusimError; entryStart: number };
+}
+
+/** Read one file forward to its end or its first damaged entry. Never throws for bad data. */
+export async function scanLogFile(storage: Storage, path: string, opts: { chunkSize?: number; lastLsnBefore?: bigint } = {}): Promise<FileScan> {
+  let wf: WindowedFile;
+  const handle = await storage.open(path, 'read');
+  const size = await handle.size();
+  await handle.close();
+  try {
+    const r = await WindowedFile.open(storage, path, opts.chunkSize ?? DEFAULT_CHUNK, false);
+    invariant(r !== 'wait', 'scan never waits');
+    wf = r;
+  } catch (err) {
+    if (!(err instanceof TokusimError) || err.kind === 'io') throw err;
+    return {
+      path, size, version: undefined, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: 0,
+      problem: { error: withLastGoodLsn(err, opts.lastLsnBefore), entryStart: 0 },
+    };
+  }
+  const scan: FileScan = { path, size, version: wf.version, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: wf.start };
+  try {
+    let at = wf.start;
+    while (at < wf.size) {
+      const res = await wf.decodeAt(at);
+      const lastGood = scan.lastLsn ?? opts.lastLsnBefore;
+      if (res.kind === 'ok') {
+        scan.entries++;
+        scan.firstLsn ??= res.record.lsn;
+        scan.lastLsn = res.record.lsn;
+        at += res.length;
+        scan.goodEnd = at;
+      } else {
+        const error = res.kind === 'corrupt' ? withLastGoodLsn(res.error, lastGood) : truncatedError(path, at, wf.size - at, res.need, lastGood);
+        scan.problem = { error, entryStart: at };
+        break;
+      }
+    }
+  } finally {
+    await wf.close();
+  }
+  return scan;
+}
+
+function truncatedError(file: string, offset: number, have: number, need: number, lastGood: bigint | undefined): TokusimError {
+  const where: ErrorWhere = { file, offset, expected: `${have + need} bytes`, actual: `${have} bytes` };
+  if (lastGood !== undefined) where.lsn = lastGood;
+  return new TokusimError('truncated', 'log ends inside an entry (torn tail)', where);
+}
+
+/** The last entry of one file, undefined when the file has none. Throws on a damaged tail. */
+export async function readLastEntryOfFile(storage: Storage, path: string): Promise<LogEntry | undefined> {
+  const c = new LogCursor(storage, [path], {});
+  try {
+    return await c.last();
+  } finally {
+    await c.close();
+  }
+}
+
+interface Boundary {
+  fileIdx: number;
+  /** Byte offset in that file; -1 = start of the file, Infinity = end of the file. */
+  offset: number;
+}
+
+/** A cursor over a list of log files in reading order. */
+export class LogCursor {
+  private readonly storage: Storage;
+  private paths: string[];
+  private readonly checkContinuity: boolean;
+  private readonly chunk: number;
+  private readonly tailWait: boolean;
+  private readonly onEnterFile: LogCursorOptions['onEnterFile'];
+  private readonly dir: string | undefined;
+
+  private open_: { idx: number; wf: WindowedFile } | undefined;
+  private fwd: Boundary = { fileIdx: 0, offset: -1 };
+  private bwd: Boundary;
+  private refLsn: bigint | undefined;
+
+  constructor(storage: Storage, paths: string[], opts: LogCursorOptions = {}, dir?: string) {
+    this.storage = storage;
+    this.paths = [...paths];
+    this.checkContinuity = opts.checkContinuity ?? true;
+    this.chunk = opts.chunkSize ?? DEFAULT_CHUNK;
+    this.tailWait = (opts.tail ?? 'error') === 'wait';
+    this.onEnterFile = opts.onEnterFile;
+    this.dir = dir;
+    this.bwd = { fileIdx: this.paths.length - 1, offset: Infinity };
+  }
+
+  /** A cursor over every log file of dir (names per §2.1, in version-then-index order). */
+  static async open(storage: Storage, dir: string, opts: LogCursorOptions = {}): Promise<LogCursor> {
+    const files = await findLogFiles(storage, dir);
+    return new LogCursor(storage, files.map((f) => f.path), opts, dir);
+  }
+
+  /** The files this cursor reads, in order. */
+  get files(): readonly string[] {
+    return this.paths;
+  }
+
+  /** LSN of the entry last returned (undefined before the first read). */
+  get lastLsn(): bigint | undefined {
+    return this.refLsn;
+  }
+
+  /** For a directory cursor: pick up log files created since it opened (after rollover). */
+  async refresh(): Promise<void> {
+    if (this.dir === undefined) return;
+    const files = await findLogFiles(this.storage, this.dir);
+    const known = new Set(this.paths);
+    for (const f of files) if (!known.has(f.path)) this.paths.push(f.path);
+  }
+
+  /** Forget the position: the next next() reads the first entry, the next prev() the last. */
+  rewind(): void {
+    this.fwd = { fileIdx: 0, offset: -1 };
+    this.bwd = { fileIdx: this.paths.length - 1, offset: Infinity };
+    this.refLsn = undefined;
+  }
+
+  async first(): Promise<LogEntry | undefined> {
+    this.rewind();
+    return this.next();
+  }
+
+  async last(): Promise<LogEntry | undefined> {
+    this.rewind();
+    return this.prev();
+  }
+
+  /** The next entry in LSN order, or undefined at the end of the log. */
+  async next(): Promise<LogEntry | undefined> {
+    for (;;) {
+      const { fileIdx } = this.fwd;
+      if (fileIdx >= this.paths.length) return undefined;
+      const wf = await this.fileAt(fileIdx, true);
+      if (wf === 'wait') return undefined;
+      const isLast = fileIdx === this.paths.length - 1;
+      if (this.fwd.offset < 0) {
+        this.fwd.offset = wf.start;
+        this.onEnterFile?.({ path: wf.path, version: wf.version, size: wf.size });
+      }
+      if (this.fwd.offset >= wf.size && isLast) await wf.refreshSize();
+      if (this.fwd.offset >= wf.size) {
+        if (isLast) return undefined;
+        this.fwd = { fileIdx: fileIdx + 1, offset: -1 };
+        continue;
+      }
+      const at = this.fwd.offset;
+      const res = await wf.decodeAt(at);
+      if (res.kind === 'corrupt') throw withLastGoodLsn(res.error, this.refLsn);
+      if (res.kind === 'truncated') {
+        if (isLast && this.tailWait) return undefined;
+        throw truncatedError(wf.path, at, wf.size - at, res.need, this.refLsn);
+      }
+      const entry: LogEntry = { record: res.record, crc: res.crc, length: res.length, file: wf.path, offset: at };
+      this.checkLsn(entry, 1n);
+      this.fwd = { fileIdx, offset: at + res.length };
+      this.bwd = { fileIdx, offset: at };
+      return entry;
+    }
+  }
+
+  /** The previous entry in LSN order, or undefined before the first. */
+  async prev(): Promise<LogEntry | undefined> {
+    for (;;) {
+      const { fileIdx } = this.bwd;
+      if (fileIdx < 0) return undefined;
+      const wf = await this.fileAt(fileIdx, false);
+      invariant(wf !== 'wait', 'backward reads never wait');
+      if (this.bwd.offset === Infinity) this.bwd.offset = wf.size;
+      const end = this.bwd.offset;
+      if (end <= wf.start) {
+        this.bwd = { fileIdx: fileIdx - 1, offset: Infinity };
+        continue;
+      }
+      const got = await wf.decodeEndingAt(end);
+      if (got === undefined) throw await this.classifyBackwardFailure(wf.path, end);
+      const entry = got.entry;
+      this.checkLsn(entry, -1n);
+      this.bwd = { fileIdx, offset: entry.offset };
+      this.fwd = { fileIdx, offset: entry.offset + entry.length };
+      return entry;
+    }
+  }
+
+  async close(): Promise<void> {
+    const o = this.open_;
+    this.open_ = undefined;
+    if (o !== undefined) await o.wf.close();
+  }
+
+  private checkLsn(entry: LogEntry, step: bigint): void {
+    const lsn = entry.record.lsn;
+    if (this.checkContinuity && this.refLsn !== undefined && lsn !== this.refLsn + step) {
+      throw new TokusimError('lsn-gap', step > 0n ? 'LSNs are not consecutive' : 'LSNs are not consecutive (reading backward)', {
+        file: entry.file,
+        offset: entry.offset,
+        lsn: this.refLsn,
+        expected: String(this.refLsn + step),
+        actual: String(lsn),
+      });
+    }
+    this.refLsn = lsn;
+  }
+
+  private async fileAt(idx: number, forward: boolean): Promise<WindowedFile | 'wait'> {
+    if (this.open_?.idx === idx) return this.open_.wf;
+    await this.close();
+    const path = this.paths[idx]!;
+    const tailWait = forward && this.tailWait && idx === this.paths.length - 1;
+    let r: WindowedFile | 'wait';
+    try {
+      r = await WindowedFile.open(this.storage, path, this.chunk, tailWait);
+    } catch (err) {
+      throw err instanceof TokusimError ? withLastGoodLsn(err, this.refLsn) : err;
+    }
+    if (r !== 'wait') this.open_ = { idx, wf: r };
+    return r;
+  }
+
+  /** A backward read failed at `end`: scan the file forward to name the damage exactly. */
+  private async classifyBackwardFailure(path: string, end: number): Promise<TokusimError> {
+    const scan = await scanLogFile(this.storage, path, { chunkSize: this.chunk });
+    if (scan.problem !== undefined) return scan.problem.error;
+    return new TokusimError('bad-length', 'no entry ends here (trailing len does not lead back to an entry start)', {
+      file: path,
+      offset: end,
+      lsn: this.refLsn,
+    });
+  }
+}
+
+export interface RepairResult {
+  /** True when a file was truncated. */
+  repaired: boolean;
+  file?: string;
+  oldSize?: number;
+  newSize?: number;
+  /** LSN of the last entry left in the log (undefined for an empty log). */
+  lastGoodLsn?: bigint;
+  /** The damage that was cut off. */
+  problem?: TokusimError;
+}
+
+/**
+ * Repair a torn tail (spec §9.4): when the NEWEST log file of dir ends with a truncated or
+ * damaged final entry, truncate that file just after its last good entry. Damage followed
+ * by good entries, or damage in an older file, is not a torn tail: it is reported (thrown),
+ * never cut off.
+ */
+export async function repairLogTail(storage: Storage, dir: string): Promise<RepairResult> {
+  const files = await findLogFiles(storage, dir);
+  const newest = files[files.length - 1];
+  if (newest === undefined) return { repaired: false };
+  const scan = await scanLogFile(storage, newest.path);
+  const problem = scan.problem;
+  if (problem === undefined) {
+    return { repaired: false, lastGoodLsn: scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path))) };
+  }
+  if (problem.error.kind !== 'truncated' && !(await damageReachesEof(storage, newest.path, problem.entryStart, scan.size))) {
+    throw problem.error;
+  }
+  const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
+  const handle = await storage.open(newest.path, 'readwrite');
+  try {
+    await handle.truncate(scan.goodEnd);
+    await handle.fsync();
+  } finally {
+    await handle.close();
+  }
+  const result: RepairResult = { repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, problem: problem.error };
+  if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
+  return result;
+}
+
+/** True when the bad entry at `start` is the file's final one: its len reaches EOF, or only zero bytes follow. */
+async function damageReachesEof(storage: Storage, path: string, start: number, size: number): Promise<boolean> {
+  if (start === 0) return true; // a damaged header in the newest file: nothing good follows it
+  const wf = await WindowedFile.open(storage, path, DEFAULT_CHUNK, false);
+  invariant(wf !== 'wait', 'no wait here');
+  try {
+    const head = await wf.view(start, 4);
+    if (head.length === 4) {
+      const len = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
+      if (start + len >= size) return true;
+    }
+    for (let at = start; at < size; at += DEFAULT_CHUNK) {
+      const v = await wf.view(at, Math.min(DEFAULT_CHUNK, size - at));
+      for (const b of v) if (b !== 0) return false;
+    }
+    return true;
+  } finally {
+    await wf.close();
+  }
+}
+
+async function lastLsnBefore(storage: Storage, paths: string[]): Promise<bigint | undefined> {
+  for (let i = paths.length - 1; i >= 0; i--) {
+    const e = await readLastEntryOfFile(storage, paths[i]!);
+    if (e !== undefined) return e.record.lsn;
+  }
+  return undefined;
+}

@@ -1,0 +1,335 @@
+/**
+ * The logger's write side (spec tokulog-format.md §2.2, §5; recovery.md §9): assigns LSNs,
+ * keeps an in-memory buffer, writes it to the current log file, fsyncs with group commit,
+ * rolls over to a new file past lgMax, and trims old files.
+ *
+ * Invariants:
+ *  - LSNs are consecutive: each appended record gets previous + 1, continuing after the last
+ *    LSN found in the existing files when the writer opened (1 for an empty directory).
+ *  - Bytes reach the files in LSN order; a buffer is written with one pwrite into one file,
+ *    so an entry is never split across files.
+ *  - writtenLsn <= lastLsn and syncedLsn <= writtenLsn at all times.
+ *  - A new file is created (exclusively, then the directory is fsynced) at every open; the
+ *    previous file is fsynced before a rollover creates the next one.
+ *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
+ *    and never the current file; the remaining files are a contiguous suffix.
+ *  - After an I/O failure the writer is failed: every later call rethrows that failure.
+ */
+import { Mutex } from 'async-mutex';
+import { encodeRecordInto } from '../format/codec.js';
+import { ByteWriter } from '../format/bytes.js';
+import { invariant } from '../format/errors.js';
+import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../format/log-header.js';
+import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
+import type { Clock } from '../storage/clock.js';
+import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
+import { readLastEntryOfFile } from './cursor.js';
+import type { LogEvent, LogListener } from './events.js';
+import { findLogFiles, logFileName, nextLogIndex } from './names.js';
+
+/** A record as a caller logs it: its type and fields, without the LSN (the writer assigns it). */
+export type LogRecordInput = { [N in LogRecordName]: { type: N } & LogRecordFields<N> }[LogRecordName];
+
+/** lg_max default: 100 MiB. */
+export const DEFAULT_LG_MAX = 100 << 20;
+/** LOGGER_MIN_BUF_SIZE: 16 MiB. */
+export const DEFAULT_LOG_BUFFER_SIZE = 1 << 24;
+
+export interface LogWriterOptions {
+  storage: Storage;
+  dir: string;
+  /** Roll over once a write pushes the current file past this many bytes. */
+  lgMax?: number;
+  /** Write the buffer out once it holds this many bytes. */
+  bufferSize?: number;
+  /** When given, a `timestamp` field of 0 is replaced by clock.nowMicros() (as PerconaFT does). */
+  clock?: Clock;
+  listener?: LogListener;
+}
+
+/** Per-file bookkeeping (PerconaFT's logfilemgr). */
+export interface LogFileInfo {
+  index: number;
+  version: number;
+  path: string;
+  /** LSN of the last entry known to be in the file (see spec §2.2 for when it is refreshed). */
+  maxLsn: bigint;
+}
+
+export interface LogWriterStats {
+  records: number;
+  bytesWritten: number;
+  writes: number;
+  fsyncs: number;
+  rollovers: number;
+  filesDeleted: number;
+}
+
+export class LogWriter {
+  private readonly storage: Storage;
+  readonly dir: string;
+  readonly lgMax: number;
+  readonly bufferSize: number;
+  private readonly clock: Clock | undefined;
+  private readonly listener: LogListener | undefined;
+
+  private readonly files: LogFileInfo[];
+  private current!: StorageFile;
+  private nInFile = 0;
+
+  private inbuf = new ByteWriter(4096);
+  private inbufLastLsn: bigint;
+  private lsn: bigint;
+  private written: bigint;
+  private synced: bigint;
+
+  private readonly output = new Mutex();
+  private syncInFlight: Promise<void> | undefined;
+  private syncWaiters = 0;
+  private flushScheduled = false;
+  private failure: unknown;
+  private closed = false;
+  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, rollovers: 0, filesDeleted: 0 };
+
+  private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
+    this.storage = opts.storage;
+    this.dir = opts.dir;
+    this.lgMax = opts.lgMax ?? DEFAULT_LG_MAX;
+    this.bufferSize = opts.bufferSize ?? DEFAULT_LOG_BUFFER_SIZE;
+    this.clock = opts.clock;
+    this.listener = opts.listener;
+    invariant(this.lgMax > 0 && this.bufferSize > 0, 'lgMax and bufferSize must be positive');
+    this.files = files;
+    this.lsn = lastLsn;
+    this.inbufLastLsn = lastLsn;
+    this.written = lastLsn;
+    this.synced = lastLsn;
+  }
+
+  /**
+   * Open a writer on dir: read the last LSN of every existing log file (a damaged tail is an
+   * error here: run repairLogTail first, as recovery does), then create a brand-new file.
+   */
+  static async open(opts: LogWriterOptions): Promise<LogWriter> {
+    const found = await findLogFiles(opts.storage, opts.dir);
+    const files: LogFileInfo[] = [];
+    let last = 0n;
+    for (const f of found) {
+      const entry = await readLastEntryOfFile(opts.storage, f.path);
+      // An empty file inherits the previous file's max LSN (0 for the first).
+      if (entry !== undefined) last = entry.record.lsn;
+      files.push({ index: f.index, version: f.version, path: f.path, maxLsn: last });
+    }
+    const w = new LogWriter(opts, files, last);
+    await w.createFile(nextLogIndex(found, TOKU_LOG_VERSION));
+    return w;
+  }
+
+  /** LSN of the last appended record (0 if none ever). */
+  get lastLsn(): bigint {
+    return this.lsn;
+  }
+  /** LSN of the last record written to a file. */
+  get writtenLsn(): bigint {
+    return this.written;
+  }
+  /** LSN of the last record known durable. */
+  get syncedLsn(): bigint {
+    return this.synced;
+  }
+  /** Bytes in the current file (header included). */
+  get currentFileSize(): number {
+    return this.nInFile;
+  }
+  /** The per-file bookkeeping, oldest first; the last one is the current file. */
+  logFiles(): readonly Readonly<LogFileInfo>[] {
+    return this.files.map((f) => ({ ...f }));
+  }
+  stats(): Readonly<LogWriterStats> {
+    return { ...this.counters };
+  }
+
+  /** Give rec the next LSN and put it in the buffer. Returns the LSN. */
+  append(rec: LogRecordInput): bigint {
+    this.throwIfFailed();
+    invariant(!this.closed, 'append on a closed LogWriter');
+    let input = rec;
+    if (this.clock !== undefined && 'timestamp' in input && input.timestamp === 0n) {
+      input = { ...input, timestamp: this.clock.nowMicros() } as LogRecordInput;
+    }
+    const lsn = this.lsn + 1n;
+    const full = { ...input, lsn } as LogRecord;
+    const before = this.inbuf.length;
+    encodeRecordInto(this.inbuf, full);
+    this.lsn = lsn;
+    this.inbufLastLsn = lsn;
+    this.counters.records++;
+    if (this.listener !== undefined) {
+      this.emit({ type: 'record-logged', lsn, recordType: full.type, bytes: this.inbuf.length - before });
+    }
+    if (this.inbuf.length >= this.bufferSize && !this.flushScheduled) {
+      this.flushScheduled = true;
+      // The failure, if any, is kept and rethrown by the next call.
+      this.flush().catch(() => undefined);
+    }
+    return lsn;
+  }
+
+  /** Write the buffer to the current file (no fsync). */
+  async flush(): Promise<void> {
+    this.throwIfFailed();
+    await this.output.runExclusive(() => this.guard(() => this.flushLocked()));
+  }
+
+  /**
+   * Make every record up to upTo (default: everything appended so far) durable. Callers whose
+   * LSN is already synced return at once; one fsync covers every caller waiting meanwhile.
+   */
+  async fsync(upTo: bigint = this.lsn): Promise<void> {
+    this.throwIfFailed();
+    invariant(upTo <= this.lsn, () => `fsync up to lsn ${upTo} which was never logged (last ${this.lsn})`);
+    if (upTo <= this.synced) return;
+    this.syncWaiters++;
+    try {
+      while (this.synced < upTo) {
+        this.throwIfFailed();
+        if (this.syncInFlight !== undefined) {
+          await this.syncInFlight.catch(() => undefined);
+          continue;
+        }
+        const p = this.output.runExclusive(() => this.guard(() => this.syncLocked()));
+        this.syncInFlight = p;
+        try {
+          await p;
+        } finally {
+          this.syncInFlight = undefined;
+        }
+      }
+    } finally {
+      this.syncWaiters--;
+    }
+  }
+
+  /**
+   * Delete old log files that recovery no longer needs: oldest first, while the oldest file's
+   * max LSN is below lsnNeeded (the begin LSN of the last completed checkpoint). The current
+   * file is never deleted. Returns the deleted paths.
+   */
+  async trim(lsnNeeded: bigint): Promise<string[]> {
+    this.throwIfFailed();
+    return this.output.runExclusive(() =>
+      this.guard(async () => {
+        const deleted: string[] = [];
+        while (this.files.length > 1) {
+          const oldest = this.files[0]!;
+          if (oldest.maxLsn >= lsnNeeded) break;
+          this.files.shift();
+          await this.storage.unlink(oldest.path);
+          deleted.push(oldest.path);
+          this.counters.filesDeleted++;
+          if (this.listener !== undefined) {
+            this.emit({ type: 'file-deleted', file: oldest.path, maxLsn: oldest.maxLsn, trimLsn: lsnNeeded });
+          }
+        }
+        if (deleted.length > 0) await this.storage.fsyncDir(this.dir);
+        return deleted;
+      }),
+    );
+  }
+
+  /** Write and fsync everything, then close the current file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.fsync();
+    await this.output.runExclusive(() =>
+      this.guard(async () => {
+        this.closed = true;
+        await this.current.close();
+      }),
+    );
+  }
+
+  // ---- internals (called with the output mutex held) ---------------------------------------
+
+  private async flushLocked(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.inbuf.length === 0) return;
+    const bytes = this.inbuf.bytesView();
+    const upTo = this.inbufLastLsn;
+    this.inbuf = new ByteWriter(Math.min(this.bufferSize, Math.max(4096, bytes.length)));
+    const offset = this.nInFile;
+    await this.current.pwrite(bytes, offset);
+    this.nInFile += bytes.length;
+    this.written = upTo;
+    this.counters.bytesWritten += bytes.length;
+    this.counters.writes++;
+    if (this.listener !== undefined) {
+      this.emit({ type: 'buffer-written', file: this.current.path, offset, bytes: bytes.length, upToLsn: upTo });
+    }
+    if (this.nInFile > this.lgMax) await this.rollover();
+  }
+
+  private async syncLocked(): Promise<void> {
+    await this.flushLocked();
+    if (this.synced >= this.written) return;
+    await this.current.fsync();
+    this.synced = this.written;
+    this.currentInfo().maxLsn = this.written;
+    this.counters.fsyncs++;
+    if (this.listener !== undefined) {
+      this.emit({ type: 'fsync', file: this.current.path, upToLsn: this.written, waiters: this.syncWaiters });
+    }
+  }
+
+  private async rollover(): Promise<void> {
+    const old = this.current;
+    const size = this.nInFile;
+    await old.fsync();
+    this.synced = this.written;
+    this.counters.fsyncs++;
+    const info = this.currentInfo();
+    info.maxLsn = this.written;
+    await old.close();
+    await this.createFile(info.index + 1);
+    this.counters.rollovers++;
+    if (this.listener !== undefined) {
+      this.emit({ type: 'rollover', from: old.path, to: this.current.path, maxLsn: info.maxLsn, size });
+    }
+  }
+
+  private async createFile(index: number): Promise<void> {
+    const path = joinPath(this.dir, logFileName(index, TOKU_LOG_VERSION));
+    const file = await this.storage.open(path, 'create-exclusive');
+    await file.pwrite(encodeLogFileHeader(TOKU_LOG_VERSION), 0);
+    await this.storage.fsyncDir(this.dir);
+    this.current = file;
+    this.nInFile = LOG_FILE_HEADER_SIZE;
+    // A new file starts with the last LSN written before it, as PerconaFT's logfilemgr does.
+    this.files.push({ index, version: TOKU_LOG_VERSION, path, maxLsn: this.written });
+    if (this.listener !== undefined) this.emit({ type: 'file-created', file: path, index });
+  }
+
+  private currentInfo(): LogFileInfo {
+    const info = this.files[this.files.length - 1];
+    invariant(info !== undefined && info.path === this.current.path, 'the current file is the last in the list');
+    return info;
+  }
+
+  private async guard<T>(body: () => Promise<T>): Promise<T> {
+    this.throwIfFailed();
+    try {
+      return await body();
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private emit(e: LogEvent): void {
+    this.listener?.(e);
+  }
+}
