@@ -8,3 +8,5 @@ export * from './storage/storage.js';
 export * from './storage/io-error.js';
 export * from './storage/clock.js';
 export * from './storage/node-storage.js';
+export * from './storage/prng.js';
+export * from './storage/sim-storage.js';
