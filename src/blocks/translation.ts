@@ -1,0 +1,110 @@
+/**
+ * One block translation (spec block-translation-table.md §3): blocknum -> (diskoff, size),
+ * with PerconaFT's LIFO free list threaded through the diskoff field of FREE entries.
+ *
+ * Invariants (checkWellFormed, spec B4):
+ *  - lengthOfArray >= smallestNeverUsed >= 3; entry 0 is (-2, 0).
+ *  - Every entry in [3, N) is FREE (size -1), ALLOCATED-EMPTY (-2, 0) or ON-DISK
+ *    (diskoff >= 8192, multiple of 4096, size > 0).
+ *  - The free list from the head visits only FREE entries in [3, N), has no cycle, ends at
+ *    -1, and reaches exactly the FREE entries of [3, N).
+ */
+import { invariant } from '../format/errors.js';
+import { DISKOFF_UNUSED, SIZE_IS_FREE, type TranslationImage } from '../format/btt-format.js';
+
+export type TranslationType = 'current' | 'inprogress' | 'checkpointed';
+
+export interface TranslationEntry {
+  diskoff: bigint;
+  size: bigint;
+}
+
+export class Translation {
+  constructor(
+    public type: TranslationType,
+    public smallestNeverUsed: number,
+    public freelistHead: number,
+    /** diskoff (or next free blocknum); length = lengthOfArray. */
+    public diskoffs: bigint[],
+    public sizes: bigint[],
+  ) {}
+
+  get lengthOfArray(): number {
+    return this.diskoffs.length;
+  }
+
+  static fresh(type: TranslationType): Translation {
+    return new Translation(type, 3, -1, [DISKOFF_UNUSED, DISKOFF_UNUSED, DISKOFF_UNUSED], [0n, 0n, 0n]);
+  }
+
+  static fromImage(img: TranslationImage, type: TranslationType): Translation {
+    return new Translation(type, Number(img.smallestNeverUsed), Number(img.freelistHead), [...img.diskoffs], [...img.sizes]);
+  }
+
+  /** _copy_translation: an exact copy of [0, N) with entry 1 reset to (-2, 0). */
+  copyAs(type: TranslationType): Translation {
+    const n = this.smallestNeverUsed;
+    const t = new Translation(type, n, this.freelistHead, this.diskoffs.slice(0, n), this.sizes.slice(0, n));
+    t.diskoffs[1] = DISKOFF_UNUSED;
+    t.sizes[1] = 0n;
+    return t;
+  }
+
+  toImage(): TranslationImage {
+    const n = this.smallestNeverUsed;
+    return { smallestNeverUsed: BigInt(n), freelistHead: BigInt(this.freelistHead), diskoffs: this.diskoffs.slice(0, n), sizes: this.sizes.slice(0, n) };
+  }
+
+  entry(b: number): TranslationEntry {
+    return { diskoff: this.diskoffs[b]!, size: this.sizes[b]! };
+  }
+
+  set(b: number, diskoff: bigint, size: bigint): void {
+    this.diskoffs[b] = diskoff;
+    this.sizes[b] = size;
+  }
+
+  isFree(b: number): boolean {
+    return this.sizes[b] === SIZE_IS_FREE;
+  }
+
+  /** Mark b FREE and push it on the free list. */
+  freeBlocknum(b: number): void {
+    this.diskoffs[b] = BigInt(this.freelistHead);
+    this.sizes[b] = SIZE_IS_FREE;
+    this.freelistHead = b;
+  }
+
+  /** The ON-DISK entries of [0, N). */
+  onDiskEntries(): Array<{ b: number; diskoff: bigint; size: bigint }> {
+    const out: Array<{ b: number; diskoff: bigint; size: bigint }> = [];
+    for (let b = 0; b < this.smallestNeverUsed; b++) {
+      if (this.sizes[b]! > 0n) out.push({ b, diskoff: this.diskoffs[b]!, size: this.sizes[b]! });
+    }
+    return out;
+  }
+
+  checkWellFormed(): void {
+    const n = this.smallestNeverUsed;
+    invariant(this.lengthOfArray >= n && n >= 3, () => `${this.type}: lengthOfArray ${this.lengthOfArray} >= N ${n} >= 3`);
+    invariant(this.diskoffs[0] === DISKOFF_UNUSED && this.sizes[0] === 0n, () => `${this.type}: entry 0 is (-2, 0)`);
+    let freeCount = 0;
+    for (let b = 3; b < n; b++) {
+      const d = this.diskoffs[b]!;
+      const s = this.sizes[b]!;
+      if (s === SIZE_IS_FREE) freeCount++;
+      else if (s === 0n) invariant(d === DISKOFF_UNUSED, () => `${this.type}[${b}]: size 0 has diskoff -2`);
+      else invariant(s > 0n && d >= 8192n && d % 4096n === 0n, () => `${this.type}[${b}]: (${d}, ${s}) is a valid on-disk entry`);
+    }
+    const seen = new Set<number>();
+    let cur = this.freelistHead;
+    while (cur !== -1) {
+      invariant(cur >= 3 && cur < n, () => `${this.type}: free list entry ${cur} lies in [3, ${n})`);
+      invariant(!seen.has(cur), () => `${this.type}: free list has a cycle at ${cur}`);
+      invariant(this.sizes[cur] === SIZE_IS_FREE, () => `${this.type}: free list entry ${cur} is FREE`);
+      seen.add(cur);
+      cur = Number(this.diskoffs[cur]!);
+    }
+    invariant(seen.size === freeCount, () => `${this.type}: free list reaches all ${freeCount} FREE entries (reached ${seen.size})`);
+  }
+}
