@@ -3,6 +3,7 @@
  * exports a yargs CommandModule; add one import and one entry per subcommand.
  */
 import type { CommandModule } from 'yargs';
+import { replayCommandModule } from './replay.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule];
