@@ -6,7 +6,8 @@
  * Invariants:
  *  - pread fills the buffer unless EOF is reached first; pwrite writes every byte or throws.
  *  - Every failure surfaces as a TokusimError of kind 'io' naming the path and OS error code.
- *  - A handle that was closed refuses every later operation (EBADF), without touching the OS.
+ *  - A handle that was closed refuses every later operation (EBADF), without touching the OS;
+ *    a read-only handle refuses pwrite and truncate (EBADF) the same way.
  *  - mkdir creates missing parents and succeeds if the directory already exists.
  */
 import * as fs from 'node:fs/promises';
@@ -58,8 +59,16 @@ class NodeFile implements StorageFile {
   constructor(
     readonly path: string,
     handle: fs.FileHandle,
+    private readonly writable: boolean,
   ) {
     this.handle = handle;
+  }
+
+  /** The OS reports EBADF or EINVAL for writes through a read-only descriptor; say EBADF always. */
+  private liveWritable(op: string): fs.FileHandle {
+    const h = this.live(op);
+    if (!this.writable) throw ioError(op, this.path, 'EBADF', 'handle is read-only');
+    return h;
   }
 
   private live(op: string): fs.FileHandle {
@@ -84,7 +93,7 @@ class NodeFile implements StorageFile {
 
   async pwrite(data: Uint8Array, offset: number): Promise<void> {
     checkRange('pwrite', this.path, offset);
-    const h = this.live('pwrite');
+    const h = this.liveWritable('pwrite');
     await attempt('pwrite', this.path, async () => {
       let done = 0;
       while (done < data.length) {
@@ -102,7 +111,7 @@ class NodeFile implements StorageFile {
 
   async truncate(size: number): Promise<void> {
     checkRange('truncate', this.path, size);
-    const h = this.live('truncate');
+    const h = this.liveWritable('truncate');
     await attempt('truncate', this.path, () => h.truncate(size));
   }
 
@@ -132,7 +141,7 @@ export class NodeStorage implements Storage {
       await handle.close();
       throw ioError(`open(${mode})`, path, 'EISDIR');
     }
-    return new NodeFile(path, handle);
+    return new NodeFile(path, handle, mode !== 'read');
   }
 
   async exists(path: string): Promise<boolean> {
