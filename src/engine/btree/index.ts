@@ -1,0 +1,7 @@
+/** The B+tree that holds a dictionary's rows: node objects, codec, node store, tree, cursor. */
+export * from './node.js';
+export * from './node-codec.js';
+export * from './node-store.js';
+export * from './fill.js';
+export * from './latch.js';
+export * from './btree.js';

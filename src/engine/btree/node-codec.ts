@@ -1,0 +1,176 @@
+/**
+ * The serialized form of a B+tree node (our own format, documented in docs/node-format.md):
+ * a 28-byte header (magic "tokubtnd", version, kind, reserved zeros, height, entry count,
+ * payload length), the payload (leaf entries, or child blocknums then pivots), and a crc-32
+ * of everything before it.
+ *
+ * Invariants:
+ *  - encodeNode(n).length === encodedNodeSize(n), and decodeNode(encodeNode(n)) equals n.
+ *  - decodeNode never returns a node for bytes that fail any check: a wrong length gives
+ *    'truncated' or 'bad-length', any changed byte gives 'bad-checksum' (crc-32 detects every
+ *    error burst of up to 32 bits), and fields that pass the checksum but are impossible give
+ *    'bad-magic' / 'bad-version' / 'bad-header'. Errors name the blocknum and byte offset.
+ *  - Only nodes that pass checkNodeShape are encoded.
+ */
+import CRC32 from 'crc-32';
+import { ByteReader, ByteWriter, readU32At } from '../../format/bytes.js';
+import { TokusimError } from '../../format/errors.js';
+import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newLeaf } from './node.js';
+
+export const NODE_MAGIC = 'tokubtnd';
+export const NODE_FORMAT_VERSION = 1;
+export const NODE_HEADER_SIZE = 28;
+export const NODE_CHECKSUM_SIZE = 4;
+const KIND_LEAF = 1;
+const KIND_INTERNAL = 2;
+const MAGIC_BYTES = new TextEncoder().encode(NODE_MAGIC);
+
+/** Where a node came from, for error messages. */
+export interface NodeLocation {
+  blocknum?: bigint;
+  /** The file holding the node, when known. */
+  file?: string;
+  /** Offset of the node's first byte in that file (added to offsets in errors). */
+  baseOffset?: number;
+}
+
+/** Exact size in bytes of encodeNode(node), computed without encoding. */
+export function encodedNodeSize(node: BtreeNode): number {
+  return NODE_HEADER_SIZE + payloadSize(node) + NODE_CHECKSUM_SIZE;
+}
+
+function payloadSize(node: BtreeNode): number {
+  let n = 0;
+  if (node.kind === 'leaf') {
+    for (let i = 0; i < node.keys.length; i++) n += 8 + node.keys[i]!.length + node.values[i]!.length;
+  } else {
+    n += 8 * node.children.length;
+    for (const p of node.pivots) n += 4 + p.length;
+  }
+  return n;
+}
+
+export function crc32(bytes: Uint8Array): number {
+  return CRC32.buf(bytes) >>> 0;
+}
+
+export function encodeNode(node: BtreeNode): Uint8Array {
+  checkNodeShape(node, 'encodeNode');
+  const payload = payloadSize(node);
+  const w = new ByteWriter(NODE_HEADER_SIZE + payload + NODE_CHECKSUM_SIZE);
+  w.bytes(MAGIC_BYTES);
+  w.u32(NODE_FORMAT_VERSION);
+  w.u8(node.kind === 'leaf' ? KIND_LEAF : KIND_INTERNAL);
+  w.u8(0).u8(0).u8(0);
+  w.u32(node.height);
+  w.u32(node.kind === 'leaf' ? node.keys.length : node.children.length);
+  w.u32(payload);
+  if (node.kind === 'leaf') {
+    for (let i = 0; i < node.keys.length; i++) {
+      const k = node.keys[i]!;
+      const v = node.values[i]!;
+      w.u32(k.length).bytes(k).u32(v.length).bytes(v);
+    }
+  } else {
+    for (const c of node.children) w.u64(c);
+    for (const p of node.pivots) w.u32(p.length).bytes(p);
+  }
+  w.u32(crc32(w.bytesView()));
+  return w.toBytes();
+}
+
+function hex32(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** Decode a node, verifying length, checksum and every field (see the invariants above). */
+export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode {
+  const base = loc.baseOffset ?? 0;
+  const label = loc.blocknum !== undefined ? `btree node blocknum ${loc.blocknum}` : 'btree node';
+  const file = loc.file ?? (loc.blocknum !== undefined ? `blocknum ${loc.blocknum}` : 'btree node');
+  const fail = (
+    kind: 'truncated' | 'bad-length' | 'bad-checksum' | 'bad-magic' | 'bad-version' | 'bad-header',
+    msg: string,
+    offset: number,
+    expected?: string,
+    actual?: string,
+  ): never => {
+    throw new TokusimError(kind, `${label}: ${msg}`, {
+      file,
+      offset: base + offset,
+      ...(expected !== undefined ? { expected } : {}),
+      ...(actual !== undefined ? { actual } : {}),
+    });
+  };
+
+  const minSize = NODE_HEADER_SIZE + NODE_CHECKSUM_SIZE;
+  if (bytes.length < minSize) {
+    fail('truncated', 'shorter than a node header and checksum', bytes.length, `>= ${minSize} bytes`, `${bytes.length} bytes`);
+  }
+  const payload = readU32At(bytes, 24);
+  // Check the total length against the declared payload before trusting the checksum position.
+  const declared = NODE_HEADER_SIZE + payload + NODE_CHECKSUM_SIZE;
+  if (declared !== bytes.length) {
+    fail(
+      declared > bytes.length ? 'truncated' : 'bad-length',
+      'node length does not match its declared payload length',
+      24,
+      `${declared} bytes`,
+      `${bytes.length} bytes`,
+    );
+  }
+  const sumAt = bytes.length - NODE_CHECKSUM_SIZE;
+  const stored = readU32At(bytes, sumAt);
+  const computed = crc32(bytes.subarray(0, sumAt));
+  if (stored !== computed) {
+    fail('bad-checksum', 'checksum mismatch', sumAt, hex32(stored), hex32(computed));
+  }
+
+  const r = new ByteReader(bytes, 0, sumAt, file, base);
+  const magic = r.bytes(8, 'magic');
+  for (let i = 0; i < 8; i++) {
+    if (magic[i] !== MAGIC_BYTES[i]) fail('bad-magic', 'bad magic', 0, NODE_MAGIC, new TextDecoder('latin1').decode(magic));
+  }
+  const version = r.u32('version');
+  if (version !== NODE_FORMAT_VERSION) fail('bad-version', 'unsupported node format version', 8, String(NODE_FORMAT_VERSION), String(version));
+  const kind = r.u8('kind');
+  if (kind !== KIND_LEAF && kind !== KIND_INTERNAL) fail('bad-header', 'unknown node kind', 12, '1 (leaf) or 2 (internal)', String(kind));
+  for (let i = 0; i < 3; i++) {
+    const z = r.u8('reserved');
+    if (z !== 0) fail('bad-header', 'reserved byte is not zero', 13 + i, '0', String(z));
+  }
+  const height = r.u32('height');
+  const count = r.u32('count');
+  r.u32('payload length');
+
+  if (kind === KIND_LEAF) {
+    if (height !== 0) fail('bad-header', 'leaf with nonzero height', 16, '0', String(height));
+    // Each entry needs at least 8 bytes, so a count larger than that is impossible.
+    if (count * 8 > payload) fail('bad-header', 'entry count does not fit the payload', 20, `<= ${Math.floor(payload / 8)}`, String(count));
+    const keys: Uint8Array[] = [];
+    const values: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const kAt = r.pos;
+      const k = r.bytes(r.u32('key length'), 'key').slice();
+      if (i > 0 && compareKeys(keys[i - 1]!, k) >= 0) fail('bad-header', `leaf keys out of order at entry ${i}`, kAt);
+      keys.push(k);
+      values.push(r.bytes(r.u32('value length'), 'value').slice());
+    }
+    if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last leaf entry', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
+    return newLeaf(keys, values);
+  }
+
+  if (height === 0) fail('bad-header', 'internal node with height 0', 16, '>= 1', '0');
+  if (count === 0 || count * 8 > payload) fail('bad-header', 'child count does not fit the payload', 20, `1..${Math.floor(payload / 8)}`, String(count));
+  const children: bigint[] = [];
+  for (let i = 0; i < count; i++) children.push(r.u64('child blocknum'));
+  const pivots: Uint8Array[] = [];
+  for (let i = 0; i + 1 < count; i++) {
+    const pAt = r.pos;
+    const p = r.bytes(r.u32('pivot length'), 'pivot').slice();
+    if (i > 0 && compareKeys(pivots[i - 1]!, p) >= 0) fail('bad-header', `pivots out of order at pivot ${i}`, pAt);
+    pivots.push(p);
+  }
+  if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last pivot', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
+  return newInternal(height, pivots, children);
+}

@@ -1,0 +1,133 @@
+/**
+ * B+tree node objects and the key order.
+ *
+ * A leaf holds sorted (key, value) pairs. An internal node holds n children and n-1 pivots;
+ * child i holds exactly the keys k with pivots[i-1] <= k < pivots[i] (a missing pivot is an
+ * open bound). Keys are ordered as PerconaFT's default comparator orders them: memcmp over the
+ * common prefix, then the shorter key first.
+ *
+ * Invariants (checked by checkNodeShape, by the codec on encode and decode, and by
+ * Btree.check for the whole tree):
+ *  - leaf: height 0, keys.length === values.length, keys strictly increasing.
+ *  - internal: height >= 1, children.length >= 1, pivots.length === children.length - 1,
+ *    pivots strictly increasing.
+ */
+import { invariant } from '../../format/errors.js';
+
+export interface LeafNode {
+  kind: 'leaf';
+  height: 0;
+  keys: Uint8Array[];
+  values: Uint8Array[];
+}
+
+export interface InternalNode {
+  kind: 'internal';
+  height: number;
+  pivots: Uint8Array[];
+  children: bigint[];
+}
+
+export type BtreeNode = LeafNode | InternalNode;
+
+/** PerconaFT's default key order: bytewise over the common prefix, then shorter first. */
+export function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function newLeaf(keys: Uint8Array[] = [], values: Uint8Array[] = []): LeafNode {
+  return { kind: 'leaf', height: 0, keys, values };
+}
+
+export function newInternal(height: number, pivots: Uint8Array[], children: bigint[]): InternalNode {
+  return { kind: 'internal', height, pivots, children };
+}
+
+/** Number of entries that count against the node's fan-out: keys in a leaf, children otherwise. */
+export function entryCount(node: BtreeNode): number {
+  return node.kind === 'leaf' ? node.keys.length : node.children.length;
+}
+
+/** Index of the first key >= key in a sorted array (keys.length when none). */
+export function lowerBound(keys: readonly Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first key > key in a sorted array (keys.length when none). */
+export function upperBound(keys: readonly Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keys[mid]!, key) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The child of an internal node whose key range contains key. */
+export function childIndexFor(node: InternalNode, key: Uint8Array): number {
+  return upperBound(node.pivots, key);
+}
+
+/** A deep copy (fresh arrays and fresh byte buffers). */
+export function cloneNode(node: BtreeNode): BtreeNode {
+  if (node.kind === 'leaf') {
+    return newLeaf(node.keys.map((k) => k.slice()), node.values.map((v) => v.slice()));
+  }
+  return newInternal(node.height, node.pivots.map((p) => p.slice()), node.children.slice());
+}
+
+/** Check the per-node shape invariants listed above; `where` names the node in the message. */
+export function checkNodeShape(node: BtreeNode, where: string): void {
+  if (node.kind === 'leaf') {
+    invariant(node.height === 0, () => `${where}: leaf height ${node.height}`);
+    invariant(
+      node.keys.length === node.values.length,
+      () => `${where}: ${node.keys.length} keys but ${node.values.length} values`,
+    );
+    for (let i = 1; i < node.keys.length; i++) {
+      invariant(compareKeys(node.keys[i - 1]!, node.keys[i]!) < 0, () => `${where}: keys not increasing at ${i}`);
+    }
+  } else {
+    invariant(Number.isInteger(node.height) && node.height >= 1, () => `${where}: internal height ${node.height}`);
+    invariant(node.children.length >= 1, () => `${where}: internal node without children`);
+    invariant(
+      node.pivots.length === node.children.length - 1,
+      () => `${where}: ${node.children.length} children but ${node.pivots.length} pivots`,
+    );
+    for (let i = 1; i < node.pivots.length; i++) {
+      invariant(compareKeys(node.pivots[i - 1]!, node.pivots[i]!) < 0, () => `${where}: pivots not increasing at ${i}`);
+    }
+  }
+}
+
+/** Printable form of a key for messages: printable ASCII as is, other bytes as \xHH. */
+export function escapeKey(key: Uint8Array, max = 64): string {
+  let s = '';
+  const n = Math.min(key.length, max);
+  for (let i = 0; i < n; i++) {
+    const c = key[i]!;
+    if (c >= 0x20 && c < 0x7f && c !== 0x5c && c !== 0x22) s += String.fromCharCode(c);
+    else s += `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return key.length > max ? `${s}...(${key.length} bytes)` : s;
+}
