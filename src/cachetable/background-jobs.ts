@@ -1,0 +1,72 @@
+/**
+ * Background job manager (spec §2.6, bjm_*): counts clone writes in flight so the
+ * checkpointer can wait for them at the end of checkpoint_pending_pairs.
+ *
+ * Invariants:
+ *  - add() succeeds only while accepting; reset() requires zero jobs.
+ *  - waitForJobsToFinish() stops accepting and resolves once the count is zero.
+ *  - A failed job is remembered and rethrown by waitForJobsToFinish (never lost).
+ */
+
+import { invariant } from '../format/errors.js';
+
+export class BackgroundJobManager {
+  readonly name: string;
+  private accepting = true;
+  private jobs = 0;
+  private waiters: Array<() => void> = [];
+  private failure: unknown = undefined;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  get numJobs(): number {
+    return this.jobs;
+  }
+
+  get acceptingJobs(): boolean {
+    return this.accepting;
+  }
+
+  /** bjm_add_background_job, asserting success as the checkpointer does. */
+  add(): void {
+    invariant(this.accepting, () => `${this.name}: job added after the manager stopped accepting`);
+    this.jobs++;
+  }
+
+  remove(failure?: unknown): void {
+    invariant(this.jobs > 0, () => `${this.name}: job removed with none outstanding`);
+    if (failure !== undefined && this.failure === undefined) this.failure = failure;
+    this.jobs--;
+    if (this.jobs === 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const wake of w) wake();
+    }
+  }
+
+  /** Run job as a background job: counted until it settles. */
+  run(job: () => Promise<void>): void {
+    this.add();
+    void job().then(
+      () => this.remove(),
+      (err: unknown) => this.remove(err ?? new Error('background job failed')),
+    );
+  }
+
+  async waitForJobsToFinish(): Promise<void> {
+    this.accepting = false;
+    if (this.jobs > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure !== undefined) {
+      const f = this.failure;
+      this.failure = undefined;
+      throw f;
+    }
+  }
+
+  reset(): void {
+    invariant(this.jobs === 0, () => `${this.name}: reset with ${this.jobs} job(s) outstanding`);
+    this.accepting = true;
+  }
+}

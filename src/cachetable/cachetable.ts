@@ -1,0 +1,835 @@
+/**
+ * The cachetable: PAIRs keyed by (cachefile, blocknum), the pair list with its locks, pins,
+ * clone-on-write for the checkpoint, eviction and the checkpointer-facing hooks
+ * (spec checkpoint-algorithm.md §2–§7, §10).
+ *
+ * Threads are async tasks; synchronous code runs atomically, which stands in for PAIR->mutex.
+ * The cachetable does no I/O: the cachefile's fetch and flush callbacks do.
+ *
+ * Invariants (checked where they can break):
+ *  - Lock order §3.2 (LockTask): pending_expensive < list < cachefile list < pending_cheap;
+ *    blocking PAIR-lock acquisitions happen with no ordered lock held (I14).
+ *  - I1: a PAIR with checkpointPending belongs to a for_checkpoint cachefile and is on the
+ *    pending list.
+ *  - I2: turnOnPendingBits starts with no pending bit, an empty pending list, no clone and
+ *    no clone job.
+ *  - I3: checkpointPendingPairs returns with no pending bit, an empty list, no clone.
+ *  - I4/I8: a pending bit is cleared exactly once; a for_checkpoint write happens only for
+ *    a PAIR whose bit the writer captured, so at most once per PAIR per checkpoint.
+ *  - I6/I7: a clone exists only under disk_nb_mutex, never two at once, and a PAIR with a
+ *    clone is never evicted or removed before the clone is written.
+ *  - Eviction (§7.4) never takes a PAIR with holders or waiters on either lock, or a clone.
+ *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
+ *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
+ */
+
+import { invariant, TokusimError } from '../format/errors.js';
+import { BackgroundJobManager } from './background-jobs.js';
+import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
+import { LockLevel, LockTask, OrderedLock } from './lock-order.js';
+import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileCallbacks } from './pair.js';
+
+export interface CachetableOptions {
+  /** Evict when the PAIRs plus clones exceed this many bytes. Default: unlimited. */
+  memoryLimit?: number;
+  /** Run the evictor in the background after pins that leave the table over the limit. */
+  autoEvict?: boolean;
+  listener?: CachetableListener;
+}
+
+/** A PAIR the caller already holds in write mode, resolved together with a pin (dep pairs). */
+export interface DependentPair {
+  readonly pair: Pair<any>;
+  /** ORed into the PAIR's dirty bit before it is resolved. */
+  readonly dirty?: boolean;
+}
+
+export interface PinOptions {
+  mode: 'read' | 'write';
+  /** A write pin that may take long (PL_WRITE_EXPENSIVE). Default true for writes. */
+  expensive?: boolean;
+  dependents?: readonly DependentPair[];
+  task?: LockTask;
+}
+
+export interface CachetableStats {
+  /** Bits set by turnOnPendingBits, summed over checkpoints. */
+  pairsMarkedPending: number;
+  /** Bits cleared, by resolver. */
+  pendingResolved: Record<PendingResolver, number>;
+  pairsWritten: number;
+  pairsWrittenForCheckpoint: number;
+  pairsCloned: number;
+  bytesWritten: number;
+  bytesWrittenForCheckpoint: number;
+  pairsEvicted: number;
+  pairsFetched: number;
+}
+
+type AnyPair = Pair<any>;
+type AnyCachefile = Cachefile<any>;
+
+function pairKey(cf: AnyCachefile, blocknum: bigint): string {
+  return `${cf.id}/${blocknum}`;
+}
+
+export class Cachetable {
+  readonly events: CachetableEmitter = {};
+  readonly pendingExpensive: OrderedLock;
+  readonly listLock: OrderedLock;
+  readonly cachefileListLock: OrderedLock;
+  readonly pendingCheap: OrderedLock;
+  readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
+  readonly stats: CachetableStats = {
+    pairsMarkedPending: 0,
+    pendingResolved: { client: 0, checkpoint: 0, evictor: 0, remove: 0 },
+    pairsWritten: 0,
+    pairsWrittenForCheckpoint: 0,
+    pairsCloned: 0,
+    bytesWritten: 0,
+    bytesWrittenForCheckpoint: 0,
+    pairsEvicted: 0,
+    pairsFetched: 0,
+  };
+  memoryLimit: number;
+  autoEvict: boolean;
+
+  private readonly table = new Map<string, AnyPair>();
+  /** The clock ring (insertion order); the evictor's hand indexes it. */
+  private readonly clock: AnyPair[] = [];
+  private clockHand = 0;
+  private pendingHead: AnyPair | null = null;
+  private readonly cachefiles = new Map<number, AnyCachefile>();
+  private nextCachefileId = 1;
+  private sizeCurrentBytes = 0;
+  private sizeClonedBytes = 0;
+  private evictorRun: Promise<number> | null = null;
+  private readonly backgroundFailures: unknown[] = [];
+
+  constructor(options: CachetableOptions = {}) {
+    this.events.emit = options.listener;
+    this.memoryLimit = options.memoryLimit ?? Number.POSITIVE_INFINITY;
+    this.autoEvict = options.autoEvict ?? true;
+    this.pendingExpensive = new OrderedLock('pending_lock_expensive', LockLevel.pendingExpensive, this.events);
+    this.listLock = new OrderedLock('list_lock', LockLevel.list, this.events);
+    this.cachefileListLock = new OrderedLock('cachefile_list_lock', LockLevel.cachefileList, this.events);
+    this.pendingCheap = new OrderedLock('pending_lock_cheap', LockLevel.pendingCheap, this.events);
+  }
+
+  /** Install or remove the trace listener. */
+  setListener(listener: CachetableListener | undefined): void {
+    this.events.emit = listener;
+  }
+
+  get sizeCurrent(): number {
+    return this.sizeCurrentBytes;
+  }
+
+  get sizeCloned(): number {
+    return this.sizeClonedBytes;
+  }
+
+  get pairCount(): number {
+    return this.table.size;
+  }
+
+  /** All PAIRs, in clock order (a snapshot, for inspection). */
+  pairs(): AnyPair[] {
+    return [...this.clock];
+  }
+
+  /** PAIRs on the pending list, head first (a snapshot). */
+  pendingPairs(): AnyPair[] {
+    const out: AnyPair[] = [];
+    for (let p = this.pendingHead; p !== null; p = p.pendingNext) out.push(p);
+    return out;
+  }
+
+  /** The PAIR for (cf, blocknum) if cached; no lock, no pin (inspection only). */
+  peek<V>(cf: Cachefile<V>, blocknum: bigint): Pair<V> | undefined {
+    return this.table.get(pairKey(cf, blocknum)) as Pair<V> | undefined;
+  }
+
+  // ---------------------------------------------------------------- cachefiles
+
+  async openCachefile<V>(name: string, callbacks: CachefileCallbacks<V>): Promise<Cachefile<V>> {
+    const task = new LockTask(`open ${name}`);
+    return this.cachefileListLock.with(task, 'write', () => {
+      const cf = new Cachefile<V>(this.nextCachefileId++, name, callbacks);
+      this.cachefiles.set(cf.id, cf);
+      return cf;
+    });
+  }
+
+  /** Open cachefiles (m_active_fileid), in open order, under the cachefile list lock. */
+  async activeCachefiles(): Promise<AnyCachefile[]> {
+    const task = new LockTask('list cachefiles');
+    return this.cachefileListLock.with(task, 'read', () => [...this.cachefiles.values()]);
+  }
+
+  /**
+   * Write every dirty PAIR of cf (for_checkpoint = its captured pending bit), waiting for
+   * pins and clone writes. With remove, the PAIRs are also dropped from the table.
+   */
+  async flushCachefile(cf: AnyCachefile, options: { remove?: boolean } = {}): Promise<void> {
+    this.checkOpen(cf);
+    const task = new LockTask(`flush ${cf.name}`);
+    for (const p of [...cf.pairs.values()]) {
+      task.checkBlockingPairAcquire(`value_rwlock ${p}`);
+      await p.valueLock.writeLock(true);
+      if (p.removed) {
+        p.valueLock.writeUnlock();
+        continue;
+      }
+      try {
+        await this.waitDiskIdle(task, p);
+        await this.writeAndMaybeRemove(task, p, options.remove === true);
+      } finally {
+        if (p.removed) this.events.emit?.({ type: 'pair-removed', cachefile: cf.name, blocknum: p.blocknum, wasPending: false });
+        p.valueLock.writeUnlock();
+      }
+    }
+  }
+
+  /** toku_cachefile_close: flush and drop all PAIRs, then unregister. Not while for_checkpoint. */
+  async closeCachefile(cf: AnyCachefile): Promise<void> {
+    this.checkOpen(cf);
+    invariant(!cf.forCheckpoint, () => `close of ${cf.name} while it takes part in a checkpoint`);
+    await this.flushCachefile(cf, { remove: true });
+    invariant(cf.pairs.size === 0, () => `close of ${cf.name}: ${cf.pairs.size} PAIR(s) were added during the close`);
+    const task = new LockTask(`close ${cf.name}`);
+    await this.cachefileListLock.with(task, 'write', () => {
+      this.cachefiles.delete(cf.id);
+      cf.closed = true;
+    });
+    this.throwBackgroundFailure();
+  }
+
+  // ---------------------------------------------------------------- client pins
+
+  /**
+   * Pin (cf, blocknum), fetching it on a miss. A write pin resolves the pending bit first
+   * (§7.1): clean → just cleared; dirty → cloned (background write) or written now.
+   * The miss path does not re-check the fetched PAIR's own bit (T14).
+   */
+  async getAndPin<V>(cf: Cachefile<V>, blocknum: bigint, options: PinOptions): Promise<Pair<V>> {
+    this.checkOpen(cf);
+    const task = options.task ?? new LockTask(`getAndPin ${cf.name}:${blocknum}`);
+    const expensive = options.mode === 'write' && options.expensive !== false;
+    for (;;) {
+      await this.listLock.acquire(task, 'read');
+      let p = this.peek(cf, blocknum);
+      let listMode: 'read' | 'write' = 'read';
+      if (p === undefined) {
+        this.listLock.release(task, 'read');
+        await this.listLock.acquire(task, 'write');
+        listMode = 'write';
+        p = this.peek(cf, blocknum);
+        if (p === undefined) return this.pinOnMiss(task, cf, blocknum, options);
+      }
+      // Queue on the PAIR's lock synchronously with dropping the list lock, so that no
+      // evictor can see it unused in between.
+      this.listLock.release(task, listMode);
+      task.checkBlockingPairAcquire(`value_rwlock ${p}`);
+      await (options.mode === 'read' ? p.valueLock.readLock() : p.valueLock.writeLock(expensive));
+      if (p.removed) {
+        this.unlockValue(p);
+        continue;
+      }
+      p.count = Math.min(CLOCK_SATURATION, p.count + 1);
+      if (options.mode === 'write') {
+        const targets = [p, ...(options.dependents ?? []).map((d) => d.pair)];
+        const captured = await this.capturePending(task, targets, 'read', 'client');
+        await this.resolveCaptured(task, targets, captured, options.dependents);
+      }
+      return p;
+    }
+  }
+
+  /** Miss path, entered holding the list lock in write mode (released here). */
+  private async pinOnMiss<V>(task: LockTask, cf: Cachefile<V>, blocknum: bigint, options: PinOptions): Promise<Pair<V>> {
+    const p = new Pair<V>(cf, blocknum, undefined as V, 0, false);
+    invariant(p.valueLock.tryWriteLock(true), 'a new PAIR is unlocked');
+    this.insertPair(p);
+    let captured: boolean[] = [];
+    try {
+      if (options.mode === 'write' && options.dependents !== undefined) {
+        captured = await this.capturePending(task, options.dependents.map((d) => d.pair), 'read', 'client');
+      }
+    } finally {
+      this.listLock.release(task, 'write');
+    }
+    invariant(p.diskMutex.tryWriteLock(), 'a new PAIR has no disk I/O');
+    try {
+      const fetched = await cf.callbacks.fetch(blocknum);
+      p.value = fetched.value;
+      this.setSize(p, fetched.size);
+      this.stats.pairsFetched++;
+    } catch (err) {
+      p.diskMutex.writeUnlock();
+      await this.removeFromTable(task, p, 'remove');
+      p.valueLock.writeUnlock();
+      throw err;
+    }
+    p.diskMutex.writeUnlock();
+    if (options.mode === 'write') {
+      const deps = options.dependents ?? [];
+      await this.resolveCaptured(task, deps.map((d) => d.pair), captured.length > 0 ? captured : deps.map(() => false), deps);
+    } else {
+      // Downgrade: the fetch ran under the write lock; the caller asked for a read pin.
+      p.valueLock.writeUnlock();
+      await p.valueLock.readLock();
+      if (p.removed) {
+        p.valueLock.readUnlock();
+        return this.getAndPin(cf, blocknum, { ...options, task });
+      }
+    }
+    this.maybeEvictInBackground();
+    return p;
+  }
+
+  /**
+   * Insert a new, dirty PAIR, write-pinned (T13: never pending). `blocknum` may be a function
+   * (FT: allocate the BLOCKNUM) that runs under the write list lock, so that no
+   * begin_checkpoint falls between allocating and inserting.
+   */
+  async put<V>(
+    cf: Cachefile<V>,
+    blocknum: bigint | (() => bigint),
+    value: V,
+    size: number,
+    options: { dependents?: readonly DependentPair[]; task?: LockTask } = {},
+  ): Promise<Pair<V>> {
+    this.checkOpen(cf);
+    const task = options.task ?? new LockTask(`put ${cf.name}`);
+    await this.listLock.acquire(task, 'write');
+    let p: Pair<V>;
+    let captured: boolean[] = [];
+    try {
+      const b = typeof blocknum === 'function' ? blocknum() : blocknum;
+      invariant(this.peek(cf, b) === undefined, () => `put of ${cf.name}:${b}, which is already cached`);
+      p = new Pair<V>(cf, b, value, 0, true);
+      invariant(p.valueLock.tryWriteLock(true), 'a new PAIR is unlocked');
+      this.insertPair(p);
+      this.setSize(p, size);
+      if (options.dependents !== undefined) {
+        captured = await this.capturePending(task, options.dependents.map((d) => d.pair), 'write', 'client');
+      }
+    } finally {
+      this.listLock.release(task, 'write');
+    }
+    const deps = options.dependents ?? [];
+    await this.resolveCaptured(task, deps.map((d) => d.pair), captured.length > 0 ? captured : deps.map(() => false), deps);
+    this.maybeEvictInBackground();
+    return p;
+  }
+
+  /** Release a pin. `dirty` ORs into the PAIR (write pins only); `size` replaces its size. */
+  unpin(p: AnyPair, options: { dirty?: boolean; size?: number } = {}): void {
+    invariant(!p.removed, () => `unpin of removed PAIR ${p}`);
+    if (p.valueLock.writeLocked) {
+      if (options.dirty === true) p.dirty = true;
+      if (options.size !== undefined) this.setSize(p, options.size);
+      p.valueLock.writeUnlock();
+    } else {
+      invariant(p.valueLock.readerCount > 0, () => `unpin of ${p}, which is not pinned`);
+      invariant(options.dirty !== true, () => `a read pin of ${p} cannot dirty it`);
+      if (options.size !== undefined) this.setSize(p, options.size);
+      p.valueLock.readUnlock();
+    }
+    this.maybeEvictInBackground();
+  }
+
+  /** §7.5: the caller holds the write pin; the PAIR leaves the table and its blocknum is freed. */
+  async unpinAndRemove(p: AnyPair): Promise<void> {
+    invariant(p.valueLock.writeLocked && !p.removed, () => `unpinAndRemove of ${p} without its write pin`);
+    const task = new LockTask(`unpinAndRemove ${p}`);
+    p.dirty = false;
+    await this.waitDiskIdle(task, p);
+    let captured = false;
+    await this.listLock.acquire(task, 'write');
+    try {
+      captured = (await this.capturePending(task, [p], 'read', 'remove'))[0] ?? false;
+      this.unlinkPair(p);
+    } finally {
+      this.listLock.release(task, 'write');
+    }
+    this.emitRemoved(p, captured);
+    try {
+      await p.cachefile.callbacks.removeKey?.(p.blocknum, captured);
+    } finally {
+      p.valueLock.writeUnlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- pending bits (§7.1)
+
+  /** Read and clear the bits of `pairs` under pending_lock_cheap; the caller holds their W. */
+  private async capturePending(
+    task: LockTask,
+    pairs: readonly AnyPair[],
+    mode: 'read' | 'write',
+    by: PendingResolver,
+  ): Promise<boolean[]> {
+    return this.pendingCheap.with(task, mode, () => pairs.map((p) => this.clearPending(p, by)));
+  }
+
+  /** Clear p's bit if set; returns whether it was set. Caller holds the right locks. */
+  private clearPending(p: AnyPair, by: PendingResolver): boolean {
+    if (!p.checkpointPending) return false;
+    p.checkpointPending = false;
+    this.stats.pendingResolved[by]++;
+    this.events.emit?.({ type: 'pending-cleared', cachefile: p.cachefile.name, blocknum: p.blocknum, by, dirty: p.dirty });
+    return true;
+  }
+
+  /**
+   * checkpoint_pair_and_dependent_pairs: OR the dependents' dirty flags in, then resolve each
+   * captured bit in order (the pinned PAIR first when there is one). All are write-pinned.
+   */
+  private async resolveCaptured(
+    task: LockTask,
+    pairs: readonly AnyPair[],
+    captured: readonly boolean[],
+    dependents: readonly DependentPair[] | undefined,
+  ): Promise<void> {
+    for (const d of dependents ?? []) {
+      invariant(d.pair.valueLock.writeLocked, () => `dependent PAIR ${d.pair} is not write-pinned`);
+      if (d.dirty === true) d.pair.dirty = true;
+    }
+    invariant(pairs.length === captured.length, 'one captured bit per PAIR');
+    for (let i = 0; i < pairs.length; i++) await this.writeLockedPairForCheckpoint(task, pairs[i]!, captured[i]!);
+  }
+
+  /** write_locked_pair_for_checkpoint: the caller holds W and has captured `wasPending`. */
+  private async writeLockedPairForCheckpoint(task: LockTask, p: AnyPair, wasPending: boolean): Promise<void> {
+    if (!wasPending) return;
+    p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
+    if (!p.dirty) return;
+    if (p.cachefile.cloneable) {
+      await this.acquireDisk(task, p);
+      this.clonePair(p, 'client');
+      this.cloneJobs.run(async () => {
+        try {
+          await this.writeClone(p);
+        } finally {
+          p.diskMutex.writeUnlock();
+        }
+      });
+    } else {
+      await this.writeLockedPair(task, p, true);
+    }
+  }
+
+  // ---------------------------------------------------------------- writes and clones
+
+  /** clone_pair (§7.2): W and disk_nb_mutex held. */
+  private clonePair(p: AnyPair, by: 'client' | 'checkpoint'): void {
+    invariant(p.valueLock.writeLocked && p.diskMutex.writeLocked, () => `clone of ${p} without its locks`);
+    invariant(p.clone === null, () => `I7: a second clone of ${p} while one is in flight`);
+    const clone = p.cachefile.callbacks.clone;
+    invariant(clone !== undefined, () => `clone of ${p}, whose cachefile has no clone callback`);
+    const r = clone(p.value, p.blocknum);
+    p.clone = { value: r.clone, size: r.cloneSize };
+    p.dirty = false;
+    if (r.newSize !== undefined) this.setSize(p, r.newSize);
+    this.sizeClonedBytes += r.cloneSize;
+    this.stats.pairsCloned++;
+    this.events.emit?.({ type: 'pair-cloned', cachefile: p.cachefile.name, blocknum: p.blocknum, size: r.cloneSize, by });
+  }
+
+  /** Write the clone (for_checkpoint, is_clone) and drop it. disk_nb_mutex held by the caller. */
+  private async writeClone(p: AnyPair): Promise<void> {
+    const c = p.clone;
+    invariant(c !== null && p.diskMutex.writeLocked, () => `clone write of ${p} without a clone or its disk lock`);
+    const bytes = await p.cachefile.callbacks.flush({
+      cachefile: p.cachefile,
+      blocknum: p.blocknum,
+      value: c.value,
+      forCheckpoint: true,
+      isClone: true,
+    });
+    p.clone = null;
+    this.sizeClonedBytes -= c.size;
+    this.noteWritten(p, true, true, bytes);
+  }
+
+  /** cachetable_write_locked_pair: W held; write the value under disk_nb_mutex, mark clean. */
+  private async writeLockedPair(task: LockTask, p: AnyPair, forCheckpoint: boolean): Promise<void> {
+    invariant(p.valueLock.writeLocked, () => `write of ${p} without its write lock`);
+    await this.acquireDisk(task, p);
+    try {
+      const bytes = await p.cachefile.callbacks.flush({
+        cachefile: p.cachefile,
+        blocknum: p.blocknum,
+        value: p.value,
+        forCheckpoint,
+        isClone: false,
+      });
+      this.setSize(p, bytes);
+      p.dirty = false;
+      this.noteWritten(p, forCheckpoint, false, bytes);
+    } finally {
+      p.diskMutex.writeUnlock();
+    }
+  }
+
+  private noteWritten(p: AnyPair, forCheckpoint: boolean, isClone: boolean, bytes: number): void {
+    this.stats.pairsWritten++;
+    this.stats.bytesWritten += bytes;
+    if (forCheckpoint) {
+      this.stats.pairsWrittenForCheckpoint++;
+      this.stats.bytesWrittenForCheckpoint += bytes;
+    }
+    this.events.emit?.({ type: 'pair-written', cachefile: p.cachefile.name, blocknum: p.blocknum, forCheckpoint, isClone, bytes });
+  }
+
+  /**
+   * Eviction-style write (cachetable_evicter): hold pending_lock_expensive (read) across
+   * capturing the bit, the write and the removal, so no begin_checkpoint can fall between
+   * them (§7.4). W held, disk idle. The PAIR is removed only when asked and when nobody
+   * else waits for it. Returns whether it was removed.
+   */
+  private async writeAndMaybeRemove(task: LockTask, p: AnyPair, remove: boolean): Promise<boolean> {
+    return this.pendingExpensive.with(task, 'read', async () => {
+      if (p.dirty) {
+        const captured = this.clearPending(p, 'evictor');
+        await this.writeLockedPair(task, p, captured);
+      }
+      if (!remove || p.valueLock.users() > 1 || p.diskMutex.users() > 0) return false;
+      await this.removeFromTable(task, p, 'evictor');
+      return true;
+    });
+  }
+
+  /** Take disk_nb_mutex: at once if free, else by blocking (only with no ordered lock held). */
+  private async acquireDisk(task: LockTask, p: AnyPair): Promise<void> {
+    if (p.diskMutex.tryWriteLock()) return;
+    task.checkBlockingPairAcquire(`disk_nb_mutex ${p}`);
+    await p.diskMutex.writeLock();
+  }
+
+  /** Wait until no I/O runs on p. With W held no new clone can start, so it stays idle. */
+  private async waitDiskIdle(task: LockTask, p: AnyPair): Promise<void> {
+    await this.acquireDisk(task, p);
+    p.diskMutex.writeUnlock();
+  }
+
+  private unlockValue(p: AnyPair): void {
+    if (p.valueLock.writeLocked) p.valueLock.writeUnlock();
+    else p.valueLock.readUnlock();
+  }
+
+  // ---------------------------------------------------------------- evictor (§7.4)
+
+  /** Whether the evictor may take p now: nobody holds or waits on either lock, no clone. */
+  static evictable(p: AnyPair): boolean {
+    return !p.removed && p.valueLock.users() === 0 && p.diskMutex.users() === 0 && p.clone === null;
+  }
+
+  /**
+   * Evict until the PAIRs plus clones fit in memoryLimit or nothing is evictable. Dirty
+   * victims are written with for_checkpoint = their captured pending bit. Only one evictor
+   * runs at a time; a second call joins the first. Resolves to the number evicted.
+   */
+  async evict(): Promise<number> {
+    this.throwBackgroundFailure();
+    return this.startEvictor();
+  }
+
+  private startEvictor(): Promise<number> {
+    if (this.evictorRun === null) {
+      this.evictorRun = this.runEvictor().finally(() => {
+        this.evictorRun = null;
+      });
+    }
+    return this.evictorRun;
+  }
+
+  private overLimit(): boolean {
+    return this.sizeCurrentBytes + this.sizeClonedBytes > this.memoryLimit;
+  }
+
+  private maybeEvictInBackground(): void {
+    if (!this.autoEvict || !this.overLimit() || this.evictorRun !== null) return;
+    this.startEvictor().catch((err: unknown) => this.backgroundFailures.push(err));
+  }
+
+  private async runEvictor(): Promise<number> {
+    const task = new LockTask('evictor');
+    let evicted = 0;
+    let fruitless = 0;
+    while (this.overLimit()) {
+      // A victim that gained waiters during its write is kept; stop if that keeps happening.
+      if (fruitless > this.clock.length) break;
+      const victim = await this.pickVictim(task);
+      if (victim === null) break;
+      fruitless++;
+      let removed = false;
+      const wasDirty = victim.dirty;
+      const wasPending = victim.checkpointPending;
+      try {
+        removed = await this.writeAndMaybeRemove(task, victim, true);
+      } finally {
+        victim.valueLock.writeUnlock();
+      }
+      if (removed) {
+        fruitless = 0;
+        evicted++;
+        this.stats.pairsEvicted++;
+        this.events.emit?.({ type: 'pair-evicted', cachefile: victim.cachefile.name, blocknum: victim.blocknum, wasDirty, wasPending });
+      }
+    }
+    return evicted;
+  }
+
+  /** Walk the clock under the list lock; return a victim write-locked (expensive), or null. */
+  private async pickVictim(task: LockTask): Promise<AnyPair | null> {
+    return this.listLock.with(task, 'read', () => {
+      const budget = this.clock.length * (CLOCK_SATURATION + 1);
+      for (let step = 0; step < budget && this.clock.length > 0; step++) {
+        if (this.clockHand >= this.clock.length) this.clockHand = 0;
+        const p = this.clock[this.clockHand]!;
+        this.clockHand++;
+        if (!Cachetable.evictable(p)) continue;
+        if (p.count > 0) {
+          p.count--;
+          continue;
+        }
+        // Non-blocking under the list lock, as the spec allows.
+        if (p.valueLock.tryWriteLock(true)) return p;
+      }
+      return null;
+    });
+  }
+
+  // ---------------------------------------------------------------- checkpointer hooks
+
+  /**
+   * begin_checkpoint step 2: under the cachefile list lock (read), call notePin on every open
+   * cachefile and set its for_checkpoint flag. Returns the participating cachefiles.
+   */
+  async pinCachefilesForCheckpoint(notePin?: (cf: AnyCachefile) => void): Promise<AnyCachefile[]> {
+    const task = new LockTask('begin_checkpoint: pin cachefiles');
+    return this.cachefileListLock.with(task, 'read', () => {
+      const cfs = [...this.cachefiles.values()];
+      for (const cf of cfs) invariant(!cf.forCheckpoint, () => `I2: ${cf.name} is still for_checkpoint at begin`);
+      for (const cf of cfs) {
+        notePin?.(cf);
+        cf.forCheckpoint = true;
+      }
+      return cfs;
+    });
+  }
+
+  /**
+   * begin_checkpoint steps 4–8: reset the clone job manager, take pending_expensive (W),
+   * list (R), cachefile list (R), pending_cheap (W); set checkpoint_pending on every PAIR of a
+   * for_checkpoint cachefile and push it on the pending list; call updateCachefiles (step 7,
+   * e.g. ft_begin_checkpoint per file) while all four are held; release in reverse order.
+   * updateCachefiles must not call back into the cachetable. Resolves to the number marked.
+   */
+  async turnOnPendingBits(
+    updateCachefiles?: (participating: AnyCachefile[]) => void | Promise<void>,
+  ): Promise<number> {
+    this.checkQuiescent('begin_checkpoint');
+    this.cloneJobs.reset();
+    const task = new LockTask('begin_checkpoint');
+    await this.pendingExpensive.acquire(task, 'write');
+    await this.listLock.acquire(task, 'read');
+    await this.cachefileListLock.acquire(task, 'read');
+    await this.pendingCheap.acquire(task, 'write');
+    try {
+      let marked = 0;
+      for (const p of this.clock) {
+        invariant(!p.checkpointPending, () => `I2: ${p} is already pending at begin`);
+        if (!p.cachefile.forCheckpoint) continue;
+        p.checkpointPending = true;
+        this.pendingPush(p);
+        marked++;
+        this.events.emit?.({ type: 'pending-set', cachefile: p.cachefile.name, blocknum: p.blocknum });
+      }
+      this.stats.pairsMarkedPending += marked;
+      if (updateCachefiles !== undefined) {
+        await updateCachefiles([...this.cachefiles.values()].filter((cf) => cf.forCheckpoint));
+      }
+      return marked;
+    } finally {
+      this.pendingCheap.release(task, 'write');
+      this.cachefileListLock.release(task, 'read');
+      this.listLock.release(task, 'read');
+      this.pendingExpensive.release(task, 'write');
+    }
+  }
+
+  /** fill_checkpoint_cfs: the for_checkpoint cachefiles, under the cachefile list lock. */
+  async checkpointCachefiles(): Promise<AnyCachefile[]> {
+    const task = new LockTask('fill_checkpoint_cfs');
+    return this.cachefileListLock.with(task, 'read', () => [...this.cachefiles.values()].filter((cf) => cf.forCheckpoint));
+  }
+
+  /**
+   * checkpoint_pending_pairs (§6.2): pop each PAIR off the pending list and write it for the
+   * checkpoint (clone, release W, write the clone; or write under W when not cloneable), then
+   * wait for the clone writes that clients started. Ends with I3 checked.
+   */
+  async checkpointPendingPairs(): Promise<void> {
+    const task = new LockTask('checkpoint thread');
+    for (;;) {
+      await this.listLock.acquire(task, 'read');
+      const p = this.pendingHead;
+      if (p === null) {
+        this.listLock.release(task, 'read');
+        break;
+      }
+      // Only this task walks the pending list, so unlinking under the read lock is safe.
+      this.pendingRemove(p);
+      this.listLock.release(task, 'read');
+      task.checkBlockingPairAcquire(`value_rwlock ${p}`);
+      await this.writePairForCheckpointThread(task, p);
+    }
+    await this.cloneJobs.waitForJobsToFinish();
+    this.checkQuiescent('end of checkpoint_pending_pairs');
+  }
+
+  /** write_pair_for_checkpoint_thread: not expensive, since cloning is quick. */
+  private async writePairForCheckpointThread(task: LockTask, p: AnyPair): Promise<void> {
+    await p.valueLock.writeLock(false);
+    if (p.removed) {
+      p.valueLock.writeUnlock();
+      return;
+    }
+    let cloned = false;
+    try {
+      if (p.checkpointPending) p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
+      if (p.dirty && p.checkpointPending) {
+        if (p.cachefile.cloneable) {
+          await this.acquireDisk(task, p);
+          this.clonePair(p, 'checkpoint');
+          cloned = true;
+        } else {
+          await this.writeLockedPair(task, p, true);
+        }
+      }
+      this.clearPending(p, 'checkpoint');
+    } finally {
+      p.valueLock.writeUnlock();
+    }
+    if (cloned) {
+      try {
+        await this.writeClone(p);
+      } finally {
+        p.diskMutex.writeUnlock();
+      }
+    }
+  }
+
+  /**
+   * remove_cachefiles (§6.6): clear for_checkpoint first, then call noteUnpin (which may close
+   * the cachefile).
+   */
+  async unpinCachefilesAfterCheckpoint(
+    cfs: readonly AnyCachefile[],
+    noteUnpin?: (cf: AnyCachefile) => void | Promise<void>,
+  ): Promise<void> {
+    for (const cf of cfs) {
+      invariant(cf.forCheckpoint, () => `${cf.name} is not for_checkpoint at the end of the checkpoint`);
+      cf.forCheckpoint = false;
+      await noteUnpin?.(cf);
+    }
+  }
+
+  /** I2/I3: no pending bit, empty pending list, no clone, no clone job. */
+  private checkQuiescent(where: string): void {
+    invariant(this.pendingHead === null, () => `${where}: the pending list is not empty (head ${this.pendingHead})`);
+    invariant(this.cloneJobs.numJobs === 0, () => `${where}: ${this.cloneJobs.numJobs} clone job(s) outstanding`);
+    for (const p of this.clock) {
+      invariant(!p.checkpointPending, () => `${where}: ${p} is still pending`);
+      invariant(p.clone === null, () => `${where}: ${p} still has a clone`);
+    }
+  }
+
+  /** I1 over the whole table (for tests and debugging; O(n)). */
+  checkInvariants(): void {
+    let total = 0;
+    for (const p of this.clock) {
+      total += p.size;
+      if (p.checkpointPending) {
+        invariant(p.cachefile.forCheckpoint, () => `I1: ${p} is pending but its cachefile is not for_checkpoint`);
+        invariant(p.onPendingList, () => `I1: ${p} is pending but not on the pending list`);
+      }
+      if (p.clone !== null) invariant(p.diskMutex.writeLocked, () => `I6: ${p} has a clone without disk_nb_mutex`);
+    }
+    invariant(total === this.sizeCurrentBytes, () => `size accounting: sum ${total} != sizeCurrent ${this.sizeCurrentBytes}`);
+  }
+
+  // ---------------------------------------------------------------- table and lists
+
+  private checkOpen(cf: AnyCachefile): void {
+    if (cf.closed) throw new TokusimError('bad-argument', `cachefile ${cf.name} is closed`, { file: cf.name });
+  }
+
+  /** List lock held in write mode. */
+  private insertPair(p: AnyPair): void {
+    this.table.set(pairKey(p.cachefile, p.blocknum), p);
+    p.cachefile.pairs.set(p.blocknum, p);
+    p.count = CLOCK_INITIAL_COUNT;
+    this.clock.push(p);
+  }
+
+  /** List lock held in write mode; removes p from every list and clears its bit. */
+  private unlinkPair(p: AnyPair): void {
+    invariant(p.clone === null, () => `I6: ${p} leaves the table with a clone in flight`);
+    const key = pairKey(p.cachefile, p.blocknum);
+    invariant(this.table.get(key) === p, () => `${p} is not in the table`);
+    this.table.delete(key);
+    p.cachefile.pairs.delete(p.blocknum);
+    const i = this.clock.indexOf(p);
+    this.clock.splice(i, 1);
+    if (i < this.clockHand) this.clockHand--;
+    if (p.onPendingList) this.pendingRemove(p);
+    this.setSize(p, 0);
+    p.removed = true;
+  }
+
+  /** Remove p (W held) under the write list lock; a pending bit dies with it. */
+  private async removeFromTable(task: LockTask, p: AnyPair, by: PendingResolver): Promise<void> {
+    await this.listLock.with(task, 'write', () => {
+      this.clearPending(p, by);
+      this.unlinkPair(p);
+    });
+  }
+
+  private emitRemoved(p: AnyPair, wasPending: boolean): void {
+    this.events.emit?.({ type: 'pair-removed', cachefile: p.cachefile.name, blocknum: p.blocknum, wasPending });
+  }
+
+  private pendingPush(p: AnyPair): void {
+    invariant(!p.onPendingList, () => `${p} is already on the pending list`);
+    p.pendingPrev = null;
+    p.pendingNext = this.pendingHead;
+    if (this.pendingHead !== null) this.pendingHead.pendingPrev = p;
+    this.pendingHead = p;
+    p.onPendingList = true;
+  }
+
+  private pendingRemove(p: AnyPair): void {
+    invariant(p.onPendingList, () => `${p} is not on the pending list`);
+    if (p.pendingPrev !== null) p.pendingPrev.pendingNext = p.pendingNext;
+    else this.pendingHead = p.pendingNext;
+    if (p.pendingNext !== null) p.pendingNext.pendingPrev = p.pendingPrev;
+    p.pendingNext = null;
+    p.pendingPrev = null;
+    p.onPendingList = false;
+  }
+
+  private setSize(p: AnyPair, size: number): void {
+    invariant(Number.isFinite(size) && size >= 0, () => `size of ${p} must be a non-negative number, got ${size}`);
+    if (!p.removed) this.sizeCurrentBytes += size - p.size;
+    p.size = size;
+  }
+
+  private throwBackgroundFailure(): void {
+    if (this.backgroundFailures.length > 0) throw this.backgroundFailures.shift();
+  }
+}

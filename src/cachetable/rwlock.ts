@@ -1,0 +1,183 @@
+/**
+ * A FIFO, writer-preferring reader-writer lock with PerconaFT's "expensive" flag
+ * (toku::frwlock, spec checkpoint-algorithm.md §2.7). It models `value_rwlock`, the pair
+ * list's three locks and the cachefile list lock; used in exclusive-only mode it models
+ * `disk_nb_mutex`.
+ *
+ * Why not async-mutex's Semaphore: it grants a queued request inside release() but the
+ * grantee only learns of it a microtask later, so "who holds the lock" would lag behind
+ * the lock's real state and the would-block / expensive queries the non-blocking pin path
+ * relies on would be racy. Here every grant updates the holder state synchronously, inside
+ * the unlock that caused it, and the waiter's promise merely reports it.
+ *
+ * Invariants (checked on every state change):
+ *  - Mutual exclusion: writer ⇒ readers == 0; at most one writer.
+ *  - FIFO: requests are granted in arrival order; consecutive waiting readers form one
+ *    queue entry and are admitted together.
+ *  - Writer preference: a reader that arrives while a writer holds or waits queues behind it.
+ *  - No lost wakeups: whenever the lock is free, the queue is empty (a release always
+ *    dispatches the queue head).
+ *  - Unlocking a mode that is not held is a bug and throws.
+ */
+
+import { invariant } from '../format/errors.js';
+
+interface Waiter {
+  readonly kind: 'read' | 'write';
+  readonly expensive: boolean;
+  /** For a read entry: how many readers share this entry. Always 1 for a writer. */
+  count: number;
+  readonly grants: Array<() => void>;
+}
+
+export class RwLock {
+  readonly name: string;
+  private readers = 0;
+  private writer = false;
+  private writerExpensive = false;
+  private readonly queue: Waiter[] = [];
+  private waitingWriters = 0;
+  private waitingReaders = 0;
+  private expensiveWaitingWriters = 0;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Number of current read holders. */
+  get readerCount(): number {
+    return this.readers;
+  }
+
+  /** True while a writer holds the lock. */
+  get writeLocked(): boolean {
+    return this.writer;
+  }
+
+  /** Holders plus waiters (frwlock::users). */
+  users(): number {
+    return this.readers + (this.writer ? 1 : 0) + this.waitingReaders + this.waitingWriters;
+  }
+
+  /** Waiting writers (not holders). */
+  blockedWriters(): number {
+    return this.waitingWriters;
+  }
+
+  /** Waiting readers (not holders). */
+  blockedReaders(): number {
+    return this.waitingReaders;
+  }
+
+  /** Would a read acquisition made now have to wait? */
+  readWouldBlock(): boolean {
+    return this.writer || this.waitingWriters > 0;
+  }
+
+  /** Would a write acquisition made now have to wait? */
+  writeWouldBlock(): boolean {
+    return this.writer || this.readers > 0 || this.queue.length > 0;
+  }
+
+  /** The current writer is expensive, or an expensive writer waits. */
+  writeLockIsExpensive(): boolean {
+    return (this.writer && this.writerExpensive) || this.expensiveWaitingWriters > 0;
+  }
+
+  /** A reader arriving now would wait behind an expensive writer (holding or queued). */
+  readLockIsExpensive(): boolean {
+    return this.readWouldBlock() && this.writeLockIsExpensive();
+  }
+
+  tryReadLock(): boolean {
+    if (this.readWouldBlock()) return false;
+    this.readers++;
+    this.check();
+    return true;
+  }
+
+  tryWriteLock(expensive = false): boolean {
+    if (this.writeWouldBlock()) return false;
+    this.writer = true;
+    this.writerExpensive = expensive;
+    this.check();
+    return true;
+  }
+
+  /**
+   * Acquire in read mode. The request is queued synchronously (so users() counts it at
+   * once); the promise resolves when it is granted.
+   */
+  readLock(): Promise<void> {
+    if (this.tryReadLock()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const tail = this.queue[this.queue.length - 1];
+      if (tail !== undefined && tail.kind === 'read') {
+        tail.count++;
+        tail.grants.push(resolve);
+      } else {
+        this.queue.push({ kind: 'read', expensive: false, count: 1, grants: [resolve] });
+      }
+      this.waitingReaders++;
+      this.check();
+    });
+  }
+
+  /** Acquire in write mode; queued synchronously like readLock. */
+  writeLock(expensive = false): Promise<void> {
+    if (this.tryWriteLock(expensive)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.queue.push({ kind: 'write', expensive, count: 1, grants: [resolve] });
+      this.waitingWriters++;
+      if (expensive) this.expensiveWaitingWriters++;
+      this.check();
+    });
+  }
+
+  readUnlock(): void {
+    invariant(this.readers > 0, () => `${this.name}: read unlock without a read holder`);
+    this.readers--;
+    this.dispatch();
+  }
+
+  writeUnlock(): void {
+    invariant(this.writer, () => `${this.name}: write unlock without the write holder`);
+    this.writer = false;
+    this.writerExpensive = false;
+    this.dispatch();
+  }
+
+  /** Grant the queue head if the lock is free. Only one entry can be granted per release. */
+  private dispatch(): void {
+    if (!this.writer && this.readers === 0) {
+      const head = this.queue.shift();
+      if (head !== undefined) {
+        if (head.kind === 'write') {
+          this.waitingWriters--;
+          if (head.expensive) this.expensiveWaitingWriters--;
+          this.writer = true;
+          this.writerExpensive = head.expensive;
+        } else {
+          this.waitingReaders -= head.count;
+          this.readers += head.count;
+        }
+        for (const grant of head.grants) grant();
+      }
+    }
+    this.check();
+  }
+
+  private check(): void {
+    invariant(!(this.writer && this.readers > 0), () => `${this.name}: writer and readers at once`);
+    invariant(this.readers >= 0 && this.waitingReaders >= 0 && this.waitingWriters >= 0, () => `${this.name}: negative count`);
+    invariant(
+      this.writer || this.readers > 0 || this.queue.length === 0,
+      () => `${this.name}: lock is free but ${this.queue.length} request(s) still wait (lost wakeup)`,
+    );
+    const head = this.queue[0];
+    invariant(
+      head === undefined || head.kind === 'write' || this.writer,
+      () => `${this.name}: readers wait at the head of the queue while no writer holds the lock`,
+    );
+  }
+}
