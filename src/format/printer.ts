@@ -43,9 +43,18 @@ class Out {
     this.buf = next;
   }
   bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.n);
-    this.n += b.length;
+    const len = b.length;
+    this.ensure(len);
+    if (len > 32) {
+      this.buf.set(b, this.n);
+      this.n += len;
+      return;
+    }
+    // TypedArray.set has a fixed cost that dominates for the short prefixes printed here.
+    const d = this.buf;
+    let n = this.n;
+    for (let i = 0; i < len; i++) d[n++] = b[i]!;
+    this.n = n;
   }
   /** ASCII/latin1 string (every char < 256). */
   str(s: string): void {
@@ -65,6 +74,19 @@ class Out {
     const b = this.buf;
     if (v < 10) {
       b[this.n++] = 48 + v;
+      return;
+    }
+    if (v <= 0x7fffffff) {
+      let digits = 1;
+      for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
+      let i = this.n + digits;
+      this.n = i;
+      while (v >= 10) {
+        const q = (v / 10) | 0;
+        b[--i] = 48 + v - q * 10;
+        v = q;
+      }
+      b[--i] = 48 + v;
       return;
     }
     let digits = 0;
@@ -108,25 +130,23 @@ class Out {
   }
   /** `"` + bytes escaped as toku_print_bytes does + `"`. */
   quoted(src: Uint8Array, from: number, to: number): void {
-    this.ensure(2 + 4 * (to - from));
+    this.ensure(4 + 4 * (to - from));
     const b = this.buf;
     let n = this.n;
     b[n++] = 34;
     for (let i = from; i < to; i++) {
       const c = src[i]!;
-      if (PLAIN[c] === 1) {
+      const e = ESC_LEN[c]!;
+      if (e === 1) {
         b[n++] = c;
-      } else if (c === 34 || c === 92) {
-        b[n++] = 92;
-        b[n++] = c;
-      } else if (c === 10) {
-        b[n++] = 92;
-        b[n++] = 110;
       } else {
-        b[n++] = 92;
-        b[n++] = 48 + (c >> 6);
-        b[n++] = 48 + ((c >> 3) & 7);
-        b[n++] = 48 + (c & 7);
+        // Always copy 4 bytes (capacity has 2 spare); a 2-byte escape just advances by 2.
+        const k = c << 2;
+        b[n] = ESC[k]!;
+        b[n + 1] = ESC[k + 1]!;
+        b[n + 2] = ESC[k + 2]!;
+        b[n + 3] = ESC[k + 3]!;
+        n += e;
       }
     }
     b[n++] = 34;
@@ -141,6 +161,18 @@ class Out {
 /** Bytes printed as themselves inside data="...": printable ASCII except `"` and `\`. */
 const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c <= 0x7e; c++) PLAIN[c] = c === 34 || c === 92 ? 0 : 1;
+/** Escape of each byte value: length (1 = itself) and up to 4 bytes at ESC[4*c]. */
+const ESC_LEN = new Uint8Array(256);
+const ESC = new Uint8Array(1024);
+for (let c = 0; c < 256; c++) {
+  const text =
+    PLAIN[c] === 1 ? String.fromCharCode(c)
+    : c === 34 || c === 92 ? `\\${String.fromCharCode(c)}`
+    : c === 10 ? '\\n'
+    : `\\${c.toString(8).padStart(3, '0')}`;
+  ESC_LEN[c] = text.length;
+  for (let k = 0; k < text.length; k++) ESC[4 * c + k] = text.charCodeAt(k);
+}
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -234,22 +266,32 @@ function u32At(b: Uint8Array, o: number): number {
 let entryEnd = 0;
 let entryNeed = 0;
 
+let entryMark = 0;
+let entryPos = 0;
+let entryAtEof = false;
+let entryOut: Out | undefined;
+
+/** The bytes end inside the current entry: the tool's quiet EOF, or withdraw and wait. */
+function short(needUpTo: number, leadingLen: number): R {
+  if (entryAtEof) return R.EOF;
+  entryOut!.n = entryMark;
+  let want = needUpTo - entryPos;
+  // A plausible leading len lets a big entry arrive whole instead of field by field.
+  if (leadingLen > want && leadingLen <= 64 << 20) want = leadingLen;
+  entryNeed = want;
+  return R.NEED;
+}
+
 /**
  * Print the entry starting at buf[pos] (bytes valid up to `end`). `atEof` says no more bytes
  * will follow. Sets entryEnd (the position after the entry) on OK, entryNeed (a good number
  * of bytes from pos to wait for) on NEED.
  */
 function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, out: Out): R {
-  const mark = out.n;
-  const short = (needUpTo: number, leadingLen: number): R => {
-    if (atEof) return R.EOF;
-    out.n = mark;
-    let want = needUpTo - pos;
-    // A plausible leading len lets a big entry arrive whole instead of field by field.
-    if (leadingLen > want && leadingLen <= 64 << 20) want = leadingLen;
-    entryNeed = want;
-    return R.NEED;
-  };
+  entryMark = out.n;
+  entryPos = pos;
+  entryAtEof = atEof;
+  entryOut = out;
   if (pos + 4 > end) return atEof ? R.EOF : short(pos + 4, 0);
   const leadingLen = u32At(buf, pos);
   if (pos + 5 > end) return atEof ? R.BAD : short(pos + 5, leadingLen);
