@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { replayCommandModule } from './replay.js';
+import { ftdumpCommandModule } from './ftdump.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule];

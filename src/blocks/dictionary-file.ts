@@ -1,0 +1,169 @@
+/**
+ * A dictionary file on a Storage: the two header slots, the BTT and the descriptor block,
+ * with block writes going through the BlockTable (spec ft-file-header.md §4, §6, §7).
+ *
+ * Invariants:
+ *  - Every block pwrite is preceded by the file growth the BlockTable planned for it.
+ *  - writeHeader follows toku_serialize_ft_to: BTT pwrite, fsync, header pwrite to the slot
+ *    chosen by the (already incremented) checkpoint count, fsync.
+ *  - open never silently picks a damaged slot: slot validation and choice are those of
+ *    ft-header.ts, and a bad BTT or descriptor in the chosen slot is an error (no fallback).
+ */
+import { invariant } from '../format/errors.js';
+import {
+  HEADER_SLOT_RESERVE,
+  MAX_LSN,
+  chooseHeader,
+  encodeFtHeaderSector,
+  headerSlotForCount,
+  headerSlotOffset,
+  validateHeaderSlot,
+  type ChosenHeader,
+  type FtHeader,
+  type HeaderSlotReport,
+} from '../format/ft-header.js';
+import { decodeTranslationImage, roundUp512, type TranslationImage } from '../format/btt-format.js';
+import { decodeDescriptor, descriptorSizeOnDisk, encodeDescriptor } from '../format/descriptor.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import { BlockTable, type BlockTableHooks, type FileGrowth } from './block-table.js';
+
+/** Read up to `len` bytes at `offset` (fewer at end of file). */
+async function readAt(f: StorageFile, offset: bigint, len: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(len);
+  let got = 0;
+  while (got < len) {
+    const n = await f.pread(buf.subarray(got), Number(offset) + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/** Both header slots as the reader sees them (for open and for `ftdump --both-headers`). */
+export async function readHeaderSlots(f: StorageFile, name: string): Promise<[HeaderSlotReport, HeaderSlotReport]> {
+  const s0 = validateHeaderSlot(await readAt(f, 0n, HEADER_SLOT_RESERVE), 0, name);
+  const s1 = validateHeaderSlot(await readAt(f, BigInt(HEADER_SLOT_RESERVE), HEADER_SLOT_RESERVE), 1, name);
+  return [s0, s1];
+}
+
+/** Read and check the BTT a header points to. */
+export async function readTranslation(f: StorageFile, name: string, header: FtHeader): Promise<TranslationImage> {
+  const loc = header.translationLocation;
+  const size = header.translationSize;
+  const len = size > 0n && size < 1n << 40n ? Number(roundUp512(size)) : 0;
+  const buf = loc > 0n && len > 0 ? await readAt(f, loc, len) : new Uint8Array(0);
+  return decodeTranslationImage(buf, { file: name, location: loc, size });
+}
+
+export interface OpenedDictionary {
+  file: DictionaryFile;
+  chosen: ChosenHeader;
+}
+
+export class DictionaryFile {
+  private constructor(
+    readonly storage: Storage,
+    readonly path: string,
+    readonly handle: StorageFile,
+    /** The in-memory current header (ft->h). */
+    public header: FtHeader,
+    readonly blockTable: BlockTable,
+    public descriptor: Uint8Array,
+  ) {}
+
+  /** A new, empty dictionary file: nothing is written until the first checkpoint. */
+  static async create(storage: Storage, path: string, header: FtHeader, hooks: BlockTableHooks = {}): Promise<DictionaryFile> {
+    const handle = await storage.open(path, 'create-exclusive');
+    return new DictionaryFile(storage, path, handle, header, BlockTable.create(hooks, 0n), new Uint8Array(0));
+  }
+
+  /**
+   * Open an existing dictionary: choose a header slot (newest valid one whose LSN is at most
+   * maxAcceptableLsn), load its BTT and descriptor, rebuild the allocator.
+   */
+  static async open(storage: Storage, path: string, opts: { mode?: 'read' | 'readwrite'; maxAcceptableLsn?: bigint; hooks?: BlockTableHooks } = {}): Promise<OpenedDictionary> {
+    const handle = await storage.open(path, opts.mode ?? 'readwrite');
+    try {
+      const [s0, s1] = await readHeaderSlots(handle, path);
+      const chosen = chooseHeader(s0, s1, path, opts.maxAcceptableLsn ?? MAX_LSN);
+      const image = await readTranslation(handle, path, chosen.header);
+      const bt = BlockTable.fromCheckpointed(image, BigInt(await handle.size()), opts.hooks ?? {});
+      const d = bt.getDescriptorOffsetSize();
+      let descriptor: Uint8Array = new Uint8Array(0);
+      if (d.size > 0n) {
+        const buf = await readAt(handle, d.diskoff, Number(d.size));
+        descriptor = decodeDescriptor(buf, { file: path, offset: d.diskoff, size: d.size });
+      }
+      const header = { ...chosen.header, layoutVersion: 29 };
+      return { file: new DictionaryFile(storage, path, handle, header, bt, descriptor), chosen };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  private async grow(g: FileGrowth | null): Promise<void> {
+    if (g) await this.handle.pwrite(new Uint8Array(Number(g.length)), Number(g.writeAt));
+  }
+
+  /**
+   * Write a node or rollback block for blocknum b (realloc_on_disk + pwrite). The data is
+   * zero-padded to a multiple of 512, which is the size recorded in the BTT.
+   */
+  async writeBlock(b: bigint, data: Uint8Array, forCheckpoint: boolean): Promise<bigint> {
+    const padded = Number(roundUp512(BigInt(data.length)));
+    const { offset, growth } = this.blockTable.reallocOnDisk(b, BigInt(padded), forCheckpoint);
+    if (padded === 0) return offset;
+    await this.grow(growth);
+    const buf = new Uint8Array(padded);
+    buf.set(data);
+    await this.handle.pwrite(buf, Number(offset));
+    return offset;
+  }
+
+  /** Read the current version of blocknum b (exactly its recorded size). */
+  async readBlock(b: bigint): Promise<Uint8Array> {
+    const { diskoff, size } = this.blockTable.translate(b);
+    invariant(size > 0n, () => `blocknum ${b} has a block on disk`);
+    return readAt(this.handle, diskoff, Number(size));
+  }
+
+  /** Set the descriptor (blocknum 2): realloc_descriptor_on_disk, then write it. */
+  async setDescriptor(data: Uint8Array): Promise<void> {
+    const bytes = encodeDescriptor(data);
+    const { offset, growth } = this.blockTable.reallocDescriptorOnDisk(BigInt(descriptorSizeOnDisk(data.length)));
+    const padded = new Uint8Array(Number(roundUp512(BigInt(bytes.length))));
+    padded.set(bytes);
+    await this.grow(growth);
+    await this.handle.pwrite(padded, Number(offset));
+    this.descriptor = data.slice();
+  }
+
+  /**
+   * toku_serialize_ft_to for the checkpoint header `ch` (its count already incremented):
+   * serialize and write the BTT, fsync, write the header sector to its slot, fsync.
+   * Returns the slot written.
+   */
+  async writeCheckpointHeader(ch: FtHeader): Promise<0 | 1> {
+    invariant(ch.checkpointCount > 0n, 'a written header has checkpoint count >= 1');
+    const t = this.blockTable.serializeTranslation();
+    const header: FtHeader = { ...ch, translationLocation: t.address, translationSize: t.size };
+    await this.grow(t.growth);
+    await this.handle.pwrite(t.bytes, Number(t.address));
+    await this.handle.fsync();
+    const slot = headerSlotForCount(header.checkpointCount);
+    await this.handle.pwrite(encodeFtHeaderSector(header), headerSlotOffset(slot));
+    await this.handle.fsync();
+    return slot;
+  }
+
+  /** note_end_checkpoint plus the optional truncate. */
+  async endCheckpoint(): Promise<void> {
+    const { truncateTo } = this.blockTable.noteEndCheckpoint();
+    if (truncateTo !== null) await this.handle.truncate(Number(truncateTo));
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * `tokusim ftdump FILE [--header] [--translation-table] [--both-headers]`: print a
+ * dictionary's header and block translation table the way PerconaFT's tokuftdump does
+ * (byte-identical output for --header and --translation-table; times in UTC), plus a
+ * side-by-side view of both header slots.
+ *
+ * Exit codes: 0 on success; 1 when the dictionary cannot be deserialized (no valid header
+ * slot, bad BTT or descriptor), exactly as tokuftdump exits, with one stderr line
+ * "tokusim: can not deserialize from FILE error CODE: why"; the EXIT codes of
+ * tools/cli-support.ts otherwise (2 usage, 5 I/O).
+ */
+import type { CommandModule } from 'yargs';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
+import { TokusimError } from '../../src/format/errors.js';
+import {
+  EINVAL,
+  HeaderError,
+  TOKUDB_BAD_CHECKSUM,
+  hex32,
+  type FtHeader,
+  type HeaderSlotReport,
+} from '../../src/format/ft-header.js';
+import type { TranslationImage } from '../../src/format/btt-format.js';
+import { runCommand } from '../cli-support.js';
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** ctime(3) text without the newline, in UTC: "Sun Nov 22 02:44:51 2026". */
+export function ctimeUtc(seconds: bigint): string {
+  const d = new Date(Number(seconds) * 1000);
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
+const i32 = (v: number) => v | 0;
+const u32 = (v: number) => v >>> 0;
+const i64 = (v: bigint) => BigInt.asIntN(64, v);
+const u64 = (v: bigint) => BigInt.asUintN(64, v);
+
+/** The text of tokuftdump --header for a header read from disk. */
+export function formatHeader(h: FtHeader, layoutVersionReadFromDisk: number, descriptor: Uint8Array): string {
+  const hexDesc = Array.from(descriptor, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join('');
+  return [
+    'ft:',
+    ` layout_version=29`,
+    ` layout_version_original=${i32(h.layoutVersionOriginal)}`,
+    ` layout_version_read_from_disk=${i32(layoutVersionReadFromDisk)}`,
+    ` build_id=${i32(h.buildId)}`,
+    ` build_id_original=${i32(h.buildIdOriginal)}`,
+    ` time_of_creation=         ${u64(h.timeOfCreation)}    ${ctimeUtc(h.timeOfCreation)}`,
+    ` time_of_last_modification=${u64(h.timeOfLastModification)}    ${ctimeUtc(h.timeOfLastModification)}`,
+    ` dirty=0`,
+    ` checkpoint_count=${i64(h.checkpointCount)}`,
+    ` checkpoint_lsn=${i64(h.checkpointLsn)}`,
+    ` nodesize=${u32(h.nodesize)}`,
+    ` fanout=${u32(h.fanout)}`,
+    ` basementnodesize=${u32(h.basementnodesize)}`,
+    ` compression_method=${h.compressionMethod}`,
+    ` unnamed_root=${i64(h.rootBlocknum)}`,
+    ` flags=${u32(h.flags)}`,
+    ` descriptor size ${descriptor.length} ${hexDesc}`,
+    ` estimated numrows=${i64(h.numrows)}`,
+    ` estimated numbytes=${i64(h.numbytes)}`,
+    ` logical row count=${i64(h.onDiskLogicalRows)}`,
+    '',
+  ].join('\n');
+}
+
+/** The text of tokuftdump --translation-table: the checkpointed translation, tab separated. */
+export function formatTranslationTable(t: TranslationImage): string {
+  let out = '';
+  for (let i = 0; i < t.diskoffs.length; i++) out += `${i}\t${t.diskoffs[i]}\t${t.sizes[i]}\n`;
+  return out;
+}
+
+const SLOT_FIELDS: Array<[string, (h: FtHeader) => string]> = [
+  ['checkpoint_count', (h) => String(h.checkpointCount)],
+  ['checkpoint_lsn', (h) => String(h.checkpointLsn)],
+  ['translation', (h) => `${h.translationLocation}+${h.translationSize}`],
+  ['root_blocknum', (h) => String(h.rootBlocknum)],
+  ['time_of_last_modification', (h) => String(h.timeOfLastModification)],
+  ['numrows', (h) => String(h.numrows)],
+  ['numbytes', (h) => String(h.numbytes)],
+  ['max_msn_in_ft', (h) => String(h.maxMsnInFt)],
+  ['logical_rows', (h) => String(h.onDiskLogicalRows)],
+];
+
+/** Both header slots side by side, with the validity of each and which one a reader picks. */
+export function formatBothHeaders(slots: [HeaderSlotReport, HeaderSlotReport], chosen: 0 | 1 | null): string {
+  const status = (s: HeaderSlotReport) => {
+    if (s.status === 'ok') return `valid${chosen === s.slot ? ' (chosen)' : ''}`;
+    const cs = s.storedChecksum !== undefined ? ` stored ${hex32(s.storedChecksum)} computed ${hex32(s.computedChecksum!)}` : '';
+    return `${s.status} (${s.code})${cs}`;
+  };
+  const rows: Array<[string, string, string]> = [
+    ['', 'slot 0 @0', 'slot 1 @4096'],
+    ['status', status(slots[0]), status(slots[1])],
+  ];
+  for (const [name, get] of SLOT_FIELDS) {
+    rows.push([name, slots[0].header ? get(slots[0].header) : '-', slots[1].header ? get(slots[1].header) : '-']);
+  }
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`.trimEnd()).join('\n') + '\n';
+}
+
+/** PerconaFT's error number for a failure to deserialize a dictionary. */
+export function perconaErrorCode(err: TokusimError): number {
+  if (err instanceof HeaderError) return err.perconaCode;
+  if (err.kind === 'bad-checksum' || (err.kind === 'bad-btt' && /checksum/.test(err.message))) return TOKUDB_BAD_CHECKSUM;
+  return -EINVAL;
+}
+
+interface FtdumpArgs {
+  file: string;
+  header?: boolean;
+  'translation-table'?: boolean;
+  'both-headers'?: boolean;
+}
+
+/** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
+export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
+  const storage = new NodeStorage();
+  let stdout = '';
+  if (args['both-headers']) {
+    const handle = await storage.open(args.file, 'read');
+    try {
+      const slots = await readHeaderSlots(handle, args.file);
+      const chosen = slots[0].status === 'ok' || slots[1].status === 'ok' ? pickNewest(slots) : null;
+      stdout += formatBothHeaders(slots, chosen);
+    } finally {
+      await handle.close();
+    }
+    if (!args.header && !args['translation-table']) return { stdout, stderr: '', code: 0 };
+  }
+  let opened;
+  try {
+    opened = await DictionaryFile.open(storage, args.file, { mode: 'read' });
+  } catch (err) {
+    if (err instanceof TokusimError && err.kind !== 'io' && err.kind !== 'invariant') {
+      return { stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: 1 };
+    }
+    throw err;
+  }
+  try {
+    const { file, chosen } = opened;
+    if (args.header) stdout += formatHeader(file.header, chosen.header.layoutVersion, file.descriptor);
+    if (args['translation-table']) stdout += formatTranslationTable(file.blockTable.snapshot('checkpointed')!);
+    if (!args.header && !args['translation-table'] && !args['both-headers']) {
+      stdout += formatHeader(file.header, chosen.header.layoutVersion, file.descriptor);
+      stdout += formatTranslationTable(file.blockTable.snapshot('checkpointed')!);
+    }
+  } finally {
+    await opened.file.close();
+  }
+  return { stdout, stderr: '', code: 0 };
+}
+
+function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
+  const [a, b] = slots;
+  if (a.status !== 'ok') return 1;
+  if (b.status !== 'ok') return 0;
+  return a.header!.checkpointCount > b.header!.checkpointCount ? 0 : 1;
+}
+
+export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
+  command: 'ftdump <file>',
+  describe: 'Print a dictionary header / block translation table like tokuftdump (exit 1 if it cannot be deserialized)',
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', demandOption: true, describe: 'a .tokudb dictionary (or tokudb.directory, ...)' })
+      .option('header', { type: 'boolean', describe: 'print the chosen header (tokuftdump --header)' })
+      .option('translation-table', { type: 'boolean', describe: 'print the checkpointed translation (tokuftdump --translation-table)' })
+      .option('both-headers', { type: 'boolean', describe: 'print both header slots side by side with their validity' }) as never,
+  handler: async (argv) => {
+    await runCommand(async () => {
+      const r = await runFtdump(argv);
+      process.stdout.write(r.stdout);
+      if (r.stderr) process.stderr.write(r.stderr);
+      return r.code;
+    });
+  },
+};
