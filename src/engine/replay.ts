@@ -4,9 +4,9 @@
  * application's callbacks. Pure: log records in, state out (no I/O, no clock).
  *
  * Semantics (spec recovery.md §6, §7; tokulog-format.md §4, §7, §8):
- *  - FILENUM → dictionary comes from fcreate / fopen / fassociate and ends at fclose; the same
- *    filenum may name different files over time, so every write is bound to the dictionary the
- *    filenum names at the write's LSN.
+ *  - FILENUM → dictionary comes from fcreate / fopen / fassociate and ends at fclose (or at the
+ *    `comment` that recovery logs after closing everything); the same filenum may name different
+ *    files over time, so every write is bound to the dictionary the filenum names at its LSN.
  *  - Writes (enq_insert, enq_insert_no_overwrite, enq_delete_any, ...) are queued in their
  *    transaction. A child's queue moves to its parent when the child commits and is dropped when
  *    it aborts; only a root commit applies the queue, in LSN order, to the committed rows.
@@ -255,9 +255,14 @@ export class LogReplayer {
         return this.hotIndex(rec);
       case 'change_fdescriptor':
         return this.changeDescriptor(rec);
+      case 'comment':
+        // Only recovery writes a comment ("recover"), right after it closed every dictionary
+        // without logging fclose: the handles of the crashed process are gone. Its checkpoint
+        // that follows re-associates the ones still in use.
+        this.openFilenums.clear();
+        return;
       case 'begin_checkpoint':
       case 'end_checkpoint':
-      case 'comment':
       case 'shutdown':
       case 'shutdown_up_to_19':
         return;
