@@ -5,6 +5,7 @@ export * from './format/record-types.js';
 export * from './format/codec.js';
 export * from './format/log-header.js';
 export * from './format/printer.js';
+export * from './format/json.js';
 export * from './storage/storage.js';
 export * from './storage/io-error.js';
 export * from './storage/clock.js';
