@@ -13,7 +13,7 @@
  *    and a TokusimError describing the problem. Choosing a slot throws a HeaderError (kind
  *    'bad-header') when no slot is usable, never picks a damaged slot silently.
  */
-import { ByteReader, ByteWriter, readU32At, readU64At } from './bytes.js';
+import { ByteReader, ByteWriter, readU32At } from './bytes.js';
 import { TokusimError, invariant } from './errors.js';
 import { x1764 } from './x1764.js';
 
@@ -231,7 +231,7 @@ export function decodeFtHeaderFields(bytes: Uint8Array, where: { file: string; o
   };
   r.u32('checksum');
   if (r.pos !== size) {
-    throw new HeaderError('Header size did not match contents', TOKUDB_NO_CODE_EINVAL, {
+    throw new HeaderError('Header size did not match contents', EINVAL, {
       file: where.file,
       offset: where.offset,
       expected: `${r.pos} bytes`,
@@ -241,7 +241,6 @@ export function decodeFtHeaderFields(bytes: Uint8Array, where: { file: string; o
   return h;
 }
 
-const TOKUDB_NO_CODE_EINVAL = EINVAL;
 
 /** A header problem, with PerconaFT's error code for it. */
 export class HeaderError extends TokusimError {
@@ -309,6 +308,12 @@ export function validateHeaderSlot(bytes: Uint8Array, slot: 0 | 1, file: string)
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, false);
+  if ((version < FT_LAYOUT_MIN_SUPPORTED_VERSION || version > FT_LAYOUT_VERSION) && !framedChecksumHolds(bytes)) {
+    // Deliberate difference from PerconaFT, which reports TOO_OLD / TOO_NEW (and refuses the
+    // whole file) from the version field alone: a version out of range whose header does not
+    // checksum is a damaged slot (a flipped bit or a torn write), so the other slot is used.
+    return fail('bad-checksum', 'layout version out of range and the header checksum does not verify', {}, { expected: `version ${FT_LAYOUT_MIN_SUPPORTED_VERSION}..${FT_LAYOUT_VERSION}`, actual: String(version) });
+  }
   if (version < FT_LAYOUT_MIN_SUPPORTED_VERSION) {
     return fail('too-old', 'layout version too old', {}, { expected: `>= ${FT_LAYOUT_MIN_SUPPORTED_VERSION}`, actual: String(version) });
   }
@@ -346,6 +351,13 @@ export function validateHeaderSlot(bytes: Uint8Array, slot: 0 | 1, file: string)
     throw err;
   }
   return { slot, offset, status: 'ok', code: 0, header, raw, storedChecksum: stored, computedChecksum: computed };
+}
+
+/** Whether the size field is plausible and the checksum it points to verifies. */
+function framedChecksumHolds(bytes: Uint8Array): boolean {
+  const size = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(16, false);
+  if (size < 24 || size > HEADER_SLOT_RESERVE || size > bytes.length) return false;
+  return readU32At(bytes, size - 4) === x1764(bytes, 0, size - 4);
 }
 
 export function hex32(v: number): string {
@@ -422,9 +434,4 @@ export function chooseHeader(s0: HeaderSlotReport, s1: HeaderSlotReport, file: s
     result.note = `Header ${other.slot} checksum failed, but header ${chosen.slot} ok. Proceeding.`;
   }
   return result;
-}
-
-/** Read a hi/lo u64 at a byte offset of a header (used by the side-by-side dump). */
-export function headerU64At(bytes: Uint8Array, off: number): bigint {
-  return readU64At(bytes, off);
 }
