@@ -32,6 +32,8 @@ export interface LogEntry {
   /** Path of the file holding it and its byte offset there. */
   file: string;
   offset: number;
+  /** The encoded entry: a view into the cursor's window, valid only until the next cursor call. */
+  bytes: Uint8Array;
 }
 
 export interface LogFileOpened {
@@ -134,6 +136,12 @@ class WindowedFile {
     return this.buf.subarray(from - this.winStart, Math.min(from - this.winStart + len, this.winLen));
   }
 
+  /** A view of [from, from+len) that the last decode just read (must be inside the window). */
+  windowView(from: number, len: number): Uint8Array {
+    invariant(from >= this.winStart && from + len <= this.winStart + this.winLen, 'entry bytes are in the window');
+    return this.buf.subarray(from - this.winStart, from - this.winStart + len);
+  }
+
   /**
    * Decode the entry starting at `at`. Returns the decode result with offsets in the file.
    * Loads more bytes as needed; 'truncated' only when the entry really runs past EOF.
@@ -171,7 +179,8 @@ class WindowedFile {
     }
     const res = decodeRecord(this.buf.subarray(0, end - this.winStart), from - this.winStart, { file: this.path, base: this.winStart });
     if (res.kind !== 'ok' || res.length !== len) return undefined;
-    return { entry: { record: res.record, crc: res.crc, length: res.length, file: this.path, offset: from } };
+    const bytes = this.windowView(from, len);
+    return { entry: { record: res.record, crc: res.crc, length: res.length, file: this.path, offset: from, bytes } };
   }
 }
 
@@ -344,7 +353,8 @@ export class LogCursor {
         if (isLast && this.tailWait) return undefined;
         throw truncatedError(wf.path, at, wf.size - at, res.need, this.refLsn);
       }
-      const entry: LogEntry = { record: res.record, crc: res.crc, length: res.length, file: wf.path, offset: at };
+      const bytes = wf.windowView(at, res.length);
+      const entry: LogEntry = { record: res.record, crc: res.crc, length: res.length, file: wf.path, offset: at, bytes };
       this.checkLsn(entry, 1n);
       this.fwd = { fileIdx, offset: at + res.length };
       this.bwd = { fileIdx, offset: at };

@@ -78,6 +78,7 @@ export class LogWriter {
   private nInFile = 0;
 
   private inbuf = new ByteWriter(4096);
+  private appendedBytes = 0;
   private inbufLastLsn: bigint;
   private lsn: bigint;
   private written: bigint;
@@ -137,6 +138,10 @@ export class LogWriter {
   get syncedLsn(): bigint {
     return this.synced;
   }
+  /** Total encoded bytes of every record appended by this writer. */
+  get bytesAppended(): number {
+    return this.appendedBytes;
+  }
   /** Bytes in the current file (header included). */
   get currentFileSize(): number {
     return this.nInFile;
@@ -164,6 +169,7 @@ export class LogWriter {
     this.lsn = lsn;
     this.inbufLastLsn = lsn;
     this.counters.records++;
+    this.appendedBytes += this.inbuf.length - before;
     if (this.listener !== undefined) {
       this.emit({ type: 'record-logged', lsn, recordType: full.type, bytes: this.inbuf.length - before });
     }

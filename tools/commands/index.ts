@@ -5,6 +5,8 @@
 import type { CommandModule } from 'yargs';
 import { replayCommandModule } from './replay.js';
 import { ftdumpCommandModule } from './ftdump.js';
+import { logprintCommandModule } from './logprint.js';
+import { synthLogCommandModule } from './synth-log.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule];
