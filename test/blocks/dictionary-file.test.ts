@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { SimStorage } from '../../src/storage/sim-storage.js';
+import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
+import { newFtHeader, type FtHeader } from '../../src/format/ft-header.js';
+import { TokusimError } from '../../src/format/errors.js';
+
+async function checkpointOnce(df: DictionaryFile, lsn: bigint, write: (df: DictionaryFile) => Promise<void>): Promise<0 | 1> {
+  df.blockTable.noteStartCheckpoint();
+  const ch: FtHeader = { ...df.header, checkpointLsn: lsn, checkpointCount: df.header.checkpointCount + 1n };
+  await write(df);
+  const slot = await df.writeCheckpointHeader(ch);
+  df.header = { ...df.header, checkpointCount: ch.checkpointCount, checkpointLsn: lsn };
+  await df.endCheckpoint();
+  return slot;
+}
+
+const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+
+describe('DictionaryFile on SimStorage', () => {
+  // Scenario: a new dictionary is checkpointed twice; the headers alternate slots and a fresh
+  // open reads back the newest checkpoint, its blocks and its descriptor.
+  it('Scenario: two checkpoints alternate header slots and reopen to the newest one', async () => {
+    const storage = new SimStorage({ seed: 7 });
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/a.tokudb', newFtHeader({ now: 1795315491n, rootXidThatCreated: 2n }));
+    const root = df.blockTable.allocateBlocknum();
+    expect(root).toBe(3n);
+    await df.setDescriptor(new TextEncoder().encode('gen:len'));
+    const slot1 = await checkpointOnce(df, 24n, async (d) => {
+      await d.writeBlock(root, bytes(300, 0xaa), true);
+    });
+    expect(slot1).toBe(0);
+    const slot2 = await checkpointOnce(df, 35n, async (d) => {
+      await d.writeBlock(root, bytes(700, 0xbb), true);
+    });
+    expect(slot2).toBe(1);
+    df.blockTable.checkInvariants();
+    await df.close();
+
+    const h = await storage.open('/db/a.tokudb', 'read');
+    const [s0, s1] = await readHeaderSlots(h, 'a');
+    await h.close();
+    expect([s0.header!.checkpointCount, s1.header!.checkpointCount]).toEqual([1n, 2n]);
+
+    const { file, chosen } = await DictionaryFile.open(storage, '/db/a.tokudb');
+    expect(chosen.slot).toBe(1);
+    expect(file.header.checkpointLsn).toBe(35n);
+    expect(new TextDecoder().decode(file.descriptor)).toBe('gen:len');
+    const blk = await file.readBlock(3n);
+    expect(blk.length).toBe(1024);
+    expect(blk.subarray(0, 700).every((b) => b === 0xbb)).toBe(true);
+    file.blockTable.checkInvariants();
+    await file.close();
+  });
+
+  it('Scenario: a damaged BTT in the chosen slot is a bad-btt error, with no fallback', async () => {
+    const storage = new SimStorage({ seed: 3 });
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/b.tokudb', newFtHeader({ now: 1n }));
+    const root = df.blockTable.allocateBlocknum();
+    await checkpointOnce(df, 5n, async (d) => {
+      await d.writeBlock(root, bytes(10, 1), true);
+    });
+    const loc = df.blockTable.snapshot('checkpointed')!.diskoffs[1]!;
+    await df.close();
+    const h = await storage.open('/db/b.tokudb', 'readwrite');
+    await h.pwrite(new Uint8Array([0xff]), Number(loc) + 20);
+    await h.close();
+    const err = await DictionaryFile.open(storage, '/db/b.tokudb').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TokusimError);
+    expect((err as TokusimError).kind).toBe('bad-btt');
+    expect((err as TokusimError).where.offset).toBe(Number(loc));
+    expect((err as TokusimError).message).toMatch(/checksum mismatch \(expected 0x[0-9a-f]{8}, actual 0x[0-9a-f]{8}\)/);
+  });
+
+  it('Scenario: the file grows as PerconaFT grows it (0 -> 16384 -> 32768)', async () => {
+    const storage = new SimStorage({ seed: 1 });
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/c.tokudb', newFtHeader({ now: 1n }));
+    const root = df.blockTable.allocateBlocknum();
+    await checkpointOnce(df, 1n, (d) => d.writeBlock(root, bytes(512, 2), true).then(() => undefined));
+    expect(await df.handle.size()).toBe(16384);
+    await checkpointOnce(df, 2n, (d) => d.writeBlock(root, bytes(512, 3), true).then(() => undefined));
+    expect(await df.handle.size()).toBe(32768);
+    await df.close();
+  });
+});
