@@ -80,6 +80,32 @@ interface WriteState {
   extra: Pinned[];
   dirty: Set<Pinned>;
   removed: Set<Pinned>;
+  /** Shallow copies of each write-pinned node's arrays as pinned (absent for created nodes). */
+  images: Map<Pinned, unknown[][]>;
+}
+
+/** The arrays that make up a node; entries are never mutated in place, only replaced. */
+function nodeImage(node: BtreeNode): unknown[][] {
+  return node.kind === 'leaf' ? [node.keys.slice(), node.values.slice()] : [[node.height], node.pivots.slice(), node.children.slice()];
+}
+
+/** Did the node change since its image was taken? (A split can give back identical contents.) */
+function changedSince(node: BtreeNode, image: unknown[][]): boolean {
+  const now = nodeImage(node);
+  if (now.length !== image.length) return true;
+  for (let a = 0; a < now.length; a++) {
+    const x = now[a]!;
+    const y = image[a]!;
+    if (x.length !== y.length) return true;
+    for (let i = 0; i < x.length; i++) {
+      const u = x[i];
+      const v = y[i];
+      if (u === v) continue;
+      if (u instanceof Uint8Array && v instanceof Uint8Array && bytesEqual(u, v)) continue;
+      return true;
+    }
+  }
+  return false;
 }
 
 export class Btree {
@@ -265,7 +291,7 @@ export class Btree {
   private async write<T>(key: Uint8Array, mutate: (leaf: LeafNode) => { changed: boolean; result: T }): Promise<T> {
     return this.latch.write(async () => {
       this.modCount++;
-      const st: WriteState = { path: [], idx: [], extra: [], dirty: new Set(), removed: new Set() };
+      const st: WriteState = { path: [], idx: [], extra: [], dirty: new Set(), removed: new Set(), images: new Map() };
       try {
         const root = this.store.rootBlocknum;
         if (root === null) {
@@ -275,14 +301,14 @@ export class Btree {
           st.dirty.add(p);
           this.store.rootBlocknum = p.blocknum;
         } else {
-          st.path.push(await this.store.pin(root, 'write'));
+          st.path.push(await this.pinForWrite(st, root));
           st.idx.push(-1);
         }
         for (;;) {
           const top = st.path[st.path.length - 1]!.node;
           if (top.kind === 'leaf') break;
           const i = childIndexFor(top, key);
-          st.path.push(await this.store.pin(top.children[i]!, 'write'));
+          st.path.push(await this.pinForWrite(st, top.children[i]!));
           st.idx.push(i);
         }
         const leafPin = st.path[st.path.length - 1]!;
@@ -294,7 +320,10 @@ export class Btree {
         return result;
       } finally {
         for (const p of [...st.extra, ...st.path].reverse()) {
-          if (!st.removed.has(p)) await this.store.unpin(p, { dirty: st.dirty.has(p) });
+          if (st.removed.has(p)) continue;
+          const image = st.images.get(p);
+          const dirty = st.dirty.has(p) && (image === undefined || changedSince(p.node, image));
+          await this.store.unpin(p, { dirty });
         }
       }
     });
@@ -331,6 +360,12 @@ export class Btree {
     }
   }
 
+  private async pinForWrite(st: WriteState, blocknum: bigint): Promise<Pinned> {
+    const p = await this.store.pin(blocknum, 'write');
+    st.images.set(p, nodeImage(p.node));
+    return p;
+  }
+
   private async createNode(st: WriteState, node: BtreeNode): Promise<bigint> {
     const p = await this.store.create(node);
     st.extra.push(p);
@@ -359,7 +394,7 @@ export class Btree {
     const hard = this.policy.isHardUnderfull(pin.node);
     const neighbours: Pinned[] = [];
     const pinNeighbour = async (i: number): Promise<Pinned> => {
-      const p = await this.store.pin(pn.children[i]!, 'write');
+      const p = await this.pinForWrite(st, pn.children[i]!);
       st.extra.push(p);
       neighbours.push(p);
       return p;
