@@ -58,6 +58,9 @@ export function escapeBytes(bytes: Uint8Array): string {
   return line.slice(start, end);
 }
 
+/** Anomalies listed one per line on stderr; the rest are counted. */
+const MAX_ANOMALIES = 20;
+
 const xidText = (x: TxnidPair): string => `${x.parent},${x.child}`;
 
 function noteText(n: ReplayNote): string {
@@ -105,7 +108,9 @@ export async function replayCommand(storage: Storage, opts: ReplayCommandOptions
       } catch (err) {
         // A log that does not start at LSN 1 is refused outright (nothing trustworthy to print).
         if (err instanceof TokusimError && err.kind === 'lsn-gap' && replayer.count === 0) {
-          throw new TokusimError('lsn-gap', err.message.replace(/ \(expected.*$/, ''), {
+          const why = 'the log does not start at environment creation (older log files are missing or were trimmed); ' +
+            'give every log directory, or use --partial';
+          throw new TokusimError('lsn-gap', why, {
             file: entry.file,
             offset: entry.offset,
             expected: 'first LSN 1',
@@ -164,7 +169,8 @@ function writeReport(result: ReplayResult, nfiles: number, damage: TokusimError 
     if (d.unknownRows) parts.push('may hold rows the log does not show');
     err.push(`incomplete: ${escapeBytes(d.iname)}: ${parts.join('; ')}\n`);
   }
-  for (const a of result.anomalies) err.push(`anomaly: ${noteText(a)}\n`);
+  for (const a of result.anomalies.slice(0, MAX_ANOMALIES)) err.push(`anomaly: ${noteText(a)}\n`);
+  if (result.anomalies.length > MAX_ANOMALIES) err.push(`anomaly: ... ${result.anomalies.length - MAX_ANOMALIES} more\n`);
   if (damage !== undefined) {
     err.push(`tokusim: replay stopped early, rows above reflect the log up to lsn ${result.lastLsn ?? 'none'}: ${describeError(damage)}\n`);
   }
