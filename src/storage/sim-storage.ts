@@ -27,7 +27,8 @@
  *  - An I/O counter numbers every call (IoEvent.seq). onIo hooks run before each call; a hook
  *    that throws SimulatedCrash (or crashAtIo) halts the disk: every later call throws
  *    SimulatedCrash until crash() is called, so in-flight work cannot change the disk after
- *    the crash point.
+ *    the crash point. With ioJitter, calls also complete after a seeded number of promise
+ *    turns, so one seed fixes one interleaving of concurrent tasks.
  *
  * Invariants (checked after every crash, and by checkInvariants()):
  *  - Every directory entry names an inode that exists.
@@ -81,6 +82,11 @@ export interface SimStorageOptions {
   sectorSize?: number;
   /** Faults enabled for crash() unless a crash overrides them (default: all on). */
   faults?: Partial<SimFaults>;
+  /**
+   * Before each I/O call completes, let up to this many (seeded) promise turns pass, so that
+   * concurrent tasks interleave in a seed-chosen order (default 0: calls complete in order).
+   */
+  ioJitter?: number;
 }
 
 export interface CrashOptions {
@@ -338,50 +344,56 @@ class SimFile implements StorageFile {
     return inode;
   }
 
-  async pread(buf: Uint8Array, offset: number): Promise<number> {
-    this.disk.beforeIo({ op: 'pread', path: this.path, offset, length: buf.length });
-    checkOffset('pread', this.path, offset);
-    const n = this.live('pread').current.read(buf, offset);
-    invariant(n <= buf.length, 'pread returned more than asked');
-    return n;
+  pread(buf: Uint8Array, offset: number): Promise<number> {
+    return this.disk.io({ op: 'pread', path: this.path, offset, length: buf.length }, () => {
+      checkOffset('pread', this.path, offset);
+      const n = this.live('pread').current.read(buf, offset);
+      invariant(n <= buf.length, 'pread returned more than asked');
+      return n;
+    });
   }
 
-  async pwrite(data: Uint8Array, offset: number): Promise<void> {
-    this.disk.beforeIo({ op: 'pwrite', path: this.path, offset, length: data.length });
-    checkOffset('pwrite', this.path, offset);
-    const inode = this.liveWritable('pwrite');
-    if (data.length === 0) return;
-    // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
-    const op: FileOp = { kind: 'write', offset, data: data.slice() };
-    inode.current.write(offset, op.data);
-    inode.pending.push(op);
+  pwrite(data: Uint8Array, offset: number): Promise<void> {
+    return this.disk.io({ op: 'pwrite', path: this.path, offset, length: data.length }, () => {
+      checkOffset('pwrite', this.path, offset);
+      const inode = this.liveWritable('pwrite');
+      if (data.length === 0) return;
+      // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
+      const op: FileOp = { kind: 'write', offset, data: data.slice() };
+      inode.current.write(offset, op.data);
+      inode.pending.push(op);
+    });
   }
 
-  async size(): Promise<number> {
-    this.disk.beforeIo({ op: 'size', path: this.path });
-    return this.live('size').current.len;
+  size(): Promise<number> {
+    return this.disk.io({ op: 'size', path: this.path }, () => {
+      return this.live('size').current.len;
+    });
   }
 
-  async truncate(size: number): Promise<void> {
-    this.disk.beforeIo({ op: 'truncate', path: this.path, offset: size });
-    checkOffset('truncate', this.path, size);
-    const inode = this.liveWritable('truncate');
-    inode.current.truncate(size);
-    inode.pending.push({ kind: 'truncate', size });
+  truncate(size: number): Promise<void> {
+    return this.disk.io({ op: 'truncate', path: this.path, offset: size }, () => {
+      checkOffset('truncate', this.path, size);
+      const inode = this.liveWritable('truncate');
+      inode.current.truncate(size);
+      inode.pending.push({ kind: 'truncate', size });
+    });
   }
 
-  async fsync(): Promise<void> {
-    this.disk.beforeIo({ op: 'fsync', path: this.path });
-    const inode = this.live('fsync');
-    for (const op of inode.pending) applyFileOp(inode.durable, op);
-    inode.pending = [];
-    invariant(inode.durable.len === inode.current.len, 'fsync left durable and current sizes apart');
+  fsync(): Promise<void> {
+    return this.disk.io({ op: 'fsync', path: this.path }, () => {
+      const inode = this.live('fsync');
+      for (const op of inode.pending) applyFileOp(inode.durable, op);
+      inode.pending = [];
+      invariant(inode.durable.len === inode.current.len, 'fsync left durable and current sizes apart');
+    });
   }
 
-  async close(): Promise<void> {
-    this.disk.beforeIo({ op: 'close', path: this.path });
-    this.live('close');
-    this.closed = true;
+  close(): Promise<void> {
+    return this.disk.io({ op: 'close', path: this.path }, () => {
+      this.live('close');
+      this.closed = true;
+    });
   }
 }
 
@@ -395,6 +407,8 @@ export class SimStorage implements Storage {
   readonly sectorSize: number;
   private faults: SimFaults;
   private rng: Prng;
+  private jitterRng: Prng;
+  private readonly ioJitter: number;
   private inodes = new Map<number, Inode>();
   private dirs = new Map<string, Dir>();
   private nextInode = 1;
@@ -427,6 +441,13 @@ export class SimStorage implements Storage {
     this.sectorSize = sectorSize;
     this.faults = { ...ALL_FAULTS, ...options.faults };
     this.rng = new Prng(options.seed ?? 1);
+    // A separate stream, so turning jitter on does not change which seeds crashes draw.
+    this.jitterRng = new Prng((options.seed ?? 1) ^ 0x5bd1e995);
+    const jitter = options.ioJitter ?? 0;
+    if (!Number.isSafeInteger(jitter) || jitter < 0) {
+      throw new TokusimError('bad-argument', 'ioJitter must be a non-negative integer', { actual: String(jitter) });
+    }
+    this.ioJitter = jitter;
     this.dirs.set('.', new Dir(new Map(), new Map(), []));
     this.dirs.set('/', new Dir(new Map(), new Map(), []));
   }
@@ -463,8 +484,27 @@ export class SimStorage implements Storage {
     return this.halted;
   }
 
-  /** Called by every I/O entry point before it does anything. */
-  beforeIo(ev: Omit<IoEvent, 'seq'>): void {
+  /**
+   * Every I/O call goes through here: count it and run the hooks (synchronously, at the moment
+   * of the call); then, when ioJitter is on, let a seeded number of other promise continuations
+   * run first, so concurrent tasks interleave differently per seed; then do the work. The
+   * check that the disk did not crash meanwhile and the work itself run in one synchronous
+   * step, so a call in flight at a crash is cancelled (SimulatedCrash), never applied after.
+   */
+  async io<T>(ev: Omit<IoEvent, 'seq'>, work: () => T): Promise<T> {
+    this.countIo(ev);
+    if (this.ioJitter > 0) {
+      const generation = this.generation;
+      const turns = this.jitterRng.int(this.ioJitter + 1);
+      for (let i = 0; i < turns; i++) await Promise.resolve();
+      if (this.halted || this.generation !== generation) {
+        throw new SimulatedCrash(this.ioCount, `${ev.op} ${ev.path} was in flight at a simulated crash`);
+      }
+    }
+    return work();
+  }
+
+  private countIo(ev: Omit<IoEvent, 'seq'>): void {
     if (this.halted) {
       throw new SimulatedCrash(this.ioCount, `disk is down after a simulated crash (${ev.op} ${ev.path})`);
     }
@@ -488,95 +528,102 @@ export class SimStorage implements Storage {
 
   // ----- Storage interface -------------------------------------------------------------------
 
-  async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    this.beforeIo({ op: 'open', path });
-    const p = normalize(path);
-    const op = `open(${mode})`;
-    if (this.dirs.has(p)) throw ioError(op, path, 'EISDIR');
-    const dir = this.dirOf(op, path, p);
-    const name = baseName(p);
-    let id = dir.current.get(name);
-    if (id !== undefined && mode === 'create-exclusive') throw ioError(op, path, 'EEXIST');
-    if (id === undefined) {
-      if (mode === 'read' || mode === 'readwrite') throw ioError(op, path, 'ENOENT');
-      id = this.nextInode++;
-      this.inodes.set(id, new Inode(id, new Image(), new Image(), []));
-      dir.current.set(name, id);
-      dir.pending.push({ kind: 'link', name, inode: id });
-    }
-    const inode = this.inodes.get(id);
-    invariant(inode !== undefined, () => `entry ${p} names missing inode ${id}`);
-    return new SimFile(this, path, inode, mode !== 'read', this.generation);
+  open(path: string, mode: OpenMode): Promise<StorageFile> {
+    return this.io({ op: 'open', path }, () => {
+      const p = normalize(path);
+      const op = `open(${mode})`;
+      if (this.dirs.has(p)) throw ioError(op, path, 'EISDIR');
+      const dir = this.dirOf(op, path, p);
+      const name = baseName(p);
+      let id = dir.current.get(name);
+      if (id !== undefined && mode === 'create-exclusive') throw ioError(op, path, 'EEXIST');
+      if (id === undefined) {
+        if (mode === 'read' || mode === 'readwrite') throw ioError(op, path, 'ENOENT');
+        id = this.nextInode++;
+        this.inodes.set(id, new Inode(id, new Image(), new Image(), []));
+        dir.current.set(name, id);
+        dir.pending.push({ kind: 'link', name, inode: id });
+      }
+      const inode = this.inodes.get(id);
+      invariant(inode !== undefined, () => `entry ${p} names missing inode ${id}`);
+      return new SimFile(this, path, inode, mode !== 'read', this.generation);
+    });
   }
 
-  async exists(path: string): Promise<boolean> {
-    this.beforeIo({ op: 'exists', path });
-    const p = normalize(path);
-    if (this.dirs.has(p)) return true;
-    return this.dirs.get(dirName(p))?.current.has(baseName(p)) ?? false;
+  exists(path: string): Promise<boolean> {
+    return this.io({ op: 'exists', path }, () => {
+      const p = normalize(path);
+      if (this.dirs.has(p)) return true;
+      return this.dirs.get(dirName(p))?.current.has(baseName(p)) ?? false;
+    });
   }
 
-  async list(dir: string): Promise<string[]> {
-    this.beforeIo({ op: 'list', path: dir });
-    const p = normalize(dir);
-    const d = this.dirs.get(p);
-    if (d === undefined) {
-      const parent = this.dirs.get(dirName(p));
-      throw ioError('list', dir, parent?.current.has(baseName(p)) ? 'ENOTDIR' : 'ENOENT');
-    }
-    const names = [...d.current.keys(), ...this.childDirs(p)];
-    return names.sort(compareBytewise);
+  list(dir: string): Promise<string[]> {
+    return this.io({ op: 'list', path: dir }, () => {
+      const p = normalize(dir);
+      const d = this.dirs.get(p);
+      if (d === undefined) {
+        const parent = this.dirs.get(dirName(p));
+        throw ioError('list', dir, parent?.current.has(baseName(p)) ? 'ENOTDIR' : 'ENOENT');
+      }
+      const names = [...d.current.keys(), ...this.childDirs(p)];
+      return names.sort(compareBytewise);
+    });
   }
 
-  async mkdir(dir: string): Promise<void> {
-    this.beforeIo({ op: 'mkdir', path: dir });
-    const p = normalize(dir);
-    const chain: string[] = [];
-    for (let q = p; !this.dirs.has(q); q = dirName(q)) chain.push(q);
-    for (const q of chain.reverse()) {
-      if (this.dirs.get(dirName(q))!.current.has(baseName(q))) throw ioError('mkdir', dir, 'EEXIST', `${q} is a file`);
-      this.dirs.set(q, new Dir(new Map(), new Map(), []));
-    }
+  mkdir(dir: string): Promise<void> {
+    return this.io({ op: 'mkdir', path: dir }, () => {
+      const p = normalize(dir);
+      const chain: string[] = [];
+      for (let q = p; !this.dirs.has(q); q = dirName(q)) chain.push(q);
+      for (const q of chain.reverse()) {
+        if (this.dirs.get(dirName(q))!.current.has(baseName(q))) throw ioError('mkdir', dir, 'EEXIST', `${q} is a file`);
+        this.dirs.set(q, new Dir(new Map(), new Map(), []));
+      }
+    });
   }
 
-  async rename(from: string, to: string): Promise<void> {
-    this.beforeIo({ op: 'rename', path: from, to });
-    const a = normalize(from);
-    const b = normalize(to);
-    if (this.dirs.has(a)) throw ioError('rename', from, 'EISDIR', 'SimStorage renames files only');
-    if (this.dirs.has(b)) throw ioError('rename', to, 'EISDIR');
-    const src = this.dirOf('rename', from, a);
-    const dst = this.dirOf('rename', to, b);
-    const id = src.current.get(baseName(a));
-    if (id === undefined) throw ioError('rename', from, 'ENOENT');
-    if (a === b) return;
-    src.current.delete(baseName(a));
-    dst.current.set(baseName(b), id);
-    if (src === dst) {
-      src.pending.push({ kind: 'rename', from: baseName(a), to: baseName(b), inode: id });
-    } else {
-      src.pending.push({ kind: 'unlink', name: baseName(a), inode: id });
-      dst.pending.push({ kind: 'link', name: baseName(b), inode: id });
-    }
+  rename(from: string, to: string): Promise<void> {
+    return this.io({ op: 'rename', path: from, to }, () => {
+      const a = normalize(from);
+      const b = normalize(to);
+      if (this.dirs.has(a)) throw ioError('rename', from, 'EISDIR', 'SimStorage renames files only');
+      if (this.dirs.has(b)) throw ioError('rename', to, 'EISDIR');
+      const src = this.dirOf('rename', from, a);
+      const dst = this.dirOf('rename', to, b);
+      const id = src.current.get(baseName(a));
+      if (id === undefined) throw ioError('rename', from, 'ENOENT');
+      if (a === b) return;
+      src.current.delete(baseName(a));
+      dst.current.set(baseName(b), id);
+      if (src === dst) {
+        src.pending.push({ kind: 'rename', from: baseName(a), to: baseName(b), inode: id });
+      } else {
+        src.pending.push({ kind: 'unlink', name: baseName(a), inode: id });
+        dst.pending.push({ kind: 'link', name: baseName(b), inode: id });
+      }
+    });
   }
 
-  async unlink(path: string): Promise<void> {
-    this.beforeIo({ op: 'unlink', path });
-    const p = normalize(path);
-    if (this.dirs.has(p)) throw ioError('unlink', path, 'EISDIR');
-    const dir = this.dirOf('unlink', path, p);
-    const id = dir.current.get(baseName(p));
-    if (id === undefined) throw ioError('unlink', path, 'ENOENT');
-    dir.current.delete(baseName(p));
-    dir.pending.push({ kind: 'unlink', name: baseName(p), inode: id });
+  unlink(path: string): Promise<void> {
+    return this.io({ op: 'unlink', path }, () => {
+      const p = normalize(path);
+      if (this.dirs.has(p)) throw ioError('unlink', path, 'EISDIR');
+      const dir = this.dirOf('unlink', path, p);
+      const id = dir.current.get(baseName(p));
+      if (id === undefined) throw ioError('unlink', path, 'ENOENT');
+      dir.current.delete(baseName(p));
+      dir.pending.push({ kind: 'unlink', name: baseName(p), inode: id });
+    });
   }
 
-  async fsyncDir(dir: string): Promise<void> {
-    this.beforeIo({ op: 'fsyncDir', path: dir });
-    const d = this.dirs.get(normalize(dir));
-    if (d === undefined) throw ioError('fsyncDir', dir, 'ENOENT');
-    d.durable = new Map(d.current);
-    d.pending = [];
+  fsyncDir(dir: string): Promise<void> {
+    return this.io({ op: 'fsyncDir', path: dir }, () => {
+      const d = this.dirs.get(normalize(dir));
+      if (d === undefined) throw ioError('fsyncDir', dir, 'ENOENT');
+      d.durable = new Map(d.current);
+      d.pending = [];
+    });
   }
 
   private dirOf(op: string, path: string, normalized: string): Dir {
@@ -682,8 +729,9 @@ export class SimStorage implements Storage {
    * a pending crashAtIo and open handles are not carried over.
    */
   snapshot(): SimStorage {
-    const copy = new SimStorage({ seed: 1, sectorSize: this.sectorSize, faults: this.faults });
+    const copy = new SimStorage({ seed: 1, sectorSize: this.sectorSize, faults: this.faults, ioJitter: this.ioJitter });
     copy.rng = this.rng.clone();
+    copy.jitterRng = this.jitterRng.clone();
     copy.inodes = new Map([...this.inodes].map(([id, inode]) => [id, inode.clone()]));
     copy.dirs = new Map([...this.dirs].map(([p, d]) => [p, d.clone()]));
     copy.nextInode = this.nextInode;
