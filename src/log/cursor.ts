@@ -340,7 +340,8 @@ export class LogCursor {
         this.fwd.offset = wf.start;
         this.onEnterFile?.({ path: wf.path, version: wf.version, size: wf.size });
       }
-      if (this.fwd.offset >= wf.size && isLast) await wf.refreshSize();
+      // The file may have grown since its size was read (a live log being followed).
+      if (this.fwd.offset >= wf.size && (isLast || this.tailWait)) await wf.refreshSize();
       if (this.fwd.offset >= wf.size) {
         if (isLast) return undefined;
         this.fwd = { fileIdx: fileIdx + 1, offset: -1 };
