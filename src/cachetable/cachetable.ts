@@ -702,7 +702,11 @@ export class Cachetable {
     let cloned = false;
     try {
       if (p.checkpointPending) p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
-      if (p.dirty && p.checkpointPending) {
+      // The bit is decided and cleared first (its event reports the state being captured);
+      // W is held throughout, so nobody can observe the gap before the clone or write.
+      const capture = p.dirty && p.checkpointPending;
+      this.clearPending(p, 'checkpoint');
+      if (capture) {
         if (p.cachefile.cloneable) {
           await this.acquireDisk(task, p);
           this.clonePair(p, 'checkpoint');
@@ -711,7 +715,6 @@ export class Cachetable {
           await this.writeLockedPair(task, p, true);
         }
       }
-      this.clearPending(p, 'checkpoint');
     } finally {
       p.valueLock.writeUnlock();
     }

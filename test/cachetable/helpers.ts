@@ -14,10 +14,14 @@ export interface WriteRecord {
   version: number;
   forCheckpoint: boolean;
   isClone: boolean;
+  /** The stamp() option's value when the write completed (e.g. the checkpoint number). */
+  stamp?: number;
 }
 
 export interface Disk {
   blocks: Map<bigint, Val>;
+  /** A model of the BTT's _inprogress: copied from blocks at begin, set by for-checkpoint writes. */
+  inprogress: Map<bigint, Val>;
   writes: WriteRecord[];
   removed: Array<{ blocknum: bigint; forCheckpoint: boolean }>;
   completes: bigint[];
@@ -29,10 +33,11 @@ export interface EnvOptions extends CachetableOptions {
   /** Awaited inside fetch and flush (e.g. a fast-check scheduler step). */
   yieldPoint?: (label: string) => Promise<void>;
   size?: number;
+  stamp?: () => number;
 }
 
 export async function makeFile(ct: Cachetable, name: string, options: EnvOptions = {}): Promise<{ cf: Cachefile<Val>; disk: Disk }> {
-  const disk: Disk = { blocks: new Map(), writes: [], removed: [], completes: [] };
+  const disk: Disk = { blocks: new Map(), inprogress: new Map(), writes: [], removed: [], completes: [] };
   for (let b = 1; b <= (options.blocks ?? 4); b++) disk.blocks.set(BigInt(b), { a: 0, b: 0 });
   const pause = options.yieldPoint ?? (async () => {});
   const size = options.size ?? 10;
@@ -51,7 +56,10 @@ export async function makeFile(ct: Cachetable, name: string, options: EnvOptions
         throw new Error(`torn write of ${name}:${args.blocknum}: ${JSON.stringify(snap)} -> ${JSON.stringify(args.value)}`);
       }
       disk.blocks.set(args.blocknum, snap);
-      disk.writes.push({ cf: name, blocknum: args.blocknum, version: snap.a, forCheckpoint: args.forCheckpoint, isClone: args.isClone });
+      if (args.forCheckpoint) disk.inprogress.set(args.blocknum, snap);
+      const rec: WriteRecord = { cf: name, blocknum: args.blocknum, version: snap.a, forCheckpoint: args.forCheckpoint, isClone: args.isClone };
+      if (options.stamp) rec.stamp = options.stamp();
+      disk.writes.push(rec);
       return size;
     },
     ...(options.cloneable === false ? {} : { clone: (v: Val) => ({ clone: { ...v }, cloneSize: size }) }),
@@ -62,11 +70,20 @@ export async function makeFile(ct: Cachetable, name: string, options: EnvOptions
 }
 
 /** The minimal test-local checkpoint driver: begin, drain, end, calling the cachetable hooks. */
-export async function runCheckpoint(ct: Cachetable, afterBegin?: () => Promise<void>): Promise<number> {
+export async function runCheckpoint(
+  ct: Cachetable,
+  afterBegin?: () => Promise<void>,
+  disks: readonly Disk[] = [],
+  beforeEnd?: () => void,
+): Promise<number> {
   const cfs = await ct.pinCachefilesForCheckpoint();
-  const marked = await ct.turnOnPendingBits();
+  // Step 7 (ft_begin_checkpoint) in miniature: _inprogress := _current, inside the critical section.
+  const marked = await ct.turnOnPendingBits(() => {
+    for (const d of disks) d.inprogress = new Map(d.blocks);
+  });
   if (afterBegin) await afterBegin();
   await ct.checkpointPendingPairs();
+  beforeEnd?.();
   await ct.unpinCachefilesAfterCheckpoint(cfs);
   return marked;
 }
