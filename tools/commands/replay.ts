@@ -22,9 +22,9 @@
  * Several LOGDIRs may be given (e.g. a directory of trimmed files and the live one); their log
  * files are read together in PerconaFT's file order (version, then index).
  */
+import { escapeBytes } from '../../src/format/json.js';
 import type { CommandModule } from 'yargs';
 import { TokusimError } from '../../src/format/errors.js';
-import { formatRecord } from '../../src/format/printer.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, type LogFileEntry } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
@@ -45,18 +45,8 @@ export interface ReplayOutput {
   stderr(text: string): void;
 }
 
-/**
- * The printer's BYTESTRING escaping of `bytes` (what tokuft_logprint puts between the quotes
- * of `data="..."`). Taken from the printer itself (formatRecord of a comment record) so the
- * two can never disagree; src/format/printer.ts does not export the escaper on its own.
- */
-export function escapeBytes(bytes: Uint8Array): string {
-  const line = formatRecord({ type: 'comment', lsn: 0n, timestamp: 0n, comment: bytes });
-  const start = line.indexOf('data="') + 6;
-  const end = line.lastIndexOf('"} crc=');
-  if (start < 6 || end < start) throw new TokusimError('invariant', `printer output not understood: ${line}`);
-  return line.slice(start, end);
-}
+/** The printer's BYTESTRING escaping (the text between the quotes of `data="..."`). */
+export { escapeBytes };
 
 /** Anomalies listed one per line on stderr; the rest are counted. */
 const MAX_ANOMALIES = 20;
