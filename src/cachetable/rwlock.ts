@@ -4,11 +4,13 @@
  * list's three locks and the cachefile list lock; used in exclusive-only mode it models
  * `disk_nb_mutex`.
  *
- * Why not async-mutex's Semaphore: it grants a queued request inside release() but the
- * grantee only learns of it a microtask later, so "who holds the lock" would lag behind
- * the lock's real state and the would-block / expensive queries the non-blocking pin path
- * relies on would be racy. Here every grant updates the holder state synchronously, inside
- * the unlock that caused it, and the waiter's promise merely reports it.
+ * Built on async-mutex the way a textbook rwlock is built on a mutex and condition variables:
+ * the policy (FIFO order, writer preference, the expensive flag, who holds the lock) is our
+ * own state machine, updated synchronously inside the unlock that causes a grant, and every
+ * blocked request sleeps on an async-mutex Semaphore "gate" (created with no permits) that
+ * the grant releases. Using async-mutex's Semaphore as the lock itself would not do: it
+ * grants inside release() but the grantee learns of it a microtask later, so the
+ * would-block / expensive queries the non-blocking pin path relies on would be racy.
  *
  * Invariants (checked on every state change):
  *  - Mutual exclusion: writer ⇒ readers == 0; at most one writer.
@@ -20,6 +22,7 @@
  *  - Unlocking a mode that is not held is a bug and throws.
  */
 
+import { Semaphore } from 'async-mutex';
 import { invariant } from '../format/errors.js';
 
 interface Waiter {
@@ -27,7 +30,8 @@ interface Waiter {
   readonly expensive: boolean;
   /** For a read entry: how many readers share this entry. Always 1 for a writer. */
   count: number;
-  readonly grants: Array<() => void>;
+  /** The sleepers of this entry wait here; a grant releases `count` permits. */
+  readonly gate: Semaphore;
 }
 
 export class RwLock {
@@ -110,28 +114,27 @@ export class RwLock {
    */
   readLock(): Promise<void> {
     if (this.tryReadLock()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const tail = this.queue[this.queue.length - 1];
-      if (tail !== undefined && tail.kind === 'read') {
-        tail.count++;
-        tail.grants.push(resolve);
-      } else {
-        this.queue.push({ kind: 'read', expensive: false, count: 1, grants: [resolve] });
-      }
-      this.waitingReaders++;
-      this.check();
-    });
+    let entry = this.queue[this.queue.length - 1];
+    if (entry !== undefined && entry.kind === 'read') {
+      entry.count++;
+    } else {
+      entry = { kind: 'read', expensive: false, count: 1, gate: new Semaphore(0) };
+      this.queue.push(entry);
+    }
+    this.waitingReaders++;
+    this.check();
+    return sleepOn(entry.gate);
   }
 
   /** Acquire in write mode; queued synchronously like readLock. */
   writeLock(expensive = false): Promise<void> {
     if (this.tryWriteLock(expensive)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.queue.push({ kind: 'write', expensive, count: 1, grants: [resolve] });
-      this.waitingWriters++;
-      if (expensive) this.expensiveWaitingWriters++;
-      this.check();
-    });
+    const entry: Waiter = { kind: 'write', expensive, count: 1, gate: new Semaphore(0) };
+    this.queue.push(entry);
+    this.waitingWriters++;
+    if (expensive) this.expensiveWaitingWriters++;
+    this.check();
+    return sleepOn(entry.gate);
   }
 
   readUnlock(): void {
@@ -161,7 +164,7 @@ export class RwLock {
           this.waitingReaders -= head.count;
           this.readers += head.count;
         }
-        for (const grant of head.grants) grant();
+        head.gate.release(head.count);
       }
     }
     this.check();
@@ -180,4 +183,9 @@ export class RwLock {
       () => `${this.name}: readers wait at the head of the queue while no writer holds the lock`,
     );
   }
+}
+
+/** Wait for one permit of a gate; the permit is consumed (the gate is used once). */
+async function sleepOn(gate: Semaphore): Promise<void> {
+  await gate.acquire(1);
 }
