@@ -15,7 +15,7 @@ async function run(opts: LogprintOptions, signal?: AbortSignal, onWrite?: (all: 
   try {
     const code = await runLogprint(opts, {
       write: (t) => {
-        out += t;
+        out += typeof t === 'string' ? t : Buffer.from(t).toString('latin1');
         onWrite?.(out);
       },
       signal,

@@ -19,9 +19,10 @@
  */
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError, invariant } from '../../src/format/errors.js';
+import { encodeLogFileHeader } from '../../src/format/log-header.js';
 import { recordToJsonLine } from '../../src/format/json.js';
-import { formatEntryBytes } from '../../src/format/printer.js';
+import { LogPrinter } from '../../src/format/printer.js';
 import { LOG_RECORD_TYPES, LOG_SPEC_BY_NAME, type LogRecord, type TxnidPair } from '../../src/format/record-types.js';
 import { LogCursor, type LogEntry } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, parseLogFileName } from '../../src/log/names.js';
@@ -46,27 +47,47 @@ export interface LogprintOptions {
 }
 
 export interface LogprintIo {
-  /** Receives stdout text; may return a promise for back-pressure. */
-  write(text: string): void | Promise<void>;
+  /** Receives stdout text (strings, or latin1 bytes); may return a promise for back-pressure. */
+  write(chunk: string | Uint8Array): void | Promise<void>;
   /** Stops --follow (SIGINT in the CLI). */
   signal?: AbortSignal;
 }
 
 const OUT_CHUNK = 1 << 16;
 
-/** Collects output and hands it to io.write in chunks of about 64 KiB. */
+/**
+ * Collects output and hands it to io.write in chunks of about 64 KiB. Text-mode records go
+ * through the tokuft_logprint printer (one LogPrinter per file, fed the file's header and then
+ * each entry's bytes), which writes straight into a byte buffer.
+ */
 class ChunkedOut {
   private parts: string[] = [];
   private size = 0;
+  private printer: LogPrinter | undefined;
+  /** Output of earlier files' printers not yet written. */
+  private done: Uint8Array[] = [];
   constructor(private readonly io: LogprintIo) {}
   line(s: string): void {
     this.parts.push(s, '\n');
     this.size += s.length + 1;
   }
+  /** Start a file in text mode: prints `tokulog v.N` like the tool does. */
+  enterFile(version: number): void {
+    if (this.printer !== undefined && this.printer.pendingOutput > 0) this.done.push(this.printer.takeOutput());
+    this.printer = new LogPrinter();
+    this.printer.push(encodeLogFileHeader(version));
+  }
+  /** Print one entry in text mode. */
+  entry(bytes: Uint8Array): void {
+    invariant(this.printer !== undefined, 'a file was entered before its entries');
+    this.printer.push(bytes);
+  }
   async maybeFlush(): Promise<void> {
-    if (this.size >= OUT_CHUNK) await this.flush();
+    if (this.size >= OUT_CHUNK || (this.printer?.pendingOutput ?? 0) >= OUT_CHUNK) await this.flush();
   }
   async flush(): Promise<void> {
+    for (const chunk of this.done.splice(0)) await this.io.write(chunk);
+    if (this.printer !== undefined && this.printer.pendingOutput > 0) await this.io.write(this.printer.takeOutput());
     if (this.size === 0) return;
     const text = this.parts.join('');
     this.parts = [];
@@ -195,7 +216,7 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
       tail: opts.follow ? 'wait' : 'error',
       onEnterFile: text
         ? (f) => {
-            if (f.version !== undefined) out.line(`tokulog v.${f.version}`);
+            if (f.version !== undefined) out.enterFile(f.version);
           }
         : undefined,
     },
@@ -222,7 +243,7 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
     } else if (opts.json) {
       out.line(recordToJsonLine(e.record));
     } else {
-      out.line(formatEntryBytes(e.bytes));
+      out.entry(e.bytes);
     }
     await out.maybeFlush();
   };
@@ -253,10 +274,11 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
 }
 
 /** Write to a node stream, waiting for 'drain' when its buffer is full. */
-export function streamWriter(stream: Writable): (text: string) => Promise<void> {
-  return (text) =>
+export function streamWriter(stream: Writable): (chunk: string | Uint8Array) => Promise<void> {
+  return (chunk) =>
     new Promise((resolve, reject) => {
-      const ok = stream.write(text, 'latin1', (err) => (err ? reject(err) : undefined));
+      const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+      const ok = stream.write(data, (err) => (err ? reject(err) : undefined));
       if (ok) resolve();
       else stream.once('drain', () => resolve());
     });
