@@ -21,3 +21,4 @@ export * from './blocks/block-table.js';
 export * from './blocks/dictionary-file.js';
 export { LogReplayer, replayRecords, type ReplayOptions, type ReplayResult, type ReplayedDictionary, type ReplayRow, type ReplayNote, type PendingTxn } from './engine/replay.js';
 export * from './cachetable/index.js';
+export * from './checkpoint/index.js';

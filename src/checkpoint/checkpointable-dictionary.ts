@@ -1,0 +1,309 @@
+/**
+ * A dictionary made checkpointable: the binding between one cachefile and its dictionary file
+ * (PerconaFT's FT as cachefile userdata, spec checkpoint-algorithm.md §2.2, §5 step 7, §6.3,
+ * §6.5; ft-file-header.md §4.1). It owns the DictionaryFile with its BlockTable, the current
+ * header (ft->h) and the checkpoint header clone (ft->checkpoint_header), and supplies the
+ * cachetable callbacks that write a node through the BTT and read it back. Node payloads are
+ * opaque: a NodeCodec turns values into bytes and back.
+ *
+ * Invariants:
+ *  - checkpointHeader is non-null exactly between beginCheckpoint and endCheckpoint, and its
+ *    checkpointLsn is the begin LSN.
+ *  - beginCheckpoint is the only place the current header's dirty bit is cleared.
+ *  - A write with forCheckpoint=true dirties the checkpoint header; any other BTT change
+ *    dirties the current header (ft_set_dirty).
+ *  - checkpoint() writes the header only if the checkpoint header is dirty; before the BTT and
+ *    header writes it makes the log durable up to the begin LSN (write-ahead rule). Otherwise
+ *    it calls noteSkippedCheckpoint and writes nothing.
+ *  - pinnedByCheckpoint toggles strictly false → true → false around one checkpoint.
+ *  - A block on disk is framed as [LE32 payload length][payload][LE32 x1764(payload)], so a
+ *    torn or stale block is an error naming the file and offset, never a wrong value.
+ */
+
+import { invariant, TokusimError } from '../format/errors.js';
+import { x1764 } from '../format/x1764.js';
+import type { FtHeader } from '../format/ft-header.js';
+import { DictionaryFile } from '../blocks/dictionary-file.js';
+import type { BlockTableHooks } from '../blocks/block-table.js';
+import type { Storage } from '../storage/storage.js';
+import type { Cachetable } from '../cachetable/cachetable.js';
+import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
+
+/** How node values become bytes on disk and back. */
+export interface NodeCodec<V> {
+  serialize(value: V, blocknum: bigint): Uint8Array;
+  deserialize(bytes: Uint8Array, blocknum: bigint): V;
+  /** A private copy for clone-on-write. Omit it and the dictionary takes the no-clone paths. */
+  clone?(value: V, blocknum: bigint): V;
+  /** Memory charged for a value (default: its serialized length at fetch, 1 KiB for a clone). */
+  sizeOf?(value: V): number;
+}
+
+/** What the checkpointer calls on each participating cachefile (the cachefile callbacks). */
+export interface CheckpointUserdata {
+  readonly name: string;
+  /** The fields of the fassociate record, or null if the file is not logged. */
+  fassociate(): { filenum: number; treeflags: number; iname: Uint8Array; unlink_on_close: number } | null;
+  notePinByCheckpoint(): void;
+  /** Runs under the four begin locks; must not call back into the cachetable. */
+  beginCheckpoint(lsn: bigint): void;
+  checkpoint(ctx: CheckpointContext): Promise<{ written: boolean; slot?: 0 | 1; checkpointCount?: bigint }>;
+  endCheckpoint(): Promise<void>;
+  noteUnpinByCheckpoint(): void | Promise<void>;
+}
+
+export interface CheckpointContext {
+  /** toku_logger_fsync_if_lsn_not_fsynced (a no-op without a logger). */
+  fsyncLogUpTo(lsn: bigint): Promise<void>;
+  /** time(NULL) of the checkpointer's clock. */
+  nowSeconds: bigint;
+}
+
+export interface DictionaryOptions<V> {
+  cachetable: Cachetable;
+  storage: Storage;
+  path: string;
+  filenum: number;
+  codec: NodeCodec<V>;
+  /** The iname logged in fassociate (default: the path). */
+  iname?: string;
+  unlinkOnClose?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** Frame a node payload for its disk block (see the invariants above). */
+export function frameBlock(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(payload.length + 8);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, payload.length, true);
+  out.set(payload, 4);
+  dv.setUint32(4 + payload.length, x1764(payload), true);
+  return out;
+}
+
+/** Check and strip the frame of a block read from `file` at `offset`. */
+export function unframeBlock(block: Uint8Array, where: { file: string; offset: number }): Uint8Array {
+  const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const len = block.length >= 4 ? dv.getUint32(0, true) : -1;
+  if (len < 0 || len + 8 > block.length) {
+    throw new TokusimError('bad-length', `node block of ${block.length} bytes cannot hold its payload`, {
+      ...where,
+      expected: `<= ${block.length - 8}`,
+      actual: String(len),
+    });
+  }
+  const payload = block.subarray(4, 4 + len);
+  const stored = dv.getUint32(4 + len, true);
+  const actual = x1764(payload);
+  if (stored !== actual) {
+    throw new TokusimError('bad-checksum', 'node block checksum mismatch', {
+      ...where,
+      expected: `0x${stored.toString(16).padStart(8, '0')}`,
+      actual: `0x${actual.toString(16).padStart(8, '0')}`,
+    });
+  }
+  return payload;
+}
+
+async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
+  const offset = Number(file.blockTable.translate(b).diskoff);
+  return unframeBlock(await file.readBlock(b), { file: file.path, offset });
+}
+
+export class CheckpointableDictionary<V> implements CheckpointUserdata {
+  readonly name: string;
+  readonly filenum: number;
+  readonly iname: string;
+  readonly unlinkOnClose: boolean;
+  readonly codec: NodeCodec<V>;
+  readonly cachetable: Cachetable;
+  /** Set right after construction (the cachefile's callbacks close over this object). */
+  cachefile!: Cachefile<V>;
+  file!: DictionaryFile;
+  /** The current header's dirty bit (ft->h->dirty()). */
+  headerDirty = false;
+  /** The checkpoint header clone and its dirty bit; null outside a checkpoint. */
+  checkpointHeader: FtHeader | null = null;
+  checkpointHeaderDirty = false;
+  pinnedByCheckpoint = false;
+
+  private constructor(opts: DictionaryOptions<V>) {
+    this.name = opts.path;
+    this.filenum = opts.filenum;
+    this.iname = opts.iname ?? opts.path;
+    this.unlinkOnClose = opts.unlinkOnClose ?? false;
+    this.codec = opts.codec;
+    this.cachetable = opts.cachetable;
+  }
+
+  /** A new dictionary file; its header is dirty, so the first checkpoint writes it. */
+  static async create<V>(opts: DictionaryOptions<V> & { header: FtHeader }): Promise<CheckpointableDictionary<V>> {
+    const d = new CheckpointableDictionary<V>(opts);
+    d.file = await DictionaryFile.create(opts.storage, opts.path, { ...opts.header }, d.blockTableHooks());
+    d.headerDirty = true;
+    await d.openCachefile();
+    return d;
+  }
+
+  /** Open an existing dictionary at its newest valid header. */
+  static async open<V>(opts: DictionaryOptions<V>): Promise<CheckpointableDictionary<V>> {
+    const d = new CheckpointableDictionary<V>(opts);
+    d.file = (await DictionaryFile.open(opts.storage, opts.path, { hooks: d.blockTableHooks() })).file;
+    await d.openCachefile();
+    return d;
+  }
+
+  /** The current header (ft->h). */
+  get header(): FtHeader {
+    return this.file.header;
+  }
+
+  private blockTableHooks(): BlockTableHooks {
+    return {
+      setDirty: (forCheckpoint) => {
+        if (forCheckpoint) {
+          invariant(this.checkpointHeader !== null, () => `${this.name}: a for-checkpoint BTT change outside a checkpoint`);
+          this.checkpointHeaderDirty = true;
+        } else {
+          this.headerDirty = true;
+        }
+      },
+    };
+  }
+
+  private async openCachefile(): Promise<void> {
+    this.cachefile = await this.cachetable.openCachefile<V>(this.name, this.callbacks());
+  }
+
+  /** The cachetable callbacks: fetch through the current translation, flush through realloc. */
+  private callbacks(): CachefileCallbacks<V> {
+    const codec = this.codec;
+    const cb: CachefileCallbacks<V> = {
+      fetch: async (blocknum) => {
+        const bytes = await readNode(this.file, blocknum);
+        const value = codec.deserialize(bytes, blocknum);
+        return { value, size: codec.sizeOf?.(value) ?? bytes.length };
+      },
+      flush: async (args: FlushArgs<V>) => {
+        const bytes = codec.serialize(args.value, args.blocknum);
+        // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
+        // _current and _inprogress, the eviction path in _current only.
+        await this.file.writeBlock(args.blocknum, frameBlock(bytes), args.forCheckpoint);
+        return codec.sizeOf?.(args.value) ?? bytes.length;
+      },
+      removeKey: (blocknum, forCheckpoint) => {
+        this.file.blockTable.freeBlocknum(blocknum, forCheckpoint);
+      },
+    };
+    const clone = codec.clone;
+    if (clone !== undefined) {
+      cb.clone = (value, blocknum) => {
+        const c = clone(value, blocknum);
+        return { clone: c, cloneSize: codec.sizeOf?.(c) ?? 1024 };
+      };
+    }
+    return cb;
+  }
+
+  /** allocate_blocknum for a new node (pass it to Cachetable.put as the blocknum function). */
+  allocateBlocknum(): bigint {
+    return this.file.blockTable.allocateBlocknum();
+  }
+
+  /** Mark the current header dirty (e.g. the root or a header field changed). */
+  markHeaderDirty(): void {
+    this.headerDirty = true;
+  }
+
+  // ------------------------------------------------------------- checkpoint userdata
+
+  fassociate(): { filenum: number; treeflags: number; iname: Uint8Array; unlink_on_close: number } {
+    return { filenum: this.filenum, treeflags: this.header.flags, iname: encoder.encode(this.iname), unlink_on_close: this.unlinkOnClose ? 1 : 0 };
+  }
+
+  notePinByCheckpoint(): void {
+    invariant(!this.pinnedByCheckpoint, () => `${this.name} is already pinned by a checkpoint`);
+    this.pinnedByCheckpoint = true;
+  }
+
+  /** ft_begin_checkpoint: clone the header with checkpoint_lsn = lsn, clear h's dirty bit, note_start_checkpoint. */
+  beginCheckpoint(lsn: bigint): void {
+    invariant(this.checkpointHeader === null, () => `${this.name}: a checkpoint header already exists at begin`);
+    this.checkpointHeader = { ...this.header, checkpointLsn: lsn };
+    this.checkpointHeaderDirty = this.headerDirty;
+    this.headerDirty = false;
+    this.file.blockTable.noteStartCheckpoint();
+  }
+
+  /** ft_checkpoint: write BTT and header (if dirty) in the durability order of ft-file-header.md §4.1. */
+  async checkpoint(ctx: CheckpointContext): Promise<{ written: boolean; slot?: 0 | 1; checkpointCount?: bigint }> {
+    const ch = this.checkpointHeader;
+    invariant(ch !== null, () => `${this.name}: checkpoint without a checkpoint header`);
+    if (!this.checkpointHeaderDirty) {
+      this.file.blockTable.noteSkippedCheckpoint();
+      return { written: false };
+    }
+    await ctx.fsyncLogUpTo(ch.checkpointLsn);
+    ch.timeOfLastModification = ctx.nowSeconds;
+    this.header.timeOfLastModification = ctx.nowSeconds;
+    ch.checkpointCount += 1n;
+    const slot = await this.file.writeCheckpointHeader(ch);
+    this.checkpointHeaderDirty = false;
+    this.header.checkpointCount += 1n;
+    this.header.checkpointLsn = ch.checkpointLsn;
+    invariant(this.header.checkpointCount === ch.checkpointCount, () => `${this.name}: header counts agree after a checkpoint`);
+    return { written: true, slot, checkpointCount: ch.checkpointCount };
+  }
+
+  /** ft_end_checkpoint: rotate the translations (free old blocks), drop the checkpoint header. */
+  async endCheckpoint(): Promise<void> {
+    invariant(this.checkpointHeader !== null, () => `${this.name}: end of checkpoint without a checkpoint header`);
+    await this.file.endCheckpoint();
+    this.checkpointHeader = null;
+  }
+
+  noteUnpinByCheckpoint(): void {
+    invariant(this.pinnedByCheckpoint, () => `${this.name} is not pinned by the checkpoint`);
+    this.pinnedByCheckpoint = false;
+  }
+
+  /**
+   * Close: flush and drop the cached nodes, close the file handle. It does not write a final
+   * header (PerconaFT's ft_close runs a private checkpoint when the header is dirty; take a
+   * checkpoint before closing to get that effect).
+   */
+  async close(): Promise<void> {
+    invariant(!this.pinnedByCheckpoint, () => `${this.name} is closed while a checkpoint uses it`);
+    await this.cachetable.closeCachefile(this.cachefile);
+    await this.file.close();
+  }
+}
+
+/** The newest valid checkpoint of a dictionary file as a reader (recovery) sees it. */
+export interface CheckpointedImage<V> {
+  header: FtHeader;
+  slot: 0 | 1;
+  blocks: Map<bigint, V>;
+}
+
+/** Open the file read-only, choose the header slot, and read every block its BTT references. */
+export async function readCheckpointedImage<V>(
+  storage: Storage,
+  path: string,
+  codec: Pick<NodeCodec<V>, 'deserialize'>,
+  opts: { maxAcceptableLsn?: bigint } = {},
+): Promise<CheckpointedImage<V>> {
+  const { file, chosen } = await DictionaryFile.open(storage, path, { mode: 'read', ...opts });
+  try {
+    const t = file.blockTable.snapshot('checkpointed');
+    invariant(t !== null, 'an opened dictionary has a checkpointed translation');
+    const blocks = new Map<bigint, V>();
+    for (let b = 3n; b < t.smallestNeverUsed; b++) {
+      if (t.sizes[Number(b)]! > 0n) blocks.set(b, codec.deserialize(await readNode(file, b), b));
+    }
+    return { header: file.header, slot: chosen.slot, blocks };
+  } finally {
+    await file.close();
+  }
+}
