@@ -22,3 +22,5 @@ export * from './blocks/dictionary-file.js';
 export { LogReplayer, replayRecords, type ReplayOptions, type ReplayResult, type ReplayedDictionary, type ReplayRow, type ReplayNote, type PendingTxn } from './engine/replay.js';
 export * from './cachetable/index.js';
 export * from './checkpoint/index.js';
+export * from './engine/btree/index.js';
+export * from './engine/locktree.js';

@@ -50,7 +50,7 @@ function payloadSize(node: BtreeNode): number {
   return n;
 }
 
-export function crc32(bytes: Uint8Array): number {
+export function nodeChecksum(bytes: Uint8Array): number {
   return CRC32.buf(bytes) >>> 0;
 }
 
@@ -75,7 +75,7 @@ export function encodeNode(node: BtreeNode): Uint8Array {
     for (const c of node.children) w.u64(c);
     for (const p of node.pivots) w.u32(p.length).bytes(p);
   }
-  w.u32(crc32(w.bytesView()));
+  w.u32(nodeChecksum(w.bytesView()));
   return w.toBytes();
 }
 
@@ -121,7 +121,7 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
   }
   const sumAt = bytes.length - NODE_CHECKSUM_SIZE;
   const stored = readU32At(bytes, sumAt);
-  const computed = crc32(bytes.subarray(0, sumAt));
+  const computed = nodeChecksum(bytes.subarray(0, sumAt));
   if (stored !== computed) {
     fail('bad-checksum', 'checksum mismatch', sumAt, hex32(stored), hex32(computed));
   }
