@@ -116,7 +116,7 @@ class Synth {
   }
 
   private pickDict(): Dict {
-    const user = this.dicts.filter((d) => d.filenum > 3);
+    const user = this.dicts.filter((d) => d.filenum >= 3);
     const list = user.length > 0 ? user : this.dicts;
     return list[this.rng.int(list.length)]!;
   }
@@ -299,6 +299,13 @@ class Synth {
       const t = this.begin();
       this.createDict(`synth_${t.xid.parent}_1d.tokudb`, t);
       this.end(t, 'commit');
+      // Keep a bounded set of open dictionaries: close the oldest user one, as an app would.
+      const user = this.dicts.filter((d) => d.filenum >= 3);
+      if (user.length > 8) {
+        const old = user[0]!;
+        this.log({ type: 'fclose', iname: old.iname, filenum: old.filenum });
+        this.dicts = this.dicts.filter((d) => d !== old);
+      }
     }
   }
 
