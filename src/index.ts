@@ -24,3 +24,8 @@ export * from './cachetable/index.js';
 export * from './checkpoint/index.js';
 export * from './engine/btree/index.js';
 export * from './engine/locktree.js';
+export * from './log/names.js';
+export * from './log/events.js';
+export * from './log/writer.js';
+export * from './log/cursor.js';
+export * from './log/synth.js';
