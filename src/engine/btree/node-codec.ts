@@ -126,7 +126,10 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
     fail('bad-checksum', 'checksum mismatch', sumAt, hex32(stored), hex32(computed));
   }
 
-  const r = new ByteReader(bytes, 0, sumAt, file, base);
+  // Field-level short reads (only possible if a checksummed node was written wrong) name the
+  // blocknum through the reader's label.
+  const readerLabel = loc.file !== undefined && loc.blocknum !== undefined ? `${loc.file} blocknum ${loc.blocknum}` : file;
+  const r = new ByteReader(bytes, 0, sumAt, readerLabel, base);
   const magic = r.bytes(8, 'magic');
   for (let i = 0; i < 8; i++) {
     if (magic[i] !== MAGIC_BYTES[i]) fail('bad-magic', 'bad magic', 0, NODE_MAGIC, new TextDecoder('latin1').decode(magic));
