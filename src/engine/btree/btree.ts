@@ -37,7 +37,7 @@ import {
   upperBound,
 } from './node.js';
 import { encodedNodeSize } from './node-codec.js';
-import type { NodeStore, PinnedNode } from './node-store.js';
+import type { NodeStore, Pinned } from './node-store.js';
 
 export type { BtreeOptions } from './fill.js';
 
@@ -74,14 +74,14 @@ type Pick = 'containing' | 'below' | 'first' | 'last';
 
 /** State of one write: the pinned path and what it changed. */
 interface WriteState {
-  path: PinnedNode[];
+  path: Pinned[];
   /** idx[i] is the child index in path[i-1] that leads to path[i] (idx[0] unused). */
   idx: number[];
-  extra: PinnedNode[];
-  dirty: Set<PinnedNode>;
-  removed: Set<PinnedNode>;
+  extra: Pinned[];
+  dirty: Set<Pinned>;
+  removed: Set<Pinned>;
   /** Shallow copies of each write-pinned node's arrays as pinned (absent for created nodes). */
-  images: Map<PinnedNode, unknown[][]>;
+  images: Map<Pinned, unknown[][]>;
 }
 
 /** The arrays that make up a node; entries are never mutated in place, only replaced. */
@@ -360,7 +360,7 @@ export class Btree {
     }
   }
 
-  private async pinForWrite(st: WriteState, blocknum: bigint): Promise<PinnedNode> {
+  private async pinForWrite(st: WriteState, blocknum: bigint): Promise<Pinned> {
     const p = await this.store.pin(blocknum, 'write');
     st.images.set(p, nodeImage(p.node));
     return p;
@@ -373,7 +373,7 @@ export class Btree {
     return p.blocknum;
   }
 
-  private async splitChild(st: WriteState, parent: PinnedNode, idx: number, pin: PinnedNode): Promise<void> {
+  private async splitChild(st: WriteState, parent: Pinned, idx: number, pin: Pinned): Promise<void> {
     const pn = parent.node as InternalNode;
     const { parts, seps } = this.policy.splitToFit(pin.node);
     assignNode(pin.node, parts[0]!);
@@ -389,11 +389,11 @@ export class Btree {
    * Fix an underfull child: merge it with a neighbour (left first) when the merged node fits,
    * otherwise, when it is below the strict bound, borrow one entry from a neighbour.
    */
-  private async rebalance(st: WriteState, parent: PinnedNode, idx: number, pin: PinnedNode): Promise<void> {
+  private async rebalance(st: WriteState, parent: Pinned, idx: number, pin: Pinned): Promise<void> {
     const pn = parent.node as InternalNode;
     const hard = this.policy.isHardUnderfull(pin.node);
-    const neighbours: PinnedNode[] = [];
-    const pinNeighbour = async (i: number): Promise<PinnedNode> => {
+    const neighbours: Pinned[] = [];
+    const pinNeighbour = async (i: number): Promise<Pinned> => {
       const p = await this.pinForWrite(st, pn.children[i]!);
       st.extra.push(p);
       neighbours.push(p);
@@ -404,7 +404,7 @@ export class Btree {
     invariant(left !== null || right !== null, () => `non-root node ${pin.blocknum} has no sibling`);
 
     // Try a merge: (left, pin) then (pin, right). The right node of the pair is freed.
-    const pairs: Array<[PinnedNode, PinnedNode, number]> = [];
+    const pairs: Array<[Pinned, Pinned, number]> = [];
     if (left) pairs.push([left, pin, idx - 1]);
     if (right) pairs.push([pin, right, idx]);
     for (const [l, r, li] of pairs) {

@@ -18,24 +18,24 @@ import { invariant } from '../../format/errors.js';
 import { bytesEqual, type BtreeNode } from './node.js';
 import { decodeNode, encodeNode } from './node-codec.js';
 
-export type NodePinMode = 'read' | 'write';
+export type PinMode = 'read' | 'write';
 
 /** A pinned node. The tree mutates `node` in place only when `mode` is 'write'. */
-export interface PinnedNode {
+export interface Pinned {
   readonly blocknum: bigint;
-  readonly mode: NodePinMode;
+  readonly mode: PinMode;
   readonly node: BtreeNode;
 }
 
 export interface NodeStore {
   /** Pin a node and return its decoded object. */
-  pin(blocknum: bigint, mode: NodePinMode): Promise<PinnedNode>;
+  pin(blocknum: bigint, mode: PinMode): Promise<Pinned>;
   /** Release a pin; dirty says the node was modified under this (write) pin. */
-  unpin(pinned: PinnedNode, opts: { dirty: boolean }): void | Promise<void>;
+  unpin(pinned: Pinned, opts: { dirty: boolean }): void | Promise<void>;
   /** Allocate a blocknum for a new node; the result is pinned for write and counts as dirty. */
-  create(node: BtreeNode): Promise<PinnedNode>;
+  create(node: BtreeNode): Promise<Pinned>;
   /** Free a write-pinned node; this also releases the pin. */
-  remove(pinned: PinnedNode): void | Promise<void>;
+  remove(pinned: Pinned): void | Promise<void>;
   /** The root's blocknum, or null for a tree with no nodes yet; the owner persists it. */
   rootBlocknum: bigint | null;
   /** Every allocated blocknum, when the store can list them (lets Btree.check find orphans). */
@@ -43,7 +43,7 @@ export interface NodeStore {
 }
 
 interface ActivePin {
-  readonly pinned: PinnedNode;
+  readonly pinned: Pinned;
   /** The node's bytes when it was pinned (for the dirty check). */
   readonly before: Uint8Array | null;
 }
@@ -69,7 +69,7 @@ export class MemoryNodeStore implements NodeStore {
     this.checking = options.checkDiscipline ?? true;
   }
 
-  async pin(blocknum: bigint, mode: NodePinMode): Promise<PinnedNode> {
+  async pin(blocknum: bigint, mode: PinMode): Promise<Pinned> {
     if (this.options.onIo) await this.options.onIo(`pin ${blocknum} ${mode}`);
     const bytes = this.blocks.get(blocknum);
     invariant(bytes !== undefined, () => `pin of unallocated blocknum ${blocknum}`);
@@ -80,14 +80,14 @@ export class MemoryNodeStore implements NodeStore {
         () => `blocknum ${blocknum}: ${mode} pin conflicts with ${held.map((p) => p.pinned.mode).join(',')} pin(s) held`,
       );
     }
-    const pinned: PinnedNode = { blocknum, mode, node: decodeNode(bytes, { blocknum }) };
+    const pinned: Pinned = { blocknum, mode, node: decodeNode(bytes, { blocknum }) };
     held.push({ pinned, before: bytes });
     this.pins.set(blocknum, held);
     this.counters.pins++;
     return pinned;
   }
 
-  unpin(pinned: PinnedNode, opts: { dirty: boolean }): void {
+  unpin(pinned: Pinned, opts: { dirty: boolean }): void {
     const active = this.takePin(pinned, 'unpin');
     const after = encodeNode(pinned.node);
     if (this.checking && active.before !== null) {
@@ -114,18 +114,18 @@ export class MemoryNodeStore implements NodeStore {
     }
   }
 
-  async create(node: BtreeNode): Promise<PinnedNode> {
+  async create(node: BtreeNode): Promise<Pinned> {
     if (this.options.onIo) await this.options.onIo('create');
     const blocknum = this.nextBlocknum++;
     invariant(!this.blocks.has(blocknum), () => `blocknum ${blocknum} handed out twice`);
     this.blocks.set(blocknum, encodeNode(node));
-    const pinned: PinnedNode = { blocknum, mode: 'write', node };
+    const pinned: Pinned = { blocknum, mode: 'write', node };
     // A created node has no "before" image: its first unpin always writes it.
     this.pins.set(blocknum, [{ pinned, before: null }]);
     return pinned;
   }
 
-  remove(pinned: PinnedNode): void {
+  remove(pinned: Pinned): void {
     invariant(pinned.mode === 'write', () => `remove of blocknum ${pinned.blocknum} without a write pin`);
     this.takePin(pinned, 'remove');
     this.blocks.delete(pinned.blocknum);
@@ -159,7 +159,7 @@ export class MemoryNodeStore implements NodeStore {
     invariant(left.length === 0, () => `pins never released: ${left.join(', ')}`);
   }
 
-  private takePin(pinned: PinnedNode, what: string): ActivePin {
+  private takePin(pinned: Pinned, what: string): ActivePin {
     const held = this.pins.get(pinned.blocknum) ?? [];
     const at = held.findIndex((p) => p.pinned === pinned);
     invariant(at >= 0, () => `${what} of blocknum ${pinned.blocknum} that is not pinned (double unpin?)`);
