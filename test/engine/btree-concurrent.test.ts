@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Btree, MemoryNodeStore } from '../../src/engine/btree/index.js';
+import { AsyncRwLatch, Btree, MemoryNodeStore } from '../../src/engine/btree/index.js';
 
 const keyArb = fc.array(fc.constantFrom(0x00, 0x01, 0x61, 0xff), { minLength: 1, maxLength: 3 }).map((a) => Uint8Array.from(a));
 const valueArb = fc.uint8Array({ minLength: 1, maxLength: 8 });
@@ -145,5 +145,40 @@ describe('btree under concurrent async callers', () => {
     // Every odd row inserted ahead of the cursor is visited; all rows behind it are not revisited.
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await tree.check();
+  });
+
+  it('Scenario: the tree latch admits readers together, a writer alone, in arrival order', async () => {
+    const latch = new AsyncRwLatch();
+    const log: string[] = [];
+    const gate = (name: string) => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      return { name, open, opened };
+    };
+    const r1 = gate('r1');
+    const w1 = gate('w1');
+    const r2 = gate('r2');
+    const run = (g: ReturnType<typeof gate>, write: boolean) =>
+      (write ? latch.write.bind(latch) : latch.read.bind(latch))(async () => {
+        log.push(`+${g.name}`);
+        await g.opened;
+        log.push(`-${g.name}`);
+      });
+    const p1 = run(r1, false);
+    const p2 = run(w1, true);
+    const p3 = run(r2, false); // arrives after the writer, so it must wait for it
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['+r1']);
+    r1.open();
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['+r1', '-r1', '+w1']);
+    w1.open();
+    r2.open();
+    await Promise.all([p1, p2, p3]);
+    expect(log).toEqual(['+r1', '-r1', '+w1', '-w1', '+r2', '-r2']);
+    expect(latch.idle).toBe(true);
+    // A throwing holder still releases the latch.
+    await expect(latch.write(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(latch.idle).toBe(true);
   });
 });
