@@ -232,7 +232,7 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
     }
     return true;
   };
-  const emit = async (e: LogEntry): Promise<void> => {
+  const emit = (e: LogEntry): void => {
     if (opts.stats) {
       const s = stats.get(e.record.type);
       if (s === undefined) stats.set(e.record.type, { count: 1, bytes: e.length });
@@ -245,13 +245,12 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
     } else {
       out.entry(e.bytes);
     }
-    await out.maybeFlush();
   };
   try {
-    for (;;) {
+    reading: for (;;) {
       if (limit !== undefined && printed >= limit) break;
-      const e = await cursor.next();
-      if (e === undefined) {
+      const batch = await cursor.nextBatch(limit === undefined ? 4096 : Math.min(4096, limit - printed));
+      if (batch.length === 0) {
         if (!opts.follow || io.signal?.aborted) break;
         await out.flush();
         await sleep(opts.pollMs ?? 200, io.signal);
@@ -259,10 +258,14 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
         await cursor.refresh();
         continue;
       }
-      if (endLsn !== undefined && e.record.lsn > endLsn) break;
-      if (!wanted(e.record)) continue;
-      await emit(e);
-      printed++;
+      for (const e of batch) {
+        if (limit !== undefined && printed >= limit) break reading;
+        if (endLsn !== undefined && e.record.lsn > endLsn) break reading;
+        if (!wanted(e.record)) continue;
+        emit(e);
+        printed++;
+      }
+      await out.maybeFlush();
     }
   } finally {
     // Everything good is shown before any error line.
