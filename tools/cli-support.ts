@@ -21,6 +21,8 @@ export const EXIT = {
   VIOLATION: 6,
   /** The environment is locked by another live process. */
   LOCKED: 7,
+  /** A transaction's write conflicted with another transaction's lock. */
+  CONFLICT: 8,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -32,6 +34,10 @@ export function exitCodeFor(err: unknown): number {
         return EXIT.IO;
       case 'bad-argument':
         return EXIT.USAGE;
+      case 'locked':
+        return EXIT.LOCKED;
+      case 'lock-conflict':
+        return EXIT.CONFLICT;
       case 'invariant':
         return EXIT.INTERNAL;
       default:

@@ -32,10 +32,7 @@ export interface LockRequester {
 
 export type LockFailure = 'conflict' | 'deadlock' | 'timeout';
 
-/**
- * A lock request refused. Kind 'bad-argument' because errors.ts has no lock kind: callers
- * should test `instanceof LockConflictError` and read `reason`.
- */
+/** A lock request refused (kind 'lock-conflict'); `reason` says why. */
 export class LockConflictError extends TokusimError {
   constructor(
     readonly reason: LockFailure,
@@ -53,7 +50,7 @@ export class LockConflictError extends TokusimError {
     const what =
       reason === 'deadlock' ? 'deadlock' : reason === 'timeout' ? 'lock wait timed out' : 'lock conflict';
     super(
-      'bad-argument',
+      'lock-conflict',
       `${what}: dictionary ${dictionary} key "${escapeKey(key)}" is ${holderMode}-locked by txn ${holderTxnId}; ${who} wants a ${mode} lock`,
       { file: `dictionary ${dictionary}`, expected: `no conflicting lock`, actual: `${holderMode} lock held by txn ${holderTxnId}` },
     );

@@ -15,6 +15,9 @@ export type ErrorKind =
   | 'bad-header'
   | 'bad-btt'
   | 'bad-argument'
+  | 'lock-conflict'
+  | 'locked'
+  | 'recovery'
   | 'io'
   | 'invariant';
 
