@@ -112,7 +112,12 @@ export function parseTypes(values: string[] | undefined): Set<string> | undefine
   const set = new Set<string>();
   for (const v of values) {
     for (const name of v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)) {
-      if (!LOG_SPEC_BY_NAME.has(name)) throw usage(`unknown record type for --type (known: ${LOG_RECORD_TYPES.map((t) => t.name).join(', ')})`, name);
+      if (!LOG_SPEC_BY_NAME.has(name)) {
+        throw new TokusimError('bad-argument', 'unknown record type for --type', {
+          expected: `one of ${LOG_RECORD_TYPES.map((t) => t.name).join(', ')}`,
+          actual: name,
+        });
+      }
       set.add(name);
     }
   }
