@@ -1,0 +1,822 @@
+/**
+ * The embeddable transactional key-value engine (docs/engine.md): an environment directory
+ * with the redo log, tokudb.rollback, tokudb.environment, tokudb.directory (dname -> iname)
+ * and one `<name>_<n>.tokudb` file per user dictionary; each dictionary is a B+tree whose
+ * nodes are cachetable PAIRs of a checkpointable dictionary file; the Checkpointer (H8)
+ * makes them durable; recovery.ts replays the log after a crash.
+ *
+ * Invariants:
+ *  - Filenums: rollback 0, environment 1, directory 2, user dictionaries from 3; a filenum is
+ *    never reused while the environment is open.
+ *  - Every dictionary in `dicts` is attached to the checkpointer exactly once, and detached
+ *    before its file is closed.
+ *  - A root commit logs xcommit and applies its write set under the MO client lock (the
+ *    checkpoint-safe client lock when it creates or deletes files), so a checkpoint's begin
+ *    sees all of it or none; replay applies it only past each dictionary's checkpoint LSN.
+ *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
+ *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
+ */
+import { TokusimError, invariant } from '../format/errors.js';
+import { newFtHeader } from '../format/ft-header.js';
+import type { TxnidPair, Xid } from '../format/record-types.js';
+import { Cachetable } from '../cachetable/cachetable.js';
+import { CheckpointableDictionary, type NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
+import { Checkpointer, type CheckpointResult, type CrashHook } from '../checkpoint/checkpointer.js';
+import type { CrashHookName } from '../checkpoint/events.js';
+import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
+import type { CheckpointStatus } from '../checkpoint/status.js';
+import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
+import { LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
+import { findLogFiles } from '../log/names.js';
+import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
+import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
+import { NodeStorage } from '../storage/node-storage.js';
+import { joinPath, type Storage } from '../storage/storage.js';
+import { Btree } from './btree/btree.js';
+import type { BtreeNode } from './btree/node.js';
+import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
+import { EnvLock, type EnvLockInfo } from './env-lock.js';
+import { LockManager } from './locktree.js';
+import { recoverEnvironment, type RecoveryReport } from './recovery.js';
+import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
+import { WriteSet, type RowWrite } from './write-set.js';
+
+export type Durability = 'sync' | 'periodic' | 'none';
+
+export const ROLLBACK_INAME = 'tokudb.rollback';
+export const ENVIRONMENT_INAME = 'tokudb.environment';
+export const DIRECTORY_INAME = 'tokudb.directory';
+export const FILENUM_ROLLBACK = 0;
+export const FILENUM_ENVIRONMENT = 1;
+export const FILENUM_DIRECTORY = 2;
+/** current_rollback of a txn without a rollback node. */
+export const NO_ROLLBACK_NODE = 0n;
+
+export interface EnvOptions {
+  storage?: Storage;
+  clock?: Clock;
+  /** Default 'sync'. */
+  durability?: Durability;
+  /** fsync period for 'periodic' (default 100 ms). */
+  periodMs?: number;
+  /** Period of scheduled checkpoints in ms (rounded up to whole seconds; 0 = none). Default 60 s. */
+  checkpointPeriodMs?: number;
+  /** Cachetable memory limit in bytes (default unlimited). */
+  cacheSize?: number;
+  /** Log file size before rollover (default 100 MiB). */
+  lgMax?: number;
+  /** Open without recovery, log or lock, for reading what is intact (like force-recovery). */
+  readOnly?: boolean;
+  /** Owner id written in the env lock file (default: random). */
+  owner?: string;
+  /** Lock lease in ms (default 10 s). */
+  leaseMs?: number;
+  /** B+tree max entries per node (default 64). */
+  maxEntries?: number;
+  /** Checkpoint crash hooks (tests). */
+  checkpointHooks?: Partial<Record<CrashHookName, CrashHook>>;
+  /** Events: lock takeover, torn tail repaired, recovery narration. */
+  onEvent?: (e: EnvEvent) => void;
+}
+
+export type EnvEvent =
+  | { type: 'lock-takeover'; stale: EnvLockInfo; reason: string }
+  | { type: 'log-repaired'; repair: RepairResult }
+  | { type: 'recovery'; line: string }
+  | { type: 'recovery-progress'; lsn: bigint; lastLsn: bigint; phase: 'backward' | 'forward' };
+
+export interface PreparedTxnInfo {
+  id: bigint;
+  xid: Xid;
+}
+
+/** Rollback PAIR value: the live txn's write set, or a frozen image (clone or fetched). */
+export type RollbackValue = { live: WriteSet } | { frozen: Uint8Array };
+
+export const ROLLBACK_CODEC: NodeCodec<RollbackValue> = {
+  serialize: (v) => ('live' in v ? v.live.encode() : v.frozen),
+  deserialize: (bytes) => ({ frozen: bytes.slice() }),
+  clone: (v) => ({ frozen: 'live' in v ? v.live.encode() : v.frozen }),
+  sizeOf: () => 256,
+};
+
+/** What Txn needs from its environment. */
+export interface EnvCore {
+  lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void;
+  clientLock(): Promise<Release>;
+  log(rec: LogRecordInput): bigint;
+  updateRollbackNode(txn: Txn, mutate: () => void): Promise<void>;
+  noteWrite(): void;
+  finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void>;
+  prepareTxn(txn: Txn, xid: Xid): Promise<void>;
+  checkWritableEnv(): void;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** An open dictionary: the file binding, the tree, and its names. */
+export class Dictionary {
+  /** Set when the dictionary was removed or the environment closed. */
+  closed = false;
+  constructor(
+    readonly env: Env,
+    public name: string,
+    public iname: string,
+    readonly filenum: number,
+    readonly file: CheckpointableDictionary<BtreeNode>,
+    readonly tree: Btree,
+    /** The header checkpoint_lsn when the file was opened (replay's LSN filter). */
+    readonly openedCheckpointLsn: bigint,
+  ) {}
+
+  checkOpen(): void {
+    if (this.closed) throw new TokusimError('bad-argument', `dictionary ${this.name} is closed`, { file: this.iname });
+  }
+
+  /** Committed value of key (no transaction). */
+  async getCommitted(key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.checkOpen();
+    return this.tree.get(key);
+  }
+
+  async committedRange(r: RangeOptions): Promise<Entry[]> {
+    this.checkOpen();
+    const c = this.tree.cursor();
+    const out: Entry[] = [];
+    let e = r.gte !== undefined ? await c.seek(r.gte) : r.gt !== undefined ? await c.seekAfter(r.gt) : await c.first();
+    while (e !== undefined) {
+      if (!inRange(e.key, r)) {
+        if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
+      } else {
+        out.push({ key: e.key.slice(), value: e.value.slice() });
+      }
+      e = await c.next();
+    }
+    return out;
+  }
+
+  /** Apply committed row operations to the tree. */
+  async applyRows(rows: readonly RowWrite[]): Promise<void> {
+    for (const w of rows) {
+      if (w.op === 'insert') await this.tree.put(w.key, w.value);
+      else if (w.op === 'insert_no_overwrite') await this.tree.insertIfAbsent(w.key, w.value);
+      else await this.tree.delete(w.key);
+    }
+  }
+}
+
+export interface EnvStatus {
+  dir: string;
+  durability: Durability;
+  checkpoint: CheckpointStatus | null;
+  lastCheckpoint: CheckpointResult | null;
+  log: { lastLsn: bigint; syncedLsn: bigint; files: Array<{ path: string; maxLsn: bigint }>; stats: LogWriterStats } | null;
+  dictionaries: Array<{ name: string; iname: string; filenum: number; checkpointCount: bigint; checkpointLsn: bigint }>;
+  liveTxns: number;
+  preparedTxns: number;
+  commits: number;
+  aborts: number;
+  writes: number;
+  recovery: RecoveryReport | null;
+}
+
+export class Env implements EnvCore {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly durability: Durability;
+  readonly readOnly: boolean;
+  /** @internal */ logWriter: LogWriter | undefined;
+  /** @internal */ ct!: Cachetable;
+  /** @internal */ checkpointer: Checkpointer | undefined;
+  /** @internal */ readonly locks = new CheckpointLocks();
+  /** @internal */ readonly lockMgr = new LockManager();
+  /** @internal */ readonly dicts = new Map<number, Dictionary>();
+  /** @internal */ rollback: CheckpointableDictionary<RollbackValue> | undefined;
+  /** @internal */ readonly txns = new Map<bigint, Txn>();
+  /** @internal */ lastXid = 0n;
+  /** @internal */ nextFilenum = 3;
+  private envLock: EnvLock | undefined;
+  private fsyncTimer: TimerHandle | undefined;
+  private closed = false;
+  private lastCheckpointResult: CheckpointResult | null = null;
+  recoveryReport: RecoveryReport | null = null;
+  private counters = { commits: 0, aborts: 0, writes: 0 };
+
+  private constructor(
+    readonly dir: string,
+    readonly options: EnvOptions,
+  ) {
+    this.storage = options.storage ?? new NodeStorage();
+    this.clock = options.clock ?? new RealClock();
+    this.durability = options.durability ?? 'sync';
+    this.readOnly = options.readOnly ?? false;
+  }
+
+  /** Open (creating, or recovering after a crash) the environment in dir. */
+  static async open(dir: string, options: EnvOptions = {}): Promise<Env> {
+    const env = new Env(dir, options);
+    if (!(await env.storage.exists(dir))) {
+      if (env.readOnly) throw new TokusimError('io', 'environment directory does not exist', { file: dir });
+      await env.storage.mkdir(dir);
+    }
+    if (!env.readOnly) {
+      env.envLock = await EnvLock.acquire({
+        storage: env.storage,
+        dir,
+        clock: env.clock,
+        owner: options.owner ?? `tokusim-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
+        ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+        onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
+      });
+    }
+    try {
+      await env.start();
+    } catch (err) {
+      env.abandon();
+      await env.envLock?.release().catch(() => undefined);
+      throw err;
+    }
+    return env;
+  }
+
+  /** @internal */
+  emit(e: EnvEvent): void {
+    this.options.onEvent?.(e);
+  }
+
+  /** @internal */
+  path(iname: string): string {
+    return joinPath(this.dir, iname);
+  }
+
+  /** @internal Cachetable, logger and checkpointer (the logger opens a new file). */
+  async initCore(withLogger: boolean): Promise<void> {
+    this.ct = new Cachetable(this.options.cacheSize !== undefined ? { memoryLimit: this.options.cacheSize } : {});
+    if (!withLogger) return;
+    this.logWriter = await LogWriter.open({
+      storage: this.storage,
+      dir: this.dir,
+      clock: this.clock,
+      ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
+    });
+    const periodMs = this.options.checkpointPeriodMs ?? 60_000;
+    this.checkpointer = new Checkpointer({
+      cachetable: this.ct,
+      clock: this.clock,
+      logger: this.logWriter,
+      locks: this.locks,
+      txns: this.txnProvider(),
+      hooks: this.options.checkpointHooks ?? {},
+      periodSeconds: 0,
+    });
+    this.checkpointPeriodSeconds = periodMs <= 0 ? 0 : Math.max(1, Math.ceil(periodMs / 1000));
+  }
+  private checkpointPeriodSeconds = 0;
+
+  private async start(): Promise<void> {
+    const files = await findLogFiles(this.storage, this.dir);
+    const isNew = files.length === 0 && !(await this.storage.exists(this.path(DIRECTORY_INAME)));
+    if (this.readOnly) {
+      if (isNew) throw new TokusimError('io', 'no environment to open read-only', { file: this.dir });
+      await this.startReadOnly();
+      return;
+    }
+    if (isNew) {
+      await this.initCore(true);
+      this.rollback = await this.createRollbackFile();
+      const t = this.begin();
+      t.ensureBegun();
+      await this.createDictionaryFile(t, ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT);
+      await this.createDictionaryFile(t, DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY);
+      await t.put(this.dictByFilenum(FILENUM_ENVIRONMENT), enc.encode('tokusim_engine_version'), enc.encode('1'));
+      await t.commit();
+      await this.checkpoint('startup');
+    } else {
+      const repair = await repairLogTail(this.storage, this.dir);
+      if (repair.repaired) this.emit({ type: 'log-repaired', repair });
+      const paths = (await findLogFiles(this.storage, this.dir)).map((f) => f.path);
+      const c = new LogCursor(this.storage, paths);
+      let last;
+      try {
+        last = await c.last();
+      } finally {
+        await c.close();
+      }
+      if (last === undefined) {
+        throw new TokusimError('truncated', 'the environment has dictionary files but no log entries: recovery cannot run (open read-only to read what is intact)', { file: this.dir });
+      }
+      if (last.record.type === 'shutdown') {
+        this.lastXid = last.record.last_xid;
+        await this.initCore(true);
+        await this.openRollbackFile();
+        await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, true);
+        await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, true);
+        await this.checkpoint('startup');
+      } else {
+        this.recoveryReport = await recoverEnvironment(this, paths, repair);
+      }
+    }
+    this.startTimers();
+  }
+
+  private async startReadOnly(): Promise<void> {
+    await this.initCore(false);
+    await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, false);
+    await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, false);
+  }
+
+  private startTimers(): void {
+    if (this.checkpointPeriodSeconds > 0) this.checkpointer?.setPeriod(this.checkpointPeriodSeconds);
+    if (this.durability === 'periodic') {
+      const period = this.options.periodMs ?? 100;
+      const tick = (): void => {
+        this.fsyncTimer = this.clock.setTimer(period, () => {
+          if (this.closed) return;
+          this.logWriter?.fsync().then(tick, () => undefined);
+        });
+      };
+      tick();
+    }
+  }
+
+  // ------------------------------------------------------------------ dictionary files
+
+  /** @internal */
+  async createRollbackFile(): Promise<CheckpointableDictionary<RollbackValue>> {
+    const path = this.path(ROLLBACK_INAME);
+    if (await this.storage.exists(path)) await this.storage.unlink(path);
+    const cd = await CheckpointableDictionary.create<RollbackValue>({
+      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
+      header: newFtHeader({ now: this.clock.nowMicros() / 1_000_000n }),
+    });
+    this.checkpointer?.attach(cd.cachefile, cd);
+    return cd;
+  }
+
+  /** @internal Open tokudb.rollback at its newest header and free every node: no txn owns one yet. */
+  async openRollbackFile(): Promise<void> {
+    const path = this.path(ROLLBACK_INAME);
+    if (!(await this.storage.exists(path))) {
+      this.rollback = await this.createRollbackFile();
+      return;
+    }
+    const cd = await CheckpointableDictionary.open<RollbackValue>({
+      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
+    });
+    const cur = cd.file.blockTable.snapshot('current');
+    if (cur !== null) {
+      for (let b = 3n; b < cur.smallestNeverUsed; b++) if (cur.sizes[Number(b)]! >= 0n) cd.file.blockTable.freeBlocknum(b, false);
+    }
+    cd.markHeaderDirty();
+    this.checkpointer?.attach(cd.cachefile, cd);
+    this.rollback = cd;
+  }
+
+  private makeDictionary(name: string, iname: string, filenum: number, cd: CheckpointableDictionary<BtreeNode>): Dictionary {
+    this.checkpointer?.attach(cd.cachefile, cd);
+    const tree = new Btree(new CachetableNodeStore(this.ct, cd), { maxEntries: this.options.maxEntries ?? 64 });
+    const d = new Dictionary(this, name, iname, filenum, cd, tree, cd.header.checkpointLsn);
+    this.dicts.set(filenum, d);
+    if (filenum >= this.nextFilenum) this.nextFilenum = filenum + 1;
+    return d;
+  }
+
+  /** @internal Create a dictionary file; logs fcreate in txn unless txn is null (replay). */
+  async createDictionaryFile(txn: Txn | null, name: string, iname: string, filenum: number): Promise<Dictionary> {
+    const path = this.path(iname);
+    if (txn !== null) {
+      txn.ensureBegun();
+      this.log({ type: 'fcreate', xid: txn.xid, filenum, iname: enc.encode(iname), mode: 0o755, treeflags: 0, nodesize: 4 << 20, basementnodesize: 128 << 10, compression_method: 1 });
+    }
+    if (await this.storage.exists(path)) await this.storage.unlink(path);
+    const header = { ...newFtHeader({ now: this.clock.nowMicros() / 1_000_000n, rootXidThatCreated: txn?.root.id ?? 0n }), rootBlocknum: NO_ROOT };
+    const cd = await CheckpointableDictionary.create<BtreeNode>({ cachetable: this.ct, storage: this.storage, path, filenum, codec: BTREE_NODE_CODEC, iname, header });
+    await this.storage.fsyncDir(this.dir);
+    const d = this.makeDictionary(name, iname, filenum, cd);
+    if (txn !== null) await this.updateRollbackNode(txn, () => txn.ws.fileOps.push({ kind: 'fcreate', filenum, iname }));
+    return d;
+  }
+
+  /** @internal Open an existing dictionary file (newest valid header); logs fopen when asked. */
+  async openDictionaryFile(name: string, iname: string, filenum: number, logIt: boolean): Promise<Dictionary> {
+    const cd = await CheckpointableDictionary.open<BtreeNode>({ cachetable: this.ct, storage: this.storage, path: this.path(iname), filenum, codec: BTREE_NODE_CODEC, iname });
+    if (logIt) this.log({ type: 'fopen', iname: enc.encode(iname), filenum, treeflags: cd.header.flags });
+    return this.makeDictionary(name, iname, filenum, cd);
+  }
+
+  /** @internal Close a dictionary's file (no log record); unlink it too when asked. */
+  async closeDictionaryFile(d: Dictionary, unlink: boolean): Promise<void> {
+    d.closed = true;
+    this.dicts.delete(d.filenum);
+    this.checkpointer?.detach(d.file.cachefile);
+    await d.file.close();
+    if (unlink) {
+      await this.storage.unlink(this.path(d.iname));
+      await this.storage.fsyncDir(this.dir);
+    }
+  }
+
+  /** @internal */
+  dictByFilenum(filenum: number): Dictionary {
+    const d = this.dicts.get(filenum);
+    invariant(d !== undefined, () => `filenum ${filenum} is open`);
+    return d;
+  }
+
+  private dictByIname(iname: string): Dictionary | undefined {
+    for (const d of this.dicts.values()) if (d.iname === iname) return d;
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------ public dictionary API
+
+  private async withTxn<T>(txn: Txn | undefined, body: (t: Txn) => Promise<T>): Promise<T> {
+    if (txn !== undefined) return body(txn);
+    const t = this.begin();
+    try {
+      const r = await body(t);
+      await t.commit();
+      return r;
+    } catch (err) {
+      if (t.state === 'live') await t.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private checkName(name: string): void {
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name.startsWith('tokudb.')) {
+      throw new TokusimError('bad-argument', 'a dictionary name is 1-100 of [A-Za-z0-9_.-] and does not start with "tokudb."', { actual: JSON.stringify(name) });
+    }
+  }
+
+  /** Create a dictionary named `name` (in txn, or in its own transaction). */
+  async createDictionary(name: string, txn?: Txn): Promise<Dictionary> {
+    this.checkName(name);
+    this.checkWritableEnv();
+    return this.withTxn(txn, async (t) => {
+      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
+      const key = enc.encode(name);
+      this.lockRow(t, dirDict, key);
+      if ((await t.get(dirDict, key)) !== undefined) {
+        throw new TokusimError('bad-argument', `dictionary ${name} already exists`, { actual: name });
+      }
+      let n = t.root.id;
+      let iname = `${name}_${n}.tokudb`;
+      while (this.dictByIname(iname) !== undefined || (await this.storage.exists(this.path(iname)))) iname = `${name}_${n++}.tokudb`;
+      const release = await this.locks.checkpointSafeClientLock();
+      let d: Dictionary;
+      try {
+        d = await this.createDictionaryFile(t, name, iname, this.nextFilenum++);
+      } finally {
+        release();
+      }
+      await t.put(dirDict, key, enc.encode(iname));
+      return d;
+    });
+  }
+
+  /** Open the dictionary named `name` (as txn sees the directory). */
+  async openDictionary(name: string, txn?: Txn): Promise<Dictionary> {
+    const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
+    const v = txn !== undefined ? await txn.get(dirDict, enc.encode(name)) : await dirDict.getCommitted(enc.encode(name));
+    if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${name}`, { actual: name });
+    const iname = dec.decode(v);
+    const open = this.dictByIname(iname);
+    if (open !== undefined) {
+      open.name = name;
+      return open;
+    }
+    const release = await this.locks.checkpointSafeClientLock();
+    try {
+      return await this.openDictionaryFile(name, iname, this.nextFilenum++, !this.readOnly);
+    } finally {
+      release();
+    }
+  }
+
+  /** Names of all dictionaries (committed directory). */
+  async listDictionaries(): Promise<string[]> {
+    const rows = await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({});
+    return rows.map((r) => dec.decode(r.key));
+  }
+
+  /**
+   * Release a dictionary handle. Files stay open in the cachetable until the environment
+   * closes (their fclose is logged then), so closing is cheap and reopening is free.
+   */
+  async closeDictionary(d: Dictionary): Promise<void> {
+    d.checkOpen();
+  }
+
+  /** Remove a dictionary: directory row deleted, fdelete logged; the file goes at commit. */
+  async removeDictionary(name: string, txn?: Txn): Promise<void> {
+    this.checkWritableEnv();
+    await this.withTxn(txn, async (t) => {
+      const d = await this.openDictionary(name, t);
+      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
+      await t.del(dirDict, enc.encode(name));
+      const release = await this.locks.multiOperationClientLock();
+      try {
+        t.ensureBegun();
+        this.log({ type: 'fdelete', xid: t.xid, filenum: d.filenum });
+        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'fdelete', filenum: d.filenum, iname: d.iname }));
+      } finally {
+        release();
+      }
+    });
+  }
+
+  /** Rename a dictionary: only the directory row changes (dname -> same iname). */
+  async renameDictionary(oldName: string, newName: string, txn?: Txn): Promise<void> {
+    this.checkName(newName);
+    this.checkWritableEnv();
+    await this.withTxn(txn, async (t) => {
+      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
+      const oldKey = enc.encode(oldName);
+      const newKey = enc.encode(newName);
+      const iname = await t.get(dirDict, oldKey);
+      if (iname === undefined) throw new TokusimError('bad-argument', `no dictionary named ${oldName}`, { actual: oldName });
+      if ((await t.get(dirDict, newKey)) !== undefined) throw new TokusimError('bad-argument', `dictionary ${newName} already exists`, { actual: newName });
+      await t.del(dirDict, oldKey);
+      await t.put(dirDict, newKey, iname);
+      const open = this.dictByIname(dec.decode(iname));
+      if (open !== undefined) open.name = newName;
+    });
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  /** Begin a transaction (a child of parent when given). */
+  begin(opts: { parent?: Txn } = {}): Txn {
+    if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
+    const parent = opts.parent;
+    let t: Txn;
+    if (parent !== undefined) {
+      parent.checkWritable('begin a child');
+      const xid = parent.nextChildXid();
+      t = new Txn(this, xid.child, parent, xid);
+      parent.child = t;
+    } else {
+      const id = ++this.lastXid;
+      t = new Txn(this, id, undefined, { parent: id, child: 0n });
+    }
+    this.txns.set(t.id, t);
+    return t;
+  }
+
+  /** Convenience: one put in its own transaction. */
+  async put(d: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
+    await this.withTxn(undefined, (t) => t.put(d, key, value));
+  }
+  async del(d: Dictionary, key: Uint8Array): Promise<void> {
+    await this.withTxn(undefined, (t) => t.del(d, key));
+  }
+  async get(d: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return d.getCommitted(key);
+  }
+
+  listPreparedTransactions(): PreparedTxnInfo[] {
+    return [...this.txns.values()].filter((t) => t.state === 'preparing' && t.xaXid !== undefined).map((t) => ({ id: t.id, xid: t.xaXid! }));
+  }
+
+  /** A prepared transaction by id (after recovery), to commit or abort it. */
+  preparedTransaction(id: bigint): Txn {
+    const t = this.txns.get(id);
+    if (t === undefined || t.state !== 'preparing') throw new TokusimError('bad-argument', `no prepared transaction ${id}`, { actual: String(id) });
+    return t;
+  }
+
+  // ------------------------------------------------------------------ EnvCore
+
+  checkWritableEnv(): void {
+    if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
+    if (this.readOnly) throw new TokusimError('bad-argument', 'the environment was opened read-only');
+  }
+
+  lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void {
+    this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, dict.iname, key, 'write');
+  }
+
+  clientLock(): Promise<Release> {
+    return this.locks.multiOperationClientLock();
+  }
+
+  log(rec: LogRecordInput): bigint {
+    invariant(this.logWriter !== undefined, 'logging needs a writable environment');
+    return this.logWriter.append(rec);
+  }
+
+  noteWrite(): void {
+    this.counters.writes++;
+  }
+
+  async updateRollbackNode(txn: Txn, mutate: () => void): Promise<void> {
+    const rb = this.rollback;
+    invariant(rb !== undefined, 'tokudb.rollback is open');
+    if (txn.rollbackBlocknum === null) {
+      mutate();
+      const p = await this.ct.put(rb.cachefile, () => rb.allocateBlocknum(), { live: txn.ws }, 256);
+      txn.rollbackBlocknum = p.blocknum;
+      this.ct.unpin(p, { dirty: true });
+    } else {
+      const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
+      mutate();
+      p.value = { live: txn.ws };
+      this.ct.unpin(p, { dirty: true });
+    }
+  }
+
+  private async dropRollbackNode(txn: Txn): Promise<void> {
+    const rb = this.rollback;
+    if (txn.rollbackBlocknum === null || rb === undefined) return;
+    const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
+    await this.ct.unpinAndRemove(p);
+    txn.rollbackBlocknum = null;
+  }
+
+  private hasFileOps(t: Txn): boolean {
+    return t.ws.fileOps.length > 0;
+  }
+
+  async finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
+    const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
+    let lsn: bigint | undefined;
+    try {
+      if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
+      if (how === 'commit' && txn.parent !== undefined) {
+        const parent = txn.parent;
+        if (!txn.ws.isEmpty) await this.updateRollbackNode(parent, () => parent.ws.mergeFrom(txn.ws));
+      } else if (how === 'commit') {
+        await this.applyCommitted(txn.ws, null);
+      } else {
+        await this.undoFileOps(txn.ws);
+      }
+      await this.dropRollbackNode(txn);
+    } finally {
+      release();
+    }
+    txn.state = how === 'commit' ? 'committed' : 'aborted';
+    if (txn.parent !== undefined) txn.parent.child = undefined;
+    else {
+      this.lockMgr.releaseAll(txn.id);
+      if (how === 'commit') this.counters.commits++;
+      else this.counters.aborts++;
+    }
+    this.txns.delete(txn.id);
+    if (lsn !== undefined && txn.parent === undefined && how === 'commit' && this.durability === 'sync') await this.logWriter!.fsync(lsn);
+  }
+
+  /**
+   * @internal Apply a committed root write set: rows (only to dictionaries whose
+   * opened checkpoint LSN is below commitLsn, when commitLsn is given — replay's LSN filter),
+   * then delete the files it removed.
+   */
+  async applyCommitted(ws: WriteSet, commitLsn: bigint | null, dicts: Map<number, Dictionary> = this.dicts): Promise<void> {
+    for (const { filenum, rows } of Txn.sortedRows(ws)) {
+      const d = dicts.get(filenum);
+      if (d === undefined || d.closed) continue;
+      if (commitLsn !== null && commitLsn <= d.openedCheckpointLsn) continue;
+      await d.applyRows(rows);
+    }
+    for (const op of ws.fileOps) {
+      if (op.kind !== 'fdelete') continue;
+      const d = dicts.get(op.filenum);
+      if (d !== undefined && !d.closed) {
+        await this.closeDictionaryFile(d, true);
+        dicts.delete(op.filenum);
+      } else if (commitLsn !== null && (await this.storage.exists(this.path(op.iname)))) {
+        await this.storage.unlink(this.path(op.iname));
+      }
+    }
+  }
+
+  /** @internal Abort: delete the files the write set created. */
+  async undoFileOps(ws: WriteSet, dicts: Map<number, Dictionary> = this.dicts): Promise<void> {
+    for (const op of ws.fileOps) {
+      if (op.kind !== 'fcreate') continue;
+      const d = dicts.get(op.filenum);
+      if (d !== undefined && !d.closed) {
+        await this.closeDictionaryFile(d, true);
+        dicts.delete(op.filenum);
+      }
+    }
+  }
+
+  async prepareTxn(txn: Txn, xid: Xid): Promise<void> {
+    const release = await this.clientLock();
+    let lsn: bigint;
+    try {
+      txn.ensureBegun();
+      lsn = this.log({ type: 'xprepare', xid: txn.xid, xa_xid: xid });
+      txn.xaXid = xid;
+      txn.state = 'preparing';
+    } finally {
+      release();
+    }
+    await this.logWriter!.fsync(lsn);
+  }
+
+  private txnProvider(): TxnProvider {
+    return {
+      lastXid: () => this.lastXid,
+      liveTxns: () => {
+        const out: LiveTxn[] = [];
+        for (const t of this.txns.values()) {
+          if (t.state !== 'live' && t.state !== 'preparing') continue;
+          const common = {
+            rollentry_raw_count: 0n,
+            open_filenums: [...t.ws.rows.keys()].sort((a, b) => a - b),
+            force_fsync_on_commit: 0,
+            num_rollback_nodes: t.rollbackBlocknum === null ? 0n : 1n,
+            num_rollentries: BigInt(t.ws.rowCount + t.ws.fileOps.length),
+            spilled_rollback_head: NO_ROLLBACK_NODE,
+            spilled_rollback_tail: NO_ROLLBACK_NODE,
+            current_rollback: t.rollbackBlocknum ?? NO_ROLLBACK_NODE,
+          };
+          if (t.state === 'preparing') {
+            out.push({ state: 'preparing', readOnly: !t.loggedBegin, fields: { xid: t.xid, xa_xid: t.xaXid!, ...common } });
+          } else {
+            const parentxid: TxnidPair = t.parent?.xid ?? { parent: 0n, child: 0n };
+            out.push({ state: 'live', readOnly: !t.loggedBegin, fields: { xid: t.xid, parentxid, ...common } });
+          }
+        }
+        return out;
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ checkpoint, status, close
+
+  async checkpoint(caller: 'client' | 'startup' | 'recovery' | 'shutdown' = 'client'): Promise<CheckpointResult> {
+    this.checkWritableEnv();
+    invariant(this.checkpointer !== undefined, 'a writable environment has a checkpointer');
+    const r = await this.checkpointer.checkpoint(caller);
+    this.lastCheckpointResult = r;
+    return r;
+  }
+
+  status(): EnvStatus {
+    const w = this.logWriter;
+    return {
+      dir: this.dir,
+      durability: this.durability,
+      checkpoint: this.checkpointer?.getStatus() ?? null,
+      lastCheckpoint: this.lastCheckpointResult,
+      log: w === undefined ? null : { lastLsn: w.lastLsn, syncedLsn: w.syncedLsn, files: w.logFiles().map((f) => ({ path: f.path, maxLsn: f.maxLsn })), stats: w.stats() },
+      dictionaries: [...this.dicts.values()].map((d) => ({ name: d.name, iname: d.iname, filenum: d.filenum, checkpointCount: d.file.header.checkpointCount, checkpointLsn: d.file.header.checkpointLsn })),
+      liveTxns: [...this.txns.values()].filter((t) => t.state === 'live').length,
+      preparedTxns: [...this.txns.values()].filter((t) => t.state === 'preparing').length,
+      ...this.counters,
+      recovery: this.recoveryReport,
+    };
+  }
+
+  /**
+   * Clean close: abort live transactions, shutdown checkpoint, fclose every dictionary, a
+   * second checkpoint, then the fsynced `shutdown` record. With prepared transactions left,
+   * no shutdown record is written (the next open recovers them, still prepared).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.readOnly) {
+      this.closed = true;
+      for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
+      return;
+    }
+    await this.checkpointer?.shutdown();
+    this.fsyncTimer?.cancel();
+    for (const t of [...this.txns.values()].reverse()) if (t.state === 'live' && t.parent === undefined) await t.abort();
+    const prepared = this.listPreparedTransactions().length > 0;
+    await this.checkpoint('shutdown');
+    if (!prepared) {
+      for (const d of [...this.dicts.values()]) {
+        this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
+        await this.closeDictionaryFile(d, false);
+      }
+      await this.checkpoint('shutdown');
+      this.log({ type: 'shutdown', timestamp: 0n, last_xid: this.lastXid });
+    } else {
+      for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
+    }
+    this.closed = true;
+    if (this.rollback !== undefined) {
+      this.checkpointer?.detach(this.rollback.cachefile);
+      await this.rollback.close();
+    }
+    await this.logWriter?.close();
+    await this.envLock?.release();
+  }
+
+  /** Stop timers and forget everything without any I/O (a crashed process; tests). */
+  abandon(): void {
+    this.closed = true;
+    this.fsyncTimer?.cancel();
+    void this.checkpointer?.shutdown();
+    this.envLock?.abandon();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

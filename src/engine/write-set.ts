@@ -1,0 +1,131 @@
+/**
+ * A transaction's private write set: per dictionary (FILENUM) a map key -> last operation,
+ * plus the dictionary-file operations (fcreate / fdelete) the transaction made. It is both
+ * the transaction's read-your-own-writes overlay and the content of its rollback node in
+ * tokudb.rollback (docs/engine.md "Rollback nodes").
+ *
+ * Rollback node format (ours, documented): "tokurbk1" magic, u32 row count, rows of
+ * (u8 op, u32 filenum, u32 len + key, u32 len + value), u32 file-op count, file ops of
+ * (u8 kind, u32 filenum, u32 len + iname). The block frame adds the length and x1764
+ * checksum (checkpoint/checkpointable-dictionary.ts frameBlock).
+ *
+ * Invariants:
+ *  - One entry per (filenum, key): a later write replaces the earlier one (last write wins).
+ *  - A 'delete' entry has an empty value; ops are one of the three logged kinds.
+ *  - decode(encode(ws)) equals ws; a bad magic, op or length is a TokusimError, never a
+ *    partial write set.
+ */
+import { ByteReader, ByteWriter } from '../format/bytes.js';
+import { TokusimError } from '../format/errors.js';
+import { compareKeys } from './btree/node.js';
+
+/** The three row operations, named after the records that log them. */
+export type RowOp = 'insert' | 'insert_no_overwrite' | 'delete';
+const OP_CODE: Record<RowOp, number> = { insert: 1, insert_no_overwrite: 2, delete: 3 };
+const CODE_OP: Record<number, RowOp> = { 1: 'insert', 2: 'insert_no_overwrite', 3: 'delete' };
+
+export interface RowWrite {
+  op: RowOp;
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+export interface FileOp {
+  kind: 'fcreate' | 'fdelete';
+  filenum: number;
+  iname: string;
+}
+
+const MAGIC = new TextEncoder().encode('tokurbk1');
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A key's map index: latin1 of the bytes (exact, and cheap). */
+export function keyIndex(key: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < key.length; i += 4096) s += String.fromCharCode(...key.subarray(i, i + 4096));
+  return s;
+}
+
+export class WriteSet {
+  readonly rows = new Map<number, Map<string, RowWrite>>();
+  readonly fileOps: FileOp[] = [];
+
+  get rowCount(): number {
+    let n = 0;
+    for (const m of this.rows.values()) n += m.size;
+    return n;
+  }
+
+  get isEmpty(): boolean {
+    return this.rowCount === 0 && this.fileOps.length === 0;
+  }
+
+  record(filenum: number, w: RowWrite): void {
+    let m = this.rows.get(filenum);
+    if (m === undefined) this.rows.set(filenum, (m = new Map()));
+    m.set(keyIndex(w.key), { op: w.op, key: w.key.slice(), value: w.op === 'delete' ? new Uint8Array(0) : w.value.slice() });
+  }
+
+  lookup(filenum: number, key: Uint8Array): RowWrite | undefined {
+    return this.rows.get(filenum)?.get(keyIndex(key));
+  }
+
+  /** This dictionary's writes sorted by key. */
+  sorted(filenum: number): RowWrite[] {
+    return [...(this.rows.get(filenum)?.values() ?? [])].sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** Child commit: the child's writes override the parent's. */
+  mergeFrom(child: WriteSet): void {
+    for (const [filenum, m] of child.rows) for (const w of m.values()) this.record(filenum, w);
+    this.fileOps.push(...child.fileOps);
+  }
+
+  encode(): Uint8Array {
+    const w = new ByteWriter(64);
+    w.bytes(MAGIC);
+    w.u32(this.rowCount);
+    for (const [filenum, m] of this.rows) {
+      for (const r of m.values()) {
+        w.u8(OP_CODE[r.op]).u32(filenum).u32(r.key.length).bytes(r.key).u32(r.value.length).bytes(r.value);
+      }
+    }
+    w.u32(this.fileOps.length);
+    for (const f of this.fileOps) {
+      const name = enc.encode(f.iname);
+      w.u8(f.kind === 'fcreate' ? 1 : 2).u32(f.filenum).u32(name.length).bytes(name);
+    }
+    return w.toBytes();
+  }
+
+  static decode(bytes: Uint8Array, what = 'rollback node'): WriteSet {
+    const r = new ByteReader(bytes, 0, bytes.length, what);
+    const magic = r.bytes(8, 'magic');
+    if (dec.decode(magic) !== 'tokurbk1') {
+      throw new TokusimError('bad-magic', 'not a tokusim rollback node', { file: what, offset: 0, expected: 'tokurbk1', actual: JSON.stringify(dec.decode(magic)) });
+    }
+    const ws = new WriteSet();
+    const n = r.u32('row count');
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const op = CODE_OP[r.u8('op')];
+      if (op === undefined) throw new TokusimError('bad-length', 'unknown rollback row op', { file: what, offset: at, expected: '1..3' });
+      const filenum = r.u32('filenum');
+      const key = r.bytes(r.u32('key length'), 'key');
+      const value = r.bytes(r.u32('value length'), 'value');
+      ws.record(filenum, { op, key, value });
+    }
+    const nf = r.u32('file-op count');
+    for (let i = 0; i < nf; i++) {
+      const kind = r.u8('kind') === 1 ? 'fcreate' : 'fdelete';
+      const filenum = r.u32('filenum');
+      const iname = dec.decode(r.bytes(r.u32('iname length'), 'iname'));
+      ws.fileOps.push({ kind, filenum, iname });
+    }
+    if (r.remaining !== 0) {
+      throw new TokusimError('bad-length', 'trailing bytes after a rollback node', { file: what, offset: r.pos, expected: '0', actual: String(r.remaining) });
+    }
+    return ws;
+  }
+}
