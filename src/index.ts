@@ -29,3 +29,4 @@ export * from './log/events.js';
 export * from './log/writer.js';
 export * from './log/cursor.js';
 export * from './log/synth.js';
+export * from './engine/index.js';
