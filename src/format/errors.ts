@@ -46,10 +46,9 @@ export class TokusimError extends Error {
     if (w.offset !== undefined) parts.push(`offset ${w.offset}`);
     if (w.lsn !== undefined) parts.push(`last good lsn ${w.lsn}`);
     const loc = parts.length > 0 ? `${parts.join(', ')}: ` : '';
-    const ev =
-      w.expected !== undefined || w.actual !== undefined
-        ? ` (expected ${w.expected ?? '?'}, actual ${w.actual ?? '?'})`
-        : '';
+    let ev = '';
+    if (w.expected !== undefined) ev = ` (expected ${w.expected}, actual ${w.actual ?? 'nothing'})`;
+    else if (w.actual !== undefined && !message.includes(w.actual)) ev = ` (${w.actual})`;
     return `${loc}${message}${ev}`;
   }
 }
