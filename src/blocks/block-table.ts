@@ -15,6 +15,7 @@
  *  - A disk block returns to the allocator only when no translation refers to it.
  */
 import { invariant } from '../format/errors.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import {
   DISKOFF_UNUSED,
   SIZE_IS_FREE,
@@ -207,6 +208,20 @@ export class BlockTable {
     this.maybeOptimizeCurrent();
     this.inprogress = this.current.copyAs('inprogress');
     this.checkpointSkipped = false;
+    if (isBugPlanted('free-blocks-at-begin')) this.freeCheckpointedEarly();
+  }
+
+  /**
+   * The planted bug 'free-blocks-at-begin': rotate at begin instead of at end, so the blocks
+   * only the last complete checkpoint uses are reusable while its header is still the newest.
+   */
+  private freeCheckpointedEarly(): void {
+    const cp = this.checkpointed;
+    for (let i = 0; i < cp.smallestNeverUsed; i++) {
+      const old = cp.entry(i);
+      if (old.size > 0n && !prevents(this.current, i, old)) this.allocator.freeBlock(old.diskoff, old.size);
+    }
+    this.checkpointed = this.current.copyAs('checkpointed');
   }
 
   private maybeOptimizeCurrent(): void {

@@ -10,6 +10,7 @@
  *    ft-header.ts, and a bad BTT or descriptor in the chosen slot is an error (no fallback).
  */
 import { invariant } from '../format/errors.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import {
   HEADER_SLOT_RESERVE,
   MAX_LSN,
@@ -148,10 +149,17 @@ export class DictionaryFile {
     invariant(ch.checkpointCount > 0n, 'a written header has checkpoint count >= 1');
     const t = this.blockTable.serializeTranslation();
     const header: FtHeader = { ...ch, translationLocation: t.address, translationSize: t.size };
+    const slot = headerSlotForCount(header.checkpointCount);
+    if (isBugPlanted('header-before-btt-durable')) {
+      await this.handle.pwrite(encodeFtHeaderSector(header), headerSlotOffset(slot));
+      await this.grow(t.growth);
+      await this.handle.pwrite(t.bytes, Number(t.address));
+      await this.handle.fsync();
+      return slot;
+    }
     await this.grow(t.growth);
     await this.handle.pwrite(t.bytes, Number(t.address));
     await this.handle.fsync();
-    const slot = headerSlotForCount(header.checkpointCount);
     await this.handle.pwrite(encodeFtHeaderSector(header), headerSlotOffset(slot));
     await this.handle.fsync();
     return slot;

@@ -24,6 +24,7 @@
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import { BackgroundJobManager } from './background-jobs.js';
 import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
 import { LockLevel, LockTask, OrderedLock } from './lock-order.js';
@@ -237,7 +238,7 @@ export class Cachetable {
         continue;
       }
       p.count = Math.min(CLOCK_SATURATION, p.count + 1);
-      if (options.mode === 'write') {
+      if (options.mode === 'write' && !isBugPlanted('checkpoint-no-clone')) {
         const targets = [p, ...(options.dependents ?? []).map((d) => d.pair)];
         const captured = await this.capturePending(task, targets, 'read', 'client');
         await this.resolveCaptured(task, targets, captured, options.dependents);

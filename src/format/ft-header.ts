@@ -16,6 +16,7 @@
 import { ByteReader, ByteWriter, readU32At } from './bytes.js';
 import { TokusimError, invariant } from './errors.js';
 import { x1764 } from './x1764.js';
+import { isBugPlanted } from './planted-bugs.js';
 
 export const FT_LAYOUT_VERSION = 29;
 export const FT_LAYOUT_MIN_SUPPORTED_VERSION = 13;
@@ -413,7 +414,8 @@ export function chooseHeader(s0: HeaderSlotReport, s1: HeaderSlotReport, file: s
   if (acceptable[0] && acceptable[1]) {
     const h0 = s0.header!;
     const h1 = s1.header!;
-    const newer = h0.checkpointCount > h1.checkpointCount ? 0 : 1;
+    let newer: 0 | 1 = h0.checkpointCount > h1.checkpointCount ? 0 : 1;
+    if (isBugPlanted('header-slot-by-offset')) newer = 0;
     const diff = h0.checkpointCount - h1.checkpointCount;
     if (diff !== 1n && diff !== -1n) {
       throw new HeaderError('both header slots are valid but their checkpoint counts do not differ by exactly 1', EINVAL, {
