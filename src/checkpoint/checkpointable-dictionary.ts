@@ -25,7 +25,7 @@ import { x1764 } from '../format/x1764.js';
 import type { FtHeader } from '../format/ft-header.js';
 import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { BlockTableHooks } from '../blocks/block-table.js';
-import type { Storage } from '../storage/storage.js';
+import { dirName, type Storage } from '../storage/storage.js';
 import type { Cachetable } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
 
@@ -141,6 +141,8 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
   static async create<V>(opts: DictionaryOptions<V> & { header: FtHeader }): Promise<CheckpointableDictionary<V>> {
     const d = new CheckpointableDictionary<V>(opts);
     d.file = await DictionaryFile.create(opts.storage, opts.path, { ...opts.header }, d.blockTableHooks());
+    // The new directory entry must survive a crash once a checkpoint has written the file.
+    await opts.storage.fsyncDir(dirName(opts.path));
     d.headerDirty = true;
     await d.openCachefile();
     return d;
