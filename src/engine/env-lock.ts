@@ -8,7 +8,8 @@
  * Invariants:
  *  - While an EnvLock is held, the file names this owner and an expiry in the future (as long
  *    as the renew timer can run).
- *  - acquire never overwrites a live holder's lock; release removes the file only when it
+ *  - acquire never overwrites a live holder's lock (a lock naming the same owner id is that
+ *    owner's own, left by a crash, and is taken over); release removes the file only when it
  *    still names this owner.
  */
 import { TokusimError } from '../format/errors.js';
@@ -94,7 +95,8 @@ export class EnvLock {
       const now = Number(opts.clock.nowMicros() / 1000n);
       const checkPid = opts.storage instanceof NodeStorage;
       let stale: string | undefined;
-      if (checkPid && !pidAlive(held.pid)) stale = `pid ${held.pid} is not running`;
+      if (held.owner === opts.owner) stale = `it names this same owner (${held.owner}), restarting after a crash`;
+      else if (checkPid && !pidAlive(held.pid)) stale = `pid ${held.pid} is not running`;
       else if (held.leaseExpiresMs <= now) stale = `lease expired at ${new Date(held.leaseExpiresMs).toISOString()}`;
       if (stale === undefined) throw new EnvLockedError(held, path);
       opts.onTakeover?.(held, stale);

@@ -385,9 +385,13 @@ export class Env implements EnvCore {
   /** @internal Create a dictionary file; logs fcreate in txn unless txn is null (replay). */
   async createDictionaryFile(txn: Txn | null, name: string, iname: string, filenum: number): Promise<Dictionary> {
     const path = this.path(iname);
+    let fcreateLsn = 0n;
     if (txn !== null) {
       txn.ensureBegun();
-      this.log({ type: 'fcreate', xid: txn.xid, filenum, iname: enc.encode(iname), mode: 0o755, treeflags: 0, nodesize: 4 << 20, basementnodesize: 128 << 10, compression_method: 1 });
+      // Write-ahead for the file itself: a crash after the file exists must find the fcreate
+      // in the log, so that recovery deletes the file when the txn did not commit.
+      fcreateLsn = this.log({ type: 'fcreate', xid: txn.xid, filenum, iname: enc.encode(iname), mode: 0o755, treeflags: 0, nodesize: 4 << 20, basementnodesize: 128 << 10, compression_method: 1 });
+      await this.logWriter!.fsync(fcreateLsn);
     }
     if (await this.storage.exists(path)) await this.storage.unlink(path);
     const header = { ...newFtHeader({ now: this.clock.nowMicros() / 1_000_000n, rootXidThatCreated: txn?.root.id ?? 0n }), rootBlocknum: NO_ROOT };
