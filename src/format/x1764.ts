@@ -10,10 +10,11 @@
  *  - x1764(empty) === 0xffffffff.
  *  - The incremental form (X1764 class) gives the same value as x1764() for any chunking.
  *
- * The accumulator is kept as two 32-bit halves in doubles: lo*17 + w < 2^37 stays exact.
+ * Speed: the accumulator is two int32 words, hi and lo. The low word is multiplied by 17 in
+ * two 16-bit halves so every intermediate stays a small integer (no floating point division);
+ * the carry out of the low word (at most 5 bits) goes into the high word, which Math.imul
+ * multiplies modulo 2^32. This runs several times faster in V8 than a double-based version.
  */
-
-const TWO32 = 4294967296;
 
 /** Checksum of bytes [start, end) of buf. */
 export function x1764(buf: Uint8Array, start = 0, end = buf.length): number {
@@ -22,26 +23,30 @@ export function x1764(buf: Uint8Array, start = 0, end = buf.length): number {
   let i = start;
   const fullEnd = start + ((end - start) & ~7);
   while (i < fullEnd) {
-    const wlo = (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) >>> 0;
-    const whi = (buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24)) >>> 0;
-    const l = lo * 17 + wlo;
-    const carry = Math.floor(l / TWO32);
-    lo = l - carry * TWO32;
-    hi = (Math.imul(hi, 17) + whi + carry) >>> 0;
+    // The low word of w as two 16-bit halves, the high word as an int32.
+    const w0 = buf[i]! | (buf[i + 1]! << 8);
+    const w1 = buf[i + 2]! | (buf[i + 3]! << 8);
+    const w2 = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+    const t0 = (lo & 0xffff) * 17 + w0;
+    const t1 = (lo >>> 16) * 17 + w1 + (t0 >>> 16);
+    lo = (t1 << 16) | (t0 & 0xffff);
+    hi = (Math.imul(hi, 17) + w2 + (t1 >>> 16)) | 0;
     i += 8;
   }
   if (i < end) {
+    // The 1..7 byte tail, zero-padded at the high end.
     let wlo = 0;
     let whi = 0;
-    for (let k = 0; i + k < end; k++) {
+    const n = end - i;
+    for (let k = 0; k < n; k++) {
       const b = buf[i + k]!;
-      if (k < 4) wlo += b * 2 ** (8 * k);
-      else whi += b * 2 ** (8 * (k - 4));
+      if (k < 4) wlo |= b << (8 * k);
+      else whi |= b << (8 * k - 32);
     }
-    const l = lo * 17 + wlo;
-    const carry = Math.floor(l / TWO32);
-    lo = l - carry * TWO32;
-    hi = (Math.imul(hi, 17) + whi + carry) >>> 0;
+    const t0 = (lo & 0xffff) * 17 + (wlo & 0xffff);
+    const t1 = (lo >>> 16) * 17 + (wlo >>> 16) + (t0 >>> 16);
+    lo = (t1 << 16) | (t0 & 0xffff);
+    hi = (Math.imul(hi, 17) + whi + (t1 >>> 16)) | 0;
   }
   return ~(lo ^ hi) >>> 0;
 }
@@ -65,9 +70,22 @@ export class X1764 {
         this.npending = 0;
       }
     }
-    while (i + 8 <= end) {
-      this.fold(buf, i);
-      i += 8;
+    if (i + 8 <= end) {
+      // Whole groups: fold them with local state, as x1764() does.
+      let hi = this.hi;
+      let lo = this.lo;
+      while (i + 8 <= end) {
+        const w0 = buf[i]! | (buf[i + 1]! << 8);
+        const w1 = buf[i + 2]! | (buf[i + 3]! << 8);
+        const w2 = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+        const t0 = (lo & 0xffff) * 17 + w0;
+        const t1 = (lo >>> 16) * 17 + w1 + (t0 >>> 16);
+        lo = (t1 << 16) | (t0 & 0xffff);
+        hi = (Math.imul(hi, 17) + w2 + (t1 >>> 16)) | 0;
+        i += 8;
+      }
+      this.hi = hi;
+      this.lo = lo;
     }
     while (i < end) this.pending[this.npending++] = buf[i++]!;
   }
@@ -89,23 +107,25 @@ export class X1764 {
       let whi = 0;
       for (let k = 0; k < this.npending; k++) {
         const b = this.pending[k]!;
-        if (k < 4) wlo += b * 2 ** (8 * k);
-        else whi += b * 2 ** (8 * (k - 4));
+        if (k < 4) wlo |= b << (8 * k);
+        else whi |= b << (8 * k - 32);
       }
-      const l = lo * 17 + wlo;
-      const carry = Math.floor(l / TWO32);
-      lo = l - carry * TWO32;
-      hi = (Math.imul(hi, 17) + whi + carry) >>> 0;
+      const t0 = (lo & 0xffff) * 17 + (wlo & 0xffff);
+      const t1 = (lo >>> 16) * 17 + (wlo >>> 16) + (t0 >>> 16);
+      lo = (t1 << 16) | (t0 & 0xffff);
+      hi = (Math.imul(hi, 17) + whi + (t1 >>> 16)) | 0;
     }
     return ~(lo ^ hi) >>> 0;
   }
 
   private fold(buf: Uint8Array, i: number): void {
-    const wlo = (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) >>> 0;
-    const whi = (buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24)) >>> 0;
-    const l = this.lo * 17 + wlo;
-    const carry = Math.floor(l / TWO32);
-    this.lo = l - carry * TWO32;
-    this.hi = (Math.imul(this.hi, 17) + whi + carry) >>> 0;
+    const w0 = buf[i]! | (buf[i + 1]! << 8);
+    const w1 = buf[i + 2]! | (buf[i + 3]! << 8);
+    const w2 = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+    const lo = this.lo;
+    const t0 = (lo & 0xffff) * 17 + w0;
+    const t1 = (lo >>> 16) * 17 + w1 + (t0 >>> 16);
+    this.lo = (t1 << 16) | (t0 & 0xffff);
+    this.hi = (Math.imul(this.hi, 17) + w2 + (t1 >>> 16)) | 0;
   }
 }
