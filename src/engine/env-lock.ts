@@ -31,7 +31,7 @@ export class EnvLockedError extends TokusimError {
     readonly holder: EnvLockInfo,
     path: string,
   ) {
-    super('io', `environment is locked by owner ${holder.owner} (pid ${holder.pid}, lease until ${new Date(holder.leaseExpiresMs).toISOString()})`, {
+    super('locked', `environment is locked by owner ${holder.owner} (pid ${holder.pid}, lease until ${new Date(holder.leaseExpiresMs).toISOString()})`, {
       file: path,
       expected: 'no live holder',
       actual: `owner ${holder.owner} pid ${holder.pid}`,

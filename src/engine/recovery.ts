@@ -54,7 +54,7 @@ function fail(msg: string, rec: LogRecord | undefined, file?: string): TokusimEr
   const where: { lsn?: bigint; file?: string } = {};
   if (rec !== undefined) where.lsn = rec.lsn;
   if (file !== undefined) where.file = file;
-  return new TokusimError('invariant', `recovery failed: ${msg}`, where);
+  return new TokusimError('recovery', `recovery failed: ${msg}`, where);
 }
 
 export async function recoverEnvironment(env: Env, paths: string[], repaired: RepairResult): Promise<RecoveryReport> {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
-import { LockConflictError } from '../../src/engine/locktree.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { LogCursor } from '../../src/log/cursor.js';
-import { printRecord } from '../../src/format/printer.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));

@@ -7,6 +7,8 @@ import { replayCommandModule } from './replay.js';
 import { ftdumpCommandModule } from './ftdump.js';
 import { logprintCommandModule } from './logprint.js';
 import { synthLogCommandModule } from './synth-log.js';
+import { recoverCommandModule } from './recover.js';
+import { statusCommandModule } from './status.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule];
