@@ -383,6 +383,59 @@ export function decodeRecord(buf: Uint8Array, offset: number, ctx: DecodeContext
   return { kind: 'ok', record: rec as unknown as LogRecord, length: consumed, crc: storedCrc };
 }
 
+/**
+ * The length of the entry at buf[offset] when it lies wholly in [offset, end) and
+ * decodeRecord would accept it (known command, fields inside the entry, checksum, trailing
+ * and leading len all agree); -1 otherwise. It builds no record, so bulk readers can walk
+ * entries cheaply and fall back to decodeRecord (for the exact error) when this says -1.
+ */
+export function validEntryLength(buf: Uint8Array, offset: number, end = buf.length): number {
+  if (offset + MIN_ENTRY_LENGTH > end) return -1;
+  const len = u32At(buf, offset);
+  const entryEnd = offset + len;
+  if (len < MIN_ENTRY_LENGTH || entryEnd > end) return -1;
+  const c = COMPILED_BY_CMD[buf[offset + 4]!];
+  if (c === undefined) return -1;
+  // Walk the fields; each must end inside the entry, before its crc and trailing len.
+  const limit = entryEnd - 8;
+  let p = offset + 13;
+  const codes = c.codes;
+  for (let i = 0; i < codes.length && p <= limit; i++) {
+    switch (codes[i]!) {
+      case T.U8:
+      case T.BOOL:
+        p += 1;
+        break;
+      case T.U32:
+        p += 4;
+        break;
+      case T.U64:
+      case T.BLOCKNUM:
+        p += 8;
+        break;
+      case T.TXNID_PAIR:
+        p += 16;
+        break;
+      case T.FILENUMS:
+        if (p + 4 > limit) return -1;
+        p += 4 + 4 * u32At(buf, p);
+        break;
+      case T.BYTESTRING:
+        if (p + 4 > limit) return -1;
+        p += 4 + u32At(buf, p);
+        break;
+      case T.XIDP:
+        if (p + 6 > limit) return -1;
+        p += 6 + buf[p + 4]! + buf[p + 5]!;
+        break;
+    }
+  }
+  if (p !== limit) return -1;
+  if (u32At(buf, limit + 4) !== len) return -1;
+  if (u32At(buf, limit) !== x1764(buf, offset, limit)) return -1;
+  return len;
+}
+
 function corrupt(
   kind: 'unknown-command' | 'bad-checksum' | 'bad-length',
   message: string,

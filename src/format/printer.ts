@@ -27,34 +27,23 @@ export const DB_BADFORMAT = -30500;
 
 // ---- Output buffer ------------------------------------------------------------------------
 
-/** A growable byte buffer with the formatting primitives the printer needs. */
+/**
+ * A growable output byte buffer. The entry printer reserves room once per entry (and once
+ * per variable-length field) with ensure(), then writes through the put* functions below.
+ */
 class Out {
   buf: Uint8Array;
   n = 0;
   constructor(cap: number) {
-    this.buf = new Uint8Array(cap);
+    this.buf = allocBytes(cap);
   }
   ensure(extra: number): void {
     if (this.n + extra <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.n + extra) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = allocBytes(cap);
     next.set(this.buf.subarray(0, this.n));
     this.buf = next;
-  }
-  bytes(b: Uint8Array): void {
-    const len = b.length;
-    this.ensure(len);
-    if (len > 32) {
-      this.buf.set(b, this.n);
-      this.n += len;
-      return;
-    }
-    // TypedArray.set has a fixed cost that dominates for the short prefixes printed here.
-    const d = this.buf;
-    let n = this.n;
-    for (let i = 0; i < len; i++) d[n++] = b[i]!;
-    this.n = n;
   }
   /** ASCII/latin1 string (every char < 256). */
   str(s: string): void {
@@ -68,95 +57,15 @@ class Out {
     this.ensure(1);
     this.buf[this.n++] = c;
   }
-  /** Non-negative integer below 2^53 in decimal. */
-  uint(v: number): void {
-    this.ensure(20);
-    const b = this.buf;
-    if (v < 10) {
-      b[this.n++] = 48 + v;
-      return;
-    }
-    if (v <= 0x7fffffff) {
-      let digits = 1;
-      for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
-      let i = this.n + digits;
-      this.n = i;
-      while (v >= 10) {
-        const q = (v / 10) | 0;
-        b[--i] = 48 + v - q * 10;
-        v = q;
-      }
-      b[--i] = 48 + v;
-      return;
-    }
-    let digits = 0;
-    for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++;
-    let i = this.n + digits;
-    this.n = i;
-    while (v >= 1) {
-      const q = Math.floor(v / 10);
-      b[--i] = 48 + (v - q * 10);
-      v = q;
-    }
-  }
-  /** A 64-bit value given as two u32 words, unsigned decimal (%llu). */
-  u64(hi: number, lo: number): void {
-    if (hi < 0x200000) this.uint(hi * 4294967296 + lo);
-    else this.str(((BigInt(hi) << 32n) | BigInt(lo)).toString());
-  }
-  /** A 64-bit value given as two u32 words, signed decimal (%lld). */
-  i64(hi: number, lo: number): void {
-    if (hi < 0x80000000) {
-      this.u64(hi, lo);
-      return;
-    }
-    // Two's complement negation on the two words.
-    let nlo = (~lo >>> 0) + 1;
-    let nhi = ~hi >>> 0;
-    if (nlo === 4294967296) {
-      nlo = 0;
-      nhi = (nhi + 1) >>> 0;
-    }
-    this.byte(45);
-    this.u64(nhi, nlo);
-  }
-  /** A u32 printed with %d (signed). */
-  i32(v: number): void {
-    const s = v | 0;
-    if (s < 0) {
-      this.byte(45);
-      this.uint(-s);
-    } else this.uint(s);
-  }
-  /** `"` + bytes escaped as toku_print_bytes does + `"`. */
-  quoted(src: Uint8Array, from: number, to: number): void {
-    this.ensure(4 + 4 * (to - from));
-    const b = this.buf;
-    let n = this.n;
-    b[n++] = 34;
-    for (let i = from; i < to; i++) {
-      const c = src[i]!;
-      const e = ESC_LEN[c]!;
-      if (e === 1) {
-        b[n++] = c;
-      } else {
-        // Always copy 4 bytes (capacity has 2 spare); a 2-byte escape just advances by 2.
-        const k = c << 2;
-        b[n] = ESC[k]!;
-        b[n + 1] = ESC[k + 1]!;
-        b[n + 2] = ESC[k + 2]!;
-        b[n + 3] = ESC[k + 3]!;
-        n += e;
-      }
-    }
-    b[n++] = 34;
-    this.n = n;
-  }
-  hex8(v: number): void {
-    this.ensure(8);
-    for (let k = 7; k >= 0; k--) this.buf[this.n++] = HEX[(v >>> (4 * k)) & 15]!;
-  }
 }
+
+/** Output buffers are always written before they are read: skip zero-filling them. */
+function allocBytes(n: number): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(raw.buffer, raw.byteOffset, n);
+}
+
+const TWO32 = 4294967296;
 
 /** Bytes printed as themselves inside data="...": printable ASCII except `"` and `\`. */
 const PLAIN = new Uint8Array(256);
@@ -222,6 +131,8 @@ function planCode(type: FieldType, format: string | undefined): P {
 interface Plan {
   /** `%-23s '%c':` */
   head: Uint8Array;
+  /** Output bytes an entry of this type can need besides its variable-length data. */
+  room: number;
   /** ` name=` per field. */
   prefixes: Uint8Array[];
   codes: P[];
@@ -230,11 +141,12 @@ interface Plan {
 const PLANS: Array<Plan | undefined> = LOG_SPEC_BY_CMD.map((spec) => {
   if (spec === undefined) return undefined;
   invariant(spec.cmd.charCodeAt(0) >= 0x20 && spec.cmd.charCodeAt(0) <= 0x7e, `command of ${spec.name} is not printable`);
-  return {
-    head: latin1(`${spec.name.padEnd(LOG_NAME_WIDTH)}  '${spec.cmd}':`),
-    prefixes: spec.fields.map((f) => latin1(` ${f.name}=`)),
-    codes: spec.fields.map((f) => planCode(f.type, f.format)),
-  };
+  const head = latin1(`${spec.name.padEnd(LOG_NAME_WIDTH)}  '${spec.cmd}':`);
+  const prefixes = spec.fields.map((f) => latin1(` ${f.name}=`));
+  // Per field: its prefix plus 96 (more than any number or framing text printed for it);
+  // 256 more for lsn, crc, checksum, len, actual_len and the newline; 2 spare for escapes.
+  const room = head.length + prefixes.reduce((a, p) => a + p.length + 96, 0) + 256;
+  return { head, room, prefixes, codes: spec.fields.map((f) => planCode(f.type, f.format)) };
 });
 const LSN_PREFIX = latin1(' lsn=');
 const CRC_PREFIX = latin1(' crc=');
@@ -242,7 +154,140 @@ const CHECKSUM_PREFIX = latin1(' checksum=');
 const LEN_PREFIX = latin1(' len=');
 const ACTUAL_LEN_PREFIX = latin1(' actual_len=');
 const TRUE = latin1('true');
+const NUM_OPEN = latin1('{num=');
+const FILENUMS_OPEN = latin1(' filenums="');
+const LEN_OPEN = latin1('{len=');
+const DATA_OPEN = latin1(' data="');
+const FORMATID_OPEN = latin1('{formatID=0x');
+const GTRID_LENGTH = latin1(' gtrid_length=');
+const BQUAL_LENGTH = latin1(' bqual_length=');
 const FALSE = latin1('false');
+
+// ---- Number and text writers on (buffer, position) ----------------------------------------
+// Each returns the new position; the caller has ensured room (see Plan.room).
+
+function putBytes(b: Uint8Array, n: number, src: Uint8Array): number {
+  for (let i = 0; i < src.length; i++) b[n++] = src[i]!;
+  return n;
+}
+
+/** Non-negative integer below 2^53 in decimal. */
+function putUint(b: Uint8Array, n: number, v: number): number {
+  if (v < 10) {
+    b[n] = 48 + v;
+    return n + 1;
+  }
+  if (v <= 0x7fffffff) {
+    const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+    let i = n + digits;
+    while (v >= 10) {
+      const q = (v / 10) | 0;
+      b[--i] = 48 + v - q * 10;
+      v = q;
+    }
+    b[--i] = 48 + v;
+    return n + digits;
+  }
+  let digits = 0;
+  for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++;
+  let i = n + digits;
+  while (v >= 1) {
+    const q = Math.floor(v / 10);
+    b[--i] = 48 + (v - q * 10);
+    v = q;
+  }
+  return n + digits;
+}
+
+/** A 64-bit value given as two u32 words, unsigned decimal (%llu), without BigInt. */
+function putU64(b: Uint8Array, n: number, hi: number, lo: number): number {
+  if (hi < 0x200000) return putUint(b, n, hi * TWO32 + lo);
+  // v = hi*2^32 + lo = q*10^6 + r, with every intermediate below 2^53.
+  const qh = Math.floor(hi / 1e6);
+  const x = (hi - qh * 1e6) * TWO32 + lo;
+  let ql = Math.floor(x / 1e6);
+  let r = x - ql * 1e6;
+  if (r < 0) {
+    ql -= 1;
+    r += 1e6;
+  } else if (r >= 1e6) {
+    ql += 1;
+    r -= 1e6;
+  }
+  n = putUint(b, n, qh * TWO32 + ql);
+  for (let k = 5; k >= 0; k--) {
+    const q = Math.floor(r / 10);
+    b[n + k] = 48 + (r - q * 10);
+    r = q;
+  }
+  return n + 6;
+}
+
+/** A 64-bit value given as two u32 words, signed decimal (%lld). */
+function putI64(b: Uint8Array, n: number, hi: number, lo: number): number {
+  if (hi < 0x80000000) return putU64(b, n, hi, lo);
+  // Two's complement negation on the two words.
+  let nlo = (~lo >>> 0) + 1;
+  let nhi = ~hi >>> 0;
+  if (nlo === TWO32) {
+    nlo = 0;
+    nhi = (nhi + 1) >>> 0;
+  }
+  b[n] = 45;
+  return putU64(b, n + 1, nhi, nlo);
+}
+
+/** A u32 printed with %d (signed). */
+function putI32(b: Uint8Array, n: number, v: number): number {
+  const s = v | 0;
+  if (s < 0) {
+    b[n] = 45;
+    return putUint(b, n + 1, -s);
+  }
+  return putUint(b, n, s);
+}
+
+/** Lower-case hex without leading zeros (%x). */
+function putHex(b: Uint8Array, n: number, v: number): number {
+  let digits = 1;
+  while (digits < 8 && v >>> (4 * digits) !== 0) digits++;
+  for (let k = digits - 1; k >= 0; k--) b[n++] = HEX[(v >>> (4 * k)) & 15]!;
+  return n;
+}
+
+/** Zero-padded 8-digit hex (%08x). */
+function putHex8(b: Uint8Array, n: number, v: number): number {
+  for (let k = 7; k >= 0; k--) b[n++] = HEX[(v >>> (4 * k)) & 15]!;
+  return n;
+}
+
+/** Octal without leading zeros (%o). */
+function putOctal(b: Uint8Array, n: number, v: number): number {
+  let digits = 1;
+  while (digits < 11 && Math.floor(v / 8 ** digits) !== 0) digits++;
+  for (let k = digits - 1; k >= 0; k--) b[n++] = 48 + (Math.floor(v / 8 ** k) & 7);
+  return n;
+}
+
+/** Bytes src[from, to) escaped as toku_print_bytes does (room: 4 per byte + 2 spare). */
+function putEscaped(b: Uint8Array, n: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = src[i]!;
+    const e = ESC_LEN[c]!;
+    if (e === 1) {
+      b[n++] = c;
+    } else {
+      // Always copy 4 bytes (there are 2 spare); a 2-byte escape just advances by 2.
+      const k = c << 2;
+      b[n] = ESC[k]!;
+      b[n + 1] = ESC[k + 1]!;
+      b[n + 2] = ESC[k + 2]!;
+      b[n + 3] = ESC[k + 3]!;
+      n += e;
+    }
+  }
+  return n;
+}
 
 // ---- One entry ----------------------------------------------------------------------------
 
@@ -266,16 +311,17 @@ function u32At(b: Uint8Array, o: number): number {
 let entryEnd = 0;
 let entryNeed = 0;
 
-let entryMark = 0;
-let entryPos = 0;
-let entryAtEof = false;
-let entryOut: Out | undefined;
-
-/** The bytes end inside the current entry: the tool's quiet EOF, or withdraw and wait. */
-function short(needUpTo: number, leadingLen: number): R {
-  if (entryAtEof) return R.EOF;
-  entryOut!.n = entryMark;
-  let want = needUpTo - entryPos;
+/**
+ * The bytes end inside the entry that started at `pos` (output mark `mark`): the tool's quiet
+ * EOF keeping the partial line (up to `n`), or withdraw the output and ask for more bytes.
+ */
+function short(out: Out, mark: number, n: number, pos: number, atEof: boolean, needUpTo: number, leadingLen: number): R {
+  if (atEof) {
+    out.n = n;
+    return R.EOF;
+  }
+  out.n = mark;
+  let want = needUpTo - pos;
   // A plausible leading len lets a big entry arrive whole instead of field by field.
   if (leadingLen > want && leadingLen <= 64 << 20) want = leadingLen;
   entryNeed = want;
@@ -284,17 +330,15 @@ function short(needUpTo: number, leadingLen: number): R {
 
 /**
  * Print the entry starting at buf[pos] (bytes valid up to `end`). `atEof` says no more bytes
- * will follow. Sets entryEnd (the position after the entry) on OK, entryNeed (a good number
- * of bytes from pos to wait for) on NEED.
+ * will follow. `crcKnownGood` skips recomputing the checksum when the caller has just
+ * verified it (a cursor that checked the entry). Sets entryEnd (the position after the entry)
+ * on OK, entryNeed (a good number of bytes from pos to wait for) on NEED.
  */
-function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, out: Out): R {
-  entryMark = out.n;
-  entryPos = pos;
-  entryAtEof = atEof;
-  entryOut = out;
-  if (pos + 4 > end) return atEof ? R.EOF : short(pos + 4, 0);
+function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, out: Out, crcKnownGood = false): R {
+  const mark = out.n;
+  if (pos + 4 > end) return atEof ? R.EOF : short(out, mark, mark, pos, false, pos + 4, 0);
   const leadingLen = u32At(buf, pos);
-  if (pos + 5 > end) return atEof ? R.BAD : short(pos + 5, leadingLen);
+  if (pos + 5 > end) return atEof ? R.BAD : short(out, mark, mark, pos, false, pos + 5, leadingLen);
   const cmd = buf[pos + 4]!;
   const plan = PLANS[cmd];
   if (plan === undefined) {
@@ -303,140 +347,162 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
     out.str("')");
     return R.BAD;
   }
-  out.bytes(plan.head);
+  out.ensure(plan.room);
+  let b = out.buf;
+  let n = putBytes(b, mark, plan.head);
   let p = pos + 5;
-  if (p + 8 > end) return short(p + 8, leadingLen);
-  out.bytes(LSN_PREFIX);
-  out.u64(u32At(buf, p), u32At(buf, p + 4));
+  if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
+  n = putBytes(b, n, LSN_PREFIX);
+  n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
   p += 8;
   const codes = plan.codes;
+  const prefixes = plan.prefixes;
   for (let i = 0; i < codes.length; i++) {
-    const code = codes[i]!;
-    switch (code) {
+    switch (codes[i]!) {
       case P.U8: {
-        if (p + 1 > end) return short(p + 1, leadingLen);
+        if (p + 1 > end) return short(out, mark, n, pos, atEof, p + 1, leadingLen);
         const v = buf[p++]!;
-        out.bytes(plan.prefixes[i]!);
-        out.uint(v);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putUint(b, n, v);
         if (v >= 0x20 && v <= 0x7e) {
-          out.str("('");
-          out.byte(v);
-          out.str("')");
+          b[n] = 40; // ('c')
+          b[n + 1] = 39;
+          b[n + 2] = v;
+          b[n + 3] = 39;
+          b[n + 4] = 41;
+          n += 5;
         }
         break;
       }
       case P.BOOL:
-        if (p + 1 > end) return short(p + 1, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.bytes(buf[p++] !== 0 ? TRUE : FALSE);
+        if (p + 1 > end) return short(out, mark, n, pos, atEof, p + 1, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putBytes(b, n, buf[p++] !== 0 ? TRUE : FALSE);
         break;
       case P.U32:
-        if (p + 4 > end) return short(p + 4, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.i32(u32At(buf, p));
+        if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putI32(b, n, u32At(buf, p));
         p += 4;
         break;
       case P.U32_OCTAL:
-        if (p + 4 > end) return short(p + 4, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.byte(48);
-        out.str(u32At(buf, p).toString(8));
+        if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        b[n++] = 48;
+        n = putOctal(b, n, u32At(buf, p));
         p += 4;
         break;
       case P.U64_SIGNED:
-        if (p + 8 > end) return short(p + 8, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.i64(u32At(buf, p), u32At(buf, p + 4));
+        if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putI64(b, n, u32At(buf, p), u32At(buf, p + 4));
         p += 8;
         break;
       case P.U64_UNSIGNED:
-        if (p + 8 > end) return short(p + 8, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.u64(u32At(buf, p), u32At(buf, p + 4));
+        if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
         p += 8;
         break;
       case P.TXNID_PAIR:
-        if (p + 16 > end) return short(p + 16, leadingLen);
-        out.bytes(plan.prefixes[i]!);
-        out.u64(u32At(buf, p), u32At(buf, p + 4));
-        out.byte(44);
-        out.u64(u32At(buf, p + 8), u32At(buf, p + 12));
+        if (p + 16 > end) return short(out, mark, n, pos, atEof, p + 16, leadingLen);
+        n = putBytes(b, n, prefixes[i]!);
+        n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
+        b[n++] = 44;
+        n = putU64(b, n, u32At(buf, p + 8), u32At(buf, p + 12));
         p += 16;
         break;
       case P.FILENUMS: {
-        if (p + 4 > end) return short(p + 4, leadingLen);
+        if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
         const num = u32At(buf, p);
-        if (p + 4 + 4 * num > end) return short(p + 4 + 4 * num, leadingLen);
+        if (p + 4 + 4 * num > end) return short(out, mark, n, pos, atEof, p + 4 + 4 * num, leadingLen);
         p += 4;
-        out.bytes(plan.prefixes[i]!);
-        out.str('{num=');
-        out.uint(num);
-        out.str(' filenums="');
+        out.n = n;
+        out.ensure(11 * num + plan.room);
+        b = out.buf;
+        n = putBytes(b, n, prefixes[i]!);
+        n = putBytes(b, n, NUM_OPEN);
+        n = putUint(b, n, num);
+        n = putBytes(b, n, FILENUMS_OPEN);
         for (let k = 0; k < num; k++) {
-          if (k > 0) out.byte(44);
-          out.str('0x');
-          out.str(u32At(buf, p).toString(16));
+          if (k > 0) b[n++] = 44;
+          b[n++] = 48; // 0x
+          b[n++] = 120;
+          n = putHex(b, n, u32At(buf, p));
           p += 4;
         }
-        out.str('"}');
+        b[n++] = 34; // "}
+        b[n++] = 125;
         break;
       }
       case P.BYTESTRING: {
-        if (p + 4 > end) return short(p + 4, leadingLen);
+        if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
         const len = u32At(buf, p);
-        if (p + 4 + len > end) return short(p + 4 + len, leadingLen);
+        if (p + 4 + len > end) return short(out, mark, n, pos, atEof, p + 4 + len, leadingLen);
         p += 4;
-        out.bytes(plan.prefixes[i]!);
-        out.str('{len=');
-        out.uint(len);
-        out.str(' data=');
-        out.quoted(buf, p, p + len);
-        out.byte(125);
+        out.n = n;
+        out.ensure(4 * len + plan.room);
+        b = out.buf;
+        n = putBytes(b, n, prefixes[i]!);
+        n = putBytes(b, n, LEN_OPEN);
+        n = putUint(b, n, len);
+        n = putBytes(b, n, DATA_OPEN);
+        n = putEscaped(b, n, buf, p, p + len);
+        b[n++] = 34; // "}
+        b[n++] = 125;
         p += len;
         break;
       }
       case P.XIDP: {
-        if (p + 6 > end) return short(p + 6, leadingLen);
+        if (p + 6 > end) return short(out, mark, n, pos, atEof, p + 6, leadingLen);
         const formatID = u32At(buf, p);
         const g = buf[p + 4]!;
         const q = buf[p + 5]!;
-        if (p + 6 + g + q > end) return short(p + 6 + g + q, leadingLen);
+        if (p + 6 + g + q > end) return short(out, mark, n, pos, atEof, p + 6 + g + q, leadingLen);
         p += 6;
-        out.bytes(plan.prefixes[i]!);
-        out.str('{formatID=0x');
-        out.str(formatID.toString(16));
-        out.str(' gtrid_length=');
-        out.uint(g);
-        out.str(' bqual_length=');
-        out.uint(q);
-        out.str(' data=');
-        out.quoted(buf, p, p + g + q);
-        out.byte(125);
+        out.n = n;
+        out.ensure(4 * (g + q) + plan.room);
+        b = out.buf;
+        n = putBytes(b, n, prefixes[i]!);
+        n = putBytes(b, n, FORMATID_OPEN);
+        n = putHex(b, n, formatID);
+        n = putBytes(b, n, GTRID_LENGTH);
+        n = putUint(b, n, g);
+        n = putBytes(b, n, BQUAL_LENGTH);
+        n = putUint(b, n, q);
+        n = putBytes(b, n, DATA_OPEN);
+        n = putEscaped(b, n, buf, p, p + g + q);
+        b[n++] = 34; // "}
+        b[n++] = 125;
         p += g + q;
         break;
       }
     }
   }
-  if (p + 4 > end) return short(p + 8, leadingLen);
-  const computed = x1764(buf, pos, p);
+  if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
   const storedCrc = u32At(buf, p);
-  out.bytes(CRC_PREFIX);
-  out.hex8(storedCrc);
+  const computed = crcKnownGood ? storedCrc : x1764(buf, pos, p);
+  n = putBytes(b, n, CRC_PREFIX);
+  n = putHex8(b, n, storedCrc);
   if (storedCrc !== computed) {
-    out.bytes(CHECKSUM_PREFIX);
-    out.hex8(computed);
+    n = putBytes(b, n, CHECKSUM_PREFIX);
+    n = putHex8(b, n, computed);
   }
-  if (p + 8 > end) return short(p + 8, leadingLen);
+  if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
   const storedLen = u32At(buf, p + 4);
   const consumed = p + 8 - pos;
-  out.bytes(LEN_PREFIX);
-  out.uint(storedLen);
+  n = putBytes(b, n, LEN_PREFIX);
+  n = putUint(b, n, storedLen);
   if (storedLen !== consumed) {
-    out.bytes(ACTUAL_LEN_PREFIX);
-    out.uint(consumed);
+    n = putBytes(b, n, ACTUAL_LEN_PREFIX);
+    n = putUint(b, n, consumed);
   }
-  if (storedLen !== consumed || storedCrc !== computed) return R.BAD;
-  out.byte(10);
+  if (storedLen !== consumed || storedCrc !== computed) {
+    out.n = n;
+    return R.BAD;
+  }
+  b[n++] = 10;
+  out.n = n;
   entryEnd = p + 8;
   return R.OK;
 }
@@ -476,15 +542,20 @@ export interface LogPrintResult {
 
 const HEADER_MAGIC = latin1('tokulogg');
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Streaming core of tokuft_logprint. Feed stdin with push(), take the stdout bytes with
  * takeOutput() whenever convenient, and call end() at end of input.
+ *
+ * Input chunks are printed in place. Only the bytes of an entry cut by a chunk boundary are
+ * copied (into `tail`); the entries straddling the boundary are printed from a small staging
+ * copy of the tail plus the first bytes of the next chunk, and the rest of that chunk in place.
  */
 export class LogPrinter {
   private readonly out = new Out(1 << 16);
-  /** Unconsumed input: `chunks` joined, total `avail` bytes. */
-  private chunks: Uint8Array[] = [];
-  private avail = 0;
+  /** Unconsumed input kept from earlier chunks (a copy; the caller may reuse its chunks). */
+  private tail: Uint8Array = EMPTY;
   /** Don't try to parse again until this many bytes are available. */
   private waitFor = 0;
   private phase: 'magic' | 'version' | 'records' | 'done' = 'magic';
@@ -509,15 +580,44 @@ export class LogPrinter {
 
   push(chunk: Uint8Array): void {
     if (this.phase === 'done' || chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.avail += chunk.length;
-    if (this.avail < this.waitFor) return;
-    this.run(false);
+    const t = this.tail.length;
+    if (t === 0) {
+      if (chunk.length < this.waitFor) this.keep(chunk, 0);
+      else this.consume(chunk, 0, false);
+      return;
+    }
+    if (t + chunk.length < this.waitFor || this.phase !== 'records') {
+      const joined = concat(this.tail, chunk, chunk.length);
+      if (joined.length < this.waitFor) this.tail = joined;
+      else this.consume(joined, 0, false);
+      return;
+    }
+    this.pushStraddling(chunk);
+  }
+
+  /**
+   * Print the complete entry at buf[offset] (all its bytes present), after the file header
+   * was pushed and with no input pending: for readers that walk a log themselves (such as a
+   * log cursor) and print only some entries. `crcVerified` says the caller has checked the
+   * entry's checksum, so it is not computed again. A damaged entry is printed as the tool
+   * prints it and ends the printer with DB_BADFORMAT.
+   */
+  printEntryAt(buf: Uint8Array, offset: number, crcVerified = false): void {
+    if (this.phase === 'done') return;
+    invariant(this.phase === 'records' && this.tail.length === 0, 'printEntryAt: header pushed and no input pending');
+    if (this.printed === this.count) return this.finish(0);
+    const r = printEntry(buf, offset, buf.length, true, this.out, crcVerified);
+    if (r === R.OK) this.printed++;
+    else this.finish(r === R.EOF ? 0 : 1);
   }
 
   /** End of input: finish any partial entry the way the tool does. */
   end(): LogPrintResult {
-    if (this.phase !== 'done') this.run(true);
+    if (this.phase !== 'done') {
+      const rest = this.tail;
+      this.tail = EMPTY;
+      this.consume(rest, 0, true);
+    }
     invariant(this.result !== undefined, 'printer finished without a result');
     return this.result;
   }
@@ -526,34 +626,56 @@ export class LogPrinter {
   takeOutput(): Uint8Array {
     const o = this.out;
     const taken = o.buf.subarray(0, o.n);
-    o.buf = new Uint8Array(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
+    o.buf = allocBytes(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
     o.n = 0;
     return taken;
   }
 
-  private joined(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0]!;
-    const all = new Uint8Array(this.avail);
-    let o = 0;
-    for (const c of this.chunks) {
-      all.set(c, o);
-      o += c.length;
+  /**
+   * The tail holds the start of an entry and `chunk` (with the tail, at least waitFor bytes)
+   * continues it: print the entries that start in the tail from a staging copy holding the
+   * tail and just enough of the chunk, then the rest of the chunk in place.
+   */
+  private pushStraddling(chunk: Uint8Array): void {
+    const tail = this.tail;
+    const t = tail.length;
+    let k = Math.min(chunk.length, Math.max(this.waitFor - t, 256));
+    for (;;) {
+      const staging = concat(tail, chunk, k);
+      let pos = 0;
+      let r = R.OK;
+      while (pos < t) {
+        if (this.printed === this.count) return this.finish(0);
+        r = printEntry(staging, pos, staging.length, false, this.out);
+        if (r !== R.OK) break;
+        this.printed++;
+        pos = entryEnd;
+      }
+      if (pos >= t) {
+        this.tail = EMPTY;
+        this.waitFor = 0;
+        this.consume(chunk, pos - t, false);
+        return;
+      }
+      if (r !== R.NEED) return this.finish(r === R.EOF ? 0 : 1);
+      if (k === chunk.length) {
+        // Even the whole chunk is not enough: keep everything from the entry on.
+        this.tail = staging.slice(pos);
+        this.waitFor = entryNeed;
+        return;
+      }
+      k = Math.min(chunk.length, Math.max(pos + entryNeed - t, 2 * k));
     }
-    this.chunks = [all];
-    return all;
   }
 
   private keep(buf: Uint8Array, from: number): void {
     // Copy the (usually small) tail so the caller's chunk can be reused or freed.
-    const rest = from < buf.length ? buf.slice(from) : new Uint8Array(0);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.avail = rest.length;
+    this.tail = from < buf.length ? buf.slice(from) : EMPTY;
   }
 
   private finish(exitCode: 0 | 1): void {
     this.phase = 'done';
-    this.chunks = [];
-    this.avail = 0;
+    this.tail = EMPTY;
     this.result = {
       exitCode,
       stderr: exitCode === 0 ? '' : `Problem in log err=${DB_BADFORMAT}\n`,
@@ -561,19 +683,18 @@ export class LogPrinter {
     };
   }
 
-  private run(atEof: boolean): void {
-    const buf = this.joined();
+  /** Print what buf[pos..] holds (all the input there is so far, or at end all there is). */
+  private consume(buf: Uint8Array, pos: number, atEof: boolean): void {
     const end = buf.length;
-    let pos = 0;
     if (this.phase === 'magic') {
-      if (end < 8) {
+      if (end - pos < 8) {
         if (!atEof) return this.wait(buf, pos, 8);
         // fread consumed the short magic; records start at end of input.
         pos = end;
       } else {
         let ok = true;
-        for (let i = 0; i < 8; i++) if (buf[i] !== HEADER_MAGIC[i]) ok = false;
-        pos = 8;
+        for (let i = 0; i < 8; i++) if (buf[pos + i] !== HEADER_MAGIC[i]) ok = false;
+        pos += 8;
         this.phase = ok ? 'version' : 'records';
       }
       if (pos === end && atEof) this.phase = 'records';
@@ -609,6 +730,14 @@ export class LogPrinter {
     this.keep(buf, pos);
     this.waitFor = need;
   }
+}
+
+/** a followed by the first k bytes of b, in a new array. */
+function concat(a: Uint8Array, b: Uint8Array, k: number): Uint8Array {
+  const all = new Uint8Array(a.length + k);
+  all.set(a, 0);
+  all.set(b.subarray(0, k), a.length);
+  return all;
 }
 
 /** Print a whole log held in memory (tests, small files): stdout bytes plus the result. */

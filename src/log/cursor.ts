@@ -15,7 +15,7 @@
  *    damaged entry (or header), the last good LSN when one is known, and expected vs actual.
  *  - The read window holds at most max(chunkSize, largest entry) bytes.
  */
-import { decodeRecord, MIN_ENTRY_LENGTH } from '../format/codec.js';
+import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/codec.js';
 import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
 import { decodeLogFileHeader, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import type { LogRecord } from '../format/record-types.js';
@@ -67,6 +67,24 @@ export function withLastGoodLsn(err: TokusimError, lsn: bigint | undefined): Tok
   const text = err.message.slice(loc.length, err.message.length - ev.length);
   return new TokusimError(err.kind, text, { ...err.where, lsn });
 }
+
+/**
+ * Consecutive good entries of one file, as raw bytes (see LogCursor.nextRawBatch). Entry i
+ * occupies bytes[starts[i], starts[i + 1]); its command byte is at starts[i] + 4 and its LSN
+ * (two u32 words, high first) at starts[i] + 5. Valid only until the next cursor call.
+ */
+export interface RawEntryBatch {
+  /** The cursor's read window (do not keep it). */
+  bytes: Uint8Array;
+  /** The file holding the entries, and the file offset of bytes[0]. */
+  file: string;
+  base: number;
+  /** count + 1 boundaries: entry starts, then the end of the last entry. */
+  starts: number[];
+  count: number;
+}
+
+const TWO32 = 4294967296;
 
 /** An open log file with a read window. */
 class WindowedFile {
@@ -144,6 +162,11 @@ class WindowedFile {
     if (at < this.winStart || at + 4 > this.winStart + this.winLen) return undefined;
     const res = decodeRecord(this.buf.subarray(0, this.winLen), at - this.winStart, { file: this.path, base: this.winStart });
     return res.kind === 'ok' ? res : undefined;
+  }
+
+  /** The window's bytes and the file offset of its first byte (valid until the next read). */
+  window(): { bytes: Uint8Array; start: number } {
+    return { bytes: this.buf.subarray(0, this.winLen), start: this.winStart };
   }
 
   /** A view of [from, from+len) that the last decode just read (must be inside the window). */
@@ -400,6 +423,45 @@ export class LogCursor {
       this.bwd = { fileIdx: this.fwd.fileIdx, offset: at };
     }
     return out;
+  }
+
+  /**
+   * Like nextBatch, but without decoding: up to `max` next entries of one file as offsets
+   * into the read window (undefined at the end of the log). Each entry after the first is
+   * checked exactly as decodeRecord checks it (framing, fields, checksum), and LSN
+   * continuity as next() checks it; anything unusual (damage, a gap, an LSN of 2^53 or more)
+   * ends the batch, and the next call reports it through next(). For bulk printers that
+   * never need a record object.
+   */
+  async nextRawBatch(max = 1 << 16): Promise<RawEntryBatch | undefined> {
+    const first = await this.next();
+    if (first === undefined) return undefined;
+    const o = this.open_;
+    invariant(o !== undefined && o.idx === this.fwd.fileIdx, 'next() leaves the file of its entry open');
+    const { bytes, start } = o.wf.window();
+    const starts = [first.offset - start];
+    let at = first.offset + first.length - start;
+    let lsn = first.record.lsn < 1n << 53n ? Number(first.record.lsn) : -1;
+    const check = this.checkContinuity;
+    while (lsn >= 0 && starts.length < max) {
+      const len = validEntryLength(bytes, at);
+      if (len < 0) break;
+      const hi = (bytes[at + 5]! | (bytes[at + 6]! << 8) | (bytes[at + 7]! << 16) | (bytes[at + 8]! << 24)) >>> 0;
+      if (hi >= 0x200000) break;
+      const next = hi * TWO32 + ((bytes[at + 9]! | (bytes[at + 10]! << 8) | (bytes[at + 11]! << 16) | (bytes[at + 12]! << 24)) >>> 0);
+      if (check && next !== lsn + 1) break;
+      lsn = next;
+      starts.push(at);
+      at += len;
+    }
+    const count = starts.length;
+    starts.push(at);
+    if (count > 1) {
+      this.refLsn = BigInt(lsn);
+      this.fwd.offset = start + at;
+      this.bwd = { fileIdx: this.fwd.fileIdx, offset: start + starts[count - 1]! };
+    }
+    return { bytes, file: o.wf.path, base: start, starts, count };
   }
 
   /** The previous entry in LSN order, or undefined before the first. */
