@@ -4,6 +4,14 @@
  *
  * Invariants:
  *  - Every block pwrite is preceded by the file growth the BlockTable planned for it.
+ *  - File size changes (growth, truncation) run one at a time in the order the BlockTable
+ *    planned them, and a block pwrite starts only after every size change planned before its
+ *    block was placed has finished. So a size change never lands on bytes of a block placed
+ *    after it (the race H8 found with out-of-order I/O completion), and blocks placed before
+ *    a growth lie below its start, so it cannot touch them either.
+ *  - Growth extends the file with truncate-up (the new bytes read as zeros, exactly as
+ *    PerconaFT's zero-fill leaves them) and never shrinks it; the resulting sizes are those
+ *    of spec block-translation-table.md §6.3.
  *  - writeHeader follows toku_serialize_ft_to: BTT pwrite, fsync, header pwrite to the slot
  *    chosen by the (already incremented) checkpoint count, fsync.
  *  - open never silently picks a damaged slot: slot validation and choice are those of
@@ -103,8 +111,45 @@ export class DictionaryFile {
     }
   }
 
+  /** The last size change still running (null when none is), for ordering block writes. */
+  private sizeOpTail: Promise<void> | null = null;
+
+  /**
+   * Queue a size change behind the ones already issued. Returns its own promise (which
+   * rejects if it fails); the queue itself carries on after a failure, since a later pwrite
+   * extends the file anyway.
+   */
+  private queueSizeOp(op: () => Promise<void>): Promise<void> {
+    const prev = this.sizeOpTail;
+    const mine = prev === null ? op() : prev.then(op);
+    const tail: Promise<void> = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.sizeOpTail = tail;
+    void tail.then(() => {
+      if (this.sizeOpTail === tail) this.sizeOpTail = null;
+    });
+    return mine;
+  }
+
+  /**
+   * Wait until the file is large enough for a write just placed by the BlockTable: issue
+   * its growth (if any) and wait for it and every earlier size change. With no size change
+   * outstanding this does not wait at all.
+   */
   private async grow(g: FileGrowth | null): Promise<void> {
-    if (g) await this.handle.pwrite(new Uint8Array(Number(g.length)), Number(g.writeAt));
+    if (g !== null) {
+      const target = Number(g.newSize);
+      await this.queueSizeOp(async () => {
+        // Only ever extend: a pwrite (the header's, or one into a gap) may already have
+        // carried the file past the target. A write still in flight here was placed before
+        // this growth, so it ends below the target and the truncate cannot cut it.
+        if ((await this.handle.size()) < target) await this.handle.truncate(target);
+      });
+    } else if (this.sizeOpTail !== null) {
+      await this.sizeOpTail;
+    }
   }
 
   /**
@@ -116,8 +161,11 @@ export class DictionaryFile {
     const { offset, growth } = this.blockTable.reallocOnDisk(b, BigInt(padded), forCheckpoint);
     if (padded === 0) return offset;
     await this.grow(growth);
-    const buf = new Uint8Array(padded);
-    buf.set(data);
+    let buf = data;
+    if (data.length !== padded) {
+      buf = new Uint8Array(padded);
+      buf.set(data);
+    }
     await this.handle.pwrite(buf, Number(offset));
     return offset;
   }
@@ -168,7 +216,10 @@ export class DictionaryFile {
   /** note_end_checkpoint plus the optional truncate. */
   async endCheckpoint(): Promise<void> {
     const { truncateTo } = this.blockTable.noteEndCheckpoint();
-    if (truncateTo !== null) await this.handle.truncate(Number(truncateTo));
+    if (truncateTo !== null) {
+      const size = Number(truncateTo);
+      await this.queueSizeOp(() => this.handle.truncate(size));
+    }
   }
 
   async close(): Promise<void> {
