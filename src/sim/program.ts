@@ -1,0 +1,169 @@
+/**
+ * Crash-test programs: the operation alphabet, its one-line text form (the replayable script
+ * a failing run prints) and the parser for it.
+ *
+ * Invariants:
+ *  - formatOp and parseOp are inverse: parseOp(formatOp(op)) deep-equals op.
+ *  - A script is one operation per line (or separated by ';'); blank lines and '#' comments
+ *    are ignored; anything else that does not parse is a bad-argument error naming the line.
+ */
+import { TokusimError } from '../format/errors.js';
+import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
+
+export type DurabilityMode = 'sync' | 'periodic' | 'none';
+export const DURABILITY_MODES: readonly DurabilityMode[] = ['sync', 'periodic', 'none'];
+
+/** Dictionaries are d0..d(N-1); keys k0..k(M-1); transaction slots x0..x(S-1). */
+export type Op =
+  | { t: 'create'; d: number }
+  | { t: 'begin'; x: number }
+  | { t: 'put'; x: number; d: number; k: number; v: number }
+  | { t: 'del'; x: number; d: number; k: number }
+  | { t: 'commit'; x: number }
+  | { t: 'abort'; x: number }
+  | { t: 'prepare'; x: number }
+  /** Commit (or abort) the oldest prepared transaction. */
+  | { t: 'resolve'; commit: boolean }
+  /** One put in its own transaction (env.put). */
+  | { t: 'autoput'; d: number; k: number; v: number }
+  | { t: 'autodel'; d: number; k: number }
+  | { t: 'checkpoint' }
+  /** A checkpoint during whose begin..end window (the afterBegin hook) a client commits a put. */
+  | { t: 'checkpoint-client'; d: number; k: number; v: number }
+  /** Start a checkpoint in the background; later operations run concurrently with it. */
+  | { t: 'checkpoint-bg' }
+  /** Advance the virtual clock (periodic fsyncs and scheduled work run). */
+  | { t: 'advance'; ms: number }
+  /** Crash now (seeded faults), reopen with recovery in the given durability mode, verify. */
+  | { t: 'crash'; mode: DurabilityMode }
+  /** Arm a crash at the n-th I/O call from now; it strikes inside a later operation. */
+  | { t: 'crash-at-io'; n: number }
+  /** The next checkpoint crashes at this hook. */
+  | { t: 'crash-at-hook'; hook: CrashHookName }
+  /** Clean close and reopen in the given durability mode. */
+  | { t: 'reopen'; mode: DurabilityMode };
+
+export function formatOp(op: Op): string {
+  switch (op.t) {
+    case 'create':
+      return `create d${op.d}`;
+    case 'begin':
+    case 'commit':
+    case 'abort':
+    case 'prepare':
+      return `${op.t} x${op.x}`;
+    case 'put':
+      return `put x${op.x} d${op.d} k${op.k} ${op.v}`;
+    case 'del':
+      return `del x${op.x} d${op.d} k${op.k}`;
+    case 'resolve':
+      return `resolve ${op.commit ? 'commit' : 'abort'}`;
+    case 'autoput':
+      return `autoput d${op.d} k${op.k} ${op.v}`;
+    case 'autodel':
+      return `autodel d${op.d} k${op.k}`;
+    case 'checkpoint':
+    case 'checkpoint-bg':
+      return op.t;
+    case 'checkpoint-client':
+      return `checkpoint-client d${op.d} k${op.k} ${op.v}`;
+    case 'advance':
+      return `advance ${op.ms}`;
+    case 'crash':
+    case 'reopen':
+      return `${op.t} ${op.mode}`;
+    case 'crash-at-io':
+      return `crash-at-io ${op.n}`;
+    case 'crash-at-hook':
+      return `crash-at-hook ${op.hook}`;
+  }
+}
+
+export function formatScript(ops: readonly Op[]): string {
+  return ops.map(formatOp).join('\n');
+}
+
+function bad(line: string, why: string): TokusimError {
+  return new TokusimError('bad-argument', `bad crashtest script line '${line}': ${why}`, { actual: line });
+}
+
+function num(line: string, word: string | undefined, prefix: string): number {
+  if (word === undefined || !word.startsWith(prefix)) throw bad(line, `expected ${prefix}<number>`);
+  const s = word.slice(prefix.length);
+  if (!/^\d{1,9}$/.test(s)) throw bad(line, `expected ${prefix}<number>, got ${word}`);
+  return Number(s);
+}
+
+function mode(line: string, word: string | undefined): DurabilityMode {
+  if (word === 'sync' || word === 'periodic' || word === 'none') return word;
+  throw bad(line, 'expected a durability mode: sync, periodic or none');
+}
+
+export function parseOp(line: string): Op {
+  const w = line.trim().split(/\s+/);
+  const arity = (n: number): void => {
+    if (w.length !== n) throw bad(line, `expected ${n - 1} argument(s)`);
+  };
+  switch (w[0]) {
+    case 'create':
+      arity(2);
+      return { t: 'create', d: num(line, w[1], 'd') };
+    case 'begin':
+    case 'commit':
+    case 'abort':
+    case 'prepare':
+      arity(2);
+      return { t: w[0], x: num(line, w[1], 'x') };
+    case 'put':
+      arity(5);
+      return { t: 'put', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k'), v: num(line, w[4], '') };
+    case 'del':
+      arity(4);
+      return { t: 'del', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k') };
+    case 'resolve':
+      arity(2);
+      if (w[1] !== 'commit' && w[1] !== 'abort') throw bad(line, 'expected commit or abort');
+      return { t: 'resolve', commit: w[1] === 'commit' };
+    case 'autoput':
+      arity(4);
+      return { t: 'autoput', d: num(line, w[1], 'd'), k: num(line, w[2], 'k'), v: num(line, w[3], '') };
+    case 'autodel':
+      arity(3);
+      return { t: 'autodel', d: num(line, w[1], 'd'), k: num(line, w[2], 'k') };
+    case 'checkpoint':
+    case 'checkpoint-bg':
+      arity(1);
+      return { t: w[0] };
+    case 'checkpoint-client':
+      arity(4);
+      return { t: 'checkpoint-client', d: num(line, w[1], 'd'), k: num(line, w[2], 'k'), v: num(line, w[3], '') };
+    case 'advance':
+      arity(2);
+      return { t: 'advance', ms: num(line, w[1], '') };
+    case 'crash':
+    case 'reopen':
+      arity(2);
+      return { t: w[0], mode: mode(line, w[1]) };
+    case 'crash-at-io':
+      arity(2);
+      return { t: 'crash-at-io', n: Math.max(1, num(line, w[1], '')) };
+    case 'crash-at-hook': {
+      arity(2);
+      const hook = CRASH_HOOK_NAMES.find((h) => h === w[1]);
+      if (hook === undefined) throw bad(line, `expected one of ${CRASH_HOOK_NAMES.join(', ')}`);
+      return { t: 'crash-at-hook', hook };
+    }
+    default:
+      throw bad(line, 'unknown operation');
+  }
+}
+
+/** Parse a script: one operation per line or ';'-separated; '#' starts a comment. */
+export function parseScript(text: string): Op[] {
+  const ops: Op[] = [];
+  for (const raw of text.split(/[\n;]/)) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line.length > 0) ops.push(parseOp(line));
+  }
+  return ops;
+}

@@ -1,0 +1,524 @@
+/**
+ * The crash-test runner: executes a program (src/sim/program.ts) against the engine on a
+ * SimStorage and against the Model, crashes where the program says (or where an armed I/O
+ * or hook crash strikes), recovers, and checks the oracles.
+ *
+ * Oracles checked after every recovery (each failure is a violation, never an exception):
+ *  - contents: the recovered dictionaries equal the model after some commit prefix at least
+ *    as long as the acknowledged-durable prefix (see model.ts);
+ *  - prepared: every acknowledged prepared transaction is still prepared, nothing else is
+ *    prepared or live;
+ *  - write-ahead rule: no dictionary header on the crashed disk carries a checkpoint LSN
+ *    beyond the last LSN of the (repaired) log;
+ *  - structure: the BTT invariants of every open dictionary, the disk model's invariants;
+ *  - recovery itself succeeds (any error is a violation).
+ * After every completed checkpoint the image oracle runs: a copy of the disk with every
+ * unsynced write dropped, opened read-only at the newest headers, holds exactly the model's
+ * state as of the checkpoint's begin.
+ *
+ * Invariants:
+ *  - Deterministic: the seed fixes the disk (fault fates, I/O jitter) and every crash seed,
+ *    so runProgram(seed, ops) replays exactly.
+ *  - At most one background checkpoint at a time; it is settled before any crash.
+ */
+import { TokusimError } from '../format/errors.js';
+import type { Xid } from '../format/record-types.js';
+import { Env } from '../engine/env.js';
+import type { Txn } from '../engine/txn.js';
+import type { CrashHook } from '../checkpoint/checkpointer.js';
+import type { CrashHookName } from '../checkpoint/events.js';
+import { readHeaderSlots } from '../blocks/dictionary-file.js';
+import { VirtualClock } from '../storage/clock.js';
+import { Prng } from '../storage/prng.js';
+import { SimStorage, SimulatedCrash, type SimFaults, type SimStats } from '../storage/sim-storage.js';
+import { joinPath } from '../storage/storage.js';
+import { Model, formatState, statesEqual, type ModelState, type RowWrite } from './model.js';
+import { formatOp, type DurabilityMode, type Op } from './program.js';
+
+export const ENV_DIR = '/env';
+const OWNER = 'crashtest';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const XA: Xid = { formatID: 1, gtridLength: 2, bqualLength: 1, data: enc.encode('ctx') };
+
+export interface RunnerOptions {
+  seed: number;
+  faults?: Partial<SimFaults>;
+  /** Seeded promise turns before each I/O completes (interleaving of concurrent tasks). */
+  ioJitter?: number;
+  sectorSize?: number;
+  /** B+tree fan-out (small values give multi-node trees). Default 4. */
+  maxEntries?: number;
+  /** Log file size before rollover. Default 4096. */
+  lgMax?: number;
+  /** Durability of the first open. Default 'sync'. */
+  durability?: DurabilityMode;
+  /** Run the image oracle after completed checkpoints. Default true. */
+  imageChecks?: boolean;
+  /** Start from this disk (a snapshot is taken) instead of an empty one. */
+  baseDisk?: SimStorage;
+}
+
+export interface Violation {
+  /** Index of the operation during or after which it was found. */
+  opIndex: number;
+  message: string;
+}
+
+export interface RunResult {
+  /** The operations executed (a replayable script). */
+  ops: Op[];
+  violation: Violation | null;
+  crashStates: number;
+  imageChecks: number;
+  faults: SimStats;
+}
+
+export function keyBytes(k: number): Uint8Array {
+  return enc.encode(`k${k}`);
+}
+export function valueBytes(v: number): Uint8Array {
+  return enc.encode(String(v));
+}
+
+class ViolationFound extends Error {}
+
+/** A program's execution: one disk, one model, one environment at a time. */
+export class Runner {
+  readonly disk: SimStorage;
+  readonly clock = new VirtualClock();
+  readonly model = new Model();
+  env: Env | undefined;
+  mode: DurabilityMode;
+  crashStates = 0;
+  imageChecks = 0;
+  ops: Op[] = [];
+  violation: Violation | null = null;
+  private readonly crashRng: Prng;
+  private readonly txns = new Map<number, Txn>();
+  private readonly hooks: Partial<Record<CrashHookName, CrashHook>> = {};
+  private armedHook: CrashHookName | undefined;
+  private bg: { promise: Promise<void>; commitsAtStart: number } | null = null;
+  /** Prepared transactions resolved (or being resolved) since the last verification. */
+  private resolving = new Map<bigint, { writes: RowWrite[]; commit: boolean; commitIndex: number }>();
+  private opIndex = -1;
+
+  constructor(readonly options: RunnerOptions) {
+    this.disk =
+      options.baseDisk?.snapshot() ??
+      new SimStorage({
+        seed: options.seed,
+        ...(options.faults !== undefined ? { faults: options.faults } : {}),
+        ...(options.ioJitter !== undefined ? { ioJitter: options.ioJitter } : {}),
+        ...(options.sectorSize !== undefined ? { sectorSize: options.sectorSize } : {}),
+      });
+    if (options.baseDisk !== undefined && options.faults !== undefined) this.disk.setFaults(options.faults);
+    this.crashRng = new Prng((options.seed ^ 0x2545f491) >>> 0);
+    this.mode = options.durability ?? 'sync';
+  }
+
+  // ------------------------------------------------------------------ environment
+
+  private envOptions(mode: DurabilityMode) {
+    return {
+      storage: this.disk,
+      clock: this.clock,
+      durability: mode,
+      periodMs: 50,
+      checkpointPeriodMs: 0,
+      owner: OWNER,
+      maxEntries: this.options.maxEntries ?? 4,
+      lgMax: this.options.lgMax ?? 4096,
+      checkpointHooks: this.hooks,
+    };
+  }
+
+  /** Open (recovering if needed). A crash during recovery is crashed and recovered again. */
+  async open(mode: DurabilityMode, afterCrash: boolean): Promise<void> {
+    this.mode = mode;
+    for (let attempt = 0; ; attempt++) {
+      const headerLsn = afterCrash ? await this.newestHeaderLsn() : 0n;
+      try {
+        this.env = await Env.open(ENV_DIR, this.envOptions(mode));
+      } catch (err) {
+        if (err instanceof SimulatedCrash && attempt < 5) {
+          this.disk.crash({ seed: this.crashRng.nextU32() });
+          this.crashStates++;
+          afterCrash = true;
+          continue;
+        }
+        if (err instanceof SimulatedCrash) throw err;
+        this.fail(`recovery failed: ${describe(err)}`);
+      }
+      const report = this.env.recoveryReport;
+      if (afterCrash && report !== null && headerLsn > report.lastLsn) {
+        this.fail(`write-ahead rule broken: a dictionary header has checkpoint LSN ${headerLsn} but the log ends at LSN ${report.lastLsn}`);
+      }
+      return;
+    }
+  }
+
+  /** The largest checkpoint LSN among the valid header slots of every dictionary file on disk. */
+  private async newestHeaderLsn(): Promise<bigint> {
+    let max = 0n;
+    if (!(await this.disk.exists(ENV_DIR))) return max;
+    for (const name of await this.disk.list(ENV_DIR)) {
+      if (!name.endsWith('.tokudb') && !name.startsWith('tokudb.')) continue;
+      if (name === 'tokudb.environment' || name === 'tokudb.directory' || name === 'tokudb.rollback' || name.endsWith('.tokudb')) {
+        const f = await this.disk.open(joinPath(ENV_DIR, name), 'read');
+        try {
+          for (const s of await readHeaderSlots(f, name)) {
+            if (s.status === 'ok' && s.header!.checkpointLsn > max) max = s.header!.checkpointLsn;
+          }
+        } finally {
+          await f.close();
+        }
+      }
+    }
+    return max;
+  }
+
+  private fail(message: string): never {
+    this.violation = { opIndex: this.opIndex, message };
+    throw new ViolationFound(message);
+  }
+
+  // ------------------------------------------------------------------ program execution
+
+  /** Run ops (the environment is opened first); stops at the first violation. */
+  async run(ops: Iterable<Op> | ((r: Runner) => Op | undefined)): Promise<RunResult> {
+    try {
+      if (this.env === undefined) await this.guard(() => this.open(this.mode, false));
+      if (typeof ops === 'function') {
+        for (let op = ops(this); op !== undefined; op = ops(this)) await this.step(op);
+      } else {
+        for (const op of ops) await this.step(op);
+      }
+    } catch (err) {
+      if (!(err instanceof ViolationFound)) {
+        this.violation ??= { opIndex: this.opIndex, message: `unexpected error: ${describe(err)}` };
+      }
+    }
+    await this.settleBackground();
+    this.env?.abandon();
+    return { ops: this.ops, violation: this.violation, crashStates: this.crashStates, imageChecks: this.imageChecks, faults: this.disk.stats() };
+  }
+
+  async step(op: Op): Promise<void> {
+    this.ops.push(op);
+    this.opIndex = this.ops.length - 1;
+    await this.guard(() => this.exec(op));
+  }
+
+  /** Run fn; a SimulatedCrash becomes crash + recovery + verification. */
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof SimulatedCrash) {
+        await this.crashAndRecover(this.pickMode());
+        return;
+      }
+      if (err instanceof ViolationFound) throw err;
+      this.fail(`${this.ops.length > 0 ? formatOp(this.ops[this.ops.length - 1]!) : 'open'} failed: ${describe(err)}`);
+    }
+  }
+
+  private pickMode(): DurabilityMode {
+    const r = this.crashRng.int(3);
+    return r === 0 ? 'sync' : r === 1 ? 'periodic' : 'none';
+  }
+
+  private get e(): Env {
+    if (this.env === undefined) throw new TokusimError('invariant', 'no environment is open');
+    return this.env;
+  }
+
+  private async dict(d: number) {
+    return this.e.openDictionary(`d${d}`);
+  }
+
+  /** Mark commit index i acknowledged if the environment is in sync mode. */
+  private ackCommit(i: number): void {
+    if (this.mode === 'sync') this.model.markDurable(i + 1);
+  }
+
+  private async exec(op: Op): Promise<void> {
+    const m = this.model;
+    switch (op.t) {
+      case 'create': {
+        if (m.dictExists(op.d)) return;
+        const i = m.addCommit({ writes: [], creates: [op.d], label: `create d${op.d}` });
+        await this.e.createDictionary(`d${op.d}`);
+        this.ackCommit(i);
+        return;
+      }
+      case 'begin': {
+        if (m.slots.has(op.x)) return;
+        const t = this.e.begin();
+        this.txns.set(op.x, t);
+        m.slots.set(op.x, { id: t.id, writes: [], state: 'live' });
+        return;
+      }
+      case 'put':
+      case 'del': {
+        const mt = m.slots.get(op.x);
+        const t = this.txns.get(op.x);
+        if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
+        if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
+        const d = await this.dict(op.d);
+        if (op.t === 'put') await t.put(d, keyBytes(op.k), valueBytes(op.v));
+        else await t.del(d, keyBytes(op.k));
+        mt.writes.push({ d: op.d, k: op.k, v: op.t === 'put' ? op.v : null });
+        return;
+      }
+      case 'commit':
+      case 'abort': {
+        const mt = m.slots.get(op.x);
+        const t = this.txns.get(op.x);
+        if (mt === undefined || t === undefined || mt.state !== 'live') return;
+        if (op.t === 'commit') {
+          const i = m.addCommit({ writes: mt.writes, creates: [], label: `x${op.x}` });
+          m.slots.delete(op.x);
+          await t.commit();
+          if (mt.writes.length > 0) this.ackCommit(i);
+        } else {
+          m.slots.delete(op.x);
+          await t.abort();
+        }
+        this.txns.delete(op.x);
+        return;
+      }
+      case 'prepare': {
+        const mt = m.slots.get(op.x);
+        const t = this.txns.get(op.x);
+        if (mt === undefined || t === undefined || mt.state !== 'live' || mt.writes.length === 0) return;
+        const n = m.commits.length;
+        m.slots.delete(op.x);
+        this.txns.delete(op.x);
+        m.prepared.set(t.id, { writes: mt.writes, acked: false });
+        await t.prepare(XA);
+        m.prepared.get(t.id)!.acked = true;
+        m.markDurable(n);
+        return;
+      }
+      case 'resolve': {
+        const first = [...m.prepared.keys()][0];
+        if (first === undefined) return;
+        const p = m.prepared.get(first)!;
+        const t = this.e.preparedTransaction(first);
+        m.prepared.delete(first);
+        const commitIndex = op.commit ? m.addCommit({ writes: p.writes, creates: [], label: `prepared ${first}` }) : -1;
+        this.resolving.set(first, { writes: p.writes, commit: op.commit, commitIndex });
+        if (op.commit) await t.commit();
+        else await t.abort();
+        // Kept until the next verification: an xabort (or a commit not yet durable) can be lost
+        // at a crash, and then the transaction is legitimately prepared again.
+        if (op.commit) this.ackCommit(commitIndex);
+        return;
+      }
+      case 'autoput':
+      case 'autodel': {
+        if (!m.dictExists(op.d) || m.lockedKeys().has(`${op.d}:${op.k}`)) return;
+        const d = await this.dict(op.d);
+        const v = op.t === 'autoput' ? op.v : null;
+        const i = m.addCommit({ writes: [{ d: op.d, k: op.k, v }], creates: [], label: op.t });
+        if (v === null) await this.e.del(d, keyBytes(op.k));
+        else await this.e.put(d, keyBytes(op.k), valueBytes(v));
+        this.ackCommit(i);
+        return;
+      }
+      case 'checkpoint':
+        await this.settleBackground();
+        await this.checkpoint(undefined);
+        return;
+      case 'checkpoint-client':
+        await this.settleBackground();
+        await this.checkpoint(op);
+        return;
+      case 'checkpoint-bg': {
+        if (this.bg !== null) return;
+        const n = m.commits.length;
+        const promise = this.e.checkpoint().then(() => m.markDurable(n));
+        // Keep the rejection observed; settleBackground rethrows it.
+        promise.catch(() => undefined);
+        this.bg = { promise, commitsAtStart: n };
+        return;
+      }
+      case 'advance':
+        await this.clock.advance(op.ms);
+        return;
+      case 'crash':
+        await this.crashAndRecover(op.mode);
+        return;
+      case 'crash-at-io':
+        this.disk.crashAtIo(this.disk.ioOps() + op.n);
+        return;
+      case 'crash-at-hook':
+        this.armHook(op.hook);
+        return;
+      case 'reopen': {
+        await this.settleBackground();
+        await this.e.close();
+        this.env = undefined;
+        this.txns.clear();
+        m.dropOpenTxns();
+        m.markDurable(m.commits.length);
+        await this.open(op.mode, false);
+        await this.verify('clean reopen');
+        return;
+      }
+    }
+  }
+
+  private armHook(hook: CrashHookName): void {
+    this.armedHook = hook;
+    this.hooks[hook] = () => {
+      delete this.hooks[hook];
+      this.armedHook = undefined;
+      // Halt the disk: every later I/O of every task fails, as at a power cut.
+      this.disk.crashAtIo(this.disk.ioOps() + 1);
+      throw new SimulatedCrash(this.disk.ioOps(), `simulated crash at checkpoint hook ${hook}`);
+    };
+  }
+
+  /** Wait for a background checkpoint; its SimulatedCrash is the crash of the whole machine. */
+  private async settleBackground(): Promise<void> {
+    const bg = this.bg;
+    if (bg === null) return;
+    this.bg = null;
+    await bg.promise;
+  }
+
+  private async checkpoint(client: Extract<Op, { t: 'checkpoint-client' }> | undefined): Promise<void> {
+    const m = this.model;
+    const n = m.commits.length;
+    const before = m.stateAfter(n);
+    const usesClient = client !== undefined && m.dictExists(client.d) && !m.lockedKeys().has(`${client.d}:${client.k}`);
+    if (usesClient && this.armedHook !== 'afterBegin') {
+      const d = await this.dict(client.d);
+      this.hooks.afterBegin = async () => {
+        delete this.hooks.afterBegin;
+        const i = m.addCommit({ writes: [{ d: client.d, k: client.k, v: client.v }], creates: [], label: 'client during checkpoint' });
+        await this.e.put(d, keyBytes(client.k), valueBytes(client.v));
+        this.ackCommit(i);
+      };
+    }
+    try {
+      await this.e.checkpoint();
+    } finally {
+      if (usesClient && this.armedHook !== 'afterBegin') delete this.hooks.afterBegin;
+    }
+    m.markDurable(n);
+    if (this.options.imageChecks !== false) await this.checkImage(before, n);
+  }
+
+  /** The image oracle (see the top of this file). */
+  private async checkImage(expected: ModelState, n: number): Promise<void> {
+    const copy = this.disk.snapshot();
+    copy.crash({ mode: 'drop-all' });
+    let actual: ModelState;
+    const env = await Env.open(ENV_DIR, { storage: copy, clock: new VirtualClock(), readOnly: true });
+    try {
+      actual = await readContents(env, (msg) => this.fail(`checkpoint image: ${msg}`));
+    } finally {
+      await env.close().catch(() => undefined);
+    }
+    this.imageChecks++;
+    if (!statesEqual(expected, actual)) {
+      this.fail(`the checkpoint image differs from the committed state at its begin (after ${n} commits): expected ${formatState(expected)}, image holds ${formatState(actual)}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ crash and verify
+
+  async crashAndRecover(mode: DurabilityMode): Promise<void> {
+    // Halt the disk first so a background task cannot write after the crash point.
+    if (!this.disk.isHalted()) this.disk.crashAtIo(this.disk.ioOps() + 1);
+    this.env?.abandon();
+    const bg = this.bg;
+    this.bg = null;
+    if (bg !== null) await bg.promise.catch(() => undefined);
+    this.disk.crash({ seed: this.crashRng.nextU32() });
+    this.crashStates++;
+    this.env = undefined;
+    this.txns.clear();
+    this.model.dropOpenTxns();
+    if (this.armedHook !== undefined) {
+      delete this.hooks[this.armedHook];
+      this.armedHook = undefined;
+    }
+    await this.open(mode, true);
+    await this.verify('recovery');
+  }
+
+  async verify(when: string): Promise<void> {
+    const env = this.e;
+    const m = this.model;
+    const actual = await readContents(env, (msg) => this.fail(`after ${when}: ${msg}`));
+    const total = m.commits.length;
+    const durable = m.durable;
+    const candidates = total - durable + 1;
+    const settled = m.settle(actual);
+    if (settled === null) {
+      const newest = formatState(m.stateAfter(total));
+      const oldest = formatState(m.stateAfter(durable));
+      this.fail(
+        `after ${when} the contents match no allowed commit prefix (${candidates} allowed, ${durable} commits acknowledged durable of ${total}): ` +
+          `recovered ${formatState(actual)}; durable prefix gives ${oldest}; all commits give ${newest}`,
+      );
+    }
+    // Prepared transactions.
+    const listed = new Set(env.listPreparedTransactions().map((p) => p.id));
+    for (const [id, r] of this.resolving) {
+      const committed = r.commit && r.commitIndex < settled;
+      if (listed.has(id) && committed) this.fail(`after ${when} prepared transaction ${id} is both committed and still prepared`);
+      if (listed.has(id)) m.prepared.set(id, { writes: r.writes, acked: true });
+    }
+    this.resolving.clear();
+    for (const [id, p] of m.prepared) {
+      if (!listed.has(id)) {
+        if (p.acked) this.fail(`after ${when} acknowledged prepared transaction ${id} is no longer prepared`);
+        m.prepared.delete(id);
+      } else {
+        p.acked = true;
+      }
+    }
+    for (const id of listed) if (!m.prepared.has(id)) this.fail(`after ${when} transaction ${id} is prepared, but the program never prepared it`);
+    const st = env.status();
+    if (st.liveTxns !== 0) this.fail(`after ${when} ${st.liveTxns} transaction(s) are still live (recovery must abort them)`);
+    if (st.preparedTxns !== listed.size) this.fail(`after ${when} ${st.preparedTxns} transactions are in the prepared state but ${listed.size} are listed as prepared (open transactions were not aborted)`);
+    // Structure.
+    try {
+      for (const d of env.dicts.values()) d.file.file.blockTable.checkInvariants();
+      env.rollback?.file.blockTable.checkInvariants();
+      this.disk.checkInvariants();
+    } catch (err) {
+      this.fail(`after ${when} a structural invariant fails: ${describe(err)}`);
+    }
+  }
+}
+
+/** Every user dictionary d<N> of env and its rows, as model state. */
+export async function readContents(env: Env, fail: (msg: string) => never): Promise<ModelState> {
+  const out: ModelState = new Map();
+  for (const name of await env.listDictionaries()) {
+    const m = /^d(\d+)$/.exec(name);
+    if (m === null) fail(`unexpected dictionary ${JSON.stringify(name)}`);
+    const d = await env.openDictionary(name);
+    const rows = new Map<number, number>();
+    for (const e of await d.committedRange({})) {
+      const k = /^k(\d+)$/.exec(dec.decode(e.key));
+      const v = dec.decode(e.value);
+      if (k === null || !/^\d+$/.test(v)) fail(`unexpected row ${dec.decode(e.key)}=${v} in ${name}`);
+      rows.set(Number(k[1]), Number(v));
+    }
+    out.set(Number(m[1]), rows);
+  }
+  return out;
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name === 'Error' ? '' : err.name + ': '}${err.message.split('\n')[0]}`;
+  return String(err);
+}
