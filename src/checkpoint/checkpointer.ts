@@ -20,6 +20,7 @@
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import type { Cachetable } from '../cachetable/cachetable.js';
 import type { Cachefile } from '../cachetable/pair.js';
 import type { LogWriter } from '../log/writer.js';
@@ -376,7 +377,7 @@ export class Checkpointer {
     const log = this.logger;
     const ctx = {
       fsyncLogUpTo: async (lsn: bigint) => {
-        if (log !== undefined) await log.fsync(lsn);
+        if (log !== undefined && !isBugPlanted('skip-log-fsync-before-end-checkpoint')) await log.fsync(lsn);
       },
       nowSeconds: secondsOf(this.clock.nowMicros()),
     };
@@ -408,7 +409,7 @@ export class Checkpointer {
         num_fassociate_entries: begun.numFassociate,
         num_xstillopen_entries: begun.numXstillopen,
       });
-      await log.fsync(endLsn);
+      if (!isBugPlanted('skip-log-fsync-before-end-checkpoint')) await log.fsync(endLsn);
       this.lastCompletedCheckpointLsn = begun.beginLsn;
       this.emit(() => ({ type: 'record-logged', record: 'end_checkpoint', lsn: endLsn }));
     }

@@ -18,6 +18,7 @@
  *    (TokusimError with the LSN), never silently skipped.
  */
 import { TokusimError } from '../format/errors.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import type { LogRecord, LogRecordOf, TxnidPair, Xid } from '../format/record-types.js';
 import { readCheckpointedImage } from '../checkpoint/checkpointable-dictionary.js';
 import { LogCursor, type RepairResult } from '../log/cursor.js';
@@ -188,7 +189,7 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
           txns.delete(xidKey(r.xid));
           if (t.parent !== undefined) t.parent.ws.mergeFrom(t.ws);
           else {
-            await env.applyCommitted(t.ws, r.lsn, filemap);
+            await env.applyCommitted(t.ws, isBugPlanted('replay-ignores-checkpoint-lsn') ? null : r.lsn, filemap);
             report.commitsApplied++;
           }
           return;
@@ -247,7 +248,7 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
   const roots = [...txns.values()].filter((t) => t.parent === undefined).sort((a, b) => (a.xid.parent < b.xid.parent ? -1 : 1));
   const live = roots.filter((t) => t.prepared === undefined);
   if (live.length > 0) say(`${live.length} live transaction${live.length > 1 ? 's' : ''}`);
-  for (const root of live) {
+  for (const root of isBugPlanted('recovery-keeps-open-txns') ? [] : live) {
     const chain = [...txns.values()].filter((t) => t.xid.parent === root.xid.parent).sort((a, b) => (a.xid.child > b.xid.child ? -1 : 1));
     for (const t of chain) {
       env.log({ type: 'xabort', xid: t.xid });
