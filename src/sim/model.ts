@@ -80,6 +80,11 @@ export class Model {
   /** Prepared transactions by id, oldest first; `acked` when prepare returned. */
   readonly prepared = new Map<bigint, { writes: RowWrite[]; acked: boolean }>();
 
+  /** Start from contents already on disk (acknowledged durable). */
+  setBase(state: ModelState): void {
+    this.base = cloneState(state);
+  }
+
   stateAfter(n: number): ModelState {
     const s = cloneState(this.base);
     for (let i = 0; i < n; i++) applyCommit(s, this.commits[i]!);

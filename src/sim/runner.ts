@@ -55,8 +55,10 @@ export interface RunnerOptions {
   durability?: DurabilityMode;
   /** Run the image oracle after completed checkpoints. Default true. */
   imageChecks?: boolean;
-  /** Start from this disk (a snapshot is taken) instead of an empty one. */
+  /** Start from this disk (a snapshot is taken) instead of an empty one... */
   baseDisk?: SimStorage;
+  /** ...whose committed contents are these. */
+  baseState?: ModelState;
 }
 
 export interface Violation {
@@ -115,6 +117,7 @@ export class Runner {
     if (options.baseDisk !== undefined && options.faults !== undefined) this.disk.setFaults(options.faults);
     this.crashRng = new Prng((options.seed ^ 0x2545f491) >>> 0);
     this.mode = options.durability ?? 'sync';
+    if (options.baseState !== undefined) this.model.setBase(options.baseState);
   }
 
   // ------------------------------------------------------------------ environment
