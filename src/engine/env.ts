@@ -13,6 +13,10 @@
  *  - A root commit logs xcommit and applies its write set under the MO client lock (the
  *    checkpoint-safe client lock when it creates or deletes files), so a checkpoint's begin
  *    sees all of it or none; replay applies it only past each dictionary's checkpoint LSN.
+ *  - Commit visibility: applying a root commit's write set holds `visibility` in write mode
+ *    and every read of committed data (get, range) holds it in read mode, so a reader sees
+ *    all of a commit or none of it. Lock order: MO client lock < visibility < tree latch <
+ *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
  *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
  */
@@ -20,6 +24,7 @@ import { TokusimError, invariant } from '../format/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { Cachetable } from '../cachetable/cachetable.js';
+import { RwLock } from '../cachetable/rwlock.js';
 import { CheckpointableDictionary, type NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
 import { Checkpointer, type CheckpointResult, type CrashHook } from '../checkpoint/checkpointer.js';
 import type { CrashHookName } from '../checkpoint/events.js';
@@ -137,11 +142,16 @@ export class Dictionary {
   /** Committed value of key (no transaction). */
   async getCommitted(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.checkOpen();
-    return this.tree.get(key);
+    return this.env.readVisible(() => this.tree.get(key));
   }
 
+  /** Committed entries in range, read atomically with respect to commits. */
   async committedRange(r: RangeOptions): Promise<Entry[]> {
     this.checkOpen();
+    return this.env.readVisible(() => this.committedRangeUnlocked(r));
+  }
+
+  private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
     const c = this.tree.cursor();
     const out: Entry[] = [];
     let e = r.gte !== undefined ? await c.seek(r.gte) : r.gt !== undefined ? await c.seekAfter(r.gt) : await c.first();
@@ -194,6 +204,8 @@ export class Env implements EnvCore {
   /** @internal */ readonly dicts = new Map<number, Dictionary>();
   /** @internal */ rollback: CheckpointableDictionary<RollbackValue> | undefined;
   /** @internal */ readonly txns = new Map<bigint, Txn>();
+  /** @internal Commit visibility (see the invariants): write = applying a commit, read = reading committed data. */
+  readonly visibility = new RwLock('commit_visibility_lock');
   /** @internal */ lastXid = 0n;
   /** @internal */ nextFilenum = 3;
   private envLock: EnvLock | undefined;
@@ -238,6 +250,16 @@ export class Env implements EnvCore {
       throw err;
     }
     return env;
+  }
+
+  /** @internal Run a read of committed data so that no commit is half visible to it. */
+  async readVisible<T>(read: () => Promise<T>): Promise<T> {
+    await this.visibility.readLock();
+    try {
+      return await read();
+    } finally {
+      this.visibility.readUnlock();
+    }
   }
 
   /** @internal */
@@ -677,11 +699,16 @@ export class Env implements EnvCore {
    * then delete the files it removed.
    */
   async applyCommitted(ws: WriteSet, commitLsn: bigint | null, dicts: Map<number, Dictionary> = this.dicts): Promise<void> {
-    for (const { filenum, rows } of Txn.sortedRows(ws)) {
-      const d = dicts.get(filenum);
-      if (d === undefined || d.closed) continue;
-      if (commitLsn !== null && commitLsn <= d.openedCheckpointLsn) continue;
-      await d.applyRows(rows);
+    await this.visibility.writeLock();
+    try {
+      for (const { filenum, rows } of Txn.sortedRows(ws)) {
+        const d = dicts.get(filenum);
+        if (d === undefined || d.closed) continue;
+        if (commitLsn !== null && commitLsn <= d.openedCheckpointLsn) continue;
+        await d.applyRows(rows);
+      }
+    } finally {
+      this.visibility.writeUnlock();
     }
     for (const op of ws.fileOps) {
       if (op.kind !== 'fdelete') continue;
