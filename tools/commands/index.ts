@@ -9,6 +9,7 @@ import { logprintCommandModule } from './logprint.js';
 import { synthLogCommandModule } from './synth-log.js';
 import { recoverCommandModule } from './recover.js';
 import { statusCommandModule } from './status.js';
+import { crashtestCommandModule } from './crashtest.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule];

@@ -1,0 +1,136 @@
+/**
+ * `tokusim crashtest --seed S --runs N [--faults LIST] [--exhaustive] [--plant-bug NAME|list]
+ *  [--script 'op; op; ...' | --replay FILE] [--jitter J]`: run the crash-test harness
+ * (src/sim/) and print crash states explored, faults injected by type and violations found.
+ * On a violation it prints the seed and the operation list as a replayable script, with the
+ * command that replays it, and exits with EXIT.VIOLATION (6).
+ *
+ * Invariants:
+ *  - Exit 0 only when no violation was found; 6 on a violation; 2 on a bad argument.
+ *  - Planted bugs are switched on only for this process and only when asked.
+ */
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { TokusimError } from '../../src/format/errors.js';
+import { PLANTED_BUGS, PLANTED_BUG_NAMES, clearPlantedBugs, plantBug } from '../../src/format/planted-bugs.js';
+import type { SimFaults } from '../../src/storage/sim-storage.js';
+import { crashtest, DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestSummary } from '../../src/sim/crashtest.js';
+import { formatOp, parseScript } from '../../src/sim/program.js';
+import { EXIT, runCommand } from '../cli-support.js';
+
+const FAULT_NAMES: Array<keyof SimFaults> = ['dropUnsynced', 'tornWrites', 'reorder', 'loseDirEntries'];
+
+/** `--faults all`, `none`, `default`, or a comma list of fault names. */
+export function parseFaults(spec: string | undefined): Partial<SimFaults> {
+  if (spec === undefined || spec === 'default') return { ...DEFAULT_FAULTS };
+  const out: SimFaults = { dropUnsynced: false, tornWrites: false, reorder: false, loseDirEntries: false };
+  if (spec === 'none') return out;
+  if (spec === 'all') return { dropUnsynced: true, tornWrites: true, reorder: true, loseDirEntries: true };
+  for (const name of spec.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const f = FAULT_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
+    if (f === undefined) throw new TokusimError('bad-argument', `unknown fault '${name}'`, { expected: `all, none, default or a list of ${FAULT_NAMES.join(', ')}`, actual: name });
+    out[f] = true;
+  }
+  return out;
+}
+
+export interface CrashtestCliOptions {
+  seed: number;
+  runs: number;
+  faults?: string;
+  exhaustive?: boolean;
+  plantBug?: string;
+  script?: string;
+  replay?: string;
+  jitter?: number;
+}
+
+function faultsFlag(f: Partial<SimFaults>): string {
+  const on = FAULT_NAMES.filter((n) => f[n] === true);
+  return on.length === 0 ? 'none' : on.join(',');
+}
+
+function printSummary(s: CrashtestSummary, out: (line: string) => void): void {
+  out(`programs run: ${s.programs}${s.workloads > 0 ? `, exhaustive workloads: ${s.workloads}` : ''}`);
+  out(`crash states explored: ${s.crashStates} (plus ${s.imageChecks} checkpoint images checked)`);
+  const f = s.faults;
+  out(`faults injected: crashes ${f.crashes}, unsynced writes dropped ${f.writesDropped}, kept ${f.writesKept}, torn ${f.writesTorn} (${f.sectorsLost} sectors lost), truncates dropped ${f.truncatesDropped}, directory entries lost ${f.dirOpsLost}, files gone ${f.filesGone}`);
+  out(`violations found: ${s.violations.length}`);
+}
+
+function printViolation(v: CrashtestFailure, faults: Partial<SimFaults>, plant: string | undefined, out: (line: string) => void): void {
+  out(`VIOLATION (seed ${v.seed}, at operation ${v.opIndex + 1} of ${v.ops.length}): ${v.message}`);
+  out('script:');
+  for (const op of v.ops) out(`  ${formatOp(op)}`);
+  const script = v.ops.map(formatOp).join('; ');
+  out(`replay: tokusim crashtest --seed ${v.seed} --jitter ${v.jitter} --faults ${faultsFlag(faults)}${plant !== undefined ? ` --plant-bug ${plant}` : ''} --script '${script}'`);
+}
+
+/** The body of `tokusim crashtest`; returns the exit code. */
+export async function runCrashtest(opts: CrashtestCliOptions, out: (line: string) => void): Promise<number> {
+  if (opts.plantBug === 'list') {
+    for (const name of PLANTED_BUG_NAMES) out(`${name}: ${PLANTED_BUGS[name]}`);
+    return EXIT.OK;
+  }
+  if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw new TokusimError('bad-argument', '--seed must be a non-negative integer', { actual: String(opts.seed) });
+  if (!Number.isSafeInteger(opts.runs) || opts.runs < 0) throw new TokusimError('bad-argument', '--runs must be a non-negative integer', { actual: String(opts.runs) });
+  const faults = parseFaults(opts.faults);
+  clearPlantedBugs();
+  if (opts.plantBug !== undefined) plantBug(opts.plantBug);
+  try {
+    if (opts.script !== undefined || opts.replay !== undefined) {
+      const text = opts.script ?? readFileSync(opts.replay!, 'utf8');
+      const ops = parseScript(text);
+      const jitter = opts.jitter ?? jitterFor(opts.seed);
+      const r = await runScript(opts.seed, ops, faults, jitter);
+      const summary: CrashtestSummary = { programs: 1, workloads: 0, crashStates: r.crashStates, imageChecks: r.imageChecks, faults: r.faults, violations: [] };
+      if (r.violation !== null) summary.violations.push({ seed: opts.seed, jitter, ops: r.ops, message: r.violation.message, opIndex: r.violation.opIndex });
+      printSummary(summary, out);
+      for (const v of summary.violations) printViolation(v, faults, opts.plantBug, out);
+      return summary.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
+    }
+    const s = await crashtest({ seed: opts.seed, runs: opts.runs, faults, exhaustive: opts.exhaustive === true, onProgress: (line) => process.stderr.isTTY && process.stderr.write(`${line}\r`) });
+    printSummary(s, out);
+    for (const v of s.violations.slice(0, 1)) printViolation(v, faults, opts.plantBug, out);
+    return s.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
+  } finally {
+    clearPlantedBugs();
+  }
+}
+
+interface CrashtestArgv {
+  seed: number;
+  runs: number;
+  faults?: string;
+  exhaustive: boolean;
+  'plant-bug'?: string;
+  script?: string;
+  replay?: string;
+  jitter?: number;
+}
+
+export const crashtestCommandModule: CommandModule<object, CrashtestArgv> = {
+  command: 'crashtest',
+  describe: 'crash-test the engine on a fault-injecting simulated disk (random programs, exhaustive small workloads)',
+  builder: (y: Argv<object>) =>
+    y
+      .option('seed', { type: 'number', default: 1, describe: 'first seed (program i uses seed + i)' })
+      .option('runs', { type: 'number', default: 200, describe: 'random programs to run' })
+      .option('faults', { type: 'string', describe: 'all | none | default | comma list of dropUnsynced,tornWrites,reorder,loseDirEntries (default: all but reorder)' })
+      .option('exhaustive', { type: 'boolean', default: false, describe: 'also run every workload of up to 3 operations crashed at every I/O and hook' })
+      .option('plant-bug', { type: 'string', describe: 'switch on a planted bug (NAME), or "list" to list them' })
+      .option('script', { type: 'string', describe: "replay one program: operations separated by ';'" })
+      .option('replay', { type: 'string', describe: 'replay one program from a file (one operation per line)' })
+      .option('jitter', { type: 'number', describe: 'I/O jitter for --script/--replay (printed with a violation)' }) as unknown as Argv<CrashtestArgv>,
+  handler: async (argv) => {
+    await runCommand(async () => {
+      const opts: CrashtestCliOptions = { seed: argv.seed, runs: argv.runs, exhaustive: argv.exhaustive };
+      if (argv.faults !== undefined) opts.faults = argv.faults;
+      if (argv['plant-bug'] !== undefined) opts.plantBug = argv['plant-bug'];
+      if (argv.script !== undefined) opts.script = argv.script;
+      if (argv.replay !== undefined) opts.replay = argv.replay;
+      if (argv.jitter !== undefined) opts.jitter = argv.jitter;
+      return runCrashtest(opts, (line) => process.stdout.write(`${line}\n`));
+    });
+  },
+};
