@@ -23,7 +23,7 @@ import { TokusimError, invariant } from '../../src/format/errors.js';
 import { encodeLogFileHeader } from '../../src/format/log-header.js';
 import { recordToJsonLine } from '../../src/format/json.js';
 import { LogPrinter } from '../../src/format/printer.js';
-import { LOG_RECORD_TYPES, LOG_SPEC_BY_NAME, type LogRecord, type TxnidPair } from '../../src/format/record-types.js';
+import { LOG_RECORD_TYPES, LOG_SPEC_BY_CMD, LOG_SPEC_BY_NAME, type LogRecord, type TxnidPair } from '../../src/format/record-types.js';
 import { LogCursor, type LogEntry } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, parseLogFileName } from '../../src/log/names.js';
 import { ioErrorCode } from '../../src/storage/io-error.js';
@@ -81,6 +81,11 @@ class ChunkedOut {
   entry(bytes: Uint8Array): void {
     invariant(this.printer !== undefined, 'a file was entered before its entries');
     this.printer.push(bytes);
+  }
+  /** Print the entry at buf[offset] in text mode, already verified by the cursor. */
+  verifiedEntryAt(buf: Uint8Array, offset: number): void {
+    invariant(this.printer !== undefined, 'a file was entered before its entries');
+    this.printer.printEntryAt(buf, offset, true);
   }
   async maybeFlush(): Promise<void> {
     if (this.size >= OUT_CHUNK || (this.printer?.pendingOutput ?? 0) >= OUT_CHUNK) await this.flush();
@@ -251,26 +256,75 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
       out.entry(e.bytes);
     }
   };
+  // Fast path: text and --stats never need a decoded record unless --xid asks for one, so
+  // walk raw entries (checked once by the cursor) and filter on bytes read in place. LSNs are
+  // compared as doubles: exact below 2^53, and an LSN at or above 2^53 still compares
+  // correctly against a bound below 2^53 (larger bounds take the decoding path).
+  const TWO53 = 1n << 53n;
+  const raw = !opts.json && xidMatch === undefined && (startLsn ?? 0n) < TWO53 && (endLsn ?? 0n) < TWO53;
   try {
-    reading: for (;;) {
-      if (limit !== undefined && printed >= limit) break;
-      const batch = await cursor.nextBatch(limit === undefined ? 4096 : Math.min(4096, limit - printed));
-      if (batch.length === 0) {
-        if (!opts.follow || io.signal?.aborted) break;
-        await out.flush();
-        await sleep(opts.pollMs ?? 200, io.signal);
-        if (io.signal?.aborted) break;
-        await cursor.refresh();
-        continue;
+    if (raw) {
+      const typeCmds = types === undefined ? undefined : new Uint8Array(256);
+      if (typeCmds !== undefined) for (const name of types!) typeCmds[LOG_SPEC_BY_NAME.get(name)!.cmd.charCodeAt(0)] = 1;
+      const lo = startLsn === undefined ? -1 : Number(startLsn);
+      const hi = endLsn === undefined ? Infinity : Number(endLsn);
+      reading: for (;;) {
+        if (limit !== undefined && printed >= limit) break;
+        const batch = await cursor.nextRawBatch(limit === undefined ? 1 << 16 : Math.min(1 << 16, limit - printed));
+        if (batch === undefined) {
+          if (!opts.follow || io.signal?.aborted) break;
+          await out.flush();
+          await sleep(opts.pollMs ?? 200, io.signal);
+          if (io.signal?.aborted) break;
+          await cursor.refresh();
+          continue;
+        }
+        const { bytes, starts, count } = batch;
+        for (let i = 0; i < count; i++) {
+          if (limit !== undefined && printed >= limit) break reading;
+          const at = starts[i]!;
+          const lsn = u32At(bytes, at + 5) * 4294967296 + u32At(bytes, at + 9);
+          if (lsn > hi) break reading;
+          if (lsn < lo) continue;
+          const cmd = bytes[at + 4]!;
+          if (typeCmds !== undefined && typeCmds[cmd] === 0) continue;
+          if (opts.stats) {
+            const name = LOG_SPEC_BY_CMD[cmd]!.name;
+            const length = starts[i + 1]! - at;
+            const s = stats.get(name);
+            if (s === undefined) stats.set(name, { count: 1, bytes: length });
+            else {
+              s.count++;
+              s.bytes += length;
+            }
+          } else {
+            out.verifiedEntryAt(bytes, at);
+          }
+          printed++;
+        }
+        await out.maybeFlush();
       }
-      for (const e of batch) {
-        if (limit !== undefined && printed >= limit) break reading;
-        if (endLsn !== undefined && e.record.lsn > endLsn) break reading;
-        if (!wanted(e.record)) continue;
-        emit(e);
-        printed++;
+    } else {
+      reading: for (;;) {
+        if (limit !== undefined && printed >= limit) break;
+        const batch = await cursor.nextBatch(limit === undefined ? 4096 : Math.min(4096, limit - printed));
+        if (batch.length === 0) {
+          if (!opts.follow || io.signal?.aborted) break;
+          await out.flush();
+          await sleep(opts.pollMs ?? 200, io.signal);
+          if (io.signal?.aborted) break;
+          await cursor.refresh();
+          continue;
+        }
+        for (const e of batch) {
+          if (limit !== undefined && printed >= limit) break reading;
+          if (endLsn !== undefined && e.record.lsn > endLsn) break reading;
+          if (!wanted(e.record)) continue;
+          emit(e);
+          printed++;
+        }
+        await out.maybeFlush();
       }
-      await out.maybeFlush();
     }
   } finally {
     // Everything good is shown before any error line.
@@ -279,6 +333,10 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
     await cursor.close();
   }
   return 0;
+}
+
+function u32At(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 /** Write to a node stream, waiting for 'drain' when its buffer is full. */
