@@ -682,8 +682,9 @@ export class Cachetable {
    * next PAIRs. Each write in the window holds its PAIR's disk_nb_mutex (and, on the no-clone
    * path, its write lock) until it finishes, and all of them are counted as background jobs,
    * so checkpoint_pending_pairs still returns only after every pending PAIR is on disk.
+   * The default matches libuv's four I/O threads, which serve NodeStorage's writes.
    */
-  checkpointWriteWindow = 8;
+  checkpointWriteWindow = 4;
   private windowInFlight = 0;
   private windowWaiters: Array<() => void> = [];
   private windowFailed = false;
