@@ -507,6 +507,87 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
   return R.OK;
 }
 
+// ---- JIT priming -------------------------------------------------------------------------
+
+/**
+ * Print one made-up entry of every record type (in two variants: small printable values, then
+ * large, negative and non-printable ones), whole and cut at every byte, when the module
+ * loads. V8 optimizes printEntry only for the branches it has already seen; without this,
+ * each record type or chunk-boundary position first met later in a log costs a
+ * deoptimization and a ~40 ms recompile of this large function.
+ */
+function primeEntryPrinter(): void {
+  const out = new Out(1 << 12);
+  for (let v = 1; v < 2 ** 53; v = v * 7 + 3) putUint(out.buf, 0, v);
+  const bytes: number[] = [];
+  const u32 = (v: number) => bytes.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
+  for (let variant = 0; variant < 2; variant++) {
+    for (let cmd = 0; cmd < 256; cmd++) {
+      const plan = PLANS[cmd];
+      if (plan === undefined) continue;
+      const big = variant === 1;
+      bytes.length = 0;
+      u32(0);
+      bytes.push(cmd);
+      u32(big ? 0x80000000 : 0);
+      u32(big ? 5 : 12345);
+      for (const code of plan.codes) {
+        switch (code) {
+          case P.U8:
+          case P.BOOL:
+            bytes.push(big ? 1 : 0x41);
+            break;
+          case P.U32:
+          case P.U32_OCTAL:
+            u32(big ? 0xfffffff0 : 420);
+            break;
+          case P.U64_SIGNED:
+          case P.U64_UNSIGNED:
+            u32(big ? 0xffffffff : 0);
+            u32(big ? 7 : 987654);
+            break;
+          case P.TXNID_PAIR:
+            for (let k = 0; k < 4; k++) u32(k & 1 ? 3 : big ? 0x300000 : 0);
+            break;
+          case P.FILENUMS:
+            u32(2);
+            u32(7);
+            u32(big ? 0xffffffff : 0);
+            break;
+          case P.BYTESTRING:
+            u32(4);
+            bytes.push(0x61, big ? 10 : 0x22, big ? 0xff : 0x5c, 0);
+            break;
+          case P.XIDP:
+            u32(big ? 0xabcdef : 0);
+            bytes.push(1, 1, 0x61, big ? 0x80 : 0x62);
+            break;
+        }
+      }
+      const len = bytes.length + 8;
+      const entry = new Uint8Array(len);
+      entry.set(bytes);
+      entry[0] = len & 255;
+      entry[1] = len >>> 8;
+      const crc = x1764(entry, 0, len - 8);
+      for (let k = 0; k < 4; k++) {
+        entry[len - 8 + k] = (crc >>> (8 * k)) & 255;
+        entry[len - 4 + k] = (len >>> (8 * k)) & 255;
+      }
+      for (const known of [false, true]) {
+        out.n = 0;
+        invariant(printEntry(entry, 0, len, false, out, known) === R.OK, 'priming entry prints');
+      }
+      // The entry cut at every byte: the paths taken at chunk boundaries and at end of input.
+      for (let cut = 0; cut < len; cut++) {
+        out.n = 0;
+        printEntry(entry, 0, cut, variant === 1, out);
+      }
+    }
+  }
+}
+primeEntryPrinter();
+
 // ---- Single records ----------------------------------------------------------------------
 
 /**
@@ -580,6 +661,8 @@ export class LogPrinter {
 
   push(chunk: Uint8Array): void {
     if (this.phase === 'done' || chunk.length === 0) return;
+    // Keep the hot code monomorphic: Buffer chunks (node streams) become plain views.
+    if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     const t = this.tail.length;
     if (t === 0) {
       if (chunk.length < this.waitFor) this.keep(chunk, 0);
@@ -604,6 +687,7 @@ export class LogPrinter {
    */
   printEntryAt(buf: Uint8Array, offset: number, crcVerified = false): void {
     if (this.phase === 'done') return;
+    if (buf.constructor !== Uint8Array) buf = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     invariant(this.phase === 'records' && this.tail.length === 0, 'printEntryAt: header pushed and no input pending');
     if (this.printed === this.count) return this.finish(0);
     const r = printEntry(buf, offset, buf.length, true, this.out, crcVerified);
