@@ -56,6 +56,22 @@ export const FILENUM_ENVIRONMENT = 1;
 export const FILENUM_DIRECTORY = 2;
 /** current_rollback of a txn without a rollback node. */
 export const NO_ROLLBACK_NODE = 0n;
+/** FILENUM_NONE: frename's old_filenum when the file is not open. */
+export const FILENUM_NONE = 0xffffffff;
+
+/** frename's inames carry a trailing NUL (tokulog-format.md §4). */
+export function inameWithNul(iname: string): Uint8Array {
+  const b = new TextEncoder().encode(iname);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/** An iname from frename bytes: the trailing NUL (if any) removed. */
+export function inameFromNul(bytes: Uint8Array): string {
+  const n = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
+  return new TextDecoder().decode(bytes.subarray(0, n));
+}
 
 export interface EnvOptions {
   storage?: Storage;
@@ -124,6 +140,12 @@ const dec = new TextDecoder();
 export class Dictionary {
   /** Set when the dictionary was removed or the environment closed. */
   closed = false;
+  /** Open user handles (createDictionary / openDictionary minus closeDictionary). */
+  handles = 0;
+  /** Set when the last handle closed while live transactions still wrote to it. */
+  closeWhenIdle = false;
+  /** While ft_close runs: resolves when the file is closed. */
+  closing: Promise<void> | undefined;
   constructor(
     readonly env: Env,
     public name: string,
@@ -498,6 +520,7 @@ export class Env implements EnvCore {
         release();
       }
       await t.put(dirDict, key, enc.encode(iname));
+      d.handles++;
       return d;
     });
   }
@@ -509,13 +532,22 @@ export class Env implements EnvCore {
     if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${name}`, { actual: name });
     const iname = dec.decode(v);
     const open = this.dictByIname(iname);
+    if (open?.closing !== undefined) {
+      await open.closing;
+      return this.openDictionary(name, txn);
+    }
     if (open !== undefined) {
       open.name = name;
+      open.handles++;
+      open.closeWhenIdle = false;
       return open;
     }
     const release = await this.locks.checkpointSafeClientLock();
     try {
-      return await this.openDictionaryFile(name, iname, this.nextFilenum++, !this.readOnly);
+      const again = this.dictByIname(iname);
+      const d = again ?? (await this.openDictionaryFile(name, iname, this.nextFilenum++, !this.readOnly));
+      d.handles++;
+      return d;
     } finally {
       release();
     }
@@ -528,11 +560,67 @@ export class Env implements EnvCore {
   }
 
   /**
-   * Release a dictionary handle. Files stay open in the cachetable until the environment
-   * closes (their fclose is logged then), so closing is cheap and reopening is free.
+   * Release a dictionary handle. When the last handle closes the file is closed like
+   * PerconaFT's ft_close (see ftClose); if live transactions still hold writes to it, that
+   * happens when the last of them ends.
    */
   async closeDictionary(d: Dictionary): Promise<void> {
     d.checkOpen();
+    if (d.filenum === FILENUM_ENVIRONMENT || d.filenum === FILENUM_DIRECTORY) return;
+    if (d.handles > 0) d.handles--;
+    if (d.handles > 0 || this.readOnly) return;
+    if (this.txnsUsing(d.filenum)) {
+      d.closeWhenIdle = true;
+      return;
+    }
+    await this.ftClose(d);
+  }
+
+  private txnsUsing(filenum: number): boolean {
+    for (const t of this.txns.values()) {
+      if (t.ws.rows.has(filenum) || t.ws.fileOps.some((f) => f.filenum === filenum)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * ft_close (tokulog-format.md §7 row 12, recovery.md §1): under the checkpoint-safe client
+   * lock (no checkpoint runs), write the dictionary's dirty nodes, log fclose, and if its
+   * header is dirty write it with checkpoint_lsn = the fclose LSN after fsyncing the log up
+   * to that LSN (a private checkpoint of this one file); then close the file.
+   */
+  private async ftClose(d: Dictionary): Promise<void> {
+    if (d.closing !== undefined) return d.closing;
+    const run = async (): Promise<void> => {
+      const release = await this.locks.checkpointSafeClientLock();
+      try {
+        if (d.closed) return;
+        await this.ct.flushCachefile(d.file.cachefile);
+        const lsn = this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
+        if (d.file.headerDirty) {
+          d.file.beginCheckpoint(lsn);
+          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.logWriter!.fsync(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
+          await d.file.endCheckpoint();
+        }
+        await this.closeDictionaryFile(d, false);
+      } finally {
+        release();
+      }
+    };
+    d.closing = run().finally(() => {
+      d.closing = undefined;
+    });
+    return d.closing;
+  }
+
+  /** Close the dictionaries whose last handle closed while transactions still used them. */
+  private async closeIdleDictionaries(): Promise<void> {
+    for (const d of [...this.dicts.values()]) {
+      if (d.closeWhenIdle && d.handles === 0 && !d.closed && !this.txnsUsing(d.filenum)) {
+        d.closeWhenIdle = false;
+        await this.ftClose(d);
+      }
+    }
   }
 
   /** Remove a dictionary: directory row deleted, fdelete logged; the file goes at commit. */
@@ -553,7 +641,12 @@ export class Env implements EnvCore {
     });
   }
 
-  /** Rename a dictionary: only the directory row changes (dname -> same iname). */
+  /**
+   * Rename a dictionary: the directory row moves to newName and the file is renamed to a new
+   * iname (toku_ft_rename_iname): frename is logged (inames with their trailing NUL,
+   * old_filenum FILENUM_NONE when the file is not open) and fsynced before the rename, which
+   * is made durable with fsyncDir; abort renames the file back.
+   */
   async renameDictionary(oldName: string, newName: string, txn?: Txn): Promise<void> {
     this.checkName(newName);
     this.checkWritableEnv();
@@ -561,14 +654,58 @@ export class Env implements EnvCore {
       const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
       const oldKey = enc.encode(oldName);
       const newKey = enc.encode(newName);
-      const iname = await t.get(dirDict, oldKey);
-      if (iname === undefined) throw new TokusimError('bad-argument', `no dictionary named ${oldName}`, { actual: oldName });
+      this.lockRow(t, dirDict, oldKey);
+      this.lockRow(t, dirDict, newKey);
+      const v = await t.get(dirDict, oldKey);
+      if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${oldName}`, { actual: oldName });
       if ((await t.get(dirDict, newKey)) !== undefined) throw new TokusimError('bad-argument', `dictionary ${newName} already exists`, { actual: newName });
+      const oldIname = dec.decode(v);
+      let n = t.root.id;
+      let newIname = `${newName}_${n}.tokudb`;
+      while (this.dictByIname(newIname) !== undefined || (await this.storage.exists(this.path(newIname)))) newIname = `${newName}_${++n}.tokudb`;
       await t.del(dirDict, oldKey);
-      await t.put(dirDict, newKey, iname);
-      const open = this.dictByIname(dec.decode(iname));
-      if (open !== undefined) open.name = newName;
+      await t.put(dirDict, newKey, enc.encode(newIname));
+      const open = this.dictByIname(oldIname);
+      if (open?.closing !== undefined) await open.closing;
+      const d = open !== undefined && !open.closed ? open : undefined;
+      const release = await this.locks.checkpointSafeClientLock();
+      try {
+        t.ensureBegun();
+        const lsn = this.log({ type: 'frename', xid: t.xid, old_iname: inameWithNul(oldIname), old_filenum: d?.filenum ?? FILENUM_NONE, new_iname: inameWithNul(newIname) });
+        await this.logWriter!.fsync(lsn);
+        await this.storage.rename(this.path(oldIname), this.path(newIname));
+        await this.storage.fsyncDir(this.dir);
+        if (d !== undefined) this.setIname(d, newIname);
+        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'frename', filenum: d?.filenum ?? FILENUM_NONE, iname: oldIname, newIname }));
+      } finally {
+        release();
+      }
+      if (d !== undefined) d.name = newName;
     });
+  }
+
+  /** @internal The file of d now has this iname (rename, its undo, or replay). */
+  setIname(d: Dictionary, iname: string): void {
+    d.iname = iname;
+    // The cachefile keeps its handle (a rename does not change the inode); fassociate must
+    // name the new iname from now on.
+    (d.file as { iname: string }).iname = iname;
+  }
+
+  /** @internal Undo an frename: rename the file back (new -> old) and fix the open handle. */
+  async undoRename(op: { filenum: number; iname: string; newIname?: string }, dicts: Map<number, Dictionary>): Promise<void> {
+    invariant(op.newIname !== undefined, 'an frename undo names the new iname');
+    const from = this.path(op.newIname);
+    const to = this.path(op.iname);
+    if ((await this.storage.exists(from)) && !(await this.storage.exists(to))) {
+      await this.storage.rename(from, to);
+      await this.storage.fsyncDir(this.dir);
+    }
+    const d = (op.filenum === FILENUM_NONE ? undefined : dicts.get(op.filenum)) ?? [...dicts.values()].find((x) => x.iname === op.newIname);
+    if (d !== undefined && !d.closed) {
+      this.setIname(d, op.iname);
+      d.name = op.iname.replace(/_\d+\.tokudb$/, '');
+    }
   }
 
   // ------------------------------------------------------------------ transactions
@@ -621,7 +758,8 @@ export class Env implements EnvCore {
   }
 
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void {
-    this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, dict.iname, key, 'write');
+    // Keyed by filenum, which stays the same across a rename (the iname does not).
+    this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, `filenum ${dict.filenum}`, key, 'write');
   }
 
   clientLock(): Promise<Release> {
@@ -690,6 +828,7 @@ export class Env implements EnvCore {
       else this.counters.aborts++;
     }
     this.txns.delete(txn.id);
+    if (txn.parent === undefined) await this.closeIdleDictionaries();
     if (lsn !== undefined && txn.parent === undefined && how === 'commit' && this.durability === 'sync') await this.logWriter!.fsync(lsn);
   }
 
@@ -724,7 +863,8 @@ export class Env implements EnvCore {
 
   /** @internal Abort: delete the files the write set created. */
   async undoFileOps(ws: WriteSet, dicts: Map<number, Dictionary> = this.dicts): Promise<void> {
-    for (const op of ws.fileOps) {
+    for (const op of [...ws.fileOps].reverse()) {
+      if (op.kind === 'frename') await this.undoRename(op, dicts);
       if (op.kind !== 'fcreate') continue;
       const d = dicts.get(op.filenum);
       if (d !== undefined && !d.closed) {

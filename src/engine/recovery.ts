@@ -23,7 +23,7 @@ import type { LogRecord, LogRecordOf, TxnidPair, Xid } from '../format/record-ty
 import { readCheckpointedImage } from '../checkpoint/checkpointable-dictionary.js';
 import { LogCursor, type RepairResult } from '../log/cursor.js';
 import type { Dictionary, Env } from './env.js';
-import { DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './env.js';
+import { DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul } from './env.js';
 import { Txn } from './txn.js';
 import { WriteSet } from './write-set.js';
 
@@ -123,11 +123,17 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
     let state: 'between' | 'newer' = turning === undefined ? 'newer' : 'between';
     say(`scanning forward to ${report.lastLsn} from ${turning?.lsn ?? 1n} (${state === 'between' ? 'fw_between' : 'fw_newer'})`);
     const first = turning === undefined ? firstSeen : undefined;
+    /**
+     * Inames named by fassociate / fopen whose file is missing, with their filenums: a
+     * later frename (done before the crash) names where the file went.
+     */
+    const missing = new Map<string, number[]>();
     /** Open iname as filenum (sharing the handle when the file is already open). */
     const openInto = async (filenum: number, iname: string): Promise<void> => {
       const already = [...filemap.values()].find((d) => d.iname === iname);
       if (already !== undefined) filemap.set(filenum, already);
       else if (await env.storage.exists(env.path(iname))) filemap.set(filenum, await env.openDictionaryFile(iname, iname, filenum, false));
+      else missing.set(iname, [...(missing.get(iname) ?? []), filenum]);
     };
     const handle = async (r: LogRecord): Promise<void> => {
       report.entriesReplayed++;
@@ -213,6 +219,27 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
           const iname = dec.decode(r.iname);
           if (iname === ROLLBACK_INAME || filemap.has(r.filenum)) return;
           await openInto(r.filenum, iname);
+          return;
+        }
+        case 'frename': {
+          // recovery.md §6.2: redo the rename on disk if it did not happen, fix the open
+          // handle's iname, and remember it in the txn (if known) so an abort renames back.
+          const oldIname = inameFromNul(r.old_iname);
+          const newIname = inameFromNul(r.new_iname);
+          const oldPath = env.path(oldIname);
+          const newPath = env.path(newIname);
+          if (await env.storage.exists(oldPath)) {
+            if (await env.storage.exists(newPath)) await env.storage.unlink(newPath);
+            await env.storage.rename(oldPath, newPath);
+            await env.storage.fsyncDir(env.dir);
+          }
+          const open = [...filemap.values()].find((d) => d.iname === oldIname);
+          if (open !== undefined) env.setIname(open, newIname);
+          for (const fn of missing.get(oldIname) ?? []) await openInto(fn, newIname);
+          missing.delete(oldIname);
+          const t = txns.get(xidKey(r.xid));
+          const filenum = r.old_filenum !== FILENUM_NONE && filemap.has(r.old_filenum) ? r.old_filenum : FILENUM_NONE;
+          if (t !== undefined) t.ws.fileOps.push({ kind: 'frename', filenum, iname: oldIname, newIname });
           return;
         }
         case 'fclose':

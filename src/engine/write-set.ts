@@ -6,7 +6,8 @@
  *
  * Rollback node format (ours, documented): "tokurbk1" magic, u32 row count, rows of
  * (u8 op, u32 filenum, u32 len + key, u32 len + value), u32 file-op count, file ops of
- * (u8 kind, u32 filenum, u32 len + iname). The block frame adds the length and x1764
+ * (u8 kind, u32 filenum, u32 len + iname) where kind 1 = fcreate, 2 = fdelete, 3 = frename
+ * (followed by u32 len + new iname; filenum 0xFFFFFFFF when the file was not open). The block frame adds the length and x1764
  * checksum (checkpoint/checkpointable-dictionary.ts frameBlock).
  *
  * Invariants:
@@ -31,10 +32,15 @@ export interface RowWrite {
 }
 
 export interface FileOp {
-  kind: 'fcreate' | 'fdelete';
+  kind: 'fcreate' | 'fdelete' | 'frename';
   filenum: number;
+  /** The file's iname (for frename: the old one). */
   iname: string;
+  /** frename only: the iname it was renamed to. */
+  newIname?: string;
 }
+const FILE_OP_CODE = { fcreate: 1, fdelete: 2, frename: 3 } as const;
+const CODE_FILE_OP: Record<number, FileOp['kind']> = { 1: 'fcreate', 2: 'fdelete', 3: 'frename' };
 
 const MAGIC = new TextEncoder().encode('tokurbk1');
 const enc = new TextEncoder();
@@ -94,7 +100,11 @@ export class WriteSet {
     w.u32(this.fileOps.length);
     for (const f of this.fileOps) {
       const name = enc.encode(f.iname);
-      w.u8(f.kind === 'fcreate' ? 1 : 2).u32(f.filenum).u32(name.length).bytes(name);
+      w.u8(FILE_OP_CODE[f.kind]).u32(f.filenum).u32(name.length).bytes(name);
+      if (f.kind === 'frename') {
+        const to = enc.encode(f.newIname ?? '');
+        w.u32(to.length).bytes(to);
+      }
     }
     return w.toBytes();
   }
@@ -118,10 +128,13 @@ export class WriteSet {
     }
     const nf = r.u32('file-op count');
     for (let i = 0; i < nf; i++) {
-      const kind = r.u8('kind') === 1 ? 'fcreate' : 'fdelete';
+      const at = r.pos;
+      const kind = CODE_FILE_OP[r.u8('kind')];
+      if (kind === undefined) throw new TokusimError('bad-length', 'unknown rollback file op', { file: what, offset: at, expected: '1..3' });
       const filenum = r.u32('filenum');
       const iname = dec.decode(r.bytes(r.u32('iname length'), 'iname'));
-      ws.fileOps.push({ kind, filenum, iname });
+      if (kind === 'frename') ws.fileOps.push({ kind, filenum, iname, newIname: dec.decode(r.bytes(r.u32('new iname length'), 'new iname')) });
+      else ws.fileOps.push({ kind, filenum, iname });
     }
     if (r.remaining !== 0) {
       throw new TokusimError('bad-length', 'trailing bytes after a rollback node', { file: what, offset: r.pos, expected: '0', actual: String(r.remaining) });
