@@ -33,9 +33,12 @@ export const DB_BADFORMAT = -30500;
  */
 class Out {
   buf: Uint8Array;
+  /** A DataView of buf, for writing constant text four bytes at a time. */
+  dv: DataView;
   n = 0;
   constructor(cap: number) {
     this.buf = allocBytes(cap);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
   ensure(extra: number): void {
     if (this.n + extra <= this.buf.length) return;
@@ -44,6 +47,13 @@ class Out {
     const next = allocBytes(cap);
     next.set(this.buf.subarray(0, this.n));
     this.buf = next;
+    this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+  /** Start over with a fresh, empty buffer of `cap` bytes. */
+  reset(cap: number): void {
+    this.buf = allocBytes(cap);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.n = 0;
   }
   /** ASCII/latin1 string (every char < 256). */
   str(s: string): void {
@@ -128,47 +138,69 @@ function planCode(type: FieldType, format: string | undefined): P {
   }
 }
 
+/**
+ * Constant output text as little-endian 32-bit words (the last one zero-padded), written
+ * with unaligned DataView stores: about four times faster than a byte loop. Writing may
+ * touch up to 3 bytes past the text, inside the room reserved for the entry.
+ */
+interface Text {
+  words: Int32Array;
+  length: number;
+}
+
+function text(s: string): Text {
+  const b = latin1(s);
+  const words = new Int32Array(Math.ceil(b.length / 4));
+  for (let i = 0; i < b.length; i++) words[i >> 2]! |= b[i]! << (8 * (i & 3));
+  return { words, length: b.length };
+}
+
+/** Text printed between ` name=` and a field's first number. */
+const VALUE_OPENING: Partial<Record<P, string>> = {
+  [P.U32_OCTAL]: '0',
+  [P.FILENUMS]: '{num=',
+  [P.BYTESTRING]: '{len=',
+  [P.XIDP]: '{formatID=0x',
+};
+
 interface Plan {
-  /** `%-23s '%c':` */
-  head: Uint8Array;
+  /** `%-23s '%c': lsn=` */
+  head: Text;
   /** Output bytes an entry of this type can need besides its variable-length data. */
   room: number;
-  /** ` name=` per field. */
-  prefixes: Uint8Array[];
+  /** ` name=` per field, with the opening text of its value (`{len=` etc.). */
+  prefixes: Text[];
   codes: P[];
 }
 
 const PLANS: Array<Plan | undefined> = LOG_SPEC_BY_CMD.map((spec) => {
   if (spec === undefined) return undefined;
   invariant(spec.cmd.charCodeAt(0) >= 0x20 && spec.cmd.charCodeAt(0) <= 0x7e, `command of ${spec.name} is not printable`);
-  const head = latin1(`${spec.name.padEnd(LOG_NAME_WIDTH)}  '${spec.cmd}':`);
-  const prefixes = spec.fields.map((f) => latin1(` ${f.name}=`));
+  const head = text(`${spec.name.padEnd(LOG_NAME_WIDTH)}  '${spec.cmd}': lsn=`);
+  const prefixes = spec.fields.map((f) => text(` ${f.name}=${VALUE_OPENING[planCode(f.type, f.format)] ?? ''}`));
   // Per field: its prefix plus 96 (more than any number or framing text printed for it);
   // 256 more for lsn, crc, checksum, len, actual_len and the newline; 2 spare for escapes.
   const room = head.length + prefixes.reduce((a, p) => a + p.length + 96, 0) + 256;
   return { head, room, prefixes, codes: spec.fields.map((f) => planCode(f.type, f.format)) };
 });
-const LSN_PREFIX = latin1(' lsn=');
-const CRC_PREFIX = latin1(' crc=');
-const CHECKSUM_PREFIX = latin1(' checksum=');
-const LEN_PREFIX = latin1(' len=');
-const ACTUAL_LEN_PREFIX = latin1(' actual_len=');
-const TRUE = latin1('true');
-const NUM_OPEN = latin1('{num=');
-const FILENUMS_OPEN = latin1(' filenums="');
-const LEN_OPEN = latin1('{len=');
-const DATA_OPEN = latin1(' data="');
-const FORMATID_OPEN = latin1('{formatID=0x');
-const GTRID_LENGTH = latin1(' gtrid_length=');
-const BQUAL_LENGTH = latin1(' bqual_length=');
-const FALSE = latin1('false');
+const CRC_PREFIX = text(' crc=');
+const CHECKSUM_PREFIX = text(' checksum=');
+const LEN_PREFIX = text(' len=');
+const ACTUAL_LEN_PREFIX = text(' actual_len=');
+const TRUE = text('true');
+const FALSE = text('false');
+const FILENUMS_OPEN = text(' filenums="');
+const DATA_OPEN = text(' data="');
+const GTRID_LENGTH = text(' gtrid_length=');
+const BQUAL_LENGTH = text(' bqual_length=');
 
 // ---- Number and text writers on (buffer, position) ----------------------------------------
 // Each returns the new position; the caller has ensured room (see Plan.room).
 
-function putBytes(b: Uint8Array, n: number, src: Uint8Array): number {
-  for (let i = 0; i < src.length; i++) b[n++] = src[i]!;
-  return n;
+function putText(d: DataView, n: number, t: Text): number {
+  const w = t.words;
+  for (let i = 0; i < w.length; i++) d.setInt32(n + 4 * i, w[i]!, true);
+  return n + t.length;
 }
 
 /** Non-negative integer below 2^53 in decimal. */
@@ -349,10 +381,12 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
   }
   out.ensure(plan.room);
   let b = out.buf;
-  let n = putBytes(b, mark, plan.head);
+  let d = out.dv;
+  let n = putText(d, mark, plan.head) - 5;
   let p = pos + 5;
+  // ` lsn=` is part of the head; it shows only once the LSN is there.
   if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
-  n = putBytes(b, n, LSN_PREFIX);
+  n += 5;
   n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
   p += 8;
   const codes = plan.codes;
@@ -362,7 +396,7 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
       case P.U8: {
         if (p + 1 > end) return short(out, mark, n, pos, atEof, p + 1, leadingLen);
         const v = buf[p++]!;
-        n = putBytes(b, n, prefixes[i]!);
+        n = putText(d, n, prefixes[i]!);
         n = putUint(b, n, v);
         if (v >= 0x20 && v <= 0x7e) {
           b[n] = 40; // ('c')
@@ -376,37 +410,36 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
       }
       case P.BOOL:
         if (p + 1 > end) return short(out, mark, n, pos, atEof, p + 1, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
-        n = putBytes(b, n, buf[p++] !== 0 ? TRUE : FALSE);
+        n = putText(d, n, prefixes[i]!);
+        n = putText(d, n, buf[p++] !== 0 ? TRUE : FALSE);
         break;
       case P.U32:
         if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
+        n = putText(d, n, prefixes[i]!);
         n = putI32(b, n, u32At(buf, p));
         p += 4;
         break;
       case P.U32_OCTAL:
         if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 4, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
-        b[n++] = 48;
+        n = putText(d, n, prefixes[i]!);
         n = putOctal(b, n, u32At(buf, p));
         p += 4;
         break;
       case P.U64_SIGNED:
         if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
+        n = putText(d, n, prefixes[i]!);
         n = putI64(b, n, u32At(buf, p), u32At(buf, p + 4));
         p += 8;
         break;
       case P.U64_UNSIGNED:
         if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
+        n = putText(d, n, prefixes[i]!);
         n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
         p += 8;
         break;
       case P.TXNID_PAIR:
         if (p + 16 > end) return short(out, mark, n, pos, atEof, p + 16, leadingLen);
-        n = putBytes(b, n, prefixes[i]!);
+        n = putText(d, n, prefixes[i]!);
         n = putU64(b, n, u32At(buf, p), u32At(buf, p + 4));
         b[n++] = 44;
         n = putU64(b, n, u32At(buf, p + 8), u32At(buf, p + 12));
@@ -420,10 +453,10 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
         out.n = n;
         out.ensure(11 * num + plan.room);
         b = out.buf;
-        n = putBytes(b, n, prefixes[i]!);
-        n = putBytes(b, n, NUM_OPEN);
+        d = out.dv;
+        n = putText(d, n, prefixes[i]!);
         n = putUint(b, n, num);
-        n = putBytes(b, n, FILENUMS_OPEN);
+        n = putText(d, n, FILENUMS_OPEN);
         for (let k = 0; k < num; k++) {
           if (k > 0) b[n++] = 44;
           b[n++] = 48; // 0x
@@ -443,10 +476,10 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
         out.n = n;
         out.ensure(4 * len + plan.room);
         b = out.buf;
-        n = putBytes(b, n, prefixes[i]!);
-        n = putBytes(b, n, LEN_OPEN);
+        d = out.dv;
+        n = putText(d, n, prefixes[i]!);
         n = putUint(b, n, len);
-        n = putBytes(b, n, DATA_OPEN);
+        n = putText(d, n, DATA_OPEN);
         n = putEscaped(b, n, buf, p, p + len);
         b[n++] = 34; // "}
         b[n++] = 125;
@@ -463,14 +496,14 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
         out.n = n;
         out.ensure(4 * (g + q) + plan.room);
         b = out.buf;
-        n = putBytes(b, n, prefixes[i]!);
-        n = putBytes(b, n, FORMATID_OPEN);
+        d = out.dv;
+        n = putText(d, n, prefixes[i]!);
         n = putHex(b, n, formatID);
-        n = putBytes(b, n, GTRID_LENGTH);
+        n = putText(d, n, GTRID_LENGTH);
         n = putUint(b, n, g);
-        n = putBytes(b, n, BQUAL_LENGTH);
+        n = putText(d, n, BQUAL_LENGTH);
         n = putUint(b, n, q);
-        n = putBytes(b, n, DATA_OPEN);
+        n = putText(d, n, DATA_OPEN);
         n = putEscaped(b, n, buf, p, p + g + q);
         b[n++] = 34; // "}
         b[n++] = 125;
@@ -482,19 +515,19 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
   if (p + 4 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
   const storedCrc = u32At(buf, p);
   const computed = crcKnownGood ? storedCrc : x1764(buf, pos, p);
-  n = putBytes(b, n, CRC_PREFIX);
+  n = putText(d, n, CRC_PREFIX);
   n = putHex8(b, n, storedCrc);
   if (storedCrc !== computed) {
-    n = putBytes(b, n, CHECKSUM_PREFIX);
+    n = putText(d, n, CHECKSUM_PREFIX);
     n = putHex8(b, n, computed);
   }
   if (p + 8 > end) return short(out, mark, n, pos, atEof, p + 8, leadingLen);
   const storedLen = u32At(buf, p + 4);
   const consumed = p + 8 - pos;
-  n = putBytes(b, n, LEN_PREFIX);
+  n = putText(d, n, LEN_PREFIX);
   n = putUint(b, n, storedLen);
   if (storedLen !== consumed) {
-    n = putBytes(b, n, ACTUAL_LEN_PREFIX);
+    n = putText(d, n, ACTUAL_LEN_PREFIX);
     n = putUint(b, n, consumed);
   }
   if (storedLen !== consumed || storedCrc !== computed) {
@@ -710,8 +743,7 @@ export class LogPrinter {
   takeOutput(): Uint8Array {
     const o = this.out;
     const taken = o.buf.subarray(0, o.n);
-    o.buf = allocBytes(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
-    o.n = 0;
+    o.reset(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
     return taken;
   }
 
