@@ -12,7 +12,7 @@
  *  - stdin is streamed in chunks; only the entry being printed is held in memory.
  *  - stdout is written with back-pressure, and fully flushed before the exit status is set.
  */
-import { createReadStream, fstatSync, realpathSync } from 'node:fs';
+import { fstatSync, read, realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { LogPrinter } from '../src/format/printer.js';
@@ -28,20 +28,28 @@ export function atoi(s: string): number {
   return Number(BigInt.asIntN(32, BigInt(Math.trunc(clamped))));
 }
 
-function write(stream: Writable, data: Uint8Array | string): Promise<void> {
+/** Write with back-pressure; `written` runs once the stream is done with the data. */
+function write(stream: Writable, data: Uint8Array | string, written?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     if (data.length === 0) return resolve();
-    const ok = stream.write(data, (err) => (err ? reject(err) : undefined));
+    const ok = stream.write(data, (err) => (err ? reject(err) : written?.()));
     if (ok) resolve();
     else stream.once('drain', resolve);
   });
 }
 
+/** Write the printer's pending output, then let it reuse the buffer. */
+function flush(stream: Writable, printer: LogPrinter): Promise<void> {
+  const out = printer.takeOutput();
+  return write(stream, out, () => printer.recycle(out));
+}
+
 /**
  * Run the printer. Returns the exit status (the caller sets process.exitCode).
  * @param argv the arguments after the program name
+ * @param stdin a file descriptor of a regular file, or a stream of chunks
  */
-export async function main(argv: readonly string[], stdin: Readable | AsyncIterable<Uint8Array>, stdout: Writable, stderr: Writable): Promise<number> {
+export async function main(argv: readonly string[], stdin: number | Readable | AsyncIterable<Uint8Array>, stdout: Writable, stderr: Writable): Promise<number> {
   let count = -1;
   for (const arg of argv) {
     if (arg === '--oldcode') {
@@ -51,10 +59,22 @@ export async function main(argv: readonly string[], stdin: Readable | AsyncItera
     count = atoi(arg);
   }
   const printer = new LogPrinter(count);
-  for await (const chunk of stdin as AsyncIterable<Uint8Array | string>) {
-    printer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    if (printer.pendingOutput >= 1 << 20) await write(stdout, printer.takeOutput());
-    if (printer.done) break;
+  if (typeof stdin === 'number') {
+    // A regular file: read it into one reused buffer (the printer copies what it keeps).
+    const buf = new Uint8Array(READ_CHUNK);
+    for (;;) {
+      const got = await readInto(stdin, buf);
+      if (got === 0) break;
+      printer.push(buf.subarray(0, got));
+      if (printer.pendingOutput >= FLUSH_AT) await flush(stdout, printer);
+      if (printer.done) break;
+    }
+  } else {
+    for await (const chunk of stdin as AsyncIterable<Uint8Array | string>) {
+      printer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
+      if (printer.pendingOutput >= FLUSH_AT) await flush(stdout, printer);
+      if (printer.done) break;
+    }
   }
   const result = printer.end();
   await write(stdout, printer.takeOutput());
@@ -62,12 +82,25 @@ export async function main(argv: readonly string[], stdin: Readable | AsyncItera
   return result.exitCode;
 }
 
-/** stdin as a stream with large reads when it is a regular file (much faster than 64 KiB). */
-function openStdin(): Readable {
+const READ_CHUNK = 1 << 20;
+const FLUSH_AT = 1 << 20;
+
+/** Read up to buf.length bytes from fd at its current position (0 at end of file). */
+function readInto(fd: number, buf: Uint8Array): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/**
+ * stdin: its file descriptor when it is a regular file (read in large chunks into one reused
+ * buffer, much faster than a 64 KiB stream), else the process.stdin stream (pipes, ttys).
+ */
+function openStdin(): number | Readable {
   try {
-    if (fstatSync(0).isFile()) return createReadStream('', { fd: 0, highWaterMark: 1 << 20, autoClose: false });
+    if (fstatSync(0).isFile()) return 0;
   } catch {
-    // fall through to process.stdin (pipes, ttys)
+    // fall through to process.stdin
   }
   return process.stdin;
 }

@@ -49,6 +49,12 @@ class Out {
     this.buf = next;
     this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
+  /** Start over, empty, writing into `buf`. */
+  reuse(buf: Uint8Array): void {
+    this.buf = buf;
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.n = 0;
+  }
   /** Start over with a fresh, empty buffer of `cap` bytes. */
   reset(cap: number): void {
     this.buf = allocBytes(cap);
@@ -668,6 +674,8 @@ const EMPTY = new Uint8Array(0);
  */
 export class LogPrinter {
   private readonly out = new Out(1 << 16);
+  /** Output buffers given back by recycle(). */
+  private readonly spare: Uint8Array[] = [];
   /** Unconsumed input kept from earlier chunks (a copy; the caller may reuse its chunks). */
   private tail: Uint8Array = EMPTY;
   /** Don't try to parse again until this many bytes are available. */
@@ -743,8 +751,20 @@ export class LogPrinter {
   takeOutput(): Uint8Array {
     const o = this.out;
     const taken = o.buf.subarray(0, o.n);
-    o.reset(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
+    const spare = this.spare.pop();
+    if (spare !== undefined) o.reuse(spare);
+    else o.reset(Math.max(1 << 16, Math.min(o.buf.length, 4 << 20)));
     return taken;
+  }
+
+  /**
+   * Give back bytes returned by takeOutput() once they are written, so a later takeOutput()
+   * can reuse their buffer instead of allocating (keeps memory flat while streaming).
+   */
+  recycle(taken: Uint8Array): void {
+    if (this.spare.length < 2 && taken.byteOffset === 0 && taken.buffer.byteLength >= 1 << 16) {
+      this.spare.push(new Uint8Array(taken.buffer, 0, taken.buffer.byteLength));
+    }
   }
 
   /**
