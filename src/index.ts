@@ -30,3 +30,4 @@ export * from './log/writer.js';
 export * from './log/cursor.js';
 export * from './log/synth.js';
 export * from './engine/index.js';
+export { TokusimLevel, type TokusimLevelOptions } from './adapters/abstract-level.js';

@@ -136,6 +136,12 @@ export interface EnvCore {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+function stripUndefined(r: Record<string, Uint8Array | undefined>): RangeOptions {
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 /** An open dictionary: the file binding, the tree, and its names. */
 export class Dictionary {
   /** Set when the dictionary was removed or the environment closed. */
@@ -171,6 +177,32 @@ export class Dictionary {
   async committedRange(r: RangeOptions): Promise<Entry[]> {
     this.checkOpen();
     return this.env.readVisible(() => this.committedRangeUnlocked(r));
+  }
+
+  /**
+   * Up to max committed entries of range r in key order (descending when r.reverse), read
+   * atomically with respect to commits. Starts at the range's bound, so the cost depends on
+   * max, not on the dictionary's size (iterators read in such chunks).
+   */
+  async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
+    this.checkOpen();
+    return this.env.readVisible(async () => {
+      const c = this.tree.cursor();
+      const out: Entry[] = [];
+      const rev = r.reverse === true;
+      const lower = { gt: r.gt, gte: r.gte };
+      const upper = { lt: r.lt, lte: r.lte };
+      let e = rev
+        ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
+        : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
+      while (e !== undefined && out.length < max) {
+        // The scan starts at one bound; leaving the other bound ends it.
+        if (!inRange(e.key, rev ? stripUndefined(lower) : stripUndefined(upper))) break;
+        if (inRange(e.key, r)) out.push({ key: e.key.slice(), value: e.value.slice() });
+        e = rev ? await c.prev() : await c.next();
+      }
+      return out;
+    });
   }
 
   private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
