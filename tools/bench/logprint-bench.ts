@@ -4,9 +4,15 @@
  * single-file logs (values of a few KiB; small records), printed next to the real
  * tokuft_logprint's reference figures. Not a test: it prints figures and asserts nothing.
  *
+ * The small-record log is mostly short transactions (xbegin, a few enq_insert/enq_delete
+ * with 13-byte keys and short values, xcommit), about 90 bytes per entry on average like the
+ * reference measurement's log. The target is 1.5x the reference: MB/s and, for small
+ * records, records/s; a run meets it when "x ref" is at least 1.50.
+ *
  * Logs are generated once under bench-data/ (git-ignored) and reused while their parameters
  * match. BENCH_SCALE (default 1) scales the sizes, e.g. BENCH_SCALE=0.02 for a smoke run.
- * Peak RSS comes from /usr/bin/time -f %M when available.
+ * Each program runs BENCH_RUNS times (default 3); the fastest run is shown (the machine may
+ * be busy), with the largest peak RSS of all runs, from /usr/bin/time -f %M when available.
  *
  * Run after `make build`: node dist/tools/bench/logprint-bench.js
  */
@@ -21,7 +27,10 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist', 'tools');
 const DATA = join(ROOT, 'bench-data');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
+const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] ?? '3'));
 const HAVE_TIME = existsSync('/usr/bin/time');
+/** Target speed-up over the reference tokuft_logprint. */
+const TARGET = 1.5;
 
 interface Dataset {
   name: string;
@@ -35,7 +44,7 @@ interface Dataset {
 
 const DATASETS: Dataset[] = [
   { name: 'large-values', sizeMb: 240, valueBytes: 4096, refMBps: 105, refRssMb: 3 },
-  { name: 'small-records', sizeMb: 200, valueBytes: 16, refMBps: 81, refRecPerSec: 900_000, refRssMb: 3 },
+  { name: 'small-records', sizeMb: 200, valueBytes: 60, refMBps: 81, refRecPerSec: 900_000, refRssMb: 3 },
 ];
 
 interface Prepared {
@@ -74,6 +83,19 @@ interface Measured {
   exit: number | null;
 }
 
+/** The best (fastest) of RUNS runs, with the largest peak RSS seen. */
+function measureBest(script: string, args: string[], stdinFile: string | undefined): Measured {
+  let best: Measured | undefined;
+  let rss: number | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const m = measure(script, args, stdinFile);
+    if (m.rssMb !== undefined) rss = Math.max(rss ?? 0, m.rssMb);
+    if (m.exit !== 0) return m;
+    if (best === undefined || m.seconds < best.seconds) best = m;
+  }
+  return { ...best!, rssMb: rss };
+}
+
 /** Run `node script args...` with stdin from a file and stdout to /dev/null. */
 function measure(script: string, args: string[], stdinFile: string | undefined): Measured {
   const inFd = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
@@ -110,28 +132,33 @@ async function main(): Promise<void> {
     }
   }
   mkdirSync(DATA, { recursive: true });
-  console.log(`logprint benchmark (BENCH_SCALE=${SCALE}; node ${process.version}; peak RSS ${HAVE_TIME ? 'from /usr/bin/time' : 'not measured'})`);
-  const widths = [34, 9, 10, 10, 12, 9];
+  console.log(
+    `logprint benchmark (BENCH_SCALE=${SCALE}; best of ${RUNS} runs; node ${process.version}; peak RSS ${HAVE_TIME ? 'from /usr/bin/time' : 'not measured'})`,
+  );
+  const widths = [34, 9, 10, 10, 12, 10, 9];
   for (const d of DATASETS) {
     const p = await prepare(d);
     const mb = p.bytes / (1 << 20);
     console.log(`\n${d.name}: ${mb.toFixed(1)} MB, ${p.records} records (${(p.bytes / p.records).toFixed(0)} bytes/record)`);
-    console.log(row(['program', 'seconds', 'MB/s', 'x ref', 'records/s', 'peak MB'], widths));
+    console.log(row(['program', 'seconds', 'MB/s', 'x ref', 'records/s', 'x ref', 'peak MB'], widths));
     const runs: Array<[string, Measured]> = [
-      ['tdb-logprint < FILE', measure(join(DIST, 'tdb-logprint.js'), [], p.file)],
-      ['tokusim logprint FILE', measure(join(DIST, 'tokusim.js'), ['logprint', p.file], undefined)],
+      ['tdb-logprint < FILE', measureBest(join(DIST, 'tdb-logprint.js'), [], p.file)],
+      ['tokusim logprint FILE', measureBest(join(DIST, 'tokusim.js'), ['logprint', p.file], undefined)],
     ];
     for (const [name, m] of runs) {
       const mbps = mb / m.seconds;
+      const recps = p.records / m.seconds;
       const status = m.exit === 0 ? '' : `  (exit ${m.exit})`;
+      const recRatio = d.refRecPerSec === undefined ? '-' : (recps / d.refRecPerSec).toFixed(2);
       console.log(
-        row([name, m.seconds.toFixed(2), mbps.toFixed(1), (d.refMBps / mbps).toFixed(2), Math.round(p.records / m.seconds).toString(), m.rssMb?.toFixed(1) ?? '-'], widths) + status,
+        row([name, m.seconds.toFixed(2), mbps.toFixed(1), (mbps / d.refMBps).toFixed(2), Math.round(recps).toString(), recRatio, m.rssMb?.toFixed(1) ?? '-'], widths) + status,
       );
     }
     console.log(
-      row(['tokuft_logprint (reference)', '-', d.refMBps.toFixed(1), '1.00', d.refRecPerSec?.toString() ?? '-', d.refRssMb.toFixed(1)], widths),
+      row(['tokuft_logprint (reference)', '-', d.refMBps.toFixed(1), '1.00', d.refRecPerSec?.toString() ?? '-', d.refRecPerSec === undefined ? '-' : '1.00', d.refRssMb.toFixed(1)], widths),
     );
-    console.log(`target: within 1.5x of the reference, i.e. >= ${(d.refMBps / 1.5).toFixed(1)} MB/s ("x ref" <= 1.50)`);
+    const recTarget = d.refRecPerSec === undefined ? '' : ` and >= ${Math.round(TARGET * d.refRecPerSec)} records/s`;
+    console.log(`target: ${TARGET}x the reference, i.e. >= ${(TARGET * d.refMBps).toFixed(1)} MB/s${recTarget} ("x ref" >= ${TARGET.toFixed(2)})`);
   }
 }
 
