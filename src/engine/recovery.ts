@@ -269,8 +269,19 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
     d.name = d.iname.replace(/_\d+\.tokudb$/, '');
   }
   const find = (iname: string): Dictionary | undefined => [...filemap.values()].find((d) => d.iname === iname);
+  // A clean close logs fclose for every dictionary and then a checkpoint that lists none of
+  // them; a crash before its `shutdown` record leaves a log whose replayed part never opens the
+  // internal dictionaries. They were closed cleanly (their newest header is at least as new as
+  // any change they got), and no replayed record could name them, so like PerconaFT's env open
+  // we open them from their files after replay: nothing is applied to them, the filter holds.
+  for (const [iname, filenum] of [[ENVIRONMENT_INAME, FILENUM_ENVIRONMENT], [DIRECTORY_INAME, FILENUM_DIRECTORY]] as const) {
+    if (find(iname) !== undefined || filemap.has(filenum) || !(await env.storage.exists(env.path(iname)))) continue;
+    const d = await env.openDictionaryFile(iname, iname, filenum, false);
+    filemap.set(filenum, d);
+    say(`opened ${iname} from its file (the replayed log did not open it)`);
+  }
   if (find(ENVIRONMENT_INAME) === undefined || find(DIRECTORY_INAME) === undefined) {
-    throw fail('tokudb.environment or tokudb.directory was not opened by the replayed log', undefined, env.dir);
+    throw fail('tokudb.environment or tokudb.directory was not opened by the replayed log, and its file is missing', undefined, env.dir);
   }
   const roots = [...txns.values()].filter((t) => t.parent === undefined).sort((a, b) => (a.xid.parent < b.xid.parent ? -1 : 1));
   const live = roots.filter((t) => t.prepared === undefined);
