@@ -2,8 +2,8 @@
  * An `abstract-level` database backed by a tokusim Env and one of its dictionaries
  * (docs/engine.md "abstract-level adapter"). Keys and values reach the private API as
  * Uint8Array (manifest encoding `view`); abstract-level transcodes utf8, buffer, json and the
- * rest to it. put / del / batch are one transaction each (a batch is atomic, durable per the
- * Env's durability mode); reads see committed data; iterators read the tree in bounded
+ * rest to it. put / del / batch are one transaction each (Env.writeBatch: a batch is atomic,
+ * durable per the Env's durability mode); reads see committed data; iterators read the tree in bounded
  * chunks through Dictionary.committedChunk, so a limit or a seek costs what it reads.
  *
  * Supported optional features: has / hasMany, iterator seek, getMany, clear (in chunks, not
@@ -28,7 +28,7 @@ import { findLogFiles } from '../log/names.js';
 import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
 import { LockConflictError } from '../engine/locktree.js';
-import type { Entry, RangeOptions, Txn } from '../engine/txn.js';
+import type { Entry, RangeOptions } from '../engine/txn.js';
 
 export interface TokusimLevelOptions {
   /** Storage (default NodeStorage). */
@@ -95,16 +95,15 @@ function narrow(r: RangeOptions, pos: { key: Bytes; strict: boolean } | undefine
   return out;
 }
 
-/** Run body in a transaction, waiting out row locks held by this database's other writers. */
-async function inTxn(env: Env, body: (t: Txn) => Promise<void>): Promise<void> {
+type WriteOp = Parameters<Env['writeBatch']>[0][number];
+
+/** Commit ops as one transaction, waiting out row locks held by this database's other writers. */
+async function commitOps(env: Env, ops: WriteOp[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const t = env.begin();
     try {
-      await body(t);
-      await t.commit();
+      await env.writeBatch(ops);
       return;
     } catch (err) {
-      if (t.state === 'live') await t.abort().catch(() => undefined);
       if (!(err instanceof LockConflictError) || attempt >= MAX_LOCK_RETRIES) throw err;
       await new Promise((r) => setImmediate(r));
     }
@@ -274,23 +273,21 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
 
   async _put(key: Bytes, value: Bytes): Promise<void> {
     const d = this.dictionary;
-    await inTxn(this.env!, (t) => t.put(d, key, value));
+    await commitOps(this.env!, [{ dict: d, op: 'insert', key, value }]);
   }
 
   async _del(key: Bytes): Promise<void> {
     const d = this.dictionary;
-    await inTxn(this.env!, (t) => t.del(d, key));
+    await commitOps(this.env!, [{ dict: d, op: 'delete', key }]);
   }
 
   /** One transaction for the whole batch: all of it commits or none. */
   async _batch(operations: BatchOp[]): Promise<void> {
     const d = this.dictionary;
-    await inTxn(this.env!, async (t) => {
-      for (const op of operations) {
-        if (op.type === 'put') await t.put(d, op.key, op.value!);
-        else await t.del(d, op.key);
-      }
-    });
+    await commitOps(
+      this.env!,
+      operations.map((op) => (op.type === 'put' ? { dict: d, op: 'insert' as const, key: op.key, value: op.value! } : { dict: d, op: 'delete' as const, key: op.key })),
+    );
   }
 
   _iterator(options: RangeLike & { keys?: boolean; values?: boolean }): TokusimIterator {
@@ -305,9 +302,7 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
     while (left > 0) {
       const chunk = await d.committedChunk(r, Math.min(left, CHUNK * 4));
       if (chunk.length === 0) return;
-      await inTxn(this.env!, async (t) => {
-        for (const e of chunk) await t.del(d, e.key);
-      });
+      await commitOps(this.env!, chunk.map((e) => ({ dict: d, op: 'delete' as const, key: e.key })));
       left -= chunk.length;
       r = narrow(r, { key: chunk[chunk.length - 1]!.key, strict: true });
     }

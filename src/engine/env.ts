@@ -44,7 +44,7 @@ import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
-import { WriteSet, type RowWrite } from './write-set.js';
+import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 
 export type Durability = 'sync' | 'periodic' | 'none';
 
@@ -762,10 +762,56 @@ export class Env implements EnvCore {
 
   /** Convenience: one put in its own transaction. */
   async put(d: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
-    await this.withTxn(undefined, (t) => t.put(d, key, value));
+    await this.writeBatch([{ dict: d, op: 'insert', key, value }]);
   }
   async del(d: Dictionary, key: Uint8Array): Promise<void> {
-    await this.withTxn(undefined, (t) => t.del(d, key));
+    await this.writeBatch([{ dict: d, op: 'delete', key }]);
+  }
+
+  /**
+   * Apply ops as one root transaction in a single MO-client-lock section: row locks first
+   * (a conflict is a LockConflictError and nothing is logged), then xbegin, the enq_*
+   * records, xcommit and the tree updates, then (durability 'sync') the group-commit fsync.
+   * Because no checkpoint can begin inside the section, the transaction is never live at a
+   * checkpoint and needs no rollback node (the autocommit fast path; a Txn is the general way).
+   */
+  async writeBatch(ops: ReadonlyArray<{ dict: Dictionary; op: RowOp; key: Uint8Array; value?: Uint8Array }>): Promise<void> {
+    this.checkWritableEnv();
+    if (ops.length === 0) return;
+    const id = ++this.lastXid;
+    const t = new Txn(this, id, undefined, { parent: id, child: 0n });
+    let lsn: bigint;
+    try {
+      for (const o of ops) {
+        o.dict.checkOpen();
+        this.lockRow(t, o.dict, o.key);
+      }
+      const release = await this.locks.multiOperationClientLock();
+      try {
+        t.ensureBegun();
+        for (const o of ops) {
+          if (o.op === 'delete') this.log({ type: 'enq_delete_any', filenum: o.dict.filenum, xid: t.xid, key: o.key });
+          else this.log({ type: o.op === 'insert' ? 'enq_insert' : 'enq_insert_no_overwrite', filenum: o.dict.filenum, xid: t.xid, key: o.key, value: o.value ?? new Uint8Array(0) });
+          t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
+        }
+        lsn = this.log({ type: 'xcommit', xid: t.xid });
+        await this.applyCommitted(t.ws, null);
+      } finally {
+        release();
+      }
+    } finally {
+      this.lockMgr.releaseAll(t.id);
+    }
+    t.state = 'committed';
+    this.counters.commits++;
+    this.counters.writes += ops.length;
+    if (this.hasCloseWhenIdle) await this.closeIdleDictionaries();
+    if (this.durability === 'sync') await this.logWriter!.fsync(lsn);
+  }
+
+  private get hasCloseWhenIdle(): boolean {
+    for (const d of this.dicts.values()) if (d.closeWhenIdle) return true;
+    return false;
   }
   async get(d: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
     return d.getCommitted(key);

@@ -1,0 +1,179 @@
+/**
+ * Benchmark of the embeddable engine against classic-level (LevelDB) on real files under
+ * bench-data/engine (git-ignored). Not a test: it prints figures and asserts nothing.
+ *
+ *  1. Puts (one key per call, sequential, no fsync: tokusim durability 'none' vs classic-level
+ *     sync:false), gets (random existing keys, sequential), and durable commits (tokusim
+ *     'sync' with group commit vs classic-level sync:true) from 1, 8 and 32 concurrent
+ *     writers, one key per commit. ops/s side by side with the ratio tokusim / classic-level.
+ *     Targets (issue 5): durable commits/s >= classic-level; puts and gets within 3x.
+ *  2. Recovery time as the log since the last checkpoint grows (several tail sizes), and two
+ *     runs with the same tail but a different total log (a long prefix before the checkpoint in
+ *     the same, untrimmed log file): recovery must depend on the tail only.
+ *
+ * BENCH_SCALE (default 1) scales the operation counts. Run after `make build`:
+ * node dist/tools/bench/engine-bench.js
+ */
+import { mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ClassicLevel } from 'classic-level';
+import { Env } from '../../src/engine/env.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { Prng } from '../../src/storage/prng.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const DATA = join(ROOT, 'bench-data', 'engine');
+const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
+const N_PUTS = Math.max(1000, Math.round(20000 * SCALE));
+const N_GETS = N_PUTS;
+const VALUE = new Uint8Array(100).fill(0x61);
+const WRITERS = [1, 8, 32];
+const DURABLE_PER_RUN = Math.max(64, Math.round(640 * SCALE));
+
+const enc = new TextEncoder();
+const keyOf = (i: number): Uint8Array => enc.encode(`key${String(i).padStart(10, '0')}`);
+
+function fresh(name: string): string {
+  const dir = join(DATA, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(DATA, { recursive: true });
+  return dir;
+}
+
+async function timed(ops: number, body: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await body();
+  return ops / ((performance.now() - t0) / 1000);
+}
+
+function openEnv(dir: string, durability: 'sync' | 'none', lgMax?: number): Promise<Env> {
+  return Env.open(dir, { storage: new NodeStorage(), durability, checkpointPeriodMs: 0, owner: 'engine-bench', cacheSize: 512 << 20, ...(lgMax !== undefined ? { lgMax } : {}) });
+}
+
+/** Shuffled key order (deterministic). */
+function order(n: number, seed: number): number[] {
+  const rng = new Prng(seed);
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+async function concurrent(writers: number, perWriter: number, one: (w: number, i: number) => Promise<void>): Promise<void> {
+  await Promise.all(Array.from({ length: writers }, async (_, w) => {
+    for (let i = 0; i < perWriter; i++) await one(w, i);
+  }));
+}
+
+interface Row {
+  what: string;
+  ours: number;
+  theirs: number;
+  target: string;
+  ok: (ratio: number) => boolean;
+}
+
+async function throughput(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const keys = order(N_PUTS, 7);
+
+  // ---- tokusim puts and gets
+  const env = await openEnv(fresh('tokusim-puts'), 'none');
+  const d = await env.createDictionary('bench');
+  const oursPut = await timed(N_PUTS, async () => {
+    for (const i of keys) await env.put(d, keyOf(i), VALUE);
+  });
+  const getOrder = order(N_GETS, 9);
+  const oursGet = await timed(N_GETS, async () => {
+    for (const i of getOrder) if ((await env.get(d, keyOf(i))) === undefined) throw new Error(`missing key ${i}`);
+  });
+  await env.close();
+
+  // ---- classic-level puts and gets
+  const cl = new ClassicLevel<Uint8Array, Uint8Array>(fresh('classic-puts'), { keyEncoding: 'view', valueEncoding: 'view' });
+  await cl.open();
+  const theirPut = await timed(N_PUTS, async () => {
+    for (const i of keys) await cl.put(keyOf(i), VALUE, { sync: false });
+  });
+  const theirGet = await timed(N_GETS, async () => {
+    for (const i of getOrder) if ((await cl.get(keyOf(i))) === undefined) throw new Error(`missing key ${i}`);
+  });
+  await cl.close();
+  rows.push({ what: `puts (${N_PUTS}, no fsync)`, ours: oursPut, theirs: theirPut, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
+  rows.push({ what: `gets (${N_GETS}, random)`, ours: oursGet, theirs: theirGet, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
+
+  // ---- durable commits
+  for (const writers of WRITERS) {
+    const per = Math.max(1, Math.round(DURABLE_PER_RUN / writers));
+    const total = per * writers;
+    const e = await openEnv(fresh(`tokusim-sync-${writers}`), 'sync');
+    const dd = await e.createDictionary('bench');
+    const ours = await timed(total, () => concurrent(writers, per, (w, i) => e.put(dd, keyOf(w * 1_000_000 + i), VALUE)));
+    await e.close();
+    const c = new ClassicLevel<Uint8Array, Uint8Array>(fresh(`classic-sync-${writers}`), { keyEncoding: 'view', valueEncoding: 'view' });
+    await c.open();
+    const theirs = await timed(total, () => concurrent(writers, per, (w, i) => c.put(keyOf(w * 1_000_000 + i), VALUE, { sync: true })));
+    await c.close();
+    rows.push({ what: `durable commits, ${writers} writer${writers > 1 ? 's' : ''} (${total})`, ours, theirs, target: '>= 1', ok: (r) => r >= 1 });
+  }
+  return rows;
+}
+
+function dirBytes(dir: string, suffix: string): number {
+  return readdirSync(dir).filter((f) => f.endsWith(suffix)).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+/** Write prefix rows, checkpoint, write tail rows (txns of 100), flush the log, crash; time the recovering open. */
+async function recoveryRun(name: string, prefix: number, tail: number): Promise<{ ms: number; logBytes: number; replayed: number }> {
+  const dir = fresh(name);
+  const env = await openEnv(dir, 'none', 1 << 30);
+  const d = await env.createDictionary('bench');
+  const write = async (from: number, n: number): Promise<void> => {
+    for (let i = 0; i < n; i += 100) {
+      const t = env.begin();
+      for (let j = i; j < Math.min(n, i + 100); j++) await t.put(d, keyOf(from + j), VALUE);
+      await t.commit();
+    }
+  };
+  await write(0, prefix);
+  await env.checkpoint();
+  await write(prefix, tail);
+  await env.logWriter!.fsync();
+  env.abandon();
+  const logBytes = dirBytes(dir, '.tokulog29');
+  const t0 = performance.now();
+  const env2 = await openEnv(dir, 'none', 1 << 30);
+  const ms = performance.now() - t0;
+  const replayed = env2.recoveryReport?.entriesReplayed ?? 0;
+  const d2 = await env2.openDictionary('bench');
+  if ((await env2.get(d2, keyOf(prefix + tail - 1))) === undefined) throw new Error('recovery lost the last tail row');
+  await env2.close();
+  return { ms, logBytes, replayed };
+}
+
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(10);
+
+async function main(): Promise<void> {
+  console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE})`);
+  const rows = await throughput();
+  console.log(`\n${'workload'.padEnd(36)}${'tokusim/s'.padStart(10)}${'classic/s'.padStart(10)}${'ratio'.padStart(8)}  target`);
+  for (const r of rows) {
+    const ratio = r.ours / r.theirs;
+    console.log(`${r.what.padEnd(36)}${fmt(r.ours)}${fmt(r.theirs)}${ratio.toFixed(2).padStart(8)}  ${r.target} ${r.ok(ratio) ? 'met' : 'MISSED'}`);
+  }
+
+  console.log('\nrecovery time vs the log since the last checkpoint (rows in txns of 100, one log file)');
+  console.log(`${'prefix rows'.padStart(12)}${'tail rows'.padStart(12)}${'log MB'.padStart(10)}${'replayed'.padStart(10)}${'ms'.padStart(10)}`);
+  const tailSizes = [1, 4, 16].map((k) => Math.round(k * 2000 * SCALE));
+  const runs: Array<[number, number]> = [...tailSizes.map((t): [number, number] => [0, t]), [Math.round(64000 * SCALE), tailSizes[1]!]];
+  for (const [prefix, tail] of runs) {
+    const r = await recoveryRun(`recovery-${prefix}-${tail}`, prefix, tail);
+    console.log(`${String(prefix).padStart(12)}${String(tail).padStart(12)}${(r.logBytes / 1e6).toFixed(2).padStart(10)}${String(r.replayed).padStart(10)}${r.ms.toFixed(0).padStart(10)}`);
+  }
+  console.log('(the last run has the same tail as the second one and a much longer total log)');
+}
+
+await main();
