@@ -16,22 +16,36 @@
  * multiplies modulo 2^32. This runs several times faster in V8 than a double-based version.
  */
 
+/**
+ * A DataView of the buffer last checksummed: callers usually checksum many entries of one
+ * buffer, and two unaligned 32-bit loads per group beat eight byte loads. (It keeps that one
+ * buffer reachable until another is checksummed.)
+ */
+let viewOf: Uint8Array | undefined;
+let view: DataView | undefined;
+
 /** Checksum of bytes [start, end) of buf. */
 export function x1764(buf: Uint8Array, start = 0, end = buf.length): number {
   let hi = 0;
   let lo = 0;
   let i = start;
   const fullEnd = start + ((end - start) & ~7);
-  while (i < fullEnd) {
-    // The low word of w as two 16-bit halves, the high word as an int32.
-    const w0 = buf[i]! | (buf[i + 1]! << 8);
-    const w1 = buf[i + 2]! | (buf[i + 3]! << 8);
-    const w2 = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
-    const t0 = (lo & 0xffff) * 17 + w0;
-    const t1 = (lo >>> 16) * 17 + w1 + (t0 >>> 16);
-    lo = (t1 << 16) | (t0 & 0xffff);
-    hi = (Math.imul(hi, 17) + w2 + (t1 >>> 16)) | 0;
-    i += 8;
+  if (i < fullEnd) {
+    if (buf !== viewOf) {
+      viewOf = buf;
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const dv = view!;
+    while (i < fullEnd) {
+      // The low word of w as two 16-bit halves, the high word as an int32.
+      const wl = dv.getUint32(i, true);
+      const w2 = dv.getInt32(i + 4, true);
+      const t0 = (lo & 0xffff) * 17 + (wl & 0xffff);
+      const t1 = (lo >>> 16) * 17 + (wl >>> 16) + (t0 >>> 16);
+      lo = (t1 << 16) | (t0 & 0xffff);
+      hi = (Math.imul(hi, 17) + w2 + (t1 >>> 16)) | 0;
+      i += 8;
+    }
   }
   if (i < end) {
     // The 1..7 byte tail, zero-padded at the high end.
