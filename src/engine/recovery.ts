@@ -68,7 +68,9 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
     env.emit({ type: 'recovery', line });
   };
   if (repaired.repaired) {
-    say(`repaired the log: cut ${repaired.file} from ${repaired.oldSize} to ${repaired.newSize} bytes (${repaired.problem?.message ?? 'torn tail'})`);
+    const d = repaired.discardedEntries ?? 0;
+    const lsns = repaired.discardedLsns !== undefined ? ` (LSNs ${repaired.discardedLsns.first}..${repaired.discardedLsns.last})` : '';
+    say(`repaired the log: cut ${repaired.file} at offset ${repaired.newSize} (from ${repaired.oldSize} to ${repaired.newSize} bytes, ${repaired.bytesCut} bytes cut, ${d} whole-looking entr${d === 1 ? 'y' : 'ies'} discarded${lsns}; last good LSN ${repaired.lastGoodLsn ?? 'none'}) (${repaired.problem?.message ?? 'torn tail'})`);
   }
   const cursor = new LogCursor(env.storage, paths);
   const txns = new Map<string, RTxn>();

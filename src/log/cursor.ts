@@ -539,7 +539,17 @@ export interface RepairResult {
   repaired: boolean;
   file?: string;
   oldSize?: number;
+  /** The cut: the offset of the first damaged entry (the file's new size). */
   newSize?: number;
+  /** Bytes cut off (oldSize - newSize). */
+  bytesCut?: number;
+  /**
+   * Entries in the cut-off bytes that still look whole (length, command, fields and checksum
+   * agree): what a reordered or torn unsynced write left behind after the damaged one.
+   */
+  discardedEntries?: number;
+  /** LSNs of the first and last of those entries. */
+  discardedLsns?: { first: bigint; last: bigint };
   /** LSN of the last entry left in the log (undefined for an empty log). */
   lastGoodLsn?: bigint;
   /** The damage that was cut off. */
@@ -547,10 +557,15 @@ export interface RepairResult {
 }
 
 /**
- * Repair a torn tail (spec §9.4): when the NEWEST log file of dir ends with a truncated or
- * damaged final entry, truncate that file just after its last good entry. Damage followed
- * by good entries, or damage in an older file, is not a torn tail: it is reported (thrown),
- * never cut off.
+ * Repair the newest log file (spec §9.4, PerconaFT's lc_fix_bad_logfile): read it forward to
+ * its first entry that does not read back whole (torn, zeroed, bad checksum) and truncate the
+ * file there, durably. Everything from that entry on was never covered by an fsync: an fsync
+ * covers every write issued before it, and the log is written append-only, so a damaged entry
+ * means no fsync completed after it was written, hence none covered a later byte either. Good
+ * entries after it (a reordered or torn unsynced write that kept a later sector and lost an
+ * earlier one) are therefore unacknowledged and are cut too; the result reports how many.
+ * Older files were fsynced before the next file was created: damage there is not repaired
+ * here; reading it is a clear error.
  */
 export async function repairLogTail(storage: Storage, dir: string): Promise<RepairResult> {
   const files = await findLogFiles(storage, dir);
@@ -561,10 +576,9 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   if (problem === undefined) {
     return { repaired: false, lastGoodLsn: scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path))) };
   }
-  if (problem.error.kind !== 'truncated' && !(await damageReachesEof(storage, newest.path, problem.entryStart, scan.size))) {
-    throw problem.error;
-  }
+  invariant(scan.goodEnd === problem.entryStart, 'the cut is at the first damaged entry');
   const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
+  const discarded = await wholeLookingEntries(storage, newest.path, problem.entryStart, scan.size);
   const handle = await storage.open(newest.path, 'readwrite');
   try {
     await handle.truncate(scan.goodEnd);
@@ -572,30 +586,52 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   } finally {
     await handle.close();
   }
-  const result: RepairResult = { repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, problem: problem.error };
+  const result: RepairResult = {
+    repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, bytesCut: scan.size - scan.goodEnd,
+    discardedEntries: discarded.count, problem: problem.error,
+  };
+  if (discarded.first !== undefined && discarded.last !== undefined) result.discardedLsns = { first: discarded.first, last: discarded.last };
   if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
   return result;
 }
 
-/** True when the bad entry at `start` is the file's final one: its len reaches EOF, or only zero bytes follow. */
-async function damageReachesEof(storage: Storage, path: string, start: number, size: number): Promise<boolean> {
-  if (start === 0) return true; // a damaged header in the newest file: nothing good follows it
-  const wf = await WindowedFile.open(storage, path, DEFAULT_CHUNK, false);
-  invariant(wf !== 'wait', 'no wait here');
+/**
+ * Count the entries in path's bytes [from, size) that look whole (validEntryLength accepts
+ * them), trying every byte offset and skipping over each one found. Reads in windows of
+ * 2 * DEFAULT_CHUNK, so an entry longer than DEFAULT_CHUNK may be missed (the count is a report,
+ * not a decision).
+ */
+async function wholeLookingEntries(storage: Storage, path: string, from: number, size: number): Promise<{ count: number; first?: bigint; last?: bigint }> {
+  const out: { count: number; first?: bigint; last?: bigint } = { count: 0 };
+  if (from <= 0 || from >= size) return out;
+  const f = await storage.open(path, 'read');
   try {
-    const head = await wf.view(start, 4);
-    if (head.length === 4) {
-      const len = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
-      if (start + len >= size) return true;
+    let p = from;
+    while (p < size) {
+      const len = Math.min(2 * DEFAULT_CHUNK, size - p);
+      const buf = new Uint8Array(len);
+      const got = await f.pread(buf, p);
+      const atEnd = p + len >= size;
+      const limit = atEnd ? got : Math.min(got, DEFAULT_CHUNK);
+      let q = 0;
+      while (q < limit) {
+        const n = validEntryLength(buf, q, got);
+        if (n > 0) {
+          const dv = new DataView(buf.buffer, buf.byteOffset + q + 5, 8);
+          const lsn = (BigInt(dv.getUint32(0, true)) << 32n) | BigInt(dv.getUint32(4, true));
+          out.first ??= lsn;
+          out.last = lsn;
+          out.count++;
+          q += n;
+        } else q++;
+      }
+      if (got === 0) break;
+      p += q;
     }
-    for (let at = start; at < size; at += DEFAULT_CHUNK) {
-      const v = await wf.view(at, Math.min(DEFAULT_CHUNK, size - at));
-      for (const b of v) if (b !== 0) return false;
-    }
-    return true;
   } finally {
-    await wf.close();
+    await f.close();
   }
+  return out;
 }
 
 async function lastLsnBefore(storage: Storage, paths: string[]): Promise<bigint | undefined> {

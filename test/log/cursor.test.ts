@@ -207,16 +207,25 @@ describe('torn tails and corruption are reported, not hidden', () => {
     }
   });
 
-  it('Scenario: repair refuses to cut off good entries that follow a damaged one', async () => {
+  // Scenario: like PerconaFT's lc_fix_bad_logfile, repair cuts the newest file at its first
+  // damaged entry even when whole entries follow (they were never covered by an fsync), and
+  // reports the cut: offset, bytes, how many whole-looking entries it discarded, last good LSN.
+  it('Scenario: repair cuts the newest file at the first damaged entry and reports the good entries it discarded', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'log000000000007.tokulog29');
+      const intact = await scanLogFile(storage, S4 + '/logs/log000000000007.tokulog29');
       const bad = Buffer.from(full);
       bad[12 + 30]! ^= 0xff; // inside the first entry
       writeFileSync(path, bad);
-      const err = await expectError(repairLogTail(storage, dir));
-      expect(err.kind).toBe('bad-checksum');
-      expect(readFileSync(path).length).toBe(full.length);
+      const r = await repairLogTail(storage, dir);
+      expect(r.repaired).toBe(true);
+      expect(r.problem?.kind).toBe('bad-checksum');
+      expect(r.newSize).toBe(12);
+      expect(r.bytesCut).toBe(full.length - 12);
+      expect(r.discardedEntries).toBe(intact.entries - 1);
+      expect(r.discardedLsns).toEqual({ first: intact.firstLsn! + 1n, last: intact.lastLsn! });
+      expect(readFileSync(path).length).toBe(12);
     } finally {
       cleanup();
     }
