@@ -99,6 +99,8 @@ for (let c = 0; c < 256; c++) {
   for (let k = 0; k < text.length; k++) ESC[4 * c + k] = text.charCodeAt(k);
 }
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** "00".."99" as byte pairs. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : Math.floor((k >> 1) / 10)));
 
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -218,12 +220,20 @@ function putUint(b: Uint8Array, n: number, v: number): number {
   if (v <= 0x7fffffff) {
     const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
     let i = n + digits;
-    while (v >= 10) {
-      const q = (v / 10) | 0;
-      b[--i] = 48 + v - q * 10;
+    // Two digits per division.
+    while (v >= 100) {
+      const q = (v / 100) | 0;
+      const r = (v - q * 100) << 1;
+      b[--i] = DIGIT_PAIRS[r + 1]!;
+      b[--i] = DIGIT_PAIRS[r]!;
       v = q;
     }
-    b[--i] = 48 + v;
+    if (v >= 10) {
+      b[--i] = DIGIT_PAIRS[(v << 1) + 1]!;
+      b[--i] = DIGIT_PAIRS[v << 1]!;
+    } else {
+      b[--i] = 48 + v;
+    }
     return n + digits;
   }
   let digits = 0;
@@ -308,23 +318,42 @@ function putOctal(b: Uint8Array, n: number, v: number): number {
 }
 
 /** Bytes src[from, to) escaped as toku_print_bytes does (room: 4 per byte + 2 spare). */
-function putEscaped(b: Uint8Array, n: number, src: Uint8Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    const c = src[i]!;
-    const e = ESC_LEN[c]!;
-    if (e === 1) {
-      b[n++] = c;
+function putEscaped(b: Uint8Array, d: DataView, n: number, src: Uint8Array, sv: DataView, from: number, to: number): number {
+  let i = from;
+  const last4 = to - 4;
+  while (i <= last4) {
+    // Four bytes at once when none needs escaping: none below 0x20, none with the top bit,
+    // no 0x7f, '"' or '\' (exact "has a byte less than / equal to" word tests).
+    const w = sv.getInt32(i, true);
+    const x7f = w ^ 0x7f7f7f7f;
+    const xq = w ^ 0x22222222;
+    const xb = w ^ 0x5c5c5c5c;
+    const special = ((w - 0x20202020) & ~w) | w | ((x7f - 0x01010101) & ~x7f) | ((xq - 0x01010101) & ~xq) | ((xb - 0x01010101) & ~xb);
+    if ((special & 0x80808080) === 0) {
+      d.setInt32(n, w, true);
+      n += 4;
+      i += 4;
     } else {
-      // Always copy 4 bytes (there are 2 spare); a 2-byte escape just advances by 2.
-      const k = c << 2;
-      b[n] = ESC[k]!;
-      b[n + 1] = ESC[k + 1]!;
-      b[n + 2] = ESC[k + 2]!;
-      b[n + 3] = ESC[k + 3]!;
-      n += e;
+      n = putEscapedByte(b, n, src[i++]!);
     }
   }
+  while (i < to) n = putEscapedByte(b, n, src[i++]!);
   return n;
+}
+
+function putEscapedByte(b: Uint8Array, n: number, c: number): number {
+  const e = ESC_LEN[c]!;
+  if (e === 1) {
+    b[n] = c;
+    return n + 1;
+  }
+  // Always copy 4 bytes (there are 2 spare); a 2-byte escape just advances by 2.
+  const k = c << 2;
+  b[n] = ESC[k]!;
+  b[n + 1] = ESC[k + 1]!;
+  b[n + 2] = ESC[k + 2]!;
+  b[n + 3] = ESC[k + 3]!;
+  return n + e;
 }
 
 // ---- One entry ----------------------------------------------------------------------------
@@ -494,7 +523,7 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
         n = putText(d, n, prefixes[i]!);
         n = putUint(b, n, len);
         n = putText(d, n, DATA_OPEN);
-        n = putEscaped(b, n, buf, p, p + len);
+        n = putEscaped(b, d, n, buf, iv, p, p + len);
         b[n++] = 34; // "}
         b[n++] = 125;
         p += len;
@@ -518,7 +547,7 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
         n = putText(d, n, BQUAL_LENGTH);
         n = putUint(b, n, q);
         n = putText(d, n, DATA_OPEN);
-        n = putEscaped(b, n, buf, p, p + g + q);
+        n = putEscaped(b, d, n, buf, iv, p, p + g + q);
         b[n++] = 34; // "}
         b[n++] = 125;
         p += g + q;
