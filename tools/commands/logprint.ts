@@ -51,12 +51,17 @@ export interface LogprintIo {
   write(chunk: string | Uint8Array): void | Promise<void>;
   /** Stops --follow (SIGINT in the CLI). */
   signal?: AbortSignal;
+  /**
+   * True when write()'s promise resolves only once the chunk has been written (is no longer
+   * needed), so its buffer may be reused for later output; keeps memory flat.
+   */
+  settlesWhenWritten?: boolean;
 }
 
-const OUT_CHUNK = 1 << 16;
+const OUT_CHUNK = 1 << 18;
 
 /**
- * Collects output and hands it to io.write in chunks of about 64 KiB. Text-mode records go
+ * Collects output and hands it to io.write in chunks of about 256 KiB or more. Text-mode records go
  * through the tokuft_logprint printer (one LogPrinter per file, fed the file's header and then
  * each entry's bytes), which writes straight into a byte buffer.
  */
@@ -92,7 +97,12 @@ class ChunkedOut {
   }
   async flush(): Promise<void> {
     for (const chunk of this.done.splice(0)) await this.io.write(chunk);
-    if (this.printer !== undefined && this.printer.pendingOutput > 0) await this.io.write(this.printer.takeOutput());
+    const printer = this.printer;
+    if (printer !== undefined && printer.pendingOutput > 0) {
+      const bytes = printer.takeOutput();
+      await this.io.write(bytes);
+      if (this.io.settlesWhenWritten) printer.recycle(bytes);
+    }
     if (this.size === 0) return;
     const text = this.parts.join('');
     this.parts = [];
@@ -339,14 +349,15 @@ function u32At(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-/** Write to a node stream, waiting for 'drain' when its buffer is full. */
+/**
+ * Write to a node stream; the promise settles once the chunk is written (chunks are large, so
+ * one write in flight is enough, and the caller may then reuse the chunk's buffer).
+ */
 export function streamWriter(stream: Writable): (chunk: string | Uint8Array) => Promise<void> {
   return (chunk) =>
     new Promise((resolve, reject) => {
       const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-      const ok = stream.write(data, (err) => (err ? reject(err) : undefined));
-      if (ok) resolve();
-      else stream.once('drain', () => resolve());
+      stream.write(data, (err) => (err ? reject(err) : resolve()));
     });
 }
 
@@ -400,7 +411,7 @@ export const logprintCommandModule: CommandModule<object, LogprintArgv> = {
             allowGaps: argv['allow-gaps'],
             pollMs: argv['poll-ms'],
           },
-          { write: streamWriter(process.stdout), signal: ac.signal },
+          { write: streamWriter(process.stdout), settlesWhenWritten: true, signal: ac.signal },
         );
       } finally {
         process.removeListener('SIGINT', onSigint);
