@@ -117,6 +117,12 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // A reader that goes away (`| head`) ends the program quietly, as SIGPIPE ends the C tool.
+  process.stdout.on('error', (err: unknown) => {
+    const code = (err as { code?: unknown })?.code;
+    if (code !== 'EPIPE') process.stderr.write(`tdb-logprint: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
   main(process.argv.slice(2), openStdin(), process.stdout, process.stderr).then(
     (code) => {
       process.exitCode = code;
