@@ -150,10 +150,11 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
     return d;
   }
 
-  /** Open an existing dictionary at its newest valid header. */
-  static async open<V>(opts: DictionaryOptions<V>): Promise<CheckpointableDictionary<V>> {
+  /** Open an existing dictionary at its newest valid header (whose LSN is at most maxAcceptableLsn, when given). */
+  static async open<V>(opts: DictionaryOptions<V> & { maxAcceptableLsn?: bigint }): Promise<CheckpointableDictionary<V>> {
     const d = new CheckpointableDictionary<V>(opts);
-    d.file = (await DictionaryFile.open(opts.storage, opts.path, { hooks: d.blockTableHooks() })).file;
+    const bound = opts.maxAcceptableLsn !== undefined ? { maxAcceptableLsn: opts.maxAcceptableLsn } : {};
+    d.file = (await DictionaryFile.open(opts.storage, opts.path, { hooks: d.blockTableHooks(), ...bound })).file;
     await d.openCachefile();
     return d;
   }

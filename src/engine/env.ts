@@ -430,8 +430,13 @@ export class Env implements EnvCore {
     return cd;
   }
 
-  /** @internal Open tokudb.rollback at its newest header and free every node: no txn owns one yet. */
-  async openRollbackFile(): Promise<void> {
+  /**
+   * @internal Open tokudb.rollback at its newest header (at most maxAcceptableLsn: recovery
+   * passes its turning point, so a header of a checkpoint that never logged end_checkpoint is
+   * not loaded, and the next checkpoint overwrites that slot, not the turning point's) and
+   * free every node: no txn owns one yet.
+   */
+  async openRollbackFile(maxAcceptableLsn?: bigint): Promise<void> {
     const path = this.path(ROLLBACK_INAME);
     if (!(await this.storage.exists(path))) {
       this.rollback = await this.createRollbackFile();
@@ -439,6 +444,7 @@ export class Env implements EnvCore {
     }
     const cd = await CheckpointableDictionary.open<RollbackValue>({
       cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
+      ...(maxAcceptableLsn !== undefined ? { maxAcceptableLsn } : {}),
     });
     const cur = cd.file.blockTable.snapshot('current');
     if (cur !== null) {

@@ -265,7 +265,7 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
   }
 
   // ---- end of replay: bind the environment's own dictionaries, abort or keep txns
-  await env.openRollbackFile();
+  await env.openRollbackFile(report.turningPointLsn > 0n ? report.turningPointLsn : undefined);
   for (const [fn, d] of filemap) {
     if (fn === FILENUM_ENVIRONMENT || fn === FILENUM_DIRECTORY) continue;
     d.name = d.iname.replace(/_\d+\.tokudb$/, '');
