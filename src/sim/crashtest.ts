@@ -16,7 +16,7 @@ import type { Op } from './program.js';
 import { Runner, type RunResult } from './runner.js';
 
 /** Faults of the random and exhaustive modes unless told otherwise (see docs in the report). */
-export const DEFAULT_FAULTS: Partial<SimFaults> = { dropUnsynced: true, tornWrites: true, reorder: false, loseDirEntries: true };
+export const DEFAULT_FAULTS: Partial<SimFaults> = { dropUnsynced: true, tornWrites: true, reorder: true, loseDirEntries: true };
 
 export interface CrashtestOptions {
   seed: number;

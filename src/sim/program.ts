@@ -90,7 +90,7 @@ function bad(line: string, why: string): TokusimError {
 function num(line: string, word: string | undefined, prefix: string): number {
   if (word === undefined || !word.startsWith(prefix)) throw bad(line, `expected ${prefix}<number>`);
   const s = word.slice(prefix.length);
-  if (!/^\d{1,9}$/.test(s)) throw bad(line, `expected ${prefix}<number>, got ${word}`);
+  if (!/^\d{1,15}$/.test(s)) throw bad(line, `expected ${prefix}<number>, got ${word}`);
   return Number(s);
 }
 
