@@ -124,15 +124,24 @@ export class Model {
    * After a crash: find the longest prefix (>= durable) whose state equals `actual`; settle the
    * history on it (later commits are lost for good). Returns the prefix length or null.
    */
-  settle(actual: ModelState): number | null {
-    for (let n = this.commits.length; n >= this.durable; n--) {
-      const s = this.stateAfter(n);
-      if (statesEqual(s, actual)) {
-        this.base = s;
-        this.commits = [];
-        this.durable = 0;
-        return n;
-      }
+  settle(actual: ModelState, upTo: number = this.commits.length): number | null {
+    const n = this.matchingPrefix(actual, upTo);
+    if (n === null) return null;
+    this.base = this.stateAfter(n);
+    this.commits = [];
+    this.durable = 0;
+    return n;
+  }
+
+  /**
+   * The longest prefix n with durable <= n <= upTo whose state equals `actual`, or null. upTo
+   * excludes commits other evidence says did not happen (a prepared transaction whose commit
+   * was in flight at the crash and that is still prepared after it: its writes may be
+   * indistinguishable from no change, e.g. deleting an absent key).
+   */
+  matchingPrefix(actual: ModelState, upTo: number = this.commits.length): number | null {
+    for (let n = Math.min(upTo, this.commits.length); n >= this.durable; n--) {
+      if (statesEqual(this.stateAfter(n), actual)) return n;
     }
     return null;
   }

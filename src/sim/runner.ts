@@ -472,7 +472,16 @@ export class Runner {
     const total = m.commits.length;
     const durable = m.durable;
     const candidates = total - durable + 1;
-    const settled = m.settle(actual);
+    // A prepared transaction whose commit was in flight and that is still prepared did not
+    // commit: the history settles on a prefix before its commit (and its commit must be lost).
+    const listed = new Set(env.listPreparedTransactions().map((p) => p.id));
+    let upTo = total;
+    for (const [id, r] of this.resolving) if (r.commit && listed.has(id) && r.commitIndex < upTo) upTo = r.commitIndex;
+    if (upTo < total && m.matchingPrefix(actual, upTo) === null && m.matchingPrefix(actual) !== null) {
+      const [id] = [...this.resolving].find(([i, r]) => r.commit && listed.has(i) && r.commitIndex === upTo)!;
+      this.fail(`after ${when} prepared transaction ${id} is both committed and still prepared`);
+    }
+    const settled = m.settle(actual, upTo);
     if (settled === null) {
       const newest = formatState(m.stateAfter(total));
       const oldest = formatState(m.stateAfter(durable));
@@ -482,7 +491,6 @@ export class Runner {
       );
     }
     // Prepared transactions.
-    const listed = new Set(env.listPreparedTransactions().map((p) => p.id));
     for (const [id, r] of this.resolving) {
       const committed = r.commit && r.commitIndex < settled;
       if (listed.has(id) && committed) this.fail(`after ${when} prepared transaction ${id} is both committed and still prepared`);
