@@ -21,6 +21,10 @@
  *  - Eviction (§7.4) never takes a PAIR with holders or waiters on either lock, or a clone.
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
+ *  - A sliced clone (SlicedCloneCallbacks) runs entirely under the PAIR's write lock and
+ *    disk_nb_mutex, and the PAIR's fields (clone, dirty, size) change only after its last
+ *    slice, so no other task can observe a half-made clone. Without a yield hook the slices
+ *    run back to back in one synchronous step, exactly like an ordinary clone.
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
@@ -28,7 +32,20 @@ import { isBugPlanted } from '../format/planted-bugs.js';
 import { BackgroundJobManager } from './background-jobs.js';
 import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
 import { LockLevel, LockTask, OrderedLock } from './lock-order.js';
-import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileCallbacks } from './pair.js';
+import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileCallbacks, type CloneResult } from './pair.js';
+
+/**
+ * Optional extra cachefile callbacks for cloning a large value cooperatively. A cachefile
+ * whose callbacks object also has these is cloned by running `cloneSteps` to its end, with
+ * `yieldNow` between steps (each `yield` of the generator marks a bounded slice of work), so
+ * one big copy does not hold up other tasks; PerconaFT gets the same from its checkpoint
+ * thread. Without `yieldNow` (simulation) the steps run back to back, synchronously. The
+ * ordinary `clone` callback must still be present (it marks the cachefile cloneable).
+ */
+export interface SlicedCloneCallbacks<V> {
+  cloneSteps?: (value: V, blocknum: bigint) => Generator<void, CloneResult<V>, void>;
+  yieldNow?: () => Promise<void>;
+}
 
 export interface CachetableOptions {
   /** Evict when the PAIRs plus clones exceed this many bytes. Default: unlimited. */
@@ -409,7 +426,15 @@ export class Cachetable {
     if (!p.dirty) return;
     if (p.cachefile.cloneable) {
       await this.acquireDisk(task, p);
-      this.clonePair(p, 'client');
+      const slicing = this.clonePair(p, 'client');
+      if (slicing !== undefined) {
+        try {
+          await slicing;
+        } catch (err) {
+          p.diskMutex.writeUnlock();
+          throw err;
+        }
+      }
       this.cloneJobs.run(async () => {
         try {
           await this.writeClone(p);
@@ -424,13 +449,44 @@ export class Cachetable {
 
   // ---------------------------------------------------------------- writes and clones
 
-  /** clone_pair (§7.2): W and disk_nb_mutex held. */
-  private clonePair(p: AnyPair, by: 'client' | 'checkpoint'): void {
+  /**
+   * clone_pair (§7.2): W and disk_nb_mutex held. Returns a promise only when the clone is
+   * sliced with yields (see SlicedCloneCallbacks); otherwise it completes synchronously, so
+   * callers await only what is returned and the unsliced path keeps its exact scheduling.
+   */
+  private clonePair(p: AnyPair, by: 'client' | 'checkpoint'): Promise<void> | undefined {
     invariant(p.valueLock.writeLocked && p.diskMutex.writeLocked, () => `clone of ${p} without its locks`);
     invariant(p.clone === null, () => `I7: a second clone of ${p} while one is in flight`);
     const clone = p.cachefile.callbacks.clone;
     invariant(clone !== undefined, () => `clone of ${p}, whose cachefile has no clone callback`);
-    const r = clone(p.value, p.blocknum);
+    const sliced = p.cachefile.callbacks as SlicedCloneCallbacks<unknown>;
+    if (sliced.cloneSteps !== undefined && sliced.yieldNow !== undefined) {
+      return this.clonePairInSlices(p, by, sliced.cloneSteps(p.value, p.blocknum), sliced.yieldNow);
+    }
+    this.installClone(p, by, clone(p.value, p.blocknum));
+    return undefined;
+  }
+
+  /** Run the clone's steps with a yield after each; W and disk_nb_mutex stay held throughout. */
+  private async clonePairInSlices(
+    p: AnyPair,
+    by: 'client' | 'checkpoint',
+    steps: Generator<void, CloneResult<unknown>, void>,
+    yieldNow: () => Promise<void>,
+  ): Promise<void> {
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) {
+        invariant(p.valueLock.writeLocked && p.diskMutex.writeLocked && p.clone === null, () => `sliced clone of ${p} lost its locks`);
+        this.installClone(p, by, step.value);
+        return;
+      }
+      await yieldNow();
+    }
+  }
+
+  /** The clone is made: record it, mark the PAIR clean, charge its memory. */
+  private installClone(p: AnyPair, by: 'client' | 'checkpoint', r: CloneResult<unknown>): void {
     p.clone = { value: r.clone, size: r.cloneSize };
     p.dirty = false;
     if (r.newSize !== undefined) this.setSize(p, r.newSize);
@@ -765,7 +821,16 @@ export class Cachetable {
       if (capture) {
         if (p.cachefile.cloneable) {
           await this.acquireDisk(task, p);
-          this.clonePair(p, 'checkpoint');
+          const slicing = this.clonePair(p, 'checkpoint');
+          if (slicing !== undefined) {
+            // A failed sliced clone must not leave disk_nb_mutex held.
+            try {
+              await slicing;
+            } catch (err) {
+              p.diskMutex.writeUnlock();
+              throw err;
+            }
+          }
           // W is released below, at once; the clone is written in the window under
           // disk_nb_mutex, which the job drops when the write settles.
           this.startWindowWrite(

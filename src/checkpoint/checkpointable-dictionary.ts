@@ -18,15 +18,21 @@
  *  - pinnedByCheckpoint toggles strictly false → true → false around one checkpoint.
  *  - A block on disk is framed as [LE32 payload length][payload][LE32 x1764(payload)], so a
  *    torn or stale block is an error naming the file and offset, never a wrong value.
+ *  - On a storage with a yield hook (NodeStorage), framing a node and cloning it (when the
+ *    codec offers cloneSteps) run in slices of at most NODE_SLICE_BYTES with a yield between
+ *    them; the bytes are identical to the unsliced form. The value being framed or cloned is
+ *    the PAIR's under its write lock, or a private clone, so nothing changes it meanwhile.
+ *    Without a yield hook (SimStorage) the unsliced code runs, unchanged.
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
-import { x1764 } from '../format/x1764.js';
+import { x1764, X1764 } from '../format/x1764.js';
 import type { FtHeader } from '../format/ft-header.js';
 import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { BlockTableHooks } from '../blocks/block-table.js';
 import { dirName, type Storage } from '../storage/storage.js';
-import type { Cachetable } from '../cachetable/cachetable.js';
+import { cooperativeYield } from '../storage/node-storage.js';
+import type { Cachetable, SlicedCloneCallbacks } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
 
 /** How node values become bytes on disk and back. */
@@ -35,6 +41,12 @@ export interface NodeCodec<V> {
   deserialize(bytes: Uint8Array, blocknum: bigint): V;
   /** A private copy for clone-on-write. Omit it and the dictionary takes the no-clone paths. */
   clone?(value: V, blocknum: bigint): V;
+  /**
+   * The same copy as `clone`, as bounded steps: each `yield` ends a slice of at most about
+   * NODE_SLICE_BYTES of work; the generator's return value is the clone. Used (with `clone`
+   * present) on storages that yield, so a large clone does not hold up other tasks.
+   */
+  cloneSteps?(value: V, blocknum: bigint): Generator<void, V, void>;
   /** Memory charged for a value (default: its serialized length at fetch, 1 KiB for a clone). */
   sizeOf?(value: V): number;
 }
@@ -84,6 +96,39 @@ export function frameBlock(payload: Uint8Array, opts: { padTo512?: boolean } = {
   return out;
 }
 
+/** The most bytes copied or checksummed between two yields (about 8-15 us of CPU). */
+export const NODE_SLICE_BYTES = 16 * 1024;
+
+/**
+ * frameBlock(payload, { padTo512: true }) as bounded steps: the payload is copied into the
+ * padded frame and checksummed (incremental x1764) NODE_SLICE_BYTES at a time, each `yield`
+ * ending a slice. Returns the same bytes frameBlock returns.
+ */
+export function* frameBlockSteps(payload: Uint8Array, sliceBytes = NODE_SLICE_BYTES): Generator<void, Uint8Array, void> {
+  invariant(Number.isInteger(sliceBytes) && sliceBytes >= 8, () => `slice of ${sliceBytes} bytes is too small`);
+  const out = new Uint8Array(Math.ceil((payload.length + 8) / 512) * 512);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, payload.length, true);
+  const sum = new X1764();
+  for (let off = 0; off < payload.length; off += sliceBytes) {
+    if (off > 0) yield;
+    const end = Math.min(payload.length, off + sliceBytes);
+    out.set(payload.subarray(off, end), 4 + off);
+    sum.add(payload, off, end);
+  }
+  dv.setUint32(4 + payload.length, sum.finish(), true);
+  return out;
+}
+
+/** Run steps to their end, awaiting yieldNow between them. */
+async function runSteps<T>(steps: Generator<void, T, void>, yieldNow: () => Promise<void>): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await yieldNow();
+  }
+}
+
 /** Check and strip the frame of a block read from `file` at `offset`. */
 export function unframeBlock(block: Uint8Array, where: { file: string; offset: number }): Uint8Array {
   const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
@@ -129,8 +174,11 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
   checkpointHeader: FtHeader | null = null;
   checkpointHeaderDirty = false;
   pinnedByCheckpoint = false;
+  /** The storage's yield hook; when present, framing and cloning run in slices. */
+  private readonly yieldNow: (() => Promise<void>) | undefined;
 
   private constructor(opts: DictionaryOptions<V>) {
+    this.yieldNow = cooperativeYield(opts.storage);
     this.name = opts.path;
     this.filenum = opts.filenum;
     this.iname = opts.iname ?? opts.path;
@@ -192,9 +240,15 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
       },
       flush: async (args: FlushArgs<V>) => {
         const bytes = codec.serialize(args.value, args.blocknum);
+        const yieldNow = this.yieldNow;
+        // The frame is padded here, so writeBlock writes it without another copy.
+        const framed =
+          yieldNow !== undefined && bytes.length > NODE_SLICE_BYTES
+            ? await runSteps(frameBlockSteps(bytes), yieldNow)
+            : frameBlock(bytes, { padTo512: true });
         // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
         // _current and _inprogress, the eviction path in _current only.
-        await this.file.writeBlock(args.blocknum, frameBlock(bytes, { padTo512: true }), args.forCheckpoint);
+        await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
         return codec.sizeOf?.(args.value) ?? bytes.length;
       },
       removeKey: (blocknum, forCheckpoint) => {
@@ -207,6 +261,17 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         const c = clone(value, blocknum);
         return { clone: c, cloneSize: codec.sizeOf?.(c) ?? 1024 };
       };
+      const cloneSteps = codec.cloneSteps;
+      if (cloneSteps !== undefined && this.yieldNow !== undefined) {
+        const sliced: SlicedCloneCallbacks<V> = {
+          cloneSteps: function* (value, blocknum) {
+            const c = yield* cloneSteps.call(codec, value, blocknum);
+            return { clone: c, cloneSize: codec.sizeOf?.(c) ?? 1024 };
+          },
+          yieldNow: this.yieldNow,
+        };
+        Object.assign(cb, sliced);
+      }
     }
     return cb;
   }

@@ -9,9 +9,14 @@
  *  - A handle that was closed refuses every later operation (EBADF), without touching the OS;
  *    a read-only handle refuses pwrite and truncate (EBADF) the same way.
  *  - mkdir creates missing parents and succeeds if the directory already exists.
+ *  - yieldNow() (the optional CooperativeStorage capability) resolves on a later turn of the
+ *    event loop, after pending I/O callbacks and other ready tasks have run. SimStorage has no
+ *    such capability, so code that slices its work only when it is present stays exactly as
+ *    deterministic as before under simulation.
  */
 import * as fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { invariant } from '../format/errors.js';
 import { ioError } from './io-error.js';
 import type { OpenMode, Storage, StorageFile } from './storage.js';
@@ -132,7 +137,65 @@ function compareBytewise(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-export class NodeStorage implements Storage {
+/**
+ * Optional capability of a Storage whose I/O really runs beside the caller (NodeStorage: on
+ * libuv's threads). Long synchronous work above it (checksumming or copying a large node) is
+ * cut into bounded slices with a yieldNow() between them, so other tasks (client pins, I/O
+ * completions) are not held up by one long step; PerconaFT gets this from running the
+ * checkpointer on its own thread.
+ */
+export interface CooperativeStorage {
+  yieldNow(): Promise<void>;
+}
+
+/** The storage's yield hook, or undefined when it has none (SimStorage: run slices back to back). */
+export function cooperativeYield(storage: Storage): (() => Promise<void>) | undefined {
+  const y = (storage as Partial<CooperativeStorage>).yieldNow;
+  return typeof y === 'function' ? () => y.call(storage) : undefined;
+}
+
+/**
+ * Paces cooperative work across the whole event loop: every task that calls yieldNow() joins
+ * one FIFO queue, and each turn of the loop (one setImmediate) resumes queued tasks, round
+ * robin, only until TURN_BUDGET_MS of the turn has gone; the rest wait for the next turn. So
+ * however many slicing tasks run at once (the checkpoint thread and its in-flight writes),
+ * one turn carries at most about the budget plus one slice of their work, and everything
+ * else that is ready (client pins, I/O callbacks) runs between turns.
+ */
+const TURN_BUDGET_MS = 0.01;
+const turnQueue: Array<() => void> = [];
+let turnScheduled = false;
+let turnStart = Number.NEGATIVE_INFINITY;
+
+function scheduleTurn(): void {
+  if (turnScheduled) return;
+  turnScheduled = true;
+  setImmediate(() => {
+    turnScheduled = false;
+    turnStart = performance.now();
+    turnQueue.shift()?.();
+    if (turnQueue.length > 0) scheduleTurn();
+  });
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    turnQueue.push(resolve);
+    if (performance.now() - turnStart < TURN_BUDGET_MS) {
+      // Budget left in this turn: hand it to the longest waiter (maybe this task itself).
+      turnQueue.shift()!();
+    } else {
+      scheduleTurn();
+    }
+  });
+}
+
+export class NodeStorage implements Storage, CooperativeStorage {
+  /** A macrotask boundary: I/O callbacks and other ready tasks run before it resolves. */
+  yieldNow(): Promise<void> {
+    return nextTurn();
+  }
+
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
     const handle = await attempt(`open(${mode})`, path, () => fs.open(path, openFlags(mode), 0o644));
     // Opening a directory succeeds on Linux for O_RDONLY; refuse it like SimStorage does.
