@@ -13,6 +13,11 @@
  *    event loop, after pending I/O callbacks and other ready tasks have run. SimStorage has no
  *    such capability, so code that slices its work only when it is present stays exactly as
  *    deterministic as before under simulation.
+ *  - pwrite of a FramedPayload (frame-workers.ts) writes its frame through the storage's frame
+ *    worker pool: checksummed and written off the main thread, with the same bytes and the same
+ *    io errors as a plain pwrite of the framed block. close() on a file waits for its framed
+ *    writes still in flight; NodeStorage.close() shuts the pool down (it never keeps the
+ *    process alive while idle either way).
  */
 import * as fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -20,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { invariant } from '../format/errors.js';
 import { ioError } from './io-error.js';
 import type { OpenMode, Storage, StorageFile } from './storage.js';
+import { FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';
 
 function codeOf(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err) {
@@ -60,13 +66,18 @@ function checkRange(op: string, path: string, offset: number): void {
 
 class NodeFile implements StorageFile {
   private handle: fs.FileHandle | undefined;
+  /** Framed writes still running on the frame workers (close waits for them). */
+  private framedInFlight = new Set<Promise<void>>();
+  readonly [FRAMED_WRITES]: boolean;
 
   constructor(
     readonly path: string,
     handle: fs.FileHandle,
     private readonly writable: boolean,
+    private readonly frames: (() => FrameWorkerPool) | undefined,
   ) {
     this.handle = handle;
+    this[FRAMED_WRITES] = frames !== undefined;
   }
 
   /** The OS reports EBADF or EINVAL for writes through a read-only descriptor; say EBADF always. */
@@ -99,6 +110,7 @@ class NodeFile implements StorageFile {
   async pwrite(data: Uint8Array, offset: number): Promise<void> {
     checkRange('pwrite', this.path, offset);
     const h = this.liveWritable('pwrite');
+    if (data instanceof FramedPayload) return this.pwriteFramed(h, data, offset);
     await attempt('pwrite', this.path, async () => {
       let done = 0;
       while (done < data.length) {
@@ -107,6 +119,21 @@ class NodeFile implements StorageFile {
         done += bytesWritten;
       }
     });
+  }
+
+  private async pwriteFramed(h: fs.FileHandle, data: FramedPayload, offset: number): Promise<void> {
+    if (this.frames === undefined) throw ioError('pwrite', this.path, 'EINVAL', 'this storage has no frame workers');
+    const w = this.frames().write(h.fd, this.path, data.payload, data.length, offset);
+    const tracked = w.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.framedInFlight.add(tracked);
+    try {
+      await w;
+    } finally {
+      this.framedInFlight.delete(tracked);
+    }
   }
 
   async size(): Promise<number> {
@@ -128,6 +155,8 @@ class NodeFile implements StorageFile {
   async close(): Promise<void> {
     const h = this.live('close');
     this.handle = undefined;
+    // The descriptor must outlive every framed write a worker is still doing on it.
+    while (this.framedInFlight.size > 0) await Promise.all([...this.framedInFlight]);
     await attempt('close', this.path, () => h.close());
   }
 }
@@ -190,7 +219,42 @@ function nextTurn(): Promise<void> {
   });
 }
 
+export interface NodeStorageOptions {
+  /**
+   * Worker threads that checksum and write framed node blocks off the main thread (default
+   * 1; 0 turns the capability off, so pwrite of a FramedPayload is refused and
+   * acceptsFramedPayload says false).
+   */
+  frameWorkers?: number;
+  /** 'worker' (default): the worker also writes; 'libuv': it checksums, the main thread writes. */
+  frameWriteMode?: FrameWriteMode;
+}
+
 export class NodeStorage implements Storage, CooperativeStorage {
+  private pool: FrameWorkerPool | undefined;
+  private readonly frameWorkers: number;
+  private readonly frameWriteMode: FrameWriteMode;
+
+  constructor(opts: NodeStorageOptions = {}) {
+    this.frameWorkers = opts.frameWorkers ?? 1;
+    this.frameWriteMode = opts.frameWriteMode ?? 'worker';
+    invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
+  }
+
+  /** Frame worker threads running now (they start on the first framed write). */
+  get frameWorkersRunning(): number {
+    return this.pool?.running ?? 0;
+  }
+
+  /** Stop the frame workers (files stay usable; a later framed write starts them again). */
+  async close(): Promise<void> {
+    const p = this.pool;
+    this.pool = undefined;
+    await p?.close();
+  }
+
+  private framePool = (): FrameWorkerPool => (this.pool ??= new FrameWorkerPool(this.frameWorkers, this.frameWriteMode));
+
   /** A macrotask boundary: I/O callbacks and other ready tasks run before it resolves. */
   yieldNow(): Promise<void> {
     return nextTurn();
@@ -204,7 +268,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
       await handle.close();
       throw ioError(`open(${mode})`, path, 'EISDIR');
     }
-    return new NodeFile(path, handle, mode !== 'read');
+    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined);
   }
 
   async exists(path: string): Promise<boolean> {

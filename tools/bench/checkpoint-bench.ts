@@ -23,7 +23,10 @@
  * synchronous work on the one JavaScript thread counts, as a client thread of PerconaFT would
  * feel a checkpointer that kept the CPU from it. On NodeStorage the checkpoint copies,
  * frames and checksums nodes in slices with a yield between them (BENCH_SLICED=0 turns the
- * yield hook off, to compare with the unsliced form in the same way).
+ * yield hook off, to compare with the unsliced form in the same way). Node blocks are
+ * checksummed and written by NodeStorage's frame workers, off the main thread
+ * (BENCH_FRAME_WORKERS, default 1; 0 turns them off; BENCH_FRAME_MODE=libuv makes the worker
+ * only checksum and the main thread issue the pwritev on libuv's threads).
  *
  * PAIRs are 256 KiB by default (TokuDB's nodes are 4 MiB; BENCH_NODE_KB changes it).
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
@@ -51,6 +54,8 @@ const HOT = Math.max(4, Math.floor(N_NODES / 4));
 const CLIENTS = 4;
 const QUIET_OPS = 20000;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
+const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
+const FRAME_MODE = process.env['BENCH_FRAME_MODE'] === 'libuv' ? 'libuv' : 'worker';
 
 const cloneCodec: NodeCodec<Uint8Array> = {
   serialize: (v) => v,
@@ -65,12 +70,14 @@ const cloneCodec: NodeCodec<Uint8Array> = {
     return c;
   },
   sizeOf: (v) => v.length,
+  // A clone is a fresh array and serialize returns it as is, so its write may take it.
+  privateCloneBytes: true,
 };
-const noCloneCodec: NodeCodec<Uint8Array> = { ...cloneCodec, clone: undefined, cloneSteps: undefined };
+const noCloneCodec: NodeCodec<Uint8Array> = { ...cloneCodec, clone: undefined, cloneSteps: undefined, privateCloneBytes: undefined };
 
 /** NodeStorage, without its yield hook when BENCH_SLICED=0. */
 function benchStorage(): NodeStorage {
-  const storage = new NodeStorage();
+  const storage = new NodeStorage({ frameWorkers: FRAME_WORKERS, frameWriteMode: FRAME_MODE });
   if (!SLICED) Object.defineProperty(storage, 'yieldNow', { value: undefined });
   return storage;
 }
@@ -90,6 +97,7 @@ function fmt(xs: number[]): string {
 }
 
 interface Setup {
+  storage: NodeStorage;
   ct: Cachetable;
   cp: Checkpointer;
   dict: CheckpointableDictionary<Uint8Array>;
@@ -122,12 +130,13 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
     ct.unpin(p, { dirty: true });
   }
   await cp.checkpoint();
-  return { ct, cp, dict, nodes, log };
+  return { storage, ct, cp, dict, nodes, log };
 }
 
 async function close(s: Setup): Promise<void> {
   await s.cp.shutdown();
   await s.log.close();
+  await s.storage.close();
 }
 
 async function pinModifyUnpin(s: Setup, b: bigint): Promise<void> {
@@ -212,7 +221,8 @@ async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   console.log(
     `checkpoint-bench: ${N_NODES} PAIRs of ${NODE_BYTES / 1024} KiB (${((N_NODES * NODE_BYTES) / 1e6).toFixed(0)} MB dirty per checkpoint), ` +
-      `${CLIENTS} clients on ${HOT} hot PAIRs, NodeStorage with fsync, ${SLICED ? 'sliced (yield every <= ' + NODE_SLICE_BYTES / 1024 + ' KiB checksummed)' : 'unsliced (BENCH_SLICED=0)'}`,
+      `${CLIENTS} clients on ${HOT} hot PAIRs, NodeStorage with fsync, ${SLICED ? 'sliced (yield every <= ' + NODE_SLICE_BYTES / 1024 + ' KiB checksummed)' : 'unsliced (BENCH_SLICED=0)'}, ` +
+      (FRAME_WORKERS > 0 ? `${FRAME_WORKERS} frame worker(s), mode ${FRAME_MODE}` : 'no frame workers (framing on the main thread)'),
   );
 
   const withClone = await setup('clone', cloneCodec);

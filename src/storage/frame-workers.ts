@@ -1,0 +1,267 @@
+/**
+ * Framed block writes off the main thread (NodeStorage only). A node block on disk is
+ * [LE32 payload length][payload][LE32 x1764(payload)][zero padding to its padded length].
+ * Checksumming a large payload is the checkpoint's biggest piece of CPU work; here it runs on
+ * a small pool of worker threads, which also write the frame with one gathering pwritev
+ * (header, payload, trailer+padding) on the file's descriptor, so the payload is neither
+ * copied into a frame nor checksummed on the thread that serves clients. The payload's
+ * ArrayBuffer is transferred to the worker (zero-copy) and dropped there after the write.
+ *
+ * Two modes, selectable for measurement: 'worker' (the worker checksums and writes) and
+ * 'libuv' (the worker only checksums and hands the buffer back; the main thread then issues an
+ * asynchronous pwritev on libuv's I/O threads).
+ *
+ * Invariants:
+ *  - A FramedPayload is written only by a file that accepts it (acceptsFramedPayload); its own
+ *    bytes are a poison pattern (length field 0xffffffff), so a storage that wrote it as plain
+ *    bytes would leave a block that fails to unframe ('bad-length'), never a wrong value.
+ *  - The bytes a framed write leaves on disk are exactly frameBlock(payload, padTo512).
+ *  - Every failure of a framed write (OS error, worker crash) rejects its promise with a
+ *    TokusimError of kind 'io' naming the path; no request is ever left unanswered.
+ *  - A worker is ref'd exactly while it has requests in flight, so an idle pool never keeps
+ *    the process alive and a busy one never lets it exit under a pending write.
+ *  - close() terminates every worker; a later request starts a fresh pool.
+ */
+import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { invariant } from '../format/errors.js';
+import { x1764 } from '../format/x1764.js';
+import { ioError } from './io-error.js';
+
+/** A poison buffer shared by every FramedPayload view; only ever read (never written). */
+let poison = new ArrayBuffer(0);
+
+function poisonOf(length: number): ArrayBuffer {
+  if (poison.byteLength < length) {
+    poison = new ArrayBuffer(Math.max(length, poison.byteLength * 2, 1 << 16));
+    new Uint8Array(poison).fill(0xff);
+  }
+  return poison;
+}
+
+/**
+ * A block to be written as a frame, standing in (with the frame's padded length) where a
+ * plain Uint8Array of the framed bytes would go, so it can pass through DictionaryFile's
+ * writeBlock unchanged. `payload` must be the whole of an ArrayBuffer nobody else uses: it is
+ * transferred (detached) when the write starts.
+ */
+export class FramedPayload extends Uint8Array {
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+
+  readonly payload: Uint8Array;
+
+  /** Frame `payload`, padded to a multiple of 512 (the same length frameBlock gives). */
+  constructor(payload: Uint8Array) {
+    invariant(
+      payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength && !(payload.buffer instanceof SharedArrayBuffer),
+      'a framed payload owns its whole ArrayBuffer',
+    );
+    const padded = Math.ceil((payload.length + 8) / 512) * 512;
+    super(poisonOf(padded), 0, padded);
+    this.payload = payload;
+  }
+}
+
+/** The capability of a StorageFile whose pwrite accepts a FramedPayload. */
+export const FRAMED_WRITES: unique symbol = Symbol('tokusim.framedWrites');
+
+/** True when `file.pwrite` writes a FramedPayload as its frame (off the main thread). */
+export function acceptsFramedPayload(file: object): boolean {
+  return (file as { [FRAMED_WRITES]?: unknown })[FRAMED_WRITES] === true;
+}
+
+export type FrameWriteMode = 'worker' | 'libuv';
+
+interface Request {
+  id: number;
+  fd: number;
+  buf: ArrayBuffer;
+  len: number;
+  position: number;
+  padded: number;
+  write: boolean;
+}
+
+type Reply = { id: number; crc: number; buf?: ArrayBuffer } | { id: number; error: { code: string; message: string } };
+
+/**
+ * The worker's whole program. It runs from source text (toString) with x1764 defined beside
+ * it, so the same code serves the compiled build and the test runner, which has no .js file
+ * to point a Worker at. It must not use anything from this module's scope.
+ */
+function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => unknown): void {
+  const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const fsw = req('node:fs') as typeof import('node:fs');
+  parentPort!.on('message', (m: Request) => {
+    try {
+      const payload = new Uint8Array(m.buf, 0, m.len);
+      const crc = checksum(payload);
+      if (!m.write) {
+        parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
+        return;
+      }
+      const head = new Uint8Array(4);
+      new DataView(head.buffer).setUint32(0, m.len, true);
+      const tail = new Uint8Array(m.padded - m.len - 4);
+      new DataView(tail.buffer).setUint32(0, crc, true);
+      let parts: Uint8Array[] = [head, payload, tail];
+      let position = m.position;
+      while (parts.length > 0) {
+        let n = fsw.writevSync(m.fd, parts, position);
+        if (n <= 0) throw Object.assign(new Error('writev made no progress'), { code: 'EIO' });
+        position += n;
+        // Drop what was written (a short write on a regular file is rare, but possible).
+        const rest: Uint8Array[] = [];
+        for (const p of parts) {
+          if (n >= p.length) n -= p.length;
+          else {
+            rest.push(p.subarray(n));
+            n = 0;
+          }
+        }
+        parts = rest;
+      }
+      parentPort!.postMessage({ id: m.id, crc });
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
+      parentPort!.postMessage({ id: m.id, error: { code, message: String(e.message ?? err) } });
+    }
+  });
+}
+
+const WORKER_SOURCE = `'use strict';\nlet viewOf, view;\nconst x1764 = ${x1764.toString()};\n(${workerMain.toString()})(x1764, require);\n`;
+
+interface Pending {
+  resolve(r: { crc: number; buf?: ArrayBuffer }): void;
+  reject(err: Error): void;
+  path: string;
+}
+
+class FrameWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+  dead = false;
+
+  constructor(private readonly onDeath: (w: FrameWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.unref();
+    this.worker.on('message', (r: Reply) => this.settle(r));
+    this.worker.on('error', (err) => this.die(err instanceof Error ? err.message : String(err)));
+    this.worker.on('exit', (code) => this.die(`frame worker exited with code ${code}`));
+  }
+
+  send(req: Request, path: string): Promise<{ crc: number; buf?: ArrayBuffer }> {
+    invariant(!this.dead, 'a request goes to a live frame worker');
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(req.id, { resolve, reject, path });
+      this.worker.postMessage(req, [req.buf]);
+    });
+  }
+
+  private settle(r: Reply): void {
+    const p = this.pending.get(r.id);
+    invariant(p !== undefined, () => `frame worker answered unknown request ${r.id}`);
+    this.pending.delete(r.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if ('error' in r) p.reject(ioError('pwrite', p.path, r.error.code, r.error.message));
+    else p.resolve(r);
+  }
+
+  private die(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const p of this.pending.values()) p.reject(ioError('pwrite', p.path, 'EIO', why));
+    this.pending.clear();
+    this.worker.unref();
+    this.onDeath(this);
+  }
+
+  async terminate(): Promise<void> {
+    this.die('frame worker pool closed');
+    await this.worker.terminate();
+  }
+}
+
+/** A pool of frame workers, started on first use. */
+export class FrameWorkerPool {
+  private workers: FrameWorker[] = [];
+  private nextId = 1;
+
+  constructor(
+    readonly size: number,
+    readonly mode: FrameWriteMode = 'worker',
+  ) {
+    invariant(Number.isInteger(size) && size >= 1, () => `a frame worker pool of ${size} workers`);
+  }
+
+  /** Workers currently running. */
+  get running(): number {
+    return this.workers.length;
+  }
+
+  /** The least busy live worker, starting one while the pool is below its size. */
+  private pick(): FrameWorker {
+    let best: FrameWorker | undefined;
+    for (const w of this.workers) if (best === undefined || w.pending.size < best.pending.size) best = w;
+    if (best === undefined || (best.pending.size > 0 && this.workers.length < this.size)) {
+      const w = new FrameWorker((dead) => {
+        this.workers = this.workers.filter((x) => x !== dead);
+      });
+      this.workers.push(w);
+      return w;
+    }
+    return best;
+  }
+
+  /**
+   * Write payload framed and padded to `padded` bytes at `position` of descriptor `fd` (the
+   * file at `path`). Transfers payload's ArrayBuffer away.
+   */
+  async write(fd: number, path: string, payload: Uint8Array, padded: number, position: number): Promise<void> {
+    invariant(padded >= payload.length + 8 && padded % 512 === 0, () => `frame of ${padded} bytes for a ${payload.length}-byte payload`);
+    const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: this.mode === 'worker' };
+    const r = await this.pick().send(req, path);
+    if (this.mode === 'worker') return;
+    invariant(r.buf !== undefined, 'a checksum-only reply hands the payload back');
+    const head = new Uint8Array(4);
+    new DataView(head.buffer).setUint32(0, payload.length, true);
+    const tail = new Uint8Array(padded - payload.length - 4);
+    new DataView(tail.buffer).setUint32(0, r.crc, true);
+    await writevAll(fd, path, [head, new Uint8Array(r.buf, 0, payload.length), tail], position);
+  }
+
+  async close(): Promise<void> {
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+/** pwritev every byte of parts at position on libuv's threads. */
+async function writevAll(fd: number, path: string, parts: Uint8Array[], position: number): Promise<void> {
+  let rest = parts;
+  let at = position;
+  while (rest.length > 0) {
+    let n = await new Promise<number>((resolve, reject) =>
+      fs.writev(fd, rest, at, (err, written) => {
+        if (err !== null) reject(ioError('pwrite', path, typeof err.code === 'string' ? err.code : 'EIO', err.message));
+        else resolve(written);
+      }),
+    );
+    if (n <= 0) throw ioError('pwrite', path, 'EIO', 'writev made no progress');
+    at += n;
+    const next: Uint8Array[] = [];
+    for (const p of rest) {
+      if (n >= p.length) n -= p.length;
+      else {
+        next.push(p.subarray(n));
+        n = 0;
+      }
+    }
+    rest = next;
+  }
+}
