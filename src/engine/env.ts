@@ -369,7 +369,7 @@ export class Env implements EnvCore {
       await t.commit();
       await this.checkpoint('startup');
     } else {
-      const repair = await repairLogTail(this.storage, this.dir);
+      const repair = await this.repairTornTail();
       if (repair.repaired) this.emit({ type: 'log-repaired', repair });
       const paths = (await findLogFiles(this.storage, this.dir)).map((f) => f.path);
       const c = new LogCursor(this.storage, paths);
@@ -394,6 +394,37 @@ export class Env implements EnvCore {
       }
     }
     this.startTimers();
+  }
+
+  /**
+   * Cut a torn log tail. When the newest file ends exactly with a whole, checksummed entry
+   * (one entry read backward) there is nothing to cut; otherwise repairLogTail scans the file
+   * forward to find the first damaged entry. This keeps the cost of opening independent of
+   * the size of the log before the last checkpoint.
+   */
+  private async repairTornTail(): Promise<RepairResult> {
+    const newest = (await findLogFiles(this.storage, this.dir)).at(-1);
+    if (newest !== undefined) {
+      const c = new LogCursor(this.storage, [newest.path]);
+      try {
+        const e = await c.last();
+        if (e !== undefined) {
+          const f = await this.storage.open(newest.path, 'read');
+          let size: number;
+          try {
+            size = await f.size();
+          } finally {
+            await f.close();
+          }
+          if (e.offset + e.length === size) return { repaired: false, lastGoodLsn: e.record.lsn };
+        }
+      } catch {
+        // A damaged last entry: the forward scan below finds where to cut.
+      } finally {
+        await c.close();
+      }
+    }
+    return repairLogTail(this.storage, this.dir);
   }
 
   private async startReadOnly(): Promise<void> {
