@@ -224,14 +224,15 @@ export class FrameWorkerPool {
   async write(fd: number, path: string, payload: Uint8Array, padded: number, position: number): Promise<void> {
     invariant(padded >= payload.length + 8 && padded % 512 === 0, () => `frame of ${padded} bytes for a ${payload.length}-byte payload`);
     const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: this.mode === 'worker' };
+    // The payload is detached once sent: from here on only req.len knows its length.
     const r = await this.pick().send(req, path);
     if (this.mode === 'worker') return;
     invariant(r.buf !== undefined, 'a checksum-only reply hands the payload back');
     const head = new Uint8Array(4);
-    new DataView(head.buffer).setUint32(0, payload.length, true);
-    const tail = new Uint8Array(padded - payload.length - 4);
+    new DataView(head.buffer).setUint32(0, req.len, true);
+    const tail = new Uint8Array(padded - req.len - 4);
     new DataView(tail.buffer).setUint32(0, r.crc, true);
-    await writevAll(fd, path, [head, new Uint8Array(r.buf, 0, payload.length), tail], position);
+    await writevAll(fd, path, [head, new Uint8Array(r.buf, 0, req.len), tail], position);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,180 @@
+/**
+ * Framed block writes off the main thread: NodeStorage's frame workers checksum a node payload
+ * and write [length][payload][x1764][padding] at an offset. The bytes must be exactly those of
+ * the main-thread frameBlock path, failures must be io TokusimErrors naming the path, and the
+ * pool must stop on close and never hold the process open while idle.
+ */
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { frameBlock, unframeBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
+import { TokusimError } from '../../src/format/errors.js';
+import { acceptsFramedPayload, FramedPayload, FrameWorkerPool } from '../../src/storage/frame-workers.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { SimStorage } from '../../src/storage/sim-storage.js';
+
+function payloadOf(length: number, seed: number): Uint8Array {
+  const p = new Uint8Array(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    p[i] = x >>> 24;
+  }
+  return p;
+}
+
+describe('frame workers', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tokusim-frames-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  for (const mode of ['worker', 'libuv'] as const) {
+    // Property: for any payload and 512-aligned offset, a framed write leaves on disk exactly
+    // the bytes a plain pwrite of frameBlock(payload, padTo512) leaves, in either mode.
+    it(`Scenario: framed writes (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
+      const storage = new NodeStorage({ frameWorkers: 2, frameWriteMode: mode });
+      const framed = await storage.open(join(root, `framed-${mode}`), 'create');
+      const plain = await storage.open(join(root, `plain-${mode}`), 'create');
+      expect(acceptsFramedPayload(framed)).toBe(true);
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 40 }), fc.integer(), async (len, sector, seed) => {
+            const offset = sector * 512;
+            const payload = payloadOf(len, seed);
+            await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
+            await framed.pwrite(new FramedPayload(payloadOf(len, seed)), offset);
+            const a = await readFile(join(root, `framed-${mode}`));
+            const b = await readFile(join(root, `plain-${mode}`));
+            expect(a.equals(b)).toBe(true);
+            const end = offset + Math.ceil((len + 8) / 512) * 512;
+            expect([...unframeBlock(new Uint8Array(a.subarray(offset, end)), { file: 'framed', offset })]).toEqual([...payload]);
+          }),
+          { numRuns: 40 },
+        );
+      } finally {
+        await framed.close();
+        await plain.close();
+        await storage.close();
+      }
+    });
+  }
+
+  it('Scenario: many framed writes in flight at once land at their own offsets', async () => {
+    const storage = new NodeStorage({ frameWorkers: 2 });
+    const f = await storage.open(join(root, 'many'), 'create');
+    const block = 64 * 1024;
+    const writes = Array.from({ length: 24 }, (_, i) => f.pwrite(new FramedPayload(payloadOf(block - 8, i)), i * block));
+    await Promise.all(writes);
+    await f.close();
+    await storage.close();
+    const all = await readFile(join(root, 'many'));
+    for (let i = 0; i < 24; i++) {
+      const got = unframeBlock(new Uint8Array(all.subarray(i * block, (i + 1) * block)), { file: 'many', offset: i * block });
+      expect([...got.subarray(0, 16)]).toEqual([...payloadOf(block - 8, i).subarray(0, 16)]);
+    }
+  });
+
+  it('Scenario: the payload handed to a framed write is taken (its buffer detached), so nobody can change it mid-write', async () => {
+    const storage = new NodeStorage();
+    const f = await storage.open(join(root, 'taken'), 'create');
+    const payload = payloadOf(4096, 3);
+    const w = f.pwrite(new FramedPayload(payload), 0);
+    expect(payload.byteLength).toBe(0);
+    await w;
+    await f.close();
+    await storage.close();
+  });
+
+  it('Scenario: an OS error in a worker surfaces as an io TokusimError naming the path', async () => {
+    const storage = new NodeStorage();
+    const path = join(root, 'huge');
+    const f = await storage.open(path, 'create');
+    // Far past any file system's largest file: the worker's pwritev fails (EFBIG or EINVAL).
+    const err = await f.pwrite(new FramedPayload(payloadOf(1000, 1)), 2 ** 52).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TokusimError);
+    expect((err as TokusimError).kind).toBe('io');
+    expect((err as TokusimError).where.file).toBe(path);
+    expect(['EFBIG', 'EINVAL', 'EOVERFLOW']).toContain((err as TokusimError).where.actual);
+    // The storage keeps working after the failure.
+    await f.pwrite(new FramedPayload(payloadOf(1000, 1)), 0);
+    await f.close();
+    await storage.close();
+  });
+
+  for (const mode of ['worker', 'libuv'] as const) {
+    it(`Scenario: a write on a bad descriptor (mode ${mode}) is an io error EBADF naming the path, not a hang`, async () => {
+      const pool = new FrameWorkerPool(1, mode);
+      const err = await pool.write(1_000_000, 'nowhere', payloadOf(600, 2), 1024, 0).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      await pool.close();
+      expect(err).toBeInstanceOf(TokusimError);
+      expect((err as TokusimError).kind).toBe('io');
+      expect((err as TokusimError).where.file).toBe('nowhere');
+      expect((err as TokusimError).where.actual).toBe('EBADF');
+    });
+  }
+
+  it('Scenario: closing the pool fails the writes still queued with io errors instead of leaving them hanging', async () => {
+    const pool = new FrameWorkerPool(1);
+    const f = await new NodeStorage({ frameWorkers: 0 }).open(join(root, 'closing'), 'create');
+    const fd = (f as unknown as { handle: { fd: number } }).handle.fd;
+    const writes = Array.from({ length: 8 }, (_, i) =>
+      pool.write(fd, 'closing', payloadOf(1 << 20, i), (1 << 20) + 512, i * ((1 << 20) + 512)).then(
+        () => 'ok',
+        (e: unknown) => (e instanceof TokusimError && e.kind === 'io' && e.where.file === 'closing' ? 'io' : `other: ${String(e)}`),
+      ),
+    );
+    await pool.close();
+    const outcomes = await Promise.all(writes);
+    for (const o of outcomes) expect(['ok', 'io']).toContain(o);
+    expect(pool.running).toBe(0);
+    await f.close();
+  });
+
+  it('Scenario: the pool starts on the first framed write, stops on close, and holds no ref while idle', async () => {
+    const storage = new NodeStorage({ frameWorkers: 1 });
+    expect(storage.frameWorkersRunning).toBe(0);
+    const f = await storage.open(join(root, 'pool'), 'create');
+    await f.pwrite(new FramedPayload(payloadOf(5000, 9)), 0);
+    expect(storage.frameWorkersRunning).toBe(1);
+    // Idle: the worker is unref'd, so it does not count among the handles keeping node alive.
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Worker' || r === 'MessagePort')).toEqual([]);
+    await storage.close();
+    expect(storage.frameWorkersRunning).toBe(0);
+    // A later framed write starts a fresh pool.
+    await f.pwrite(new FramedPayload(payloadOf(5000, 9)), 4096 * 2);
+    expect(storage.frameWorkersRunning).toBe(1);
+    await f.close();
+    await storage.close();
+  });
+
+  it('Scenario: a storage without frame workers does not accept framed payloads and refuses one with an io error', async () => {
+    const storage = new NodeStorage({ frameWorkers: 0 });
+    const f = await storage.open(join(root, 'off'), 'create');
+    expect(acceptsFramedPayload(f)).toBe(false);
+    await expect(f.pwrite(new FramedPayload(payloadOf(100, 1)), 0)).rejects.toMatchObject({ kind: 'io', where: { file: join(root, 'off') } });
+    await f.close();
+  });
+
+  it('Scenario: a framed payload written as plain bytes by a storage that does not know it fails to unframe, never reads as a value', async () => {
+    const sim = new SimStorage({ seed: 1 });
+    const f = await sim.open('x', 'create');
+    expect(acceptsFramedPayload(f)).toBe(false);
+    const fp = new FramedPayload(payloadOf(700, 4));
+    await f.pwrite(fp, 0);
+    const back = new Uint8Array(fp.length);
+    await f.pread(back, 0);
+    expect(() => unframeBlock(back, { file: 'x', offset: 0 })).toThrow(expect.objectContaining({ kind: 'bad-length' }));
+  });
+});
