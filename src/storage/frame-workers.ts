@@ -7,9 +7,9 @@
  * copied into a frame nor checksummed on the thread that serves clients. The payload's
  * ArrayBuffer is transferred to the worker (zero-copy) and dropped there after the write.
  *
- * Two modes, selectable for measurement: 'worker' (the worker checksums and writes) and
- * 'libuv' (the worker only checksums and hands the buffer back; the main thread then issues an
- * asynchronous pwritev on libuv's I/O threads).
+ * Three modes, selectable for measurement (FrameWriteMode): the worker checksums and writes
+ * (asynchronously or synchronously), or it only checksums and hands the buffer back for the
+ * main thread to write.
  *
  * Invariants:
  *  - A FramedPayload is written only by a file that accepts it (acceptsFramedPayload); its own
@@ -72,7 +72,12 @@ export function acceptsFramedPayload(file: object): boolean {
   return (file as { [FRAMED_WRITES]?: unknown })[FRAMED_WRITES] === true;
 }
 
-export type FrameWriteMode = 'worker' | 'libuv';
+/**
+ * 'worker': the worker checksums and issues the pwritev asynchronously (it checksums the next
+ * block while the write runs on an I/O thread); 'worker-sync': the worker writes synchronously;
+ * 'libuv': the worker only checksums, the main thread issues the pwritev.
+ */
+export type FrameWriteMode = 'worker' | 'worker-sync' | 'libuv';
 
 interface Request {
   id: number;
@@ -81,7 +86,7 @@ interface Request {
   len: number;
   position: number;
   padded: number;
-  write: boolean;
+  write: 'sync' | 'async' | 'none';
 }
 
 type Reply = { id: number; crc: number; buf?: ArrayBuffer } | { id: number; error: { code: string; message: string } };
@@ -94,11 +99,28 @@ type Reply = { id: number; crc: number; buf?: ArrayBuffer } | { id: number; erro
 function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => unknown): void {
   const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
   const fsw = req('node:fs') as typeof import('node:fs');
+  const fail = (id: number, err: unknown): void => {
+    const e = err as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
+    parentPort!.postMessage({ id, error: { code, message: String(e.message ?? err) } });
+  };
+  /** What is left of parts after n more bytes were written (a short write is rare, but possible). */
+  const rest = (parts: Uint8Array[], n: number): Uint8Array[] => {
+    const left: Uint8Array[] = [];
+    for (const p of parts) {
+      if (n >= p.length) n -= p.length;
+      else {
+        left.push(p.subarray(n));
+        n = 0;
+      }
+    }
+    return left;
+  };
   parentPort!.on('message', (m: Request) => {
     try {
       const payload = new Uint8Array(m.buf, 0, m.len);
       const crc = checksum(payload);
-      if (!m.write) {
+      if (m.write === 'none') {
         parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
         return;
       }
@@ -106,28 +128,34 @@ function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => 
       new DataView(head.buffer).setUint32(0, m.len, true);
       const tail = new Uint8Array(m.padded - m.len - 4);
       new DataView(tail.buffer).setUint32(0, crc, true);
-      let parts: Uint8Array[] = [head, payload, tail];
-      let position = m.position;
-      while (parts.length > 0) {
-        let n = fsw.writevSync(m.fd, parts, position);
-        if (n <= 0) throw Object.assign(new Error('writev made no progress'), { code: 'EIO' });
-        position += n;
-        // Drop what was written (a short write on a regular file is rare, but possible).
-        const rest: Uint8Array[] = [];
-        for (const p of parts) {
-          if (n >= p.length) n -= p.length;
-          else {
-            rest.push(p.subarray(n));
-            n = 0;
-          }
+      const parts: Uint8Array[] = [head, payload, tail];
+      if (m.write === 'sync') {
+        let left = parts;
+        let position = m.position;
+        while (left.length > 0) {
+          const n = fsw.writevSync(m.fd, left, position);
+          if (n <= 0) throw Object.assign(new Error('writev made no progress'), { code: 'EIO' });
+          position += n;
+          left = rest(left, n);
         }
-        parts = rest;
+        parentPort!.postMessage({ id: m.id, crc });
+        return;
       }
-      parentPort!.postMessage({ id: m.id, crc });
+      // 'async': the write runs on an I/O thread while this worker checksums the next block.
+      const step = (left: Uint8Array[], position: number): void => {
+        if (left.length === 0) {
+          parentPort!.postMessage({ id: m.id, crc });
+          return;
+        }
+        fsw.writev(m.fd, left, position, (err, n) => {
+          if (err !== null) fail(m.id, err);
+          else if (n <= 0) fail(m.id, Object.assign(new Error('writev made no progress'), { code: 'EIO' }));
+          else step(rest(left, n), position + n);
+        });
+      };
+      step(parts, m.position);
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown };
-      const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
-      parentPort!.postMessage({ id: m.id, error: { code, message: String(e.message ?? err) } });
+      fail(m.id, err);
     }
   });
 }
@@ -186,6 +214,8 @@ class FrameWorker {
   }
 }
 
+const WRITE_BY_MODE: Record<FrameWriteMode, Request['write']> = { worker: 'async', 'worker-sync': 'sync', libuv: 'none' };
+
 /** A pool of frame workers, started on first use. */
 export class FrameWorkerPool {
   private workers: FrameWorker[] = [];
@@ -223,10 +253,10 @@ export class FrameWorkerPool {
    */
   async write(fd: number, path: string, payload: Uint8Array, padded: number, position: number): Promise<void> {
     invariant(padded >= payload.length + 8 && padded % 512 === 0, () => `frame of ${padded} bytes for a ${payload.length}-byte payload`);
-    const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: this.mode === 'worker' };
+    const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: WRITE_BY_MODE[this.mode] };
     // The payload is detached once sent: from here on only req.len knows its length.
     const r = await this.pick().send(req, path);
-    if (this.mode === 'worker') return;
+    if (this.mode !== 'libuv') return;
     invariant(r.buf !== undefined, 'a checksum-only reply hands the payload back');
     const head = new Uint8Array(4);
     new DataView(head.buffer).setUint32(0, req.len, true);

@@ -34,7 +34,7 @@ describe('frame workers', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  for (const mode of ['worker', 'libuv'] as const) {
+  for (const mode of ['worker', 'worker-sync', 'libuv'] as const) {
     // Property: for any payload and 512-aligned offset, a framed write leaves on disk exactly
     // the bytes a plain pwrite of frameBlock(payload, padTo512) leaves, in either mode.
     it(`Scenario: framed writes (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
@@ -110,7 +110,7 @@ describe('frame workers', () => {
     await storage.close();
   });
 
-  for (const mode of ['worker', 'libuv'] as const) {
+  for (const mode of ['worker', 'worker-sync', 'libuv'] as const) {
     it(`Scenario: a write on a bad descriptor (mode ${mode}) is an io error EBADF naming the path, not a hang`, async () => {
       const pool = new FrameWorkerPool(1, mode);
       const err = await pool.write(1_000_000, 'nowhere', payloadOf(600, 2), 1024, 0).then(

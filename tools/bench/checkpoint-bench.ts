@@ -25,8 +25,9 @@
  * frames and checksums nodes in slices with a yield between them (BENCH_SLICED=0 turns the
  * yield hook off, to compare with the unsliced form in the same way). Node blocks are
  * checksummed and written by NodeStorage's frame workers, off the main thread
- * (BENCH_FRAME_WORKERS, default 1; 0 turns them off; BENCH_FRAME_MODE=libuv makes the worker
- * only checksum and the main thread issue the pwritev on libuv's threads).
+ * (BENCH_FRAME_WORKERS, default 1; 0 turns them off; BENCH_FRAME_MODE=worker-sync makes
+ * the worker write synchronously, =libuv makes it only checksum and the main thread issue the
+ * pwritev on libuv's threads).
  *
  * PAIRs are 256 KiB by default (TokuDB's nodes are 4 MiB; BENCH_NODE_KB changes it).
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
@@ -43,6 +44,7 @@ import { x1764 } from '../../src/format/x1764.js';
 import { LogWriter } from '../../src/log/writer.js';
 import { RealClock } from '../../src/storage/clock.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
 import { Prng } from '../../src/storage/prng.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -55,7 +57,7 @@ const CLIENTS = 4;
 const QUIET_OPS = 20000;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
 const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
-const FRAME_MODE = process.env['BENCH_FRAME_MODE'] === 'libuv' ? 'libuv' : 'worker';
+const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
 
 const cloneCodec: NodeCodec<Uint8Array> = {
   serialize: (v) => v,
