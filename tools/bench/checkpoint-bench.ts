@@ -98,6 +98,9 @@ function fmt(xs: number[]): string {
   return `p50 ${pct(xs, 50).toFixed(3)} ms  p99 ${pct(xs, 99).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${xs.length} ops)`;
 }
 
+/** When the running checkpoint passed its named points (performance.now()). */
+const marks: Partial<Record<'afterBegin' | 'afterPendingPairsWritten' | 'afterHeadersBeforeEndCheckpoint', number>> = {};
+
 interface Setup {
   storage: NodeStorage;
   ct: Cachetable;
@@ -115,7 +118,11 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
   const clock = new RealClock();
   const ct = new Cachetable();
   const log = await LogWriter.open({ storage, dir: join(dir, 'log') });
-  const cp = new Checkpointer({ cachetable: ct, clock, logger: log, periodSeconds: 0 });
+  const mark = (k: keyof typeof marks) => () => {
+    marks[k] = performance.now();
+  };
+  const hooks = { afterBegin: mark('afterBegin'), afterPendingPairsWritten: mark('afterPendingPairsWritten'), afterHeadersBeforeEndCheckpoint: mark('afterHeadersBeforeEndCheckpoint') };
+  const cp = new Checkpointer({ cachetable: ct, clock, logger: log, periodSeconds: 0, hooks });
   const dict = await CheckpointableDictionary.create<Uint8Array>({
     cachetable: ct,
     storage,
@@ -185,7 +192,8 @@ async function duringCheckpoint(s: Setup, seed: number): Promise<{ lat: number[]
   return { lat, clientResolved: s.ct.stats.pendingResolved.client - resolvedBefore, secs: (performance.now() - t0) / 1000 };
 }
 
-async function rawWriteMBps(totalBytes: number): Promise<number> {
+/** Raw sequential writing of totalBytes in 1 MiB pwrites and one fsync: MB/s, and the ms of each part. */
+async function rawWrite(totalBytes: number): Promise<{ mbps: number; writeMs: number; fsyncMs: number }> {
   const storage = new NodeStorage();
   const path = join(DATA, 'raw.bin');
   rmSync(path, { force: true });
@@ -193,22 +201,35 @@ async function rawWriteMBps(totalBytes: number): Promise<number> {
   const chunk = new Uint8Array(1 << 20).fill(7);
   const t0 = performance.now();
   for (let off = 0; off < totalBytes; off += chunk.length) await f.pwrite(chunk, off);
+  const t1 = performance.now();
   await f.fsync();
-  const secs = (performance.now() - t0) / 1000;
+  const t2 = performance.now();
   await f.close();
   rmSync(path, { force: true });
-  return totalBytes / secs / 1e6;
+  return { mbps: totalBytes / ((t2 - t0) / 1000) / 1e6, writeMs: t1 - t0, fsyncMs: t2 - t1 };
 }
 
 /** One checkpoint with every PAIR dirty and no client: MB/s of PAIR bytes written. */
-async function checkpointMBps(s: Setup): Promise<{ mbps: number; bytes: number }> {
+interface Phases {
+  /** begin_checkpoint through the pending PAIRs written (clone, checksum, pwrite). */
+  pairsMs: number;
+  /** BTT write, fsync, header write, fsync (and the log fsync before them). */
+  headersMs: number;
+  /** end_checkpoint logged and fsynced, translations rotated (the file may be truncated), unpin. */
+  endMs: number;
+}
+
+async function checkpointMBps(s: Setup): Promise<{ mbps: number; bytes: number; phases: Phases }> {
   await dirtyAll(s);
   const before = s.ct.stats.bytesWrittenForCheckpoint;
   const t0 = performance.now();
   await s.cp.checkpoint();
-  const secs = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const secs = (t1 - t0) / 1000;
   const bytes = s.ct.stats.bytesWrittenForCheckpoint - before;
-  return { mbps: bytes / secs / 1e6, bytes };
+  const pairsEnd = marks.afterPendingPairsWritten ?? t0;
+  const headersEnd = marks.afterHeadersBeforeEndCheckpoint ?? pairsEnd;
+  return { mbps: bytes / secs / 1e6, bytes, phases: { pairsMs: pairsEnd - t0, headersMs: headersEnd - pairsEnd, endMs: t1 - headersEnd } };
 }
 
 function checksumMs(bytes: number): number {
@@ -250,6 +271,7 @@ async function main(): Promise<void> {
   const figures: string[] = [];
   let bytes = 0;
   let windowed = 0;
+  const phases: Phases[] = [];
   for (const w of [1, defaultWindow]) {
     withClone.ct.checkpointWriteWindow = w;
     const runs: number[] = [];
@@ -257,6 +279,7 @@ async function main(): Promise<void> {
       const m = await checkpointMBps(withClone);
       runs.push(m.mbps);
       bytes = m.bytes;
+      if (w === defaultWindow) phases.push(m.phases);
     }
     const med = median(runs);
     if (w === defaultWindow) windowed = med;
@@ -264,10 +287,17 @@ async function main(): Promise<void> {
   }
   withClone.ct.checkpointWriteWindow = defaultWindow;
   await close(withClone);
-  const raw = median([await rawWriteMBps(bytes), await rawWriteMBps(bytes), await rawWriteMBps(bytes)]);
+  const raws = [await rawWrite(bytes), await rawWrite(bytes), await rawWrite(bytes)];
+  const raw = median(raws.map((r) => r.mbps));
   const sumMs = checksumMs(bytes);
   console.log(`checkpoint write throughput (${(bytes / 1e6).toFixed(0)} MB, median of 3): ${figures.join('; ')}`);
   console.log(`raw sequential write ${raw.toFixed(1)} MB/s; ratio ${((windowed / raw) * 100).toFixed(0)}% (target >= 70%)`);
+  const ms = (xs: number[]): string => `${median(xs).toFixed(0)} ms`;
+  console.log(
+    `  where the time goes (medians): checkpoint, window ${defaultWindow}: PAIRs ${ms(phases.map((p) => p.pairsMs))}, ` +
+      `BTT+header+fsyncs ${ms(phases.map((p) => p.headersMs))}, end+rotate(+truncate) ${ms(phases.map((p) => p.endMs))}; ` +
+      `raw: pwrites ${ms(raws.map((r) => r.writeMs))}, fsync ${ms(raws.map((r) => r.fsyncMs))}`,
+  );
   console.log(
     `x1764 node checksums alone: ${sumMs.toFixed(0)} ms for ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e3 / sumMs).toFixed(0)} MB/s), ` +
       `i.e. ${((sumMs / ((bytes / 1e6 / raw) * 1000)) * 100).toFixed(0)}% of the raw write time`,
