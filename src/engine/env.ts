@@ -397,34 +397,61 @@ export class Env implements EnvCore {
   }
 
   /**
-   * Cut a torn log tail. When the newest file ends exactly with a whole, checksummed entry
-   * (one entry read backward) there is nothing to cut; otherwise repairLogTail scans the file
-   * forward to find the first damaged entry. This keeps the cost of opening independent of
-   * the size of the log before the last checkpoint.
+   * Cut a torn log tail. Fast path: read backward from the last entry to the newest complete
+   * checkpoint (end_checkpoint, then its begin B) and forward again from B to the end; when
+   * every one of those entries is whole and the last one ends the file, there is nothing to
+   * cut. Entries before B need no check: the log was fsynced up to B before end_checkpoint
+   * was appended (every checkpoint writes the tokudb.rollback header, see
+   * forceRollbackHeaderWrite), so no write before B can be missing. Any damage, or no complete
+   * checkpoint, falls back to repairLogTail's forward scan of the newest file. This keeps the
+   * cost of opening independent of the log before the last checkpoint.
    */
   private async repairTornTail(): Promise<RepairResult> {
-    const newest = (await findLogFiles(this.storage, this.dir)).at(-1);
-    if (newest !== undefined) {
-      const c = new LogCursor(this.storage, [newest.path]);
+    const paths = (await findLogFiles(this.storage, this.dir)).map((f) => f.path);
+    if (paths.length > 0) {
+      const c = new LogCursor(this.storage, paths);
       try {
-        const e = await c.last();
-        if (e !== undefined) {
-          const f = await this.storage.open(newest.path, 'read');
+        const last = await c.last();
+        let wantBegin: bigint | undefined;
+        let found = false;
+        for (let e = last; e !== undefined && !found; e = found ? e : await c.prev()) {
+          if (e.record.type === 'end_checkpoint' && wantBegin === undefined) wantBegin = e.record.lsn_begin_checkpoint;
+          else if (e.record.type === 'begin_checkpoint' && e.record.lsn === wantBegin) found = true;
+        }
+        if (found && last !== undefined) {
+          let end = last;
+          for (let e = await c.next(); e !== undefined; e = await c.next()) end = e;
+          const f = await this.storage.open(end.file, 'read');
           let size: number;
           try {
             size = await f.size();
           } finally {
             await f.close();
           }
-          if (e.offset + e.length === size) return { repaired: false, lastGoodLsn: e.record.lsn };
+          if (end.record.lsn === last.record.lsn && end.file === paths[paths.length - 1] && end.offset + end.length === size) {
+            return { repaired: false, lastGoodLsn: last.record.lsn };
+          }
         }
       } catch {
-        // A damaged last entry: the forward scan below finds where to cut.
+        // Damage on the way: the forward scan below finds where to cut.
       } finally {
         await c.close();
       }
     }
     return repairLogTail(this.storage, this.dir);
+  }
+
+  /**
+   * Make every checkpoint write tokudb.rollback's header, so that every checkpoint fsyncs the
+   * log up to its begin_checkpoint before end_checkpoint is appended (repairTornTail relies
+   * on it).
+   */
+  private forceRollbackHeaderWrite(cd: CheckpointableDictionary<RollbackValue>): void {
+    const begin = cd.beginCheckpoint.bind(cd);
+    cd.beginCheckpoint = (lsn: bigint): void => {
+      cd.markHeaderDirty();
+      begin(lsn);
+    };
   }
 
   private async startReadOnly(): Promise<void> {
@@ -457,6 +484,7 @@ export class Env implements EnvCore {
       cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
       header: newFtHeader({ now: this.clock.nowMicros() / 1_000_000n }),
     });
+    this.forceRollbackHeaderWrite(cd);
     this.checkpointer?.attach(cd.cachefile, cd);
     return cd;
   }
@@ -482,6 +510,7 @@ export class Env implements EnvCore {
       for (let b = 3n; b < cur.smallestNeverUsed; b++) if (cur.sizes[Number(b)]! >= 0n) cd.file.blockTable.freeBlocknum(b, false);
     }
     cd.markHeaderDirty();
+    this.forceRollbackHeaderWrite(cd);
     this.checkpointer?.attach(cd.cachefile, cd);
     this.rollback = cd;
   }
