@@ -10,7 +10,24 @@ import type { CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import { Env, type EnvEvent } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import type { RepairResult } from '../../src/log/cursor.js';
 import { runCommand } from '../cli-support.js';
+
+/**
+ * One line for a torn-tail repair: where the newest log file was cut (the offset of its first
+ * damaged entry, which is its new size), how many bytes went, how many whole-looking entries
+ * after the damage were discarded (with their LSNs), the last good LSN, and the damage itself.
+ */
+export function describeRepair(r: RepairResult): string {
+  if (!r.repaired) return `nothing to cut (last good LSN ${r.lastGoodLsn ?? 'none'})`;
+  const n = r.discardedEntries ?? 0;
+  const lsns = r.discardedLsns !== undefined ? ` (LSNs ${r.discardedLsns.first}..${r.discardedLsns.last})` : '';
+  return (
+    `${r.file} cut at offset ${r.newSize} (from ${r.oldSize} to ${r.newSize} bytes, ${r.bytesCut} bytes cut); ` +
+    `${n} whole-looking entr${n === 1 ? 'y' : 'ies'} after the damage discarded${lsns}; ` +
+    `last good LSN ${r.lastGoodLsn ?? 'none'}; damage: ${r.problem?.message ?? 'torn tail'}`
+  );
+}
 
 export async function runRecover(dir: string, err: (s: string) => void, out: (s: string) => void, tty: boolean): Promise<void> {
   let bar: cliProgress.SingleBar | undefined;
@@ -21,7 +38,7 @@ export async function runRecover(dir: string, err: (s: string) => void, out: (s:
       bar = undefined;
       err(`${stamp()} tokusim recovery ${e.line}\n`);
     } else if (e.type === 'log-repaired') {
-      err(`${stamp()} tokusim recovery repairing log: ${e.repair.file} cut from ${e.repair.oldSize} to ${e.repair.newSize} bytes\n`);
+      err(`${stamp()} tokusim recovery repairing log: ${describeRepair(e.repair)}\n`);
     } else if (e.type === 'lock-takeover') {
       err(`${stamp()} tokusim taking over a stale environment lock of ${e.stale.owner} (pid ${e.stale.pid}): ${e.reason}\n`);
     } else if (e.type === 'recovery-progress' && tty) {
@@ -39,6 +56,7 @@ export async function runRecover(dir: string, err: (s: string) => void, out: (s:
   else {
     out(`recovered: replayed ${r.entriesReplayed} entries from LSN ${r.turningPointLsn} to ${r.lastLsn}, ${r.commitsApplied} commits applied, ` +
       `${r.txnsAborted.length} transaction(s) aborted, ${r.txnsPrepared.length} kept prepared\n`);
+    if (r.repaired !== null) out(`log repaired: ${describeRepair(r.repaired)}\n`);
   }
   await env.close();
 }
