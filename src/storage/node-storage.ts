@@ -1,6 +1,8 @@
 /**
- * Storage on the real file system (node:fs/promises), with real fsync: FileHandle.sync() for
- * files and, for directories, opening the directory read-only and syncing that descriptor
+ * Storage on the real file system (node:fs/promises), with real syncs: for files fdatasync
+ * by default (FileHandle.datasync(): the data and the metadata needed to read it back, such
+ * as the file size — what the log and dictionary files need; LevelDB syncs the same way) or a
+ * full fsync with `{ fileSync: 'fsync' }` (what PerconaFT calls); for directories, for directories, opening the directory read-only and syncing that descriptor
  * (what PerconaFT does with fsync on the directory fd after creating or renaming files).
  *
  * Invariants:
@@ -75,6 +77,7 @@ class NodeFile implements StorageFile {
     handle: fs.FileHandle,
     private readonly writable: boolean,
     private readonly frames: (() => FrameWorkerPool) | undefined,
+    private readonly fullSync = false,
   ) {
     this.handle = handle;
     this[FRAMED_WRITES] = frames !== undefined;
@@ -149,7 +152,7 @@ class NodeFile implements StorageFile {
 
   async fsync(): Promise<void> {
     const h = this.live('fsync');
-    await attempt('fsync', this.path, () => h.sync());
+    await attempt('fsync', this.path, () => (this.fullSync ? h.sync() : h.datasync()));
   }
 
   async close(): Promise<void> {
@@ -221,6 +224,11 @@ function nextTurn(): Promise<void> {
 
 export interface NodeStorageOptions {
   /**
+   * How StorageFile.fsync syncs a file: 'datasync' (default, fdatasync(2): data plus the
+   * metadata needed to read it, e.g. a grown size) or 'fsync' (fsync(2): also timestamps).
+   */
+  fileSync?: 'datasync' | 'fsync';
+  /**
    * Worker threads that checksum and write framed node blocks off the main thread (default
    * 1; 0 turns the capability off, so pwrite of a FramedPayload is refused and
    * acceptsFramedPayload says false).
@@ -234,9 +242,11 @@ export class NodeStorage implements Storage, CooperativeStorage {
   private pool: FrameWorkerPool | undefined;
   private readonly frameWorkers: number;
   private readonly frameWriteMode: FrameWriteMode;
+  private readonly fullSync: boolean;
 
   constructor(opts: NodeStorageOptions = {}) {
     this.frameWorkers = opts.frameWorkers ?? 1;
+    this.fullSync = opts.fileSync === 'fsync';
     this.frameWriteMode = opts.frameWriteMode ?? 'worker';
     invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
   }
@@ -268,7 +278,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
       await handle.close();
       throw ioError(`open(${mode})`, path, 'EISDIR');
     }
-    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined);
+    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync);
   }
 
   async exists(path: string): Promise<boolean> {

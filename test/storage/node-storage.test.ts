@@ -24,6 +24,20 @@ describe('NodeStorage', () => {
     expect(await readFile(join(root, 'log000000000000.tokulog29'), 'utf8')).toBe('tokulogx');
   });
 
+  it('Scenario: both file sync modes (fdatasync default, full fsync) sync a grown file and refuse on a closed handle', async () => {
+    for (const fileSync of ['datasync', 'fsync'] as const) {
+      const s = new NodeStorage({ fileSync });
+      const path = join(root, `sync-${fileSync}`);
+      const f = await s.open(path, 'create-exclusive');
+      await f.pwrite(new Uint8Array(10_000).fill(7), 0);
+      await f.fsync();
+      expect(await f.size()).toBe(10_000);
+      await f.close();
+      await expect(f.fsync()).rejects.toThrow(/EBADF/);
+      expect((await readFile(path)).length).toBe(10_000);
+    }
+  });
+
   it('Scenario: a file written by another program is read exactly', async () => {
     await writeFile(join(root, 'ext'), Buffer.from([0, 1, 2, 250, 255]));
     const s = new NodeStorage();
