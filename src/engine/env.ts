@@ -45,6 +45,7 @@ import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
+import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
 export type Durability = 'sync' | 'periodic' | 'none';
 
@@ -98,6 +99,12 @@ export interface EnvOptions {
   checkpointHooks?: Partial<Record<CrashHookName, CrashHook>>;
   /** Events: lock takeover, torn tail repaired, recovery narration. */
   onEvent?: (e: EnvEvent) => void;
+  /**
+   * Update functions by name, added to the built-ins `add` and `append` (update-functions.ts);
+   * recovery replays a logged update with the function its enq_update names, so reopen with
+   * the same functions.
+   */
+  updateFunctions?: Readonly<Record<string, UpdateFunction>>;
 }
 
 export type EnvEvent =
@@ -131,6 +138,10 @@ export interface EnvCore {
   finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void>;
   prepareTxn(txn: Txn, xid: Xid): Promise<void>;
   checkWritableEnv(): void;
+  /** enq_update's extra for function name and argument (refuses unknown functions). */
+  updateExtra(name: string, arg: Uint8Array): Uint8Array;
+  /** Run update function name on old (TokusimError on failure). */
+  applyUpdate(name: string, old: Uint8Array | undefined, arg: Uint8Array, where?: { lsn?: bigint; file?: string }): Uint8Array | undefined;
 }
 
 const enc = new TextEncoder();
@@ -250,6 +261,8 @@ export class Env implements EnvCore {
   readonly clock: Clock;
   readonly durability: Durability;
   readonly readOnly: boolean;
+  /** Update functions: the built-ins plus options.updateFunctions. */
+  readonly updates: UpdateRegistry;
   /** @internal */ logWriter: LogWriter | undefined;
   /** @internal */ ct!: Cachetable;
   /** @internal */ checkpointer: Checkpointer | undefined;
@@ -277,6 +290,7 @@ export class Env implements EnvCore {
     this.clock = options.clock ?? new RealClock();
     this.durability = options.durability ?? 'sync';
     this.readOnly = options.readOnly ?? false;
+    this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
 
   /** Open (creating, or recovering after a crash) the environment in dir. */
@@ -833,6 +847,10 @@ export class Env implements EnvCore {
   async del(d: Dictionary, key: Uint8Array): Promise<void> {
     await this.writeBatch([{ dict: d, op: 'delete', key }]);
   }
+  /** Convenience: one update (enq_update with function fnName, default 'add') in its own transaction. */
+  async update(d: Dictionary, key: Uint8Array, extra: Uint8Array, fnName = 'add'): Promise<void> {
+    await this.withTxn(undefined, (t) => t.update(d, key, extra, fnName));
+  }
 
   /**
    * Apply ops as one root transaction in a single MO-client-lock section: row locks first
@@ -899,6 +917,15 @@ export class Env implements EnvCore {
   checkWritableEnv(): void {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
     if (this.readOnly) throw new TokusimError('bad-argument', 'the environment was opened read-only');
+  }
+
+  updateExtra(name: string, arg: Uint8Array): Uint8Array {
+    if (!this.updates.has(name)) this.updates.apply(name, undefined, arg); // throws: unknown function
+    return encodeUpdateExtra(name, arg);
+  }
+
+  applyUpdate(name: string, old: Uint8Array | undefined, arg: Uint8Array, where: { lsn?: bigint; file?: string } = {}): Uint8Array | undefined {
+    return this.updates.apply(name, old, arg, where);
   }
 
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void {

@@ -15,7 +15,8 @@
  *    checkpoint records after it are only checked ('newer').
  *  - Replay never logs; the first record logged after it has LSN lastLsn + 1.
  *  - A record naming a transaction that recovery does not know is a recovery failure
- *    (TokusimError with the LSN), never silently skipped.
+ *    (TokusimError with the LSN), never silently skipped; so is an enq_update naming an
+ *    update function the environment does not have.
  */
 import { TokusimError } from '../format/errors.js';
 import { isBugPlanted } from '../format/planted-bugs.js';
@@ -25,6 +26,7 @@ import { LogCursor, type RepairResult } from '../log/cursor.js';
 import type { Dictionary, Env } from './env.js';
 import { DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul } from './env.js';
 import { Txn } from './txn.js';
+import { decodeUpdateExtra } from './update-functions.js';
 import { WriteSet } from './write-set.js';
 
 export interface RecoveryReport {
@@ -187,6 +189,35 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
           if (!filemap.has(r.filenum)) return;
           const op = r.type === 'enq_insert' ? 'insert' : r.type === 'enq_insert_no_overwrite' ? 'insert_no_overwrite' : 'delete';
           t.ws.record(r.filenum, { op, key: r.key, value: r.type === 'enq_delete_any' ? new Uint8Array(0) : r.value });
+          return;
+        }
+        case 'enq_update': {
+          // Evaluated now, against what the txn saw (its own and its ancestors' writes over the
+          // tree): the row lock it held kept the base unchanged until its commit, and the commit
+          // applies the result only past the dictionary's checkpoint LSN, so an update already in
+          // a checkpointed header is not applied twice.
+          const t = txnOf(r.xid);
+          const d = filemap.get(r.filenum);
+          if (d === undefined) return;
+          const where = { lsn: r.lsn, file: d.iname };
+          let old: Uint8Array | undefined;
+          let seen = false;
+          for (let a: RTxn | undefined = t; a !== undefined && !seen; a = a.parent) {
+            const w = a.ws.lookup(r.filenum, r.key);
+            if (w !== undefined) {
+              seen = true;
+              old = w.op === 'delete' ? undefined : w.value;
+            }
+          }
+          if (!seen) old = await d.getCommitted(r.key);
+          let next: Uint8Array | undefined;
+          try {
+            const { name, arg } = decodeUpdateExtra(r.extra, where);
+            next = env.applyUpdate(name, old, arg, where);
+          } catch (err) {
+            throw fail(`cannot replay enq_update: ${err instanceof Error ? err.message : String(err)}`, r, d.iname);
+          }
+          t.ws.record(r.filenum, next === undefined ? { op: 'delete', key: r.key, value: new Uint8Array(0) } : { op: 'insert', key: r.key, value: next });
           return;
         }
         case 'xprepare':

@@ -156,6 +156,33 @@ export class Txn {
     return true;
   }
 
+  /**
+   * Update the row at key with update function fnName (default 'add') and argument extra:
+   * logged as enq_update (extra = function name, NUL, argument; see update-functions.ts)
+   * under the row write lock. The new value is computed at once from what this txn sees (the
+   * lock keeps the committed base unchanged until the commit), recorded in the write set as a
+   * put (or a delete when the function returns undefined), visible to this txn, applied at
+   * commit. A function error is a TokusimError and nothing is logged.
+   */
+  async update(dict: Dictionary, key: Uint8Array, extra: Uint8Array, fnName = 'add'): Promise<void> {
+    this.checkWritable('update');
+    dict.checkOpen();
+    this.env.checkWritableEnv();
+    const logged = this.env.updateExtra(fnName, extra);
+    this.env.lockRow(this, dict, key);
+    const release = await this.env.clientLock();
+    try {
+      const next = this.env.applyUpdate(fnName, await this.get(dict, key), extra);
+      this.ensureBegun();
+      this.env.log({ type: 'enq_update', filenum: dict.filenum, xid: this.xid, key, extra: logged });
+      const w: RowWrite = next === undefined ? { op: 'delete', key, value: new Uint8Array(0) } : { op: 'insert', key, value: next };
+      await this.env.updateRollbackNode(this, () => this.ws.record(dict.filenum, w));
+    } finally {
+      release();
+    }
+    this.env.noteWrite();
+  }
+
   private async write(dict: Dictionary, op: RowOp, key: Uint8Array, value: Uint8Array): Promise<void> {
     this.checkWritable(op);
     dict.checkOpen();
