@@ -865,6 +865,7 @@ export class Env implements EnvCore {
     const id = ++this.lastXid;
     const t = new Txn(this, id, undefined, { parent: id, child: 0n });
     let lsn: bigint;
+    let durable: Promise<void> | undefined;
     try {
       for (const o of ops) {
         o.dict.checkOpen();
@@ -879,6 +880,7 @@ export class Env implements EnvCore {
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
+        durable = this.startCommitSync(lsn);
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
@@ -890,7 +892,20 @@ export class Env implements EnvCore {
     this.counters.commits++;
     this.counters.writes += ops.length;
     if (this.hasCloseWhenIdle) await this.closeIdleDictionaries();
-    if (this.durability === 'sync') await this.logWriter!.fsync(lsn);
+    if (durable !== undefined) await durable;
+  }
+
+  /**
+   * In `sync` mode, start making the log durable up to a commit record at once, so the
+   * write and fsync overlap the commit's in-memory work; the caller awaits the result before
+   * it reports the commit. Group commit happens in the LogWriter. (An early rejection is
+   * marked handled here and rethrown when awaited.)
+   */
+  private startCommitSync(lsn: bigint): Promise<void> | undefined {
+    if (this.durability !== 'sync') return undefined;
+    const p = this.logWriter!.fsync(lsn);
+    p.catch(() => undefined);
+    return p;
   }
 
   private get hasCloseWhenIdle(): boolean {
@@ -977,8 +992,10 @@ export class Env implements EnvCore {
   async finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
     const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
     let lsn: bigint | undefined;
+    let durable: Promise<void> | undefined;
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
+      if (lsn !== undefined && txn.parent === undefined && how === 'commit') durable = this.startCommitSync(lsn);
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
         if (!txn.ws.isEmpty) await this.updateRollbackNode(parent, () => parent.ws.mergeFrom(txn.ws));
@@ -1000,7 +1017,7 @@ export class Env implements EnvCore {
     }
     this.txns.delete(txn.id);
     if (txn.parent === undefined) await this.closeIdleDictionaries();
-    if (lsn !== undefined && txn.parent === undefined && how === 'commit' && this.durability === 'sync') await this.logWriter!.fsync(lsn);
+    if (durable !== undefined) await durable;
   }
 
   /**
