@@ -23,6 +23,8 @@ export const EXHAUSTIVE_ALPHABET: ReadonlyArray<{ name: string; ops: Op[] }> = [
   { name: 'prepare', ops: [{ t: 'begin', x: 1 }, { t: 'put', x: 1, d: 0, k: 3, v: 300 }, { t: 'prepare', x: 1 }] },
   { name: 'checkpoint', ops: [{ t: 'checkpoint' }] },
   { name: 'checkpoint-client', ops: [{ t: 'checkpoint-client', d: 0, k: 1, v: 400 }] },
+  /** Not idempotent: replaying it twice is visible (the LSN filter is under test). */
+  { name: 'update', ops: [{ t: 'autoupdate', d: 0, k: 0, n: 5 }] },
 ];
 
 export interface ExhaustiveOptions {

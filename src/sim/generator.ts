@@ -58,7 +58,8 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
         const d = pick(dicts);
         const k = freeKey(d, x);
         if (k === undefined) return undefined;
-        return rng.chance(0.75) ? { t: 'put', x, d, k, v: ++value } : { t: 'del', x, d, k };
+        const r = rng.int(8);
+        return r < 5 ? { t: 'put', x, d, k, v: ++value } : r < 7 ? { t: 'del', x, d, k } : { t: 'update', x, d, k, n: 1 + rng.int(9) };
       });
       add(7, () => ({ t: 'commit', x: pick(liveSlots) }));
       add(3, () => ({ t: 'abort', x: pick(liveSlots) }));
@@ -73,6 +74,11 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
       const k = [...Array(nk).keys()].filter((kk) => !locked.has(`${d}:${kk}`));
       if (k.length === 0) return undefined;
       return rng.chance(0.8) ? { t: 'autoput', d, k: pick(k), v: ++value } : { t: 'autodel', d, k: pick(k) };
+    });
+    add(4, () => {
+      const d = pick(dicts);
+      const k = [...Array(nk).keys()].filter((kk) => !locked.has(`${d}:${kk}`));
+      return k.length === 0 ? undefined : { t: 'autoupdate', d, k: pick(k), n: 1 + rng.int(9) };
     });
     add(4, () => ({ t: 'checkpoint' }));
     add(3, () => {

@@ -15,11 +15,12 @@
  */
 import { invariant } from '../format/errors.js';
 
-/** A row write: value null is a delete. */
+/** A row write: value null is a delete; with `add` the row becomes its value (0 if absent) + v. */
 export interface RowWrite {
   d: number;
   k: number;
   v: number | null;
+  add?: true;
 }
 
 export interface ModelCommit {
@@ -45,6 +46,7 @@ export function applyCommit(state: ModelState, c: ModelCommit): void {
     const rows = state.get(w.d);
     invariant(rows !== undefined, () => `commit ${c.label} writes to d${w.d}, which exists`);
     if (w.v === null) rows.delete(w.k);
+    else if (w.add === true) rows.set(w.k, (rows.get(w.k) ?? 0) + w.v);
     else rows.set(w.k, w.v);
   }
 }

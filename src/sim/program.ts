@@ -19,6 +19,8 @@ export type Op =
   | { t: 'begin'; x: number }
   | { t: 'put'; x: number; d: number; k: number; v: number }
   | { t: 'del'; x: number; d: number; k: number }
+  /** Update with the built-in 'add' function: the row becomes its value (0 if absent) + n. */
+  | { t: 'update'; x: number; d: number; k: number; n: number }
   | { t: 'commit'; x: number }
   | { t: 'abort'; x: number }
   | { t: 'prepare'; x: number }
@@ -27,6 +29,8 @@ export type Op =
   /** One put in its own transaction (env.put). */
   | { t: 'autoput'; d: number; k: number; v: number }
   | { t: 'autodel'; d: number; k: number }
+  /** One 'add' update in its own transaction (env.update). */
+  | { t: 'autoupdate'; d: number; k: number; n: number }
   | { t: 'checkpoint' }
   /** A checkpoint during whose begin..end window (the afterBegin hook) a client commits a put. */
   | { t: 'checkpoint-client'; d: number; k: number; v: number }
@@ -56,12 +60,16 @@ export function formatOp(op: Op): string {
       return `put x${op.x} d${op.d} k${op.k} ${op.v}`;
     case 'del':
       return `del x${op.x} d${op.d} k${op.k}`;
+    case 'update':
+      return `update x${op.x} d${op.d} k${op.k} ${op.n}`;
     case 'resolve':
       return `resolve ${op.commit ? 'commit' : 'abort'}`;
     case 'autoput':
       return `autoput d${op.d} k${op.k} ${op.v}`;
     case 'autodel':
       return `autodel d${op.d} k${op.k}`;
+    case 'autoupdate':
+      return `autoupdate d${op.d} k${op.k} ${op.n}`;
     case 'checkpoint':
     case 'checkpoint-bg':
       return op.t;
@@ -117,6 +125,9 @@ export function parseOp(line: string): Op {
     case 'put':
       arity(5);
       return { t: 'put', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k'), v: num(line, w[4], '') };
+    case 'update':
+      arity(5);
+      return { t: 'update', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k'), n: num(line, w[4], '') };
     case 'del':
       arity(4);
       return { t: 'del', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k') };
@@ -127,6 +138,9 @@ export function parseOp(line: string): Op {
     case 'autoput':
       arity(4);
       return { t: 'autoput', d: num(line, w[1], 'd'), k: num(line, w[2], 'k'), v: num(line, w[3], '') };
+    case 'autoupdate':
+      arity(4);
+      return { t: 'autoupdate', d: num(line, w[1], 'd'), k: num(line, w[2], 'k'), n: num(line, w[3], '') };
     case 'autodel':
       arity(3);
       return { t: 'autodel', d: num(line, w[1], 'd'), k: num(line, w[2], 'k') };

@@ -285,6 +285,24 @@ export class Runner {
         mt.writes.push({ d: op.d, k: op.k, v: op.t === 'put' ? op.v : null });
         return;
       }
+      case 'update': {
+        const mt = m.slots.get(op.x);
+        const t = this.txns.get(op.x);
+        if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
+        if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
+        const d = await this.dict(op.d);
+        await t.update(d, keyBytes(op.k), valueBytes(op.n), 'add');
+        mt.writes.push({ d: op.d, k: op.k, v: op.n, add: true });
+        return;
+      }
+      case 'autoupdate': {
+        if (!m.dictExists(op.d) || m.lockedKeys().has(`${op.d}:${op.k}`)) return;
+        const d = await this.dict(op.d);
+        const i = m.addCommit({ writes: [{ d: op.d, k: op.k, v: op.n, add: true }], creates: [], label: 'autoupdate' });
+        await this.e.update(d, keyBytes(op.k), valueBytes(op.n), 'add');
+        this.ackCommit(i);
+        return;
+      }
       case 'commit':
       case 'abort': {
         const mt = m.slots.get(op.x);

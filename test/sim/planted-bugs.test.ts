@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearPlantedBugs, isBugPlanted, plantBug, plantedBugs, type PlantedBugName } from '../../src/format/planted-bugs.js';
+import { PLANTED_BUGS, clearPlantedBugs, isBugPlanted, plantBug, plantedBugs, type PlantedBugName } from '../../src/format/planted-bugs.js';
 import { crashtest, runScript } from '../../src/sim/crashtest.js';
 import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { EXIT } from '../../tools/cli-support.js';
 import { TokusimError } from '../../src/format/errors.js';
 
-// replay-ignores-checkpoint-lsn is left out on purpose: in this engine replay applies whole
-// committed write sets of blind puts/deletes, which are idempotent, so re-applying an old
-// commit changes nothing any oracle can see (see the H10 report).
+// Every planted bug. replay-ignores-checkpoint-lsn became visible once the alphabet had a
+// non-idempotent operation (update / autoupdate with the built-in 'add'): re-applying an old
+// commit of puts changes nothing, re-applying an add does.
 const CAUGHT: PlantedBugName[] = [
   'skip-log-fsync-before-end-checkpoint',
   'header-before-btt-durable',
@@ -15,6 +15,7 @@ const CAUGHT: PlantedBugName[] = [
   'checkpoint-no-clone',
   'recovery-keeps-open-txns',
   'header-slot-by-offset',
+  'replay-ignores-checkpoint-lsn',
 ];
 
 afterEach(() => clearPlantedBugs());
@@ -64,10 +65,25 @@ describe('sim: planted bugs prove the harness can fail', () => {
     expect(plantedBugs()).toEqual([]);
   }, 60_000);
 
+  it('Scenario: every planted bug is in the caught list', () => {
+    expect([...CAUGHT].sort()).toEqual(Object.keys(PLANTED_BUGS).sort());
+  });
+
+  // Scenario: the CLI catches the replay LSN-filter bug for several seeds within its default run count.
+  it('Scenario: tokusim crashtest --plant-bug replay-ignores-checkpoint-lsn exits 6 for several seeds', async () => {
+    for (const seed of [2, 400, 9001]) {
+      const lines: string[] = [];
+      const code = await runCrashtest({ seed, runs: 200, plantBug: 'replay-ignores-checkpoint-lsn' }, (l) => lines.push(l));
+      expect(code, `seed ${seed}`).toBe(EXIT.VIOLATION);
+      expect(lines.join('\n')).toMatch(/violations found: 1/);
+    }
+    expect(plantedBugs()).toEqual([]);
+  }, 60_000);
+
   it('Scenario: --plant-bug list names every switch; a clean short run exits 0', async () => {
     const lines: string[] = [];
     expect(await runCrashtest({ seed: 1, runs: 0, plantBug: 'list' }, (l) => lines.push(l))).toBe(EXIT.OK);
-    expect(lines.length).toBe(7);
+    expect(lines.length).toBe(Object.keys(PLANTED_BUGS).length);
     expect(lines.some((l) => l.startsWith('checkpoint-no-clone: '))).toBe(true);
     const out: string[] = [];
     expect(await runCrashtest({ seed: 900, runs: 5 }, (l) => out.push(l))).toBe(EXIT.OK);

@@ -17,6 +17,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.boolean().map((commit) => ({ t: 'resolve' as const, commit })),
   fc.record({ d: small, k: small, v: fc.nat() }).map((r) => ({ t: 'autoput' as const, ...r })),
   fc.record({ d: small, k: small }).map((r) => ({ t: 'autodel' as const, ...r })),
+  fc.record({ x: small, d: small, k: small, n: fc.nat() }).map((r) => ({ t: 'update' as const, ...r })),
+  fc.record({ d: small, k: small, n: fc.nat() }).map((r) => ({ t: 'autoupdate' as const, ...r })),
   fc.constant({ t: 'checkpoint' as const }),
   fc.constant({ t: 'checkpoint-bg' as const }),
   fc.record({ d: small, k: small, v: fc.nat() }).map((r) => ({ t: 'checkpoint-client' as const, ...r })),
