@@ -19,6 +19,13 @@
  *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
  *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
+ *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
+ *    puts the environment in the failed state, like PerconaFT's panic: from then on every
+ *    operation rejects with the one error "environment failed at checkpoint: <cause>; reopen
+ *    to recover" (kind 'io' for an I/O cause, else 'recovery'), and close() writes nothing.
+ *    The in-memory state (PAIRs still pending, a stopped job manager) is never touched again.
+ *    A SimulatedCrash is not a failure of this process but the machine stopping: it is
+ *    rethrown as it is.
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
@@ -36,6 +43,7 @@ import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
 import { NodeStorage } from '../storage/node-storage.js';
+import { SimulatedCrash } from '../storage/sim-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
@@ -138,6 +146,8 @@ export interface EnvCore {
   finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void>;
   prepareTxn(txn: Txn, xid: Xid): Promise<void>;
   checkWritableEnv(): void;
+  /** Throws the failed-state error once a checkpoint failed. */
+  checkNotFailed(): void;
   /** enq_update's extra for function name and argument (refuses unknown functions). */
   updateExtra(name: string, arg: Uint8Array): Uint8Array;
   /** Run update function name on old (TokusimError on failure). */
@@ -278,6 +288,7 @@ export class Env implements EnvCore {
   private envLock: EnvLock | undefined;
   private fsyncTimer: TimerHandle | undefined;
   private closed = false;
+  private failure: TokusimError | SimulatedCrash | undefined;
   private lastCheckpointResult: CheckpointResult | null = null;
   recoveryReport: RecoveryReport | null = null;
   private counters = { commits: 0, aborts: 0, writes: 0 };
@@ -322,6 +333,7 @@ export class Env implements EnvCore {
 
   /** @internal Run a read of committed data so that no commit is half visible to it. */
   async readVisible<T>(read: () => Promise<T>): Promise<T> {
+    this.checkNotFailed();
     await this.visibility.readLock();
     try {
       return await read();
@@ -639,6 +651,7 @@ export class Env implements EnvCore {
 
   /** Open the dictionary named `name` (as txn sees the directory). */
   async openDictionary(name: string, txn?: Txn): Promise<Dictionary> {
+    this.checkNotFailed();
     const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
     const v = txn !== undefined ? await txn.get(dirDict, enc.encode(name)) : await dirDict.getCommitted(enc.encode(name));
     if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${name}`, { actual: name });
@@ -677,6 +690,7 @@ export class Env implements EnvCore {
    * happens when the last of them ends.
    */
   async closeDictionary(d: Dictionary): Promise<void> {
+    this.checkNotFailed();
     d.checkOpen();
     if (d.filenum === FILENUM_ENVIRONMENT || d.filenum === FILENUM_DIRECTORY) return;
     if (d.handles > 0) d.handles--;
@@ -825,6 +839,7 @@ export class Env implements EnvCore {
   /** Begin a transaction (a child of parent when given). */
   begin(opts: { parent?: Txn } = {}): Txn {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
+    this.checkNotFailed();
     const parent = opts.parent;
     let t: Txn;
     if (parent !== undefined) {
@@ -922,6 +937,7 @@ export class Env implements EnvCore {
 
   /** A prepared transaction by id (after recovery), to commit or abort it. */
   preparedTransaction(id: bigint): Txn {
+    this.checkNotFailed();
     const t = this.txns.get(id);
     if (t === undefined || t.state !== 'preparing') throw new TokusimError('bad-argument', `no prepared transaction ${id}`, { actual: String(id) });
     return t;
@@ -932,6 +948,38 @@ export class Env implements EnvCore {
   checkWritableEnv(): void {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
     if (this.readOnly) throw new TokusimError('bad-argument', 'the environment was opened read-only');
+    this.checkNotFailed();
+  }
+
+  /**
+   * The failed state (see the invariants): the error every operation rejects with after a
+   * checkpoint failed, or undefined. A scheduled checkpoint's failure is noticed here too.
+   */
+  get failedWith(): TokusimError | SimulatedCrash | undefined {
+    if (this.failure === undefined && this.checkpointer?.failure !== undefined) this.enterFailed(this.checkpointer.failure);
+    return this.failure;
+  }
+
+  checkNotFailed(): void {
+    const f = this.failedWith;
+    if (f !== undefined) throw f;
+  }
+
+  /** Record the failed state for cause (the first cause wins) and return the error to throw. */
+  private enterFailed(cause: unknown): TokusimError | SimulatedCrash {
+    if (this.failure !== undefined) return this.failure;
+    if (cause instanceof SimulatedCrash) {
+      this.failure = cause;
+      return cause;
+    }
+    const io = cause instanceof TokusimError && cause.kind === 'io';
+    const text = cause instanceof Error ? cause.message : String(cause);
+    const err = new TokusimError(io ? 'io' : 'recovery', `environment failed at checkpoint: ${text}; reopen to recover`, {
+      ...(cause instanceof TokusimError ? cause.where : {}),
+    });
+    (err as { cause?: unknown }).cause = cause;
+    this.failure = err;
+    return err;
   }
 
   updateExtra(name: string, arg: Uint8Array): Uint8Array {
@@ -990,6 +1038,7 @@ export class Env implements EnvCore {
   }
 
   async finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
+    this.checkNotFailed();
     const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
     let lsn: bigint | undefined;
     let durable: Promise<void> | undefined;
@@ -1063,6 +1112,7 @@ export class Env implements EnvCore {
   }
 
   async prepareTxn(txn: Txn, xid: Xid): Promise<void> {
+    this.checkNotFailed();
     const release = await this.clientLock();
     let lsn: bigint;
     try {
@@ -1110,7 +1160,12 @@ export class Env implements EnvCore {
   async checkpoint(caller: 'client' | 'startup' | 'recovery' | 'shutdown' = 'client'): Promise<CheckpointResult> {
     this.checkWritableEnv();
     invariant(this.checkpointer !== undefined, 'a writable environment has a checkpointer');
-    const r = await this.checkpointer.checkpoint(caller);
+    let r: CheckpointResult;
+    try {
+      r = await this.checkpointer.checkpoint(caller);
+    } catch (err) {
+      throw this.enterFailed(err);
+    }
     this.lastCheckpointResult = r;
     return r;
   }
@@ -1138,6 +1193,7 @@ export class Env implements EnvCore {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.failedWith !== undefined) return this.closeFailed();
     if (this.readOnly) {
       this.closed = true;
       for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
@@ -1165,6 +1221,24 @@ export class Env implements EnvCore {
     }
     await this.logWriter?.close();
     await this.envLock?.release();
+  }
+
+  /**
+   * Close a failed environment without writing: no abort, checkpoint, fclose or shutdown
+   * record (the next open recovers from the log); file handles are closed without flushing
+   * and the environment lock is released. (The log writer's handle is left to the process: it
+   * has no close that skips its fsync.)
+   */
+  private async closeFailed(): Promise<void> {
+    this.closed = true;
+    this.fsyncTimer?.cancel();
+    await this.checkpointer?.shutdown().catch(() => undefined);
+    const files = [...this.dicts.values()].map((d) => d.file.file);
+    if (this.rollback !== undefined) files.push(this.rollback.file);
+    for (const d of this.dicts.values()) d.closed = true;
+    this.dicts.clear();
+    for (const f of files) await f.close().catch(() => undefined);
+    await this.envLock?.release().catch(() => undefined);
   }
 
   /** Stop timers and forget everything without any I/O (a crashed process; tests). */

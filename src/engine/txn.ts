@@ -233,10 +233,12 @@ export class Txn {
 
   checkUsable(what: string): void {
     if (this.state === 'committed' || this.state === 'aborted') throw badState(what, this.state);
+    this.env.checkNotFailed();
   }
 
   checkWritable(what: string): void {
     if (this.state !== 'live') throw badState(what, this.state);
+    this.env.checkNotFailed();
     if (this.child !== undefined) {
       throw new TokusimError('bad-argument', `${what} on a transaction with a live child (write through the child)`, { actual: `child ${this.child.id}` });
     }
