@@ -22,6 +22,7 @@ import { invariant } from '../format/errors.js';
 import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../format/log-header.js';
 import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
 import type { Clock } from '../storage/clock.js';
+import { cooperativeYield } from '../storage/node-storage.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { readLastEntryOfFile } from './cursor.js';
 import type { LogEvent, LogListener } from './events.js';
@@ -87,6 +88,8 @@ export class LogWriter {
   private readonly output = new Mutex();
   private syncInFlight: Promise<void> | undefined;
   private syncWaiters = 0;
+  /** Waiters covered by the most recent fsync (group-commit heuristic, see gatherCommits). */
+  private lastSyncWaiters = 0;
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
@@ -203,7 +206,7 @@ export class LogWriter {
           await this.syncInFlight.catch(() => undefined);
           continue;
         }
-        const p = this.output.runExclusive(() => this.guard(() => this.syncLocked()));
+        const p = this.gatherCommits().then(() => this.output.runExclusive(() => this.guard(() => this.syncLocked())));
         this.syncInFlight = p;
         try {
           await p;
@@ -275,9 +278,24 @@ export class LogWriter {
     if (this.nInFile > this.lgMax) await this.rollover();
   }
 
+  /**
+   * Group commit on real storage: when the previous fsync was shared by several waiters (so
+   * several clients commit concurrently), let one turn of the event loop pass before the next
+   * fsync starts, so the clients that fsync just released can log their next commits into
+   * it. Without that, each fsync covers only the commits logged while the previous one was
+   * in flight. Simulated storage (no cooperative-yield capability) never waits here, so its
+   * schedule stays exactly as deterministic as before.
+   */
+  private async gatherCommits(): Promise<void> {
+    if (this.lastSyncWaiters > 1 && cooperativeYield(this.storage) !== undefined) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   private async syncLocked(): Promise<void> {
     await this.flushLocked();
     if (this.synced >= this.written) return;
+    this.lastSyncWaiters = this.syncWaiters;
     await this.current.fsync();
     this.synced = this.written;
     this.currentInfo().maxLsn = this.written;
