@@ -10,6 +10,8 @@
  *  - Every failure surfaces as a TokusimError of kind 'io' naming the path and OS error code.
  *  - A handle that was closed refuses every later operation (EBADF), without touching the OS;
  *    a read-only handle refuses pwrite and truncate (EBADF) the same way.
+ *  - A handle opened with `{ dsync: true }` (writable modes only) carries O_DSYNC, so each
+ *    pwrite (framed ones too: same descriptor) is durable when it resolves; `dsync` says so.
  *  - mkdir creates missing parents and succeeds if the directory already exists.
  *  - yieldNow() (the optional CooperativeStorage capability) resolves on a later turn of the
  *    event loop, after pending I/O callbacks and other ready tasks have run. SimStorage has no
@@ -26,7 +28,7 @@ import { constants as fsConstants } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { invariant } from '../format/errors.js';
 import { ioError } from './io-error.js';
-import type { OpenMode, Storage, StorageFile } from './storage.js';
+import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
 import { FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';
 
 function codeOf(err: unknown): string {
@@ -78,6 +80,8 @@ class NodeFile implements StorageFile {
     private readonly writable: boolean,
     private readonly frames: (() => FrameWorkerPool) | undefined,
     private readonly fullSync = false,
+    /** Opened with O_DSYNC (set only for writable handles on platforms that have the flag). */
+    readonly dsync = false,
   ) {
     this.handle = handle;
     this[FRAMED_WRITES] = frames !== undefined;
@@ -270,15 +274,19 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return nextTurn();
   }
 
-  async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    const handle = await attempt(`open(${mode})`, path, () => fs.open(path, openFlags(mode), 0o644));
+  async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
+    // O_DSYNC where the platform has it (Linux, macOS); elsewhere the handle says dsync false
+    // and its users keep calling fsync.
+    const dsync = options.dsync === true && mode !== 'read' && typeof fsConstants.O_DSYNC === 'number';
+    const flags = openFlags(mode) | (dsync ? fsConstants.O_DSYNC : 0);
+    const handle = await attempt(`open(${mode})`, path, () => fs.open(path, flags, 0o644));
     // Opening a directory succeeds on Linux for O_RDONLY; refuse it like SimStorage does.
     const st = await handle.stat().catch(() => undefined);
     if (st?.isDirectory()) {
       await handle.close();
       throw ioError(`open(${mode})`, path, 'EISDIR');
     }
-    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync);
+    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync, dsync);
   }
 
   async exists(path: string): Promise<boolean> {

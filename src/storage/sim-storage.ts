@@ -11,6 +11,12 @@
  *    of entry operations (create, rename, unlink) since its last fsyncDir. fsyncDir() makes
  *    current durable. A rename across directories is an unlink in one and a link in the other;
  *    each becomes durable with its own directory's fsync.
+ *  - A handle opened with `{ dsync: true }` models O_DSYNC: its pwrite is applied to `durable`
+ *    as well as `current` when the call completes, so no crash can take it away. Linux syncs
+ *    only the written range, so other unsynced operations stay pending; when one of them is a
+ *    truncate or overlaps the new write (it could not commute with it), they are all made
+ *    durable first — a simplification slightly stronger than the kernel. Truncates through a
+ *    dsync handle stay pending like any other.
  *  - Directories themselves are created durable at once by mkdir (a simplification: the engine
  *    creates its environment directory once, before anything it must recover).
  *  - Handles point at inodes, so a file unlinked while open stays readable through the handle.
@@ -40,7 +46,7 @@ import { TokusimError, invariant } from '../format/errors.js';
 import { Prng } from './prng.js';
 import { ioError } from './io-error.js';
 import { baseName, dirName } from './storage.js';
-import type { OpenMode, Storage, StorageFile } from './storage.js';
+import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -227,6 +233,12 @@ class Image {
 
 type FileOp = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; size: number };
 
+/** True when a pending operation might not commute with a write of [offset, end). */
+function clashesWith(op: FileOp, offset: number, end: number): boolean {
+  if (op.kind === 'truncate') return true;
+  return op.offset < end && offset < op.offset + op.data.length;
+}
+
 function applyFileOp(img: Image, op: FileOp): void {
   if (op.kind === 'write') img.write(op.offset, op.data);
   else img.truncate(op.size);
@@ -328,6 +340,8 @@ class SimFile implements StorageFile {
     private readonly inode: Inode,
     private readonly writable: boolean,
     private readonly generation: number,
+    /** Opened with `{ dsync: true }`: each pwrite is durable when it completes. */
+    readonly dsync = false,
   ) {}
 
   private live(op: string): Inode {
@@ -361,7 +375,18 @@ class SimFile implements StorageFile {
       // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
       const op: FileOp = { kind: 'write', offset, data: data.slice() };
       inode.current.write(offset, op.data);
-      inode.pending.push(op);
+      if (!this.dsync) {
+        inode.pending.push(op);
+        return;
+      }
+      // O_DSYNC: this write is durable now. Pending operations that cannot commute with it
+      // are made durable first, so durable + pending still equals current (see the model).
+      const end = offset + data.length;
+      if (inode.pending.some((p) => clashesWith(p, offset, end))) {
+        for (const p of inode.pending) applyFileOp(inode.durable, p);
+        inode.pending = [];
+      }
+      inode.durable.write(offset, op.data);
     });
   }
 
@@ -528,7 +553,7 @@ export class SimStorage implements Storage {
 
   // ----- Storage interface -------------------------------------------------------------------
 
-  open(path: string, mode: OpenMode): Promise<StorageFile> {
+  open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
     return this.io({ op: 'open', path }, () => {
       const p = normalize(path);
       const op = `open(${mode})`;
@@ -546,7 +571,7 @@ export class SimStorage implements Storage {
       }
       const inode = this.inodes.get(id);
       invariant(inode !== undefined, () => `entry ${p} names missing inode ${id}`);
-      return new SimFile(this, path, inode, mode !== 'read', this.generation);
+      return new SimFile(this, path, inode, mode !== 'read', this.generation, options.dsync === true && mode !== 'read');
     });
   }
 

@@ -11,6 +11,11 @@
  *  - After fsync() resolves, every byte written to that file before the call is durable
  *    (survives a crash); after fsyncDir(dir) resolves, every entry created, renamed or
  *    removed in dir before the call is durable.
+ *  - On a handle opened with `{ dsync: true }` whose `dsync` property is true, the bytes of a
+ *    pwrite are durable when that pwrite resolves (O_DSYNC: as if each write were followed by
+ *    an fdatasync of the range it wrote). The file's directory entry still needs fsyncDir.
+ *    An implementation that cannot honour the option leaves `dsync` unset, so callers that
+ *    check the property fall back to fsync() and stay correct.
  *  - Operations on a closed handle throw a TokusimError of kind 'io'.
  */
 
@@ -24,8 +29,22 @@ export type OpenMode =
   /** Create a new empty file; fail if it already exists (O_CREAT|O_EXCL). */
   | 'create-exclusive';
 
+/** Optional per-open settings (additive: every caller that omits them behaves as before). */
+export interface OpenOptions {
+  /**
+   * Open with synchronous data writes (O_DSYNC): each pwrite returns only once its bytes are
+   * durable, so a writer can skip the separate fsync (one I/O instead of two).
+   */
+  dsync?: boolean;
+}
+
 export interface StorageFile {
   readonly path: string;
+  /**
+   * True when this handle was opened with `{ dsync: true }` and the implementation honours it:
+   * every pwrite through it is durable when it resolves. Absent or false otherwise.
+   */
+  readonly dsync?: boolean;
   /** Read up to buf.length bytes at offset into buf; returns the number read. */
   pread(buf: Uint8Array, offset: number): Promise<number>;
   /** Write all of data at offset (growing the file, zero-filling any gap). */
@@ -38,7 +57,7 @@ export interface StorageFile {
 }
 
 export interface Storage {
-  open(path: string, mode: OpenMode): Promise<StorageFile>;
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile>;
   exists(path: string): Promise<boolean>;
   /** Names (not paths) of the entries in dir, sorted bytewise. Missing dir is an error. */
   list(dir: string): Promise<string[]>;

@@ -11,7 +11,9 @@
  *     runs with the same tail but a different total log (a long prefix before the checkpoint in
  *     the same, untrimmed log file): recovery must depend on the tail only.
  *
- * BENCH_SCALE (default 1) scales the operation counts. Run after `make build`:
+ * BENCH_SCALE (default 1) scales the operation counts. BENCH_ONLY=durable runs just the durable
+ * commits (section 1's last rows), for quick comparisons. BENCH_DSYNC=0 opens the tokusim
+ * environments' log without O_DSYNC (write + fdatasync per group commit) for comparison. Run after `make build`:
  * node dist/tools/bench/engine-bench.js
  */
 import { mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { ClassicLevel } from 'classic-level';
 import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { Prng } from '../../src/storage/prng.js';
+import type { OpenMode, StorageFile } from '../../src/storage/storage.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'engine');
@@ -30,6 +33,7 @@ const N_GETS = N_PUTS;
 const VALUE = new Uint8Array(100).fill(0x61);
 const WRITERS = [1, 8, 32];
 const DURABLE_PER_RUN = Math.max(320, Math.round(3200 * SCALE));
+const ONLY_DURABLE = process.env['BENCH_ONLY'] === 'durable';
 
 const enc = new TextEncoder();
 const keyOf = (i: number): Uint8Array => enc.encode(`key${String(i).padStart(10, '0')}`);
@@ -47,8 +51,16 @@ async function timed(ops: number, body: () => Promise<void>): Promise<number> {
   return ops / ((performance.now() - t0) / 1000);
 }
 
+/** NodeStorage that ignores the dsync open option (BENCH_DSYNC=0): the log writer then fsyncs. */
+class NoDsyncStorage extends NodeStorage {
+  override open(path: string, mode: OpenMode): Promise<StorageFile> {
+    return super.open(path, mode);
+  }
+}
+const USE_DSYNC = process.env['BENCH_DSYNC'] !== '0';
+
 function openEnv(dir: string, durability: 'sync' | 'none', lgMax?: number): Promise<Env> {
-  return Env.open(dir, { storage: new NodeStorage(), durability, checkpointPeriodMs: 0, owner: 'engine-bench', cacheSize: 512 << 20, ...(lgMax !== undefined ? { lgMax } : {}) });
+  return Env.open(dir, { storage: USE_DSYNC ? new NodeStorage() : new NoDsyncStorage(), durability, checkpointPeriodMs: 0, owner: 'engine-bench', cacheSize: 512 << 20, ...(lgMax !== undefined ? { lgMax } : {}) });
 }
 
 /** Shuffled key order (deterministic). */
@@ -78,6 +90,13 @@ interface Row {
 
 async function throughput(): Promise<Row[]> {
   const rows: Row[] = [];
+  if (!ONLY_DURABLE) rows.push(...(await putsAndGets()));
+  rows.push(...(await durableCommits()));
+  return rows;
+}
+
+async function putsAndGets(): Promise<Row[]> {
+  const rows: Row[] = [];
   const keys = order(N_PUTS, 7);
 
   // ---- tokusim puts and gets
@@ -104,8 +123,11 @@ async function throughput(): Promise<Row[]> {
   await cl.close();
   rows.push({ what: `puts (${N_PUTS}, no fsync)`, ours: oursPut, theirs: theirPut, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
   rows.push({ what: `gets (${N_GETS}, random)`, ours: oursGet, theirs: theirGet, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
+  return rows;
+}
 
-  // ---- durable commits
+async function durableCommits(): Promise<Row[]> {
+  const rows: Row[] = [];
   for (const writers of WRITERS) {
     const per = Math.max(1, Math.round(DURABLE_PER_RUN / writers));
     const total = per * writers;
@@ -161,14 +183,20 @@ async function recoveryRun(name: string, prefix: number, tail: number): Promise<
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(10);
 
 async function main(): Promise<void> {
-  console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE})`);
-  const rows = await throughput();
+  console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE}, log O_DSYNC ${USE_DSYNC ? 'on' : 'off'})`);
+  printRows(await throughput());
+  if (!ONLY_DURABLE) await recoveryFigures();
+}
+
+function printRows(rows: Row[]): void {
   console.log(`\n${'workload'.padEnd(36)}${'tokusim/s'.padStart(10)}${'classic/s'.padStart(10)}${'ratio'.padStart(8)}  target`);
   for (const r of rows) {
     const ratio = r.ours / r.theirs;
     console.log(`${r.what.padEnd(36)}${fmt(r.ours)}${fmt(r.theirs)}${ratio.toFixed(2).padStart(8)}  ${r.target} ${r.ok(ratio) ? 'met' : 'MISSED'}`);
   }
+}
 
+async function recoveryFigures(): Promise<void> {
   console.log('\nrecovery time vs the log since the last checkpoint (rows in txns of 100, one log file)');
   console.log(`${'prefix rows'.padStart(12)}${'tail rows'.padStart(12)}${'log MB'.padStart(10)}${'replayed'.padStart(10)}${'ms'.padStart(10)}`);
   const tailSizes = [1, 4, 16].map((k) => Math.round(k * 2000 * SCALE));
