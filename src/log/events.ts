@@ -13,7 +13,7 @@ export type LogEvent =
   | { type: 'record-logged'; lsn: bigint; recordType: LogRecordName; bytes: number }
   /** The buffer was written to the current file (one write). */
   | { type: 'buffer-written'; file: string; offset: number; bytes: number; upToLsn: bigint }
-  /** The current file was fsynced; every record up to upToLsn is durable. */
+  /** Every record up to upToLsn is durable: the current file was fsynced, or (an O_DSYNC log) the buffer write that carried them completed. */
   | { type: 'fsync'; file: string; upToLsn: bigint; waiters: number }
   /** A new log file was created (at open or at rollover) and the directory fsynced. */
   | { type: 'file-created'; file: string; index: number }
