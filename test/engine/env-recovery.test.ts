@@ -1,38 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { dec, dumpDictionary, enc, logRecords, simHarness } from './helpers.js';
 import fc from 'fast-check';
 import { Env } from '../../src/engine/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
-import { LogCursor } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { formatRecord } from '../../src/format/printer.js';
 import type { Xid } from '../../src/format/record-types.js';
 
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 const XID: Xid = { formatID: 7, gtridLength: 2, bqualLength: 1, data: enc('abc') };
 
-async function records(storage: SimStorage, dir = '/env') {
-  const c = await LogCursor.open(storage, dir);
-  const out = [];
-  for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record);
-  await c.close();
-  return out;
-}
+const records = logRecords;
 
 function harness(durability: 'sync' | 'periodic' | 'none' = 'sync') {
-  const storage = new SimStorage({ seed: 3 });
-  const clock = new VirtualClock();
-  const open = (o: object = {}) => Env.open('/env', { storage, clock, durability, checkpointPeriodMs: 0, owner: 'tester', ...o });
-  return { storage, clock, open };
+  return simHarness(durability, 3, 'tester');
 }
 
-async function dump(env: Env, name: string): Promise<Record<string, string>> {
-  const d = await env.openDictionary(name);
-  const out: Record<string, string> = {};
-  for (const e of await env.begin().range(d)) out[dec(e.key)!] = dec(e.value)!;
-  return out;
-}
+const dump = dumpDictionary;
 
 describe('engine: crash recovery', () => {
   // Scenario: committed (fsynced) txns survive a crash that drops every unsynced write; an uncommitted one vanishes and is logged as aborted.

@@ -1,36 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { dec, dumpDictionary, enc, logRecords, simHarness } from './helpers.js';
 import fc from 'fast-check';
-import { Env, FILENUM_NONE } from '../../src/engine/env.js';
+import { FILENUM_NONE } from '../../src/engine/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { VirtualClock } from '../../src/storage/clock.js';
-import { LogCursor } from '../../src/log/cursor.js';
 import { readCheckpointedImage } from '../../src/checkpoint/checkpointable-dictionary.js';
-import type { LogRecord } from '../../src/format/record-types.js';
 
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 
-async function records(storage: SimStorage, dir = '/env'): Promise<LogRecord[]> {
-  const c = await LogCursor.open(storage, dir);
-  const out: LogRecord[] = [];
-  for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record);
-  await c.close();
-  return out;
-}
+const records = logRecords;
 
 function harness(durability: 'sync' | 'periodic' | 'none' = 'sync', seed = 3) {
-  const storage = new SimStorage({ seed });
-  const clock = new VirtualClock();
-  const open = (o: object = {}) => Env.open('/env', { storage, clock, durability, checkpointPeriodMs: 0, owner: 'rn', ...o });
-  return { storage, clock, open };
+  return simHarness(durability, seed, 'rn');
 }
 
-async function dump(env: Env, name: string): Promise<Record<string, string>> {
-  const d = await env.openDictionary(name);
-  const out: Record<string, string> = {};
-  for (const e of await env.begin().range(d)) out[dec(e.key)!] = dec(e.value)!;
-  return out;
-}
+const dump = dumpDictionary;
 
 const files = async (s: SimStorage) => (await s.list('/env')).filter((f) => f.endsWith('.tokudb') && !f.startsWith('tokudb.')).sort();
 
