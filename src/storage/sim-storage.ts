@@ -140,10 +140,8 @@ export class SimulatedCrash extends Error {
   }
 }
 
-/** What one crash did. */
-export interface CrashReport {
-  seed: number;
-  mode: CrashMode;
+/** Fault counts: of one crash (CrashReport) or summed over every crash (SimStats). */
+export interface FaultCounts {
   writesKept: number;
   writesDropped: number;
   writesTorn: number;
@@ -156,19 +154,16 @@ export interface CrashReport {
   filesGone: number;
 }
 
+/** What one crash did. */
+export interface CrashReport extends FaultCounts {
+  seed: number;
+  mode: CrashMode;
+}
+
 /** Running totals of faults injected, by type. */
-export interface SimStats {
+export interface SimStats extends FaultCounts {
   ioOps: number;
   crashes: number;
-  writesKept: number;
-  writesDropped: number;
-  writesTorn: number;
-  sectorsLost: number;
-  truncatesKept: number;
-  truncatesDropped: number;
-  dirOpsKept: number;
-  dirOpsLost: number;
-  filesGone: number;
   bytesCorrupted: number;
 }
 
