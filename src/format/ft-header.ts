@@ -305,7 +305,7 @@ export function validateHeaderSlot(bytes: Uint8Array, slot: 0 | 1, file: string)
   const magic = new TextDecoder('latin1').decode(bytes.subarray(0, 8));
   if (magic !== HEADER_MAGIC) {
     if (bytes.subarray(0, 8).every((b) => b === 0)) return fail('no-header', 'slot is empty (magic is all zeros)');
-    return fail('einval', 'bad magic, not a PerconaFT dictionary', {}, { expected: JSON.stringify(HEADER_MAGIC), actual: JSON.stringify(magic) });
+    return fail('einval', 'bad magic, not a PerconaFT dictionary', {}, { expected: `"${HEADER_MAGIC}"`, actual: hexBytes(bytes.subarray(0, 8)) });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, false);
@@ -436,4 +436,9 @@ export function chooseHeader(s0: HeaderSlotReport, s1: HeaderSlotReport, file: s
     result.note = `Header ${other.slot} checksum failed, but header ${chosen.slot} ok. Proceeding.`;
   }
   return result;
+}
+
+/** Bytes as lowercase hex pairs separated by spaces (for error messages about binary data). */
+function hexBytes(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceDicts } from '../format/ft-fixtures-helper.js';
 import { ctimeUtc, runFtdump } from '../../tools/commands/ftdump.js';
@@ -57,5 +58,22 @@ describe('tokusim ftdump against the real tokuftdump', () => {
     const lines = r.stdout.split('\n');
     expect(lines[1]).toMatch(/^status\s+valid\s+valid \(chosen\)$/);
     expect(lines.find((l) => l.startsWith('checkpoint_count'))).toMatch(/^checkpoint_count\s+1\s+2$/);
+  });
+
+  it('Scenario: --both-headers on a file with no valid slot still shows the table, says why on stderr and exits 3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-ftdump-'));
+    try {
+      const path = join(dir, 'garbage.tokudb');
+      writeFileSync(path, Uint8Array.from({ length: 10_000 }, (_, i) => (i * 131 + 7) & 0xff));
+      const r = await runFtdump({ file: path, 'both-headers': true });
+      expect(r.code).toBe(3);
+      expect(r.stdout.split('\n')[1]).toMatch(/^status\s+einval \(22\)\s+einval \(22\)$/);
+      expect(r.stderr).toBe(`tokusim: ${path}: neither header slot is valid\n`);
+      const h = await runFtdump({ file: path, header: true });
+      expect(h.code).toBe(1);
+      expect(h.stderr).toMatch(/bad magic, not a PerconaFT dictionary \(expected "tokudata", actual 07 8a 0d 90 13 96 19 9c\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

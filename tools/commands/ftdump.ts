@@ -22,7 +22,7 @@ import {
   type HeaderSlotReport,
 } from '../../src/format/ft-header.js';
 import type { TranslationImage } from '../../src/format/btt-format.js';
-import { runCommand } from '../cli-support.js';
+import { EXIT, runCommand } from '../cli-support.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -126,14 +126,19 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
   let stdout = '';
   if (args['both-headers']) {
     const handle = await storage.open(args.file, 'read');
+    let chosen;
     try {
       const slots = await readHeaderSlots(handle, args.file);
-      const chosen = slots[0].status === 'ok' || slots[1].status === 'ok' ? pickNewest(slots) : null;
+      chosen = slots[0].status === 'ok' || slots[1].status === 'ok' ? pickNewest(slots) : null;
       stdout += formatBothHeaders(slots, chosen);
     } finally {
       await handle.close();
     }
-    if (!args.header && !args['translation-table']) return { stdout, stderr: '', code: 0 };
+    if (!args.header && !args['translation-table']) {
+      // The table is printed either way; the exit code says whether a header could be chosen.
+      if (chosen === null) return { stdout, stderr: `tokusim: ${args.file}: neither header slot is valid\n`, code: EXIT.CORRUPT };
+      return { stdout, stderr: '', code: 0 };
+    }
   }
   let opened;
   try {
