@@ -324,8 +324,11 @@ export class Env implements EnvCore {
     try {
       await env.start();
     } catch (err) {
+      // Release the lock file first: abandon() only stops renewing it (as a crash would).
+      const lock = env.envLock;
+      env.envLock = undefined;
       env.abandon();
-      await env.envLock?.release().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
       throw err;
     }
     return env;

@@ -577,6 +577,14 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
     return { repaired: false, lastGoodLsn: scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path))) };
   }
   invariant(scan.goodEnd === problem.entryStart, 'the cut is at the first damaged entry');
+  if (problem.entryStart < LOG_FILE_HEADER_SIZE && !(await headerNeverWritten(storage, newest.path))) {
+    // A file header that holds something other than zeros was written and is damaged, or the
+    // file is not one of ours: that is not a torn tail, and cutting it would destroy it.
+    throw new TokusimError('bad-magic', `not repairing ${newest.path}: its file header is damaged, not torn (${problem.error.message})`, {
+      file: newest.path,
+      offset: 0,
+    });
+  }
   const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
   const discarded = await wholeLookingEntries(storage, newest.path, problem.entryStart, scan.size);
   const handle = await storage.open(newest.path, 'readwrite');
@@ -593,6 +601,18 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   if (discarded.first !== undefined && discarded.last !== undefined) result.discardedLsns = { first: discarded.first, last: discarded.last };
   if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
   return result;
+}
+
+/** True if the file's header bytes (the first 12, or fewer if it is shorter) are all zero. */
+async function headerNeverWritten(storage: Storage, path: string): Promise<boolean> {
+  const f = await storage.open(path, 'read');
+  try {
+    const buf = new Uint8Array(LOG_FILE_HEADER_SIZE);
+    const got = await f.pread(buf, 0);
+    return buf.subarray(0, got).every((b) => b === 0);
+  } finally {
+    await f.close();
+  }
 }
 
 /**
