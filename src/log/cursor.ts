@@ -554,6 +554,11 @@ export interface RepairResult {
   lastGoodLsn?: bigint;
   /** The damage that was cut off. */
   problem?: TokusimError;
+  /**
+   * Where the cut-off bytes were saved (`<log file>.cut-<offset>`, a name log scans ignore),
+   * so a repair never destroys bytes: a bit flip in fsynced data looks like a torn tail.
+   */
+  savedTo?: string;
 }
 
 /**
@@ -587,6 +592,7 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   }
   const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
   const discarded = await wholeLookingEntries(storage, newest.path, problem.entryStart, scan.size);
+  const savedTo = await saveCutBytes(storage, dir, newest.path, scan.goodEnd, scan.size);
   const handle = await storage.open(newest.path, 'readwrite');
   try {
     await handle.truncate(scan.goodEnd);
@@ -596,11 +602,37 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   }
   const result: RepairResult = {
     repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, bytesCut: scan.size - scan.goodEnd,
-    discardedEntries: discarded.count, problem: problem.error,
+    discardedEntries: discarded.count, problem: problem.error, savedTo,
   };
   if (discarded.first !== undefined && discarded.last !== undefined) result.discardedLsns = { first: discarded.first, last: discarded.last };
   if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
   return result;
+}
+
+/**
+ * Copy bytes [from, size) of path to `<path>.cut-<from>` (durably, directory included) before
+ * a repair truncates them; returns the copy's path.
+ */
+async function saveCutBytes(storage: Storage, dir: string, path: string, from: number, size: number): Promise<string> {
+  const target = `${path}.cut-${from}`;
+  const src = await storage.open(path, 'read');
+  const dst = await storage.open(target, 'create');
+  try {
+    await dst.truncate(0);
+    const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - from)));
+    for (let at = from; at < size; ) {
+      const got = await src.pread(buf, at);
+      if (got === 0) break;
+      await dst.pwrite(buf.subarray(0, got), at - from);
+      at += got;
+    }
+    await dst.fsync();
+  } finally {
+    await src.close();
+    await dst.close();
+  }
+  await storage.fsyncDir(dir);
+  return target;
 }
 
 /** True if the file's header bytes (the first 12, or fewer if it is shorter) are all zero. */

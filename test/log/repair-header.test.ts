@@ -51,5 +51,10 @@ describe('log repair and the file header', () => {
     const r = await repairLogTail(storage, '/env');
     expect(r.repaired).toBe(true);
     expect(r.newSize).toBe(12);
+    // Nothing is destroyed: the cut bytes are kept beside the log, under a name log scans ignore.
+    expect(r.savedTo).toBe('/env/log000000000000.tokulog29.cut-12');
+    expect([...storage.fileBytes(r.savedTo!)!]).toEqual([...bytes.subarray(12)]);
+    const again = await repairLogTail(storage, '/env');
+    expect(again.repaired).toBe(false);
   });
 });

@@ -25,7 +25,8 @@ export function describeRepair(r: RepairResult): string {
   return (
     `${r.file} cut at offset ${r.newSize} (from ${r.oldSize} to ${r.newSize} bytes, ${r.bytesCut} bytes cut); ` +
     `${n} whole-looking entr${n === 1 ? 'y' : 'ies'} after the damage discarded${lsns}; ` +
-    `last good LSN ${r.lastGoodLsn ?? 'none'}; damage: ${r.problem?.message ?? 'torn tail'}`
+    `last good LSN ${r.lastGoodLsn ?? 'none'}; damage: ${r.problem?.message ?? 'torn tail'}` +
+    (r.savedTo !== undefined ? `; the cut bytes are saved in ${r.savedTo}` : '')
   );
 }
 
