@@ -25,27 +25,46 @@ export interface BlockRange {
   size: bigint;
 }
 
-/** A hole; size === null means it extends to infinity. */
+/**
+ * A hole; size === Infinity means it extends to infinity. Offsets and sizes are kept as plain
+ * numbers inside the allocator (exact below 2^53, checked at the API) because it runs on every
+ * node write; the API speaks bigint like the rest of the block layer.
+ */
 interface Hole {
-  offset: bigint;
-  size: bigint | null;
+  offset: number;
+  size: number;
 }
 
 export function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
 
+function alignUpN(v: number, a: number): number {
+  return Math.ceil(v / a) * a;
+}
+
+/** A bigint offset or size as an exact number (they are far below 2^53 in any real file). */
+function exact(v: bigint, what: string): number {
+  const n = Number(v);
+  invariant(Number.isSafeInteger(n), () => `${what} ${v} is beyond 2^53`);
+  return n;
+}
+
 export class BlockAllocator {
   private holes: Hole[];
-  private readonly blocks = new Map<bigint, bigint>();
-  private bytesInUse = 0n;
+  private readonly blocks = new Map<number, number>();
+  private bytesInUse = 0;
+  private readonly reserveN: number;
+  private readonly alignmentN: number;
 
   private constructor(
     readonly reserve: bigint,
     readonly alignment: bigint,
   ) {
     invariant(alignment >= 512n && alignment % 512n === 0n, 'alignment is a multiple of 512');
-    this.holes = [{ offset: reserve, size: null }];
+    this.reserveN = exact(reserve, 'reserve');
+    this.alignmentN = exact(alignment, 'alignment');
+    this.holes = [{ offset: this.reserveN, size: Infinity }];
   }
 
   /** Create(8192, 4096): one infinite hole at the reserve. */
@@ -56,18 +75,20 @@ export class BlockAllocator {
   /** CreateFromBlockPairs: rebuild from the blocks a checkpointed translation references. */
   static fromBlocks(pairs: readonly BlockRange[], reserve = BLOCK_ALLOCATOR_TOTAL_HEADER_RESERVE, alignment = BLOCK_ALLOCATOR_ALIGNMENT): BlockAllocator {
     const a = new BlockAllocator(reserve, alignment);
-    const sorted = [...pairs].sort((x, y) => (x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0));
+    const sorted = pairs
+      .map((p) => ({ offset: exact(p.offset, 'block offset'), size: exact(p.size, 'block size') }))
+      .sort((x, y) => x.offset - y.offset);
     const holes: Hole[] = [];
-    let cursor = reserve;
+    let cursor = a.reserveN;
     for (const p of sorted) {
-      invariant(p.size > 0n && p.offset >= reserve && p.offset % alignment === 0n, () => `block pair (${p.offset}, ${p.size}) is a valid block`);
+      invariant(p.size > 0 && p.offset >= a.reserveN && p.offset % a.alignmentN === 0, () => `block pair (${p.offset}, ${p.size}) is a valid block`);
       invariant(p.offset >= cursor, () => `block pairs overlap at ${p.offset}`);
       if (p.offset > cursor) holes.push({ offset: cursor, size: p.offset - cursor });
       a.blocks.set(p.offset, p.size);
       a.bytesInUse += p.size;
       cursor = p.offset + p.size;
     }
-    holes.push({ offset: cursor, size: null });
+    holes.push({ offset: cursor, size: Infinity });
     a.holes = holes;
     return a;
   }
@@ -77,105 +98,128 @@ export class BlockAllocator {
   }
 
   get nBytesInUse(): bigint {
-    return this.bytesInUse;
+    return BigInt(this.bytesInUse);
   }
 
   /** AllocBlock: the lowest hole whose aligned part fits `size`. Returns the offset. */
   allocBlock(size: bigint): bigint {
     invariant(size > 0n, () => `allocBlock size must be > 0, got ${size}`);
-    for (let i = 0; i < this.holes.length; i++) {
-      const h = this.holes[i]!;
-      const a = alignUp(h.offset, this.alignment);
-      const fits = h.size === null || h.offset + h.size - a >= size;
-      if (!fits) continue;
-      const pieces: Hole[] = [];
-      if (a > h.offset) pieces.push({ offset: h.offset, size: a - h.offset });
-      const restStart = a + size;
-      if (h.size === null) pieces.push({ offset: restStart, size: null });
-      else if (h.offset + h.size > restStart) pieces.push({ offset: restStart, size: h.offset + h.size - restStart });
-      this.holes.splice(i, 1, ...pieces);
-      this.blocks.set(a, size);
-      this.bytesInUse += size;
-      return a;
+    const n = exact(size, 'allocBlock size');
+    const holes = this.holes;
+    for (let i = 0; i < holes.length; i++) {
+      const h = holes[i]!;
+      const a = alignUpN(h.offset, this.alignmentN);
+      if (h.offset + h.size - a < n) continue;
+      const restStart = a + n;
+      const rest = h.offset + h.size - restStart;
+      if (a > h.offset) {
+        // Keep the unaligned front as its own hole; the rest (if any) follows it.
+        const front = { offset: h.offset, size: a - h.offset };
+        if (rest > 0) holes.splice(i, 1, front, { offset: restStart, size: rest });
+        else holes[i] = front;
+      } else if (rest > 0) {
+        holes[i] = { offset: restStart, size: rest };
+      } else {
+        holes.splice(i, 1);
+      }
+      this.blocks.set(a, n);
+      this.bytesInUse += n;
+      return BigInt(a);
     }
     throw new Error('unreachable: the last hole is infinite');
   }
 
   /** FreeBlock: give back a block exactly as it was allocated; coalesces neighbours. */
   freeBlock(offset: bigint, size: bigint): void {
-    const have = this.blocks.get(offset);
-    invariant(have === size, () => `freeBlock(${offset}, ${size}) does not match an allocated block (have ${have ?? 'none'})`);
-    this.blocks.delete(offset);
-    this.bytesInUse -= size;
-    // Find the first hole after the block.
-    let i = 0;
-    while (i < this.holes.length && this.holes[i]!.offset < offset) i++;
-    const end = offset + size;
-    const prev = i > 0 ? this.holes[i - 1]! : undefined;
-    const next = this.holes[i];
-    invariant(!prev || (prev.size !== null && prev.offset + prev.size <= offset), 'freed block does not overlap the previous hole');
+    const off = exact(offset, 'freeBlock offset');
+    const n = exact(size, 'freeBlock size');
+    const have = this.blocks.get(off);
+    invariant(have === n, () => `freeBlock(${offset}, ${size}) does not match an allocated block (have ${have ?? 'none'})`);
+    this.blocks.delete(off);
+    this.bytesInUse -= n;
+    // The first hole after the block (binary search: holes are sorted by offset).
+    const holes = this.holes;
+    let lo = 0;
+    let hi = holes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (holes[mid]!.offset < off) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = lo;
+    const end = off + n;
+    const prev = i > 0 ? holes[i - 1]! : undefined;
+    const next = holes[i];
+    invariant(!prev || prev.offset + prev.size <= off, 'freed block does not overlap the previous hole');
     invariant(!next || next.offset >= end, 'freed block does not overlap the next hole');
-    const joinPrev = prev !== undefined && prev.offset + prev.size! === offset;
+    const joinPrev = prev !== undefined && prev.offset + prev.size === off;
     const joinNext = next !== undefined && next.offset === end;
     if (joinPrev && joinNext) {
-      prev.size = next.size === null ? null : prev.size! + size + next.size;
-      this.holes.splice(i, 1);
+      prev.size = prev.size + n + next.size;
+      holes.splice(i, 1);
     } else if (joinPrev) {
-      prev.size = prev.size! + size;
+      prev.size += n;
     } else if (joinNext) {
-      next.offset = offset;
-      if (next.size !== null) next.size += size;
+      next.offset = off;
+      next.size += n;
     } else {
-      this.holes.splice(i, 0, { offset, size });
+      holes.splice(i, 0, { offset: off, size: n });
     }
   }
 
   /** The start of the infinite hole: the end of the highest block, or the reserve. */
   allocatedLimit(): bigint {
-    return this.holes[this.holes.length - 1]!.offset;
+    return BigInt(this.holes[this.holes.length - 1]!.offset);
   }
 
   /** The allocated blocks, sorted by offset. */
   blockList(): BlockRange[] {
-    return [...this.blocks].map(([offset, size]) => ({ offset, size })).sort((x, y) => (x.offset < y.offset ? -1 : 1));
+    return [...this.blocks]
+      .sort((x, y) => x[0] - y[0])
+      .map(([offset, size]) => ({ offset: BigInt(offset), size: BigInt(size) }));
   }
 
   /** The finite free holes, sorted by offset (the infinite tail hole is left out). */
   holeList(): BlockRange[] {
-    return this.holes.filter((h) => h.size !== null).map((h) => ({ offset: h.offset, size: h.size! }));
+    return this.holes.filter((h) => h.size !== Infinity).map((h) => ({ offset: BigInt(h.offset), size: BigInt(h.size) }));
   }
 
   hasBlock(offset: bigint, size: bigint): boolean {
-    return this.blocks.get(offset) === size;
+    return this.blocks.get(Number(offset)) === Number(size);
   }
 
   checkInvariants(): void {
-    invariant(this.holes.length > 0 && this.holes[this.holes.length - 1]!.size === null, 'the last hole is infinite');
-    let prevEnd = -1n;
-    for (const h of this.holes) {
-      invariant(h.offset >= this.reserve, 'holes lie after the header reserve');
+    const holes = this.holes;
+    invariant(holes.length > 0 && holes[holes.length - 1]!.size === Infinity, 'the last hole is infinite');
+    let prevEnd = -1;
+    for (let k = 0; k < holes.length; k++) {
+      const h = holes[k]!;
+      invariant(h.offset >= this.reserveN, 'holes lie after the header reserve');
       invariant(h.offset > prevEnd, () => `holes are sorted and coalesced (hole at ${h.offset})`);
-      invariant(h.size === null || h.size > 0n, 'holes are non-empty');
-      prevEnd = h.size === null ? h.offset : h.offset + h.size;
+      invariant(h.size > 0, 'holes are non-empty');
+      invariant(h.size !== Infinity || k === holes.length - 1, 'only the last hole is infinite');
+      prevEnd = h.size === Infinity ? h.offset : h.offset + h.size;
     }
     // Blocks and holes tile [reserve, limit) without overlap; the gaps between holes are
     // exactly the blocks plus their unaligned slack, so check every block sits in a gap.
-    let total = 0n;
-    const blocks = this.blockList();
+    let total = 0;
+    const blocks = [...this.blocks].sort((x, y) => x[0] - y[0]);
     let hi = 0;
-    let prevBlockEnd = this.reserve;
-    for (const b of blocks) {
-      invariant(b.offset % this.alignment === 0n && b.offset >= this.reserve && b.size > 0n, () => `block (${b.offset}, ${b.size}) is aligned and after the reserve`);
-      invariant(b.offset >= prevBlockEnd, () => `blocks overlap at ${b.offset}`);
-      while (hi < this.holes.length && (this.holes[hi]!.size !== null && this.holes[hi]!.offset + this.holes[hi]!.size! <= b.offset)) hi++;
-      const h = this.holes[hi];
-      invariant(h !== undefined && h.offset >= b.offset + b.size, () => `block (${b.offset}, ${b.size}) overlaps a hole`);
-      prevBlockEnd = b.offset + b.size;
-      total += b.size;
+    let prevBlockEnd = this.reserveN;
+    for (const [offset, size] of blocks) {
+      invariant(offset % this.alignmentN === 0 && offset >= this.reserveN && size > 0, () => `block (${offset}, ${size}) is aligned and after the reserve`);
+      invariant(offset >= prevBlockEnd, () => `blocks overlap at ${offset}`);
+      while (hi < holes.length && holes[hi]!.offset + holes[hi]!.size <= offset) hi++;
+      const h = holes[hi];
+      invariant(h !== undefined && h.offset >= offset + size, () => `block (${offset}, ${size}) overlaps a hole`);
+      prevBlockEnd = offset + size;
+      total += size;
     }
     invariant(total === this.bytesInUse, 'nBytesInUse equals the sum of block sizes');
-    const limit = blocks.length === 0 ? this.reserve : blocks[blocks.length - 1]!.offset + blocks[blocks.length - 1]!.size;
-    invariant(limit === this.allocatedLimit() || (blocks.length === 0 && this.allocatedLimit() >= this.reserve), () => `allocatedLimit ${this.allocatedLimit()} is the end of the highest block ${limit}`);
+    const last = blocks[blocks.length - 1];
+    const limit = last === undefined ? this.reserveN : last[0] + last[1];
+    const allocated = holes[holes.length - 1]!.offset;
+    invariant(limit === allocated || (blocks.length === 0 && allocated >= this.reserveN), () => `allocatedLimit ${allocated} is the end of the highest block ${limit}`);
   }
 }
 
