@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const progress = setInterval(() => {
     const s = env.status();
     const secs = (Date.now() - started) / 1000;
-    const line = `  ${secs.toFixed(1)}s  commits ${stats.commits} (${Math.round(stats.commits / Math.max(secs, 0.1))}/s)  aborts ${stats.aborts}  conflicts ${stats.conflicts}  checkpoints ${s.checkpoint?.CP_CHECKPOINT_COUNT ?? 0}  lsn ${s.log?.lastLsn}  fsyncs ${s.log?.stats.fsyncs}`;
+    const line = `  ${secs.toFixed(1)}s  commits ${stats.commits} (${Math.round(stats.commits / Math.max(secs, 0.1))}/s)  aborts ${stats.aborts}  conflicts ${stats.conflicts}  checkpoints ${s.checkpoint?.CP_CHECKPOINT_COUNT ?? 0}  lsn ${s.log?.lastLsn}  log syncs ${(s.log?.stats.fsyncs ?? 0) + (s.log?.stats.durableWrites ?? 0)}`;
     if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
     else process.stdout.write(`${line}\n`);
   }, process.stdout.isTTY ? 200 : 2000);
