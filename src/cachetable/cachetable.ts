@@ -419,22 +419,29 @@ export class Cachetable {
     for (let i = 0; i < pairs.length; i++) await this.writeLockedPairForCheckpoint(task, pairs[i]!, captured[i]!);
   }
 
+  /**
+   * Take disk_nb_mutex and clone the PAIR (the caller holds W). On return the mutex is held
+   * and the clone installed; a failed (sliced) clone releases the mutex before rethrowing.
+   */
+  private async cloneUnderDiskMutex(task: LockTask, p: AnyPair, who: 'client' | 'checkpoint'): Promise<void> {
+    await this.acquireDisk(task, p);
+    const slicing = this.clonePair(p, who);
+    if (slicing === undefined) return;
+    try {
+      await slicing;
+    } catch (err) {
+      p.diskMutex.writeUnlock();
+      throw err;
+    }
+  }
+
   /** write_locked_pair_for_checkpoint: the caller holds W and has captured `wasPending`. */
   private async writeLockedPairForCheckpoint(task: LockTask, p: AnyPair, wasPending: boolean): Promise<void> {
     if (!wasPending) return;
     p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
     if (!p.dirty) return;
     if (p.cachefile.cloneable) {
-      await this.acquireDisk(task, p);
-      const slicing = this.clonePair(p, 'client');
-      if (slicing !== undefined) {
-        try {
-          await slicing;
-        } catch (err) {
-          p.diskMutex.writeUnlock();
-          throw err;
-        }
-      }
+      await this.cloneUnderDiskMutex(task, p, 'client');
       this.cloneJobs.run(async () => {
         try {
           await this.writeClone(p);
@@ -820,17 +827,7 @@ export class Cachetable {
       this.clearPending(p, 'checkpoint');
       if (capture) {
         if (p.cachefile.cloneable) {
-          await this.acquireDisk(task, p);
-          const slicing = this.clonePair(p, 'checkpoint');
-          if (slicing !== undefined) {
-            // A failed sliced clone must not leave disk_nb_mutex held.
-            try {
-              await slicing;
-            } catch (err) {
-              p.diskMutex.writeUnlock();
-              throw err;
-            }
-          }
+          await this.cloneUnderDiskMutex(task, p, 'checkpoint');
           // W is released below, at once; the clone is written in the window under
           // disk_nb_mutex, which the job drops when the write settles.
           this.startWindowWrite(

@@ -307,9 +307,11 @@ function checkOffset(op: string, path: string, offset: number): void {
 }
 
 function zeroReport(seed: number, mode: CrashMode): CrashReport {
+  return { seed, mode, ...zeroFaultCounts() };
+}
+
+function zeroFaultCounts(): FaultCounts {
   return {
-    seed,
-    mode,
     writesKept: 0,
     writesDropped: 0,
     writesTorn: 0,
@@ -436,20 +438,7 @@ export class SimStorage implements Storage {
   private crashAt: number | undefined;
   private halted = false;
   private hooks: Array<(ev: IoEvent) => void> = [];
-  private totals: SimStats = {
-    ioOps: 0,
-    crashes: 0,
-    writesKept: 0,
-    writesDropped: 0,
-    writesTorn: 0,
-    sectorsLost: 0,
-    truncatesKept: 0,
-    truncatesDropped: 0,
-    dirOpsKept: 0,
-    dirOpsLost: 0,
-    filesGone: 0,
-    bytesCorrupted: 0,
-  };
+  private totals: SimStats = { ioOps: 0, crashes: 0, bytesCorrupted: 0, ...zeroFaultCounts() };
 
   constructor(options: SimStorageOptions = {}) {
     const sectorSize = options.sectorSize ?? 512;
