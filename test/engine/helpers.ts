@@ -1,7 +1,7 @@
 /** Shared helpers for the engine scenario tests. */
 import { Env, type EnvOptions } from '../../src/engine/env.js';
 import type { LogRecord } from '../../src/format/record-types.js';
-import { LogCursor } from '../../src/log/cursor.js';
+import { readAllRecords } from '../support/log-records.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 
@@ -25,10 +25,6 @@ export async function dumpDictionary(env: Env, name: string): Promise<Record<str
 }
 
 /** Every record of the log directory, in LSN order. */
-export async function logRecords(storage: SimStorage, dir = '/env'): Promise<LogRecord[]> {
-  const c = await LogCursor.open(storage, dir);
-  const out: LogRecord[] = [];
-  for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record);
-  await c.close();
-  return out;
+export function logRecords(storage: SimStorage, dir = '/env'): Promise<LogRecord[]> {
+  return readAllRecords(storage, dir);
 }

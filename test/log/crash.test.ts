@@ -1,7 +1,8 @@
+import { readAllRecords } from '../support/log-records.js';
 import { describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../src/format/codec.js';
 import type { LogRecord } from '../../src/format/record-types.js';
-import { LogCursor, repairLogTail } from '../../src/log/cursor.js';
+import { repairLogTail } from '../../src/log/cursor.js';
 import { LogWriter, type LogRecordInput } from '../../src/log/writer.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 
@@ -37,10 +38,7 @@ describe('log writer under crashes (SimStorage)', () => {
       storage.crash({ seed: seed * 7919 });
 
       const repair = await repairLogTail(storage, '/env');
-      const c = await LogCursor.open(storage, '/env');
-      const back: LogRecord[] = [];
-      for (let e = await c.next(); e !== undefined; e = await c.next()) back.push(e.record);
-      await c.close();
+      const back = await readAllRecords(storage, '/env');
       expect(BigInt(back.length), `seed ${seed}`).toBeGreaterThanOrEqual(synced);
       expect(back.map(hex), `seed ${seed}`).toEqual(logged.slice(0, back.length).map(hex));
       if (repair.lastGoodLsn !== undefined) expect(repair.lastGoodLsn).toBe(BigInt(back.length));

@@ -1,3 +1,4 @@
+import { readAllRecords } from '../support/log-records.js';
 import { describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../src/format/codec.js';
 import { TokusimError } from '../../src/format/errors.js';
@@ -43,10 +44,7 @@ describe('sim: log repair when unsynced writes persist out of order', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const { storage, logged, synced } = await crashedLog(seed);
       const repair = await repairLogTail(storage, '/env');
-      const c = await LogCursor.open(storage, '/env');
-      const back: LogRecord[] = [];
-      for (let e = await c.next(); e !== undefined; e = await c.next()) back.push(e.record);
-      await c.close();
+      const back = await readAllRecords(storage, '/env');
       expect(BigInt(back.length), `seed ${seed}`).toBeGreaterThanOrEqual(synced);
       expect(back.map(hex), `seed ${seed}`).toEqual(logged.slice(0, back.length).map(hex));
       if (repair.repaired) {
