@@ -25,7 +25,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { invariant } from '../format/errors.js';
-import { x1764 } from '../format/x1764.js';
+import { x1764ScriptSource } from '../format/x1764.js';
 import { ioError } from './io-error.js';
 
 /** A poison buffer shared by every FramedPayload view; only ever read (never written). */
@@ -97,8 +97,21 @@ type Reply = { id: number; crc: number; buf?: ArrayBuffer } | { id: number; erro
  * to point a Worker at. It must not use anything from this module's scope.
  */
 function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => unknown): void {
-  const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const fsw = req('node:fs') as typeof import('node:fs');
+  // Background priority: on Linux a thread's nice value is set through its own thread id,
+  // read from /proc/thread-self. Best effort: elsewhere (or if refused) the worker runs at
+  // the process's priority.
+  const nice = (workerData as { nice?: number } | undefined)?.nice ?? 0;
+  if (nice !== 0) {
+    try {
+      const osw = req('node:os') as typeof import('node:os');
+      const tid = Number(fsw.readlinkSync('/proc/thread-self').split('/').pop());
+      if (Number.isInteger(tid) && tid > 0) osw.setPriority(tid, nice);
+    } catch {
+      // not Linux, or not permitted: keep the default priority
+    }
+  }
   const fail = (id: number, err: unknown): void => {
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
@@ -160,7 +173,7 @@ function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => 
   });
 }
 
-const WORKER_SOURCE = `'use strict';\nlet viewOf, view;\nconst x1764 = ${x1764.toString()};\n(${workerMain.toString()})(x1764, require);\n`;
+const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, require);\n`;
 
 interface Pending {
   resolve(r: { crc: number; buf?: ArrayBuffer }): void;
@@ -173,8 +186,11 @@ class FrameWorker {
   readonly pending = new Map<number, Pending>();
   dead = false;
 
-  constructor(private readonly onDeath: (w: FrameWorker) => void) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+  constructor(
+    private readonly onDeath: (w: FrameWorker) => void,
+    nice: number,
+  ) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice } });
     this.worker.unref();
     this.worker.on('message', (r: Reply) => this.settle(r));
     this.worker.on('error', (err) => this.die(err instanceof Error ? err.message : String(err)));
@@ -214,6 +230,9 @@ class FrameWorker {
   }
 }
 
+/** The frame workers' default nice value (background work; see FrameWorkerPool). */
+export const DEFAULT_FRAME_WORKER_NICE = 10;
+
 const WRITE_BY_MODE: Record<FrameWriteMode, Request['write']> = { worker: 'async', 'worker-sync': 'sync', libuv: 'none' };
 
 /** A pool of frame workers, started on first use. */
@@ -221,11 +240,17 @@ export class FrameWorkerPool {
   private workers: FrameWorker[] = [];
   private nextId = 1;
 
+  /**
+   * `nice`: the workers' scheduling priority on Linux (0..19; default 10), so the CPU-bound
+   * checksumming of a checkpoint yields the CPU to the threads serving clients.
+   */
   constructor(
     readonly size: number,
     readonly mode: FrameWriteMode = 'worker',
+    readonly nice: number = DEFAULT_FRAME_WORKER_NICE,
   ) {
     invariant(Number.isInteger(size) && size >= 1, () => `a frame worker pool of ${size} workers`);
+    invariant(Number.isInteger(nice) && nice >= 0 && nice <= 19, () => `frame worker nice value ${nice} (0..19)`);
   }
 
   /** Workers currently running. */
@@ -240,7 +265,7 @@ export class FrameWorkerPool {
     if (best === undefined || (best.pending.size > 0 && this.workers.length < this.size)) {
       const w = new FrameWorker((dead) => {
         this.workers = this.workers.filter((x) => x !== dead);
-      });
+      }, this.nice);
       this.workers.push(w);
       return w;
     }

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { invariant } from '../format/errors.js';
 import { ioError } from './io-error.js';
 import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
-import { FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';
+import { DEFAULT_FRAME_WORKER_NICE, FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';
 
 function codeOf(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err) {
@@ -240,18 +240,22 @@ export interface NodeStorageOptions {
   frameWorkers?: number;
   /** 'worker' (default): the worker also writes; 'libuv': it checksums, the main thread writes. */
   frameWriteMode?: FrameWriteMode;
+  /** The frame workers' nice value on Linux (0..19, default 10: below the client threads). */
+  frameWorkerNice?: number;
 }
 
 export class NodeStorage implements Storage, CooperativeStorage {
   private pool: FrameWorkerPool | undefined;
   private readonly frameWorkers: number;
   private readonly frameWriteMode: FrameWriteMode;
+  private readonly frameWorkerNice: number;
   private readonly fullSync: boolean;
 
   constructor(opts: NodeStorageOptions = {}) {
     this.frameWorkers = opts.frameWorkers ?? 1;
     this.fullSync = opts.fileSync === 'fsync';
     this.frameWriteMode = opts.frameWriteMode ?? 'worker';
+    this.frameWorkerNice = opts.frameWorkerNice ?? DEFAULT_FRAME_WORKER_NICE;
     invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
   }
 
@@ -267,7 +271,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
     await p?.close();
   }
 
-  private framePool = (): FrameWorkerPool => (this.pool ??= new FrameWorkerPool(this.frameWorkers, this.frameWriteMode));
+  private framePool = (): FrameWorkerPool => (this.pool ??= new FrameWorkerPool(this.frameWorkers, this.frameWriteMode, this.frameWorkerNice));
 
   /** A macrotask boundary: I/O callbacks and other ready tasks run before it resolves. */
   yieldNow(): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { x1764, X1764 } from '../../src/format/x1764.js';
+import { useX1764Wasm, x1764, X1764, x1764ScriptSource, x1764UsesWasm } from '../../src/format/x1764.js';
+import { X1764_WASM_CHUNK } from '../../src/format/x1764-wasm.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
@@ -66,5 +67,42 @@ describe('x1764', () => {
       return Number(~((s & 0xffffffffn) ^ (s >> 32n)) & 0xffffffffn);
     };
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => x1764(b) === ref(b)));
+    // Long enough for the WebAssembly kernel (512 bytes and up) too.
+    fc.assert(fc.property(fc.uint8Array({ minLength: 500, maxLength: 3000 }), (b) => x1764(b) === ref(b)), { numRuns: 50 });
+  });
+
+  // Property: with and without the WebAssembly kernel, x1764 of any range of any buffer is the
+  // same, including ranges longer than the kernel's chunk and ranges not starting on 8 bytes.
+  it('gives the same value with and without its WebAssembly kernel', () => {
+    expect(x1764UsesWasm()).toBe(true); // Node has WebAssembly: the kernel is in use
+    const big = Uint8Array.from({ length: 3 * X1764_WASM_CHUNK + 77 }, (_, i) => (i * 2654435761) >>> 23);
+    try {
+      fc.assert(
+        fc.property(fc.nat(big.length), fc.nat(big.length), fc.integer({ min: 0, max: 255 }), (a, b, flip) => {
+          const [start, end] = a <= b ? [a, b] : [b, a];
+          const buf = big.slice();
+          buf[start] = flip;
+          useX1764Wasm(true);
+          const withKernel = x1764(buf, start, end);
+          useX1764Wasm(false);
+          const without = x1764(buf, start, end);
+          return withKernel === without;
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      useX1764Wasm(true);
+    }
+  });
+
+  it('worker script source defines a working x1764 with the kernel', () => {
+    const src = x1764ScriptSource();
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const f = new Function(`${src}\nreturn [x1764, wasm !== null];`) as () => [(b: Uint8Array) => number, boolean];
+    const [fn, hasKernel] = f();
+    expect(hasKernel).toBe(true);
+    const buf = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 31) & 0xff);
+    expect(fn(buf)).toBe(x1764(buf));
+    expect(fn(ascii('hello world'))).toBe(0xaa81f0c3);
   });
 });

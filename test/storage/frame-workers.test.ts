@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBlock, unframeBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { TokusimError } from '../../src/format/errors.js';
@@ -140,6 +141,21 @@ describe('frame workers', () => {
     for (const o of outcomes) expect(['ok', 'io']).toContain(o);
     expect(pool.running).toBe(0);
     await f.close();
+  });
+
+  it('Scenario: frame workers run at background priority (nice 10 by default, as configured) on Linux', async () => {
+    const nicesOfThreads = (): number[] =>
+      readdirSync('/proc/self/task').map((tid) => getPriority(Number(tid)));
+    for (const [opts, want] of [[{}, 10], [{ frameWorkerNice: 17 }, 17]] as const) {
+      const storage = new NodeStorage({ frameWorkers: 1, ...opts });
+      const f = await storage.open(join(root, `nice-${want}`), 'create');
+      await f.pwrite(new FramedPayload(payloadOf(5000, 3)), 0);
+      // Exactly one thread of this process has the workers' nice value: the frame worker.
+      expect(nicesOfThreads().filter((n) => n === want)).toHaveLength(1);
+      await f.close();
+      await storage.close();
+    }
+    expect(() => new FrameWorkerPool(1, 'worker', 20)).toThrow(/nice value 20/);
   });
 
   it('Scenario: the pool starts on the first framed write, stops on close, and holds no ref while idle', async () => {

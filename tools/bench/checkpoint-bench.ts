@@ -58,6 +58,7 @@ const QUIET_OPS = 20000;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
 const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
 const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
+const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : Number(process.env['BENCH_FRAME_NICE']);
 
 const cloneCodec: NodeCodec<Uint8Array> = {
   serialize: (v) => v,
@@ -79,7 +80,7 @@ const noCloneCodec: NodeCodec<Uint8Array> = { ...cloneCodec, clone: undefined, c
 
 /** NodeStorage, without its yield hook when BENCH_SLICED=0. */
 function benchStorage(): NodeStorage {
-  const storage = new NodeStorage({ frameWorkers: FRAME_WORKERS, frameWriteMode: FRAME_MODE });
+  const storage = new NodeStorage({ frameWorkers: FRAME_WORKERS, frameWriteMode: FRAME_MODE, ...(FRAME_NICE !== undefined ? { frameWorkerNice: FRAME_NICE } : {}) });
   if (!SLICED) Object.defineProperty(storage, 'yieldNow', { value: undefined });
   return storage;
 }
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
   console.log(
     `checkpoint-bench: ${N_NODES} PAIRs of ${NODE_BYTES / 1024} KiB (${((N_NODES * NODE_BYTES) / 1e6).toFixed(0)} MB dirty per checkpoint), ` +
       `${CLIENTS} clients on ${HOT} hot PAIRs, NodeStorage with fsync, ${SLICED ? 'sliced (yield every <= ' + NODE_SLICE_BYTES / 1024 + ' KiB checksummed)' : 'unsliced (BENCH_SLICED=0)'}, ` +
-      (FRAME_WORKERS > 0 ? `${FRAME_WORKERS} frame worker(s), mode ${FRAME_MODE}` : 'no frame workers (framing on the main thread)'),
+      (FRAME_WORKERS > 0 ? `${FRAME_WORKERS} frame worker(s), mode ${FRAME_MODE}, nice ${FRAME_NICE ?? 'default'}` : 'no frame workers (framing on the main thread)'),
   );
 
   const withClone = await setup('clone', cloneCodec);
