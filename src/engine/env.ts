@@ -42,7 +42,7 @@ import { LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
-import { NodeStorage } from '../storage/node-storage.js';
+import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
 import { SimulatedCrash } from '../storage/sim-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { Btree } from './btree/btree.js';
@@ -82,6 +82,9 @@ export function inameFromNul(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes.subarray(0, n));
 }
 
+/** Default EnvOptions.logPreallocate in 'sync' mode: 4 MiB. */
+export const DEFAULT_LOG_PREALLOCATE = 4 << 20;
+
 export interface EnvOptions {
   storage?: Storage;
   clock?: Clock;
@@ -95,6 +98,14 @@ export interface EnvOptions {
   cacheSize?: number;
   /** Log file size before rollover (default 100 MiB). */
   lgMax?: number;
+  /**
+   * Bytes of zeros the logger keeps written ahead of its write position in the current log
+   * file (LogWriterOptions.preallocate), so durable commits overwrite space instead of growing
+   * the file. Default 4 MiB in 'sync' mode on real storage (one with the cooperative-yield
+   * capability, i.e. NodeStorage), 0 (off) otherwise, so simulated schedules stay as they
+   * were; cut at close and at rollover.
+   */
+  logPreallocate?: number;
   /** Open without recovery, log or lock, for reading what is intact (like force-recovery). */
   readOnly?: boolean;
   /** Owner id written in the env lock file (default: random). */
@@ -367,6 +378,7 @@ export class Env implements EnvCore {
       // instead, so a group commit costs one I/O (the writer falls back to fsync if the
       // storage cannot do it).
       dsync: this.durability === 'sync',
+      preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && cooperativeYield(this.storage) !== undefined ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
     });
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;

@@ -14,6 +14,10 @@
  *  - Every error for bad input is a TokusimError naming the file, the byte offset of the
  *    damaged entry (or header), the last good LSN when one is known, and expected vs actual.
  *  - The read window holds at most max(chunkSize, largest entry) bytes.
+ *  - A zero tail (a zero length word at an entry boundary followed only by zeros to EOF: the
+ *    space a preallocating LogWriter zeroed ahead of its writes, see writer.ts) ends the
+ *    file's entries, forward and backward alike; it is not damage. Any non-zero byte after
+ *    that boundary makes it damage, reported as before.
  */
 import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/codec.js';
 import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
@@ -126,7 +130,56 @@ class WindowedFile {
 
   async refreshSize(): Promise<number> {
     this.size = await this.handle.size();
+    this.logicalEnd_ = undefined;
     return this.size;
+  }
+
+  /** Forget the read window (a live file's bytes there may change). */
+  dropWindow(): void {
+    this.winLen = 0;
+  }
+
+  /** True when at < size and every byte of [at, size) is zero: a zero tail starts at `at`. */
+  async zeroTailAt(at: number): Promise<boolean> {
+    if (at >= this.size) return false;
+    const tmp = new Uint8Array(Math.min(this.size - at, DEFAULT_CHUNK));
+    for (let p = at; p < this.size; ) {
+      const got = await this.handle.pread(tmp.subarray(0, Math.min(tmp.length, this.size - p)), p);
+      if (got === 0) return false;
+      for (let i = 0; i < got; i++) if (tmp[i] !== 0) return false;
+      p += got;
+    }
+    return true;
+  }
+
+  private logicalEnd_: number | undefined;
+
+  /**
+   * Where the file's entries end for a backward read: the size, unless the file ends in a
+   * zero tail, then the tail's start. A file whose last byte is not zero has no zero tail (a
+   * clean file ends with a non-zero length word or its header), so only a file ending in a
+   * zero byte is scanned forward to find the boundary.
+   */
+  async logicalEnd(): Promise<number> {
+    if (this.logicalEnd_ !== undefined) return this.logicalEnd_;
+    let end = this.size;
+    if (this.size > this.start && this.start > 0) {
+      const last = await this.view(this.size - 1, 1);
+      if (last[0] === 0) {
+        let at = this.start;
+        for (;;) {
+          if (at >= this.size) break;
+          const res = await this.decodeAt(at);
+          if (res.kind !== 'ok') {
+            if (await this.zeroTailAt(at)) end = at;
+            break;
+          }
+          at += res.length;
+        }
+      }
+    }
+    this.logicalEnd_ = end;
+    return end;
   }
 
   close(): Promise<void> {
@@ -229,6 +282,8 @@ export interface FileScan {
   goodEnd: number;
   /** The first problem, with the start offset of the damaged entry (or 0 for the header). */
   problem?: { error: TokusimError; entryStart: number };
+  /** Bytes of zero tail after goodEnd (0 when the file ends at its last entry or is damaged). */
+  zeroTail: number;
 }
 
 /** Read one file forward to its end or its first damaged entry. Never throws for bad data. */
@@ -244,11 +299,11 @@ export async function scanLogFile(storage: Storage, path: string, opts: { chunkS
   } catch (err) {
     if (!(err instanceof TokusimError) || err.kind === 'io') throw err;
     return {
-      path, size, version: undefined, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: 0,
+      path, size, version: undefined, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: 0, zeroTail: 0,
       problem: { error: withLastGoodLsn(err, opts.lastLsnBefore), entryStart: 0 },
     };
   }
-  const scan: FileScan = { path, size, version: wf.version, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: wf.start };
+  const scan: FileScan = { path, size, version: wf.version, entries: 0, firstLsn: undefined, lastLsn: undefined, goodEnd: wf.start, zeroTail: 0 };
   try {
     let at = wf.start;
     while (at < wf.size) {
@@ -260,6 +315,9 @@ export async function scanLogFile(storage: Storage, path: string, opts: { chunkS
         scan.lastLsn = res.record.lsn;
         at += res.length;
         scan.goodEnd = at;
+      } else if (await wf.zeroTailAt(at)) {
+        scan.zeroTail = wf.size - at;
+        break;
       } else {
         const error = res.kind === 'corrupt' ? withLastGoodLsn(res.error, lastGood) : truncatedError(path, at, wf.size - at, res.need, lastGood);
         scan.problem = { error, entryStart: at };
@@ -382,6 +440,16 @@ export class LogCursor {
       }
       const at = this.fwd.offset;
       const res = await wf.decodeAt(at);
+      if (res.kind !== 'ok' && (await wf.zeroTailAt(at))) {
+        // The end of this file's entries (a preallocated zero tail), not damage.
+        if (isLast) {
+          // A followed live log overwrites these zeros later: read them afresh next time.
+          wf.dropWindow();
+          return undefined;
+        }
+        this.fwd = { fileIdx: fileIdx + 1, offset: -1 };
+        continue;
+      }
       if (res.kind === 'corrupt') throw withLastGoodLsn(res.error, this.refLsn);
       if (res.kind === 'truncated') {
         if (isLast && this.tailWait) return undefined;
@@ -471,7 +539,7 @@ export class LogCursor {
       if (fileIdx < 0) return undefined;
       const wf = await this.fileAt(fileIdx, false);
       invariant(wf !== 'wait', 'backward reads never wait');
-      if (this.bwd.offset === Infinity) this.bwd.offset = wf.size;
+      if (this.bwd.offset === Infinity) this.bwd.offset = await wf.logicalEnd();
       const end = this.bwd.offset;
       if (end <= wf.start) {
         this.bwd = { fileIdx: fileIdx - 1, offset: Infinity };
@@ -559,6 +627,11 @@ export interface RepairResult {
    * so a repair never destroys bytes: a bit flip in fsynced data looks like a torn tail.
    */
   savedTo?: string;
+  /**
+   * Bytes of preallocated zero tail cut from the newest file (not damage, nothing saved;
+   * `repaired` stays false).
+   */
+  zeroTailCut?: number;
 }
 
 /**
@@ -579,7 +652,16 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   const scan = await scanLogFile(storage, newest.path);
   const problem = scan.problem;
   if (problem === undefined) {
-    return { repaired: false, lastGoodLsn: scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path))) };
+    const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
+    const result: RepairResult = { repaired: false };
+    if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
+    if (scan.zeroTail > 0) {
+      // A preallocated zero tail is the end of the log, not damage: cut it (nothing to save)
+      // so the file ends at its last entry, like any log that was closed cleanly.
+      await truncateDurably(storage, newest.path, scan.goodEnd);
+      result.zeroTailCut = scan.zeroTail;
+    }
+    return result;
   }
   invariant(scan.goodEnd === problem.entryStart, 'the cut is at the first damaged entry');
   if (problem.entryStart < LOG_FILE_HEADER_SIZE && !(await headerNeverWritten(storage, newest.path))) {
@@ -593,13 +675,7 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
   const discarded = await wholeLookingEntries(storage, newest.path, problem.entryStart, scan.size);
   const savedTo = await saveCutBytes(storage, dir, newest.path, scan.goodEnd, scan.size);
-  const handle = await storage.open(newest.path, 'readwrite');
-  try {
-    await handle.truncate(scan.goodEnd);
-    await handle.fsync();
-  } finally {
-    await handle.close();
-  }
+  await truncateDurably(storage, newest.path, scan.goodEnd);
   const result: RepairResult = {
     repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, bytesCut: scan.size - scan.goodEnd,
     discardedEntries: discarded.count, problem: problem.error, savedTo,
@@ -607,6 +683,16 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   if (discarded.first !== undefined && discarded.last !== undefined) result.discardedLsns = { first: discarded.first, last: discarded.last };
   if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
   return result;
+}
+
+async function truncateDurably(storage: Storage, path: string, size: number): Promise<void> {
+  const handle = await storage.open(path, 'readwrite');
+  try {
+    await handle.truncate(size);
+    await handle.fsync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -17,6 +17,15 @@
  *    such writes as durableWrites; the 'fsync' event still marks each new durable LSN). A
  *    storage that does not honour it gets an fsync as before. The directory is still fsynced
  *    after each file is created, and rollover still fsyncs the old file.
+ *  - Preallocation (option preallocate > 0): the current file's bytes [nInFile, allocatedEnd)
+ *    are zeros made durable ahead of need (a zero write, plus an fsync unless the handle is
+ *    dsync), so most log writes overwrite space that already exists instead of growing the
+ *    file. At most one extension is in flight; a log write that would reach into the range
+ *    an extension is still zeroing waits for it first, so zeros never land on log bytes.
+ *    Before rollover and at close the zero tail is cut (truncate to nInFile, then fsync), so
+ *    every file but a crashed newest one is byte-identical to a log written without it.
+ *    Readers treat a zero length word at an entry boundary followed by zeros to EOF as the
+ *    end of the log (cursor.ts).
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure.
@@ -58,6 +67,13 @@ export interface LogWriterOptions {
    * an fsync anyway (durability 'sync'). Default false.
    */
   dsync?: boolean;
+  /**
+   * Keep this many bytes of zeros ahead of the write position in the current file (0 = off,
+   * the default), extended in the background once less than half is left. Log writes then
+   * overwrite existing space, which on most file systems makes a durable write cheaper (no
+   * file-size metadata to journal). The zero tail is cut at close and before rollover.
+   */
+  preallocate?: number;
 }
 
 /** Per-file bookkeeping (PerconaFT's logfilemgr). */
@@ -78,6 +94,8 @@ export interface LogWriterStats {
   durableWrites: number;
   rollovers: number;
   filesDeleted: number;
+  /** Zero-filled bytes written ahead of need (preallocate option). */
+  bytesPreallocated: number;
 }
 
 export class LogWriter {
@@ -88,10 +106,17 @@ export class LogWriter {
   private readonly clock: Clock | undefined;
   private readonly listener: LogListener | undefined;
   private readonly dsync: boolean;
+  private readonly preallocate: number;
+  private zeros: Uint8Array | undefined;
 
   private readonly files: LogFileInfo[];
   private current!: StorageFile;
   private nInFile = 0;
+  /** End of the zeros known durable in the current file (== nInFile when none). */
+  private allocatedEnd = 0;
+  /** The extension in flight, zeroing [extendFrom, allocatedEnd after it resolves). */
+  private extending: Promise<void> | undefined;
+  private extendFrom = 0;
 
   private inbuf = new ByteWriter(4096);
   private appendedBytes = 0;
@@ -108,7 +133,7 @@ export class LogWriter {
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
-  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0 };
+  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0 };
 
   private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
     this.storage = opts.storage;
@@ -118,6 +143,8 @@ export class LogWriter {
     this.clock = opts.clock;
     this.listener = opts.listener;
     this.dsync = opts.dsync === true;
+    this.preallocate = opts.preallocate ?? 0;
+    invariant(Number.isSafeInteger(this.preallocate) && this.preallocate >= 0, 'preallocate must be a non-negative integer');
     invariant(this.lgMax > 0 && this.bufferSize > 0, 'lgMax and bufferSize must be positive');
     this.files = files;
     this.lsn = lastLsn;
@@ -269,6 +296,7 @@ export class LogWriter {
     await this.output.runExclusive(() =>
       this.guard(async () => {
         this.closed = true;
+        await this.cutZeroTail();
         await this.current.close();
       }),
     );
@@ -285,8 +313,12 @@ export class LogWriter {
     this.inbuf = new ByteWriter(Math.min(this.bufferSize, Math.max(4096, bytes.length)));
     const offset = this.nInFile;
     const file = this.current;
+    // Never let an extension's zeros land on log bytes: wait for one still zeroing this range.
+    if (this.extending !== undefined && offset + bytes.length > this.extendFrom) await this.extending;
     await file.pwrite(bytes, offset);
     this.nInFile += bytes.length;
+    if (this.nInFile > this.allocatedEnd) this.allocatedEnd = this.nInFile;
+    this.maybeExtend();
     this.written = upTo;
     this.counters.bytesWritten += bytes.length;
     this.counters.writes++;
@@ -338,6 +370,7 @@ export class LogWriter {
   private async rollover(): Promise<void> {
     const old = this.current;
     const size = this.nInFile;
+    await this.cutZeroTail();
     await old.fsync();
     this.synced = this.written;
     this.counters.fsyncs++;
@@ -358,9 +391,53 @@ export class LogWriter {
     await this.storage.fsyncDir(this.dir);
     this.current = file;
     this.nInFile = LOG_FILE_HEADER_SIZE;
+    this.allocatedEnd = LOG_FILE_HEADER_SIZE;
     // A new file starts with the last LSN written before it, as PerconaFT's logfilemgr does.
     this.files.push({ index, version: TOKU_LOG_VERSION, path, maxLsn: this.written });
     if (this.listener !== undefined) this.emit({ type: 'file-created', file: path, index });
+    this.maybeExtend();
+  }
+
+  /**
+   * Start zeroing the next preallocate bytes of the current file when less than half of the
+   * zeros ahead are left and no extension is in flight. Runs in the background (its failure
+   * fails the writer); flushLocked and cutZeroTail wait for it when they must.
+   */
+  private maybeExtend(): void {
+    if (this.preallocate === 0 || this.extending !== undefined || this.closed) return;
+    if (this.allocatedEnd - this.nInFile >= this.preallocate / 2) return;
+    const file = this.current;
+    const from = this.allocatedEnd;
+    const len = this.preallocate;
+    this.zeros ??= new Uint8Array(len);
+    const zeros = this.zeros;
+    this.extendFrom = from;
+    const p = (async () => {
+      await file.pwrite(zeros, from);
+      if (file.dsync !== true) await file.fsync();
+      if (this.current === file) this.allocatedEnd = Math.max(this.allocatedEnd, from + len);
+      this.counters.bytesPreallocated += len;
+    })();
+    this.extending = p.then(
+      () => {
+        this.extending = undefined;
+      },
+      (err: unknown) => {
+        this.extending = undefined;
+        this.failure ??= err;
+      },
+    );
+  }
+
+  /** Wait for any extension, then cut the zeros after nInFile (durably) so the file ends at its last entry. */
+  private async cutZeroTail(): Promise<void> {
+    while (this.extending !== undefined) await this.extending;
+    this.throwIfFailed();
+    if (this.allocatedEnd > this.nInFile) {
+      await this.current.truncate(this.nInFile);
+      await this.current.fsync();
+      this.allocatedEnd = this.nInFile;
+    }
   }
 
   private currentInfo(): LogFileInfo {
