@@ -12,6 +12,11 @@
  *  - Growth extends the file with truncate-up (the new bytes read as zeros, exactly as
  *    PerconaFT's zero-fill leaves them) and never shrinks it; the resulting sizes are those
  *    of spec block-translation-table.md §6.3.
+ *  - A truncation planned at the end of a checkpoint runs in the background (it is only
+ *    cleanup: the durable checkpoint refers to nothing beyond its target). A write that
+ *    ends at or below the target of every truncation still running, with no growth running,
+ *    need not wait for them; any other write waits for every size change, as above. A failed
+ *    background truncation is kept and thrown by the next endCheckpoint, settle or close.
  *  - writeHeader follows toku_serialize_ft_to: BTT pwrite, fsync, header pwrite to the slot
  *    chosen by the (already incremented) checkpoint count, fsync.
  *  - open never silently picks a damaged slot: slot validation and choice are those of
@@ -113,6 +118,34 @@ export class DictionaryFile {
 
   /** The last size change still running (null when none is), for ordering block writes. */
   private sizeOpTail: Promise<void> | null = null;
+  /** Growths queued and not yet settled. */
+  private growthsRunning = 0;
+  /** Targets of the background truncations queued and not yet settled. */
+  private readonly shrinksRunning = new Set<{ target: number }>();
+  /** The first failure of a background truncation, until it is reported. */
+  private shrinkFailure: unknown = undefined;
+
+  /** True when a write ending at `end` must wait for the size changes still running. */
+  private mustWaitForSizeOps(end: number): boolean {
+    if (this.sizeOpTail === null) return false;
+    if (this.growthsRunning > 0) return true;
+    for (const s of this.shrinksRunning) if (end > s.target) return true;
+    return false;
+  }
+
+  /** Throw (once) the failure of a background truncation, if one failed. */
+  private reportShrinkFailure(): void {
+    if (this.shrinkFailure === undefined) return;
+    const err = this.shrinkFailure;
+    this.shrinkFailure = undefined;
+    throw err;
+  }
+
+  /** Wait for every size change still running (a background truncation included). */
+  async settle(): Promise<void> {
+    if (this.sizeOpTail !== null) await this.sizeOpTail;
+    this.reportShrinkFailure();
+  }
 
   /**
    * Queue a size change behind the ones already issued. Returns its own promise (which
@@ -138,16 +171,21 @@ export class DictionaryFile {
    * its growth (if any) and wait for it and every earlier size change. With no size change
    * outstanding this does not wait at all.
    */
-  private async grow(g: FileGrowth | null): Promise<void> {
+  private async grow(g: FileGrowth | null, end: number): Promise<void> {
     if (g !== null) {
       const target = Number(g.newSize);
-      await this.queueSizeOp(async () => {
-        // Only ever extend: a pwrite (the header's, or one into a gap) may already have
-        // carried the file past the target. A write still in flight here was placed before
-        // this growth, so it ends below the target and the truncate cannot cut it.
-        if ((await this.handle.size()) < target) await this.handle.truncate(target);
-      });
-    } else if (this.sizeOpTail !== null) {
+      this.growthsRunning++;
+      try {
+        await this.queueSizeOp(async () => {
+          // Only ever extend: a pwrite (the header's, or one into a gap) may already have
+          // carried the file past the target. A write still in flight here was placed before
+          // this growth, so it ends below the target and the truncate cannot cut it.
+          if ((await this.handle.size()) < target) await this.handle.truncate(target);
+        });
+      } finally {
+        this.growthsRunning--;
+      }
+    } else if (this.mustWaitForSizeOps(end)) {
       await this.sizeOpTail;
     }
   }
@@ -160,7 +198,7 @@ export class DictionaryFile {
     const padded = Number(roundUp512(BigInt(data.length)));
     const { offset, growth } = this.blockTable.reallocOnDisk(b, BigInt(padded), forCheckpoint);
     if (padded === 0) return offset;
-    await this.grow(growth);
+    await this.grow(growth, Number(offset) + padded);
     let buf = data;
     if (data.length !== padded) {
       buf = new Uint8Array(padded);
@@ -183,7 +221,7 @@ export class DictionaryFile {
     const { offset, growth } = this.blockTable.reallocDescriptorOnDisk(BigInt(descriptorSizeOnDisk(data.length)));
     const padded = new Uint8Array(Number(roundUp512(BigInt(bytes.length))));
     padded.set(bytes);
-    await this.grow(growth);
+    await this.grow(growth, Number(offset) + padded.length);
     await this.handle.pwrite(padded, Number(offset));
     this.descriptor = data.slice();
   }
@@ -200,12 +238,12 @@ export class DictionaryFile {
     const slot = headerSlotForCount(header.checkpointCount);
     if (isBugPlanted('header-before-btt-durable')) {
       await this.handle.pwrite(encodeFtHeaderSector(header), headerSlotOffset(slot));
-      await this.grow(t.growth);
+      await this.grow(t.growth, Number(t.address) + t.bytes.length);
       await this.handle.pwrite(t.bytes, Number(t.address));
       await this.handle.fsync();
       return slot;
     }
-    await this.grow(t.growth);
+    await this.grow(t.growth, Number(t.address) + t.bytes.length);
     await this.handle.pwrite(t.bytes, Number(t.address));
     await this.handle.fsync();
     await this.handle.pwrite(encodeFtHeaderSector(header), headerSlotOffset(slot));
@@ -213,16 +251,31 @@ export class DictionaryFile {
     return slot;
   }
 
-  /** note_end_checkpoint plus the optional truncate. */
+  /**
+   * note_end_checkpoint plus the optional truncate, which is started here and runs in the
+   * background (settle() waits for it). Then reports a failed earlier truncation, if any.
+   */
   async endCheckpoint(): Promise<void> {
     const { truncateTo } = this.blockTable.noteEndCheckpoint();
     if (truncateTo !== null) {
       const size = Number(truncateTo);
-      await this.queueSizeOp(() => this.handle.truncate(size));
+      const entry = { target: size };
+      this.shrinksRunning.add(entry);
+      this.queueSizeOp(() => this.handle.truncate(size)).then(
+        () => this.shrinksRunning.delete(entry),
+        (err: unknown) => {
+          this.shrinksRunning.delete(entry);
+          this.shrinkFailure ??= err;
+        },
+      );
     }
+    this.reportShrinkFailure();
   }
 
+  /** Close the file after every size change still running; reports a failed truncation. */
   async close(): Promise<void> {
+    if (this.sizeOpTail !== null) await this.sizeOpTail;
     await this.handle.close();
+    this.reportShrinkFailure();
   }
 }

@@ -745,10 +745,17 @@ export class Cachetable {
    * next PAIRs. Each write in the window holds its PAIR's disk_nb_mutex (and, on the no-clone
    * path, its write lock) until it finishes, and all of them are counted as background jobs,
    * so checkpoint_pending_pairs still returns only after every pending PAIR is on disk.
-   * The default matches libuv's four I/O threads, which serve NodeStorage's writes.
+   * The window is also bounded in bytes (checkpointWriteWindowBytes: the clones it holds in
+   * memory), except that one write may always run. With NodeStorage a write's round trip
+   * (frame worker, I/O thread, reply) is several times its disk time, so the default of 16
+   * keeps the disk busy; measured on 256 KiB nodes, 4 gave ~60% of the raw write speed and 16
+   * about 75% (tools/bench/checkpoint-bench.ts, BENCH_WINDOW).
    */
-  checkpointWriteWindow = 4;
+  checkpointWriteWindow = 16;
+  /** The most bytes of PAIR values in the checkpoint write window at once (see above). */
+  checkpointWriteWindowBytes = 16 * 1024 * 1024;
   private windowInFlight = 0;
+  private windowBytes = 0;
   private windowWaiters: Array<() => void> = [];
   private windowFailed = false;
 
@@ -760,7 +767,7 @@ export class Cachetable {
    */
   async checkpointPendingPairs(): Promise<void> {
     const task = new LockTask('checkpoint thread');
-    invariant(this.windowInFlight === 0, 'no checkpoint write is in flight when checkpoint_pending_pairs starts');
+    invariant(this.windowInFlight === 0 && this.windowBytes === 0, 'no checkpoint write is in flight when checkpoint_pending_pairs starts');
     this.windowFailed = false;
     for (;;) {
       // A failed write ends the walk (as a throw did before the window existed); the
@@ -784,17 +791,20 @@ export class Cachetable {
   }
 
   /** Wait for a free slot in the checkpoint-thread write window. */
-  private async windowSlot(): Promise<void> {
+  private async windowSlot(size: number): Promise<void> {
     const limit = Math.max(1, Math.floor(this.checkpointWriteWindow));
-    while (this.windowInFlight >= limit) await new Promise<void>((wake) => this.windowWaiters.push(wake));
+    const full = (): boolean =>
+      this.windowInFlight >= limit || (this.windowInFlight > 0 && this.windowBytes + size > this.checkpointWriteWindowBytes);
+    while (full()) await new Promise<void>((wake) => this.windowWaiters.push(wake));
   }
 
   /**
    * Start one checkpoint-thread write in the window as a background job; `release` drops the
    * locks the write holds, after the write settles.
    */
-  private startWindowWrite(write: () => Promise<void>, release: () => void): void {
+  private startWindowWrite(size: number, write: () => Promise<void>, release: () => void): void {
     this.windowInFlight++;
+    this.windowBytes += size;
     this.cloneJobs.run(async () => {
       try {
         await write();
@@ -804,6 +814,7 @@ export class Cachetable {
       } finally {
         release();
         this.windowInFlight--;
+        this.windowBytes -= size;
         const w = this.windowWaiters.shift();
         w?.();
       }
@@ -812,7 +823,7 @@ export class Cachetable {
 
   /** write_pair_for_checkpoint_thread: not expensive, since cloning is quick. */
   private async writePairForCheckpointThread(task: LockTask, p: AnyPair): Promise<void> {
-    await this.windowSlot();
+    await this.windowSlot(p.size);
     await p.valueLock.writeLock(false);
     if (p.removed) {
       p.valueLock.writeUnlock();
@@ -831,6 +842,7 @@ export class Cachetable {
           // W is released below, at once; the clone is written in the window under
           // disk_nb_mutex, which the job drops when the write settles.
           this.startWindowWrite(
+            p.size,
             () => this.writeClone(p),
             () => p.diskMutex.writeUnlock(),
           );
@@ -840,6 +852,7 @@ export class Cachetable {
           await this.acquireDisk(task, p);
           handedOff = true;
           this.startWindowWrite(
+            p.size,
             () => this.writeValueHoldingDisk(p, true),
             () => {
               p.diskMutex.writeUnlock();

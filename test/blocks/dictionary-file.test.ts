@@ -113,3 +113,77 @@ describe('DictionaryFile concurrent block writes (regression: growth raced block
     });
   }
 });
+
+/** A Storage whose files hold every shrinking truncate until `release` (or fail it with `fail`). */
+class GatedShrinkStorage extends SimStorage {
+  held: Array<{ go: () => void; fail: (e: Error) => void }> = [];
+  override async open(...args: Parameters<SimStorage['open']>): ReturnType<SimStorage['open']> {
+    const f = await super.open(...args);
+    const truncate = f.truncate.bind(f);
+    const size = f.size.bind(f);
+    f.truncate = async (n: number): Promise<void> => {
+      if (n < (await size())) {
+        await new Promise<void>((go, fail) => this.held.push({ go, fail }));
+      }
+      await truncate(n);
+    };
+    return f;
+  }
+}
+
+describe('DictionaryFile: truncation at the end of a checkpoint runs in the background', () => {
+  const MiB = 1 << 20;
+  /** Three checkpoints of one 40 MiB block: the third frees the file's tail, planning a truncate. */
+  async function fileWithPlannedTruncate(storage: GatedShrinkStorage): Promise<{ df: DictionaryFile; root: bigint }> {
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/t.tokudb', newFtHeader({ now: 1n }));
+    const root = df.blockTable.allocateBlocknum();
+    for (let i = 0; i < 2; i++) await checkpointOnce(df, BigInt(10 + i), (d) => d.writeBlock(root, bytes(40 * MiB, i + 1), true).then(() => undefined));
+    return { df, root };
+  }
+
+  it('Scenario: the checkpoint ends before its truncate finishes; writes below the target do not wait; settle() waits', async () => {
+    const storage = new GatedShrinkStorage({ seed: 11 });
+    const { df, root } = await fileWithPlannedTruncate(storage);
+    const f = await storage.open('/db/t.tokudb', 'read');
+    const before = await f.size();
+    // The third checkpoint reuses the hole at the start and frees the tail: endCheckpoint returns
+    // with the truncate still held.
+    await checkpointOnce(df, 12n, (d) => d.writeBlock(root, bytes(40 * MiB, 3), true).then(() => undefined));
+    expect(storage.held).toHaveLength(1);
+    expect(await f.size()).toBe(before);
+    // A new small block lands right after the 40 MiB one, far below the truncate's target: its
+    // write completes while the truncate is still held.
+    const small = df.blockTable.allocateBlocknum();
+    df.blockTable.noteStartCheckpoint();
+    const off = await df.writeBlock(small, bytes(1000, 9), true);
+    expect(Number(off) + 1024).toBeLessThan(64 * MiB);
+    expect(storage.held).toHaveLength(1);
+    let settled = false;
+    const s = df.settle().then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toBe(false);
+    storage.held.shift()!.go();
+    await s;
+    expect(await f.size()).toBeLessThan(before);
+    expect((await f.size()) % (32 * MiB)).toBe(0);
+    await f.close();
+    await df.close();
+  });
+
+  it('Scenario: a failed background truncate is reported once, by the next endCheckpoint', async () => {
+    const storage = new GatedShrinkStorage({ seed: 12 });
+    const { df, root } = await fileWithPlannedTruncate(storage);
+    await checkpointOnce(df, 12n, (d) => d.writeBlock(root, bytes(40 * MiB, 3), true).then(() => undefined));
+    storage.held.shift()!.fail(new TokusimError('io', 'truncate /db/t.tokudb failed: EIO', { file: '/db/t.tokudb' }));
+    const err = await checkpointOnce(df, 13n, (d) => d.writeBlock(root, bytes(1000, 4), true).then(() => undefined)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TokusimError);
+    expect((err as TokusimError).message).toMatch(/EIO/);
+    // Reported once: settle and close succeed afterwards.
+    await df.settle();
+    await df.close();
+  });
+});

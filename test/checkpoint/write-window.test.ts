@@ -112,4 +112,26 @@ describe('checkpoint write window', () => {
       });
     }
   }
+
+  // Scenario: the window is also bounded in bytes: with a byte bound below one PAIR's size
+  // the checkpoint writes one PAIR at a time (one write may always run); without it, several.
+  for (const [windowBytes, wantMax] of [[1, 1], [Number.MAX_SAFE_INTEGER, 16]] as const) {
+    it(`Scenario: a byte bound of ${windowBytes === 1 ? 'one byte' : 'none'} allows at most ${wantMax} windowed write(s) at once`, async () => {
+      const storage = new TracingStorage({ seed: 9, ioJitter: 40 });
+      const env = await makeEnv({ storage, cloneable: true });
+      env.ct.checkpointWriteWindow = 16;
+      env.ct.checkpointWriteWindowBytes = windowBytes;
+      await putNodes(env, env.dicts[0]!, 40, 1);
+      const trace = storage.traces.get('data/d0.tokudb')!;
+      trace.maxInFlightBlocks = 0;
+      await env.cp.checkpoint();
+      expect(env.ct.stats.pairsWrittenForCheckpoint).toBe(40);
+      if (wantMax === 1) expect(trace.maxInFlightBlocks).toBe(1);
+      else {
+        expect(trace.maxInFlightBlocks).toBeGreaterThan(4);
+        expect(trace.maxInFlightBlocks).toBeLessThanOrEqual(wantMax);
+      }
+      await env.cp.shutdown();
+    });
+  }
 });

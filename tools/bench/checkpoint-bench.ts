@@ -54,10 +54,19 @@ const NODE_BYTES = Number(process.env['BENCH_NODE_KB'] ?? '256') * 1024;
 const N_NODES = Math.max(16, Math.round((256e6 * SCALE) / NODE_BYTES));
 const HOT = Math.max(4, Math.floor(N_NODES / 4));
 const CLIENTS = 4;
+/** Rounds of the latency runs (BENCH_ROUNDS, default 3). */
+const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
+/** Client op latencies in ms: all ops, and those during which a client resolved a pending PAIR. */
+interface Lat {
+  all: number[];
+  hits: number[];
+}
 const QUIET_OPS = 20000;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
 const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
 const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
+/** BENCH_ONLY=throughput skips the latency runs (section 1), BENCH_ONLY=latency the throughput runs. */
+const ONLY_THROUGHPUT = process.env['BENCH_ONLY'] === 'throughput';
 const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : Number(process.env['BENCH_FRAME_NICE']);
 
 const cloneCodec: NodeCodec<Uint8Array> = {
@@ -94,10 +103,6 @@ function median(xs: number[]): number {
   return pct(xs, 50);
 }
 
-function fmt(xs: number[]): string {
-  const max = xs.reduce((m, x) => Math.max(m, x), 0);
-  return `p50 ${pct(xs, 50).toFixed(3)} ms  p99 ${pct(xs, 99).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${xs.length} ops)`;
-}
 
 /** When the running checkpoint passed its named points (performance.now()). */
 const marks: Partial<Record<'afterBegin' | 'afterPendingPairsWritten' | 'afterHeadersBeforeEndCheckpoint', number>> = {};
@@ -164,8 +169,8 @@ async function dirtyAll(s: Setup): Promise<void> {
  * Each client lets the event loop turn before every op, as another thread would let the
  * checkpoint's I/O callbacks run; the op's latency starts before that turn.
  */
-async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Promise<number[]> {
-  const lat: number[] = [];
+async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Promise<Lat> {
+  const lat: Lat = { all: [], hits: [] };
   let done = false;
   void until?.then(() => (done = true));
   const one = async (c: number): Promise<void> => {
@@ -173,9 +178,12 @@ async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Pr
     for (let i = 0; until === undefined ? i < QUIET_OPS / CLIENTS : !done; i++) {
       const b = s.nodes[rng.int(HOT)]!;
       const t0 = performance.now();
+      const resolved = s.ct.stats.pendingResolved.client;
       await new Promise((r) => setImmediate(r));
       await pinModifyUnpin(s, b);
-      lat.push(performance.now() - t0);
+      const dt = performance.now() - t0;
+      lat.all.push(dt);
+      if (s.ct.stats.pendingResolved.client !== resolved) lat.hits.push(dt);
     }
   };
   await Promise.all(Array.from({ length: CLIENTS }, (_, c) => one(c)));
@@ -183,7 +191,7 @@ async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Pr
 }
 
 /** Latency of client ops during one checkpoint that finds every PAIR dirty. */
-async function duringCheckpoint(s: Setup, seed: number): Promise<{ lat: number[]; clientResolved: number; secs: number }> {
+async function duringCheckpoint(s: Setup, seed: number): Promise<{ lat: Lat; clientResolved: number; secs: number }> {
   await dirtyAll(s);
   const resolvedBefore = s.ct.stats.pendingResolved.client;
   const t0 = performance.now();
@@ -250,24 +258,75 @@ async function main(): Promise<void> {
   );
 
   const withClone = await setup('clone', cloneCodec);
-  const quiet = await clientLoops(withClone, 1);
-  const clone = await duringCheckpoint(withClone, 2);
+  if (process.env['BENCH_PROBE'] === '1') {
+    await dirtyAll(withClone);
+    const gaps: number[] = [];
+    let done = false;
+    const cp = withClone.cp.checkpoint().then(() => (done = true));
+    let last = performance.now();
+    while (!done) {
+      await new Promise((r) => setImmediate(r));
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+    }
+    await cp;
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const q = (p: number) => sorted[Math.floor((p / 100) * (sorted.length - 1))]!.toFixed(3);
+    console.log(`probe: ${gaps.length} turns, gap p50 ${q(50)} p90 ${q(90)} p99 ${q(99)} p99.9 ${q(99.9)} max ${q(100)} ms; turns > 50us: ${gaps.filter((g) => g > 0.05).length}, total ms in them ${gaps.filter((g) => g > 0.05).reduce((a, b) => a + b, 0).toFixed(1)}`);
+  }
+  if (!ONLY_THROUGHPUT) await latencies(withClone);
+  if (process.env['BENCH_ONLY'] !== 'latency') await throughput(withClone);
+  else await close(withClone);
+}
+
+/**
+ * ROUNDS rounds of: client ops with no checkpoint, during a cloning checkpoint, during a
+ * non-cloning one (the machine is shared, so one round can be disturbed; each figure is the
+ * median over the rounds). Ops are also split out by whether a client resolved a pending PAIR
+ * while the op ran ("pending hits": where cloning is meant to help).
+ */
+async function latencies(withClone: Setup): Promise<void> {
   const noClone = await setup('noclone', noCloneCodec);
-  const none = await duringCheckpoint(noClone, 3);
+  const quiet: Lat[] = [];
+  const clone: Lat[] = [];
+  const none: Lat[] = [];
+  const secs = { clone: [] as number[], none: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    quiet.push(await clientLoops(withClone, 1 + 10 * r));
+    const c = await duringCheckpoint(withClone, 2 + 10 * r);
+    clone.push(c.lat);
+    secs.clone.push(c.secs);
+    const n = await duringCheckpoint(noClone, 3 + 10 * r);
+    none.push(n.lat);
+    secs.none.push(n.secs);
+  }
   await close(noClone);
 
-  console.log(`latency, no checkpoint:             ${fmt(quiet)}`);
-  console.log(`latency, during checkpoint (clone): ${fmt(clone.lat)}; checkpoint ${clone.secs.toFixed(2)} s, clients resolved ${clone.clientResolved} pending PAIRs`);
-  console.log(`latency, during checkpoint (none):  ${fmt(none.lat)}; checkpoint ${none.secs.toFixed(2)} s, clients resolved ${none.clientResolved} pending PAIRs`);
-  const q99 = pct(quiet, 99);
-  const c99 = pct(clone.lat, 99);
-  const n99 = pct(none.lat, 99);
+  const med = (rounds: Lat[], p: number, hits = false): number => median(rounds.map((l) => pct(hits ? l.hits : l.all, p)));
+  const row = (rounds: Lat[]): string => {
+    const ops = rounds.reduce((n, l) => n + l.all.length, 0);
+    const hits = rounds.reduce((n, l) => n + l.hits.length, 0);
+    const max = Math.max(...rounds.flatMap((l) => l.all.reduce((m, x) => Math.max(m, x), 0)));
+    const hitPart = hits > 0 ? `; pending hits p50 ${med(rounds, 50, true).toFixed(3)} ms p99 ${med(rounds, 99, true).toFixed(3)} ms (${hits})` : '';
+    return `p50 ${med(rounds, 50).toFixed(3)} ms  p99 ${med(rounds, 99).toFixed(3)} ms  p99.9 ${med(rounds, 99.9).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${ops} ops${hitPart})`;
+  };
+  console.log(`latency (median of ${ROUNDS} rounds), no checkpoint:   ${row(quiet)}`);
+  console.log(`latency, during checkpoint (clone):       ${row(clone)}; checkpoint ${median(secs.clone).toFixed(2)} s`);
+  console.log(`latency, during checkpoint (no clone):    ${row(none)}; checkpoint ${median(secs.none).toFixed(2)} s`);
+  const q99 = med(quiet, 99);
+  const c99 = med(clone, 99);
+  const n99 = med(none, 99);
   console.log(
     `p99 ratio clone/quiet ${(c99 / q99).toFixed(2)}x (target <= 1.5x); no-clone/quiet ${(n99 / q99).toFixed(2)}x; ` +
-      `no-clone/clone ${(n99 / c99).toFixed(2)}x (p50 ${(pct(none.lat, 50) / pct(clone.lat, 50)).toFixed(2)}x)`,
+      `no-clone/clone: p99 ${(n99 / c99).toFixed(2)}x, p99.9 ${(med(none, 99.9) / med(clone, 99.9)).toFixed(2)}x, ` +
+      `pending hits p50 ${(med(none, 50, true) / med(clone, 50, true)).toFixed(2)}x p99 ${(med(none, 99, true) / med(clone, 99, true)).toFixed(2)}x`,
   );
+}
 
-  // Throughput: checkpoints with every PAIR dirty and no client running.
+/** Checkpoints with every PAIR dirty and no client running, next to raw writing. */
+async function throughput(withClone: Setup): Promise<void> {
+  if (process.env['BENCH_WINDOW'] !== undefined) withClone.ct.checkpointWriteWindow = Number(process.env['BENCH_WINDOW']);
   const defaultWindow = withClone.ct.checkpointWriteWindow;
   const figures: string[] = [];
   let bytes = 0;
