@@ -5,7 +5,8 @@
  * a small pool of worker threads, which also write the frame with one gathering pwritev
  * (header, payload, trailer+padding) on the file's descriptor, so the payload is neither
  * copied into a frame nor checksummed on the thread that serves clients. The payload's
- * ArrayBuffer is transferred to the worker (zero-copy) and dropped there after the write.
+ * ArrayBuffer is transferred to the worker (zero-copy) and back after the write, into
+ * blockBuffers (buffer-pool.ts) for reuse.
  *
  * Three modes, selectable for measurement (FrameWriteMode): the worker checksums and writes
  * (asynchronously or synchronously), or it only checksums and hands the buffer back for the
@@ -26,6 +27,7 @@ import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { invariant } from '../format/errors.js';
 import { x1764ScriptSource } from '../format/x1764.js';
+import { blockBuffers } from './buffer-pool.js';
 import { ioError } from './io-error.js';
 
 /** A poison buffer shared by every FramedPayload view; only ever read (never written). */
@@ -52,12 +54,13 @@ export class FramedPayload extends Uint8Array {
 
   readonly payload: Uint8Array;
 
-  /** Frame `payload`, padded to a multiple of 512 (the same length frameBlock gives). */
+  /**
+   * Frame `payload`, padded to a multiple of 512 (the same length frameBlock gives). The
+   * payload starts at offset 0 of an ArrayBuffer that nobody else uses (it may be longer than
+   * the payload, as blockBuffers' are); after the write the buffer goes to blockBuffers.
+   */
   constructor(payload: Uint8Array) {
-    invariant(
-      payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength && !(payload.buffer instanceof SharedArrayBuffer),
-      'a framed payload owns its whole ArrayBuffer',
-    );
+    invariant(payload.byteOffset === 0 && !(payload.buffer instanceof SharedArrayBuffer), 'a framed payload owns its ArrayBuffer from offset 0');
     const padded = Math.ceil((payload.length + 8) / 512) * 512;
     super(poisonOf(padded), 0, padded);
     this.payload = payload;
@@ -151,13 +154,14 @@ function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => 
           position += n;
           left = rest(left, n);
         }
-        parentPort!.postMessage({ id: m.id, crc });
+        parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
         return;
       }
       // 'async': the write runs on an I/O thread while this worker checksums the next block.
       const step = (left: Uint8Array[], position: number): void => {
         if (left.length === 0) {
-          parentPort!.postMessage({ id: m.id, crc });
+          // The buffer goes back to the main thread for reuse.
+          parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
           return;
         }
         fsw.writev(m.fd, left, position, (err, n) => {
@@ -281,13 +285,17 @@ export class FrameWorkerPool {
     const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: WRITE_BY_MODE[this.mode] };
     // The payload is detached once sent: from here on only req.len knows its length.
     const r = await this.pick().send(req, path);
-    if (this.mode !== 'libuv') return;
+    if (this.mode !== 'libuv') {
+      if (r.buf !== undefined) blockBuffers.give(r.buf);
+      return;
+    }
     invariant(r.buf !== undefined, 'a checksum-only reply hands the payload back');
     const head = new Uint8Array(4);
     new DataView(head.buffer).setUint32(0, req.len, true);
     const tail = new Uint8Array(padded - req.len - 4);
     new DataView(tail.buffer).setUint32(0, r.crc, true);
     await writevAll(fd, path, [head, new Uint8Array(r.buf, 0, req.len), tail], position);
+    blockBuffers.give(r.buf);
   }
 
   async close(): Promise<void> {

@@ -187,3 +187,62 @@ describe('DictionaryFile: truncation at the end of a checkpoint runs in the back
     await df.close();
   });
 });
+
+/** SimStorage whose .tokudb files fail their first fsync (once). */
+class FirstFsyncFails extends SimStorage {
+  failed = false;
+  override async open(...args: Parameters<SimStorage['open']>): ReturnType<SimStorage['open']> {
+    const f = await super.open(...args);
+    const fsync = f.fsync.bind(f);
+    f.fsync = async (): Promise<void> => {
+      if (!this.failed && f.path.endsWith('.tokudb')) {
+        this.failed = true;
+        throw new TokusimError('io', `fsync ${f.path} failed: EIO`, { file: f.path, actual: 'EIO' });
+      }
+      return fsync();
+    };
+    return f;
+  }
+}
+
+describe('DictionaryFile: background syncs while a checkpoint writes blocks', () => {
+  it('Scenario: with syncEveryBytes set, fsyncs start during the block writes and the checkpoint reads back whole', async () => {
+    const storage = new SimStorage({ seed: 21 });
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/s.tokudb', newFtHeader({ now: 1n }));
+    df.syncEveryBytes = 8192;
+    const blocks = Array.from({ length: 12 }, () => df.blockTable.allocateBlocknum());
+    await checkpointOnce(df, 5n, async (d) => {
+      for (const [i, b] of blocks.entries()) await d.writeBlock(b, bytes(3000, i + 1), true);
+    });
+    // 12 blocks of 3072 bytes: one sync per 8192 bytes written, except while one is running.
+    expect(df.backgroundSyncs).toBeGreaterThanOrEqual(1);
+    expect(df.backgroundSyncs).toBeLessThanOrEqual(4);
+    await df.close();
+    const { file } = await DictionaryFile.open(storage, '/db/s.tokudb');
+    for (const [i, b] of blocks.entries()) expect((await file.readBlock(b)).subarray(0, 3000).every((x) => x === i + 1)).toBe(true);
+    await file.close();
+  });
+
+  it('Scenario: a failed background fsync fails the checkpoint header write, even though the final fsync succeeds', async () => {
+    const storage = new FirstFsyncFails({ seed: 22 });
+    await storage.mkdir('/db');
+    const df = await DictionaryFile.create(storage, '/db/f.tokudb', newFtHeader({ now: 1n }));
+    df.syncEveryBytes = 1024;
+    const b = df.blockTable.allocateBlocknum();
+    const err = await checkpointOnce(df, 5n, (d) => d.writeBlock(b, bytes(3000, 1), true).then(() => undefined)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(storage.failed).toBe(true);
+    expect(err).toBeInstanceOf(TokusimError);
+    expect((err as TokusimError).where.actual).toBe('EIO');
+    // No header reached the disk: both slots are still empty.
+    const h = await storage.open('/db/f.tokudb', 'read');
+    const [s0, s1] = await readHeaderSlots(h, 'f');
+    await h.close();
+    expect(s0.header).toBeUndefined();
+    expect(s1.header).toBeUndefined();
+    await df.close();
+  });
+});

@@ -33,6 +33,7 @@
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
  * smoke run. Run after `make build`: node dist/tools/bench/checkpoint-bench.js
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +47,7 @@ import { RealClock } from '../../src/storage/clock.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
 import { Prng } from '../../src/storage/prng.js';
+import { blockBuffers } from '../../src/storage/buffer-pool.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'checkpoint');
@@ -72,9 +74,14 @@ const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : N
 const cloneCodec: NodeCodec<Uint8Array> = {
   serialize: (v) => v,
   deserialize: (b) => b.slice(),
-  clone: (v) => v.slice(),
+  clone: (v) => {
+    const c = blockBuffers.take(v.length);
+    c.set(v);
+    return c;
+  },
   *cloneSteps(v) {
-    const c = new Uint8Array(v.length);
+    // From the block buffer pool: the buffer of a written clone comes back to it.
+    const c = blockBuffers.take(v.length);
     for (let off = 0; off < v.length; off += NODE_SLICE_BYTES * 4) {
       if (off > 0) yield;
       c.set(v.subarray(off, Math.min(v.length, off + NODE_SLICE_BYTES * 4)), off);
@@ -132,6 +139,7 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
   const dict = await CheckpointableDictionary.create<Uint8Array>({
     cachetable: ct,
     storage,
+    ...(process.env['BENCH_SYNC_MB'] !== undefined ? { syncEveryBytes: Number(process.env['BENCH_SYNC_MB']) * 1024 * 1024 } : {}),
     path: join(dir, 'bench.tokudb'),
     filenum: 1,
     codec,
@@ -202,11 +210,11 @@ async function duringCheckpoint(s: Setup, seed: number): Promise<{ lat: Lat; cli
 }
 
 /** Raw sequential writing of totalBytes in 1 MiB pwrites and one fsync: MB/s, and the ms of each part. */
-async function rawWrite(totalBytes: number): Promise<{ mbps: number; writeMs: number; fsyncMs: number }> {
+async function rawWrite(totalBytes: number, overwrite: boolean): Promise<{ mbps: number; writeMs: number; fsyncMs: number }> {
   const storage = new NodeStorage();
   const path = join(DATA, 'raw.bin');
-  rmSync(path, { force: true });
-  const f = await storage.open(path, 'create-exclusive');
+  if (!overwrite) rmSync(path, { force: true });
+  const f = await storage.open(path, overwrite ? 'readwrite' : 'create-exclusive');
   const chunk = new Uint8Array(1 << 20).fill(7);
   const t0 = performance.now();
   for (let off = 0; off < totalBytes; off += chunk.length) await f.pwrite(chunk, off);
@@ -214,7 +222,7 @@ async function rawWrite(totalBytes: number): Promise<{ mbps: number; writeMs: nu
   await f.fsync();
   const t2 = performance.now();
   await f.close();
-  rmSync(path, { force: true });
+  if (overwrite) rmSync(path, { force: true });
   return { mbps: totalBytes / ((t2 - t0) / 1000) / 1e6, writeMs: t1 - t0, fsyncMs: t2 - t1 };
 }
 
@@ -328,35 +336,54 @@ async function latencies(withClone: Setup): Promise<void> {
 async function throughput(withClone: Setup): Promise<void> {
   if (process.env['BENCH_WINDOW'] !== undefined) withClone.ct.checkpointWriteWindow = Number(process.env['BENCH_WINDOW']);
   const defaultWindow = withClone.ct.checkpointWriteWindow;
-  const figures: string[] = [];
-  let bytes = 0;
-  let windowed = 0;
+  // Each measured run starts from a quiet disk (sync(1) first, so no earlier run's writeback
+  // lands on it), and raw writes alternate with the default-window checkpoints, so both see
+  // the same disk conditions.
+  const quietDisk = (): void => {
+    execFileSync('sync');
+  };
+  const runsW1: number[] = [];
+  const runs: number[] = [];
+  const raws: Array<{ mbps: number; writeMs: number; fsyncMs: number }> = [];
+  const rawOver: Array<{ mbps: number; writeMs: number; fsyncMs: number }> = [];
   const phases: Phases[] = [];
-  for (const w of [1, defaultWindow]) {
-    withClone.ct.checkpointWriteWindow = w;
-    const runs: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const m = await checkpointMBps(withClone);
-      runs.push(m.mbps);
-      bytes = m.bytes;
-      if (w === defaultWindow) phases.push(m.phases);
-    }
-    const med = median(runs);
-    if (w === defaultWindow) windowed = med;
-    figures.push(`window ${w}: ${med.toFixed(1)} MB/s`);
+  let bytes = 0;
+  withClone.ct.checkpointWriteWindow = 1;
+  for (let r = 0; r < 3; r++) {
+    quietDisk();
+    runsW1.push((await checkpointMBps(withClone)).mbps);
   }
   withClone.ct.checkpointWriteWindow = defaultWindow;
+  for (let r = 0; r < 3; r++) {
+    quietDisk();
+    const m = await checkpointMBps(withClone);
+    runs.push(m.mbps);
+    phases.push(m.phases);
+    bytes = m.bytes;
+    await withClone.dict.file.settle();
+    quietDisk();
+    raws.push(await rawWrite(bytes, false));
+    quietDisk();
+    rawOver.push(await rawWrite(bytes, true));
+  }
   await close(withClone);
-  const raws = [await rawWrite(bytes), await rawWrite(bytes), await rawWrite(bytes)];
-  const raw = median(raws.map((r) => r.mbps));
+  const windowed = median(runs);
+  const figures = [`window 1: ${median(runsW1).toFixed(1)} MB/s`, `window ${defaultWindow}: ${windowed.toFixed(1)} MB/s`];
+  // The target is judged against the faster of writing a new file and overwriting one.
+  const raw = Math.max(median(raws.map((r) => r.mbps)), median(rawOver.map((r) => r.mbps)));
   const sumMs = checksumMs(bytes);
   console.log(`checkpoint write throughput (${(bytes / 1e6).toFixed(0)} MB, median of 3): ${figures.join('; ')}`);
-  console.log(`raw sequential write ${raw.toFixed(1)} MB/s; ratio ${((windowed / raw) * 100).toFixed(0)}% (target >= 70%)`);
+  console.log(
+    `raw sequential write (1 MiB pwrites + fsync, median of 3, alternating with the checkpoints): new file ${median(raws.map((r) => r.mbps)).toFixed(1)} MB/s, ` +
+      `overwrite ${median(rawOver.map((r) => r.mbps)).toFixed(1)} MB/s`,
+  );
+  console.log(`checkpoint / faster raw ${raw.toFixed(1)} MB/s: ratio ${((windowed / raw) * 100).toFixed(0)}% (target >= 70%)`);
   const ms = (xs: number[]): string => `${median(xs).toFixed(0)} ms`;
   console.log(
     `  where the time goes (medians): checkpoint, window ${defaultWindow}: PAIRs ${ms(phases.map((p) => p.pairsMs))}, ` +
       `BTT+header+fsyncs ${ms(phases.map((p) => p.headersMs))}, end+rotate(+truncate) ${ms(phases.map((p) => p.endMs))}; ` +
-      `raw: pwrites ${ms(raws.map((r) => r.writeMs))}, fsync ${ms(raws.map((r) => r.fsyncMs))}`,
+      `raw new file: pwrites ${ms(raws.map((r) => r.writeMs))}, fsync ${ms(raws.map((r) => r.fsyncMs))}; ` +
+      `overwrite: pwrites ${ms(rawOver.map((r) => r.writeMs))}, fsync ${ms(rawOver.map((r) => r.fsyncMs))}`,
   );
   console.log(
     `x1764 node checksums alone: ${sumMs.toFixed(0)} ms for ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e3 / sumMs).toFixed(0)} MB/s), ` +
