@@ -292,6 +292,8 @@ export class Env implements EnvCore {
   /** @internal */ readonly dicts = new Map<number, Dictionary>();
   /** @internal */ rollback: CheckpointableDictionary<RollbackValue> | undefined;
   /** @internal */ readonly txns = new Map<bigint, Txn>();
+  /** writeBatch calls between their start and their end (each is a transaction of its own). */
+  private batchesInFlight = 0;
   /** @internal Commit visibility (see the invariants): write = applying a commit, read = reading committed data. */
   readonly visibility = new RwLock('commit_visibility_lock');
   /** @internal */ lastXid = 0n;
@@ -900,6 +902,7 @@ export class Env implements EnvCore {
     const t = new Txn(this, id, undefined, { parent: id, child: 0n });
     let lsn: bigint;
     let durable: Promise<void> | undefined;
+    this.batchesInFlight++;
     try {
       for (const o of ops) {
         o.dict.checkOpen();
@@ -914,12 +917,13 @@ export class Env implements EnvCore {
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
-        durable = this.startCommitSync(lsn);
+        durable = this.startCommitSync(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
       }
     } finally {
+      this.batchesInFlight--;
       this.lockMgr.releaseAll(t.id);
     }
     t.state = 'committed';
@@ -933,11 +937,13 @@ export class Env implements EnvCore {
    * In `sync` mode, start making the log durable up to a commit record at once, so the
    * write and fsync overlap the commit's in-memory work; the caller awaits the result before
    * it reports the commit. Group commit happens in the LogWriter. (An early rejection is
-   * marked handled here and rethrown when awaited.)
+   * marked handled here and rethrown when awaited.) `solo`: the committing transaction is
+   * the only one live (no other transaction or batch could join its group commit), so the
+   * LogWriter may write on this thread (LogWriter.fsync's solo option).
    */
-  private startCommitSync(lsn: bigint): Promise<void> | undefined {
+  private startCommitSync(lsn: bigint, solo: boolean): Promise<void> | undefined {
     if (this.durability !== 'sync') return undefined;
-    const p = this.logWriter!.fsync(lsn);
+    const p = this.logWriter!.fsync(lsn, { solo });
     p.catch(() => undefined);
     return p;
   }
@@ -1063,7 +1069,7 @@ export class Env implements EnvCore {
     let durable: Promise<void> | undefined;
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
-      if (lsn !== undefined && txn.parent === undefined && how === 'commit') durable = this.startCommitSync(lsn);
+      if (lsn !== undefined && txn.parent === undefined && how === 'commit') durable = this.startCommitSync(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
         if (!txn.ws.isEmpty) await this.updateRollbackNode(parent, () => parent.ws.mergeFrom(txn.ws));

@@ -96,6 +96,8 @@ export interface LogWriterStats {
   filesDeleted: number;
   /** Zero-filled bytes written ahead of need (preallocate option). */
   bytesPreallocated: number;
+  /** Durable buffer writes done on the calling thread for a solo commit (fsync's solo option). */
+  writesOnThisThread: number;
 }
 
 export class LogWriter {
@@ -133,7 +135,7 @@ export class LogWriter {
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
-  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0 };
+  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0, writesOnThisThread: 0 };
 
   private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
     this.storage = opts.storage;
@@ -236,9 +238,16 @@ export class LogWriter {
   /**
    * Make every record up to upTo (default: everything appended so far) durable. Callers whose
    * LSN is already synced return at once; one fsync covers every caller waiting meanwhile.
+   *
+   * `solo`: the caller knows nobody else can join this group commit (the engine passes it
+   * when the committing transaction is the only live one). If no other caller is waiting
+   * either, there is no group to gather, so on a dsync handle that offers pwriteSync the write
+   * is done on this thread: the thread had nothing to do but wait for it, and the round trip
+   * through the I/O thread pool (~50 us on the machines measured) is saved.
    */
-  async fsync(upTo: bigint = this.lsn): Promise<void> {
+  async fsync(upTo: bigint = this.lsn, opts: { solo?: boolean } = {}): Promise<void> {
     this.throwIfFailed();
+    const solo = opts.solo === true;
     invariant(upTo <= this.lsn, () => `fsync up to lsn ${upTo} which was never logged (last ${this.lsn})`);
     if (upTo <= this.synced) return;
     this.syncWaiters++;
@@ -249,7 +258,9 @@ export class LogWriter {
           await this.syncInFlight.catch(() => undefined);
           continue;
         }
-        const p = this.gatherCommits().then(() => this.output.runExclusive(() => this.guard(() => this.syncLocked())));
+        const p = solo && this.syncWaiters === 1
+          ? this.output.runExclusive(() => this.guard(() => this.syncLocked(true)))
+          : this.gatherCommits().then(() => this.output.runExclusive(() => this.guard(() => this.syncLocked(false))));
         this.syncInFlight = p;
         try {
           await p;
@@ -304,8 +315,12 @@ export class LogWriter {
 
   // ---- internals (called with the output mutex held) ---------------------------------------
 
-  /** Write the buffer out; true when that write was durable by itself (dsync handle). */
-  private async flushLocked(): Promise<boolean> {
+  /**
+   * Write the buffer out; true when that write was durable by itself (dsync handle). With
+   * `onThisThread`, a dsync handle that offers pwriteSync writes without leaving the thread
+   * (see fsync's solo option).
+   */
+  private async flushLocked(onThisThread = false): Promise<boolean> {
     this.flushScheduled = false;
     if (this.inbuf.length === 0) return false;
     const bytes = this.inbuf.bytesView();
@@ -315,7 +330,10 @@ export class LogWriter {
     const file = this.current;
     // Never let an extension's zeros land on log bytes: wait for one still zeroing this range.
     if (this.extending !== undefined && offset + bytes.length > this.extendFrom) await this.extending;
-    await file.pwrite(bytes, offset);
+    if (onThisThread && file.dsync === true && file.pwriteSync !== undefined) {
+      file.pwriteSync(bytes, offset);
+      this.counters.writesOnThisThread++;
+    } else await file.pwrite(bytes, offset);
     this.nInFile += bytes.length;
     if (this.nInFile > this.allocatedEnd) this.allocatedEnd = this.nInFile;
     this.maybeExtend();
@@ -350,9 +368,9 @@ export class LogWriter {
     }
   }
 
-  private async syncLocked(): Promise<void> {
+  private async syncLocked(solo: boolean): Promise<void> {
     const waiters = this.syncWaiters;
-    if (await this.flushLocked()) {
+    if (await this.flushLocked(solo && this.syncWaiters === 1)) {
       this.lastSyncWaiters = waiters;
       return;
     }

@@ -24,7 +24,7 @@
  *    process alive while idle either way).
  */
 import * as fs from 'node:fs/promises';
-import { constants as fsConstants, write as writeWithCallback } from 'node:fs';
+import { constants as fsConstants, write as writeWithCallback, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { invariant } from '../format/errors.js';
 import { ioError } from './io-error.js';
@@ -116,6 +116,23 @@ class NodeFile implements StorageFile {
       invariant(done <= buf.length, 'pread returned more than asked');
       return done;
     });
+  }
+
+  pwriteSync(data: Uint8Array, offset: number): void {
+    checkRange('pwrite', this.path, offset);
+    invariant(!(data instanceof FramedPayload), 'a framed payload is written through pwrite');
+    const h = this.liveWritable('pwrite');
+    let done = 0;
+    while (done < data.length) {
+      let n: number;
+      try {
+        n = writeSync(h.fd, data, done, data.length - done, offset + done);
+      } catch (err) {
+        throw ioError('pwrite', this.path, codeOf(err), err instanceof Error ? err.message : undefined);
+      }
+      if (n <= 0) throw ioError('pwrite', this.path, 'EIO', 'pwrite made no progress');
+      done += n;
+    }
   }
 
   async pwrite(data: Uint8Array, offset: number): Promise<void> {

@@ -49,6 +49,13 @@ export interface StorageFile {
   pread(buf: Uint8Array, offset: number): Promise<number>;
   /** Write all of data at offset (growing the file, zero-filling any gap). */
   pwrite(data: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional: pwrite done on the calling thread, returning when the bytes are written (and,
+   * on a dsync handle, durable). Offered only where it saves real work (NodeStorage: no
+   * thread-pool round trip); callers use it when the caller has nothing else to do meanwhile.
+   * Same bytes and errors as pwrite.
+   */
+  pwriteSync?(data: Uint8Array, offset: number): void;
   /** Current size in bytes (what a reader would see now, durable or not). */
   size(): Promise<number>;
   truncate(size: number): Promise<void>;

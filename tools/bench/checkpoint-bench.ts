@@ -158,6 +158,7 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
 
 async function close(s: Setup): Promise<void> {
   await s.cp.shutdown();
+  await s.dict.close();
   await s.log.close();
   await s.storage.close();
 }

@@ -1,0 +1,79 @@
+/**
+ * LogWriter.fsync's solo option: when the caller says nobody else can join the group commit
+ * and no other caller is waiting, a dsync handle that offers pwriteSync is written on the
+ * calling thread. Same bytes, same durability; otherwise the usual asynchronous group commit.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../src/format/record-types.js';
+import { LogCursor } from '../../src/log/cursor.js';
+import { LogWriter, type LogRecordInput } from '../../src/log/writer.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { SimStorage } from '../../src/storage/sim-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { tempDir } from './helpers.js';
+
+const commit = (i: number): LogRecordInput => ({ type: 'xcommit', xid: { parent: BigInt(i + 1), child: 0n } });
+
+async function records(storage: Storage, dir: string): Promise<LogRecord[]> {
+  const c = await LogCursor.open(storage, dir);
+  const out: LogRecord[] = [];
+  for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record);
+  await c.close();
+  return out;
+}
+
+describe('LogWriter: solo commits', () => {
+  it('Scenario: a solo fsync on a dsync NodeStorage log writes on this thread; a log written that way reads back the same', async () => {
+    const { dir, cleanup } = tempDir('solo');
+    try {
+      const storage = new NodeStorage();
+      const w = await LogWriter.open({ storage, dir, dsync: true });
+      const lsns: bigint[] = [];
+      for (let i = 0; i < 5; i++) {
+        const lsn = w.append(commit(i));
+        lsns.push(lsn);
+        await w.fsync(lsn, { solo: true });
+      }
+      expect(w.stats().writesOnThisThread).toBe(5);
+      expect(w.stats().durableWrites).toBe(5);
+      expect(w.syncedLsn).toBe(lsns[4]);
+      // Not solo: the asynchronous path.
+      const last = w.append(commit(9));
+      await w.fsync(last);
+      expect(w.stats().writesOnThisThread).toBe(5);
+      await w.close();
+      const got = await records(storage, dir);
+      expect(got.filter((r) => r.type === 'xcommit').map((r) => r.lsn)).toEqual([...lsns, last]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('Scenario: with a second caller already waiting, a solo fsync joins the group instead', async () => {
+    const { dir, cleanup } = tempDir('solo2');
+    try {
+      const storage = new NodeStorage();
+      const w = await LogWriter.open({ storage, dir, dsync: true });
+      const a = w.append(commit(1));
+      const pa = w.fsync(a);
+      const b = w.append(commit(2));
+      await Promise.all([pa, w.fsync(b, { solo: true })]);
+      expect(w.stats().writesOnThisThread).toBe(0);
+      expect(w.syncedLsn).toBe(b);
+      await w.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('Scenario: on SimStorage (no pwriteSync) a solo fsync takes the usual path and stays deterministic', async () => {
+    const s = new SimStorage({ seed: 3 });
+    await s.mkdir('log');
+    const w = await LogWriter.open({ storage: s, dir: 'log', dsync: true });
+    const lsn = w.append(commit(1));
+    await w.fsync(lsn, { solo: true });
+    expect(w.stats().writesOnThisThread).toBe(0);
+    expect(w.syncedLsn).toBe(lsn);
+    await w.close();
+  });
+});
