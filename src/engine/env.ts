@@ -38,7 +38,7 @@ import type { CrashHookName } from '../checkpoint/events.js';
 import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
 import type { CheckpointStatus } from '../checkpoint/status.js';
 import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
-import { LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
+import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
@@ -468,15 +468,16 @@ export class Env implements EnvCore {
         if (found && last !== undefined) {
           let end = last;
           for (let e = await c.next(); e !== undefined; e = await c.next()) end = e;
-          const f = await this.storage.open(end.file, 'read');
-          let size: number;
-          try {
-            size = await f.size();
-          } finally {
-            await f.close();
-          }
-          if (end.record.lsn === last.record.lsn && end.file === paths[paths.length - 1] && end.offset + end.length === size) {
-            return { repaired: false, lastGoodLsn: last.record.lsn };
+          if (end.record.lsn === last.record.lsn && end.file === paths[paths.length - 1]) {
+            // Whole up to its last entry: nothing to cut but a preallocated zero tail, if any
+            // (read once, so the cost stays that of the tail, not of the file).
+            await c.close();
+            const cut = await cutZeroTailAt(this.storage, end.file, end.offset + end.length);
+            if (cut !== undefined) {
+              const r: RepairResult = { repaired: false, lastGoodLsn: last.record.lsn };
+              if (cut > 0) r.zeroTailCut = cut;
+              return r;
+            }
           }
         }
       } catch {

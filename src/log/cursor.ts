@@ -156,30 +156,52 @@ class WindowedFile {
 
   /**
    * Where the file's entries end for a backward read: the size, unless the file ends in a
-   * zero tail, then the tail's start. A file whose last byte is not zero has no zero tail (a
-   * clean file ends with a non-zero length word or its header), so only a file ending in a
-   * zero byte is scanned forward to find the boundary.
+   * zero tail, then the tail's start. Decided from the end of the file, so the cost does not
+   * grow with the log: when the entry that the last four bytes (its trailing length word)
+   * describe decodes whole and ends the file, there is no zero tail (a clean file's last byte
+   * is usually zero too: the length word's high byte). Otherwise the last non-zero byte is
+   * found by reading backward through the zeros, and the entry boundary is the one of the
+   * next four positions where a whole entry ends. Only when neither works (damage) is the
+   * file scanned forward to find the boundary, as before.
    */
   async logicalEnd(): Promise<number> {
     if (this.logicalEnd_ !== undefined) return this.logicalEnd_;
-    let end = this.size;
-    if (this.size > this.start && this.start > 0) {
-      const last = await this.view(this.size - 1, 1);
-      if (last[0] === 0) {
-        let at = this.start;
-        for (;;) {
-          if (at >= this.size) break;
-          const res = await this.decodeAt(at);
-          if (res.kind !== 'ok') {
-            if (await this.zeroTailAt(at)) end = at;
-            break;
-          }
-          at += res.length;
+    this.logicalEnd_ = await this.findLogicalEnd();
+    return this.logicalEnd_;
+  }
+
+  private async findLogicalEnd(): Promise<number> {
+    if (this.size <= this.start || this.start === 0) return this.size;
+    const last = await this.view(this.size - 1, 1);
+    if (last[0] !== 0) return this.size;
+    if ((await this.decodeEndingAt(this.size)) !== undefined) return this.size;
+    // The last non-zero byte, read backward a chunk at a time.
+    // (Through the read window, which the reads above already placed at the end.)
+    let q = -1;
+    for (let hi = this.size; hi > this.start && q < 0; ) {
+      const lo = Math.max(this.start, hi - 64 * 1024);
+      const bytes = await this.view(lo, hi - lo);
+      if (bytes.length !== hi - lo) break;
+      for (let i = bytes.length - 1; i >= 0; i--) {
+        if (bytes[i] !== 0) {
+          q = lo + i;
+          break;
         }
       }
+      hi = lo;
     }
-    this.logicalEnd_ = end;
-    return end;
+    if (q < 0) return this.start; // header, then nothing but zeros
+    for (let e = q + 1; e <= Math.min(this.size, q + 4); e++) {
+      if ((await this.decodeEndingAt(e)) !== undefined) return e;
+    }
+    // Damage: find the boundary by a forward scan (the zero tail, if any, starts there).
+    let at = this.start;
+    while (at < this.size) {
+      const res = await this.decodeAt(at);
+      if (res.kind !== 'ok') return (await this.zeroTailAt(at)) ? at : this.size;
+      at += res.length;
+    }
+    return this.size;
   }
 
   close(): Promise<void> {
@@ -683,6 +705,31 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   if (discarded.first !== undefined && discarded.last !== undefined) result.discardedLsns = { first: discarded.first, last: discarded.last };
   if (lastGoodLsn !== undefined) result.lastGoodLsn = lastGoodLsn;
   return result;
+}
+
+/**
+ * If every byte of `path` from `at` to its end is zero (a preallocated tail after the entry
+ * that ends at `at`), cut them off durably and return how many were cut (0 when the file ends
+ * at `at`). Returns undefined, changing nothing, when a non-zero byte follows `at`.
+ */
+export async function cutZeroTailAt(storage: Storage, path: string, at: number): Promise<number | undefined> {
+  const handle = await storage.open(path, 'read');
+  let size: number;
+  try {
+    size = await handle.size();
+    if (at > size) return undefined;
+    const tmp = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - at)));
+    for (let p = at; p < size; ) {
+      const got = await handle.pread(tmp.subarray(0, Math.min(tmp.length, size - p)), p);
+      if (got === 0) return undefined;
+      for (let i = 0; i < got; i++) if (tmp[i] !== 0) return undefined;
+      p += got;
+    }
+  } finally {
+    await handle.close();
+  }
+  if (size > at) await truncateDurably(storage, path, at);
+  return size - at;
 }
 
 async function truncateDurably(storage: Storage, path: string, size: number): Promise<void> {
