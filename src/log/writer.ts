@@ -355,15 +355,18 @@ export class LogWriter {
   }
 
   /**
-   * Group commit on real storage: when the previous fsync was shared by several waiters (so
-   * several clients commit concurrently), let one turn of the event loop pass before the next
-   * fsync starts, so the clients that fsync just released can log their next commits into
-   * it. Without that, each fsync covers only the commits logged while the previous one was
-   * in flight. Simulated storage (no cooperative-yield capability) never waits here, so its
-   * schedule stays exactly as deterministic as before.
+   * Group commit on real storage with a separate fsync (no dsync handle): when the previous
+   * fsync was shared by several waiters (so several clients commit concurrently), let one
+   * turn of the event loop pass before the next write starts, so the clients that fsync just
+   * released can log their next commits into it. With a dsync handle this does not pay: a
+   * durable write is short enough that starting it at once, with the commits the other
+   * clients log meanwhile going into the next one, overlaps their work with the disk
+   * (measured, 8 writers: 1.2-1.4x classic-level without the wait, 0.94-1.0x with it).
+   * Simulated storage (no cooperative-yield capability) never waits here, so its schedule
+   * stays exactly as deterministic as before.
    */
   private async gatherCommits(): Promise<void> {
-    if (this.lastSyncWaiters > 1 && cooperativeYield(this.storage) !== undefined) {
+    if (this.lastSyncWaiters > 1 && this.current.dsync !== true && cooperativeYield(this.storage) !== undefined) {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
