@@ -1252,8 +1252,8 @@ export class Env implements EnvCore {
   /**
    * Close a failed environment without writing: no abort, checkpoint, fclose or shutdown
    * record (the next open recovers from the log); file handles are closed without flushing
-   * and the environment lock is released. (The log writer's handle is left to the process: it
-   * has no close that skips its fsync.)
+   * and the environment lock is released. The log is closed without writing (as a crash
+   * would leave it; the next open recovers).
    */
   private async closeFailed(): Promise<void> {
     this.closed = true;
@@ -1264,6 +1264,7 @@ export class Env implements EnvCore {
     for (const d of this.dicts.values()) d.closed = true;
     this.dicts.clear();
     for (const f of files) await f.close().catch(() => undefined);
+    await this.logWriter?.closeWithoutWriting().catch(() => undefined);
     await this.envLock?.release().catch(() => undefined);
   }
 

@@ -313,6 +313,20 @@ export class LogWriter {
     );
   }
 
+  /**
+   * Close the current file without writing anything more (no buffer write, fsync or zero-tail
+   * cut): for an owner that failed and must leave the log as a crash would. Idempotent; later
+   * calls other than close fail as on a closed writer.
+   */
+  async closeWithoutWriting(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.output.runExclusive(async () => {
+      if (this.extending !== undefined) await this.extending.catch(() => undefined);
+      await this.current.close();
+    });
+  }
+
   // ---- internals (called with the output mutex held) ---------------------------------------
 
   /**

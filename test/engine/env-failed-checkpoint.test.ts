@@ -97,13 +97,16 @@ describe('engine: a failed checkpoint puts the environment in the failed state',
       ]);
       for (const [i, e] of later.entries()) expect(e, `I/O ${n}, operation ${i}`).toBe(failed);
 
-      // close() writes nothing but the lock file's removal.
+      // close() writes nothing but the lock file's removal, and closes the log's handle.
       const writes: string[] = [];
+      const closes: string[] = [];
       h.storage.onIo((ev) => {
         if (['pwrite', 'truncate', 'fsync', 'rename', 'unlink'].includes(ev.op) && !ev.path.endsWith('__tokusim_env_lock')) writes.push(`${ev.op} ${ev.path}`);
+        if (ev.op === 'close') closes.push(ev.path);
       });
       await h.env.close();
       expect(writes).toEqual([]);
+      expect(closes.filter((p) => p.endsWith('.tokulog29')), `I/O ${n}`).toHaveLength(1);
       expect(await rejection(h.env.put(h.d, enc('k00'), enc('z')))).toBeInstanceOf(TokusimError);
 
       // A reopen (same process, same disk) recovers: committed rows, the live txn aborted.
