@@ -58,6 +58,30 @@ const HOT = Math.max(4, Math.floor(N_NODES / 4));
 const CLIENTS = 4;
 /** Rounds of the latency runs (BENCH_ROUNDS, default 3). */
 const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
+/** A fixed-capacity sample buffer (samples past its capacity are dropped and counted). */
+class Recorder {
+  private readonly buf: Float64Array;
+  private n = 0;
+  dropped = 0;
+  constructor(capacity: number) {
+    this.buf = new Float64Array(capacity);
+  }
+  push(x: number): void {
+    if (this.n < this.buf.length) this.buf[this.n++] = x;
+    else this.dropped++;
+  }
+  values(): number[] {
+    return Array.from(this.buf.subarray(0, this.n));
+  }
+  reset(): this {
+    this.n = 0;
+    this.dropped = 0;
+    return this;
+  }
+}
+const ALL_SAMPLES = new Recorder(1 << 21);
+const HIT_SAMPLES = new Recorder(1 << 16);
+
 /** Client op latencies in ms: all ops, and those during which a client resolved a pending PAIR. */
 interface Lat {
   all: number[];
@@ -179,7 +203,11 @@ async function dirtyAll(s: Setup): Promise<void> {
  * checkpoint's I/O callbacks run; the op's latency starts before that turn.
  */
 async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Promise<Lat> {
-  const lat: Lat = { all: [], hits: [] };
+  // Preallocated once for the whole run: growing a JS array of hundreds of thousands of
+  // samples (or allocating a big buffer per phase) while measuring would itself copy
+  // megabytes and wake the GC in the middle of the ops being timed.
+  const all = ALL_SAMPLES.reset();
+  const hits = HIT_SAMPLES.reset();
   let done = false;
   void until?.then(() => (done = true));
   const one = async (c: number): Promise<void> => {
@@ -191,12 +219,12 @@ async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Pr
       await new Promise((r) => setImmediate(r));
       await pinModifyUnpin(s, b);
       const dt = performance.now() - t0;
-      lat.all.push(dt);
-      if (s.ct.stats.pendingResolved.client !== resolved) lat.hits.push(dt);
+      all.push(dt);
+      if (s.ct.stats.pendingResolved.client !== resolved) hits.push(dt);
     }
   };
   await Promise.all(Array.from({ length: CLIENTS }, (_, c) => one(c)));
-  return lat;
+  return { all: all.values(), hits: hits.values() };
 }
 
 /** Latency of client ops during one checkpoint that finds every PAIR dirty. */
@@ -267,22 +295,27 @@ async function main(): Promise<void> {
   );
 
   const withClone = await setup('clone', cloneCodec);
-  if (process.env['BENCH_PROBE'] === '1') {
+  if (process.env['BENCH_PROBE'] === '1' || process.env['BENCH_ONLY'] === 'probe') {
     await dirtyAll(withClone);
-    const gaps: number[] = [];
+    const gapRec = ALL_SAMPLES.reset();
     let done = false;
     const cp = withClone.cp.checkpoint().then(() => (done = true));
     let last = performance.now();
     while (!done) {
       await new Promise((r) => setImmediate(r));
       const now = performance.now();
-      gaps.push(now - last);
+      gapRec.push(now - last);
       last = now;
     }
     await cp;
+    const gaps = gapRec.values();
     const sorted = [...gaps].sort((a, b) => a - b);
     const q = (p: number) => sorted[Math.floor((p / 100) * (sorted.length - 1))]!.toFixed(3);
     console.log(`probe: ${gaps.length} turns, gap p50 ${q(50)} p90 ${q(90)} p99 ${q(99)} p99.9 ${q(99.9)} max ${q(100)} ms; turns > 50us: ${gaps.filter((g) => g > 0.05).length}, total ms in them ${gaps.filter((g) => g > 0.05).reduce((a, b) => a + b, 0).toFixed(1)}`);
+  }
+  if (process.env['BENCH_ONLY'] === 'probe') {
+    await close(withClone);
+    return;
   }
   if (!ONLY_THROUGHPUT) await latencies(withClone);
   if (process.env['BENCH_ONLY'] !== 'latency') await throughput(withClone);
@@ -301,11 +334,20 @@ async function latencies(withClone: Setup): Promise<void> {
   const clone: Lat[] = [];
   const none: Lat[] = [];
   const secs = { clone: [] as number[], none: [] as number[] };
+  // Each phase starts with the earlier phases' file work settled and the disk quiet.
+  const settle = async (): Promise<void> => {
+    await withClone.dict.file.settle();
+    await noClone.dict.file.settle();
+    execFileSync('sync');
+  };
   for (let r = 0; r < ROUNDS; r++) {
+    await settle();
     quiet.push(await clientLoops(withClone, 1 + 10 * r));
+    await settle();
     const c = await duringCheckpoint(withClone, 2 + 10 * r);
     clone.push(c.lat);
     secs.clone.push(c.secs);
+    await settle();
     const n = await duringCheckpoint(noClone, 3 + 10 * r);
     none.push(n.lat);
     secs.none.push(n.secs);
