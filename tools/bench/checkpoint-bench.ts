@@ -10,13 +10,22 @@
  *     write (the client writes the PAIR itself, or waits for the checkpoint thread, which holds
  *     the write lock during its write); with cloning it waits only for a memory copy.
  *     Printed with the ratios against "no checkpoint" (target: cloning p99 within 1.5x, and
- *     clearly better than without cloning).
+ *     clearly better than without cloning). BENCH_ROUNDS rounds (default 3) of the three
+ *     phases, each phase started with the disk quiet (sync(1)); figures are medians over the
+ *     rounds. "Pending hits" are the ops during which some client resolved a pending PAIR
+ *     (where cloning is meant to help). Samples go to buffers allocated once, so measuring
+ *     does not itself allocate.
  *  2. Checkpoint write throughput (MB/s) with every PAIR dirty and no client, for the write
- *     window of 1 (strictly one PAIR at a time, as before) and the default window, next to the
- *     raw sequential write speed of the same disk measured in the same run (1 MiB pwrites and
- *     an fsync; target at least 70% of raw). Each figure is the median of three runs, since
- *     the disk is shared. The time the x1764 node checksums alone take on this CPU is printed
- *     too: it is work raw writing does not do.
+ *     window of 1 (strictly one PAIR at a time, as PerconaFT) and the default window, next to
+ *     the raw sequential write speed of the same disk measured in the same run, both for a new
+ *     file and for overwriting one (1 MiB pwrites and an fsync; the target, at least 70% of
+ *     raw, is judged against the faster). Raw runs alternate with the checkpoints, each after
+ *     sync(1); each figure is the median of three runs. The time the x1764 node checksums
+ *     alone take on this CPU is printed too: it is work raw writing does not do.
+ *  BENCH_ONLY=latency|throughput runs one section; BENCH_ONLY=probe (or BENCH_PROBE=1) times
+ *  the event loop's turns during one checkpoint with no client (how long the checkpoint's
+ *  work holds the thread). BENCH_WINDOW and BENCH_SYNC_MB override the write window and the
+ *  background-sync interval.
  *
  * A client's latency runs from the moment it is ready to issue its next op (before it lets
  * the event loop turn) to the end of its unpin, so time spent waiting behind the checkpoint's
@@ -27,7 +36,7 @@
  * checksummed and written by NodeStorage's frame workers, off the main thread
  * (BENCH_FRAME_WORKERS, default 1; 0 turns them off; BENCH_FRAME_MODE=worker-sync makes
  * the worker write synchronously, =libuv makes it only checksum and the main thread issue the
- * pwritev on libuv's threads).
+ * pwritev on libuv's threads; BENCH_FRAME_NICE sets their nice value, default 10).
  *
  * PAIRs are 256 KiB by default (TokuDB's nodes are 4 MiB; BENCH_NODE_KB changes it).
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
