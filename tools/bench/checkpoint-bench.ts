@@ -25,7 +25,9 @@
  *  BENCH_ONLY=latency|throughput runs one section; BENCH_ONLY=probe (or BENCH_PROBE=1) times
  *  the event loop's turns during one checkpoint with no client (how long the checkpoint's
  *  work holds the thread). BENCH_WINDOW and BENCH_SYNC_MB override the write window and the
- *  background-sync interval.
+ *  background-sync interval, BENCH_CLONE_SLICE_KB the bench codec's clone slice (64 KiB), and
+ *  BENCH_DIR the directory (e.g. a tmpfs, to see the pipeline without the disk: there the
+ *  checkpoint writes at about the raw overwrite speed).
  *
  * A client's latency runs from the moment it is ready to issue its next op (before it lets
  * the event loop turn) to the end of its unpin, so time spent waiting behind the checkpoint's
@@ -59,7 +61,7 @@ import { Prng } from '../../src/storage/prng.js';
 import { blockBuffers } from '../../src/storage/buffer-pool.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-const DATA = join(ROOT, 'bench-data', 'checkpoint');
+const DATA = process.env['BENCH_DIR'] ?? join(ROOT, 'bench-data', 'checkpoint');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const NODE_BYTES = Number(process.env['BENCH_NODE_KB'] ?? '256') * 1024;
 const N_NODES = Math.max(16, Math.round((256e6 * SCALE) / NODE_BYTES));
@@ -104,6 +106,9 @@ const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMo
 const ONLY_THROUGHPUT = process.env['BENCH_ONLY'] === 'throughput';
 const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : Number(process.env['BENCH_FRAME_NICE']);
 
+/** Bytes the bench codec copies per clone slice (BENCH_CLONE_SLICE_KB, default 64). */
+const CLONE_SLICE_BYTES = Number(process.env['BENCH_CLONE_SLICE_KB'] ?? String((NODE_SLICE_BYTES * 4) / 1024)) * 1024;
+
 const cloneCodec: NodeCodec<Uint8Array> = {
   serialize: (v) => v,
   deserialize: (b) => b.slice(),
@@ -115,9 +120,9 @@ const cloneCodec: NodeCodec<Uint8Array> = {
   *cloneSteps(v) {
     // From the block buffer pool: the buffer of a written clone comes back to it.
     const c = blockBuffers.take(v.length);
-    for (let off = 0; off < v.length; off += NODE_SLICE_BYTES * 4) {
+    for (let off = 0; off < v.length; off += CLONE_SLICE_BYTES) {
       if (off > 0) yield;
-      c.set(v.subarray(off, Math.min(v.length, off + NODE_SLICE_BYTES * 4)), off);
+      c.set(v.subarray(off, Math.min(v.length, off + CLONE_SLICE_BYTES)), off);
     }
     return c;
   },
