@@ -43,6 +43,7 @@ async function run<V>(
   codec: NodeCodec<V>,
   make: (i: number) => V,
   rewrite: (v: V, i: number) => V,
+  syncEveryBytes?: number,
 ): Promise<{ file: Buffer; ct: Cachetable; dict: CheckpointableDictionary<V>; nodes: bigint[] }> {
   await mkdir(join(dir, 'log'), { recursive: true });
   const ct = new Cachetable();
@@ -68,7 +69,10 @@ async function run<V>(
       },
     },
   });
-  dict = await CheckpointableDictionary.create<V>({ cachetable: ct, storage, path: join(dir, 'd.tokudb'), filenum: 1, codec, header: newFtHeader({ now: 1n }) });
+  dict = await CheckpointableDictionary.create<V>({
+    cachetable: ct, storage, path: join(dir, 'd.tokudb'), filenum: 1, codec, header: newFtHeader({ now: 1n }),
+    ...(syncEveryBytes !== undefined ? { syncEveryBytes } : {}),
+  });
   cp.attach(dict.cachefile, dict);
   for (let i = 0; i < COUNT; i++) {
     const p = await ct.put(dict.cachefile, () => dict.allocateBlocknum(), make(i), NODE);
@@ -127,5 +131,19 @@ describe('checkpoint writes through frame workers', () => {
     const img = await readCheckpointedImage(storage, join(root, 'shared', 'd.tokudb'), { deserialize: (x: Uint8Array) => x.slice() });
     [...img.blocks.values()].forEach((v, i) => expect(v).toEqual(fill(i)));
     await storage.close();
+  });
+
+  it('Scenario: background fsyncs during the block writes leave the same file, and the checkpoint stays sharp', async () => {
+    const plain = new NodeStorage({ frameWorkers: 1 });
+    const syncing = new NodeStorage({ frameWorkers: 1 });
+    const a = await run(join(root, 'plain'), plain, privateCodec, fill, refill, 0);
+    const b = await run(join(root, 'syncing'), syncing, privateCodec, fill, refill, 2 * NODE);
+    expect(a.dict.file.backgroundSyncs).toBe(0);
+    expect(b.dict.file.backgroundSyncs).toBeGreaterThan(0);
+    expect(b.file.equals(a.file)).toBe(true);
+    const img = await readCheckpointedImage(syncing, join(root, 'syncing', 'd.tokudb'), { deserialize: (x: Uint8Array) => x.slice() });
+    [...img.blocks.values()].forEach((v, i) => expect(v).toEqual(fill(i)));
+    await plain.close();
+    await syncing.close();
   });
 });
