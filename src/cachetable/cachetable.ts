@@ -85,6 +85,8 @@ export interface CachetableStats {
 }
 
 type AnyPair = Pair<any>;
+
+const NO_UNPIN_OPTIONS: { dirty?: boolean; size?: number } = Object.freeze({});
 type AnyCachefile = Cachefile<any>;
 
 function pairKey(cf: AnyCachefile, blocknum: bigint): string {
@@ -232,10 +234,15 @@ export class Cachetable {
    */
   async getAndPin<V>(cf: Cachefile<V>, blocknum: bigint, options: PinOptions): Promise<Pair<V>> {
     this.checkOpen(cf);
-    const task = options.task ?? new LockTask(`getAndPin ${cf.name}:${blocknum}`);
-    const expensive = options.mode === 'write' && options.expensive !== false;
+    // The task's name is built only if something reports it (a lock-order failure, a trace).
+    const task = options.task ?? new LockTask(() => `getAndPin ${cf.name}:${blocknum}`);
+    const write = options.mode === 'write';
+    const expensive = write && options.expensive !== false;
     for (;;) {
-      await this.listLock.acquire(task, 'read');
+      // Every lock is first tried synchronously: an uncontended pin makes no promise of its
+      // own and never gives up the thread, so it allocates little (fewer young-generation
+      // GCs) and cannot be overtaken halfway.
+      if (!this.listLock.tryAcquire(task, 'read')) await this.listLock.acquire(task, 'read');
       let p = this.peek(cf, blocknum);
       let listMode: 'read' | 'write' = 'read';
       if (p === undefined) {
@@ -248,19 +255,44 @@ export class Cachetable {
       // Queue on the PAIR's lock synchronously with dropping the list lock, so that no
       // evictor can see it unused in between.
       this.listLock.release(task, listMode);
-      task.checkBlockingPairAcquire(`value_rwlock ${p}`);
-      await (options.mode === 'read' ? p.valueLock.readLock() : p.valueLock.writeLock(expensive));
+      task.checkBlockingPairAcquire(p.valueLock.name);
+      if (!(write ? p.valueLock.tryWriteLock(expensive) : p.valueLock.tryReadLock())) {
+        await (write ? p.valueLock.writeLock(expensive) : p.valueLock.readLock());
+      }
       if (p.removed) {
         this.unlockValue(p);
         continue;
       }
       p.count = Math.min(CLOCK_SATURATION, p.count + 1);
-      if (options.mode === 'write' && !isBugPlanted('checkpoint-no-clone')) {
-        const targets = [p, ...(options.dependents ?? []).map((d) => d.pair)];
-        const captured = await this.capturePending(task, targets, 'read', 'client');
-        await this.resolveCaptured(task, targets, captured, options.dependents);
+      if (write && !isBugPlanted('checkpoint-no-clone')) {
+        const deps = options.dependents;
+        if (deps === undefined || deps.length === 0) {
+          // The common case, without the arrays of the dependent-pair path.
+          const captured = this.capturePendingOne(task, p);
+          if (captured === true || (captured !== false && (await captured))) await this.writeLockedPairForCheckpoint(task, p, true);
+        } else {
+          const targets = [p, ...deps.map((d) => d.pair)];
+          const captured = await this.capturePending(task, targets, 'read', 'client');
+          await this.resolveCaptured(task, targets, captured, deps);
+        }
       }
       return p;
+    }
+  }
+
+  /**
+   * capturePending for one PAIR by a client: read and clear its bit under pending_lock_cheap
+   * (read), taken synchronously when it is free (the usual case: only begin_checkpoint takes
+   * it in write mode). Returns a plain boolean then, else a promise of it.
+   */
+  private capturePendingOne(task: LockTask, p: AnyPair): boolean | Promise<boolean> {
+    if (!this.pendingCheap.tryAcquire(task, 'read')) {
+      return this.capturePending(task, [p], 'read', 'client').then((c) => c[0] === true);
+    }
+    try {
+      return this.clearPending(p, 'client');
+    } finally {
+      this.pendingCheap.release(task, 'read');
     }
   }
 
@@ -343,15 +375,16 @@ export class Cachetable {
   }
 
   /** Release a pin. `dirty` ORs into the PAIR (write pins only); `size` replaces its size. */
-  unpin(p: AnyPair, options: { dirty?: boolean; size?: number } = {}): void {
-    invariant(!p.removed, () => `unpin of removed PAIR ${p}`);
+  unpin(p: AnyPair, options: { dirty?: boolean; size?: number } = NO_UNPIN_OPTIONS): void {
+    // Checks are tested before their messages are built (no allocation on the fast path).
+    if (p.removed) invariant(false, () => `unpin of removed PAIR ${p}`);
     if (p.valueLock.writeLocked) {
       if (options.dirty === true) p.dirty = true;
       if (options.size !== undefined) this.setSize(p, options.size);
       p.valueLock.writeUnlock();
     } else {
-      invariant(p.valueLock.readerCount > 0, () => `unpin of ${p}, which is not pinned`);
-      invariant(options.dirty !== true, () => `a read pin of ${p} cannot dirty it`);
+      if (p.valueLock.readerCount <= 0) invariant(false, () => `unpin of ${p}, which is not pinned`);
+      if (options.dirty === true) invariant(false, () => `a read pin of ${p} cannot dirty it`);
       if (options.size !== undefined) this.setSize(p, options.size);
       p.valueLock.readUnlock();
     }
@@ -966,7 +999,7 @@ export class Cachetable {
   }
 
   private setSize(p: AnyPair, size: number): void {
-    invariant(Number.isFinite(size) && size >= 0, () => `size of ${p} must be a non-negative number, got ${size}`);
+    if (!(Number.isFinite(size) && size >= 0)) invariant(false, () => `size of ${p} must be a non-negative number, got ${size}`);
     if (!p.removed) this.sizeCurrentBytes += size - p.size;
     p.size = size;
   }

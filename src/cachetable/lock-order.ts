@@ -29,64 +29,85 @@ export const LockLevel = {
 } as const;
 export type LockLevelValue = (typeof LockLevel)[keyof typeof LockLevel];
 
-interface Held {
-  readonly lock: OrderedLock;
-  readonly mode: 'read' | 'write';
-}
-
 let nextTaskId = 1;
 
 export class LockTask {
   readonly id: number;
-  readonly name: string;
-  private readonly held: Held[] = [];
+  /** The name, or a function that builds it: built only when something asks for it (a report). */
+  private label: string | (() => string);
+  /**
+   * The ordered locks held, outermost first, with their modes in a parallel array: a pin
+   * notes and drops locks many times per op, so this keeps the fast path free of allocation.
+   */
+  private readonly heldLocks: OrderedLock[] = [];
+  private readonly heldModes: Array<'read' | 'write'> = [];
 
-  constructor(name: string) {
+  /** `name` may be a function, so a caller on a hot path pays for the string only when it is reported. */
+  constructor(name: string | (() => string)) {
     this.id = nextTaskId++;
-    this.name = name;
+    this.label = name;
+  }
+
+  get name(): string {
+    if (typeof this.label !== 'string') this.label = this.label();
+    return this.label;
   }
 
   /** Names of the ordered locks this task holds, outermost first. */
   holding(): string[] {
-    return this.held.map((h) => `${h.lock.name}(${h.mode})`);
+    return this.heldLocks.map((l, i) => `${l.name}(${this.heldModes[i]!})`);
   }
 
   holdsAny(): boolean {
-    return this.held.length > 0;
+    return this.heldLocks.length > 0;
   }
 
   holds(lock: OrderedLock): boolean {
-    return this.held.some((h) => h.lock === lock);
+    return this.heldLocks.includes(lock);
   }
 
   /** Throws InvariantError if acquiring `lock` now would break the order. */
   checkAcquire(lock: OrderedLock): void {
-    for (const h of this.held) {
+    for (const h of this.heldLocks) {
+      if (h.level < lock.level) continue;
       invariant(
-        h.lock.level < lock.level,
+        false,
         () =>
           `lock order: task ${this.name}#${this.id} acquires ${lock.name} (level ${lock.level}) ` +
-          `while holding ${h.lock.name} (level ${h.lock.level})`,
+          `while holding ${h.name} (level ${h.level})`,
       );
     }
   }
 
-  /** Throws InvariantError if this task may not block on a PAIR lock now. */
-  checkBlockingPairAcquire(what: string): void {
+  /**
+   * Throws InvariantError if this task may not block on a PAIR lock now. `what` names the
+   * lock; pass a function to build the name only when the check fails.
+   */
+  checkBlockingPairAcquire(what: string | (() => string)): void {
+    if (this.heldLocks.length === 0) return;
     invariant(
-      this.held.length === 0,
-      () => `lock order: task ${this.name}#${this.id} blocks on ${what} while holding ${this.holding().join(', ')}`,
+      false,
+      () => `lock order: task ${this.name}#${this.id} blocks on ${typeof what === 'string' ? what : what()} while holding ${this.holding().join(', ')}`,
     );
   }
 
   noteAcquired(lock: OrderedLock, mode: 'read' | 'write'): void {
-    this.held.push({ lock, mode });
+    this.heldLocks.push(lock);
+    this.heldModes.push(mode);
   }
 
   noteReleased(lock: OrderedLock, mode: 'read' | 'write'): void {
-    const i = this.held.findIndex((h) => h.lock === lock && h.mode === mode);
+    // Usually the innermost lock is released first: search from the end.
+    let i = this.heldLocks.length - 1;
+    while (i >= 0 && (this.heldLocks[i] !== lock || this.heldModes[i] !== mode)) i--;
     invariant(i >= 0, () => `task ${this.name}#${this.id} releases ${lock.name}(${mode}) which it does not hold`);
-    this.held.splice(i, 1);
+    if (i === this.heldLocks.length - 1) {
+      this.heldLocks.pop();
+      this.heldModes.pop();
+    } else {
+      this.heldLocks.splice(i, 1);
+      this.heldModes.splice(i, 1);
+    }
   }
 }
 
@@ -102,6 +123,19 @@ export class OrderedLock {
     this.level = level;
     this.rw = new RwLock(name);
     this.emitter = emitter;
+  }
+
+  /**
+   * Acquire at once if the lock is free for `mode` (same order check and event as acquire);
+   * returns false, having changed nothing, when acquiring would wait. No promise is made, so
+   * an uncontended pin costs no allocation here.
+   */
+  tryAcquire(task: LockTask, mode: 'read' | 'write'): boolean {
+    task.checkAcquire(this);
+    if (!(mode === 'read' ? this.rw.tryReadLock() : this.rw.tryWriteLock())) return false;
+    task.noteAcquired(this, mode);
+    this.emitter.emit?.({ type: 'lock-taken', lock: this.name, mode, task: task.name });
+    return true;
   }
 
   async acquire(task: LockTask, mode: 'read' | 'write'): Promise<void> {

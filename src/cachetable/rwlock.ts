@@ -138,13 +138,13 @@ export class RwLock {
   }
 
   readUnlock(): void {
-    invariant(this.readers > 0, () => `${this.name}: read unlock without a read holder`);
+    if (this.readers <= 0) invariant(false, () => `${this.name}: read unlock without a read holder`);
     this.readers--;
     this.dispatch();
   }
 
   writeUnlock(): void {
-    invariant(this.writer, () => `${this.name}: write unlock without the write holder`);
+    if (!this.writer) invariant(false, () => `${this.name}: write unlock without the write holder`);
     this.writer = false;
     this.writerExpensive = false;
     this.dispatch();
@@ -170,14 +170,28 @@ export class RwLock {
     this.check();
   }
 
+  /**
+   * The invariants, checked on every state change. The conditions are tested first and the
+   * messages built only on failure, so a check costs no allocation on the pin fast path.
+   */
   private check(): void {
+    const head = this.queue[0];
+    if (
+      !(this.writer && this.readers > 0) &&
+      this.readers >= 0 &&
+      this.waitingReaders >= 0 &&
+      this.waitingWriters >= 0 &&
+      (this.writer || this.readers > 0 || head === undefined) &&
+      (head === undefined || head.kind === 'write' || this.writer)
+    ) {
+      return;
+    }
     invariant(!(this.writer && this.readers > 0), () => `${this.name}: writer and readers at once`);
     invariant(this.readers >= 0 && this.waitingReaders >= 0 && this.waitingWriters >= 0, () => `${this.name}: negative count`);
     invariant(
       this.writer || this.readers > 0 || this.queue.length === 0,
       () => `${this.name}: lock is free but ${this.queue.length} request(s) still wait (lost wakeup)`,
     );
-    const head = this.queue[0];
     invariant(
       head === undefined || head.kind === 'write' || this.writer,
       () => `${this.name}: readers wait at the head of the queue while no writer holds the lock`,

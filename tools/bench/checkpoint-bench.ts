@@ -22,7 +22,8 @@
  *     raw, is judged against the faster). Raw runs alternate with the checkpoints, each after
  *     sync(1); each figure is the median of three runs. The time the x1764 node checksums
  *     alone take on this CPU is printed too: it is work raw writing does not do.
- *  BENCH_ONLY=latency|throughput runs one section; BENCH_ONLY=probe (or BENCH_PROBE=1) times
+ *  BENCH_TAIL=1 also prints the share of ops over a few latency thresholds (and how much of
+ *  it is pending hits). BENCH_ONLY=latency|throughput runs one section; BENCH_ONLY=probe (or BENCH_PROBE=1) times
  *  the event loop's turns during one checkpoint with no client (how long the checkpoint's
  *  work holds the thread). BENCH_WINDOW and BENCH_SYNC_MB override the write window and the
  *  background-sync interval, BENCH_CLONE_SLICE_KB the bench codec's clone slice (64 KiB), and
@@ -376,6 +377,18 @@ async function latencies(withClone: Setup): Promise<void> {
     const hitPart = hits > 0 ? `; pending hits p50 ${med(rounds, 50, true).toFixed(3)} ms p99 ${med(rounds, 99, true).toFixed(3)} ms (${hits})` : '';
     return `p50 ${med(rounds, 50).toFixed(3)} ms  p99 ${med(rounds, 99).toFixed(3)} ms  p99.9 ${med(rounds, 99.9).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${ops} ops${hitPart})`;
   };
+  if (process.env['BENCH_TAIL'] === '1') {
+    // Share of ops (all rounds) slower than a few thresholds, and of those the pending hits.
+    const tail = (name: string, rounds: Lat[]): void => {
+      const all = rounds.flatMap((l) => l.all);
+      const hits = rounds.flatMap((l) => l.hits);
+      const part = (t: number): string =>
+        `>${t} ms ${((all.filter((x) => x > t).length / all.length) * 100).toFixed(2)}% (hits ${((hits.filter((x) => x > t).length / all.length) * 100).toFixed(2)}%)`;
+      console.log(`tail ${name}: ${[0.05, 0.1, 0.2, 0.5, 1].map(part).join('  ')}`);
+    };
+    tail('quiet', quiet);
+    tail('clone', clone);
+  }
   console.log(`latency (median of ${ROUNDS} rounds), no checkpoint:   ${row(quiet)}`);
   console.log(`latency, during checkpoint (clone):       ${row(clone)}; checkpoint ${median(secs.clone).toFixed(2)} s`);
   console.log(`latency, during checkpoint (no clone):    ${row(none)}; checkpoint ${median(secs.none).toFixed(2)} s`);
