@@ -46,7 +46,7 @@ function alignUpN(v: number, a: number): number {
 /** A bigint offset or size as an exact number (they are far below 2^53 in any real file). */
 function exact(v: bigint, what: string): number {
   const n = Number(v);
-  invariant(Number.isSafeInteger(n), () => `${what} ${v} is beyond 2^53`);
+  if (!Number.isSafeInteger(n)) invariant(false, () => `${what} ${v} is beyond 2^53`);
   return n;
 }
 
@@ -56,6 +56,15 @@ export class BlockAllocator {
   private bytesInUse = 0;
   private readonly reserveN: number;
   private readonly alignmentN: number;
+  /**
+   * A first-fit shortcut: no hole before index noFitBefore fits a block of noFitSize bytes
+   * or more. Blocks of one size leave behind a run of slack holes too small for any of them
+   * (the unaligned tail of each), which first fit would otherwise scan on every write.
+   * Every change to the holes below the index pulls it back; the result is always the one a
+   * scan from the first hole gives.
+   */
+  private noFitBefore = 0;
+  private noFitSize = Infinity;
 
   private constructor(
     readonly reserve: bigint,
@@ -103,13 +112,18 @@ export class BlockAllocator {
 
   /** AllocBlock: the lowest hole whose aligned part fits `size`. Returns the offset. */
   allocBlock(size: bigint): bigint {
-    invariant(size > 0n, () => `allocBlock size must be > 0, got ${size}`);
+    if (size <= 0n) invariant(false, () => `allocBlock size must be > 0, got ${size}`);
     const n = exact(size, 'allocBlock size');
     const holes = this.holes;
-    for (let i = 0; i < holes.length; i++) {
+    const start = n >= this.noFitSize ? this.noFitBefore : 0;
+    for (let i = start; i < holes.length; i++) {
       const h = holes[i]!;
       const a = alignUpN(h.offset, this.alignmentN);
       if (h.offset + h.size - a < n) continue;
+      // Holes [0, start) fit nothing of noFitSize <= n bytes or more (or start is 0), holes
+      // [start, i) nothing of n: so no hole before i fits n. The changes below start at i.
+      this.noFitSize = n;
+      this.noFitBefore = i;
       const restStart = a + n;
       const rest = h.offset + h.size - restStart;
       if (a > h.offset) {
@@ -147,6 +161,8 @@ export class BlockAllocator {
       else hi = mid;
     }
     const i = lo;
+    // The holes from i - 1 on may grow, merge or shift: first fit must look at them again.
+    this.noFitBefore = Math.min(this.noFitBefore, Math.max(0, i - 1));
     const end = off + n;
     const prev = i > 0 ? holes[i - 1]! : undefined;
     const next = holes[i];

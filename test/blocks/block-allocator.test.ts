@@ -73,6 +73,38 @@ describe('BlockAllocator', () => {
     );
   });
 
+  // Property: with few distinct sizes (as node writes of one size, which leave runs of slack
+  // holes that the first-fit shortcut skips), every allocation is still the lowest aligned
+  // offset where the block fits, through any mix of frees and size changes.
+  it('Property: the first-fit shortcut never changes where a block goes', () => {
+    const sizes = [3000, 4096, 5000, 9000, 13000];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat({ max: sizes.length - 1 }), fc.nat()), { maxLength: 150 }), (ops) => {
+        const a = BlockAllocator.create();
+        const live: Array<{ offset: bigint; size: bigint }> = [];
+        for (const [alloc, k, pick] of ops) {
+          if (alloc || live.length === 0) {
+            const size = BigInt(sizes[k]!);
+            let cand = 8192n;
+            for (;;) {
+              const clash = live.find((b) => b.offset < cand + size && cand < b.offset + b.size);
+              if (!clash) break;
+              cand = ((clash.offset + clash.size + 4095n) / 4096n) * 4096n;
+            }
+            const off = a.allocBlock(size);
+            expect(off).toBe(cand);
+            live.push({ offset: off, size });
+          } else {
+            const [b] = live.splice(pick % live.length, 1);
+            a.freeBlock(b!.offset, b!.size);
+          }
+        }
+        a.checkInvariants();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('Scenario: file growth doubles in 4 KiB units as in the spec example', () => {
     expect(planPreallocate(0n, 8704n)).toEqual({ writeAt: 0n, length: 16384n, newSize: 16384n });
     expect(planPreallocate(16384n, 16896n)).toEqual({ writeAt: 16384n, length: 16384n, newSize: 32768n });
