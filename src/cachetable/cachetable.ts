@@ -167,7 +167,9 @@ export class Cachetable {
 
   /** The PAIR for (cf, blocknum) if cached; no lock, no pin (inspection only). */
   peek<V>(cf: Cachefile<V>, blocknum: bigint): Pair<V> | undefined {
-    return this.table.get(pairKey(cf, blocknum)) as Pair<V> | undefined;
+    // The cachefile's own map, keyed by the blocknum itself: no key string is built per
+    // lookup (insertPair and unlinkPair keep it and the table in step).
+    return cf.pairs.get(blocknum);
   }
 
   // ---------------------------------------------------------------- cachefiles
