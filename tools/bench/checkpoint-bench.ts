@@ -99,7 +99,7 @@ interface Lat {
   all: number[];
   hits: number[];
 }
-const QUIET_OPS = 20000;
+const QUIET_OPS = 60000;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
 const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
 const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
