@@ -49,7 +49,8 @@ export interface EnvLockOptions {
   onTakeover?: (stale: EnvLockInfo, why: string) => void;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` on this machine is running (signal 0; EPERM means it exists). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
@@ -23,7 +24,9 @@ describe('engine CLI: recover and status', () => {
       env.abandon(); // the files stay as written: like a killed process
       const before = await environmentStatus(new NodeStorage(), dir);
       expect(before).toMatch(/next open runs recovery/);
-      expect(before).toMatch(/lock: owner cli/);
+      expect(before).toMatch(/lock: owner cli pid \d+ lease until \S+ \(held\)/);
+      // sync mode on real storage preallocates the log: status says how much of it is zeros.
+      expect(before).toMatch(/tokulog29\s+\d+ bytes\s+\d+ entries\s+LSN 1\.\.\d+\s+\(last \d+ bytes preallocated zeros\)/);
       expect(before).toMatch(/tokudb.directory\s+slot \d in use/);
       expect(before).toMatch(/t_\d+\.tokudb\s+no valid header/); // created after the last checkpoint
       // The lock names a live pid (ours) with a valid lease, so recovery by another owner is refused...
@@ -48,6 +51,36 @@ describe('engine CLI: recover and status', () => {
       const rows = await env2.begin().range(await env2.openDictionary('t'));
       expect(rows.map((r) => new TextDecoder().decode(r.key))).toEqual(['a', 'c']);
       await env2.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Scenario: the process holding the environment died; `tokusim status` says the lock is stale
+  // and that the next open takes it over (which it then does).
+  it('Scenario: status reports a lock whose holder is dead as stale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-cli-stale-'));
+    try {
+      const env = await Env.open(dir, { checkpointPeriodMs: 0, owner: 'gone' });
+      env.abandon();
+      // A pid that surely exited: a child that has already been reaped.
+      const child = spawnSync(process.execPath, ['-e', '']);
+      expect(child.status).toBe(0);
+      const lockPath = join(dir, '__tokusim_env_lock');
+      const held = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number };
+      writeFileSync(lockPath, JSON.stringify({ ...held, pid: child.pid }));
+      const status = await environmentStatus(new NodeStorage(), dir);
+      expect(status).toMatch(new RegExp(`lock: owner gone pid ${child.pid} .*\\(stale: pid ${child.pid} is not running; the next open takes it over\\)`));
+      const taken: string[] = [];
+      const again = await Env.open(dir, {
+        checkpointPeriodMs: 0,
+        owner: 'other',
+        onEvent: (e) => {
+          if (e.type === 'lock-takeover') taken.push(e.reason);
+        },
+      });
+      await again.close();
+      expect(taken.join('')).toMatch(/not running/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -12,7 +12,7 @@ import { LogCursor, scanLogFile } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
-import { EnvLock } from '../../src/engine/env-lock.js';
+import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
 import { TokusimError } from '../../src/format/errors.js';
 import { runCommand } from '../cli-support.js';
 
@@ -20,7 +20,13 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
   if (!(await storage.exists(dir))) throw new TokusimError('io', 'no such environment directory', { file: dir });
   const out: string[] = [`environment ${dir}`];
   const lock = await EnvLock.read(storage, dir);
-  out.push(lock === undefined ? 'lock: none' : `lock: owner ${lock.owner} pid ${lock.pid} lease until ${new Date(lock.leaseExpiresMs).toISOString()}`);
+  if (lock === undefined) out.push('lock: none');
+  else {
+    // What the next open would conclude (see EnvLock.acquire): a dead holder or an expired
+    // lease makes the lock stale, and the next open takes it over.
+    const why = !pidAlive(lock.pid) ? `pid ${lock.pid} is not running` : lock.leaseExpiresMs <= Date.now() ? 'lease expired' : undefined;
+    out.push(`lock: owner ${lock.owner} pid ${lock.pid} lease until ${new Date(lock.leaseExpiresMs).toISOString()}${why !== undefined ? ` (stale: ${why}; the next open takes it over)` : ' (held)'}`);
+  }
 
   const files = await findLogFiles(storage, dir);
   out.push('', `log files (${files.length}):`);
@@ -28,7 +34,8 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
   for (const f of files) {
     const s = await scanLogFile(storage, f.path);
     const range = s.firstLsn === undefined ? 'no entries' : `LSN ${s.firstLsn}..${s.lastLsn}`;
-    out.push(`  ${f.path.slice(dir.length + 1)}  ${s.size} bytes  ${s.entries} entries  ${range}${s.problem ? `  DAMAGED at ${s.problem.entryStart}: ${s.problem.error.message}` : ''}`);
+    const zeros = s.zeroTail > 0 ? `  (last ${s.zeroTail} bytes preallocated zeros)` : '';
+    out.push(`  ${f.path.slice(dir.length + 1)}  ${s.size} bytes  ${s.entries} entries  ${range}${zeros}${s.problem ? `  DAMAGED at ${s.problem.entryStart}: ${s.problem.error.message}` : ''}`);
     if (s.problem) damaged = true;
   }
 
