@@ -4,23 +4,14 @@
  * calling thread. Same bytes, same durability; otherwise the usual asynchronous group commit.
  */
 import { describe, expect, it } from 'vitest';
-import type { LogRecord } from '../../src/format/record-types.js';
-import { LogCursor } from '../../src/log/cursor.js';
 import { LogWriter, type LogRecordInput } from '../../src/log/writer.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import type { Storage } from '../../src/storage/storage.js';
+import { readAllRecords } from '../support/log-records.js';
 import { tempDir } from './helpers.js';
 
 const commit = (i: number): LogRecordInput => ({ type: 'xcommit', xid: { parent: BigInt(i + 1), child: 0n } });
 
-async function records(storage: Storage, dir: string): Promise<LogRecord[]> {
-  const c = await LogCursor.open(storage, dir);
-  const out: LogRecord[] = [];
-  for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record);
-  await c.close();
-  return out;
-}
 
 describe('LogWriter: solo commits', () => {
   it('Scenario: a solo fsync on a dsync NodeStorage log writes on this thread; a log written that way reads back the same', async () => {
@@ -42,7 +33,7 @@ describe('LogWriter: solo commits', () => {
       await w.fsync(last);
       expect(w.stats().writesOnThisThread).toBe(5);
       await w.close();
-      const got = await records(storage, dir);
+      const got = await readAllRecords(storage, dir);
       expect(got.filter((r) => r.type === 'xcommit').map((r) => r.lsn)).toEqual([...lsns, last]);
     } finally {
       cleanup();
