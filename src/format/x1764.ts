@@ -144,22 +144,16 @@ export class X1764 {
 
   /** The checksum of everything added so far (does not reset the state). */
   finish(): number {
-    let hi = this.hi;
-    let lo = this.lo;
+    const { hi, lo } = this;
     if (this.npending > 0) {
-      let wlo = 0;
-      let whi = 0;
-      for (let k = 0; k < this.npending; k++) {
-        const b = this.pending[k]!;
-        if (k < 4) wlo |= b << (8 * k);
-        else whi |= b << (8 * k - 32);
-      }
-      const t0 = (lo & 0xffff) * 17 + (wlo & 0xffff);
-      const t1 = (lo >>> 16) * 17 + (wlo >>> 16) + (t0 >>> 16);
-      lo = (t1 << 16) | (t0 & 0xffff);
-      hi = (Math.imul(hi, 17) + whi + (t1 >>> 16)) | 0;
+      // The tail is folded as one group zero-padded at the high end; the state is put back.
+      this.pending.fill(0, this.npending);
+      this.fold(this.pending, 0);
     }
-    return ~(lo ^ hi) >>> 0;
+    const sum = ~(this.lo ^ this.hi) >>> 0;
+    this.hi = hi;
+    this.lo = lo;
+    return sum;
   }
 
   private fold(buf: Uint8Array, i: number): void {

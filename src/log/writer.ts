@@ -258,9 +258,7 @@ export class LogWriter {
           await this.syncInFlight.catch(() => undefined);
           continue;
         }
-        const p = solo && this.syncWaiters === 1
-          ? this.output.runExclusive(() => this.guard(() => this.syncLocked(true)))
-          : this.gatherCommits().then(() => this.output.runExclusive(() => this.guard(() => this.syncLocked(false))));
+        const p = this.gatherCommits().then(() => this.output.runExclusive(() => this.guard(() => this.syncLocked(solo))));
         this.syncInFlight = p;
         try {
           await p;

@@ -99,7 +99,24 @@ type Reply = { id: number; crc: number; buf?: ArrayBuffer } | { id: number; erro
  * it, so the same code serves the compiled build and the test runner, which has no .js file
  * to point a Worker at. It must not use anything from this module's scope.
  */
-function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => unknown): void {
+/** What is left of parts after n more bytes were written (a short write is rare, but possible). */
+function remainingParts(parts: Uint8Array[], n: number): Uint8Array[] {
+  const left: Uint8Array[] = [];
+  for (const p of parts) {
+    if (n >= p.length) n -= p.length;
+    else {
+      left.push(p.subarray(n));
+      n = 0;
+    }
+  }
+  return left;
+}
+
+function workerMain(
+  checksum: (buf: Uint8Array) => number,
+  req: (id: string) => unknown,
+  rest: (parts: Uint8Array[], n: number) => Uint8Array[],
+): void {
   const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const fsw = req('node:fs') as typeof import('node:fs');
   // Background priority: on Linux a thread's nice value is set through its own thread id,
@@ -119,18 +136,6 @@ function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => 
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
     parentPort!.postMessage({ id, error: { code, message: String(e.message ?? err) } });
-  };
-  /** What is left of parts after n more bytes were written (a short write is rare, but possible). */
-  const rest = (parts: Uint8Array[], n: number): Uint8Array[] => {
-    const left: Uint8Array[] = [];
-    for (const p of parts) {
-      if (n >= p.length) n -= p.length;
-      else {
-        left.push(p.subarray(n));
-        n = 0;
-      }
-    }
-    return left;
   };
   parentPort!.on('message', (m: Request) => {
     try {
@@ -177,7 +182,7 @@ function workerMain(checksum: (buf: Uint8Array) => number, req: (id: string) => 
   });
 }
 
-const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, require);\n`;
+const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, require, ${remainingParts.toString()});\n`;
 
 interface Pending {
   resolve(r: { crc: number; buf?: ArrayBuffer }): void;
@@ -310,7 +315,7 @@ async function writevAll(fd: number, path: string, parts: Uint8Array[], position
   let rest = parts;
   let at = position;
   while (rest.length > 0) {
-    let n = await new Promise<number>((resolve, reject) =>
+    const n = await new Promise<number>((resolve, reject) =>
       fs.writev(fd, rest, at, (err, written) => {
         if (err !== null) reject(ioError('pwrite', path, typeof err.code === 'string' ? err.code : 'EIO', err.message));
         else resolve(written);
@@ -318,14 +323,6 @@ async function writevAll(fd: number, path: string, parts: Uint8Array[], position
     );
     if (n <= 0) throw ioError('pwrite', path, 'EIO', 'writev made no progress');
     at += n;
-    const next: Uint8Array[] = [];
-    for (const p of rest) {
-      if (n >= p.length) n -= p.length;
-      else {
-        next.push(p.subarray(n));
-        n = 0;
-      }
-    }
-    rest = next;
+    rest = remainingParts(rest, n);
   }
 }

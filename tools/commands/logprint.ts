@@ -252,14 +252,26 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
     }
     return true;
   };
+  const tally = (name: string, length: number): void => {
+    const s = stats.get(name);
+    if (s === undefined) stats.set(name, { count: 1, bytes: length });
+    else {
+      s.count++;
+      s.bytes += length;
+    }
+  };
+  /** At the end of what is there: with --follow wait for more (true), else stop (false). */
+  const waitForMore = async (): Promise<boolean> => {
+    if (!opts.follow || io.signal?.aborted) return false;
+    await out.flush();
+    await sleep(opts.pollMs ?? 200, io.signal);
+    if (io.signal?.aborted) return false;
+    await cursor.refresh();
+    return true;
+  };
   const emit = (e: LogEntry): void => {
     if (opts.stats) {
-      const s = stats.get(e.record.type);
-      if (s === undefined) stats.set(e.record.type, { count: 1, bytes: e.length });
-      else {
-        s.count++;
-        s.bytes += e.length;
-      }
+      tally(e.record.type, e.length);
     } else if (opts.json) {
       out.line(recordToJsonLine(e.record));
     } else {
@@ -282,12 +294,8 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
         if (limit !== undefined && printed >= limit) break;
         const batch = await cursor.nextRawBatch(limit === undefined ? 1 << 16 : Math.min(1 << 16, limit - printed));
         if (batch === undefined) {
-          if (!opts.follow || io.signal?.aborted) break;
-          await out.flush();
-          await sleep(opts.pollMs ?? 200, io.signal);
-          if (io.signal?.aborted) break;
-          await cursor.refresh();
-          continue;
+          if (await waitForMore()) continue;
+          break;
         }
         const { bytes, starts, count } = batch;
         for (let i = 0; i < count; i++) {
@@ -299,14 +307,7 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
           const cmd = bytes[at + 4]!;
           if (typeCmds !== undefined && typeCmds[cmd] === 0) continue;
           if (opts.stats) {
-            const name = LOG_SPEC_BY_CMD[cmd]!.name;
-            const length = starts[i + 1]! - at;
-            const s = stats.get(name);
-            if (s === undefined) stats.set(name, { count: 1, bytes: length });
-            else {
-              s.count++;
-              s.bytes += length;
-            }
+            tally(LOG_SPEC_BY_CMD[cmd]!.name, starts[i + 1]! - at);
           } else {
             out.verifiedEntryAt(bytes, at);
           }
@@ -319,12 +320,8 @@ export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage
         if (limit !== undefined && printed >= limit) break;
         const batch = await cursor.nextBatch(limit === undefined ? 4096 : Math.min(4096, limit - printed));
         if (batch.length === 0) {
-          if (!opts.follow || io.signal?.aborted) break;
-          await out.flush();
-          await sleep(opts.pollMs ?? 200, io.signal);
-          if (io.signal?.aborted) break;
-          await cursor.refresh();
-          continue;
+          if (await waitForMore()) continue;
+          break;
         }
         for (const e of batch) {
           if (limit !== undefined && printed >= limit) break reading;
