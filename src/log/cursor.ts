@@ -713,20 +713,13 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
  * at `at`). Returns undefined, changing nothing, when a non-zero byte follows `at`.
  */
 export async function cutZeroTailAt(storage: Storage, path: string, at: number): Promise<number | undefined> {
-  const handle = await storage.open(path, 'read');
-  let size: number;
+  const wf = await WindowedFile.open(storage, path, DEFAULT_CHUNK, false);
+  if (wf === 'wait') return undefined;
+  const size = wf.size;
   try {
-    size = await handle.size();
-    if (at > size) return undefined;
-    const tmp = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - at)));
-    for (let p = at; p < size; ) {
-      const got = await handle.pread(tmp.subarray(0, Math.min(tmp.length, size - p)), p);
-      if (got === 0) return undefined;
-      for (let i = 0; i < got; i++) if (tmp[i] !== 0) return undefined;
-      p += got;
-    }
+    if (at > size || (at < size && !(await wf.zeroTailAt(at)))) return undefined;
   } finally {
-    await handle.close();
+    await wf.close();
   }
   if (size > at) await truncateDurably(storage, path, at);
   return size - at;
