@@ -100,6 +100,8 @@ export class Cachetable {
   readonly cachefileListLock: OrderedLock;
   readonly pendingCheap: OrderedLock;
   readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
+  /** The task of every tryGetAndPin: it takes and drops its ordered locks within one synchronous call, so one task serves them all. */
+  private readonly tryPinTask = new LockTask('tryGetAndPin');
   readonly stats: CachetableStats = {
     pairsMarkedPending: 0,
     pendingResolved: { client: 0, checkpoint: 0, evictor: 0, remove: 0 },
@@ -280,6 +282,55 @@ export class Cachetable {
       }
       return p;
     }
+  }
+
+  /**
+   * The non-blocking pin (the fast path of PerconaFT's toku_cachetable_get_and_pin_nonblocking,
+   * which client operations use): pin (cf, blocknum) synchronously if that needs no wait and
+   * no I/O, or return undefined having changed nothing (then call getAndPin). It pins a PAIR
+   * already in the table whose lock is free now. A write pin of a pending PAIR resolves the bit
+   * here only when that needs no wait either: a clean PAIR (the bit is just cleared), or a
+   * dirty one whose cachefile clones synchronously (a clone callback and no sliced clone) and
+   * whose disk_nb_mutex is free; it is cloned here and the clone written in the background,
+   * exactly as getAndPin does. Everything happens in one synchronous step, so the checks and
+   * the changes cannot be separated by another task.
+   */
+  tryGetAndPin<V>(cf: Cachefile<V>, blocknum: bigint, options: Pick<PinOptions, 'mode' | 'expensive'>): Pair<V> | undefined {
+    this.checkOpen(cf);
+    const task = this.tryPinTask;
+    invariant(!task.holdsAny(), () => `tryGetAndPin's task still holds ${task.holding().join(', ')}`);
+    const write = options.mode === 'write';
+    if (!this.listLock.tryAcquire(task, 'read')) return undefined;
+    const p = this.peek(cf, blocknum);
+    const locked = p !== undefined && !p.removed && (write ? p.valueLock.tryWriteLock(options.expensive !== false) : p.valueLock.tryReadLock());
+    this.listLock.release(task, 'read');
+    if (!locked) return undefined;
+    if (write && p.checkpointPending && !isBugPlanted('checkpoint-no-clone')) {
+      const cloneNow = p.dirty && p.cachefile.cloneable && !this.clonesInSlices(p) && p.diskMutex.users() === 0;
+      if ((p.dirty && !cloneNow) || !this.pendingCheap.tryAcquire(task, 'read')) {
+        this.unlockValue(p);
+        return undefined;
+      }
+      try {
+        this.clearPending(p, 'client');
+      } finally {
+        this.pendingCheap.release(task, 'read');
+      }
+      p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
+      if (cloneNow) {
+        invariant(p.diskMutex.tryWriteLock(), () => `disk_nb_mutex of ${p} was free a moment ago`);
+        invariant(this.clonePair(p, 'client') === undefined, () => `the clone of ${p} was to be synchronous`);
+        this.cloneJobs.run(async () => {
+          try {
+            await this.writeClone(p);
+          } finally {
+            p.diskMutex.writeUnlock();
+          }
+        });
+      }
+    }
+    p.count = Math.min(CLOCK_SATURATION, p.count + 1);
+    return p;
   }
 
   /**
@@ -507,6 +558,12 @@ export class Cachetable {
     }
     this.installClone(p, by, clone(p.value, p.blocknum));
     return undefined;
+  }
+
+  /** Whether clonePair would clone p in slices (asynchronously) rather than in one step. */
+  private clonesInSlices(p: AnyPair): boolean {
+    const sliced = p.cachefile.callbacks as SlicedCloneCallbacks<unknown>;
+    return sliced.cloneSteps !== undefined && sliced.yieldNow !== undefined;
   }
 
   /** Run the clone's steps with a yield after each; W and disk_nb_mutex stay held throughout. */

@@ -29,6 +29,9 @@
  *    the bytes start at offset 0 of their buffer; otherwise a private copy (made in slices,
  *    in a buffer from blockBuffers), since the handed-over buffer is detached. The bytes on
  *    disk are those of frameBlock either way.
+ *  - A codec with serializeParts (e.g. cowBytesCodec) is written from its parts gathered into
+ *    a pooled buffer (in slices where the storage yields); the bytes on disk are those of
+ *    frameBlock(serialize(value)).
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
@@ -46,6 +49,14 @@ import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pai
 /** How node values become bytes on disk and back. */
 export interface NodeCodec<V> {
   serialize(value: V, blocknum: bigint): Uint8Array;
+  /**
+   * The serialized bytes as consecutive parts (their concatenation is serialize's result),
+   * for values kept in pieces (e.g. CowBytes pages): the write path gathers them into the
+   * buffer it writes (in slices on a storage that yields) instead of asking serialize for
+   * one array. The parts are only read, and only while the value cannot change (a clone, or
+   * a PAIR under its lock).
+   */
+  serializeParts?(value: V, blocknum: bigint): readonly Uint8Array[];
   deserialize(bytes: Uint8Array, blocknum: bigint): V;
   /** A private copy for clone-on-write. Omit it and the dictionary takes the no-clone paths. */
   clone?(value: V, blocknum: bigint): V;
@@ -148,13 +159,33 @@ export function* frameBlockSteps(payload: Uint8Array, sliceBytes = NODE_SLICE_BY
 /** A copy of bytes into a buffer of its own, COPY_SLICE_BYTES per step (a copy costs far less per byte than x1764). */
 const COPY_SLICE_BYTES = 4 * NODE_SLICE_BYTES;
 
-function* copySteps(bytes: Uint8Array): Generator<void, Uint8Array, void> {
-  const out = blockBuffers.take(bytes.length);
-  for (let off = 0; off < bytes.length; off += COPY_SLICE_BYTES) {
-    if (off > 0) yield;
-    out.set(bytes.subarray(off, Math.min(bytes.length, off + COPY_SLICE_BYTES)), off);
+/** The parts' bytes gathered into one buffer from blockBuffers, about COPY_SLICE_BYTES per step. */
+function* copySteps(parts: readonly Uint8Array[], total: number): Generator<void, Uint8Array, void> {
+  const out = blockBuffers.take(total);
+  let at = 0;
+  let sinceYield = 0;
+  for (const part of parts) {
+    for (let off = 0; off < part.length; ) {
+      if (sinceYield >= COPY_SLICE_BYTES) {
+        yield;
+        sinceYield = 0;
+      }
+      const n = Math.min(part.length - off, COPY_SLICE_BYTES - sinceYield);
+      out.set(n === part.length ? part : part.subarray(off, off + n), at);
+      at += n;
+      off += n;
+      sinceYield += n;
+    }
   }
+  invariant(at === total, () => `gathered ${at} bytes of ${total}`);
   return out;
+}
+
+/** The total length of parts. */
+function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /** True when bytes start at offset 0 of a non-shared ArrayBuffer (the codec promises nobody else uses it). */
@@ -162,10 +193,14 @@ function ownsBufferFromStart(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && !(bytes.buffer instanceof SharedArrayBuffer);
 }
 
-/** A private copy of bytes, in a buffer from blockBuffers. */
-function pooledCopy(bytes: Uint8Array): Uint8Array {
-  const out = blockBuffers.take(bytes.length);
-  out.set(bytes);
+/** A private copy of the parts' bytes, in a buffer from blockBuffers. */
+function pooledCopy(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = blockBuffers.take(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -293,8 +328,24 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         return { value, size: codec.sizeOf?.(value) ?? bytes.length };
       },
       flush: async (args: FlushArgs<V>) => {
-        const bytes = codec.serialize(args.value, args.blocknum);
         const yieldNow = this.yieldNow;
+        const parts = codec.serializeParts?.(args.value, args.blocknum);
+        const total = parts !== undefined ? partsLength(parts) : -1;
+        if (parts !== undefined && total > NODE_SLICE_BYTES) {
+          // Gathered in slices into a private buffer: for the frame workers as is, otherwise
+          // framed (in slices too) from it.
+          const size = codec.sizeOf?.(args.value) ?? total;
+          const own = yieldNow !== undefined ? await runSteps(copySteps(parts, total), yieldNow) : pooledCopy(parts, total);
+          if (acceptsFramedPayload(this.file.handle)) {
+            await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
+          } else {
+            const framed = yieldNow !== undefined ? await runSteps(frameBlockSteps(own), yieldNow) : frameBlock(own, { padTo512: true });
+            blockBuffers.give(own.buffer as ArrayBuffer);
+            await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
+          }
+          return size;
+        }
+        const bytes = parts !== undefined ? pooledCopy(parts, total) : codec.serialize(args.value, args.blocknum);
         if (bytes.length > NODE_SLICE_BYTES && acceptsFramedPayload(this.file.handle)) {
           // Measured before the bytes may be handed over (a codec's sizeOf may look at them).
           const size = codec.sizeOf?.(args.value) ?? bytes.length;
@@ -302,8 +353,8 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
             args.isClone && codec.privateCloneBytes === true && ownsBufferFromStart(bytes)
               ? bytes
               : yieldNow !== undefined
-                ? await runSteps(copySteps(bytes), yieldNow)
-                : pooledCopy(bytes);
+                ? await runSteps(copySteps([bytes], bytes.length), yieldNow)
+                : pooledCopy([bytes], bytes.length);
           await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
           return size;
         }
@@ -312,6 +363,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
           yieldNow !== undefined && bytes.length > NODE_SLICE_BYTES
             ? await runSteps(frameBlockSteps(bytes), yieldNow)
             : frameBlock(bytes, { padTo512: true });
+        if (parts !== undefined) blockBuffers.give(bytes.buffer as ArrayBuffer);
         // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
         // _current and _inprogress, the eviction path in _current only.
         await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);

@@ -5,10 +5,12 @@ import type { CachetableEvent } from '../../src/cachetable/events.js';
 import type { Cachefile, Pair } from '../../src/cachetable/pair.js';
 import { makeFile, runCheckpoint, type Disk, type Val } from './helpers.js';
 
-type ClientOp = { kind: 'read' | 'write'; file: number; block: number };
+/** nonblocking: the client tries tryGetAndPin first and falls back to getAndPin when it would wait. */
+type ClientOp = { kind: 'read' | 'write'; file: number; block: number; nonblocking: boolean };
 
 const clientOp: fc.Arbitrary<ClientOp> = fc.record({
   kind: fc.constantFrom<'read' | 'write'>('read', 'write', 'write'),
+  nonblocking: fc.boolean(),
   file: fc.integer({ min: 0, max: 1 }),
   block: fc.integer({ min: 1, max: 4 }),
 });
@@ -20,7 +22,7 @@ describe('cachetable under random interleavings (§10.2)', () => {
   // content it had when its bit was cleared, a clean one never; no client reads a torn or stale
   // value; the evictor only takes unpinned PAIRs without a clone and loses no data; nothing
   // deadlocks.
-  const coverage = { evicted: 0, clientClones: 0, evictorResolved: 0, cpWrites: 0 };
+  const coverage = { evicted: 0, clientClones: 0, evictorResolved: 0, cpWrites: 0, nonblockingPins: 0 };
   it('Scenario: clients, checkpoints and the evictor interleave without breaking the checkpoint image', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -70,7 +72,9 @@ describe('cachetable under random interleavings (§10.2)', () => {
               const cf = files[op.file]!.cf;
               const b = BigInt(op.block);
               const k = key(cf.name, b);
-              const p = await ct.getAndPin(cf, b, { mode: op.kind });
+              const tried = op.nonblocking ? ct.tryGetAndPin(cf, b, { mode: op.kind }) : undefined;
+              if (tried !== undefined) coverage.nonblockingPins++;
+              const p = tried ?? (await ct.getAndPin(cf, b, { mode: op.kind }));
               expect(p.removed).toBe(false);
               current.set(k, p);
               pins.set(p, (pins.get(p) ?? 0) + 1);
@@ -156,6 +160,7 @@ describe('cachetable under random interleavings (§10.2)', () => {
     expect(coverage.clientClones).toBeGreaterThan(0);
     expect(coverage.evictorResolved).toBeGreaterThan(0);
     expect(coverage.cpWrites).toBeGreaterThan(0);
+    expect(coverage.nonblockingPins).toBeGreaterThan(0);
   });
 });
 

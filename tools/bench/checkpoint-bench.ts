@@ -46,10 +46,11 @@
  * smoke run. Run after `make build`: node dist/tools/bench/checkpoint-bench.js
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Cachetable } from '../../src/cachetable/cachetable.js';
+import type { Pair } from '../../src/cachetable/pair.js';
 import { Checkpointer } from '../../src/checkpoint/checkpointer.js';
 import { CheckpointableDictionary, NODE_SLICE_BYTES, type NodeCodec } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { newFtHeader } from '../../src/format/ft-header.js';
@@ -60,6 +61,7 @@ import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
 import { Prng } from '../../src/storage/prng.js';
 import { blockBuffers } from '../../src/storage/buffer-pool.js';
+import { CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = process.env['BENCH_DIR'] ?? join(ROOT, 'bench-data', 'checkpoint');
@@ -98,8 +100,38 @@ const HIT_SAMPLES = new Recorder(1 << 16);
 interface Lat {
   all: number[];
   hits: number[];
+  /** The main thread's time runnable but not running (another thread had the CPU), ms; and the phase's length. */
+  runqueueMs: number;
+  wallMs: number;
+  preempted: number;
+}
+
+/**
+ * The main thread's total runqueue wait in ms (Linux: /proc/thread-self/schedstat's second
+ * field), or NaN where it cannot be read. During the latency phases it shows how much of the
+ * clients' tail is the OS giving the CPU to another thread (the frame worker, libuv's threads,
+ * V8's GC helpers, the kernel's writeback) rather than work on the JavaScript thread.
+ */
+function runqueueWaitMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** How often the main thread has been preempted (nonvoluntary context switches), or NaN. */
+function preemptions(): number {
+  try {
+    return Number(/nonvoluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
 }
 const QUIET_OPS = 60000;
+/** BENCH_PIN=async: clients always pin with getAndPin (a promise per op), never tryGetAndPin. */
+const ASYNC_PIN = process.env['BENCH_PIN'] === 'async';
+const WRITE_PIN = { mode: 'write' } as const;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
 const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
 const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
@@ -110,20 +142,25 @@ const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : N
 /** Bytes the bench codec copies per clone slice (BENCH_CLONE_SLICE_KB, default 64). */
 const CLONE_SLICE_BYTES = Number(process.env['BENCH_CLONE_SLICE_KB'] ?? String((NODE_SLICE_BYTES * 4) / 1024)) * 1024;
 
-const cloneCodec: NodeCodec<Uint8Array> = {
-  serialize: (v) => v,
+/** A bench PAIR's value: plain bytes (cloned by a full copy, as PerconaFT clones a node) or copy-on-write pages. */
+type BenchValue = Uint8Array | CowBytes;
+
+/** Bytes, cloned by a full copy (in CLONE_SLICE_BYTES slices on NodeStorage). */
+const copyCodec: NodeCodec<BenchValue> = {
+  serialize: (v) => v as Uint8Array,
   deserialize: (b) => b.slice(),
   clone: (v) => {
     const c = blockBuffers.take(v.length);
-    c.set(v);
+    c.set(v as Uint8Array);
     return c;
   },
   *cloneSteps(v) {
     // From the block buffer pool: the buffer of a written clone comes back to it.
-    const c = blockBuffers.take(v.length);
-    for (let off = 0; off < v.length; off += CLONE_SLICE_BYTES) {
+    const bytes = v as Uint8Array;
+    const c = blockBuffers.take(bytes.length);
+    for (let off = 0; off < bytes.length; off += CLONE_SLICE_BYTES) {
       if (off > 0) yield;
-      c.set(v.subarray(off, Math.min(v.length, off + CLONE_SLICE_BYTES)), off);
+      c.set(bytes.subarray(off, Math.min(bytes.length, off + CLONE_SLICE_BYTES)), off);
     }
     return c;
   },
@@ -131,7 +168,15 @@ const cloneCodec: NodeCodec<Uint8Array> = {
   // A clone is a fresh array and serialize returns it as is, so its write may take it.
   privateCloneBytes: true,
 };
-const noCloneCodec: NodeCodec<Uint8Array> = { ...cloneCodec, clone: undefined, cloneSteps: undefined, privateCloneBytes: undefined };
+const noCloneCodec: NodeCodec<BenchValue> = { ...copyCodec, clone: undefined, cloneSteps: undefined, privateCloneBytes: undefined };
+/** CowBytes pages (4 KiB): a clone shares the pages, a client's write copies one page. */
+const cowCodec = cowBytesCodec() as NodeCodec<BenchValue>;
+
+/** The client's modification: one byte of the PAIR's first page. */
+function touch(v: BenchValue): void {
+  if (v instanceof CowBytes) v.set(0, (v.get(0) + 1) & 0xff);
+  else v[0] = (v[0]! + 1) & 0xff;
+}
 
 /** NodeStorage, without its yield hook when BENCH_SLICED=0. */
 function benchStorage(): NodeStorage {
@@ -157,12 +202,12 @@ interface Setup {
   storage: NodeStorage;
   ct: Cachetable;
   cp: Checkpointer;
-  dict: CheckpointableDictionary<Uint8Array>;
+  dict: CheckpointableDictionary<BenchValue>;
   nodes: bigint[];
   log: LogWriter;
 }
 
-async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup> {
+async function setup(name: string, codec: NodeCodec<BenchValue>): Promise<Setup> {
   const storage = benchStorage();
   const dir = join(DATA, name);
   rmSync(dir, { recursive: true, force: true });
@@ -175,7 +220,7 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
   };
   const hooks = { afterBegin: mark('afterBegin'), afterPendingPairsWritten: mark('afterPendingPairsWritten'), afterHeadersBeforeEndCheckpoint: mark('afterHeadersBeforeEndCheckpoint') };
   const cp = new Checkpointer({ cachetable: ct, clock, logger: log, periodSeconds: 0, hooks });
-  const dict = await CheckpointableDictionary.create<Uint8Array>({
+  const dict = await CheckpointableDictionary.create<BenchValue>({
     cachetable: ct,
     storage,
     ...(process.env['BENCH_SYNC_MB'] !== undefined ? { syncEveryBytes: Number(process.env['BENCH_SYNC_MB']) * 1024 * 1024 } : {}),
@@ -187,7 +232,7 @@ async function setup(name: string, codec: NodeCodec<Uint8Array>): Promise<Setup>
   cp.attach(dict.cachefile, dict);
   const nodes: bigint[] = [];
   for (let i = 0; i < N_NODES; i++) {
-    const p = await ct.put(dict.cachefile, () => dict.allocateBlocknum(), new Uint8Array(NODE_BYTES).fill(i & 0xff), NODE_BYTES);
+    const p = await ct.put(dict.cachefile, () => dict.allocateBlocknum(), codec === cowCodec ? CowBytes.alloc(NODE_BYTES, i & 0xff) : new Uint8Array(NODE_BYTES).fill(i & 0xff), NODE_BYTES);
     nodes.push(p.blocknum);
     ct.unpin(p, { dirty: true });
   }
@@ -204,7 +249,7 @@ async function close(s: Setup): Promise<void> {
 
 async function pinModifyUnpin(s: Setup, b: bigint): Promise<void> {
   const p = await s.ct.getAndPin(s.dict.cachefile, b, { mode: 'write' });
-  p.value[0] = (p.value[0]! + 1) & 0xff;
+  touch(p.value);
   s.ct.unpin(p, { dirty: true });
 }
 
@@ -225,21 +270,48 @@ async function clientLoops(s: Setup, seed: number, until?: Promise<unknown>): Pr
   const hits = HIT_SAMPLES.reset();
   let done = false;
   void until?.then(() => (done = true));
-  const one = async (c: number): Promise<void> => {
-    const rng = new Prng(seed * 100 + c);
-    for (let i = 0; until === undefined ? i < QUIET_OPS / CLIENTS : !done; i++) {
-      const b = s.nodes[rng.int(HOT)]!;
-      const t0 = performance.now();
-      const resolved = s.ct.stats.pendingResolved.client;
-      await new Promise((r) => setImmediate(r));
-      await pinModifyUnpin(s, b);
-      const dt = performance.now() - t0;
-      all.push(dt);
-      if (s.ct.stats.pendingResolved.client !== resolved) hits.push(dt);
-    }
-  };
+  const wait0 = runqueueWaitMs();
+  const pre0 = preemptions();
+  const wall0 = performance.now();
+  // A client op: the non-blocking pin (tryGetAndPin) when it can pin without waiting, as
+  // PerconaFT's client operations do, else getAndPin; then modify and unpin. Written with
+  // callbacks rather than async functions so a client allocates nothing per op but its
+  // setImmediate (allocation drives the young-generation GC, whose helper threads compete
+  // with the checkpoint's worker for the CPUs).
+  const one = (c: number): Promise<void> =>
+    new Promise<void>((finish, fail) => {
+      const rng = new Prng(seed * 100 + c);
+      let i = 0;
+      let t0 = 0;
+      let resolved = 0;
+      let b = 0n;
+      const finishOp = (p: Pair<BenchValue>): void => {
+        touch(p.value);
+        s.ct.unpin(p, { dirty: true });
+        const dt = performance.now() - t0;
+        all.push(dt);
+        if (s.ct.stats.pendingResolved.client !== resolved) hits.push(dt);
+        next();
+      };
+      const op = (): void => {
+        const p = ASYNC_PIN ? undefined : s.ct.tryGetAndPin(s.dict.cachefile, b, WRITE_PIN);
+        if (p !== undefined) finishOp(p);
+        else s.ct.getAndPin(s.dict.cachefile, b, WRITE_PIN).then(finishOp, fail);
+      };
+      const next = (): void => {
+        if (until === undefined ? i++ >= QUIET_OPS / CLIENTS : done) {
+          finish();
+          return;
+        }
+        b = s.nodes[rng.int(HOT)]!;
+        t0 = performance.now();
+        resolved = s.ct.stats.pendingResolved.client;
+        setImmediate(op);
+      };
+      next();
+    });
   await Promise.all(Array.from({ length: CLIENTS }, (_, c) => one(c)));
-  return { all: all.values(), hits: hits.values() };
+  return { all: all.values(), hits: hits.values(), runqueueMs: runqueueWaitMs() - wait0, wallMs: performance.now() - wall0, preempted: preemptions() - pre0 };
 }
 
 /** Latency of client ops during one checkpoint that finds every PAIR dirty. */
@@ -309,7 +381,8 @@ async function main(): Promise<void> {
       (FRAME_WORKERS > 0 ? `${FRAME_WORKERS} frame worker(s), mode ${FRAME_MODE}, nice ${FRAME_NICE ?? 'default'}` : 'no frame workers (framing on the main thread)'),
   );
 
-  const withClone = await setup('clone', cloneCodec);
+  // The main configuration (probe, throughput): copy-on-write pages; BENCH_VALUE=copy uses full-copy clones.
+  const withClone = await setup('clone', process.env['BENCH_VALUE'] === 'copy' ? copyCodec : cowCodec);
   if (process.env['BENCH_PROBE'] === '1' || process.env['BENCH_ONLY'] === 'probe') {
     await dirtyAll(withClone);
     const gapRec = ALL_SAMPLES.reset();
@@ -344,30 +417,32 @@ async function main(): Promise<void> {
  * while the op ran ("pending hits": where cloning is meant to help).
  */
 async function latencies(withClone: Setup): Promise<void> {
+  // withClone holds the main configuration's values; the other two kinds get their own files.
+  const cow = withClone.dict.codec === cowCodec ? withClone : await setup('clone-cow', cowCodec);
+  const copy = withClone.dict.codec === copyCodec ? withClone : await setup('clone-copy', copyCodec);
   const noClone = await setup('noclone', noCloneCodec);
-  const quiet: Lat[] = [];
-  const clone: Lat[] = [];
-  const none: Lat[] = [];
-  const secs = { clone: [] as number[], none: [] as number[] };
+  const quietCow: Lat[] = [];
+  const quietBytes: Lat[] = [];
+  const runs = { cow: [] as Lat[], copy: [] as Lat[], none: [] as Lat[] };
+  const secs = { cow: [] as number[], copy: [] as number[], none: [] as number[] };
   // Each phase starts with the earlier phases' file work settled and the disk quiet.
   const settle = async (): Promise<void> => {
-    await withClone.dict.file.settle();
-    await noClone.dict.file.settle();
+    for (const s of new Set([cow, copy, noClone])) await s.dict.file.settle();
     execFileSync('sync');
   };
   for (let r = 0; r < ROUNDS; r++) {
     await settle();
-    quiet.push(await clientLoops(withClone, 1 + 10 * r));
+    quietCow.push(await clientLoops(cow, 1 + 10 * r));
     await settle();
-    const c = await duringCheckpoint(withClone, 2 + 10 * r);
-    clone.push(c.lat);
-    secs.clone.push(c.secs);
-    await settle();
-    const n = await duringCheckpoint(noClone, 3 + 10 * r);
-    none.push(n.lat);
-    secs.none.push(n.secs);
+    quietBytes.push(await clientLoops(copy, 4 + 10 * r));
+    for (const [k, s, seed] of [['cow', cow, 2], ['copy', copy, 5], ['none', noClone, 3]] as const) {
+      await settle();
+      const c = await duringCheckpoint(s, seed + 10 * r);
+      runs[k].push(c.lat);
+      secs[k].push(c.secs);
+    }
   }
-  await close(noClone);
+  for (const s of new Set([cow, copy, noClone])) if (s !== withClone) await close(s);
 
   const med = (rounds: Lat[], p: number, hits = false): number => median(rounds.map((l) => pct(hits ? l.hits : l.all, p)));
   const row = (rounds: Lat[]): string => {
@@ -375,7 +450,9 @@ async function latencies(withClone: Setup): Promise<void> {
     const hits = rounds.reduce((n, l) => n + l.hits.length, 0);
     const max = Math.max(...rounds.flatMap((l) => l.all.reduce((m, x) => Math.max(m, x), 0)));
     const hitPart = hits > 0 ? `; pending hits p50 ${med(rounds, 50, true).toFixed(3)} ms p99 ${med(rounds, 99, true).toFixed(3)} ms (${hits})` : '';
-    return `p50 ${med(rounds, 50).toFixed(3)} ms  p99 ${med(rounds, 99).toFixed(3)} ms  p99.9 ${med(rounds, 99.9).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${ops} ops${hitPart})`;
+    const waited = median(rounds.map((l) => (l.runqueueMs / l.wallMs) * 100));
+    const waitPart = Number.isNaN(waited) ? '' : `; main thread waiting for a CPU ${waited.toFixed(1)}% of the time, preempted ${median(rounds.map((l) => l.preempted)).toFixed(0)} times`;
+    return `p50 ${med(rounds, 50).toFixed(3)} ms  p99 ${med(rounds, 99).toFixed(3)} ms  p99.9 ${med(rounds, 99.9).toFixed(3)} ms  max ${max.toFixed(3)} ms  (${ops} ops${hitPart}${waitPart})`;
   };
   if (process.env['BENCH_TAIL'] === '1') {
     // Share of ops (all rounds) slower than a few thresholds, and of those the pending hits.
@@ -384,21 +461,25 @@ async function latencies(withClone: Setup): Promise<void> {
       const hits = rounds.flatMap((l) => l.hits);
       const part = (t: number): string =>
         `>${t} ms ${((all.filter((x) => x > t).length / all.length) * 100).toFixed(2)}% (hits ${((hits.filter((x) => x > t).length / all.length) * 100).toFixed(2)}%)`;
-      console.log(`tail ${name}: ${[0.05, 0.1, 0.2, 0.5, 1].map(part).join('  ')}`);
+      console.log(`tail ${name}: ${[0.02, 0.05, 0.1, 0.2, 0.5, 1].map(part).join('  ')}`);
     };
-    tail('quiet', quiet);
-    tail('clone', clone);
+    tail('quiet (pages)', quietCow);
+    tail('clone (pages)', runs.cow);
+    tail('clone (copy)', runs.copy);
   }
-  console.log(`latency (median of ${ROUNDS} rounds), no checkpoint:   ${row(quiet)}`);
-  console.log(`latency, during checkpoint (clone):       ${row(clone)}; checkpoint ${median(secs.clone).toFixed(2)} s`);
-  console.log(`latency, during checkpoint (no clone):    ${row(none)}; checkpoint ${median(secs.none).toFixed(2)} s`);
-  const q99 = med(quiet, 99);
-  const c99 = med(clone, 99);
-  const n99 = med(none, 99);
+  console.log(`latency (median of ${ROUNDS} rounds), values in copy-on-write pages (CowBytes):`);
+  console.log(`  no checkpoint:                      ${row(quietCow)}`);
+  console.log(`  during checkpoint (clone):          ${row(runs.cow)}; checkpoint ${median(secs.cow).toFixed(2)} s`);
+  console.log(`values as plain bytes (Uint8Array):`);
+  console.log(`  no checkpoint:                      ${row(quietBytes)}`);
+  console.log(`  during checkpoint (clone by copy):  ${row(runs.copy)}; checkpoint ${median(secs.copy).toFixed(2)} s`);
+  console.log(`  during checkpoint (no clone):       ${row(runs.none)}; checkpoint ${median(secs.none).toFixed(2)} s`);
+  const ratio = (a: Lat[], b: Lat[], p: number, hits = false): string => `${(med(a, p, hits) / med(b, p, hits)).toFixed(2)}x`;
   console.log(
-    `p99 ratio clone/quiet ${(c99 / q99).toFixed(2)}x (target <= 1.5x); no-clone/quiet ${(n99 / q99).toFixed(2)}x; ` +
-      `no-clone/clone: p99 ${(n99 / c99).toFixed(2)}x, p99.9 ${(med(none, 99.9) / med(clone, 99.9)).toFixed(2)}x, ` +
-      `pending hits p50 ${(med(none, 50, true) / med(clone, 50, true)).toFixed(2)}x p99 ${(med(none, 99, true) / med(clone, 99, true)).toFixed(2)}x`,
+    `p99 ratio clone/quiet: pages ${ratio(runs.cow, quietCow, 99)}, copy ${ratio(runs.copy, quietBytes, 99)} (target <= 1.5x); ` +
+      `no-clone/quiet ${ratio(runs.none, quietBytes, 99)}; no-clone/clone (pages): p99 ${ratio(runs.none, runs.cow, 99)}, p99.9 ${ratio(runs.none, runs.cow, 99.9)}, ` +
+      `pending hits p50 ${ratio(runs.none, runs.cow, 50, true)} p99 ${ratio(runs.none, runs.cow, 99, true)}; ` +
+      `no-clone/clone (copy): p99 ${ratio(runs.none, runs.copy, 99)}, pending hits p50 ${ratio(runs.none, runs.copy, 50, true)}`,
   );
 }
 
