@@ -156,8 +156,8 @@ export function* frameBlockSteps(payload: Uint8Array, sliceBytes = NODE_SLICE_BY
   return out;
 }
 
-/** A copy of bytes into a buffer of its own, COPY_SLICE_BYTES per step (a copy costs far less per byte than x1764). */
-const COPY_SLICE_BYTES = 4 * NODE_SLICE_BYTES;
+/** Bytes copied per step when gathering a payload for a write (about 1.5 us: one turn's budget of cooperative work). */
+const COPY_SLICE_BYTES = NODE_SLICE_BYTES;
 
 /** The parts' bytes gathered into one buffer from blockBuffers, about COPY_SLICE_BYTES per step. */
 function* copySteps(parts: readonly Uint8Array[], total: number): Generator<void, Uint8Array, void> {

@@ -45,6 +45,7 @@ export class CowBytes {
 
   /** A value holding a copy of bytes. */
   static from(bytes: Uint8Array, pageBytes = COW_PAGE_BYTES): CowBytes {
+    checkPageBytes(pageBytes);
     const n = Math.max(1, Math.ceil(bytes.length / pageBytes));
     const pages: Uint8Array[] = new Array<Uint8Array>(n);
     for (let i = 0; i < n; i++) pages[i] = bytes.slice(i * pageBytes, Math.min(bytes.length, (i + 1) * pageBytes));
@@ -53,7 +54,10 @@ export class CowBytes {
 
   /** A value of `length` bytes, each `fill`. */
   static alloc(length: number, fill = 0, pageBytes = COW_PAGE_BYTES): CowBytes {
-    invariant(Number.isInteger(length) && length >= 0, () => `CowBytes of ${length} bytes`);
+    checkPageBytes(pageBytes);
+    if (!Number.isInteger(length) || length < 0) {
+      throw new TokusimError('bad-argument', `a CowBytes of ${length} bytes`, { expected: 'a whole number >= 0', actual: String(length) });
+    }
     const n = Math.max(1, Math.ceil(length / pageBytes));
     const pages: Uint8Array[] = new Array<Uint8Array>(n);
     for (let i = 0; i < n; i++) pages[i] = new Uint8Array(Math.min(pageBytes, length - i * pageBytes)).fill(fill);
@@ -72,9 +76,12 @@ export class CowBytes {
     return this.pages[Math.floor(offset / this.pageBytes)]![offset % this.pageBytes]!;
   }
 
-  /** Set the byte at offset (copying its page first if it is shared). */
+  /** Set the byte at offset (copying its page first if it is shared); byte must be 0..255. */
   set(offset: number, byte: number): void {
     this.checkRange(offset, 1);
+    if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
+      throw new TokusimError('bad-argument', `CowBytes.set of ${byte} at ${offset}: not a byte`, { offset, expected: '0..255', actual: String(byte) });
+    }
     this.writablePage(Math.floor(offset / this.pageBytes))[offset % this.pageBytes] = byte;
   }
 
@@ -94,7 +101,9 @@ export class CowBytes {
 
   /** Page i, owned by this value (copied first if it was shared); write into it freely until the next clone(). */
   writablePage(i: number): Uint8Array {
-    invariant(Number.isInteger(i) && i >= 0 && i < this.pages.length, () => `page ${i} of a CowBytes with ${this.pages.length}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.pages.length) {
+      throw new TokusimError('bad-argument', `page ${i} of a CowBytes with ${this.pages.length} pages`, { expected: `0..${this.pages.length - 1}`, actual: String(i) });
+    }
     if (this.owned[i] !== 1) {
       this.pages[i] = this.pages[i]!.slice();
       this.owned[i] = 1;
@@ -133,6 +142,12 @@ export class CowBytes {
         actual: String(offset + len),
       });
     }
+  }
+}
+
+function checkPageBytes(pageBytes: number): void {
+  if (!Number.isInteger(pageBytes) || pageBytes <= 0) {
+    throw new TokusimError('bad-argument', `a CowBytes page of ${pageBytes} bytes`, { expected: 'a whole number > 0', actual: String(pageBytes) });
   }
 }
 

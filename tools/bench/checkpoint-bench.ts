@@ -26,7 +26,7 @@
  *  it is pending hits). BENCH_ONLY=latency|throughput runs one section; BENCH_ONLY=probe (or BENCH_PROBE=1) times
  *  the event loop's turns during one checkpoint with no client (how long the checkpoint's
  *  work holds the thread). BENCH_WINDOW and BENCH_SYNC_MB override the write window and the
- *  background-sync interval, BENCH_CLONE_SLICE_KB the bench codec's clone slice (64 KiB), and
+ *  background-sync interval, BENCH_CLONE_SLICE_KB the full-copy codec's clone slice (16 KiB), and
  *  BENCH_DIR the directory (e.g. a tmpfs, to see the pipeline without the disk: there the
  *  checkpoint writes at about the raw overwrite speed).
  *
@@ -139,8 +139,8 @@ const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMo
 const ONLY_THROUGHPUT = process.env['BENCH_ONLY'] === 'throughput';
 const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : Number(process.env['BENCH_FRAME_NICE']);
 
-/** Bytes the bench codec copies per clone slice (BENCH_CLONE_SLICE_KB, default 64). */
-const CLONE_SLICE_BYTES = Number(process.env['BENCH_CLONE_SLICE_KB'] ?? String((NODE_SLICE_BYTES * 4) / 1024)) * 1024;
+/** Bytes the full-copy codec copies per clone slice (BENCH_CLONE_SLICE_KB, default 16). */
+const CLONE_SLICE_BYTES = Number(process.env['BENCH_CLONE_SLICE_KB'] ?? String(NODE_SLICE_BYTES / 1024)) * 1024;
 
 /** A bench PAIR's value: plain bytes (cloned by a full copy, as PerconaFT clones a node) or copy-on-write pages. */
 type BenchValue = Uint8Array | CowBytes;
