@@ -41,7 +41,7 @@ import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { BlockTableHooks } from '../blocks/block-table.js';
 import { dirName, type Storage } from '../storage/storage.js';
 import { cooperativeYield } from '../storage/node-storage.js';
-import { acceptsFramedPayload, FramedPayload } from '../storage/frame-workers.js';
+import { acceptsFramedPayload, allShared, FramedPayload } from '../storage/frame-workers.js';
 import { blockBuffers } from '../storage/buffer-pool.js';
 import type { Cachetable, SlicedCloneCallbacks } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
@@ -262,6 +262,8 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
   private readonly yieldNow: (() => Promise<void>) | undefined;
 
   private readonly syncEveryBytes: number;
+  /** The end of the queue of sliced pre-write work (see inLane). */
+  private laneTail: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: DictionaryOptions<V>) {
     this.yieldNow = cooperativeYield(opts.storage);
@@ -332,14 +334,20 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         const parts = codec.serializeParts?.(args.value, args.blocknum);
         const total = parts !== undefined ? partsLength(parts) : -1;
         if (parts !== undefined && total > NODE_SLICE_BYTES) {
+          const size = codec.sizeOf?.(args.value) ?? total;
+          if (acceptsFramedPayload(this.file.handle) && allShared(parts)) {
+            // Parts on shared memory (CowBytes pages): the frame worker gathers, checksums and
+            // writes them where they are; this thread copies nothing.
+            await this.file.writeBlock(args.blocknum, FramedPayload.ofSharedParts(parts), args.forCheckpoint);
+            return size;
+          }
           // Gathered in slices into a private buffer: for the frame workers as is, otherwise
           // framed (in slices too) from it.
-          const size = codec.sizeOf?.(args.value) ?? total;
-          const own = yieldNow !== undefined ? await runSteps(copySteps(parts, total), yieldNow) : pooledCopy(parts, total);
+          const own = yieldNow !== undefined ? await this.inLane(copySteps(parts, total), yieldNow) : pooledCopy(parts, total);
           if (acceptsFramedPayload(this.file.handle)) {
             await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
           } else {
-            const framed = yieldNow !== undefined ? await runSteps(frameBlockSteps(own), yieldNow) : frameBlock(own, { padTo512: true });
+            const framed = yieldNow !== undefined ? await this.inLane(frameBlockSteps(own), yieldNow) : frameBlock(own, { padTo512: true });
             blockBuffers.give(own.buffer as ArrayBuffer);
             await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
           }
@@ -353,7 +361,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
             args.isClone && codec.privateCloneBytes === true && ownsBufferFromStart(bytes)
               ? bytes
               : yieldNow !== undefined
-                ? await runSteps(copySteps([bytes], bytes.length), yieldNow)
+                ? await this.inLane(copySteps([bytes], bytes.length), yieldNow)
                 : pooledCopy([bytes], bytes.length);
           await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
           return size;
@@ -361,7 +369,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         // The frame is padded here, so writeBlock writes it without another copy.
         const framed =
           yieldNow !== undefined && bytes.length > NODE_SLICE_BYTES
-            ? await runSteps(frameBlockSteps(bytes), yieldNow)
+            ? await this.inLane(frameBlockSteps(bytes), yieldNow)
             : frameBlock(bytes, { padTo512: true });
         if (parts !== undefined) blockBuffers.give(bytes.buffer as ArrayBuffer);
         // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
@@ -392,6 +400,19 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
       }
     }
     return cb;
+  }
+
+  /**
+   * Run the sliced work that prepares a block for its write (gathering, copying or framing
+   * the payload) after the work queued before it has finished: one at a time, in order. With
+   * several writes in the window, running their slices round robin would finish them all at
+   * about the same time and leave the disk idle meanwhile; in order, each write starts as soon
+   * as its own bytes are ready.
+   */
+  private inLane<T>(steps: Generator<void, T, void>, yieldNow: () => Promise<void>): Promise<T> {
+    const run = this.laneTail.then(() => runSteps(steps, yieldNow));
+    this.laneTail = run.catch(() => undefined);
+    return run;
   }
 
   /** allocate_blocknum for a new node (pass it to Cachetable.put as the blocknum function). */

@@ -19,6 +19,9 @@
  *    a copy) and has not been shared by clone() since. Every other write first replaces the
  *    page with a private copy. So nothing a clone shares ever changes.
  *  - clone() gives up ownership of every page on both sides; it never copies bytes.
+ *  - Every page is a view on a SharedArrayBuffer (a value's initial pages share one buffer;
+ *    pages copied on write come from shared slabs), so a frame worker can checksum and write
+ *    a clone's pages where they are: the thread serving clients copies nothing to write it.
  */
 
 import { invariant, TokusimError } from '../format/errors.js';
@@ -26,6 +29,32 @@ import type { NodeCodec } from './checkpointable-dictionary.js';
 
 /** The default page: 4 KiB, so a write after a clone copies 4 KiB, not the node. */
 export const COW_PAGE_BYTES = 4096;
+
+/** Pages copied on write are carved from slabs of this size. */
+const SLAB_BYTES = 64 * 1024;
+let slab: SharedArrayBuffer | null = null;
+let slabUsed = 0;
+
+/** A fresh zeroed page of len bytes on shared memory (8-byte aligned within its slab). */
+function allocPage(len: number): Uint8Array {
+  if (len > SLAB_BYTES / 4) return new Uint8Array(new SharedArrayBuffer(len));
+  if (slab === null || slabUsed + len > SLAB_BYTES) {
+    slab = new SharedArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const page = new Uint8Array(slab, slabUsed, len);
+  slabUsed += (len + 7) & ~7;
+  return page;
+}
+
+/** The pages of a value of `length` bytes, carved from one new SharedArrayBuffer. */
+function allocPages(length: number, pageBytes: number): Uint8Array[] {
+  const sab = new SharedArrayBuffer(length);
+  const n = Math.max(1, Math.ceil(length / pageBytes));
+  const pages: Uint8Array[] = new Array<Uint8Array>(n);
+  for (let i = 0; i < n; i++) pages[i] = new Uint8Array(sab, i * pageBytes, Math.max(0, Math.min(pageBytes, length - i * pageBytes)));
+  return pages;
+}
 
 export class CowBytes {
   readonly length: number;
@@ -46,10 +75,9 @@ export class CowBytes {
   /** A value holding a copy of bytes. */
   static from(bytes: Uint8Array, pageBytes = COW_PAGE_BYTES): CowBytes {
     checkPageBytes(pageBytes);
-    const n = Math.max(1, Math.ceil(bytes.length / pageBytes));
-    const pages: Uint8Array[] = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) pages[i] = bytes.slice(i * pageBytes, Math.min(bytes.length, (i + 1) * pageBytes));
-    return new CowBytes(bytes.length, pageBytes, pages, new Uint8Array(n).fill(1));
+    const pages = allocPages(bytes.length, pageBytes);
+    pages.forEach((p, i) => p.set(bytes.subarray(i * pageBytes, i * pageBytes + p.length)));
+    return new CowBytes(bytes.length, pageBytes, pages, new Uint8Array(pages.length).fill(1));
   }
 
   /** A value of `length` bytes, each `fill`. */
@@ -58,10 +86,9 @@ export class CowBytes {
     if (!Number.isInteger(length) || length < 0) {
       throw new TokusimError('bad-argument', `a CowBytes of ${length} bytes`, { expected: 'a whole number >= 0', actual: String(length) });
     }
-    const n = Math.max(1, Math.ceil(length / pageBytes));
-    const pages: Uint8Array[] = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) pages[i] = new Uint8Array(Math.min(pageBytes, length - i * pageBytes)).fill(fill);
-    return new CowBytes(length, pageBytes, pages, new Uint8Array(n).fill(1));
+    const pages = allocPages(length, pageBytes);
+    if (fill !== 0) for (const p of pages) p.fill(fill);
+    return new CowBytes(length, pageBytes, pages, new Uint8Array(pages.length).fill(1));
   }
 
   /** A frozen image of the bytes now, sharing every page (O(pages), no byte is copied). */
@@ -105,7 +132,9 @@ export class CowBytes {
       throw new TokusimError('bad-argument', `page ${i} of a CowBytes with ${this.pages.length} pages`, { expected: `0..${this.pages.length - 1}`, actual: String(i) });
     }
     if (this.owned[i] !== 1) {
-      this.pages[i] = this.pages[i]!.slice();
+      const copy = allocPage(this.pages[i]!.length);
+      copy.set(this.pages[i]!);
+      this.pages[i] = copy;
       this.owned[i] = 1;
     }
     return this.pages[i]!;

@@ -52,19 +52,49 @@ export class FramedPayload extends Uint8Array {
     return Uint8Array;
   }
 
-  readonly payload: Uint8Array;
+  /** The payload in one owned buffer (transferred to the worker), or null for shared parts. */
+  readonly payload: Uint8Array | null;
+  /** The payload as views on SharedArrayBuffers, in order (read by the worker in place), or null. */
+  readonly sharedParts: readonly Uint8Array[] | null;
+  readonly payloadLength: number;
 
   /**
    * Frame `payload`, padded to a multiple of 512 (the same length frameBlock gives). The
    * payload starts at offset 0 of an ArrayBuffer that nobody else uses (it may be longer than
    * the payload, as blockBuffers' are); after the write the buffer goes to blockBuffers.
    */
-  constructor(payload: Uint8Array) {
-    invariant(payload.byteOffset === 0 && !(payload.buffer instanceof SharedArrayBuffer), 'a framed payload owns its ArrayBuffer from offset 0');
-    const padded = Math.ceil((payload.length + 8) / 512) * 512;
+  constructor(payload: Uint8Array);
+  /** (internal) The shared-parts form: use FramedPayload.ofSharedParts. */
+  constructor(payload: null, sharedParts: readonly Uint8Array[], length: number);
+  constructor(payload: Uint8Array | null, sharedParts: readonly Uint8Array[] | null = null, length = payload?.length ?? 0) {
+    if (payload !== null) {
+      invariant(payload.byteOffset === 0 && !(payload.buffer instanceof SharedArrayBuffer), 'a framed payload owns its ArrayBuffer from offset 0');
+    } else {
+      invariant(sharedParts !== null && sharedParts.every((p) => p.buffer instanceof SharedArrayBuffer), 'shared parts are views on SharedArrayBuffers');
+    }
+    const padded = Math.ceil((length + 8) / 512) * 512;
     super(poisonOf(padded), 0, padded);
     this.payload = payload;
+    this.sharedParts = sharedParts;
+    this.payloadLength = length;
   }
+
+  /**
+   * Frame the concatenation of `parts`, every one a view on a SharedArrayBuffer: the frame
+   * worker gathers, checksums and writes them where they are, so the thread that made them
+   * copies nothing. The parts must not change until the write has finished.
+   */
+  static ofSharedParts(parts: readonly Uint8Array[]): FramedPayload {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    return new FramedPayload(null, parts, length);
+  }
+}
+
+/** True when every part is a view on a SharedArrayBuffer (so FramedPayload.ofSharedParts takes them). */
+export function allShared(parts: readonly Uint8Array[]): boolean {
+  for (const p of parts) if (!(p.buffer instanceof SharedArrayBuffer)) return false;
+  return parts.length > 0;
 }
 
 /** The capability of a StorageFile whose pwrite accepts a FramedPayload. */
@@ -85,7 +115,10 @@ export type FrameWriteMode = 'worker' | 'worker-sync' | 'libuv';
 interface Request {
   id: number;
   fd: number;
-  buf: ArrayBuffer;
+  /** The owned payload buffer (transferred), or null when the payload is `shared`. */
+  buf: ArrayBuffer | null;
+  /** The payload as parts of SharedArrayBuffers: part i is bytes [offs[i], offs[i] + lens[i]) of bufs[which[i]]. */
+  shared?: { bufs: SharedArrayBuffer[]; which: number[]; offs: number[]; lens: number[] };
   len: number;
   position: number;
   padded: number;
@@ -137,12 +170,48 @@ function workerMain(
     const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
     parentPort!.postMessage({ id, error: { code, message: String(e.message ?? err) } });
   };
+  // Buffers of this worker for gathered shared parts, by capacity, reused once written.
+  const spare = new Map<number, ArrayBuffer[]>();
+  const takeLocal = (len: number): ArrayBuffer => spare.get(len)?.pop() ?? new ArrayBuffer(len);
+  const giveLocal = (b: ArrayBuffer): void => {
+    let list = spare.get(b.byteLength);
+    if (list === undefined) spare.set(b.byteLength, (list = []));
+    if (list.length < 32) list.push(b);
+  };
   parentPort!.on('message', (m: Request) => {
     try {
-      const payload = new Uint8Array(m.buf, 0, m.len);
+      let local: ArrayBuffer | null = null;
+      let payload: Uint8Array;
+      if (m.shared !== undefined) {
+        local = takeLocal(m.len);
+        payload = new Uint8Array(local, 0, m.len);
+        const sh = m.shared;
+        let at = 0;
+        for (let i = 0; i < sh.lens.length; i++) {
+          payload.set(new Uint8Array(sh.bufs[sh.which[i]!]!, sh.offs[i]!, sh.lens[i]!), at);
+          at += sh.lens[i]!;
+        }
+        if (at !== m.len) throw Object.assign(new Error(`shared parts hold ${at} bytes, not ${m.len}`), { code: 'EINVAL' });
+      } else {
+        payload = new Uint8Array(m.buf!, 0, m.len);
+      }
       const crc = checksum(payload);
+      // The reply: the owned buffer goes back to the main thread; a local one stays here.
+      const done = (): void => {
+        if (local !== null) {
+          giveLocal(local);
+          parentPort!.postMessage({ id: m.id, crc });
+        } else {
+          parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf!]);
+        }
+      };
       if (m.write === 'none') {
-        parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
+        if (local !== null) {
+          // The main thread writes: it needs the bytes, so the gathered buffer goes to it.
+          parentPort!.postMessage({ id: m.id, crc, buf: local }, [local]);
+          return;
+        }
+        done();
         return;
       }
       const head = new Uint8Array(4);
@@ -159,14 +228,13 @@ function workerMain(
           position += n;
           left = rest(left, n);
         }
-        parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
+        done();
         return;
       }
       // 'async': the write runs on an I/O thread while this worker checksums the next block.
       const step = (left: Uint8Array[], position: number): void => {
         if (left.length === 0) {
-          // The buffer goes back to the main thread for reuse.
-          parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
+          done();
           return;
         }
         fsw.writev(m.fd, left, position, (err, n) => {
@@ -211,7 +279,7 @@ class FrameWorker {
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(req.id, { resolve, reject, path });
-      this.worker.postMessage(req, [req.buf]);
+      this.worker.postMessage(req, req.buf !== null ? [req.buf] : []);
     });
   }
 
@@ -282,13 +350,17 @@ export class FrameWorkerPool {
   }
 
   /**
-   * Write payload framed and padded to `padded` bytes at `position` of descriptor `fd` (the
-   * file at `path`). Transfers payload's ArrayBuffer away.
+   * Write `framed` (its payload framed and padded to framed.length bytes) at `position` of
+   * descriptor `fd` (the file at `path`). An owned payload's ArrayBuffer is transferred away
+   * (and comes back to blockBuffers after the write); shared parts are read where they are.
    */
-  async write(fd: number, path: string, payload: Uint8Array, padded: number, position: number): Promise<void> {
-    invariant(padded >= payload.length + 8 && padded % 512 === 0, () => `frame of ${padded} bytes for a ${payload.length}-byte payload`);
-    const req: Request = { id: this.nextId++, fd, buf: payload.buffer as ArrayBuffer, len: payload.length, position, padded, write: WRITE_BY_MODE[this.mode] };
-    // The payload is detached once sent: from here on only req.len knows its length.
+  async write(fd: number, path: string, framed: FramedPayload, position: number): Promise<void> {
+    const len = framed.payloadLength;
+    const padded = framed.length;
+    invariant(padded >= len + 8 && padded % 512 === 0, () => `frame of ${padded} bytes for a ${len}-byte payload`);
+    const req: Request = { id: this.nextId++, fd, buf: framed.payload === null ? null : (framed.payload.buffer as ArrayBuffer), len, position, padded, write: WRITE_BY_MODE[this.mode] };
+    if (framed.sharedParts !== null) req.shared = describeShared(framed.sharedParts);
+    // An owned payload is detached once sent: from here on only req.len knows its length.
     const r = await this.pick().send(req, path);
     if (this.mode !== 'libuv') {
       if (r.buf !== undefined) blockBuffers.give(r.buf);
@@ -308,6 +380,23 @@ export class FrameWorkerPool {
     this.workers = [];
     await Promise.all(ws.map((w) => w.terminate()));
   }
+}
+
+/** The request form of shared parts: each distinct SharedArrayBuffer once, and where each part lies in one. */
+function describeShared(parts: readonly Uint8Array[]): NonNullable<Request['shared']> {
+  const bufs: SharedArrayBuffer[] = [];
+  const which: number[] = [];
+  const offs: number[] = [];
+  const lens: number[] = [];
+  for (const p of parts) {
+    const b = p.buffer as SharedArrayBuffer;
+    let i = bufs.lastIndexOf(b);
+    if (i < 0) i = bufs.push(b) - 1;
+    which.push(i);
+    offs.push(p.byteOffset);
+    lens.push(p.length);
+  }
+  return { bufs, which, offs, lens };
 }
 
 /** pwritev every byte of parts at position on libuv's threads. */

@@ -153,7 +153,7 @@ class NodeFile implements StorageFile {
 
   private async pwriteFramed(h: fs.FileHandle, data: FramedPayload, offset: number): Promise<void> {
     if (this.frames === undefined) throw ioError('pwrite', this.path, 'EINVAL', 'this storage has no frame workers');
-    const w = this.frames().write(h.fd, this.path, data.payload, data.length, offset);
+    const w = this.frames().write(h.fd, this.path, data, offset);
     const tracked = w.then(
       () => undefined,
       () => undefined,

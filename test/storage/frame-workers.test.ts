@@ -66,6 +66,55 @@ describe('frame workers', () => {
     });
   }
 
+  for (const mode of ['worker', 'worker-sync', 'libuv'] as const) {
+    // Property: a payload given as views on SharedArrayBuffers (any split, parts of several
+    // buffers at any offsets) is written exactly as frameBlock of their concatenation, and the
+    // shared bytes are left as they were.
+    it(`Scenario: framed writes of shared parts (mode ${mode}) leave the same bytes as the main-thread frame of their concatenation`, async () => {
+      const storage = new NodeStorage({ frameWorkers: 2, frameWriteMode: mode });
+      const framed = await storage.open(join(root, `shared-${mode}`), 'create');
+      const plain = await storage.open(join(root, `shared-plain-${mode}`), 'create');
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 20 }), fc.integer(), async (lens, sector, seed) => {
+            const offset = sector * 512;
+            const total = lens.reduce((a, b) => a + b, 0);
+            const payload = payloadOf(total, seed);
+            // Two shared buffers; part i lies in buffer i % 2 after a gap of i bytes.
+            const sabs = [new SharedArrayBuffer(total + 64), new SharedArrayBuffer(total + 64)];
+            const parts: Uint8Array[] = [];
+            let at = 0;
+            const used = [0, 0];
+            lens.forEach((n, i) => {
+              const k = i % 2;
+              const view = new Uint8Array(sabs[k]!, used[k]! + (i % 5), n);
+              view.set(payload.subarray(at, at + n));
+              used[k] = used[k]! + (i % 5) + n;
+              parts.push(view);
+              at += n;
+            });
+            const before = sabs.map((b) => new Uint8Array(b).slice());
+            await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
+            await framed.pwrite(FramedPayload.ofSharedParts(parts), offset);
+            const a = await readFile(join(root, `shared-${mode}`));
+            const b = await readFile(join(root, `shared-plain-${mode}`));
+            expect(a.equals(b)).toBe(true);
+            sabs.forEach((sab, k) => expect(new Uint8Array(sab)).toEqual(before[k]));
+          }),
+          { numRuns: 30 },
+        );
+      } finally {
+        await framed.close();
+        await plain.close();
+        await storage.close();
+      }
+    });
+  }
+
+  it('Scenario: shared parts must all be views on SharedArrayBuffers', () => {
+    expect(() => FramedPayload.ofSharedParts([new Uint8Array(new SharedArrayBuffer(8)), new Uint8Array(8)])).toThrow(/SharedArrayBuffer/);
+  });
+
   it('Scenario: many framed writes in flight at once land at their own offsets', async () => {
     const storage = new NodeStorage({ frameWorkers: 2 });
     const f = await storage.open(join(root, 'many'), 'create');
@@ -114,7 +163,7 @@ describe('frame workers', () => {
   for (const mode of ['worker', 'worker-sync', 'libuv'] as const) {
     it(`Scenario: a write on a bad descriptor (mode ${mode}) is an io error EBADF naming the path, not a hang`, async () => {
       const pool = new FrameWorkerPool(1, mode);
-      const err = await pool.write(1_000_000, 'nowhere', payloadOf(600, 2), 1024, 0).then(
+      const err = await pool.write(1_000_000, 'nowhere', new FramedPayload(payloadOf(600, 2)), 0).then(
         () => null,
         (e: unknown) => e,
       );
@@ -131,7 +180,7 @@ describe('frame workers', () => {
     const f = await new NodeStorage({ frameWorkers: 0 }).open(join(root, 'closing'), 'create');
     const fd = (f as unknown as { handle: { fd: number } }).handle.fd;
     const writes = Array.from({ length: 8 }, (_, i) =>
-      pool.write(fd, 'closing', payloadOf(1 << 20, i), (1 << 20) + 512, i * ((1 << 20) + 512)).then(
+      pool.write(fd, 'closing', new FramedPayload(payloadOf(1 << 20, i)), i * ((1 << 20) + 512)).then(
         () => 'ok',
         (e: unknown) => (e instanceof TokusimError && e.kind === 'io' && e.where.file === 'closing' ? 'io' : `other: ${String(e)}`),
       ),
