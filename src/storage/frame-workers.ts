@@ -147,6 +147,7 @@ function remainingParts(parts: Uint8Array[], n: number): Uint8Array[] {
 
 function workerMain(
   checksum: (buf: Uint8Array) => number,
+  checksumParts: (parts: Uint8Array[]) => number,
   req: (id: string) => unknown,
   rest: (parts: Uint8Array[], n: number) => Uint8Array[],
 ): void {
@@ -170,47 +171,28 @@ function workerMain(
     const code = typeof e.code === 'string' && e.code.length > 0 ? e.code : 'EIO';
     parentPort!.postMessage({ id, error: { code, message: String(e.message ?? err) } });
   };
-  // Buffers of this worker for gathered shared parts, by capacity, reused once written.
-  const spare = new Map<number, ArrayBuffer[]>();
-  const takeLocal = (len: number): ArrayBuffer => spare.get(len)?.pop() ?? new ArrayBuffer(len);
-  const giveLocal = (b: ArrayBuffer): void => {
-    let list = spare.get(b.byteLength);
-    if (list === undefined) spare.set(b.byteLength, (list = []));
-    if (list.length < 32) list.push(b);
-  };
   parentPort!.on('message', (m: Request) => {
     try {
-      let local: ArrayBuffer | null = null;
-      let payload: Uint8Array;
+      let payload: Uint8Array[];
+      let crc: number;
       if (m.shared !== undefined) {
-        local = takeLocal(m.len);
-        payload = new Uint8Array(local, 0, m.len);
+        // Shared parts are checksummed and written where they are (no gathering copy).
         const sh = m.shared;
-        let at = 0;
-        for (let i = 0; i < sh.lens.length; i++) {
-          payload.set(new Uint8Array(sh.bufs[sh.which[i]!]!, sh.offs[i]!, sh.lens[i]!), at);
-          at += sh.lens[i]!;
-        }
-        if (at !== m.len) throw Object.assign(new Error(`shared parts hold ${at} bytes, not ${m.len}`), { code: 'EINVAL' });
+        payload = sh.lens.map((n, i) => new Uint8Array(sh.bufs[sh.which[i]!]!, sh.offs[i]!, n));
+        let total = 0;
+        for (const p of payload) total += p.length;
+        if (total !== m.len) throw Object.assign(new Error(`shared parts hold ${total} bytes, not ${m.len}`), { code: 'EINVAL' });
+        crc = checksumParts(payload);
       } else {
-        payload = new Uint8Array(m.buf!, 0, m.len);
+        payload = [new Uint8Array(m.buf!, 0, m.len)];
+        crc = checksum(payload[0]!);
       }
-      const crc = checksum(payload);
-      // The reply: the owned buffer goes back to the main thread; a local one stays here.
+      // The reply: an owned buffer goes back to the main thread for reuse.
       const done = (): void => {
-        if (local !== null) {
-          giveLocal(local);
-          parentPort!.postMessage({ id: m.id, crc });
-        } else {
-          parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf!]);
-        }
+        if (m.buf === null) parentPort!.postMessage({ id: m.id, crc });
+        else parentPort!.postMessage({ id: m.id, crc, buf: m.buf }, [m.buf]);
       };
       if (m.write === 'none') {
-        if (local !== null) {
-          // The main thread writes: it needs the bytes, so the gathered buffer goes to it.
-          parentPort!.postMessage({ id: m.id, crc, buf: local }, [local]);
-          return;
-        }
         done();
         return;
       }
@@ -218,7 +200,7 @@ function workerMain(
       new DataView(head.buffer).setUint32(0, m.len, true);
       const tail = new Uint8Array(m.padded - m.len - 4);
       new DataView(tail.buffer).setUint32(0, crc, true);
-      const parts: Uint8Array[] = [head, payload, tail];
+      const parts: Uint8Array[] = [head, ...payload, tail];
       if (m.write === 'sync') {
         let left = parts;
         let position = m.position;
@@ -250,7 +232,7 @@ function workerMain(
   });
 }
 
-const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, require, ${remainingParts.toString()});\n`;
+const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, x1764Parts, require, ${remainingParts.toString()});\n`;
 
 interface Pending {
   resolve(r: { crc: number; buf?: ArrayBuffer }): void;
@@ -366,11 +348,15 @@ export class FrameWorkerPool {
       if (r.buf !== undefined) blockBuffers.give(r.buf);
       return;
     }
-    invariant(r.buf !== undefined, 'a checksum-only reply hands the payload back');
     const head = new Uint8Array(4);
     new DataView(head.buffer).setUint32(0, req.len, true);
     const tail = new Uint8Array(padded - req.len - 4);
     new DataView(tail.buffer).setUint32(0, r.crc, true);
+    if (framed.sharedParts !== null) {
+      await writevAll(fd, path, [head, ...framed.sharedParts, tail], position);
+      return;
+    }
+    invariant(r.buf !== undefined, 'a checksum-only reply hands an owned payload back');
     await writevAll(fd, path, [head, new Uint8Array(r.buf, 0, req.len), tail], position);
     blockBuffers.give(r.buf);
   }

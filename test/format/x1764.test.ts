@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { useX1764Wasm, x1764, X1764, x1764ScriptSource, x1764UsesWasm } from '../../src/format/x1764.js';
+import { useX1764Wasm, x1764, X1764, x1764Parts, x1764ScriptSource, x1764UsesWasm } from '../../src/format/x1764.js';
 import { X1764_WASM_CHUNK } from '../../src/format/x1764-wasm.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -87,6 +87,32 @@ describe('x1764', () => {
           useX1764Wasm(false);
           const without = x1764(buf, start, end);
           return withKernel === without;
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      useX1764Wasm(true);
+    }
+  });
+
+  // Property: x1764Parts of any split (parts of any length, longer than the kernel's chunk or
+  // empty, not on 8-byte boundaries) is x1764 of the concatenation, with and without the kernel,
+  // and the same function from the worker script agrees.
+  it('x1764Parts of any split equals x1764 of the whole', () => {
+    const big = Uint8Array.from({ length: 2 * X1764_WASM_CHUNK + 301 }, (_, i) => (i * 2654435761) >>> 21);
+    const f = new Function(`${x1764ScriptSource()}\nreturn x1764Parts;`) as () => (parts: Uint8Array[]) => number;
+    const scriptParts = f();
+    try {
+      fc.assert(
+        fc.property(fc.array(fc.nat(big.length), { maxLength: 12 }), fc.nat(big.length), fc.boolean(), (cuts, end, kernel) => {
+          const points = [...new Set([0, ...cuts.filter((c) => c <= end), end])].sort((a, b) => a - b);
+          const parts = points.slice(1).map((p, i) => big.subarray(points[i]!, p));
+          if (parts.length === 0) parts.push(big.subarray(0, 0));
+          parts.splice(Math.min(1, parts.length), 0, big.subarray(5, 5)); // an empty part in the middle
+          useX1764Wasm(kernel);
+          const whole = x1764(big, 0, end);
+          expect(x1764Parts(parts)).toBe(whole);
+          expect(scriptParts(parts)).toBe(whole);
         }),
         { numRuns: 200 },
       );
