@@ -3,7 +3,12 @@
  * bench-data/checkpoint (git-ignored). Not a test: it prints figures and asserts nothing.
  *
  *  1. Client latency (p50, p99, max) of pin-modify-unpin with no checkpoint running, during a
- *     checkpoint whose dictionary clones, and during one that does not clone. Every PAIR is
+ *     checkpoint whose dictionary clones, and during one that does not clone. Cloning runs
+ *     twice: with values in copy-on-write pages (CowBytes: a clone shares the pages, a write
+ *     copies one) and with plain bytes cloned by a full copy (as PerconaFT's clone callback
+ *     copies a node); each is judged against a quiet phase with its own kind of value. A
+ *     client pins with tryGetAndPin (the non-blocking pin) and falls back to getAndPin when
+ *     it would wait (BENCH_PIN=async: always getAndPin). Every PAIR is
  *     dirty when the checkpoint begins, and CLIENTS concurrent clients pin random PAIRs of a
  *     hot set (a quarter of all PAIRs) for the whole checkpoint, so many pins land on PAIRs
  *     that are still pending or being written. Without cloning such a pin waits for a disk
