@@ -320,13 +320,7 @@ export class Cachetable {
       if (cloneNow) {
         invariant(p.diskMutex.tryWriteLock(), () => `disk_nb_mutex of ${p} was free a moment ago`);
         invariant(this.clonePair(p, 'client') === undefined, () => `the clone of ${p} was to be synchronous`);
-        this.cloneJobs.run(async () => {
-          try {
-            await this.writeClone(p);
-          } finally {
-            p.diskMutex.writeUnlock();
-          }
-        });
+        this.writeCloneInBackground(p);
       }
     }
     p.count = Math.min(CLOCK_SATURATION, p.count + 1);
@@ -528,13 +522,7 @@ export class Cachetable {
     if (!p.dirty) return;
     if (p.cachefile.cloneable) {
       await this.cloneUnderDiskMutex(task, p, 'client');
-      this.cloneJobs.run(async () => {
-        try {
-          await this.writeClone(p);
-        } finally {
-          p.diskMutex.writeUnlock();
-        }
-      });
+      this.writeCloneInBackground(p);
     } else {
       await this.writeLockedPair(task, p, true);
     }
@@ -558,6 +546,17 @@ export class Cachetable {
     }
     this.installClone(p, by, clone(p.value, p.blocknum));
     return undefined;
+  }
+
+  /** A client's clone, written by the clone job manager; disk_nb_mutex (held) is released after the write. */
+  private writeCloneInBackground(p: AnyPair): void {
+    this.cloneJobs.run(async () => {
+      try {
+        await this.writeClone(p);
+      } finally {
+        p.diskMutex.writeUnlock();
+      }
+    });
   }
 
   /** Whether clonePair would clone p in slices (asynchronously) rather than in one step. */

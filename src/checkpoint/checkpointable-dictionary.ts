@@ -43,6 +43,7 @@ import { dirName, type Storage } from '../storage/storage.js';
 import { cooperativeYield } from '../storage/node-storage.js';
 import { acceptsFramedPayload, allShared, FramedPayload } from '../storage/frame-workers.js';
 import { blockBuffers } from '../storage/buffer-pool.js';
+import { totalLength } from '../format/bytes.js';
 import type { Cachetable, SlicedCloneCallbacks } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
 
@@ -181,27 +182,17 @@ function* copySteps(parts: readonly Uint8Array[], total: number): Generator<void
   return out;
 }
 
-/** The total length of parts. */
-function partsLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
-}
-
 /** True when bytes start at offset 0 of a non-shared ArrayBuffer (the codec promises nobody else uses it). */
 function ownsBufferFromStart(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && !(bytes.buffer instanceof SharedArrayBuffer);
 }
 
-/** A private copy of the parts' bytes, in a buffer from blockBuffers. */
-function pooledCopy(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = blockBuffers.take(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/** Run steps to their end with no yield between them. */
+function runAll<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
   }
-  return out;
 }
 
 /** Run steps to their end, awaiting yieldNow between them. */
@@ -331,51 +322,39 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
       },
       flush: async (args: FlushArgs<V>) => {
         const yieldNow = this.yieldNow;
-        const parts = codec.serializeParts?.(args.value, args.blocknum);
-        const total = parts !== undefined ? partsLength(parts) : -1;
-        if (parts !== undefined && total > NODE_SLICE_BYTES) {
-          const size = codec.sizeOf?.(args.value) ?? total;
-          if (acceptsFramedPayload(this.file.handle) && allShared(parts)) {
-            // Parts on shared memory (CowBytes pages): the frame worker gathers, checksums and
-            // writes them where they are; this thread copies nothing.
+        const gathered = codec.serializeParts?.(args.value, args.blocknum);
+        const parts = gathered ?? [codec.serialize(args.value, args.blocknum)];
+        const total = totalLength(parts);
+        const big = total > NODE_SLICE_BYTES;
+        // Measured before the bytes may be handed over (a codec's sizeOf may look at them).
+        const size = codec.sizeOf?.(args.value) ?? total;
+        // The payload in one private buffer from blockBuffers, copied (in slices where the
+        // storage yields) unless it is already one array.
+        const contiguous = (): Promise<Uint8Array> | Uint8Array =>
+          yieldNow !== undefined && big ? this.inLane(copySteps(parts, total), yieldNow) : runAll(copySteps(parts, total));
+        if (big && acceptsFramedPayload(this.file.handle)) {
+          if (allShared(parts)) {
+            // Parts on shared memory (CowBytes pages): the frame worker checksums and writes
+            // them where they are; this thread copies nothing.
             await this.file.writeBlock(args.blocknum, FramedPayload.ofSharedParts(parts), args.forCheckpoint);
             return size;
           }
-          // Gathered in slices into a private buffer: for the frame workers as is, otherwise
-          // framed (in slices too) from it.
-          const own = yieldNow !== undefined ? await this.inLane(copySteps(parts, total), yieldNow) : pooledCopy(parts, total);
-          if (acceptsFramedPayload(this.file.handle)) {
-            await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
-          } else {
-            const framed = yieldNow !== undefined ? await this.inLane(frameBlockSteps(own), yieldNow) : frameBlock(own, { padTo512: true });
-            blockBuffers.give(own.buffer as ArrayBuffer);
-            await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
-          }
-          return size;
-        }
-        const bytes = parts !== undefined ? pooledCopy(parts, total) : codec.serialize(args.value, args.blocknum);
-        if (bytes.length > NODE_SLICE_BYTES && acceptsFramedPayload(this.file.handle)) {
-          // Measured before the bytes may be handed over (a codec's sizeOf may look at them).
-          const size = codec.sizeOf?.(args.value) ?? bytes.length;
-          const own =
-            args.isClone && codec.privateCloneBytes === true && ownsBufferFromStart(bytes)
-              ? bytes
-              : yieldNow !== undefined
-                ? await this.inLane(copySteps([bytes], bytes.length), yieldNow)
-                : pooledCopy([bytes], bytes.length);
+          // The frame worker takes the payload's buffer away: a clone's own bytes when the
+          // codec promises them, otherwise a private copy.
+          const mine = gathered === undefined && args.isClone && codec.privateCloneBytes === true && ownsBufferFromStart(parts[0]!);
+          const own = mine ? parts[0]! : await contiguous();
           await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
           return size;
         }
+        const copied = parts.length !== 1;
+        const bytes = copied ? await contiguous() : parts[0]!;
         // The frame is padded here, so writeBlock writes it without another copy.
-        const framed =
-          yieldNow !== undefined && bytes.length > NODE_SLICE_BYTES
-            ? await this.inLane(frameBlockSteps(bytes), yieldNow)
-            : frameBlock(bytes, { padTo512: true });
-        if (parts !== undefined) blockBuffers.give(bytes.buffer as ArrayBuffer);
+        const framed = yieldNow !== undefined && big ? await this.inLane(frameBlockSteps(bytes), yieldNow) : frameBlock(bytes, { padTo512: true });
+        if (copied) blockBuffers.give(bytes.buffer as ArrayBuffer);
         // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
         // _current and _inprogress, the eviction path in _current only.
         await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
-        return codec.sizeOf?.(args.value) ?? bytes.length;
+        return size;
       },
       removeKey: (blocknum, forCheckpoint) => {
         this.file.blockTable.freeBlocknum(blocknum, forCheckpoint);

@@ -196,3 +196,10 @@ export function readU64At(buf: Uint8Array, off: number): bigint {
 export function readU32At(buf: Uint8Array, off: number): number {
   return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
 }
+
+/** The total length of a list of byte arrays. */
+export function totalLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}

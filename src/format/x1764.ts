@@ -43,10 +43,11 @@ export function x1764UsesWasm(): boolean {
   return wasm !== null;
 }
 
-/** Checksum of bytes [start, end) of buf. */
-export function x1764(buf: Uint8Array, start = 0, end = buf.length): number {
-  let hi = 0;
-  let lo = 0;
+/**
+ * Checksum of bytes [start, end) of buf. `lo` and `hi` are the accumulator to start from
+ * (0, 0 for a fresh checksum; x1764Parts passes the state of the bytes before these).
+ */
+export function x1764(buf: Uint8Array, start = 0, end = buf.length, lo = 0, hi = 0): number {
   let i = start;
   const fullEnd = start + ((end - start) & ~7);
   if (wasm !== null && fullEnd - i >= WASM_MIN) {
@@ -102,9 +103,9 @@ export function x1764(buf: Uint8Array, start = 0, end = buf.length): number {
  * Uses nothing but x1764's globals, so it also runs in the frame workers' script.
  */
 export function x1764Parts(parts: readonly Uint8Array[]): number {
+  if (parts.length === 1) return x1764(parts[0]!);
   const k = wasm;
-  if (k === null || parts.length === 1) {
-    if (parts.length === 1) return x1764(parts[0]!);
+  if (k === null) {
     let total = 0;
     for (const p of parts) total += p.length;
     const joined = new Uint8Array(total);
@@ -132,26 +133,8 @@ export function x1764Parts(parts: readonly Uint8Array[]): number {
       }
     }
   }
-  const whole = fill & ~7;
-  if (whole > 0) {
-    lo = k.fold(whole, lo, hi);
-    hi = k.hi();
-  }
-  if (whole < fill) {
-    // The 1..7 byte tail, zero-padded at the high end.
-    let wlo = 0;
-    let whi = 0;
-    for (let j = 0; j < fill - whole; j++) {
-      const b = k.mem[whole + j]!;
-      if (j < 4) wlo |= b << (8 * j);
-      else whi |= b << (8 * j - 32);
-    }
-    const t0 = (lo & 0xffff) * 17 + (wlo & 0xffff);
-    const t1 = (lo >>> 16) * 17 + (wlo >>> 16) + (t0 >>> 16);
-    lo = (t1 << 16) | (t0 & 0xffff);
-    hi = (Math.imul(hi, 17) + whi + (t1 >>> 16)) | 0;
-  }
-  return ~(lo ^ hi) >>> 0;
+  // The last partial chunk, its 1..7 byte tail included, from the state so far.
+  return x1764(k.mem, 0, fill, lo, hi);
 }
 
 /**

@@ -26,6 +26,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { invariant } from '../format/errors.js';
+import { totalLength } from '../format/bytes.js';
 import { x1764ScriptSource } from '../format/x1764.js';
 import { blockBuffers } from './buffer-pool.js';
 import { ioError } from './io-error.js';
@@ -85,9 +86,7 @@ export class FramedPayload extends Uint8Array {
    * copies nothing. The parts must not change until the write has finished.
    */
   static ofSharedParts(parts: readonly Uint8Array[]): FramedPayload {
-    let length = 0;
-    for (const p of parts) length += p.length;
-    return new FramedPayload(null, parts, length);
+    return new FramedPayload(null, parts, totalLength(parts));
   }
 }
 

@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BlockAllocator, planPreallocate, planTruncate } from '../../src/blocks/block-allocator.js';
 
+/** The model of first fit: the lowest 4096-multiple >= 8192 whose [o, o+size) misses every live block. */
+function lowestFit(live: ReadonlyArray<{ offset: bigint; size: bigint }>, size: bigint): bigint {
+  let cand = 8192n;
+  for (;;) {
+    const clash = live.find((b) => b.offset < cand + size && cand < b.offset + b.size);
+    if (!clash) return cand;
+    cand = ((clash.offset + clash.size + 4095n) / 4096n) * 4096n;
+  }
+}
+
 describe('BlockAllocator', () => {
   // Scenario: the golden allocation sequence of spec §6.2, produced by the real BlockAllocator.
   it('Scenario: reproduces the golden first-fit sequence from the spec', () => {
@@ -51,15 +61,8 @@ describe('BlockAllocator', () => {
         for (const op of ops) {
           if (op > 0 && op <= 20000) {
             const size = BigInt(op);
-            // Model: lowest 4096-multiple >= 8192 whose [o, o+size) misses every live block.
-            let cand = 8192n;
-            for (;;) {
-              const clash = live.find((b) => b.offset < cand + size && cand < b.offset + b.size);
-              if (!clash) break;
-              cand = ((clash.offset + clash.size + 4095n) / 4096n) * 4096n;
-            }
             const off = a.allocBlock(size);
-            expect(off).toBe(cand);
+            expect(off).toBe(lowestFit(live, size));
             live.push({ offset: off, size });
           } else if (live.length > 0) {
             const [b] = live.splice(Math.abs(op) % live.length, 1);
@@ -85,14 +88,8 @@ describe('BlockAllocator', () => {
         for (const [alloc, k, pick] of ops) {
           if (alloc || live.length === 0) {
             const size = BigInt(sizes[k]!);
-            let cand = 8192n;
-            for (;;) {
-              const clash = live.find((b) => b.offset < cand + size && cand < b.offset + b.size);
-              if (!clash) break;
-              cand = ((clash.offset + clash.size + 4095n) / 4096n) * 4096n;
-            }
             const off = a.allocBlock(size);
-            expect(off).toBe(cand);
+            expect(off).toBe(lowestFit(live, size));
             live.push({ offset: off, size });
           } else {
             const [b] = live.splice(pick % live.length, 1);
