@@ -336,7 +336,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
           if (allShared(parts)) {
             // Parts on shared memory (CowBytes pages): the frame worker checksums and writes
             // them where they are; this thread copies nothing.
-            await this.file.writeBlock(args.blocknum, FramedPayload.ofSharedParts(parts), args.forCheckpoint);
+            await this.file.writeBlock(args.blocknum, FramedPayload.ofSharedParts(parts, args.value), args.forCheckpoint);
             return size;
           }
           // The frame worker takes the payload's buffer away: a clone's own bytes when the

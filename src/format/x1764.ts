@@ -18,7 +18,7 @@
  * real 64-bit multiply: the bytes are copied into its memory a chunk at a time and folded
  * there, a few times faster again. Without WebAssembly the JavaScript loop does everything.
  */
-import { instantiate, x1764WasmBytes, X1764_WASM_CHUNK, type X1764Kernel } from './x1764-wasm.js';
+import { instantiate, x1764SharedWasmBytes, x1764WasmBytes, X1764_WASM_CHUNK, type X1764Kernel } from './x1764-wasm.js';
 
 /**
  * A DataView of the buffer last checksummed: callers usually checksum many entries of one
@@ -138,6 +138,45 @@ export function x1764Parts(parts: readonly Uint8Array[]): number {
 }
 
 /**
+ * x1764 of the concatenation of byte ranges [offs[i], offs[i] + lens[i]) of `mem`, a view of a
+ * shared WebAssembly.Memory from offset 0, folded in place by `k` (instantiateShared over that
+ * memory): nothing is copied. Every range but the last must hold whole 8-byte groups (as
+ * pages do); otherwise, or without a kernel, the ranges go through x1764Parts. Uses nothing
+ * but x1764's globals, so it also runs in the frame workers' script.
+ */
+export function x1764Ranges(
+  k: { foldAt(start: number, end: number, lo: number, hi: number): number; hi(): number } | null,
+  mem: Uint8Array,
+  offs: ArrayLike<number>,
+  lens: ArrayLike<number>,
+): number {
+  const n = offs.length;
+  let whole = k !== null && n > 0;
+  for (let i = 0; whole && i < n - 1; i++) if (lens[i]! % 8 !== 0) whole = false;
+  if (!whole) {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) parts.push(mem.subarray(offs[i]!, offs[i]! + lens[i]!));
+    return x1764Parts(parts);
+  }
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n - 1; i++) {
+    if (lens[i]! === 0) continue;
+    lo = k!.foldAt(offs[i]!, offs[i]! + lens[i]!, lo, hi);
+    hi = k!.hi();
+  }
+  // The last range: its whole groups in place, then its 1..7 byte tail from the state so far.
+  const start = offs[n - 1]!;
+  const end = start + lens[n - 1]!;
+  const full = start + (lens[n - 1]! & ~7);
+  if (full > start) {
+    lo = k!.foldAt(start, full, lo, hi);
+    hi = k!.hi();
+  }
+  return x1764(mem, full, end, lo, hi);
+}
+
+/**
  * Incremental x1764 over a byte stream fed in arbitrary pieces (PerconaFT's
  * init/add/finish form). Bytes are buffered until a full 8-byte group is available.
  */
@@ -211,8 +250,10 @@ export class X1764 {
 }
 
 /**
- * Source text of a script that defines `x1764` (with its WebAssembly kernel when the runtime
- * has one) using nothing but globals: for worker threads started from source text.
+ * Source text of a script that defines `x1764`, `x1764Parts`, `x1764Ranges` (with the
+ * WebAssembly kernel when the runtime has one) and `x1764SharedKernel(memory)` (the in-place
+ * kernel over a shared memory, or null) using nothing but globals: for worker threads started
+ * from source text.
  */
 export function x1764ScriptSource(): string {
   return [
@@ -226,5 +267,12 @@ export function x1764ScriptSource(): string {
     `} catch { wasm = null; }`,
     `const x1764 = ${x1764.toString()};`,
     `const x1764Parts = ${x1764Parts.toString()};`,
+    `const x1764Ranges = ${x1764Ranges.toString()};`,
+    `const x1764SharedKernel = (memory) => {`,
+    `  try {`,
+    `    const ex = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([${x1764SharedWasmBytes().join(',')}])), { env: { mem: memory } }).exports;`,
+    `    return { foldAt: ex.foldAt, hi: ex.hi };`,
+    `  } catch { return null; }`,
+    `};`,
   ].join('\n');
 }

@@ -22,6 +22,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { cooperativeYield, NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
+import { SharedPageArena, setSharedPages, sharedPages } from '../../src/storage/shared-pages.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -336,6 +337,61 @@ describe('CowBytes', () => {
     expect(CowBytes.from(new Uint8Array(5)).pageBytes).toBe(COW_PAGE_BYTES);
   });
 
+  it('Scenario: 4 KiB pages live in the shared page arena; a clone adds a holder to each page, a copy-on-write moves one', () => {
+    const arena = new SharedPageArena(65536); // 16 pages
+    const before = sharedPages();
+    setSharedPages(arena);
+    try {
+      const v = CowBytes.from(content(4, 3 * COW_PAGE_BYTES + 100)); // 4 pages
+      const ids = v.parts().map((p) => arena.pageOf(p));
+      expect(ids.every((id) => id >= 0)).toBe(true);
+      expect(ids.map((id) => arena.count(id))).toEqual([1, 1, 1, 1]);
+      // Fresh pages lie back to back, so the codec hands them over as one run.
+      expect(cowBytesCodec().serializeParts!(v, 1n).length).toBe(1);
+      const c = v.clone();
+      expect(ids.map((id) => arena.count(id))).toEqual([2, 2, 2, 2]);
+      v.set(COW_PAGE_BYTES + 1, 0x5a); // page 1 copied: the value lets go of the shared page
+      expect(arena.count(ids[1]!)).toBe(1);
+      const moved = arena.pageOf(v.parts()[1]!);
+      expect(moved).toBeGreaterThanOrEqual(0);
+      expect(ids).not.toContain(moved);
+      expect(arena.count(moved)).toBe(1);
+      expect(c.toBytes()).toEqual(content(4, 3 * COW_PAGE_BYTES + 100));
+      expect(v.get(COW_PAGE_BYTES + 1)).toBe(0x5a);
+      // Now three runs: page 0, the copied page 1, pages 2-3.
+      const runs = cowBytesCodec().serializeParts!(v, 1n);
+      expect(runs.length).toBe(3);
+      expect(concat(runs)).toEqual(v.toBytes());
+      // Other page sizes stay out of the arena.
+      const other = CowBytes.from(content(5, 100), 16);
+      expect(other.parts().every((p) => arena.pageOf(p) === -1)).toBe(true);
+    } finally {
+      setSharedPages(before);
+    }
+  });
+
+  it('Scenario: when the arena is full, a value keeps the rest of its pages on plain shared memory and reads and clones the same', () => {
+    const arena = new SharedPageArena(65536); // 16 pages
+    const before = sharedPages();
+    setSharedPages(arena);
+    try {
+      const filler = CowBytes.alloc(14 * COW_PAGE_BYTES, 1); // 14 of the 16 pages
+      const bytes = content(6, 5 * COW_PAGE_BYTES - 3);
+      const v = CowBytes.from(bytes);
+      const inArena = v.parts().map((p) => arena.pageOf(p) >= 0);
+      expect(inArena).toEqual([true, true, false, false, false]);
+      expect(v.toBytes()).toEqual(bytes);
+      const c = v.clone();
+      v.write(0, new Uint8Array(5 * COW_PAGE_BYTES - 3).fill(9)); // every page copied, none fits the arena
+      expect(c.toBytes()).toEqual(bytes);
+      expect(v.toBytes().every((b) => b === 9)).toBe(true);
+      expect(concat(cowBytesCodec().serializeParts!(c, 1n))).toEqual(bytes);
+      expect(filler.get(0)).toBe(1);
+    } finally {
+      setSharedPages(before);
+    }
+  });
+
   it('Scenario: cowBytesCodec serializes to the bytes, hands over the very pages, and round-trips', () => {
     const codec = cowBytesCodec(10);
     const bytes = content(3, 95);
@@ -345,8 +401,12 @@ describe('CowBytes', () => {
     bytes[0] = bytes[0]! ^ 1; // the value owns a copy
     expect(v.get(0)).toBe(content(3, 95)[0]);
     expect(codec.serialize(v, 5n)).toEqual(content(3, 95));
+    // serializeParts hands over the pages themselves (back-to-back ones as one view of the
+    // same memory, so no byte is copied): here all ten pages lie in one buffer.
     const parts = codec.serializeParts!(v, 5n);
-    parts.forEach((p, i) => expect(p).toBe(v.parts()[i]));
+    expect(parts.length).toBe(1);
+    expect(parts[0]!.buffer).toBe(v.parts()[0]!.buffer);
+    expect(parts[0]!.byteOffset).toBe(v.parts()[0]!.byteOffset);
     expect(concat(parts)).toEqual(codec.serialize(v, 5n));
     expect(codec.sizeOf!(v)).toBe(95);
     const c = codec.clone!(v, 5n);

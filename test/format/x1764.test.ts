@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { useX1764Wasm, x1764, X1764, x1764Parts, x1764ScriptSource, x1764UsesWasm } from '../../src/format/x1764.js';
-import { X1764_WASM_CHUNK } from '../../src/format/x1764-wasm.js';
+import { useX1764Wasm, x1764, X1764, x1764Parts, x1764Ranges, x1764ScriptSource, x1764UsesWasm } from '../../src/format/x1764.js';
+import { instantiateShared, X1764_WASM_CHUNK } from '../../src/format/x1764-wasm.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
@@ -119,6 +119,51 @@ describe('x1764', () => {
     } finally {
       useX1764Wasm(true);
     }
+  });
+
+  // Property: x1764Ranges folds byte ranges of a shared WebAssembly.Memory in place, and
+  // equals x1764 of their concatenation: ranges anywhere (overlapping or out of order), of
+  // whole groups or (the last, or any when the copy path is taken) of any length; with the
+  // in-place kernel, without one, and from the worker script.
+  it('x1764Ranges of ranges of a shared memory equals x1764 of their concatenation', () => {
+    const W = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => { buffer: SharedArrayBuffer } } }).WebAssembly;
+    const memory = new W.Memory({ initial: 4, maximum: 8, shared: true });
+    const mem = new Uint8Array(memory.buffer);
+    for (let i = 0; i < mem.length; i++) mem[i] = (i * 2654435761) >>> 23;
+    const k = instantiateShared(memory);
+    expect(k).not.toBeNull();
+    const f = new Function(`${x1764ScriptSource()}\nreturn [x1764Ranges, x1764SharedKernel];`) as () => [typeof x1764Ranges, (m: object) => ReturnType<typeof instantiateShared>];
+    const [scriptRanges, scriptKernel] = f();
+    const sk = scriptKernel(memory);
+    expect(sk).not.toBeNull();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(mem.length - 1), fc.nat(3 * X1764_WASM_CHUNK)), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (ranges, groups) => {
+          const offs: number[] = [];
+          const lens: number[] = [];
+          ranges.forEach(([off, len], i) => {
+            let n = Math.min(len, mem.length - off);
+            if (groups && i < ranges.length - 1) n &= ~7;
+            offs.push(off);
+            lens.push(n);
+          });
+          const whole = new Uint8Array(lens.reduce((a, b) => a + b, 0));
+          let at = 0;
+          offs.forEach((o, i) => {
+            whole.set(mem.subarray(o, o + lens[i]!), at);
+            at += lens[i]!;
+          });
+          const want = x1764(whole);
+          expect(x1764Ranges(k, mem, offs, lens)).toBe(want);
+          expect(x1764Ranges(null, mem, offs, lens)).toBe(want);
+          expect(scriptRanges(sk, mem, offs, lens)).toBe(want);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(x1764Ranges(k, mem, [], [])).toBe(0xffffffff);
   });
 
   it('worker script source defines a working x1764 with the kernel', () => {
