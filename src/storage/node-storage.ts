@@ -264,15 +264,28 @@ export interface NodeStorageOptions {
   fileSync?: 'datasync' | 'fsync';
   /**
    * Worker threads that checksum and write framed node blocks off the main thread (default
-   * 1; 0 turns the capability off, so pwrite of a FramedPayload is refused and
-   * acceptsFramedPayload says false).
+   * DEFAULT_FRAME_WORKERS; 0 turns the capability off, so pwrite of a FramedPayload is
+   * refused and acceptsFramedPayload says false).
    */
   frameWorkers?: number;
-  /** 'worker' (default): the worker also writes; 'libuv': it checksums, the main thread writes. */
+  /**
+   * 'worker-sync' (default): each worker checksums and writes its blocks itself; 'worker': it
+   * hands the write to libuv's I/O threads; 'libuv': it checksums, the main thread writes.
+   */
   frameWriteMode?: FrameWriteMode;
   /** The frame workers' nice value on Linux (0..19, default 10: below the client threads). */
   frameWorkerNice?: number;
 }
+
+/**
+ * Two frame workers that write their blocks themselves. Measured with checkpoint-bench (256 MB
+ * of 256 KiB CowBytes nodes, 2-core VM, alternating runs): a checkpoint into freed space ran
+ * at 69-83% of the raw overwrite speed this way, against 58-75% with one worker handing its
+ * writes to libuv's four I/O threads, whose concurrent writes to one file spin on its inode
+ * lock and wake other threads for every block; client p99 during a checkpoint was the same.
+ */
+export const DEFAULT_FRAME_WORKERS = 2;
+export const DEFAULT_FRAME_WRITE_MODE: FrameWriteMode = 'worker-sync';
 
 export class NodeStorage implements Storage, CooperativeStorage {
   private pool: FrameWorkerPool | undefined;
@@ -282,9 +295,9 @@ export class NodeStorage implements Storage, CooperativeStorage {
   private readonly fullSync: boolean;
 
   constructor(opts: NodeStorageOptions = {}) {
-    this.frameWorkers = opts.frameWorkers ?? 1;
+    this.frameWorkers = opts.frameWorkers ?? DEFAULT_FRAME_WORKERS;
     this.fullSync = opts.fileSync === 'fsync';
-    this.frameWriteMode = opts.frameWriteMode ?? 'worker';
+    this.frameWriteMode = opts.frameWriteMode ?? DEFAULT_FRAME_WRITE_MODE;
     this.frameWorkerNice = opts.frameWorkerNice ?? DEFAULT_FRAME_WORKER_NICE;
     invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
   }

@@ -45,9 +45,10 @@
  * frames and checksums nodes in slices with a yield between them (BENCH_SLICED=0 turns the
  * yield hook off, to compare with the unsliced form in the same way). Node blocks are
  * checksummed and written by NodeStorage's frame workers, off the main thread
- * (BENCH_FRAME_WORKERS, default 1; 0 turns them off; BENCH_FRAME_MODE=worker-sync makes
- * the worker write synchronously, =libuv makes it only checksum and the main thread issue the
- * pwritev on libuv's threads; BENCH_FRAME_NICE sets their nice value, default 10).
+ * (BENCH_FRAME_WORKERS, default 2; 0 turns them off; BENCH_FRAME_MODE, default worker-sync:
+ * each worker writes its blocks itself; =worker hands the pwritev to libuv's threads; =libuv
+ * makes it only checksum and the main thread issue the pwritev; BENCH_FRAME_NICE sets their
+ * nice value, default 10).
  *
  * PAIRs are 256 KiB by default (TokuDB's nodes are 4 MiB; BENCH_NODE_KB changes it).
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
@@ -65,7 +66,7 @@ import { newFtHeader } from '../../src/format/ft-header.js';
 import { x1764 } from '../../src/format/x1764.js';
 import { LogWriter } from '../../src/log/writer.js';
 import { RealClock } from '../../src/storage/clock.js';
-import { NodeStorage } from '../../src/storage/node-storage.js';
+import { DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, NodeStorage } from '../../src/storage/node-storage.js';
 import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
 import { Prng } from '../../src/storage/prng.js';
 import { blockBuffers } from '../../src/storage/buffer-pool.js';
@@ -141,8 +142,8 @@ const QUIET_OPS = 60000;
 const ASYNC_PIN = process.env['BENCH_PIN'] === 'async';
 const WRITE_PIN = { mode: 'write' } as const;
 const SLICED = process.env['BENCH_SLICED'] !== '0';
-const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? '1');
-const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? 'worker') as FrameWriteMode;
+const FRAME_WORKERS = Number(process.env['BENCH_FRAME_WORKERS'] ?? String(DEFAULT_FRAME_WORKERS));
+const FRAME_MODE = (process.env['BENCH_FRAME_MODE'] ?? DEFAULT_FRAME_WRITE_MODE) as FrameWriteMode;
 /** BENCH_ONLY=throughput skips the latency runs (section 1), BENCH_ONLY=latency the throughput runs. */
 const ONLY_THROUGHPUT = process.env['BENCH_ONLY'] === 'throughput';
 const FRAME_NICE = process.env['BENCH_FRAME_NICE'] === undefined ? undefined : Number(process.env['BENCH_FRAME_NICE']);
