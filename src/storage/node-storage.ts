@@ -302,6 +302,11 @@ export class NodeStorage implements Storage, CooperativeStorage {
     invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
   }
 
+  /** How often the frame worker pool spread writes over all its workers, and how often it kept to one (its caller was busy). */
+  get frameWorkerSpread(): { all: number; one: number } {
+    return { ...(this.pool?.spread ?? { all: 0, one: 0 }) };
+  }
+
   /** Frame worker threads running now (they start on the first framed write). */
   get frameWorkersRunning(): number {
     return this.pool?.running ?? 0;

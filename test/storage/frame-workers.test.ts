@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { frameBlock, unframeBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { TokusimError } from '../../src/format/errors.js';
@@ -168,6 +169,37 @@ describe('frame workers', () => {
       }
     });
   }
+
+  it('Scenario: the pool keeps to one worker while its caller is busy, and spreads writes over all of them while it is idle', async () => {
+    const pool = new FrameWorkerPool(2, 'worker-sync');
+    const fd = openSync(join(root, 'spread'), 'w');
+    const block = 16 * 1024;
+    const writeMany = (from: number): Promise<void[]> =>
+      Promise.all(Array.from({ length: 8 }, (_, i) => pool.write(fd, 'spread', new FramedPayload(payloadOf(block - 8, from + i)), (from + i) * block)));
+    try {
+      // Busy: the thread spins for 20 ms (its event loop fully used), then writes.
+      const until = performance.now() + 20;
+      while (performance.now() < until) {
+        // spin
+      }
+      await writeMany(0);
+      expect(pool.running).toBe(1);
+      expect(pool.spread).toEqual({ all: 0, one: 8 });
+      // Idle: the loop has nothing to do for 30 ms; the next writes start the second worker.
+      await new Promise((r) => setTimeout(r, 30));
+      await writeMany(8);
+      expect(pool.running).toBe(2);
+      expect(pool.spread.all).toBe(8);
+      const all = await readFile(join(root, 'spread'));
+      for (let i = 0; i < 16; i++) {
+        const got = unframeBlock(new Uint8Array(all.subarray(i * block, (i + 1) * block)), { file: 'spread', offset: i * block });
+        expect(got).toEqual(payloadOf(block - 8, i));
+      }
+    } finally {
+      closeSync(fd);
+      await pool.close();
+    }
+  });
 
   it('Scenario: shared parts must all be views on SharedArrayBuffers', () => {
     expect(() => FramedPayload.ofSharedParts([new Uint8Array(new SharedArrayBuffer(8)), new Uint8Array(8)])).toThrow(/SharedArrayBuffer/);

@@ -539,6 +539,7 @@ async function throughput(withClone: Setup): Promise<void> {
     quietDisk();
     rawOver.push(await rawWrite(bytes, true));
   }
+  const spread = withClone.storage.frameWorkerSpread;
   await close(withClone);
   const all = median(runs.map((r) => r.mbps));
   const into = runs.filter((r) => !r.grew).map((r) => r.mbps);
@@ -571,6 +572,9 @@ async function throughput(withClone: Setup): Promise<void> {
       `raw new file: pwrites ${ms(raws.map((r) => r.writeMs))}, fsync ${ms(raws.map((r) => r.fsyncMs))}; ` +
       `overwrite: pwrites ${ms(rawOver.map((r) => r.writeMs))}, fsync ${ms(rawOver.map((r) => r.fsyncMs))}`,
   );
+  if (spread.all + spread.one > 0) {
+    console.log(`  frame worker pool: writes spread over all ${FRAME_WORKERS} workers ${pctOf(spread.all, spread.all + spread.one)} of the time (one while the main thread was busy)`);
+  }
   console.log(
     `x1764 node checksums alone: ${sumMs.toFixed(0)} ms for ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e3 / sumMs).toFixed(0)} MB/s), ` +
       `i.e. ${((sumMs / ((bytes / 1e6 / faster) * 1000)) * 100).toFixed(0)}% of the raw write time`,
