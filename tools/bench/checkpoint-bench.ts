@@ -20,8 +20,10 @@
  *     rounds. "Pending hits" are the ops during which some client resolved a pending PAIR
  *     (where cloning is meant to help). Samples go to buffers allocated once, so measuring
  *     does not itself allocate.
- *  2. Checkpoint write throughput (MB/s) with every PAIR dirty and no client, for the write
- *     window of 1 (strictly one PAIR at a time, as PerconaFT) and the default window, next to
+ *  2. Checkpoint write throughput (MB/s) with every PAIR dirty and no client, at the PAIR size
+ *     of section 1 and at TokuDB's default node size, 4 MiB (only the former when BENCH_NODE_KB
+ *     is set), for the write window of 1 (strictly one PAIR at a time, as PerconaFT) and the
+ *     default window, next to
  *     the raw sequential write speed of the same disk measured in the same run, both for a new
  *     file and for overwriting one (1 MiB pwrites and an fsync). With every PAIR rewritten,
  *     checkpoints alternate between writing into space freed two checkpoints back and growing
@@ -76,6 +78,8 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = process.env['BENCH_DIR'] ?? join(ROOT, 'bench-data', 'checkpoint');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const NODE_BYTES = Number(process.env['BENCH_NODE_KB'] ?? '256') * 1024;
+/** TokuDB's default node size (tokudb_block_size), at which throughput is also measured unless BENCH_NODE_KB is set. */
+const TOKUDB_NODE_BYTES = 4096 * 1024;
 const N_NODES = Math.max(16, Math.round((256e6 * SCALE) / NODE_BYTES));
 const HOT = Math.max(4, Math.floor(N_NODES / 4));
 const CLIENTS = 4;
@@ -216,7 +220,8 @@ interface Setup {
   log: LogWriter;
 }
 
-async function setup(name: string, codec: NodeCodec<BenchValue>): Promise<Setup> {
+async function setup(name: string, codec: NodeCodec<BenchValue>, nodeBytes = NODE_BYTES): Promise<Setup> {
+  const nNodes = Math.max(16, Math.round((256e6 * SCALE) / nodeBytes));
   const storage = benchStorage();
   const dir = join(DATA, name);
   rmSync(dir, { recursive: true, force: true });
@@ -240,8 +245,8 @@ async function setup(name: string, codec: NodeCodec<BenchValue>): Promise<Setup>
   });
   cp.attach(dict.cachefile, dict);
   const nodes: bigint[] = [];
-  for (let i = 0; i < N_NODES; i++) {
-    const p = await ct.put(dict.cachefile, () => dict.allocateBlocknum(), codec === cowCodec ? CowBytes.alloc(NODE_BYTES, i & 0xff) : new Uint8Array(NODE_BYTES).fill(i & 0xff), NODE_BYTES);
+  for (let i = 0; i < nNodes; i++) {
+    const p = await ct.put(dict.cachefile, () => dict.allocateBlocknum(), codec === cowCodec ? CowBytes.alloc(nodeBytes, i & 0xff) : new Uint8Array(nodeBytes).fill(i & 0xff), nodeBytes);
     nodes.push(p.blocknum);
     ct.unpin(p, { dirty: true });
   }
@@ -387,9 +392,9 @@ async function checkpointMBps(s: Setup): Promise<{ mbps: number; bytes: number; 
   return { mbps, bytes, phases: { pairsMs: pairsEnd - t0, headersMs: headersEnd - pairsEnd, endMs: t1 - headersEnd }, grew };
 }
 
-function checksumMs(bytes: number): number {
-  const buf = new Uint8Array(NODE_BYTES).fill(5);
-  const n = Math.max(1, Math.round(bytes / NODE_BYTES));
+function checksumMs(bytes: number, nodeBytes: number): number {
+  const buf = new Uint8Array(nodeBytes).fill(5);
+  const n = Math.max(1, Math.round(bytes / nodeBytes));
   const t0 = performance.now();
   for (let i = 0; i < n; i++) x1764(buf);
   return performance.now() - t0;
@@ -428,7 +433,13 @@ async function main(): Promise<void> {
     return;
   }
   if (!ONLY_THROUGHPUT) await latencies(withClone);
-  if (process.env['BENCH_ONLY'] !== 'latency') await throughput(withClone);
+  if (process.env['BENCH_ONLY'] !== 'latency') {
+    await throughput(withClone, NODE_BYTES);
+    // And at TokuDB's own node size, where the per-block costs weigh 16 times less.
+    if (process.env['BENCH_NODE_KB'] === undefined) {
+      await throughput(await setup('clone-4m', process.env['BENCH_VALUE'] === 'copy' ? copyCodec : cowCodec, TOKUDB_NODE_BYTES), TOKUDB_NODE_BYTES);
+    }
+  }
   else await close(withClone);
 }
 
@@ -506,7 +517,7 @@ async function latencies(withClone: Setup): Promise<void> {
 }
 
 /** Checkpoints with every PAIR dirty and no client running, next to raw writing. */
-async function throughput(withClone: Setup): Promise<void> {
+async function throughput(withClone: Setup, nodeBytes: number): Promise<void> {
   if (process.env['BENCH_WINDOW'] !== undefined) withClone.ct.checkpointWriteWindow = Number(process.env['BENCH_WINDOW']);
   const defaultWindow = withClone.ct.checkpointWriteWindow;
   // Each measured run starts from a quiet disk (sync(1) first, so no earlier run's writeback
@@ -548,9 +559,9 @@ async function throughput(withClone: Setup): Promise<void> {
   const rawOverwrite = median(rawOver.map((r) => r.mbps));
   const faster = Math.max(rawNew, rawOverwrite);
   const pctOf = (x: number, of: number): string => `${((x / of) * 100).toFixed(0)}%`;
-  const sumMs = checksumMs(bytes);
+  const sumMs = checksumMs(bytes, nodeBytes);
   console.log(
-    `checkpoint write throughput (${(bytes / 1e6).toFixed(0)} MB): window 1: ${median(runsW1).toFixed(1)} MB/s (median of 3); ` +
+    `checkpoint write throughput, ${withClone.nodes.length} PAIRs of ${nodeBytes / 1024} KiB (${(bytes / 1e6).toFixed(0)} MB): window 1: ${median(runsW1).toFixed(1)} MB/s (median of 3); ` +
       `window ${defaultWindow}: ${all.toFixed(1)} MB/s (median of ${runs.length})`,
   );
   console.log(
