@@ -52,15 +52,19 @@ const collected = new FinalizationRegistry<ArenaHold>((hold) => {
   for (const id of hold.ids) if (id >= 0) hold.arena.release(id);
 });
 
+/** A fresh zeroed arena page of len bytes for page i of hold's value (its id in ids[i]), or null when none can be had. */
+function arenaPage(len: number, hold: ArenaHold | null, i: number): Uint8Array | null {
+  if (hold === null || len === 0) return null;
+  const a = hold.arena.alloc();
+  if (a === null) return null;
+  hold.ids[i] = a.page;
+  return len === a.view.length ? a.view : a.view.subarray(0, len);
+}
+
 /** A fresh zeroed page of len bytes on shared memory: an arena page (its id in ids[i]) or a slab's (8-byte aligned). */
 function allocPage(len: number, hold: ArenaHold | null, i: number): Uint8Array {
-  if (hold !== null && len > 0) {
-    const a = hold.arena.alloc();
-    if (a !== null) {
-      hold.ids[i] = a.page;
-      return len === a.view.length ? a.view : a.view.subarray(0, len);
-    }
-  }
+  const fromArena = arenaPage(len, hold, i);
+  if (fromArena !== null) return fromArena;
   if (len > SLAB_BYTES / 4) return new Uint8Array(new SharedArrayBuffer(len));
   if (slab === null || slabUsed + len > SLAB_BYTES) {
     slab = new SharedArrayBuffer(SLAB_BYTES);
@@ -84,13 +88,10 @@ function allocPages(length: number, pageBytes: number, hold: ArenaHold | null): 
   const pages: Uint8Array[] = new Array<Uint8Array>(n);
   const size = (i: number): number => Math.max(0, Math.min(pageBytes, length - i * pageBytes));
   let i = 0;
-  if (hold !== null) {
-    for (; i < n && size(i) > 0; i++) {
-      const a = hold.arena.alloc();
-      if (a === null) break;
-      hold.ids[i] = a.page;
-      pages[i] = size(i) === a.view.length ? a.view : a.view.subarray(0, size(i));
-    }
+  for (; i < n; i++) {
+    const page = arenaPage(size(i), hold, i);
+    if (page === null) break;
+    pages[i] = page;
   }
   if (i < n) {
     // The arena is full (or not used): the rest share one plain shared buffer.

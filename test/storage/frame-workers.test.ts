@@ -28,6 +28,34 @@ function payloadOf(length: number, seed: number): Uint8Array {
   return p;
 }
 
+/**
+ * A file written through frame workers beside one written with the main thread's frameBlock.
+ * writeBoth writes a payload's frame to both (the framed file through `framedPayload`),
+ * expects the two files to be byte for byte equal, and returns the framed file's bytes.
+ */
+async function framedBesidePlain(storage: NodeStorage, root: string, name: string) {
+  const framedPath = join(root, name);
+  const plainPath = join(root, `${name}-plain`);
+  const framed = await storage.open(framedPath, 'create');
+  const plain = await storage.open(plainPath, 'create');
+  return {
+    framed,
+    async writeBoth(payload: Uint8Array, framedPayload: FramedPayload, offset: number): Promise<Buffer> {
+      await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
+      await framed.pwrite(framedPayload, offset);
+      const a = await readFile(framedPath);
+      const b = await readFile(plainPath);
+      expect(a.equals(b)).toBe(true);
+      return a;
+    },
+    async close(): Promise<void> {
+      await framed.close();
+      await plain.close();
+      await storage.close();
+    },
+  };
+}
+
 describe('frame workers', () => {
   let root: string;
   beforeEach(async () => {
@@ -41,29 +69,21 @@ describe('frame workers', () => {
     // Property: for any payload and 512-aligned offset, a framed write leaves on disk exactly
     // the bytes a plain pwrite of frameBlock(payload, padTo512) leaves, in either mode.
     it(`Scenario: framed writes (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
-      const storage = new NodeStorage({ frameWorkers: 2, frameWriteMode: mode });
-      const framed = await storage.open(join(root, `framed-${mode}`), 'create');
-      const plain = await storage.open(join(root, `plain-${mode}`), 'create');
-      expect(acceptsFramedPayload(framed)).toBe(true);
+      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `framed-${mode}`);
+      expect(acceptsFramedPayload(files.framed)).toBe(true);
       try {
         await fc.assert(
           fc.asyncProperty(fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 40 }), fc.integer(), async (len, sector, seed) => {
             const offset = sector * 512;
             const payload = payloadOf(len, seed);
-            await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
-            await framed.pwrite(new FramedPayload(payloadOf(len, seed)), offset);
-            const a = await readFile(join(root, `framed-${mode}`));
-            const b = await readFile(join(root, `plain-${mode}`));
-            expect(a.equals(b)).toBe(true);
+            const a = await files.writeBoth(payload, new FramedPayload(payloadOf(len, seed)), offset);
             const end = offset + Math.ceil((len + 8) / 512) * 512;
             expect([...unframeBlock(new Uint8Array(a.subarray(offset, end)), { file: 'framed', offset })]).toEqual([...payload]);
           }),
           { numRuns: 40 },
         );
       } finally {
-        await framed.close();
-        await plain.close();
-        await storage.close();
+        await files.close();
       }
     });
   }
@@ -73,9 +93,7 @@ describe('frame workers', () => {
     // buffers at any offsets) is written exactly as frameBlock of their concatenation, and the
     // shared bytes are left as they were.
     it(`Scenario: framed writes of shared parts (mode ${mode}) leave the same bytes as the main-thread frame of their concatenation`, async () => {
-      const storage = new NodeStorage({ frameWorkers: 2, frameWriteMode: mode });
-      const framed = await storage.open(join(root, `shared-${mode}`), 'create');
-      const plain = await storage.open(join(root, `shared-plain-${mode}`), 'create');
+      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `shared-${mode}`);
       try {
         await fc.assert(
           fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 20 }), fc.integer(), async (lens, sector, seed) => {
@@ -96,19 +114,13 @@ describe('frame workers', () => {
               at += n;
             });
             const before = sabs.map((b) => new Uint8Array(b).slice());
-            await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
-            await framed.pwrite(FramedPayload.ofSharedParts(parts), offset);
-            const a = await readFile(join(root, `shared-${mode}`));
-            const b = await readFile(join(root, `shared-plain-${mode}`));
-            expect(a.equals(b)).toBe(true);
+            await files.writeBoth(payload, FramedPayload.ofSharedParts(parts), offset);
             sabs.forEach((sab, k) => expect(new Uint8Array(sab)).toEqual(before[k]));
           }),
           { numRuns: 30 },
         );
       } finally {
-        await framed.close();
-        await plain.close();
-        await storage.close();
+        await files.close();
       }
     });
   }
@@ -120,9 +132,7 @@ describe('frame workers', () => {
     // one when the process's arena changes.
     it(`Scenario: framed writes of arena pages (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
       const before = sharedPages();
-      const storage = new NodeStorage({ frameWorkers: 1, frameWriteMode: mode });
-      const framed = await storage.open(join(root, `arena-${mode}`), 'create');
-      const plain = await storage.open(join(root, `arena-plain-${mode}`), 'create');
+      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 1, frameWriteMode: mode }), root, `arena-${mode}`);
       try {
         for (const round of [0, 1]) {
           const arena = new SharedPageArena(32 * 65536);
@@ -151,11 +161,7 @@ describe('frame workers', () => {
                   at += p.length;
                 }
                 const offset = sector * 512;
-                await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
-                await framed.pwrite(FramedPayload.ofSharedParts(parts), offset);
-                const a = await readFile(join(root, `arena-${mode}`));
-                const b = await readFile(join(root, `arena-plain-${mode}`));
-                expect(a.equals(b)).toBe(true);
+                await files.writeBoth(payload, FramedPayload.ofSharedParts(parts), offset);
               },
             ),
             { numRuns: 25 },
@@ -163,9 +169,7 @@ describe('frame workers', () => {
         }
       } finally {
         setSharedPages(before);
-        await framed.close();
-        await plain.close();
-        await storage.close();
+        await files.close();
       }
     });
   }
