@@ -153,7 +153,9 @@ describe('cachetable under random interleavings (§10.2)', () => {
           coverage.cpWrites += ct.stats.pairsWrittenForCheckpoint;
         },
       ),
-      { numRuns: 120 },
+      // A fixed seed: the coverage check below must not depend on luck (with a random seed, some
+      // batches of 120 runs never let the evictor resolve a pending PAIR). Set FC_SEED to explore.
+      { numRuns: 120, seed: Number(process.env['FC_SEED'] ?? 20261206) },
     );
     // The runs must actually reach the interesting paths, or the property proves little.
     expect(coverage.evicted).toBeGreaterThan(0);
