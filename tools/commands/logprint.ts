@@ -29,7 +29,7 @@ import { compareLogFiles, findLogFiles, parseLogFileName } from '../../src/log/n
 import { ioErrorCode } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { EXIT, runCommand } from '../cli-support.js';
+import { runCommand } from '../cli-support.js';
 
 export interface LogprintOptions {
   paths: string[];
@@ -392,10 +392,6 @@ export const logprintCommandModule: CommandModule<object, LogprintArgv> = {
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     if (argv.follow) process.once('SIGINT', onSigint);
-    // A reader that goes away (`| head`) ends the command quietly instead of a stack trace.
-    process.stdout.on('error', (err: unknown) => {
-      if ((err as { code?: unknown })?.code === 'EPIPE') process.exit(EXIT.IO);
-    });
     await runCommand(async () => {
       try {
         return await runLogprint(
