@@ -9,6 +9,10 @@
  * output"). Exit codes: 0; CORRUPT (3) or TRUNCATED (4) when a log file is damaged (the report
  * is printed first, then one line naming the file, offset and last good LSN); NOT_ENV (9) for
  * a directory that is missing, empty or holds no environment files (nothing is printed).
+ *
+ * Invariants:
+ *  - Reads only: status never creates, writes or locks anything in the directory.
+ *  - The text and the JSON document come from the same single scan, so they never disagree.
  */
 import type { CommandModule } from 'yargs';
 import { chooseHeader } from '../../src/format/ft-header.js';
