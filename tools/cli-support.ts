@@ -1,7 +1,17 @@
 /**
- * Shared CLI plumbing: documented exit codes and the rule that bad input gives one clear
- * line on stderr (never a stack trace). Every tokusim subcommand runs through runCommand().
+ * Shared CLI plumbing: documented exit codes, the rule that bad input gives one clear
+ * line on stderr (never a stack trace), the one handler for a closed standard output, and
+ * tokusim's own version. Every tokusim subcommand runs through runCommand().
+ *
+ * Invariants:
+ *  - A reader that goes away (`| head`) ends the program with exit 0 and nothing on stderr;
+ *    commands that hold an environment write to stdout only after closing it, so the quiet
+ *    exit never cuts an open environment short.
+ *  - Every exit code is one of EXIT, and EXIT matches README's "Exit codes" table.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TokusimError } from '../src/format/errors.js';
 
 /** Documented exit codes of `tokusim` (README "Exit codes"). */
@@ -23,6 +33,8 @@ export const EXIT = {
   LOCKED: 7,
   /** A transaction's write conflicted with another transaction's lock. */
   CONFLICT: 8,
+  /** The directory is not a tokusim environment (missing, empty, PerconaFT's, or something else). */
+  NOT_ENV: 9,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -38,6 +50,8 @@ export function exitCodeFor(err: unknown): number {
         return EXIT.LOCKED;
       case 'lock-conflict':
         return EXIT.CONFLICT;
+      case 'not-an-environment':
+        return EXIT.NOT_ENV;
       case 'invariant':
         return EXIT.INTERNAL;
       default:
@@ -68,11 +82,59 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
     const code = await body();
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
+    if (isClosedPipe(err)) {
+      // A write to stdout failed because its reader left; that is how `| head` ends us.
+      process.exitCode = EXIT.OK;
+      return;
+    }
     const code = exitCodeFor(err);
     process.stderr.write(`tokusim: ${describeError(err)}\n`);
     if (code === EXIT.INTERNAL && process.env['TOKUSIM_DEBUG'] && err instanceof Error) {
       process.stderr.write(`${err.stack}\n`);
     }
     process.exitCode = code;
+  }
+}
+
+/** True for the error a write gets when the reading end of its pipe is closed. */
+export function isClosedPipe(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'EPIPE';
+}
+
+let stdoutHandled = false;
+
+/**
+ * The one handler for errors on standard output, installed by each entry point before any
+ * output. A closed pipe (the reader exited, as `head` does) ends the program at once with
+ * exit 0 and nothing on stderr, the way SIGPIPE ends a C tool quietly; any other write
+ * failure (a full disk behind a redirect) is one line on stderr and `otherErrorExit`.
+ */
+export function handleStdoutErrors(program: string, otherErrorExit: number = EXIT.IO, stream: NodeJS.WriteStream = process.stdout): void {
+  if (stdoutHandled) return;
+  stdoutHandled = true;
+  stream.on('error', (err: unknown) => {
+    if (isClosedPipe(err)) process.exit(EXIT.OK);
+    process.stderr.write(`${program}: cannot write to standard output: ${describeError(err)}\n`);
+    process.exit(otherErrorExit);
+  });
+}
+
+/**
+ * tokusim's own version, from the package.json of the tokusim package this module belongs
+ * to (found by walking up from this file: `tools/` in a clone, `dist/tools/` when built or
+ * installed), never the package.json of the project tokusim happens to run in.
+ */
+export function tokusimVersion(from: string = fileURLToPath(import.meta.url)): string {
+  let dir = dirname(from);
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'tokusim' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
   }
 }

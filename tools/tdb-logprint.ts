@@ -16,6 +16,7 @@ import { fstatSync, read, realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { LogPrinter } from '../src/format/printer.js';
+import { handleStdoutErrors, isClosedPipe } from './cli-support.js';
 
 /** C atoi: optional spaces, optional sign, digits; stops at the first non-digit; 0 if none. */
 export function atoi(s: string): number {
@@ -117,20 +118,16 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
-  // A reader that goes away (`| head`) ends the program quietly, as SIGPIPE ends the C tool.
-  process.stdout.on('error', (err: unknown) => {
-    const code = (err as { code?: unknown })?.code;
-    if (code !== 'EPIPE') process.stderr.write(`tdb-logprint: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+  // A reader that goes away (`| head`) ends the program quietly with exit 0.
+  handleStdoutErrors('tdb-logprint', 1);
   main(process.argv.slice(2), openStdin(), process.stdout, process.stderr).then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
       // Only I/O failures (e.g. a closed pipe) can get here: bad input is reported above.
-      const code = (err as { code?: unknown })?.code;
-      if (code !== 'EPIPE') process.stderr.write(`tdb-logprint: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (isClosedPipe(err)) return;
+      process.stderr.write(`tdb-logprint: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     },
   );

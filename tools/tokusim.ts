@@ -3,8 +3,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
-import { EXIT } from './cli-support.js';
+import { EXIT, handleStdoutErrors, tokusimVersion } from './cli-support.js';
 
+handleStdoutErrors('tokusim');
 let cli = yargs(hideBin(process.argv))
   .scriptName('tokusim')
   .usage('$0 <command> [options]')
@@ -12,7 +13,14 @@ let cli = yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command (see --help)')
   .recommendCommands()
   .help()
-  .version()
+  .alias('h', 'help')
+  .version(tokusimVersion())
+  .alias('V', 'version')
+  .completion('completion', 'print a shell completion script (bash or zsh): tokusim completion >> ~/.bashrc')
+  .example('$0 status ./env', 'show checkpoints, log files and dictionaries of an environment')
+  .example('$0 logprint ./env --type xcommit --limit 10', 'print the first ten commit records')
+  .example('$0 <command> --help', "show a command's options and examples")
+  .epilog('Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 corrupt input, 4 truncated input, 5 I/O error, 6 violation found, 7 locked, 8 lock conflict, 9 not a tokusim environment.')
   .fail((msg, err, y) => {
     if (err) throw err;
     process.stderr.write(`tokusim: ${msg}\n`);

@@ -30,6 +30,15 @@ export interface CrashtestOptions {
   /** Stop at the first violation (default true). */
   stopAtFirst?: boolean;
   onProgress?: (line: string) => void;
+  /** Called after every random program and every exhaustive workload (the CLI draws it). */
+  onStep?: (step: CrashtestStep) => void;
+}
+
+/** Progress of a crashtest run: `done` of `total` programs or exhaustive workloads. */
+export interface CrashtestStep {
+  phase: 'programs' | 'exhaustive';
+  done: number;
+  total: number;
 }
 
 export interface CrashtestFailure {
@@ -86,6 +95,7 @@ export async function crashtest(opts: CrashtestOptions): Promise<CrashtestSummar
       s.violations.push({ seed, jitter: jitterFor(seed), ops: res.ops, message: res.violation.message, opIndex: res.violation.opIndex });
       if (stopAtFirst) return s;
     }
+    opts.onStep?.({ phase: 'programs', done: i + 1, total: opts.runs });
     if ((i + 1) % 50 === 0) opts.onProgress?.(`${i + 1}/${opts.runs} programs, ${s.crashStates} crash states`);
   }
   if (opts.exhaustive === true) {
@@ -94,6 +104,7 @@ export async function crashtest(opts: CrashtestOptions): Promise<CrashtestSummar
       maxOps: opts.maxOps ?? 3,
       faults,
       onProgress: (done, total) => {
+        opts.onStep?.({ phase: 'exhaustive', done, total });
         if (done % 25 === 0) opts.onProgress?.(`exhaustive: ${done}/${total} workloads`);
       },
     });

@@ -3,7 +3,8 @@
  *  [--script 'op; op; ...' | --replay FILE] [--jitter J]`: run the crash-test harness
  * (src/sim/) and print crash states explored, faults injected by type and violations found.
  * On a violation it prints the seed and the operation list as a replayable script, with the
- * command that replays it, and exits with EXIT.VIOLATION (6).
+ * command that replays it, and exits with EXIT.VIOLATION (6). With --json the same facts are
+ * one JSON document on stdout (README "JSON output"). Progress goes to stderr (tools/progress.ts).
  *
  * Invariants:
  *  - Exit 0 only when no violation was found; 6 on a violation; 2 on a bad argument.
@@ -14,9 +15,10 @@ import type { Argv, CommandModule } from 'yargs';
 import { TokusimError } from '../../src/format/errors.js';
 import { PLANTED_BUGS, PLANTED_BUG_NAMES, clearPlantedBugs, plantBug } from '../../src/format/planted-bugs.js';
 import type { SimFaults } from '../../src/storage/sim-storage.js';
-import { crashtest, DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestSummary } from '../../src/sim/crashtest.js';
+import { crashtest, DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestStep, type CrashtestSummary } from '../../src/sim/crashtest.js';
 import { formatOp, parseScript } from '../../src/sim/program.js';
 import { EXIT, runCommand } from '../cli-support.js';
+import { startProgress, type ProgressDisplay, type ProgressStream } from '../progress.js';
 
 const FAULT_NAMES: Array<keyof SimFaults> = ['dropUnsynced', 'tornWrites', 'reorder', 'loseDirEntries'];
 
@@ -43,6 +45,10 @@ export interface CrashtestCliOptions {
   script?: string;
   replay?: string;
   jitter?: number;
+  /** One JSON document on stdout instead of the text summary. */
+  json?: boolean;
+  /** Where progress is drawn (default process.stderr). */
+  progress?: ProgressStream;
 }
 
 function faultsFlag(f: Partial<SimFaults>): string {
@@ -58,18 +64,67 @@ function printSummary(s: CrashtestSummary, out: (line: string) => void): void {
   out(`violations found: ${s.violations.length}`);
 }
 
+/** The command line that replays a violation exactly. */
+function replayCommandFor(v: CrashtestFailure, faults: Partial<SimFaults>, plant: string | undefined): string {
+  const script = v.ops.map(formatOp).join('; ');
+  return `tokusim crashtest --seed ${v.seed} --jitter ${v.jitter} --faults ${faultsFlag(faults)}${plant !== undefined ? ` --plant-bug ${plant}` : ''} --script '${script}'`;
+}
+
 function printViolation(v: CrashtestFailure, faults: Partial<SimFaults>, plant: string | undefined, out: (line: string) => void): void {
   out(`VIOLATION (seed ${v.seed}, at operation ${v.opIndex + 1} of ${v.ops.length}): ${v.message}`);
   out('script:');
   for (const op of v.ops) out(`  ${formatOp(op)}`);
-  const script = v.ops.map(formatOp).join('; ');
-  out(`replay: tokusim crashtest --seed ${v.seed} --jitter ${v.jitter} --faults ${faultsFlag(faults)}${plant !== undefined ? ` --plant-bug ${plant}` : ''} --script '${script}'`);
+  out(`replay: ${replayCommandFor(v, faults, plant)}`);
+}
+
+/** The --json document of a run (shape documented in README "JSON output"). */
+export function crashtestJson(s: CrashtestSummary, opts: CrashtestCliOptions, faults: Partial<SimFaults>): object {
+  return {
+    seed: opts.seed,
+    runs: opts.runs,
+    exhaustive: opts.exhaustive === true,
+    faults: FAULT_NAMES.filter((n) => faults[n] === true),
+    plantedBug: opts.plantBug ?? null,
+    programs: s.programs,
+    workloads: s.workloads,
+    crashStates: s.crashStates,
+    imageChecks: s.imageChecks,
+    injected: s.faults,
+    violations: s.violations.map((v) => ({
+      seed: v.seed,
+      jitter: v.jitter,
+      operation: v.opIndex + 1,
+      operations: v.ops.length,
+      message: v.message,
+      script: v.ops.map(formatOp),
+      replay: replayCommandFor(v, faults, opts.plantBug),
+    })),
+  };
+}
+
+/** Draws crashtest progress, one bar per phase. */
+function crashtestProgress(stream: ProgressStream | undefined): { onStep(step: CrashtestStep): void; stop(): void } {
+  let shown: { phase: string; display: ProgressDisplay } | undefined;
+  return {
+    onStep(step) {
+      if (shown?.phase !== step.phase) {
+        shown?.display.stop();
+        const display = startProgress({ title: `crashtest ${step.phase}`, unit: step.phase === 'programs' ? 'programs' : 'workloads', ...(stream !== undefined ? { stream } : {}) });
+        shown = { phase: step.phase, display };
+      }
+      shown.display.update(step.done, step.total);
+    },
+    stop() {
+      shown?.display.stop();
+    },
+  };
 }
 
 /** The body of `tokusim crashtest`; returns the exit code. */
 export async function runCrashtest(opts: CrashtestCliOptions, out: (line: string) => void): Promise<number> {
   if (opts.plantBug === 'list') {
-    for (const name of PLANTED_BUG_NAMES) out(`${name}: ${PLANTED_BUGS[name]}`);
+    if (opts.json) out(JSON.stringify({ plantedBugs: PLANTED_BUG_NAMES.map((name) => ({ name, description: PLANTED_BUGS[name] })) }, null, 2));
+    else for (const name of PLANTED_BUG_NAMES) out(`${name}: ${PLANTED_BUGS[name]}`);
     return EXIT.OK;
   }
   if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw new TokusimError('bad-argument', '--seed must be a non-negative integer', { actual: String(opts.seed) });
@@ -85,13 +140,25 @@ export async function runCrashtest(opts: CrashtestCliOptions, out: (line: string
       const r = await runScript(opts.seed, ops, faults, jitter);
       const summary: CrashtestSummary = { programs: 1, workloads: 0, crashStates: r.crashStates, imageChecks: r.imageChecks, faults: r.faults, violations: [] };
       if (r.violation !== null) summary.violations.push({ seed: opts.seed, jitter, ops: r.ops, message: r.violation.message, opIndex: r.violation.opIndex });
-      printSummary(summary, out);
-      for (const v of summary.violations) printViolation(v, faults, opts.plantBug, out);
+      if (opts.json) out(JSON.stringify(crashtestJson(summary, opts, faults), null, 2));
+      else {
+        printSummary(summary, out);
+        for (const v of summary.violations) printViolation(v, faults, opts.plantBug, out);
+      }
       return summary.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
     }
-    const s = await crashtest({ seed: opts.seed, runs: opts.runs, faults, exhaustive: opts.exhaustive === true, onProgress: (line) => process.stderr.isTTY && process.stderr.write(`${line}\r`) });
-    printSummary(s, out);
-    for (const v of s.violations.slice(0, 1)) printViolation(v, faults, opts.plantBug, out);
+    const progress = crashtestProgress(opts.progress);
+    let s: CrashtestSummary;
+    try {
+      s = await crashtest({ seed: opts.seed, runs: opts.runs, faults, exhaustive: opts.exhaustive === true, onStep: progress.onStep });
+    } finally {
+      progress.stop();
+    }
+    if (opts.json) out(JSON.stringify(crashtestJson(s, opts, faults), null, 2));
+    else {
+      printSummary(s, out);
+      for (const v of s.violations.slice(0, 1)) printViolation(v, faults, opts.plantBug, out);
+    }
     return s.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
   } finally {
     clearPlantedBugs();
@@ -107,6 +174,7 @@ interface CrashtestArgv {
   script?: string;
   replay?: string;
   jitter?: number;
+  json: boolean;
 }
 
 export const crashtestCommandModule: CommandModule<object, CrashtestArgv> = {
@@ -116,15 +184,20 @@ export const crashtestCommandModule: CommandModule<object, CrashtestArgv> = {
     y
       .option('seed', { type: 'number', default: 1, describe: 'first seed (program i uses seed + i)' })
       .option('runs', { type: 'number', default: 200, describe: 'random programs to run' })
-      .option('faults', { type: 'string', describe: 'all | none | default | comma list of dropUnsynced,tornWrites,reorder,loseDirEntries (default: all but reorder)' })
+      .option('faults', { type: 'string', describe: `all | none | default | comma list of ${FAULT_NAMES.join(',')} (default: ${faultsFlag(DEFAULT_FAULTS)})` })
       .option('exhaustive', { type: 'boolean', default: false, describe: 'also run every workload of up to 3 operations crashed at every I/O and hook' })
       .option('plant-bug', { type: 'string', describe: 'switch on a planted bug (NAME), or "list" to list them' })
       .option('script', { type: 'string', describe: "replay one program: operations separated by ';'" })
       .option('replay', { type: 'string', describe: 'replay one program from a file (one operation per line)' })
-      .option('jitter', { type: 'number', describe: 'I/O jitter for --script/--replay (printed with a violation)' }) as unknown as Argv<CrashtestArgv>,
+      .option('jitter', { type: 'number', describe: 'I/O jitter for --script/--replay (printed with a violation)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (summary and violations) instead of text' })
+      .example('$0 crashtest --seed 7 --runs 500', 'run 500 random programs, seeds 7..506')
+      .example('$0 crashtest --exhaustive --runs 0 --faults dropUnsynced', 'every small workload, crashed at every I/O, losing unsynced writes only')
+      .example('$0 crashtest --plant-bug list', 'list the bugs that can be planted to check the checker')
+      .example("$0 crashtest --seed 3 --script 'create d0; begin x1; put x1 d0 k1 7; commit x1; crash sync'", 'replay one program (as printed with a violation)') as unknown as Argv<CrashtestArgv>,
   handler: async (argv) => {
     await runCommand(async () => {
-      const opts: CrashtestCliOptions = { seed: argv.seed, runs: argv.runs, exhaustive: argv.exhaustive };
+      const opts: CrashtestCliOptions = { seed: argv.seed, runs: argv.runs, exhaustive: argv.exhaustive, json: argv.json };
       if (argv.faults !== undefined) opts.faults = argv.faults;
       if (argv['plant-bug'] !== undefined) opts.plantBug = argv['plant-bug'];
       if (argv.script !== undefined) opts.script = argv.script;

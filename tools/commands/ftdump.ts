@@ -8,6 +8,9 @@
  * slot, bad BTT or descriptor), exactly as tokuftdump exits, with one stderr line
  * "tokusim: can not deserialize from FILE error CODE: why"; the EXIT codes of
  * tools/cli-support.ts otherwise (2 usage, 5 I/O).
+ *
+ * --json prints the same sections as one JSON document instead of text (FtdumpJson, README
+ * "JSON output"), with the same exit codes; on an error stdout holds no document.
  */
 import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
@@ -118,12 +121,44 @@ interface FtdumpArgs {
   header?: boolean;
   'translation-table'?: boolean;
   'both-headers'?: boolean;
+  json?: boolean;
+}
+
+/** A header as JSON: every field by its name, 64-bit fields as decimal strings. */
+export function headerJson(h: FtHeader): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = typeof v === 'bigint' ? String(v) : (v as number);
+  return out;
+}
+
+/** What `tokusim ftdump --json` prints; a section is present when its text would be. */
+export interface FtdumpJson {
+  file: string;
+  headerSlots?: Array<{ slot: 0 | 1; offset: number; status: string; code: number; storedChecksum: number | null; computedChecksum: number | null; header: Record<string, number | string> | null }>;
+  /** The slot a reader picks (--both-headers), null when neither is valid. */
+  chosenSlot?: 0 | 1 | null;
+  header?: Record<string, number | string> & { layoutVersionReadFromDisk: number; descriptor: string };
+  /** The checkpointed translation: blocknum, disk offset and size of each block. */
+  translationTable?: Array<{ blocknum: number; diskoff: string; size: string }>;
+}
+
+function translationJson(t: TranslationImage): FtdumpJson['translationTable'] {
+  const rows: NonNullable<FtdumpJson['translationTable']> = [];
+  for (let i = 0; i < t.diskoffs.length; i++) rows.push({ blocknum: i, diskoff: String(t.diskoffs[i]), size: String(t.sizes[i]) });
+  return rows;
+}
+
+function fullHeaderJson(h: FtHeader, layoutVersionReadFromDisk: number, descriptor: Uint8Array): NonNullable<FtdumpJson['header']> {
+  const hex = Array.from(descriptor, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join('');
+  return { ...headerJson(h), layoutVersionReadFromDisk, descriptor: hex };
 }
 
 /** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
 export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
   const storage = new NodeStorage();
   let stdout = '';
+  const doc: FtdumpJson = { file: args.file };
+  const asJson = (): string => `${JSON.stringify(doc, null, 2)}\n`;
   if (args['both-headers']) {
     const handle = await storage.open(args.file, 'read');
     let chosen;
@@ -131,13 +166,23 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
       const slots = await readHeaderSlots(handle, args.file);
       chosen = slots[0].status === 'ok' || slots[1].status === 'ok' ? pickNewest(slots) : null;
       stdout += formatBothHeaders(slots, chosen);
+      doc.headerSlots = slots.map((sl) => ({
+        slot: sl.slot,
+        offset: sl.offset,
+        status: sl.status,
+        code: sl.code,
+        storedChecksum: sl.storedChecksum ?? null,
+        computedChecksum: sl.computedChecksum ?? null,
+        header: sl.header !== undefined ? headerJson(sl.header) : null,
+      }));
+      doc.chosenSlot = chosen;
     } finally {
       await handle.close();
     }
     if (!args.header && !args['translation-table']) {
       // The table is printed either way; the exit code says whether a header could be chosen.
-      if (chosen === null) return { stdout, stderr: `tokusim: ${args.file}: neither header slot is valid\n`, code: EXIT.CORRUPT };
-      return { stdout, stderr: '', code: 0 };
+      if (chosen === null) return { stdout: args.json ? asJson() : stdout, stderr: `tokusim: ${args.file}: neither header slot is valid\n`, code: EXIT.CORRUPT };
+      return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
     }
   }
   let opened;
@@ -145,7 +190,7 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
     opened = await DictionaryFile.open(storage, args.file, { mode: 'read' });
   } catch (err) {
     if (err instanceof TokusimError && err.kind !== 'io' && err.kind !== 'invariant') {
-      return { stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: 1 };
+      return { stdout: args.json ? '' : stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: 1 };
     }
     throw err;
   }
@@ -157,10 +202,13 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
       stdout += formatHeader(file.header, chosen.header.layoutVersion, file.descriptor);
       stdout += formatTranslationTable(file.blockTable.snapshot('checkpointed')!);
     }
+    const all = !args.header && !args['translation-table'] && !args['both-headers'];
+    if (args.header || all) doc.header = fullHeaderJson(file.header, chosen.header.layoutVersion, file.descriptor);
+    if (args['translation-table'] || all) doc.translationTable = translationJson(file.blockTable.snapshot('checkpointed')!);
   } finally {
     await opened.file.close();
   }
-  return { stdout, stderr: '', code: 0 };
+  return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
 }
 
 function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
@@ -172,13 +220,17 @@ function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
 
 export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
   command: 'ftdump <file>',
-  describe: 'Print a dictionary header / block translation table like tokuftdump (exit 1 if it cannot be deserialized)',
+  describe: 'print a dictionary header / block translation table like tokuftdump (exit 1 if it cannot be deserialized)',
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'a .tokudb dictionary (or tokudb.directory, ...)' })
       .option('header', { type: 'boolean', describe: 'print the chosen header (tokuftdump --header)' })
       .option('translation-table', { type: 'boolean', describe: 'print the checkpointed translation (tokuftdump --translation-table)' })
-      .option('both-headers', { type: 'boolean', describe: 'print both header slots side by side with their validity' }) as never,
+      .option('both-headers', { type: 'boolean', describe: 'print both header slots side by side with their validity' })
+      .option('json', { type: 'boolean', describe: 'print the same sections as one JSON document' })
+      .example('$0 ftdump ./env/tokudb.directory', 'header and translation table, as tokuftdump prints them')
+      .example('$0 ftdump ./env/t_5.tokudb --both-headers', 'both header slots side by side, and which one a reader picks')
+      .example('$0 ftdump ./env/t_5.tokudb --header --json', 'the chosen header as JSON') as never,
   handler: async (argv) => {
     await runCommand(async () => {
       const r = await runFtdump(argv);

@@ -29,7 +29,7 @@ import { compareLogFiles, findLogFiles, parseLogFileName } from '../../src/log/n
 import { ioErrorCode } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { EXIT, runCommand } from '../cli-support.js';
+import { runCommand } from '../cli-support.js';
 
 export interface LogprintOptions {
   paths: string[];
@@ -387,15 +387,16 @@ export const logprintCommandModule: CommandModule<object, LogprintArgv> = {
       .option('stats', { type: 'boolean', default: false, describe: 'count and bytes per record type' })
       .option('follow', { type: 'boolean', default: false, describe: 'keep printing as the log grows (Ctrl-C stops)' })
       .option('allow-gaps', { type: 'boolean', default: false, describe: 'do not require consecutive LSNs' })
-      .option('poll-ms', { type: 'number', default: 200, describe: 'poll interval for --follow' }) as unknown as Argv<LogprintArgv>,
+      .option('poll-ms', { type: 'number', default: 200, describe: 'poll interval for --follow' })
+      .example('$0 logprint ./env', 'every record of an environment, in LSN order (tokuft_logprint lines)')
+      .example('$0 logprint ./env --type xbegin,xcommit --xid 7', 'the begin and commit records of transaction 7 and its children')
+      .example('$0 logprint ./env/log000000000000.tokulog29 --json --limit 5', 'the first five records as JSON lines')
+      .example('$0 logprint ./env --stats', 'count and bytes per record type')
+      .example('$0 logprint ./env --follow --start-lsn 1000', 'records from LSN 1000 on, then new ones as they are logged') as unknown as Argv<LogprintArgv>,
   handler: async (argv) => {
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     if (argv.follow) process.once('SIGINT', onSigint);
-    // A reader that goes away (`| head`) ends the command quietly instead of a stack trace.
-    process.stdout.on('error', (err: unknown) => {
-      if ((err as { code?: unknown })?.code === 'EPIPE') process.exit(EXIT.IO);
-    });
     await runCommand(async () => {
       try {
         return await runLogprint(

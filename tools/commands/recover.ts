@@ -4,14 +4,71 @@
  * transactions aborted and kept prepared, the recovery checkpoint — with a progress bar on
  * long logs when stderr is a terminal. Then close the environment cleanly.
  * Exit codes: 0 recovered (or nothing to do), LOCKED (7) when another process holds the env,
- * RECOVERY failures as documented in tools/cli-support.ts.
+ * RECOVERY failures as documented in tools/cli-support.ts. With --json the summary on stdout is
+ * one JSON document (RecoverJson, README "JSON output"); the narration stays on stderr.
+ *
+ * Invariants:
+ *  - stdout is written only after the environment is closed, so a reader that goes away
+ *    (`| head`, which ends the process at once) never interrupts recovery or the close.
  */
 import type { CommandModule } from 'yargs';
-import cliProgress from 'cli-progress';
 import { Env, type EnvEvent } from '../../src/engine/env.js';
+import type { RecoveryReport } from '../../src/engine/recovery.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { RepairResult } from '../../src/log/cursor.js';
 import { runCommand } from '../cli-support.js';
+import { startProgress, type ProgressDisplay } from '../progress.js';
+
+/** What `tokusim recover --json` prints. LSNs are decimal strings. */
+export interface RecoverJson {
+  environment: string;
+  /** False when the log ended with a clean shutdown (nothing was replayed). */
+  recovered: boolean;
+  entriesReplayed: number;
+  turningPointLsn: string | null;
+  lastLsn: string | null;
+  commitsApplied: number;
+  txnsAborted: string[];
+  txnsPrepared: string[];
+  /** The torn-tail repair of the newest log file, if bytes were cut. */
+  repair: {
+    file: string | null;
+    cutAt: number | null;
+    bytesCut: number | null;
+    discardedEntries: number;
+    discardedLsns: { first: string; last: string } | null;
+    lastGoodLsn: string | null;
+    damage: string;
+    savedTo: string | null;
+  } | null;
+}
+
+export function recoverJson(dir: string, r: RecoveryReport | null): RecoverJson {
+  const rep = r?.repaired ?? null;
+  return {
+    environment: dir,
+    recovered: r !== null,
+    entriesReplayed: r?.entriesReplayed ?? 0,
+    turningPointLsn: r === null ? null : String(r.turningPointLsn),
+    lastLsn: r === null ? null : String(r.lastLsn),
+    commitsApplied: r?.commitsApplied ?? 0,
+    txnsAborted: r?.txnsAborted ?? [],
+    txnsPrepared: r?.txnsPrepared ?? [],
+    repair:
+      rep === null || !rep.repaired
+        ? null
+        : {
+            file: rep.file ?? null,
+            cutAt: rep.newSize ?? null,
+            bytesCut: rep.bytesCut ?? null,
+            discardedEntries: rep.discardedEntries ?? 0,
+            discardedLsns: rep.discardedLsns !== undefined ? { first: String(rep.discardedLsns.first), last: String(rep.discardedLsns.last) } : null,
+            lastGoodLsn: rep.lastGoodLsn === undefined || rep.lastGoodLsn === null ? null : String(rep.lastGoodLsn),
+            damage: rep.problem?.message ?? 'torn tail',
+            savedTo: rep.savedTo ?? null,
+          },
+  };
+}
 
 /**
  * One line for a torn-tail repair: where the newest log file was cut (the offset of its first
@@ -30,8 +87,9 @@ export function describeRepair(r: RepairResult): string {
   );
 }
 
-export async function runRecover(dir: string, err: (s: string) => void, out: (s: string) => void, tty: boolean): Promise<void> {
-  let bar: cliProgress.SingleBar | undefined;
+export async function runRecover(dir: string, err: (s: string) => void, out: (s: string) => void, tty: boolean, opts: { json?: boolean } = {}): Promise<void> {
+  let bar: ProgressDisplay | undefined;
+  let barPhase: string | undefined;
   const stamp = (): string => new Date().toUTCString().slice(0, 25);
   const onEvent = (e: EnvEvent): void => {
     if (e.type === 'recovery') {
@@ -42,33 +100,48 @@ export async function runRecover(dir: string, err: (s: string) => void, out: (s:
       err(`${stamp()} tokusim recovery repairing log: ${describeRepair(e.repair)}\n`);
     } else if (e.type === 'lock-takeover') {
       err(`${stamp()} tokusim taking over a stale environment lock of ${e.stale.owner} (pid ${e.stale.pid}): ${e.reason}\n`);
-    } else if (e.type === 'recovery-progress' && tty) {
-      if (bar === undefined) {
-        bar = new cliProgress.SingleBar({ format: ` ${e.phase} {bar} LSN {value}/{total}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-        bar.start(Number(e.lastLsn), Number(e.lsn));
+    } else if (e.type === 'recovery-progress') {
+      if (bar === undefined || barPhase !== e.phase) {
+        bar?.stop();
+        bar = startProgress({ title: `recovery ${e.phase === 'backward' ? 'backward scan' : 'forward replay'}`, unit: 'LSNs', tty, stream: { write: (s) => err(s), isTTY: tty } });
+        barPhase = e.phase;
       }
-      bar.update(Number(e.lsn));
+      // The backward scan walks from the last LSN down; show it as LSNs covered so far.
+      const last = Number(e.lastLsn);
+      bar.update(e.phase === 'backward' ? last - Number(e.lsn) : Number(e.lsn), last);
     }
   };
-  const env = await Env.open(dir, { storage: new NodeStorage(), onEvent, checkpointPeriodMs: 0 });
-  bar?.stop();
+  let env: Env;
+  try {
+    env = await Env.open(dir, { storage: new NodeStorage(), onEvent, checkpointPeriodMs: 0 });
+  } finally {
+    bar?.stop();
+  }
   const r = env.recoveryReport;
-  if (r === null) out('no recovery needed (the log ends with a clean shutdown)\n');
+  const lines: string[] = [];
+  if (opts.json) lines.push(`${JSON.stringify(recoverJson(dir, r), null, 2)}\n`);
+  else if (r === null) lines.push('no recovery needed (the log ends with a clean shutdown)\n');
   else {
-    out(`recovered: replayed ${r.entriesReplayed} entries from LSN ${r.turningPointLsn} to ${r.lastLsn}, ${r.commitsApplied} commits applied, ` +
+    lines.push(`recovered: replayed ${r.entriesReplayed} entries from LSN ${r.turningPointLsn} to ${r.lastLsn}, ${r.commitsApplied} commits applied, ` +
       `${r.txnsAborted.length} transaction(s) aborted, ${r.txnsPrepared.length} kept prepared\n`);
-    if (r.repaired !== null) out(`log repaired: ${describeRepair(r.repaired)}\n`);
+    if (r.repaired !== null) lines.push(`log repaired: ${describeRepair(r.repaired)}\n`);
   }
   await env.close();
+  for (const line of lines) out(line);
 }
 
-export const recoverCommandModule: CommandModule<object, { dir: string }> = {
+export const recoverCommandModule: CommandModule<object, { dir: string; json: boolean }> = {
   command: 'recover <dir>',
-  describe: 'Run crash recovery on an environment directory, narrating the passes',
-  builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'environment directory' }) as never,
+  describe: 'run crash recovery on an environment directory, narrating the passes',
+  builder: (y) =>
+    y
+      .positional('dir', { type: 'string', demandOption: true, describe: 'environment directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON document (the narration stays on stderr)' })
+      .example('$0 recover ./env', 'recover a crashed environment and narrate the passes on stderr')
+      .example('$0 recover ./env --json 2>/dev/null', 'only the summary, as JSON') as never,
   handler: async (argv) => {
     await runCommand(async () => {
-      await runRecover(argv.dir, (s) => process.stderr.write(s), (s) => process.stdout.write(s), process.stderr.isTTY === true);
+      await runRecover(argv.dir, (s) => process.stderr.write(s), (s) => process.stdout.write(s), process.stderr.isTTY === true, { json: argv.json });
     });
   },
 };

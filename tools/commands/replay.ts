@@ -32,12 +32,15 @@ import type { Storage } from '../../src/storage/storage.js';
 import { LogReplayer, type ReplayNote, type ReplayResult } from '../../src/engine/replay.js';
 import type { TxnidPair } from '../../src/format/record-types.js';
 import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
+import { startProgress, type ProgressStream } from '../progress.js';
 
 export interface ReplayCommandOptions {
   logdirs: string[];
   dump: boolean;
   userOnly: boolean;
   partial: boolean;
+  /** Where progress is drawn (default process.stderr). */
+  progress?: ProgressStream;
 }
 
 export interface ReplayOutput {
@@ -79,6 +82,21 @@ export async function replayCommand(storage: Storage, opts: ReplayCommandOptions
   if (files.length === 0) {
     throw new TokusimError('io', `no log files (log<N>.tokulog<V>) in ${opts.logdirs.join(', ')}`);
   }
+  // Progress counts bytes read: where each file starts in the concatenated log.
+  const startOf = new Map<string, number>();
+  let totalBytes = 0;
+  for (const f of files) {
+    startOf.set(f.path, totalBytes);
+    const h = await storage.open(f.path, 'read');
+    try {
+      totalBytes += await h.size();
+    } finally {
+      await h.close();
+    }
+  }
+  const progress = startProgress({ title: 'replay', unit: 'MiB', ...(opts.progress !== undefined ? { stream: opts.progress } : {}) });
+  const mib = (b: number) => Math.round(b / (1 << 20));
+  let seen = 0;
   const cursor = new LogCursor(storage, files.map((f) => f.path));
   const replayer = new LogReplayer({ partial: opts.partial });
   let damage: TokusimError | undefined;
@@ -93,6 +111,7 @@ export async function replayCommand(storage: Storage, opts: ReplayCommandOptions
         break;
       }
       if (entry === undefined) break;
+      if (++seen % 1024 === 0) progress.update(mib((startOf.get(entry.file) ?? 0) + entry.offset), mib(totalBytes));
       try {
         replayer.apply(entry.record);
       } catch (err) {
@@ -111,6 +130,7 @@ export async function replayCommand(storage: Storage, opts: ReplayCommandOptions
       }
     }
   } finally {
+    progress.stop();
     await cursor.close();
   }
   const result = replayer.finish();
@@ -186,7 +206,10 @@ export const replayCommandModule: CommandModule<object, Args> = {
         type: 'boolean',
         default: false,
         describe: 'accept a log whose first LSN is not 1 (rows older than the log are unknown)',
-      }) as never,
+      })
+      .example('$0 replay ./env', 'one summary line per dictionary: rows at the end of the log')
+      .example('$0 replay ./env --dump --user-only', 'every committed row of the user dictionaries: INAME<TAB>KEY<TAB>VALUE')
+      .example('$0 replay ./archived-logs ./env --dump', 'read trimmed log files kept elsewhere together with the live ones') as never,
   handler: (argv) =>
     runCommand(() =>
       replayCommand(

@@ -4,6 +4,15 @@
  * the last checkpoint's stage and duration (from the log records), the log files with their LSN
  * ranges, every dictionary file with the header slot in use, its checkpoint count and LSN,
  * and the env lock holder.
+ *
+ * With --json the same facts are one JSON document on stdout (StatusReport, README "JSON
+ * output"). Exit codes: 0; CORRUPT (3) or TRUNCATED (4) when a log file is damaged (the report
+ * is printed first, then one line naming the file, offset and last good LSN); NOT_ENV (9) for
+ * a directory that is missing, empty or holds no environment files (nothing is printed).
+ *
+ * Invariants:
+ *  - Reads only: status never creates, writes or locks anything in the directory.
+ *  - The text and the JSON document come from the same single scan, so they never disagree.
  */
 import type { CommandModule } from 'yargs';
 import { chooseHeader } from '../../src/format/ft-header.js';
@@ -14,17 +23,80 @@ import { NodeStorage } from '../../src/storage/node-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
 import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
 import { TokusimError } from '../../src/format/errors.js';
-import { runCommand } from '../cli-support.js';
+import { describeError, exitCodeFor, runCommand } from '../cli-support.js';
 
-export async function environmentStatus(storage: Storage, dir: string): Promise<string> {
-  if (!(await storage.exists(dir))) throw new TokusimError('io', 'no such environment directory', { file: dir });
+/** What `tokusim status --json` prints. 64-bit numbers (LSNs, counts) are decimal strings. */
+export interface StatusReport {
+  environment: string;
+  lock: { owner: string; pid: number; leaseExpires: string; state: 'held' | 'stale'; staleReason: string | null } | null;
+  logFiles: Array<{
+    name: string;
+    bytes: number;
+    entries: number;
+    firstLsn: string | null;
+    lastLsn: string | null;
+    zeroTailBytes: number;
+    damage: { offset: number; kind: string; message: string } | null;
+  }>;
+  checkpoints: {
+    begun: number;
+    completed: number;
+    last: { beginLsn: string; complete: boolean } | null;
+    lastComplete: { beginLsn: string; endLsn: string; fassociate: number; xstillopen: number; durationMs: number | null } | null;
+  };
+  lastRecord: { type: string; lsn: string } | null;
+  /** Whether the next open runs recovery; null when the log is damaged or absent. */
+  recoveryNeeded: boolean | null;
+  dictionaries: Array<{ file: string; slot: 0 | 1 | null; checkpointCount: string | null; checkpointLsn: string | null; root: string | null; error: string | null }>;
+}
+
+/** environmentStatus fills this when asked: the report, and the first damage in the log. */
+export interface StatusCollector {
+  report?: StatusReport;
+  damage?: TokusimError;
+}
+
+/**
+ * The minimal "is this an environment at all" check: the directory exists and holds a log
+ * file or one of the environment's dictionaries. Telling tokusim's environments from
+ * PerconaFT's is Env.open's job; this only keeps status from reporting on nothing.
+ */
+async function requireEnvironmentDir(storage: Storage, dir: string): Promise<void> {
+  const refuse = (why: string) => new TokusimError('not-an-environment', `not a tokusim environment: ${why}`, { file: dir });
+  if (!(await storage.exists(dir))) throw refuse('no such directory');
+  let names: string[];
+  try {
+    names = await storage.list(dir);
+  } catch (err) {
+    if ((err as { code?: unknown })?.code === 'ENOTDIR') throw refuse('not a directory');
+    throw err;
+  }
+  if (names.length === 0) throw refuse('the directory is empty');
+  if ((await findLogFiles(storage, dir)).length === 0 && !names.some((n) => /^tokudb\.(directory|environment)$/.test(n))) {
+    throw refuse('no log files and no tokudb.directory or tokudb.environment');
+  }
+}
+
+export async function environmentStatus(storage: Storage, dir: string, into?: StatusCollector): Promise<string> {
+  await requireEnvironmentDir(storage, dir);
   const out: string[] = [`environment ${dir}`];
+  const report: StatusReport = {
+    environment: dir,
+    lock: null,
+    logFiles: [],
+    checkpoints: { begun: 0, completed: 0, last: null, lastComplete: null },
+    lastRecord: null,
+    recoveryNeeded: null,
+    dictionaries: [],
+  };
+  if (into !== undefined) into.report = report;
   const lock = await EnvLock.read(storage, dir);
   if (lock === undefined) out.push('lock: none');
   else {
     // What the next open would conclude (see EnvLock.acquire): a dead holder or an expired
     // lease makes the lock stale, and the next open takes it over.
     const why = !pidAlive(lock.pid) ? `pid ${lock.pid} is not running` : lock.leaseExpiresMs <= Date.now() ? 'lease expired' : undefined;
+    report.lock = { owner: lock.owner, pid: lock.pid, leaseExpires: new Date(lock.leaseExpiresMs).toISOString(), state: why === undefined ? 'held' : 'stale', staleReason: why ?? null };
     out.push(`lock: owner ${lock.owner} pid ${lock.pid} lease until ${new Date(lock.leaseExpiresMs).toISOString()}${why !== undefined ? ` (stale: ${why}; the next open takes it over)` : ' (held)'}`);
   }
 
@@ -37,6 +109,16 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
     const zeros = s.zeroTail > 0 ? `  (last ${s.zeroTail} bytes preallocated zeros)` : '';
     out.push(`  ${f.path.slice(dir.length + 1)}  ${s.size} bytes  ${s.entries} entries  ${range}${zeros}${s.problem ? `  DAMAGED at ${s.problem.entryStart}: ${s.problem.error.message}` : ''}`);
     if (s.problem) damaged = true;
+    if (s.problem && into !== undefined && into.damage === undefined) into.damage = s.problem.error;
+    report.logFiles.push({
+      name: f.path.slice(dir.length + 1),
+      bytes: s.size,
+      entries: s.entries,
+      firstLsn: s.firstLsn === undefined ? null : String(s.firstLsn),
+      lastLsn: s.lastLsn === undefined ? null : String(s.lastLsn),
+      zeroTailBytes: s.zeroTail,
+      damage: s.problem ? { offset: s.problem.entryStart, kind: s.problem.error.kind, message: s.problem.error.message } : null,
+    });
   }
 
   let begins = 0, ends = 0, lastBegin: { lsn: bigint; ts: bigint } | undefined, lastEnd: { lsn: bigint; ts: bigint; begin: bigint; nf: number; nx: number } | undefined;
@@ -49,6 +131,7 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
       for (let e = await c.next(); e !== undefined; e = await c.next()) {
         const r = e.record;
         lastRecord = `${r.type} at LSN ${r.lsn}`;
+        report.lastRecord = { type: r.type, lsn: String(r.lsn) };
         if (r.type === 'begin_checkpoint') {
           begins++;
           lastBegin = { lsn: r.lsn, ts: r.timestamp };
@@ -64,6 +147,13 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
       await c.close();
     }
   }
+  report.checkpoints.begun = begins;
+  report.checkpoints.completed = ends;
+  if (lastBegin !== undefined) report.checkpoints.last = { beginLsn: String(lastBegin.lsn), complete: lastEnd !== undefined && lastEnd.begin === lastBegin.lsn };
+  if (lastEnd !== undefined) {
+    report.checkpoints.lastComplete = { beginLsn: String(lastEnd.begin), endLsn: String(lastEnd.lsn), fassociate: lastEnd.nf, xstillopen: lastEnd.nx, durationMs: lastDurationUs !== undefined ? Number(lastDurationUs) / 1000 : null };
+  }
+  if (report.lastRecord !== null) report.recoveryNeeded = report.lastRecord.type !== 'shutdown';
   out.push('', 'checkpoints (in the log files present):');
   out.push(`  begun ${begins}, completed ${ends}`);
   if (lastBegin !== undefined) {
@@ -85,8 +175,10 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
       try {
         const ch = chooseHeader(slots[0], slots[1], path);
         out.push(`  ${n}  slot ${ch.slot} in use  checkpoint_count ${ch.header.checkpointCount}  checkpoint_lsn ${ch.header.checkpointLsn}  root ${ch.header.rootBlocknum}`);
+        report.dictionaries.push({ file: n, slot: ch.slot, checkpointCount: String(ch.header.checkpointCount), checkpointLsn: String(ch.header.checkpointLsn), root: String(ch.header.rootBlocknum), error: null });
       } catch (err) {
         out.push(`  ${n}  no valid header (${(err as Error).message.split('\n')[0]})`);
+        report.dictionaries.push({ file: n, slot: null, checkpointCount: null, checkpointLsn: null, root: null, error: (err as Error).message.split('\n')[0] ?? '' });
       }
     } finally {
       await f.close();
@@ -95,13 +187,27 @@ export async function environmentStatus(storage: Storage, dir: string): Promise<
   return out.join('\n') + '\n';
 }
 
-export const statusCommandModule: CommandModule<object, { dir: string }> = {
+/** The body of `tokusim status`: prints the report (text or JSON), returns the exit code. */
+export async function runStatus(storage: Storage, dir: string, json: boolean, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const into: StatusCollector = {};
+  const text = await environmentStatus(storage, dir, into);
+  out(json ? `${JSON.stringify(into.report, null, 2)}\n` : text);
+  if (into.damage === undefined) return 0;
+  // The report above shows everything readable; the damage itself is the one error line.
+  err(`tokusim: ${describeError(into.damage)}\n`);
+  return exitCodeFor(into.damage);
+}
+
+export const statusCommandModule: CommandModule<object, { dir: string; json: boolean }> = {
   command: 'status <dir>',
-  describe: 'Show an environment: checkpoints, log files with LSN ranges, dictionaries and their header slots',
-  builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'environment directory' }) as never,
+  describe: 'show an environment: checkpoints, log files with LSN ranges, dictionaries and their header slots',
+  builder: (y) =>
+    y
+      .positional('dir', { type: 'string', demandOption: true, describe: 'environment directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON document instead of text' })
+      .example('$0 status ./env', 'what the environment holds, without opening it')
+      .example('$0 status ./env --json', 'the same as one JSON document') as never,
   handler: async (argv) => {
-    await runCommand(async () => {
-      process.stdout.write(await environmentStatus(new NodeStorage(), argv.dir));
-    });
+    await runCommand(() => runStatus(new NodeStorage(), argv.dir, argv.json, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s)));
   },
 };

@@ -14,6 +14,7 @@ import { synthesizeLog, type SynthResult } from '../../src/log/synth.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { runCommand } from '../cli-support.js';
+import { startProgress, type ProgressStream } from '../progress.js';
 
 export interface SynthLogOptions {
   out: string;
@@ -21,6 +22,8 @@ export interface SynthLogOptions {
   valueBytes: number;
   seed: number;
   lgMaxMb: number;
+  /** Where progress is drawn (default process.stderr). */
+  progress?: ProgressStream;
 }
 
 function positive(v: number, what: string, min = 0): number {
@@ -40,7 +43,13 @@ export async function runSynthLog(opts: SynthLogOptions, storage: Storage = new 
   if (existing.length > 0) {
     throw new TokusimError('bad-argument', `${opts.out} already holds log files; choose an empty directory`, { file: existing[0]!.path });
   }
-  return synthesizeLog({ storage, dir: opts.out, targetBytes, valueBytes, seed: opts.seed, lgMax });
+  const progress = startProgress({ title: 'synth-log', unit: 'MiB', ...(opts.progress !== undefined ? { stream: opts.progress } : {}) });
+  const mib = (b: number) => Math.round(b / (1 << 20));
+  try {
+    return await synthesizeLog({ storage, dir: opts.out, targetBytes, valueBytes, seed: opts.seed, lgMax, onProgress: (bytes) => progress.update(mib(bytes), mib(targetBytes)) });
+  } finally {
+    progress.stop();
+  }
 }
 
 interface SynthArgv {
@@ -60,7 +69,9 @@ export const synthLogCommandModule: CommandModule<object, SynthArgv> = {
       .option('size-mb', { type: 'number', default: 8, describe: 'approximate total size of the log' })
       .option('value-bytes', { type: 'number', default: 100, describe: 'size of each inserted value' })
       .option('seed', { type: 'number', default: 1, describe: 'seed (same seed, same bytes)' })
-      .option('lg-max-mb', { type: 'number', default: 100, describe: 'roll over to a new file past this size' }) as unknown as Argv<SynthArgv>,
+      .option('lg-max-mb', { type: 'number', default: 100, describe: 'roll over to a new file past this size' })
+      .example('$0 synth-log --out ./synth', 'about 8 MiB of log holding every record type')
+      .example('$0 synth-log --out ./big --size-mb 500 --value-bytes 4000 --lg-max-mb 64', 'a large log of big values, rolled over every 64 MiB') as unknown as Argv<SynthArgv>,
   handler: async (argv) => {
     await runCommand(async () => {
       const r = await runSynthLog({ out: argv.out, sizeMb: argv['size-mb'], valueBytes: argv['value-bytes'], seed: argv.seed, lgMaxMb: argv['lg-max-mb'] });
