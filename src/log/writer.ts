@@ -28,7 +28,11 @@
  *    end of the log (cursor.ts).
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
- *  - After an I/O failure the writer is failed: every later call rethrows that failure.
+ *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
+ *    failedWith returns it (so an owner can notice a failed background write or fsync).
+ *  - lastSyncStartMs (with a clock): every record appended before that clock time is durable.
+ *    It is taken before the buffer is captured for a write that then became durable (dsync) or
+ *    was fsynced, so it never claims a record that the durable write did not carry.
  */
 import { Mutex } from 'async-mutex';
 import { encodeRecordInto } from '../format/codec.js';
@@ -135,6 +139,8 @@ export class LogWriter {
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
+  /** See lastSyncStartMs. */
+  private syncStartMs: number;
   private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0, writesOnThisThread: 0 };
 
   private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
@@ -153,6 +159,8 @@ export class LogWriter {
     this.inbufLastLsn = lastLsn;
     this.written = lastLsn;
     this.synced = lastLsn;
+    // Everything in the files at open is treated as durable (recovery made it so).
+    this.syncStartMs = opts.clock?.nowMs() ?? 0;
   }
 
   /**
@@ -185,6 +193,18 @@ export class LogWriter {
   /** LSN of the last record known durable. */
   get syncedLsn(): bigint {
     return this.synced;
+  }
+  /**
+   * Clock time (ms, the options' clock; 0 without one) at which the most recent durable write
+   * or fsync started: every record appended before it is durable. A 'periodic' owner compares
+   * it with the clock to bound how old an acknowledged but unsynced commit can get.
+   */
+  get lastSyncStartMs(): number {
+    return this.syncStartMs;
+  }
+  /** The failure that failed this writer (an I/O error of a write, fsync, rollover or extension), or undefined. */
+  get failedWith(): unknown {
+    return this.failure;
   }
   /** Total encoded bytes of every record appended by this writer. */
   get bytesAppended(): number {
@@ -335,6 +355,7 @@ export class LogWriter {
   private async flushLocked(onThisThread = false): Promise<boolean> {
     this.flushScheduled = false;
     if (this.inbuf.length === 0) return false;
+    const startMs = this.clock?.nowMs() ?? 0;
     const bytes = this.inbuf.bytesView();
     const upTo = this.inbufLastLsn;
     this.inbuf = new ByteWriter(Math.min(this.bufferSize, Math.max(4096, bytes.length)));
@@ -355,6 +376,7 @@ export class LogWriter {
     const durable = file.dsync === true;
     if (durable) {
       this.synced = upTo;
+      this.syncStartMs = Math.max(this.syncStartMs, startMs);
       this.currentInfo().maxLsn = upTo;
       this.counters.durableWrites++;
     }
@@ -385,14 +407,21 @@ export class LogWriter {
 
   private async syncLocked(solo: boolean): Promise<void> {
     const waiters = this.syncWaiters;
+    // Under the output mutex every buffer taken earlier is written, so once this flush and
+    // fsync succeed everything appended before now is durable.
+    const startMs = this.clock?.nowMs() ?? 0;
     if (await this.flushLocked(solo && this.syncWaiters === 1)) {
       this.lastSyncWaiters = waiters;
       return;
     }
-    if (this.synced >= this.written) return;
+    if (this.synced >= this.written) {
+      this.syncStartMs = Math.max(this.syncStartMs, startMs);
+      return;
+    }
     this.lastSyncWaiters = this.syncWaiters;
     await this.current.fsync();
     this.synced = this.written;
+    this.syncStartMs = Math.max(this.syncStartMs, startMs);
     this.currentInfo().maxLsn = this.written;
     this.counters.fsyncs++;
     if (this.listener !== undefined) {
