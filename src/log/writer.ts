@@ -25,7 +25,10 @@
  *    Before rollover and at close the zero tail is cut (truncate to nInFile, then fsync), so
  *    every file but a crashed newest one is byte-identical to a log written without it.
  *    Readers treat a zero length word at an entry boundary followed by zeros to EOF as the
- *    end of the log (cursor.ts).
+ *    end of the log (cursor.ts). The zeros are only a speed-up, so a disk without room for
+ *    them (ENOSPC) never fails the writer: the extension's partial zeros are cut off again and
+ *    the next extension is half the size (none below MIN_PREALLOCATE), leaving what room is
+ *    left to log entries.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
@@ -42,6 +45,7 @@ import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../
 import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
 import type { Clock } from '../storage/clock.js';
 import { cooperativeYield } from '../storage/node-storage.js';
+import { ioErrorCode } from '../storage/io-error.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { readLastEntryOfFile } from './cursor.js';
 import type { LogEvent, LogListener } from './events.js';
@@ -52,6 +56,8 @@ export type LogRecordInput = { [N in LogRecordName]: { type: N } & LogRecordFiel
 
 /** lg_max default: 100 MiB. */
 export const DEFAULT_LG_MAX = 100 << 20;
+/** The smallest preallocation extension tried after a disk ran out of room for a larger one. */
+export const MIN_PREALLOCATE = 64 << 10;
 /** LOGGER_MIN_BUF_SIZE: 16 MiB. */
 export const DEFAULT_LOG_BUFFER_SIZE = 1 << 24;
 
@@ -112,7 +118,8 @@ export class LogWriter {
   private readonly clock: Clock | undefined;
   private readonly listener: LogListener | undefined;
   private readonly dsync: boolean;
-  private readonly preallocate: number;
+  /** Bytes per extension; halved (down to 0) each time the disk has no room for one. */
+  private preallocate: number;
   private zeros: Uint8Array | undefined;
 
   private readonly files: LogFileInfo[];
@@ -471,12 +478,24 @@ export class LogWriter {
     const file = this.current;
     const from = this.allocatedEnd;
     const len = this.preallocate;
-    this.zeros ??= new Uint8Array(len);
-    const zeros = this.zeros;
+    if (this.zeros === undefined || this.zeros.length < len) this.zeros = new Uint8Array(len);
+    const zeros = this.zeros.subarray(0, len);
     this.extendFrom = from;
     const p = (async () => {
-      await file.pwrite(zeros, from);
-      if (file.dsync !== true) await file.fsync();
+      try {
+        await file.pwrite(zeros, from);
+        if (file.dsync !== true) await file.fsync();
+      } catch (err) {
+        if (ioErrorCode(err) !== 'ENOSPC') throw err;
+        // Take back whatever part of the zeros a short write left, so no room is held and
+        // the file still ends at its last entry; the cut need not be durable (a crash that
+        // keeps the zeros leaves a zero tail, which readers take as the end of the log).
+        await file.truncate(from);
+        const next = this.preallocate / 2 >= MIN_PREALLOCATE ? Math.floor(this.preallocate / 2) : 0;
+        if (this.listener !== undefined) this.emit({ type: 'preallocation-reduced', file: file.path, offset: from, triedBytes: len, nextBytes: next });
+        this.preallocate = next;
+        return;
+      }
       if (this.current === file) this.allocatedEnd = Math.max(this.allocatedEnd, from + len);
       this.counters.bytesPreallocated += len;
     })();
