@@ -595,7 +595,7 @@ export class Env implements EnvCore {
       // Write-ahead for the file itself: a crash after the file exists must find the fcreate
       // in the log, so that recovery deletes the file when the txn did not commit.
       fcreateLsn = this.log({ type: 'fcreate', xid: txn.xid, filenum, iname: enc.encode(iname), mode: 0o755, treeflags: 0, nodesize: 4 << 20, basementnodesize: 128 << 10, compression_method: 1 });
-      await this.logWriter!.fsync(fcreateLsn);
+      await this.syncLog(fcreateLsn);
     }
     if (await this.storage.exists(path)) await this.storage.unlink(path);
     const header = { ...newFtHeader({ now: this.clock.nowMicros() / 1_000_000n, rootXidThatCreated: txn?.root.id ?? 0n }), rootBlocknum: NO_ROOT };
@@ -761,7 +761,7 @@ export class Env implements EnvCore {
         const lsn = this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
         if (d.file.headerDirty) {
           d.file.beginCheckpoint(lsn);
-          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.logWriter!.fsync(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
+          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.syncLog(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
           await d.file.endCheckpoint();
         }
         await this.closeDictionaryFile(d, false);
@@ -834,7 +834,7 @@ export class Env implements EnvCore {
       try {
         t.ensureBegun();
         const lsn = this.log({ type: 'frename', xid: t.xid, old_iname: inameWithNul(oldIname), old_filenum: d?.filenum ?? FILENUM_NONE, new_iname: inameWithNul(newIname) });
-        await this.logWriter!.fsync(lsn);
+        await this.syncLog(lsn);
         await this.storage.rename(this.path(oldIname), this.path(newIname));
         await this.storage.fsyncDir(this.dir);
         if (d !== undefined) this.setIname(d, newIname);
@@ -1058,6 +1058,15 @@ export class Env implements EnvCore {
     }
   }
 
+  /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
+  private async syncLog(lsn: bigint): Promise<void> {
+    try {
+      await this.logWriter!.fsync(lsn);
+    } catch (err) {
+      throw this.enterFailed(err, 'log write');
+    }
+  }
+
   private get periodMs(): number {
     return this.options.periodMs ?? 100;
   }
@@ -1185,7 +1194,7 @@ export class Env implements EnvCore {
     } finally {
       release();
     }
-    await this.logWriter!.fsync(lsn);
+    await this.syncLog(lsn);
   }
 
   private txnProvider(): TxnProvider {

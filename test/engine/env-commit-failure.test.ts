@@ -111,6 +111,20 @@ describe('engine: a commit that did not become durable is never visible', () => 
     });
   }
 
+  // Scenario: an XA prepare whose log write fails (ENOSPC) rejects with the failed-state error
+  // (not a bare storage error), and the environment is in its failed state.
+  it('Scenario: sync, ENOSPC at the log write of a prepare', async () => {
+    const h = await setup('sync');
+    const t = h.env.begin();
+    await t.put(h.d, enc('p'), enc('v'));
+    const inj = failLog(h.storage, 'pwrite', 'ENOSPC');
+    const err = await rejection(t.prepare({ formatID: 1, gtridLength: 1, bqualLength: 0, data: enc('x') }));
+    expect(inj.seen.length).toBeGreaterThan(0);
+    expect(await inTree(h.d, 'p')).toBeUndefined();
+    await expectFailedState(h.env, h.d, err, 'ENOSPC');
+    await h.env.close();
+  });
+
   // Scenario: several transactions commit at once in 'sync' mode and share one group-commit
   // write, which fails with ENOSPC: every one of them rejects, none is visible or 'committed',
   // and only one log write was attempted (they really shared it).
