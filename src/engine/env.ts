@@ -931,11 +931,14 @@ export class Env implements EnvCore {
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
-        try {
-          await this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
-        } catch (err) {
-          t.state = 'failed';
-          throw err;
+        const durable = this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
+        if (durable !== undefined) {
+          try {
+            await durable;
+          } catch (err) {
+            t.state = 'failed';
+            throw err;
+          }
         }
         await this.applyCommitted(t.ws, null);
       } finally {
@@ -1047,15 +1050,14 @@ export class Env implements EnvCore {
    * host's event loop is too busy to run the fsync timer). A failure puts the environment in
    * the failed state and rejects with that error. `solo`: see LogWriter.fsync.
    */
-  private async makeCommitDurable(lsn: bigint, solo: boolean): Promise<void> {
+  private makeCommitDurable(lsn: bigint, solo: boolean): Promise<void> | undefined {
     const w = this.logWriter!;
-    if (this.durability === 'none') return;
-    if (this.durability === 'periodic' && this.clock.nowMs() - w.lastSyncStartMs < this.periodMs) return;
-    try {
-      await w.fsync(lsn, { solo });
-    } catch (err) {
+    // Decided synchronously: a commit that needs no sync adds no await (no change of schedule).
+    if (this.durability === 'none') return undefined;
+    if (this.durability === 'periodic' && this.clock.nowMs() - w.lastSyncStartMs < this.periodMs) return undefined;
+    return w.fsync(lsn, { solo }).catch((err: unknown) => {
       throw this.enterFailed(err, 'log write');
-    }
+    });
   }
 
   /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
@@ -1110,11 +1112,14 @@ export class Env implements EnvCore {
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
       if (lsn !== undefined && txn.parent === undefined && how === 'commit') {
-        try {
-          await this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
-        } catch (err) {
-          txn.state = 'failed';
-          throw err;
+        const durable = this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
+        if (durable !== undefined) {
+          try {
+            await durable;
+          } catch (err) {
+            txn.state = 'failed';
+            throw err;
+          }
         }
       }
       if (how === 'commit' && txn.parent !== undefined) {
