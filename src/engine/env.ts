@@ -26,6 +26,18 @@
  *    The in-memory state (PAIRs still pending, a stopped job manager) is never touched again.
  *    A SimulatedCrash is not a failure of this process but the machine stopping: it is
  *    rethrown as it is.
+ *  - A failed log write or fsync (on a commit's path or in the background: a buffer-full
+ *    write, the 'periodic' timer, a preallocation) puts the environment in the same failed
+ *    state ("environment failed at log write: <cause>; ..."), noticed by the next operation.
+ *  - A root commit is applied to the trees (made visible) only after the log is durable up
+ *    to its xcommit when its mode asks for that ('sync' always; 'periodic' when the last sync
+ *    started periodMs or more ago): the wait happens inside the same client-lock section, so a
+ *    commit whose log write or fsync failed is never seen by any reader. It rejects with the
+ *    failed-state error and its transaction is 'failed'. Whether a reopen finds it depends on
+ *    whether its xcommit reached the disk before the error (the disk does not say).
+ *  - 'periodic' bound: a commit acknowledged without waiting was logged less than periodMs
+ *    after the start of the last durable write or fsync, so a crash loses only commits
+ *    acknowledged within periodMs of the start of the last sync that completed.
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
@@ -265,6 +277,8 @@ export class Dictionary {
 export interface EnvStatus {
   dir: string;
   durability: Durability;
+  /** The failed state (see Env.failedWith): its error's kind and message, or null while healthy. */
+  failed: { kind: string; message: string } | null;
   checkpoint: CheckpointStatus | null;
   lastCheckpoint: CheckpointResult | null;
   log: { lastLsn: bigint; syncedLsn: bigint; files: Array<{ path: string; maxLsn: bigint }>; stats: LogWriterStats } | null;
@@ -511,7 +525,7 @@ export class Env implements EnvCore {
   private startTimers(): void {
     if (this.checkpointPeriodSeconds > 0) this.checkpointer?.setPeriod(this.checkpointPeriodSeconds);
     if (this.durability === 'periodic') {
-      const period = this.options.periodMs ?? 100;
+      const period = this.periodMs;
       const tick = (): void => {
         this.fsyncTimer = this.clock.setTimer(period, () => {
           if (this.closed) return;
@@ -581,7 +595,7 @@ export class Env implements EnvCore {
       // Write-ahead for the file itself: a crash after the file exists must find the fcreate
       // in the log, so that recovery deletes the file when the txn did not commit.
       fcreateLsn = this.log({ type: 'fcreate', xid: txn.xid, filenum, iname: enc.encode(iname), mode: 0o755, treeflags: 0, nodesize: 4 << 20, basementnodesize: 128 << 10, compression_method: 1 });
-      await this.logWriter!.fsync(fcreateLsn);
+      await this.syncLog(fcreateLsn);
     }
     if (await this.storage.exists(path)) await this.storage.unlink(path);
     const header = { ...newFtHeader({ now: this.clock.nowMicros() / 1_000_000n, rootXidThatCreated: txn?.root.id ?? 0n }), rootBlocknum: NO_ROOT };
@@ -747,7 +761,7 @@ export class Env implements EnvCore {
         const lsn = this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
         if (d.file.headerDirty) {
           d.file.beginCheckpoint(lsn);
-          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.logWriter!.fsync(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
+          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.syncLog(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
           await d.file.endCheckpoint();
         }
         await this.closeDictionaryFile(d, false);
@@ -820,7 +834,7 @@ export class Env implements EnvCore {
       try {
         t.ensureBegun();
         const lsn = this.log({ type: 'frename', xid: t.xid, old_iname: inameWithNul(oldIname), old_filenum: d?.filenum ?? FILENUM_NONE, new_iname: inameWithNul(newIname) });
-        await this.logWriter!.fsync(lsn);
+        await this.syncLog(lsn);
         await this.storage.rename(this.path(oldIname), this.path(newIname));
         await this.storage.fsyncDir(this.dir);
         if (d !== undefined) this.setIname(d, newIname);
@@ -902,7 +916,6 @@ export class Env implements EnvCore {
     const id = ++this.lastXid;
     const t = new Txn(this, id, undefined, { parent: id, child: 0n });
     let lsn: bigint;
-    let durable: Promise<void> | undefined;
     this.batchesInFlight++;
     try {
       for (const o of ops) {
@@ -918,7 +931,15 @@ export class Env implements EnvCore {
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
-        durable = this.startCommitSync(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
+        const durable = this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
+        if (durable !== undefined) {
+          try {
+            await durable;
+          } catch (err) {
+            t.state = 'failed';
+            throw err;
+          }
+        }
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
@@ -931,22 +952,6 @@ export class Env implements EnvCore {
     this.counters.commits++;
     this.counters.writes += ops.length;
     if (this.hasCloseWhenIdle) await this.closeIdleDictionaries();
-    if (durable !== undefined) await durable;
-  }
-
-  /**
-   * In `sync` mode, start making the log durable up to a commit record at once, so the
-   * write and fsync overlap the commit's in-memory work; the caller awaits the result before
-   * it reports the commit. Group commit happens in the LogWriter. (An early rejection is
-   * marked handled here and rethrown when awaited.) `solo`: the committing transaction is
-   * the only one live (no other transaction or batch could join its group commit), so the
-   * LogWriter may write on this thread (LogWriter.fsync's solo option).
-   */
-  private startCommitSync(lsn: bigint, solo: boolean): Promise<void> | undefined {
-    if (this.durability !== 'sync') return undefined;
-    const p = this.logWriter!.fsync(lsn, { solo });
-    p.catch(() => undefined);
-    return p;
   }
 
   private get hasCloseWhenIdle(): boolean {
@@ -979,10 +984,12 @@ export class Env implements EnvCore {
 
   /**
    * The failed state (see the invariants): the error every operation rejects with after a
-   * checkpoint failed, or undefined. A scheduled checkpoint's failure is noticed here too.
+   * checkpoint or a log write failed, or undefined. A scheduled checkpoint's failure and a
+   * background log write's are noticed here too.
    */
   get failedWith(): TokusimError | SimulatedCrash | undefined {
     if (this.failure === undefined && this.checkpointer?.failure !== undefined) this.enterFailed(this.checkpointer.failure);
+    if (this.failure === undefined && this.logWriter?.failedWith !== undefined) this.enterFailed(this.logWriter.failedWith, 'log write');
     return this.failure;
   }
 
@@ -992,7 +999,7 @@ export class Env implements EnvCore {
   }
 
   /** Record the failed state for cause (the first cause wins) and return the error to throw. */
-  private enterFailed(cause: unknown): TokusimError | SimulatedCrash {
+  private enterFailed(cause: unknown, at: 'checkpoint' | 'log write' = 'checkpoint'): TokusimError | SimulatedCrash {
     if (this.failure !== undefined) return this.failure;
     if (cause instanceof SimulatedCrash) {
       this.failure = cause;
@@ -1000,7 +1007,7 @@ export class Env implements EnvCore {
     }
     const io = cause instanceof TokusimError && cause.kind === 'io';
     const text = cause instanceof Error ? cause.message : String(cause);
-    const err = new TokusimError(io ? 'io' : 'recovery', `environment failed at checkpoint: ${text}; reopen to recover`, {
+    const err = new TokusimError(io ? 'io' : 'recovery', `environment failed at ${at}: ${text}; reopen to recover`, {
       ...(cause instanceof TokusimError ? cause.where : {}),
     });
     (err as { cause?: unknown }).cause = cause;
@@ -1028,7 +1035,42 @@ export class Env implements EnvCore {
 
   log(rec: LogRecordInput): bigint {
     invariant(this.logWriter !== undefined, 'logging needs a writable environment');
-    return this.logWriter.append(rec);
+    try {
+      return this.logWriter.append(rec);
+    } catch (err) {
+      // The writer refuses once a write or fsync failed (possibly in the background).
+      throw this.enterFailed(err, 'log write');
+    }
+  }
+
+  /**
+   * Wait, inside the commit's client-lock section and before its write set is applied, until
+   * the log is durable up to its xcommit when the durability mode asks for it: 'sync' always;
+   * 'periodic' when the last sync started periodMs or more ago (the bound holds even when the
+   * host's event loop is too busy to run the fsync timer). A failure puts the environment in
+   * the failed state and rejects with that error. `solo`: see LogWriter.fsync.
+   */
+  private makeCommitDurable(lsn: bigint, solo: boolean): Promise<void> | undefined {
+    const w = this.logWriter!;
+    // Decided synchronously: a commit that needs no sync adds no await (no change of schedule).
+    if (this.durability === 'none') return undefined;
+    if (this.durability === 'periodic' && this.clock.nowMs() - w.lastSyncStartMs < this.periodMs) return undefined;
+    return w.fsync(lsn, { solo }).catch((err: unknown) => {
+      throw this.enterFailed(err, 'log write');
+    });
+  }
+
+  /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
+  private async syncLog(lsn: bigint): Promise<void> {
+    try {
+      await this.logWriter!.fsync(lsn);
+    } catch (err) {
+      throw this.enterFailed(err, 'log write');
+    }
+  }
+
+  private get periodMs(): number {
+    return this.options.periodMs ?? 100;
   }
 
   noteWrite(): void {
@@ -1067,10 +1109,19 @@ export class Env implements EnvCore {
     this.checkNotFailed();
     const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
     let lsn: bigint | undefined;
-    let durable: Promise<void> | undefined;
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
-      if (lsn !== undefined && txn.parent === undefined && how === 'commit') durable = this.startCommitSync(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
+      if (lsn !== undefined && txn.parent === undefined && how === 'commit') {
+        const durable = this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
+        if (durable !== undefined) {
+          try {
+            await durable;
+          } catch (err) {
+            txn.state = 'failed';
+            throw err;
+          }
+        }
+      }
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
         if (!txn.ws.isEmpty) await this.updateRollbackNode(parent, () => parent.ws.mergeFrom(txn.ws));
@@ -1092,7 +1143,6 @@ export class Env implements EnvCore {
     }
     this.txns.delete(txn.id);
     if (txn.parent === undefined) await this.closeIdleDictionaries();
-    if (durable !== undefined) await durable;
   }
 
   /**
@@ -1149,7 +1199,7 @@ export class Env implements EnvCore {
     } finally {
       release();
     }
-    await this.logWriter!.fsync(lsn);
+    await this.syncLog(lsn);
   }
 
   private txnProvider(): TxnProvider {
@@ -1198,9 +1248,11 @@ export class Env implements EnvCore {
 
   status(): EnvStatus {
     const w = this.logWriter;
+    const failed = this.failedWith;
     return {
       dir: this.dir,
       durability: this.durability,
+      failed: failed === undefined ? null : { kind: failed instanceof TokusimError ? failed.kind : 'crash', message: failed.message },
       checkpoint: this.checkpointer?.getStatus() ?? null,
       lastCheckpoint: this.lastCheckpointResult,
       log: w === undefined ? null : { lastLsn: w.lastLsn, syncedLsn: w.syncedLsn, files: w.logFiles().map((f) => ({ path: f.path, maxLsn: f.maxLsn })), stats: w.stats() },

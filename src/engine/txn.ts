@@ -11,6 +11,7 @@
  *    update, so a checkpoint's begin sees both or neither.
  *  - Root commit logs xcommit and applies the write set under the same client lock.
  *  - After commit/abort a txn is 'committed'/'aborted', owns no locks and no rollback node.
+ *  - A root commit whose log write or fsync failed leaves the txn 'failed' (never visible).
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
@@ -19,7 +20,11 @@ import { compareKeys } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import type { Dictionary, EnvCore } from './env.js';
 
-export type TxnState = 'live' | 'preparing' | 'committed' | 'aborted';
+/**
+ * 'failed': its commit was logged but could not be made durable (the environment failed): it
+ * was never made visible here, and only a reopen tells whether its xcommit reached the disk.
+ */
+export type TxnState = 'live' | 'preparing' | 'committed' | 'aborted' | 'failed';
 
 export interface RangeOptions {
   gt?: Uint8Array;
@@ -232,7 +237,7 @@ export class Txn {
   }
 
   checkUsable(what: string): void {
-    if (this.state === 'committed' || this.state === 'aborted') throw badState(what, this.state);
+    if (this.state === 'committed' || this.state === 'aborted' || this.state === 'failed') throw badState(what, this.state);
     this.env.checkNotFailed();
   }
 

@@ -23,6 +23,7 @@ import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/code
 import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
 import { decodeLogFileHeader, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import type { LogRecord } from '../format/record-types.js';
+import { ioErrorCode } from '../storage/io-error.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import { findLogFiles } from './names.js';
 
@@ -696,7 +697,7 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   }
   const lastGoodLsn = scan.lastLsn ?? (await lastLsnBefore(storage, files.slice(0, -1).map((f) => f.path)));
   const discarded = await wholeLookingEntries(storage, newest.path, problem.entryStart, scan.size);
-  const savedTo = await saveCutBytes(storage, dir, newest.path, scan.goodEnd, scan.size);
+  const savedTo = await saveCutBytes(storage, dir, newest.path, scan.goodEnd, scan.size, lastGoodLsn);
   await truncateDurably(storage, newest.path, scan.goodEnd);
   const result: RepairResult = {
     repaired: true, file: newest.path, oldSize: scan.size, newSize: scan.goodEnd, bytesCut: scan.size - scan.goodEnd,
@@ -737,27 +738,54 @@ async function truncateDurably(storage: Storage, path: string, size: number): Pr
 
 /**
  * Copy bytes [from, size) of path to `<path>.cut-<from>` (durably, directory included) before
- * a repair truncates them; returns the copy's path.
+ * a repair truncates them; returns the copy's path. When the copy cannot be made (typically
+ * ENOSPC on a full disk) the partial copy is removed and a TokusimError of kind 'io' says so:
+ * the caller must not cut, so the log stays exactly as it was and the repair can be retried
+ * once there is room.
  */
-async function saveCutBytes(storage: Storage, dir: string, path: string, from: number, size: number): Promise<string> {
+async function saveCutBytes(storage: Storage, dir: string, path: string, from: number, size: number, lastGoodLsn: bigint | undefined): Promise<string> {
   const target = `${path}.cut-${from}`;
-  const src = await storage.open(path, 'read');
-  const dst = await storage.open(target, 'create');
+  let created = false;
   try {
-    await dst.truncate(0);
-    const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - from)));
-    for (let at = from; at < size; ) {
-      const got = await src.pread(buf, at);
-      if (got === 0) break;
-      await dst.pwrite(buf.subarray(0, got), at - from);
-      at += got;
+    const src = await storage.open(path, 'read');
+    try {
+      const dst = await storage.open(target, 'create');
+      created = true;
+      try {
+        await dst.truncate(0);
+        const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - from)));
+        for (let at = from; at < size; ) {
+          const got = await src.pread(buf, at);
+          if (got === 0) break;
+          await dst.pwrite(buf.subarray(0, got), at - from);
+          at += got;
+        }
+        await dst.fsync();
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
     }
-    await dst.fsync();
-  } finally {
-    await src.close();
-    await dst.close();
+    await storage.fsyncDir(dir);
+  } catch (err) {
+    // Only a storage error is reported this way; anything else (a simulated crash) goes on as it is.
+    if (!(err instanceof TokusimError && err.kind === 'io')) throw err;
+    if (created) {
+      // Best effort: a partial copy holds space and saves nothing.
+      await storage.unlink(target).catch(() => undefined);
+      await storage.fsyncDir(dir).catch(() => undefined);
+    }
+    const cause = err instanceof Error ? err.message : String(err);
+    const code = ioErrorCode(err);
+    const e = new TokusimError(
+      'io',
+      `cannot save the ${size - from}-byte torn tail of the log to ${target} (${cause}); nothing was cut and the log is as it was: free at least ${size - from} bytes and run recovery again`,
+      { file: path, offset: from, ...(lastGoodLsn !== undefined ? { lsn: lastGoodLsn } : {}), ...(code !== '' ? { actual: code } : {}) },
+    );
+    (e as { cause?: unknown }).cause = err;
+    throw e;
   }
-  await storage.fsyncDir(dir);
   return target;
 }
 

@@ -19,6 +19,11 @@ export type LogEvent =
   | { type: 'file-created'; file: string; index: number }
   /** The current file passed lgMax after a write and was closed; `to` is the new file. */
   | { type: 'rollover'; from: string; to: string; maxLsn: bigint; size: number }
+  /**
+   * The disk had no room (ENOSPC) for triedBytes of preallocated zeros at offset of file: they
+   * were cut off again and later extensions are nextBytes (0: preallocation stopped).
+   */
+  | { type: 'preallocation-reduced'; file: string; offset: number; triedBytes: number; nextBytes: number }
   /** An old log file was deleted by trim(). */
   | { type: 'file-deleted'; file: string; maxLsn: bigint; trimLsn: bigint };
 

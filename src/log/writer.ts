@@ -25,10 +25,17 @@
  *    Before rollover and at close the zero tail is cut (truncate to nInFile, then fsync), so
  *    every file but a crashed newest one is byte-identical to a log written without it.
  *    Readers treat a zero length word at an entry boundary followed by zeros to EOF as the
- *    end of the log (cursor.ts).
+ *    end of the log (cursor.ts). The zeros are only a speed-up, so a disk without room for
+ *    them (ENOSPC) never fails the writer: the extension's partial zeros are cut off again and
+ *    the next extension is half the size (none below MIN_PREALLOCATE), leaving what room is
+ *    left to log entries.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
- *  - After an I/O failure the writer is failed: every later call rethrows that failure.
+ *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
+ *    failedWith returns it (so an owner can notice a failed background write or fsync).
+ *  - lastSyncStartMs (with a clock): every record appended before that clock time is durable.
+ *    It is taken before the buffer is captured for a write that then became durable (dsync) or
+ *    was fsynced, so it never claims a record that the durable write did not carry.
  */
 import { Mutex } from 'async-mutex';
 import { encodeRecordInto } from '../format/codec.js';
@@ -38,6 +45,7 @@ import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../
 import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
 import type { Clock } from '../storage/clock.js';
 import { cooperativeYield } from '../storage/node-storage.js';
+import { ioErrorCode } from '../storage/io-error.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { readLastEntryOfFile } from './cursor.js';
 import type { LogEvent, LogListener } from './events.js';
@@ -48,6 +56,8 @@ export type LogRecordInput = { [N in LogRecordName]: { type: N } & LogRecordFiel
 
 /** lg_max default: 100 MiB. */
 export const DEFAULT_LG_MAX = 100 << 20;
+/** The smallest preallocation extension tried after a disk ran out of room for a larger one. */
+export const MIN_PREALLOCATE = 64 << 10;
 /** LOGGER_MIN_BUF_SIZE: 16 MiB. */
 export const DEFAULT_LOG_BUFFER_SIZE = 1 << 24;
 
@@ -108,7 +118,8 @@ export class LogWriter {
   private readonly clock: Clock | undefined;
   private readonly listener: LogListener | undefined;
   private readonly dsync: boolean;
-  private readonly preallocate: number;
+  /** Bytes per extension; halved (down to 0) each time the disk has no room for one. */
+  private preallocate: number;
   private zeros: Uint8Array | undefined;
 
   private readonly files: LogFileInfo[];
@@ -135,6 +146,8 @@ export class LogWriter {
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
+  /** See lastSyncStartMs. */
+  private syncStartMs: number;
   private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0, writesOnThisThread: 0 };
 
   private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
@@ -153,6 +166,8 @@ export class LogWriter {
     this.inbufLastLsn = lastLsn;
     this.written = lastLsn;
     this.synced = lastLsn;
+    // Everything in the files at open is treated as durable (recovery made it so).
+    this.syncStartMs = opts.clock?.nowMs() ?? 0;
   }
 
   /**
@@ -185,6 +200,18 @@ export class LogWriter {
   /** LSN of the last record known durable. */
   get syncedLsn(): bigint {
     return this.synced;
+  }
+  /**
+   * Clock time (ms, the options' clock; 0 without one) at which the most recent durable write
+   * or fsync started: every record appended before it is durable. A 'periodic' owner compares
+   * it with the clock to bound how old an acknowledged but unsynced commit can get.
+   */
+  get lastSyncStartMs(): number {
+    return this.syncStartMs;
+  }
+  /** The failure that failed this writer (an I/O error of a write, fsync, rollover or extension), or undefined. */
+  get failedWith(): unknown {
+    return this.failure;
   }
   /** Total encoded bytes of every record appended by this writer. */
   get bytesAppended(): number {
@@ -335,6 +362,7 @@ export class LogWriter {
   private async flushLocked(onThisThread = false): Promise<boolean> {
     this.flushScheduled = false;
     if (this.inbuf.length === 0) return false;
+    const startMs = this.clock?.nowMs() ?? 0;
     const bytes = this.inbuf.bytesView();
     const upTo = this.inbufLastLsn;
     this.inbuf = new ByteWriter(Math.min(this.bufferSize, Math.max(4096, bytes.length)));
@@ -355,6 +383,7 @@ export class LogWriter {
     const durable = file.dsync === true;
     if (durable) {
       this.synced = upTo;
+      this.syncStartMs = Math.max(this.syncStartMs, startMs);
       this.currentInfo().maxLsn = upTo;
       this.counters.durableWrites++;
     }
@@ -385,14 +414,21 @@ export class LogWriter {
 
   private async syncLocked(solo: boolean): Promise<void> {
     const waiters = this.syncWaiters;
+    // Under the output mutex every buffer taken earlier is written, so once this flush and
+    // fsync succeed everything appended before now is durable.
+    const startMs = this.clock?.nowMs() ?? 0;
     if (await this.flushLocked(solo && this.syncWaiters === 1)) {
       this.lastSyncWaiters = waiters;
       return;
     }
-    if (this.synced >= this.written) return;
+    if (this.synced >= this.written) {
+      this.syncStartMs = Math.max(this.syncStartMs, startMs);
+      return;
+    }
     this.lastSyncWaiters = this.syncWaiters;
     await this.current.fsync();
     this.synced = this.written;
+    this.syncStartMs = Math.max(this.syncStartMs, startMs);
     this.currentInfo().maxLsn = this.written;
     this.counters.fsyncs++;
     if (this.listener !== undefined) {
@@ -442,12 +478,24 @@ export class LogWriter {
     const file = this.current;
     const from = this.allocatedEnd;
     const len = this.preallocate;
-    this.zeros ??= new Uint8Array(len);
-    const zeros = this.zeros;
+    if (this.zeros === undefined || this.zeros.length < len) this.zeros = new Uint8Array(len);
+    const zeros = this.zeros.subarray(0, len);
     this.extendFrom = from;
     const p = (async () => {
-      await file.pwrite(zeros, from);
-      if (file.dsync !== true) await file.fsync();
+      try {
+        await file.pwrite(zeros, from);
+        if (file.dsync !== true) await file.fsync();
+      } catch (err) {
+        if (ioErrorCode(err) !== 'ENOSPC') throw err;
+        // Take back whatever part of the zeros a short write left, so no room is held and
+        // the file still ends at its last entry; the cut need not be durable (a crash that
+        // keeps the zeros leaves a zero tail, which readers take as the end of the log).
+        await file.truncate(from);
+        const next = this.preallocate / 2 >= MIN_PREALLOCATE ? Math.floor(this.preallocate / 2) : 0;
+        if (this.listener !== undefined) this.emit({ type: 'preallocation-reduced', file: file.path, offset: from, triedBytes: len, nextBytes: next });
+        this.preallocate = next;
+        return;
+      }
       if (this.current === file) this.allocatedEnd = Math.max(this.allocatedEnd, from + len);
       this.counters.bytesPreallocated += len;
     })();

@@ -28,6 +28,8 @@
  *  - A worker is ref'd exactly while it has requests in flight, so an idle pool never keeps
  *    the process alive and a busy one never lets it exit under a pending write.
  *  - close() terminates every worker; a later request starts a fresh pool.
+ *  - A worker starts the same however the host process was started: it gets no execArgv of
+ *    the host (so no module-type flag) and finds built-in modules either way.
  *  - Batching changes no bytes and no outcome: each request still gets its own answer (its
  *    checksum, or the error of the write that carried it), and a request is sent no later
  *    than the end of the event-loop turn that made it.
@@ -332,7 +334,9 @@ function workerMain(
   });
 }
 
-const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, x1764Parts, x1764Ranges, x1764SharedKernel, require, ${remainingParts.toString()});\n`;
+// The program reaches Node's built-in modules through require when it runs as a script, and
+// through process.getBuiltinModule when a module-type flag still made it an ES module.
+const WORKER_SOURCE = `${x1764ScriptSource()}\n(${workerMain.toString()})(x1764, x1764Parts, x1764Ranges, x1764SharedKernel, typeof require === 'function' ? require : (id) => process.getBuiltinModule(id), ${remainingParts.toString()});\n`;
 
 interface Pending {
   resolve(r: { crc: number; buf?: ArrayBuffer }): void;
@@ -356,7 +360,9 @@ class FrameWorker {
     private readonly onDeath: (w: FrameWorker) => void,
     nice: number,
   ) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice } });
+    // No execArgv of the host: a worker inherits them by default, and a host started with
+    // --input-type=module (or a module default type) would make this script an ES module.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { nice } });
     this.worker.unref();
     this.worker.on('message', (rs: Reply[]) => {
       for (const r of rs) this.settle(r);

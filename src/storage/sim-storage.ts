@@ -35,6 +35,11 @@
  *    SimulatedCrash until crash() is called, so in-flight work cannot change the disk after
  *    the crash point. With ioJitter, calls also complete after a seeded number of promise
  *    turns, so one seed fixes one interleaving of concurrent tasks.
+ *  - Capacity (option or setCapacity; default unlimited) models a disk that fills up: the space
+ *    used is, over the files some directory names, the end of the bytes written to each (a
+ *    file grown by truncate is sparse past that and holds no space there; a file unlinked while
+ *    open frees its space at once: simplifications). A pwrite that would take more writes the
+ *    bytes that fit (a short write, as a full file system does) and then fails with ENOSPC.
  *
  * Invariants (checked after every crash, and by checkInvariants()):
  *  - Every directory entry names an inode that exists.
@@ -93,6 +98,8 @@ export interface SimStorageOptions {
    * concurrent tasks interleave in a seed-chosen order (default 0: calls complete in order).
    */
   ioJitter?: number;
+  /** Bytes the disk holds (default unlimited); see the capacity rule in the model. */
+  capacity?: number;
 }
 
 export interface CrashOptions {
@@ -240,15 +247,24 @@ function applyFileOp(img: Image, op: FileOp): void {
 }
 
 class Inode {
+  /**
+   * End of the bytes written to current (capacity accounting): a file grown by truncate is
+   * sparse beyond it and holds no space there, as on a real file system.
+   */
+  writtenEnd: number;
   constructor(
     readonly id: number,
     public durable: Image,
     public current: Image,
     public pending: FileOp[],
-  ) {}
+  ) {
+    this.writtenEnd = current.len;
+  }
 
   clone(): Inode {
-    return new Inode(this.id, this.durable.clone(), this.current.clone(), [...this.pending]);
+    const c = new Inode(this.id, this.durable.clone(), this.current.clone(), [...this.pending]);
+    c.writtenEnd = this.writtenEnd;
+    return c;
   }
 }
 
@@ -369,22 +385,34 @@ class SimFile implements StorageFile {
       checkOffset('pwrite', this.path, offset);
       const inode = this.liveWritable('pwrite');
       if (data.length === 0) return;
-      // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
-      const op: FileOp = { kind: 'write', offset, data: data.slice() };
-      inode.current.write(offset, op.data);
-      if (!this.dsync) {
-        inode.pending.push(op);
-        return;
+      // A full disk takes the bytes that fit, then refuses the rest.
+      const room = this.disk.spaceLeft();
+      const fits = Math.max(0, Math.min(data.length, inode.writtenEnd + room - offset));
+      if (fits < data.length) {
+        if (fits > 0) this.applyWrite(inode, data.subarray(0, fits), offset);
+        throw ioError('pwrite', this.path, 'ENOSPC', `no space left on the simulated disk (${fits} of ${data.length} bytes written)`);
       }
-      // O_DSYNC: this write is durable now. Pending operations that cannot commute with it
-      // are made durable first, so durable + pending still equals current (see the model).
-      const end = offset + data.length;
-      if (inode.pending.some((p) => clashesWith(p, offset, end))) {
-        for (const p of inode.pending) applyFileOp(inode.durable, p);
-        inode.pending = [];
-      }
-      inode.durable.write(offset, op.data);
+      this.applyWrite(inode, data, offset);
     });
+  }
+
+  private applyWrite(inode: Inode, data: Uint8Array, offset: number): void {
+    // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
+    const op: FileOp = { kind: 'write', offset, data: data.slice() };
+    inode.current.write(offset, op.data);
+    inode.writtenEnd = Math.max(inode.writtenEnd, offset + data.length);
+    if (!this.dsync) {
+      inode.pending.push(op);
+      return;
+    }
+    // O_DSYNC: this write is durable now. Pending operations that cannot commute with it
+    // are made durable first, so durable + pending still equals current (see the model).
+    const end = offset + data.length;
+    if (inode.pending.some((p) => clashesWith(p, offset, end))) {
+      for (const p of inode.pending) applyFileOp(inode.durable, p);
+      inode.pending = [];
+    }
+    inode.durable.write(offset, op.data);
   }
 
   size(): Promise<number> {
@@ -398,6 +426,7 @@ class SimFile implements StorageFile {
       checkOffset('truncate', this.path, size);
       const inode = this.liveWritable('truncate');
       inode.current.truncate(size);
+      inode.writtenEnd = Math.min(inode.writtenEnd, size);
       inode.pending.push({ kind: 'truncate', size });
     });
   }
@@ -439,6 +468,7 @@ export class SimStorage implements Storage {
   private halted = false;
   private hooks: Array<(ev: IoEvent) => void> = [];
   private totals: SimStats = { ioOps: 0, crashes: 0, bytesCorrupted: 0, ...zeroFaultCounts() };
+  private capacity: number | undefined;
 
   constructor(options: SimStorageOptions = {}) {
     const sectorSize = options.sectorSize ?? 512;
@@ -457,6 +487,7 @@ export class SimStorage implements Storage {
       throw new TokusimError('bad-argument', 'ioJitter must be a non-negative integer', { actual: String(jitter) });
     }
     this.ioJitter = jitter;
+    this.setCapacity(options.capacity);
     this.dirs.set('.', new Dir(new Map(), new Map(), []));
     this.dirs.set('/', new Dir(new Map(), new Map(), []));
   }
@@ -670,6 +701,28 @@ export class SimStorage implements Storage {
   }
 
   /** True when some file or directory has operations not yet made durable. */
+  /** Change the disk's capacity in bytes (undefined: unlimited), e.g. to free space in place. */
+  setCapacity(bytes: number | undefined): void {
+    if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 0)) {
+      throw new TokusimError('bad-argument', 'capacity must be a non-negative integer', { actual: String(bytes) });
+    }
+    this.capacity = bytes;
+  }
+
+  /** Bytes used: over the files some directory names (each once), the end of the bytes written to each. */
+  usedBytes(): number {
+    const named = new Set<number>();
+    for (const d of this.dirs.values()) for (const id of d.current.values()) named.add(id);
+    let used = 0;
+    for (const id of named) used += this.inodes.get(id)?.writtenEnd ?? 0;
+    return used;
+  }
+
+  /** Bytes a write may still add before the disk is full (Infinity without a capacity). */
+  spaceLeft(): number {
+    return this.capacity === undefined ? Infinity : Math.max(0, this.capacity - this.usedBytes());
+  }
+
   hasUnsynced(): boolean {
     for (const i of this.inodes.values()) if (i.pending.length > 0) return true;
     for (const d of this.dirs.values()) if (d.pending.length > 0) return true;
@@ -748,6 +801,7 @@ export class SimStorage implements Storage {
     copy.halted = this.halted;
     copy.generation = this.generation;
     copy.totals = { ...this.totals };
+    copy.capacity = this.capacity;
     return copy;
   }
 
