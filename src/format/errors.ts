@@ -19,6 +19,7 @@ export type ErrorKind =
   | 'locked'
   | 'recovery'
   | 'io'
+  | 'not-an-environment'
   | 'invariant';
 
 export interface ErrorWhere {
