@@ -18,7 +18,12 @@
  *    all of a commit or none of it. Lock order: MO client lock < visibility < tree latch <
  *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
- *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
+ *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file,
+ *    no repair of a crashed one): their storage is a ReadOnlyStorage, which throws on any
+ *    call that could change the disk.
+ *  - Env.open writes nothing before it decided (env-identity.ts) that the directory is new,
+ *    an unfinished creation of ours, or a tokusim environment; creation writes its marker
+ *    first and publishes the identity file last.
  *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
  *    puts the environment in the failed state, like PerconaFT's panic: from then on every
  *    operation rejects with the one error "environment failed at checkpoint: <cause>; reopen
@@ -45,6 +50,7 @@ import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
 import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
 import { SimulatedCrash } from '../storage/sim-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
+import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
 import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
@@ -311,10 +317,12 @@ export class Env implements EnvCore {
     readonly dir: string,
     readonly options: EnvOptions,
   ) {
-    this.storage = options.storage ?? new NodeStorage();
+    this.readOnly = options.readOnly ?? false;
+    const storage = options.storage ?? new NodeStorage();
+    // Read-only by construction: every call that could change the disk throws (a bug).
+    this.storage = this.readOnly ? new ReadOnlyStorage(storage) : storage;
     this.clock = options.clock ?? new RealClock();
     this.durability = options.durability ?? 'sync';
-    this.readOnly = options.readOnly ?? false;
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
 
@@ -724,6 +732,19 @@ export class Env implements EnvCore {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Dictionaries the committed directory names whose file is missing (a damaged
+   * environment: their rows are lost). Reads only.
+   */
+  async missingDictionaryFiles(): Promise<Array<{ name: string; iname: string }>> {
+    const out: Array<{ name: string; iname: string }> = [];
+    for (const r of await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({})) {
+      const iname = dec.decode(r.value);
+      if (this.dictByIname(iname) === undefined && !(await this.storage.exists(this.path(iname)))) out.push({ name: dec.decode(r.key), iname });
+    }
+    return out;
   }
 
   /** Names of all dictionaries (committed directory). */
