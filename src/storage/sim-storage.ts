@@ -30,6 +30,8 @@
  *    keeps everything (a clean power-off); 'drop-all' loses everything unsynced.
  *    Afterwards every image is durable, inodes no directory names are gone and every handle
  *    opened before the crash refuses further use.
+ *  - Optionally the disk has a capacity (setCapacity): writes past it fail with ENOSPC after
+ *    writing the part that fits, like write(2) on a full file system.
  *  - An I/O counter numbers every call (IoEvent.seq). onIo hooks run before each call; a hook
  *    that throws SimulatedCrash (or crashAtIo) halts the disk: every later call throws
  *    SimulatedCrash until crash() is called, so in-flight work cannot change the disk after
@@ -369,6 +371,18 @@ class SimFile implements StorageFile {
       checkOffset('pwrite', this.path, offset);
       const inode = this.liveWritable('pwrite');
       if (data.length === 0) return;
+      // A full disk takes the part of the write that fits, then fails it (as write(2) would).
+      const fits = this.disk.bytesThatFit(inode.current.len, offset, data.length);
+      if (fits < data.length) {
+        if (fits > 0) this.applyWrite(inode, data.subarray(0, fits), offset);
+        throw ioError('pwrite', this.path, 'ENOSPC', `the disk is full (capacity ${this.disk.capacityBytes()} bytes)`);
+      }
+      this.applyWrite(inode, data, offset);
+    });
+  }
+
+  private applyWrite(inode: Inode, data: Uint8Array, offset: number): void {
+    {
       // Copy: the caller may reuse its buffer, but the pending write must keep these bytes.
       const op: FileOp = { kind: 'write', offset, data: data.slice() };
       inode.current.write(offset, op.data);
@@ -384,7 +398,7 @@ class SimFile implements StorageFile {
         inode.pending = [];
       }
       inode.durable.write(offset, op.data);
-    });
+    }
   }
 
   size(): Promise<number> {
@@ -397,6 +411,9 @@ class SimFile implements StorageFile {
     return this.disk.io({ op: 'truncate', path: this.path, offset: size }, () => {
       checkOffset('truncate', this.path, size);
       const inode = this.liveWritable('truncate');
+      if (size > inode.current.len && this.disk.bytesThatFit(inode.current.len, inode.current.len, size - inode.current.len) < size - inode.current.len) {
+        throw ioError('truncate', this.path, 'ENOSPC', `the disk is full (capacity ${this.disk.capacityBytes()} bytes)`);
+      }
       inode.current.truncate(size);
       inode.pending.push({ kind: 'truncate', size });
     });
@@ -439,6 +456,8 @@ export class SimStorage implements Storage {
   private halted = false;
   private hooks: Array<(ev: IoEvent) => void> = [];
   private totals: SimStats = { ioOps: 0, crashes: 0, bytesCorrupted: 0, ...zeroFaultCounts() };
+  /** See setCapacity (undefined: unlimited). */
+  private capacity: number | undefined;
 
   constructor(options: SimStorageOptions = {}) {
     const sectorSize = options.sectorSize ?? 512;
@@ -548,6 +567,7 @@ export class SimStorage implements Storage {
       if (id !== undefined && mode === 'create-exclusive') throw ioError(op, path, 'EEXIST');
       if (id === undefined) {
         if (mode === 'read' || mode === 'readwrite') throw ioError(op, path, 'ENOENT');
+        if (this.capacity !== undefined && this.usedBytes() >= this.capacity) throw ioError(op, path, 'ENOSPC', `the disk is full (capacity ${this.capacity} bytes)`);
         id = this.nextInode++;
         this.inodes.set(id, new Inode(id, new Image(), new Image(), []));
         dir.current.set(name, id);
@@ -655,6 +675,38 @@ export class SimStorage implements Storage {
 
   // ----- Harness tools -----------------------------------------------------------------------
 
+  /**
+   * Limit the disk to `bytes` (the sum of every file's current size; undefined: unlimited,
+   * the default). While the limit holds, a pwrite that would grow the disk past it writes the
+   * part that fits and fails with ENOSPC, a truncate that would grow past it and the creation
+   * of a file on a full disk fail with ENOSPC. Shrinking and removing always work.
+   */
+  setCapacity(bytes: number | undefined): void {
+    if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 0)) {
+      throw new TokusimError('bad-argument', 'capacity must be a non-negative integer', { actual: String(bytes) });
+    }
+    this.capacity = bytes;
+  }
+
+  capacityBytes(): number | undefined {
+    return this.capacity;
+  }
+
+  /** Bytes the disk holds now: the sum of every file's current size. */
+  usedBytes(): number {
+    let n = 0;
+    for (const i of this.inodes.values()) n += i.current.len;
+    return n;
+  }
+
+  /** @internal How many of `length` bytes written at offset into a file of size `len` fit under the capacity. */
+  bytesThatFit(len: number, offset: number, length: number): number {
+    if (this.capacity === undefined) return length;
+    const room = this.capacity - this.usedBytes();
+    // Growth is max(0, offset + k - len) for the first k bytes.
+    return Math.max(0, Math.min(length, len + Math.max(0, room) - offset));
+  }
+
   /** The faults crash() uses when not overridden. */
   enabledFaults(): SimFaults {
     return { ...this.faults };
@@ -748,6 +800,7 @@ export class SimStorage implements Storage {
     copy.halted = this.halted;
     copy.generation = this.generation;
     copy.totals = { ...this.totals };
+    copy.capacity = this.capacity;
     return copy;
   }
 

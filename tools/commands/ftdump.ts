@@ -11,6 +11,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { TokusimError } from '../../src/format/errors.js';
 import {
@@ -122,7 +123,7 @@ interface FtdumpArgs {
 
 /** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
 export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
-  const storage = new NodeStorage();
+  const storage = new ReadOnlyStorage(new NodeStorage());
   let stdout = '';
   if (args['both-headers']) {
     const handle = await storage.open(args.file, 'read');

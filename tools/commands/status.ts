@@ -11,6 +11,7 @@ import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { LogCursor, scanLogFile } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
 import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
 import { TokusimError } from '../../src/format/errors.js';
@@ -101,7 +102,7 @@ export const statusCommandModule: CommandModule<object, { dir: string }> = {
   builder: (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'environment directory' }) as never,
   handler: async (argv) => {
     await runCommand(async () => {
-      process.stdout.write(await environmentStatus(new NodeStorage(), argv.dir));
+      process.stdout.write(await environmentStatus(new ReadOnlyStorage(new NodeStorage()), argv.dir));
     });
   },
 };
