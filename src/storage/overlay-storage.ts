@@ -102,10 +102,10 @@ class OverlayFile implements StorageFile {
     if (!this.writable) throw ioError(op, this.path, 'EBADF', 'handle is read-only');
     return i;
   }
-  pread(buf: Uint8Array, offset: number): Promise<number> {
+  async pread(buf: Uint8Array, offset: number): Promise<number> {
     return this.live('pread').read(buf, offset);
   }
-  pwrite(data: Uint8Array, offset: number): Promise<void> {
+  async pwrite(data: Uint8Array, offset: number): Promise<void> {
     return this.liveWritable('pwrite').write(data, offset);
   }
   async size(): Promise<number> {
@@ -163,6 +163,16 @@ export class OverlayStorage implements Storage {
     return inode;
   }
 
+  /** True when p is a directory (one the overlay made, or one of the base the overlay did not replace). */
+  private async isDir(p: string): Promise<boolean> {
+    if (this.newDirs.has(p)) return true;
+    if (this.entries.has(p) || !(await this.base.exists(p))) return false;
+    return this.base.list(p).then(
+      () => true,
+      () => false,
+    );
+  }
+
   private async dirExists(d: string): Promise<boolean> {
     if (this.newDirs.has(d)) return true;
     if (this.entries.has(d)) return false;
@@ -171,6 +181,7 @@ export class OverlayStorage implements Storage {
 
   async open(path: string, mode: OpenMode, _options?: OpenOptions): Promise<StorageFile> {
     const p = norm(path);
+    if (await this.isDir(p)) throw ioError(`open(${mode})`, path, 'EISDIR');
     if (!(await this.dirExists(dirName(p)))) throw ioError(`open(${mode})`, path, 'ENOENT');
     let inode = await this.inodeOf(p);
     if (inode !== undefined && mode === 'create-exclusive') throw ioError(`open(${mode})`, path, 'EEXIST');
@@ -208,6 +219,7 @@ export class OverlayStorage implements Storage {
 
   async rename(from: string, to: string): Promise<void> {
     const a = norm(from);
+    if ((await this.isDir(a)) || (await this.isDir(norm(to)))) throw ioError('rename', from, 'EISDIR', 'the overlay renames files only');
     const inode = await this.inodeOf(a);
     if (inode === undefined) throw ioError('rename', from, 'ENOENT');
     this.entries.set(a, null);
@@ -216,6 +228,7 @@ export class OverlayStorage implements Storage {
 
   async unlink(path: string): Promise<void> {
     const p = norm(path);
+    if (await this.isDir(p)) throw ioError('unlink', path, 'EISDIR');
     if ((await this.inodeOf(p)) === undefined) throw ioError('unlink', path, 'ENOENT');
     this.entries.set(p, null);
   }
