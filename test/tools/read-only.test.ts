@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
@@ -76,6 +76,24 @@ describe('read-only commands and read-only opens write nothing', () => {
       expect(snapshotDir(dir)).toEqual(before);
     });
   }
+
+  // Scenario: `tokusim recover` on a PerconaFT environment, a missing and an empty directory
+  // exits 9 with one line on stderr naming what it found, and creates or changes nothing.
+  it('Scenario: recover exits 9 with one line on a PerconaFT, a missing and an empty directory', () => {
+    const pft = perconaftCopy('S7_all_types/crash', 'env', root);
+    const missing = join(root, 'no-such-env');
+    const empty = join(root, 'empty-env');
+    mkdirSync(empty);
+    for (const [dir, what] of [[pft, /a PerconaFT environment/], [missing, /does not exist/], [empty, /is empty/]] as const) {
+      const before = snapshotDir(dir);
+      const r = spawnSync(process.execPath, [TOKUSIM, 'recover', dir], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(9);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(what);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(snapshotDir(dir)).toEqual(before);
+    }
+  });
 
   // Scenario: a read-only open of a crashed environment reads the checkpointed image and
   // repairs nothing: the torn tail stays, no log file, lock or header is written.
