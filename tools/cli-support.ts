@@ -33,7 +33,7 @@ export const EXIT = {
   LOCKED: 7,
   /** A transaction's write conflicted with another transaction's lock. */
   CONFLICT: 8,
-  /** The directory is not a tokusim environment (missing, empty, PerconaFT's, or something else). */
+  /** The directory is not a tokusim environment (missing, empty, a PerconaFT environment, or something else); nothing was written. */
   NOT_ENV: 9,
 } as const;
 

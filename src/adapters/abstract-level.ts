@@ -24,7 +24,7 @@ import { TokusimError, invariant } from '../format/errors.js';
 import type { Clock } from '../storage/clock.js';
 import type { Storage } from '../storage/storage.js';
 import { NodeStorage } from '../storage/node-storage.js';
-import { findLogFiles } from '../log/names.js';
+import { classifyDirectory, notAnEnvironment } from '../engine/env-identity.js';
 import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
 import { LockConflictError } from '../engine/locktree.js';
@@ -227,7 +227,13 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
   }
 
   async _open(options: { createIfMissing: boolean; errorIfExists: boolean }): Promise<void> {
-    const exists = (await this.storage.exists(this.location)) && (await findLogFiles(this.storage, this.location)).length > 0;
+    // Decided before anything is written: a PerconaFT or other foreign directory is refused
+    // whatever createIfMissing / errorIfExists say (Env.open refuses it too).
+    const found = await classifyDirectory(this.storage, this.location);
+    if (found.kind === 'perconaft' || found.kind === 'foreign' || (found.kind === 'unfinished' && found.others.length > 0)) {
+      throw notAnEnvironment(this.location, found, 'open it as a tokusim database');
+    }
+    const exists = found.kind === 'tokusim';
     if (!exists && !options.createIfMissing) throw new TokusimError('io', 'database does not exist (createIfMissing is false)', { file: this.location });
     if (exists && options.errorIfExists) throw new TokusimError('io', 'database exists (errorIfExists is true)', { file: this.location });
     const env = await Env.open(this.location, {

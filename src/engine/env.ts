@@ -18,7 +18,12 @@
  *    all of a commit or none of it. Lock order: MO client lock < visibility < tree latch <
  *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
- *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
+ *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file,
+ *    no repair of a crashed one): their storage is a ReadOnlyStorage, which throws on any
+ *    call that could change the disk.
+ *  - Env.open writes nothing before it decided (env-identity.ts) that the directory is new,
+ *    an unfinished creation of ours, or a tokusim environment; creation writes its marker
+ *    first and publishes the identity file last.
  *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
  *    puts the environment in the failed state, like PerconaFT's panic: from then on every
  *    operation rejects with the one error "environment failed at checkpoint: <cause>; reopen
@@ -57,10 +62,12 @@ import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
 import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
 import { SimulatedCrash } from '../storage/sim-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
+import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
 import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
 import { EnvLock, type EnvLockInfo } from './env-lock.js';
+import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
@@ -324,20 +331,28 @@ export class Env implements EnvCore {
     readonly dir: string,
     readonly options: EnvOptions,
   ) {
-    this.storage = options.storage ?? new NodeStorage();
+    this.readOnly = options.readOnly ?? false;
+    const storage = options.storage ?? new NodeStorage();
+    // Read-only by construction: every call that could change the disk throws (a bug).
+    this.storage = this.readOnly ? new ReadOnlyStorage(storage) : storage;
     this.clock = options.clock ?? new RealClock();
     this.durability = options.durability ?? 'sync';
-    this.readOnly = options.readOnly ?? false;
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
 
   /** Open (creating, or recovering after a crash) the environment in dir. */
   static async open(dir: string, options: EnvOptions = {}): Promise<Env> {
     const env = new Env(dir, options);
-    if (!(await env.storage.exists(dir))) {
-      if (env.readOnly) throw new TokusimError('io', 'environment directory does not exist', { file: dir });
-      await env.storage.mkdir(dir);
+    // Decide what the directory is before writing anything (env-identity.ts): only a missing
+    // or empty directory, an unfinished creation of ours or a tokusim environment is opened.
+    const found = await classifyDirectory(env.storage, dir);
+    if (env.readOnly) {
+      if (found.kind !== 'tokusim') throw notAnEnvironment(dir, found, 'open it read-only');
+    } else if (!Env.openable(found)) {
+      throw notAnEnvironment(dir, found, 'open it as a tokusim environment');
     }
+    if (found.kind === 'missing') await env.storage.mkdir(dir);
+    env.found = found;
     if (!env.readOnly) {
       env.envLock = await EnvLock.acquire({
         storage: env.storage,
@@ -349,6 +364,11 @@ export class Env implements EnvCore {
       });
     }
     try {
+      if (!env.readOnly) {
+        // Again under the lock: another process may have created or changed it meanwhile.
+        env.found = await classifyDirectory(env.storage, dir);
+        if (!Env.openable(env.found)) throw notAnEnvironment(dir, env.found, 'open it as a tokusim environment');
+      }
       await env.start();
     } catch (err) {
       // Release the lock file first: abandon() only stops renewing it (as a crash would).
@@ -359,6 +379,11 @@ export class Env implements EnvCore {
       throw err;
     }
     return env;
+  }
+
+  /** What a writable open accepts: a new (missing or empty) directory, an unfinished creation of ours holding nothing else, or ours. */
+  private static openable(k: DirectoryKind): boolean {
+    return k.kind === 'missing' || k.kind === 'empty' || k.kind === 'tokusim' || (k.kind === 'unfinished' && k.others.length === 0);
   }
 
   /** @internal Run a read of committed data so that no commit is half visible to it. */
@@ -410,16 +435,20 @@ export class Env implements EnvCore {
     this.checkpointPeriodSeconds = periodMs <= 0 ? 0 : Math.max(1, Math.ceil(periodMs / 1000));
   }
   private checkpointPeriodSeconds = 0;
+  /** What Env.open found in the directory (decides create / open / recover in start()). */
+  private found: DirectoryKind = { kind: 'missing' };
 
   private async start(): Promise<void> {
-    const files = await findLogFiles(this.storage, this.dir);
-    const isNew = files.length === 0 && !(await this.storage.exists(this.path(DIRECTORY_INAME)));
+    const found = this.found;
     if (this.readOnly) {
-      if (isNew) throw new TokusimError('io', 'no environment to open read-only', { file: this.dir });
       await this.startReadOnly();
       return;
     }
-    if (isNew) {
+    if (found.kind !== 'tokusim') {
+      // New, or an unfinished creation (it never held data: start it again). The marker is
+      // durable before the first file of the environment, the identity file is written last.
+      if (found.kind === 'unfinished') await removeUnfinishedCreation(this.storage, this.dir);
+      await writeCreationMarker(this.storage, this.dir);
       await this.initCore(true);
       this.rollback = await this.createRollbackFile();
       const t = this.begin();
@@ -429,6 +458,7 @@ export class Env implements EnvCore {
       await t.put(this.dictByFilenum(FILENUM_ENVIRONMENT), enc.encode('tokusim_engine_version'), enc.encode('1'));
       await t.commit();
       await this.checkpoint('startup');
+      await publishIdentity(this.storage, this.dir);
     } else {
       const repair = await this.repairTornTail();
       if (repair.repaired) this.emit({ type: 'log-repaired', repair });
@@ -453,6 +483,10 @@ export class Env implements EnvCore {
       } else {
         this.recoveryReport = await recoverEnvironment(this, paths, repair);
       }
+      // An environment of an earlier version gets its identity file once it opened cleanly;
+      // a marker left by a crash just after publishing is dropped.
+      if (found.how === 'legacy') await publishIdentity(this.storage, this.dir);
+      else if (found.staleMarker) await removeCreationMarker(this.storage, this.dir);
     }
     this.startTimers();
   }
@@ -712,6 +746,19 @@ export class Env implements EnvCore {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Dictionaries the committed directory names whose file is missing (a damaged
+   * environment: their rows are lost). Reads only.
+   */
+  async missingDictionaryFiles(): Promise<Array<{ name: string; iname: string }>> {
+    const out: Array<{ name: string; iname: string }> = [];
+    for (const r of await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({})) {
+      const iname = dec.decode(r.value);
+      if (this.dictByIname(iname) === undefined && !(await this.storage.exists(this.path(iname)))) out.push({ name: dec.decode(r.key), iname });
+    }
+    return out;
   }
 
   /** Names of all dictionaries (committed directory). */

@@ -39,6 +39,8 @@ export interface RecoveryReport {
   txnsAborted: string[];
   txnsPrepared: string[];
   dictionariesOpen: string[];
+  /** Inames the replayed log opened (fassociate / fopen) whose file is missing: their changes were not replayed. */
+  missingFiles: string[];
   lines: string[];
 }
 
@@ -63,7 +65,7 @@ function fail(msg: string, rec: LogRecord | undefined, file?: string): TokusimEr
 export async function recoverEnvironment(env: Env, paths: string[], repaired: RepairResult): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     repaired: repaired.repaired ? repaired : null, lastLsn: 0n, turningPointLsn: 0n, entriesReplayed: 0,
-    commitsApplied: 0, txnsAborted: [], txnsPrepared: [], dictionariesOpen: [], lines: [],
+    commitsApplied: 0, txnsAborted: [], txnsPrepared: [], dictionariesOpen: [], missingFiles: [], lines: [],
   };
   const say = (line: string): void => {
     report.lines.push(line);
@@ -291,6 +293,10 @@ export async function recoverEnvironment(env: Env, paths: string[], repaired: Re
     // With a turning point the cursor stands on its begin_checkpoint: next() reads on from there.
     if (first !== undefined) cursor.rewind();
     for (let e = await cursor.next(); e !== undefined; e = await cursor.next()) await handle(e.record);
+    for (const [iname, filenums] of missing) {
+      report.missingFiles.push(iname);
+      say(`dictionary file ${iname} (filenum ${filenums.join(', ')}) is missing: its changes in the log were not replayed`);
+    }
   } finally {
     await cursor.close();
   }

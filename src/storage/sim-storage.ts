@@ -39,7 +39,8 @@
  *    used is, over the files some directory names, the end of the bytes written to each (a
  *    file grown by truncate is sparse past that and holds no space there; a file unlinked while
  *    open frees its space at once: simplifications). A pwrite that would take more writes the
- *    bytes that fit (a short write, as a full file system does) and then fails with ENOSPC.
+ *    bytes that fit (a short write, as a full file system does) and then fails with ENOSPC;
+ *    creating a file on a full disk fails with ENOSPC. Overwrites, shrinking and unlink work.
  *
  * Invariants (checked after every crash, and by checkInvariants()):
  *  - Every directory entry names an inode that exists.
@@ -468,6 +469,7 @@ export class SimStorage implements Storage {
   private halted = false;
   private hooks: Array<(ev: IoEvent) => void> = [];
   private totals: SimStats = { ioOps: 0, crashes: 0, bytesCorrupted: 0, ...zeroFaultCounts() };
+  /** See setCapacity (undefined: unlimited). */
   private capacity: number | undefined;
 
   constructor(options: SimStorageOptions = {}) {
@@ -579,6 +581,7 @@ export class SimStorage implements Storage {
       if (id !== undefined && mode === 'create-exclusive') throw ioError(op, path, 'EEXIST');
       if (id === undefined) {
         if (mode === 'read' || mode === 'readwrite') throw ioError(op, path, 'ENOENT');
+        if (this.capacity !== undefined && this.usedBytes() >= this.capacity) throw ioError(op, path, 'ENOSPC', `the disk is full (capacity ${this.capacity} bytes)`);
         id = this.nextInode++;
         this.inodes.set(id, new Inode(id, new Image(), new Image(), []));
         dir.current.set(name, id);
@@ -685,6 +688,11 @@ export class SimStorage implements Storage {
   }
 
   // ----- Harness tools -----------------------------------------------------------------------
+
+  /** The disk's capacity in bytes (undefined: unlimited). */
+  capacityBytes(): number | undefined {
+    return this.capacity;
+  }
 
   /** The faults crash() uses when not overridden. */
   enabledFaults(): SimFaults {

@@ -14,6 +14,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { TokusimError } from '../../src/format/errors.js';
 import {
@@ -155,7 +156,7 @@ function fullHeaderJson(h: FtHeader, layoutVersionReadFromDisk: number, descript
 
 /** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
 export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
-  const storage = new NodeStorage();
+  const storage = new ReadOnlyStorage(new NodeStorage());
   let stdout = '';
   const doc: FtdumpJson = { file: args.file };
   const asJson = (): string => `${JSON.stringify(doc, null, 2)}\n`;

@@ -28,6 +28,7 @@ import { LogCursor, type LogEntry } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, parseLogFileName } from '../../src/log/names.js';
 import { ioErrorCode } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { runCommand } from '../cli-support.js';
 
@@ -216,7 +217,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * The body of `tokusim logprint`. Returns the exit code; for damaged input it first writes
  * every good record, then throws the TokusimError (the CLI prints it as one line).
  */
-export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage: Storage = new NodeStorage()): Promise<number> {
+export async function runLogprint(opts: LogprintOptions, io: LogprintIo, storage: Storage = new ReadOnlyStorage(new NodeStorage())): Promise<number> {
   const types = parseTypes(opts.types);
   const xidMatch = parseXid(opts.xid);
   const startLsn = parseLsn(opts.startLsn, '--start-lsn');

@@ -28,6 +28,7 @@ import { TokusimError } from '../../src/format/errors.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, type LogFileEntry } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { LogReplayer, type ReplayNote, type ReplayResult } from '../../src/engine/replay.js';
 import type { TxnidPair } from '../../src/format/record-types.js';
@@ -213,7 +214,7 @@ export const replayCommandModule: CommandModule<object, Args> = {
   handler: (argv) =>
     runCommand(() =>
       replayCommand(
-        new NodeStorage(),
+        new ReadOnlyStorage(new NodeStorage()),
         { logdirs: argv.logdir, dump: argv.dump, userOnly: argv['user-only'], partial: argv.partial },
         { stdout: (s) => void process.stdout.write(s), stderr: (s) => void process.stderr.write(s) },
       ),

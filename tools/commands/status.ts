@@ -20,6 +20,7 @@ import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { LogCursor, scanLogFile } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
 import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
 import { TokusimError } from '../../src/format/errors.js';
@@ -208,6 +209,6 @@ export const statusCommandModule: CommandModule<object, { dir: string; json: boo
       .example('$0 status ./env', 'what the environment holds, without opening it')
       .example('$0 status ./env --json', 'the same as one JSON document') as never,
   handler: async (argv) => {
-    await runCommand(() => runStatus(new NodeStorage(), argv.dir, argv.json, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s)));
+    await runCommand(() => runStatus(new ReadOnlyStorage(new NodeStorage()), argv.dir, argv.json, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s)));
   },
 };
