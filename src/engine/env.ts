@@ -26,6 +26,9 @@
  *    The in-memory state (PAIRs still pending, a stopped job manager) is never touched again.
  *    A SimulatedCrash is not a failure of this process but the machine stopping: it is
  *    rethrown as it is.
+ *  - Losing the environment lock (env-lock.ts, Fencing) puts the environment in the failed
+ *    state too, with the lock's own 'locked' error; every write goes through a FencedStorage,
+ *    so from that moment nothing more is written.
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
@@ -49,6 +52,7 @@ import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
 import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
 import { EnvLock, type EnvLockInfo } from './env-lock.js';
+import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
@@ -299,6 +303,8 @@ export class Env implements EnvCore {
   /** @internal */ lastXid = 0n;
   /** @internal */ nextFilenum = 3;
   private envLock: EnvLock | undefined;
+  /** The storage under the fence: the lock file itself is written through it. */
+  private readonly rawStorage: Storage;
   private fsyncTimer: TimerHandle | undefined;
   private closed = false;
   private failure: TokusimError | SimulatedCrash | undefined;
@@ -310,7 +316,10 @@ export class Env implements EnvCore {
     readonly dir: string,
     readonly options: EnvOptions,
   ) {
-    this.storage = options.storage ?? new NodeStorage();
+    // Every write goes through the lock's fence (fenced-storage.ts): once the lock is lost,
+    // nothing more reaches the disk.
+    this.rawStorage = options.storage ?? new NodeStorage();
+    this.storage = new FencedStorage(this.rawStorage, () => this.envLock?.assertHeld());
     this.clock = options.clock ?? new RealClock();
     this.durability = options.durability ?? 'sync';
     this.readOnly = options.readOnly ?? false;
@@ -326,12 +335,13 @@ export class Env implements EnvCore {
     }
     if (!env.readOnly) {
       env.envLock = await EnvLock.acquire({
-        storage: env.storage,
+        storage: env.rawStorage,
         dir,
         clock: env.clock,
         owner: options.owner ?? `tokusim-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
+        onLost: (err) => env.enterFailed(err),
       });
     }
     try {
@@ -983,6 +993,7 @@ export class Env implements EnvCore {
    */
   get failedWith(): TokusimError | SimulatedCrash | undefined {
     if (this.failure === undefined && this.checkpointer?.failure !== undefined) this.enterFailed(this.checkpointer.failure);
+    if (this.failure === undefined && !this.closed) void this.envLock?.lostWith; // a lapsed lease enters the failed state (onLost)
     return this.failure;
   }
 
@@ -995,6 +1006,11 @@ export class Env implements EnvCore {
   private enterFailed(cause: unknown): TokusimError | SimulatedCrash {
     if (this.failure !== undefined) return this.failure;
     if (cause instanceof SimulatedCrash) {
+      this.failure = cause;
+      return cause;
+    }
+    if (cause instanceof TokusimError && cause.kind === 'locked') {
+      // The lock was lost (env-lock.ts, Fencing): that error says what happened as it is.
       this.failure = cause;
       return cause;
     }

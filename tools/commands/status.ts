@@ -12,20 +12,22 @@ import { LogCursor, scanLogFile } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
-import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
+import { EnvLock, lockTime } from '../../src/engine/env-lock.js';
+import { RealClock } from '../../src/storage/clock.js';
 import { TokusimError } from '../../src/format/errors.js';
 import { runCommand } from '../cli-support.js';
 
 export async function environmentStatus(storage: Storage, dir: string): Promise<string> {
   if (!(await storage.exists(dir))) throw new TokusimError('io', 'no such environment directory', { file: dir });
   const out: string[] = [`environment ${dir}`];
-  const lock = await EnvLock.read(storage, dir);
-  if (lock === undefined) out.push('lock: none');
+  // What the next open would conclude (EnvLock.inspect applies the same rules as acquire).
+  const lock = await EnvLock.inspect(storage, dir, new RealClock());
+  if (lock.state === 'none') out.push('lock: none');
+  else if (lock.state === 'unreadable') out.push(`lock: unreadable (${lock.why}); the next open refuses it and leaves it alone: remove it if no process uses the environment`);
   else {
-    // What the next open would conclude (see EnvLock.acquire): a dead holder or an expired
-    // lease makes the lock stale, and the next open takes it over.
-    const why = !pidAlive(lock.pid) ? `pid ${lock.pid} is not running` : lock.leaseExpiresMs <= Date.now() ? 'lease expired' : undefined;
-    out.push(`lock: owner ${lock.owner} pid ${lock.pid} lease until ${new Date(lock.leaseExpiresMs).toISOString()}${why !== undefined ? ` (stale: ${why}; the next open takes it over)` : ' (held)'}`);
+    const info = lock.info;
+    const at = `lock: owner ${info.owner} pid ${info.pid} lease until ${lockTime(info.leaseExpiresMs)}`;
+    out.push(lock.state === 'stale' ? `${at} (stale: ${lock.why}; the next open takes it over)` : `${at} (held)`);
   }
 
   const files = await findLogFiles(storage, dir);
