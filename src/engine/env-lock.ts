@@ -253,6 +253,7 @@ function judge(info: EnvLockInfo, ctx: JudgeContext): { live: boolean; why: stri
       const st = processState(id);
       if (st === 'alive') return { live: true, why: `pid ${info.pid} is running` };
       if (st === 'dead') return { live: false, why: `pid ${info.pid} is not running` };
+      if (st === 'reused') return { live: false, why: `pid ${info.pid} is now another process (another start time)` };
     }
   } else if (info.owner === ctx.owner) {
     return { live: false, why: `it names this same owner (${info.owner}), restarting after a crash` };

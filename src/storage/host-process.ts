@@ -11,8 +11,8 @@
  * Invariants:
  *  - processState answers 'alive' only when the pid exists on this host, in this pid namespace
  *    and boot, is not a zombie, and (when both sides know it) has the recorded start time;
- *    'dead' only when that is certainly not the case on this host (no such pid, a zombie, or
- *    another start time); otherwise 'unknown' (another host, another boot or namespace, or
+ *    'dead' or 'reused' only when that is certainly not the case on this host (no such pid or
+ *    a zombie; the pid now runs with another start time); otherwise 'unknown' (another host, another boot or namespace, or
  *    nothing to verify the pid with), and then the caller must rely on something else (a lease).
  *  - Nothing here writes anything.
  */
@@ -33,7 +33,8 @@ export interface ProcessIdentity {
   startTicks?: string;
 }
 
-export type ProcessState = 'alive' | 'dead' | 'unknown';
+/** 'reused': the pid runs, but as another process than the one recorded (another start time). */
+export type ProcessState = 'alive' | 'dead' | 'reused' | 'unknown';
 
 function tryRead(read: () => string): string | undefined {
   try {
@@ -99,5 +100,5 @@ export function processState(other: ProcessIdentity): ProcessState {
   const stat = procStat(other.pid);
   if (stat !== undefined && (stat.state === 'Z' || stat.state === 'X')) return 'dead';
   if (other.startTicks === undefined || stat === undefined) return 'unknown';
-  return stat.startTicks === other.startTicks ? 'alive' : 'dead';
+  return stat.startTicks === other.startTicks ? 'alive' : 'reused';
 }

@@ -174,6 +174,33 @@ describe('engine: foreign or damaged lock content', () => {
 });
 
 describe('engine: env lock on one host', () => {
+  // Scenario: a lock naming a live pid of this host (our parent process) with its real start
+  // time is refused though its lease expired long ago; the same pid with another start time
+  // (the pid was reused after the holder died) is stale at once.
+  it('Scenario: a live pid with its start time is never taken over; a reused pid is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-lock-pid-'));
+    try {
+      const env = await Env.open(dir, { checkpointPeriodMs: 0, owner: 'a' });
+      await env.close();
+      const stat = readFileSync(`/proc/${process.ppid}/stat`, 'latin1');
+      const startTicks = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]!;
+      const me = (await import('../../src/storage/host-process.js')).currentProcess();
+      const path = join(dir, ENV_LOCK_FILE);
+      const record = { ...me, owner: 'parent', pid: process.ppid, thread: 0, startTicks, leaseExpiresMs: 1000, token: 'p' };
+      writeFileSync(path, JSON.stringify(record) + '\n');
+      const err = await Env.open(dir, { checkpointPeriodMs: 0, owner: 'b' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EnvLockedError);
+      expect((await environmentStatus(new NodeStorage(), dir)).split('\n')[1]).toMatch(/^lock: owner parent pid \d+ lease until 1970-01-01T00:00:01.000Z \(held\)$/);
+      writeFileSync(path, JSON.stringify({ ...record, startTicks: String(Number(startTicks) + 1) }) + '\n');
+      const reasons: string[] = [];
+      const b = await Env.open(dir, { checkpointPeriodMs: 0, owner: 'b', onEvent: (e) => e.type === 'lock-takeover' && reasons.push(e.reason) });
+      expect(reasons).toEqual([`pid ${process.ppid} is now another process (another start time)`]);
+      await b.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // Scenario: a lock held by a live Env of this very process is refused even when its lease
   // has run out (the process can see it holds it); once that Env is abandoned (a crash), the
   // lock is stale at once.
