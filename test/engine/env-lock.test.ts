@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env, type EnvEvent } from '../../src/engine/env.js';
 import { ENV_LOCK_FILE, EnvLockedError, EnvLockUnreadableError } from '../../src/engine/env-lock.js';
@@ -146,13 +146,13 @@ describe('engine: foreign or damaged lock content', () => {
       const storage = new SimStorage();
       storage.installFile(LOCK, enc(content));
       const err = await Env.open('/env', { storage, clock: new VirtualClock(), checkpointPeriodMs: 0, owner: 'o' }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(EnvLockUnreadableError);
+      expect(dec(storage.fileBytes(LOCK)!)).toBe(content);
+      expect(await storage.list('/env')).toEqual([ENV_LOCK_FILE]);
       expect((err as TokusimError).kind).toBe('locked');
       expect(exitCodeFor(err)).toBe(EXIT.LOCKED);
       expect((err as Error).message).toContain(LOCK);
       expect((err as Error).message).toMatch(/not a tokusim lock record/);
-      expect(dec(storage.fileBytes(LOCK)!)).toBe(content);
-      expect(await storage.list('/env')).toEqual([ENV_LOCK_FILE]);
+      expect(err).toBeInstanceOf(EnvLockUnreadableError);
     });
   }
 
@@ -184,7 +184,7 @@ describe('engine: env lock on one host', () => {
       await env.close();
       const stat = readFileSync(`/proc/${process.ppid}/stat`, 'latin1');
       const startTicks = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]!;
-      const me = (await import('../../src/storage/host-process.js')).currentProcess();
+      const me = { host: hostname(), bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim(), pidNs: readlinkSync('/proc/self/ns/pid') };
       const path = join(dir, ENV_LOCK_FILE);
       const record = { ...me, owner: 'parent', pid: process.ppid, thread: 0, startTicks, leaseExpiresMs: 1000, token: 'p' };
       writeFileSync(path, JSON.stringify(record) + '\n');
