@@ -100,6 +100,22 @@ describe('engine: env lock fencing (virtual clock)', () => {
   });
 });
 
+describe('engine: env lock without hard links', () => {
+  // Scenario: a file system that cannot make hard links (link fails with EPERM): the lock
+  // falls back to creating the lock name exclusively and writing it; it still refuses a
+  // second opener and is removed at close.
+  it('Scenario: link unsupported: the lock is created exclusively instead and works the same', async () => {
+    const storage = new SimStorage();
+    storage.link = (_a: string, b: string) => Promise.reject(ioError('link', b, 'EPERM', 'no hard links here'));
+    const clock = new VirtualClock();
+    const a = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    expect(dec(storage.fileBytes(LOCK)!)).toMatch(/^\{"owner":"a",.*\}\n$/);
+    await expect(Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'b' })).rejects.toBeInstanceOf(EnvLockedError);
+    await a.close();
+    expect((await storage.list('/env')).filter((n) => n.startsWith(ENV_LOCK_FILE))).toEqual([]);
+  });
+});
+
 describe('engine: two takers of one stale lock', () => {
   // Property: for every interleaving seed, when two openers find the same expired lock at once,
   // exactly one gets the environment and the other is refused with a 'locked' error.
