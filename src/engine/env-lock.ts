@@ -571,7 +571,7 @@ export class EnvLock {
     else await this.removeStale(cur).catch(() => false);
   }
 
-  /** Stop renewing without removing the file (a simulated crash). */
+  /** Stop renewing without removing the file, and stop counting it as held (a simulated crash). */
   abandon(): void {
     this.released = true;
     this.timer?.cancel();

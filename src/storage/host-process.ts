@@ -10,10 +10,10 @@
  *
  * Invariants:
  *  - processState answers 'alive' only when the pid exists on this host, in this pid namespace
- *    and boot, is not a zombie, and (when both sides know it) has the recorded start time;
- *    'dead' or 'reused' only when that is certainly not the case on this host (no such pid or
- *    a zombie; the pid now runs with another start time); otherwise 'unknown' (another host, another boot or namespace, or
- *    nothing to verify the pid with), and then the caller must rely on something else (a lease).
+ *    and boot, is not a zombie, and has the recorded start time; 'dead' (no such pid, or a
+ *    zombie) or 'reused' (the pid runs with another start time) only when that is certain on
+ *    this host; otherwise 'unknown' (another host, boot or namespace, or nothing to verify the
+ *    pid with), and then the caller must rely on something else (a lease).
  *  - Nothing here writes anything.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
