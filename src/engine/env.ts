@@ -43,6 +43,9 @@
  *  - 'periodic' bound: a commit acknowledged without waiting was logged less than periodMs
  *    after the start of the last durable write or fsync, so a crash loses only commits
  *    acknowledged within periodMs of the start of the last sync that completed.
+ *  - Losing the environment lock (env-lock.ts, Fencing) puts the environment in the failed
+ *    state too, with the lock's own 'locked' error; every write goes through a FencedStorage,
+ *    so from that moment nothing more is written.
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
@@ -68,6 +71,7 @@ import type { BtreeNode } from './btree/node.js';
 import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
 import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
+import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
@@ -320,6 +324,8 @@ export class Env implements EnvCore {
   /** @internal */ lastXid = 0n;
   /** @internal */ nextFilenum = 3;
   private envLock: EnvLock | undefined;
+  /** The storage under the fence: the lock file itself is written through it. */
+  private readonly rawStorage: Storage;
   private fsyncTimer: TimerHandle | undefined;
   private closed = false;
   private failure: TokusimError | SimulatedCrash | undefined;
@@ -332,9 +338,11 @@ export class Env implements EnvCore {
     readonly options: EnvOptions,
   ) {
     this.readOnly = options.readOnly ?? false;
-    const storage = options.storage ?? new NodeStorage();
-    // Read-only by construction: every call that could change the disk throws (a bug).
-    this.storage = this.readOnly ? new ReadOnlyStorage(storage) : storage;
+    this.rawStorage = options.storage ?? new NodeStorage();
+    // Read-only by construction: every call that could change the disk throws (a bug). A
+    // writable environment writes through the lock's fence (fenced-storage.ts): once the lock
+    // is lost, nothing more reaches the disk.
+    this.storage = this.readOnly ? new ReadOnlyStorage(this.rawStorage) : new FencedStorage(this.rawStorage, () => this.envLock?.assertHeld());
     this.clock = options.clock ?? new RealClock();
     this.durability = options.durability ?? 'sync';
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
@@ -355,12 +363,13 @@ export class Env implements EnvCore {
     env.found = found;
     if (!env.readOnly) {
       env.envLock = await EnvLock.acquire({
-        storage: env.storage,
+        storage: env.rawStorage,
         dir,
         clock: env.clock,
         owner: options.owner ?? `tokusim-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
+        onLost: (err) => env.enterFailed(err),
       });
     }
     try {
@@ -1037,6 +1046,7 @@ export class Env implements EnvCore {
   get failedWith(): TokusimError | SimulatedCrash | undefined {
     if (this.failure === undefined && this.checkpointer?.failure !== undefined) this.enterFailed(this.checkpointer.failure);
     if (this.failure === undefined && this.logWriter?.failedWith !== undefined) this.enterFailed(this.logWriter.failedWith, 'log write');
+    if (this.failure === undefined && !this.closed) void this.envLock?.lostWith; // a lapsed lease enters the failed state (onLost)
     return this.failure;
   }
 
@@ -1049,6 +1059,11 @@ export class Env implements EnvCore {
   private enterFailed(cause: unknown, at: 'checkpoint' | 'log write' = 'checkpoint'): TokusimError | SimulatedCrash {
     if (this.failure !== undefined) return this.failure;
     if (cause instanceof SimulatedCrash) {
+      this.failure = cause;
+      return cause;
+    }
+    if (cause instanceof TokusimError && cause.kind === 'locked') {
+      // The lock was lost (env-lock.ts, Fencing): that error says what happened as it is.
       this.failure = cause;
       return cause;
     }

@@ -366,6 +366,10 @@ export class NodeStorage implements Storage, CooperativeStorage {
     await attempt('rename', from, () => fs.rename(from, to));
   }
 
+  async link(existing: string, newPath: string): Promise<void> {
+    await attempt('link', newPath, () => fs.link(existing, newPath));
+  }
+
   async unlink(path: string): Promise<void> {
     await attempt('unlink', path, () => fs.unlink(path));
   }

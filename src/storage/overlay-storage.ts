@@ -226,6 +226,18 @@ export class OverlayStorage implements Storage {
     this.entries.set(norm(to), inode);
   }
 
+  async link(existing: string, newPath: string): Promise<void> {
+    const a = norm(existing);
+    const b = norm(newPath);
+    if (await this.isDir(a)) throw ioError('link', existing, 'EPERM', 'directories cannot be linked');
+    const inode = await this.inodeOf(a);
+    if (inode === undefined) throw ioError('link', existing, 'ENOENT');
+    if ((await this.isDir(b)) || (await this.inodeOf(b)) !== undefined) throw ioError('link', newPath, 'EEXIST');
+    if (!(await this.dirExists(dirName(b)))) throw ioError('link', newPath, 'ENOENT');
+    // Both names now share one inode, as a hard link does; nothing reaches the base.
+    this.entries.set(b, inode);
+  }
+
   async unlink(path: string): Promise<void> {
     const p = norm(path);
     if (await this.isDir(p)) throw ioError('unlink', path, 'EISDIR');

@@ -60,6 +60,9 @@ export class ReadOnlyStorage implements Storage {
   async rename(from: string, to: string): Promise<void> {
     refuse(`rename to ${to}`, from);
   }
+  async link(existing: string, newPath: string): Promise<void> {
+    refuse(`link to ${newPath}`, existing);
+  }
   async unlink(path: string): Promise<void> {
     refuse('unlink', path);
   }

@@ -8,7 +8,7 @@
  *    since its last fsync. current == durable with those operations applied, in order.
  *    fsync() applies them to durable and empties the list.
  *  - A directory maps names to inodes, again as `durable` and `current` plus the ordered list
- *    of entry operations (create, rename, unlink) since its last fsyncDir. fsyncDir() makes
+ *    of entry operations (create, link, rename, unlink) since its last fsyncDir. fsyncDir() makes
  *    current durable. A rename across directories is an unlink in one and a link in the other;
  *    each becomes durable with its own directory's fsync.
  *  - A handle opened with `{ dsync: true }` models O_DSYNC: its pwrite is applied to `durable`
@@ -123,6 +123,7 @@ export type IoOp =
   | 'list'
   | 'mkdir'
   | 'rename'
+  | 'link'
   | 'unlink'
   | 'fsyncDir';
 
@@ -133,7 +134,7 @@ export interface IoEvent {
   readonly path: string;
   readonly offset?: number;
   readonly length?: number;
-  /** For rename: the destination. */
+  /** For rename and link: the destination. */
   readonly to?: string;
 }
 
@@ -645,6 +646,23 @@ export class SimStorage implements Storage {
         src.pending.push({ kind: 'unlink', name: baseName(a), inode: id });
         dst.pending.push({ kind: 'link', name: baseName(b), inode: id });
       }
+    });
+  }
+
+  link(existing: string, newPath: string): Promise<void> {
+    return this.io({ op: 'link', path: existing, to: newPath }, () => {
+      const a = normalize(existing);
+      const b = normalize(newPath);
+      if (this.dirs.has(a)) throw ioError('link', existing, 'EPERM', 'SimStorage links files only');
+      if (this.dirs.has(b)) throw ioError('link', newPath, 'EEXIST');
+      const src = this.dirOf('link', existing, a);
+      const dst = this.dirOf('link', newPath, b);
+      const id = src.current.get(baseName(a));
+      if (id === undefined) throw ioError('link', existing, 'ENOENT');
+      if (dst.current.has(baseName(b))) throw ioError('link', newPath, 'EEXIST');
+      // A second entry for the same inode; like any created entry it is durable after fsyncDir.
+      dst.current.set(baseName(b), id);
+      dst.pending.push({ kind: 'link', name: baseName(b), inode: id });
     });
   }
 

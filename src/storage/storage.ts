@@ -70,6 +70,13 @@ export interface Storage {
   list(dir: string): Promise<string[]>;
   mkdir(dir: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Give the existing file `existing` a second name `newPath` (a hard link); fail with EEXIST,
+   * changing nothing, when `newPath` exists. Publishing a fully written file under a name that
+   * must be taken by one writer only (the environment lock) needs exactly this: exclusive like
+   * create-exclusive, and readers never see the file before its bytes are complete.
+   */
+  link(existing: string, newPath: string): Promise<void>;
   unlink(path: string): Promise<void>;
   fsyncDir(dir: string): Promise<void>;
 }

@@ -56,6 +56,9 @@ export class CountingStorage implements Storage {
   rename(a: string, b: string) {
     return this.inner.rename(a, b);
   }
+  link(a: string, b: string) {
+    return this.inner.link(a, b);
+  }
   unlink(p: string) {
     return this.inner.unlink(p);
   }

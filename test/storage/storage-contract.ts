@@ -164,6 +164,23 @@ export function storageContract(name: string, make: () => Promise<ContractFixtur
       expect(new TextDecoder().decode(await readAll(s, p('d/b2')))).toBe('AAA');
     });
 
+    it('Scenario: link gives a file a second name only when that name is free (EEXIST otherwise, nothing changed)', async () => {
+      const a = await s.open(p('a'), 'create');
+      await a.pwrite(text('AAA'), 0);
+      await a.close();
+      await s.link(p('a'), p('b'));
+      expect(new TextDecoder().decode(await readAll(s, p('b')))).toBe('AAA');
+      await s.unlink(p('a'));
+      expect(new TextDecoder().decode(await readAll(s, p('b')))).toBe('AAA');
+      const c = await s.open(p('c'), 'create');
+      await c.pwrite(text('C'), 0);
+      await c.close();
+      expect(await codeOf(s.link(p('c'), p('b')))).toBe('EEXIST');
+      expect(new TextDecoder().decode(await readAll(s, p('b')))).toBe('AAA');
+      expect(await codeOf(s.link(p('missing'), p('d')))).toBe('ENOENT');
+      expect(await s.list(fx.root)).toEqual(['b', 'c']);
+    });
+
     it('Scenario: unlink removes the entry, a handle opened before still reads it, a missing file fails', async () => {
       const f = await s.open(p('u'), 'create');
       await f.pwrite(text('still here'), 0);

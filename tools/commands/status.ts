@@ -22,14 +22,16 @@ import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
-import { EnvLock, pidAlive } from '../../src/engine/env-lock.js';
+import { EnvLock, lockTime } from '../../src/engine/env-lock.js';
+import { RealClock } from '../../src/storage/clock.js';
 import { TokusimError } from '../../src/format/errors.js';
 import { describeError, exitCodeFor, runCommand } from '../cli-support.js';
 
 /** What `tokusim status --json` prints. 64-bit numbers (LSNs, counts) are decimal strings. */
 export interface StatusReport {
   environment: string;
-  lock: { owner: string; pid: number; leaseExpires: string; state: 'held' | 'stale'; staleReason: string | null } | null;
+  /** state 'unreadable': the lock file holds something tokusim did not write (owner, pid and lease are null). */
+  lock: { owner: string | null; pid: number | null; leaseExpires: string | null; state: 'held' | 'stale' | 'unreadable'; staleReason: string | null } | null;
   logFiles: Array<{
     name: string;
     bytes: number;
@@ -91,14 +93,18 @@ export async function environmentStatus(storage: Storage, dir: string, into?: St
     dictionaries: [],
   };
   if (into !== undefined) into.report = report;
-  const lock = await EnvLock.read(storage, dir);
-  if (lock === undefined) out.push('lock: none');
-  else {
-    // What the next open would conclude (see EnvLock.acquire): a dead holder or an expired
-    // lease makes the lock stale, and the next open takes it over.
-    const why = !pidAlive(lock.pid) ? `pid ${lock.pid} is not running` : lock.leaseExpiresMs <= Date.now() ? 'lease expired' : undefined;
-    report.lock = { owner: lock.owner, pid: lock.pid, leaseExpires: new Date(lock.leaseExpiresMs).toISOString(), state: why === undefined ? 'held' : 'stale', staleReason: why ?? null };
-    out.push(`lock: owner ${lock.owner} pid ${lock.pid} lease until ${new Date(lock.leaseExpiresMs).toISOString()}${why !== undefined ? ` (stale: ${why}; the next open takes it over)` : ' (held)'}`);
+  // What the next open would conclude (EnvLock.inspect applies the same rules as acquire; the
+  // storage here is read-only, so say explicitly that processes on this host can be checked).
+  const lock = await EnvLock.inspect(storage, dir, new RealClock(), true);
+  if (lock.state === 'none') out.push('lock: none');
+  else if (lock.state === 'unreadable') {
+    report.lock = { owner: null, pid: null, leaseExpires: null, state: 'unreadable', staleReason: lock.why };
+    out.push(`lock: unreadable (${lock.why}); the next open refuses it and leaves it alone: remove it if no process uses the environment`);
+  } else {
+    const info = lock.info;
+    report.lock = { owner: info.owner, pid: info.pid, leaseExpires: lockTime(info.leaseExpiresMs), state: lock.state, staleReason: lock.state === 'stale' ? lock.why : null };
+    const at = `lock: owner ${info.owner} pid ${info.pid} lease until ${lockTime(info.leaseExpiresMs)}`;
+    out.push(lock.state === 'stale' ? `${at} (stale: ${lock.why}; the next open takes it over)` : `${at} (held)`);
   }
 
   const files = await findLogFiles(storage, dir);
