@@ -177,6 +177,7 @@ describe('engine: foreign or damaged lock content', () => {
   it('Scenario: status reports an unreadable lock without an internal error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokusim-lock-bad-'));
     try {
+      await (await Env.open(dir, { checkpointPeriodMs: 0 })).close();
       const content = JSON.stringify({ owner: 'x', pid: process.pid, leaseExpiresMs: 1e300 });
       writeFileSync(join(dir, ENV_LOCK_FILE), content);
       const out = await environmentStatus(new NodeStorage(), dir);
