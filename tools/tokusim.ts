@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
 import { EXIT } from './cli-support.js';
+import { packageVersion } from './package-version.js';
 
 let cli = yargs(hideBin(process.argv))
   .scriptName('tokusim')
@@ -12,7 +13,7 @@ let cli = yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command (see --help)')
   .recommendCommands()
   .help()
-  .version()
+  .version(packageVersion())
   .fail((msg, err, y) => {
     if (err) throw err;
     process.stderr.write(`tokusim: ${msg}\n`);
