@@ -23,6 +23,8 @@ export const EXIT = {
   LOCKED: 7,
   /** A transaction's write conflicted with another transaction's lock. */
   CONFLICT: 8,
+  /** The directory is not a tokusim environment (missing, empty, a PerconaFT environment, or something else); nothing was written. */
+  NOT_ENV: 9,
 } as const;
 
 export function exitCodeFor(err: unknown): number {
@@ -38,6 +40,10 @@ export function exitCodeFor(err: unknown): number {
         return EXIT.LOCKED;
       case 'lock-conflict':
         return EXIT.CONFLICT;
+      case 'not-an-environment':
+        return EXIT.NOT_ENV;
+      case 'live-transactions':
+        return EXIT.INTERNAL;
       case 'invariant':
         return EXIT.INTERNAL;
       default:
