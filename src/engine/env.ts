@@ -18,6 +18,8 @@
  *    all of a commit or none of it. Lock order: MO client lock < visibility < tree latch <
  *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
+ *  - close() aborts a live transaction only when asked to (`abortLive`); otherwise it rejects
+ *    before writing anything.
  *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
  *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
  *    puts the environment in the failed state, like PerconaFT's panic: from then on every
@@ -275,6 +277,15 @@ export interface EnvStatus {
   aborts: number;
   writes: number;
   recovery: RecoveryReport | null;
+}
+
+/** Options of {@link Env.close}. */
+export interface CloseOptions {
+  /**
+   * Abort the transactions still live (not prepared) instead of rejecting. Default false:
+   * close() rejects with code `TOKUSIM_LIVE_TRANSACTIONS` when any is live.
+   */
+  abortLive?: boolean;
 }
 
 export class Env implements EnvCore {
@@ -1213,13 +1224,25 @@ export class Env implements EnvCore {
   }
 
   /**
-   * Clean close: abort live transactions, shutdown checkpoint, fclose every dictionary, a
-   * second checkpoint, then the fsynced `shutdown` record. With prepared transactions left,
-   * no shutdown record is written (the next open recovers them, still prepared).
+   * Clean close: shutdown checkpoint, fclose every dictionary, a second checkpoint, then the
+   * fsynced `shutdown` record. With prepared transactions left, no shutdown record is written
+   * (the next open recovers them, still prepared).
+   *
+   * Live (unprepared) transactions are never thrown away silently: without
+   * `{ abortLive: true }` the promise rejects with code `TOKUSIM_LIVE_TRANSACTIONS` and the
+   * environment stays open, so the caller can commit or abort them and close again. With
+   * `abortLive` they are aborted (each logged as `xabort`) before the checkpoint.
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return;
     if (this.failedWith !== undefined) return this.closeFailed();
+    const live = [...this.txns.values()].filter((t) => t.state === 'live' && t.parent === undefined);
+    if (live.length > 0 && options.abortLive !== true) {
+      throw new TokusimError('live-transactions', `close: ${live.length} live transaction${live.length > 1 ? 's' : ''} (${live.map((t) => `txn ${t.id}`).join(', ')}); commit or abort them, or close({ abortLive: true })`, {
+        expected: 'no live transactions',
+        actual: `${live.length}`,
+      });
+    }
     if (this.readOnly) {
       this.closed = true;
       for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
@@ -1266,6 +1289,14 @@ export class Env implements EnvCore {
     for (const f of files) await f.close().catch(() => undefined);
     await this.logWriter?.closeWithoutWriting().catch(() => undefined);
     await this.envLock?.release().catch(() => undefined);
+  }
+
+  /**
+   * `await using env = await Env.open(...)`: closes the environment when the scope ends. Like
+   * {@link Env.close} without options, it rejects if transactions are still live.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Stop timers and forget everything without any I/O (a crashed process; tests). */
