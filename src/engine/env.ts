@@ -18,8 +18,8 @@
  *    all of a commit or none of it. Lock order: MO client lock < visibility < tree latch <
  *    PAIR locks; nothing that holds `visibility` takes the MO lock.
  *  - A clean close ends the log with `shutdown` (only when no prepared txn is left).
- *  - close() aborts a live transaction only when asked to (`abortLive`); otherwise it rejects
- *    before writing anything.
+ *  - close() aborts a live transaction that wrote only when asked to (`abortLive`); otherwise
+ *    it rejects before writing anything.
  *  - Read-only environments never write a byte (no log writer, no checkpoint, no lock file).
  *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
  *    puts the environment in the failed state, like PerconaFT's panic: from then on every
@@ -1228,17 +1228,19 @@ export class Env implements EnvCore {
    * fsynced `shutdown` record. With prepared transactions left, no shutdown record is written
    * (the next open recovers them, still prepared).
    *
-   * Live (unprepared) transactions are never thrown away silently: without
+   * Live (unprepared) transactions that wrote are never thrown away silently: without
    * `{ abortLive: true }` the promise rejects with code `TOKUSIM_LIVE_TRANSACTIONS` and the
    * environment stays open, so the caller can commit or abort them and close again. With
-   * `abortLive` they are aborted (each logged as `xabort`) before the checkpoint.
+   * `abortLive` they are aborted (each logged as `xabort`) before the checkpoint. Live
+   * transactions that only read hold nothing that could be lost (no writes, no row locks),
+   * so close ends them either way.
    */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return;
     if (this.failedWith !== undefined) return this.closeFailed();
-    const live = [...this.txns.values()].filter((t) => t.state === 'live' && t.parent === undefined);
+    const live = [...this.txns.values()].filter((t) => t.state === 'live' && t.parent === undefined && !t.isReadOnly);
     if (live.length > 0 && options.abortLive !== true) {
-      throw new TokusimError('live-transactions', `close: ${live.length} live transaction${live.length > 1 ? 's' : ''} (${live.map((t) => `txn ${t.id}`).join(', ')}); commit or abort them, or close({ abortLive: true })`, {
+      throw new TokusimError('live-transactions', `close: ${live.length} live transaction${live.length > 1 ? 's' : ''} with writes (${live.map((t) => `txn ${t.id}`).join(', ')}); commit or abort them, or close({ abortLive: true })`, {
         expected: 'no live transactions',
         actual: `${live.length}`,
       });

@@ -52,6 +52,20 @@ describe('engine: close with live transactions and await using', () => {
     await env2.close();
   });
 
+  // Scenario: a live transaction that only read holds nothing to lose: close ends it and closes cleanly without abortLive.
+  it('Scenario: close ends a read-only live transaction without the option', async () => {
+    const h = harness();
+    const env = await h.open();
+    const d = await env.createDictionary('t');
+    await env.put(d, enc('a'), enc('1'));
+    const reader = env.begin();
+    expect((await reader.range(d)).length).toBe(1);
+    await env.close();
+    expect(env.isClosed).toBe(true);
+    const types = await recordTypes(h.storage);
+    expect(types[types.length - 1]).toBe('shutdown');
+  });
+
   // Scenario: close({ abortLive: true }) aborts the live transaction (logged as xabort), then closes cleanly; the write is gone after reopen.
   it('Scenario: close with abortLive aborts the live transaction explicitly', async () => {
     const h = harness();
