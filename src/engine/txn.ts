@@ -132,9 +132,32 @@ export class Txn {
     return out;
   }
 
-  /** An ordered cursor over range (a snapshot taken at the first step). */
+  /**
+   * An ordered cursor over range that streams from the tree: committed entries are read in
+   * chunks (each chunk sees all of a commit or none of it; later chunks may see later commits,
+   * as read-committed allows) and merged with this transaction's own and its ancestors' writes
+   * as they were at the cursor's first step. Memory is one chunk plus that overlay, whatever
+   * the size of the range.
+   */
   cursor(dict: Dictionary, r: RangeOptions = {}): TxnCursor {
-    return new TxnCursor(() => this.range(dict, r));
+    return new TxnCursor(this, dict, r);
+  }
+
+  /**
+   * @internal This txn's (and its ancestors') writes to dict inside r, the newest per key, in
+   * scan order (descending when r.reverse).
+   */
+  overlayIn(dict: Dictionary, r: RangeOptions): RowWrite[] {
+    this.checkUsable('cursor');
+    const merged = new Map<string, RowWrite>();
+    const chain: Txn[] = [];
+    for (let t: Txn | undefined = this; t !== undefined; t = t.parent) chain.unshift(t);
+    for (const t of chain) {
+      for (const w of t.ws.sorted(dict.filenum)) if (inRange(w.key, r)) merged.set(keyStr(w.key), w);
+    }
+    const out = [...merged.values()].sort((a, b) => compareKeys(a.key, b.key));
+    if (r.reverse === true) out.reverse();
+    return out;
   }
 
   // ------------------------------------------------------------------ writes
@@ -256,14 +279,91 @@ function keyStr(k: Uint8Array): string {
   return s;
 }
 
-export class TxnCursor implements AsyncIterable<Entry> {
-  private entries: Entry[] | undefined;
-  private i = 0;
-  constructor(private readonly load: () => Promise<Entry[]>) {}
+/** Committed entries a cursor reads from the tree at a time. */
+export const CURSOR_CHUNK = 256;
 
+/**
+ * A streaming cursor over one dictionary for one transaction (see {@link Txn.cursor}).
+ *
+ * Invariants:
+ *  - Keys come out strictly increasing (strictly decreasing when reversed), all inside the
+ *    range, at most `limit` of them.
+ *  - `pos` is the last key consumed from either source; every committed chunk is read
+ *    strictly after it, so a key is never returned twice even if commits land between chunks.
+ *  - At most one chunk of committed entries is held at a time.
+ */
+export class TxnCursor implements AsyncIterable<Entry> {
+  private overlay: RowWrite[] | undefined;
+  private oi = 0;
+  private chunk: Entry[] = [];
+  private ci = 0;
+  private committedDone = false;
+  private pos: Uint8Array | undefined;
+  private returned = 0;
+  private readonly dir: 1 | -1;
+  private readonly scan: RangeOptions;
+
+  /** @internal Use {@link Txn.cursor}. */
+  constructor(
+    private readonly txn: Txn,
+    private readonly dict: Dictionary,
+    private readonly r: RangeOptions,
+    private readonly chunkSize = CURSOR_CHUNK,
+  ) {
+    invariant(chunkSize >= 1, 'a cursor chunk holds at least one entry');
+    this.dir = r.reverse === true ? -1 : 1;
+    const { limit: _limit, ...scan } = r;
+    this.scan = scan;
+  }
+
+  /** The next entry, or undefined at the end of the range. */
   async next(): Promise<Entry | undefined> {
-    this.entries ??= await this.load();
-    return this.entries[this.i++];
+    if (this.r.limit !== undefined && this.r.limit >= 0 && this.returned >= this.r.limit) return undefined;
+    this.overlay ??= this.txn.overlayIn(this.dict, this.scan);
+    for (;;) {
+      const c = await this.peekCommitted();
+      const o = this.overlay[this.oi];
+      if (c === undefined && o === undefined) return undefined;
+      const order = c === undefined ? 1 : o === undefined ? -1 : compareKeys(c.key, o.key) * this.dir;
+      if (order < 0) {
+        this.ci++;
+        this.pos = c!.key;
+        this.returned++;
+        return c;
+      }
+      // The transaction's own write to this key decides what it sees.
+      this.oi++;
+      if (order === 0) this.ci++;
+      this.pos = o!.key;
+      if (o!.op === 'delete') continue;
+      this.returned++;
+      return { key: o!.key.slice(), value: o!.value.slice() };
+    }
+  }
+
+  /** The next committed entry after pos (reading the next chunk when this one is used up). */
+  private async peekCommitted(): Promise<Entry | undefined> {
+    while (this.ci >= this.chunk.length) {
+      if (this.committedDone) return undefined;
+      this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
+      this.ci = 0;
+      if (this.chunk.length < this.chunkSize) this.committedDone = true;
+    }
+    return this.chunk[this.ci];
+  }
+
+  /** The scan range narrowed to start strictly after pos. */
+  private after(): RangeOptions {
+    if (this.pos === undefined) return this.scan;
+    const out: RangeOptions = { ...this.scan };
+    if (this.dir === 1) {
+      delete out.gte;
+      out.gt = this.pos;
+    } else {
+      delete out.lte;
+      out.lt = this.pos;
+    }
+    return out;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
