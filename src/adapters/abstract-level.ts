@@ -201,7 +201,7 @@ class TokusimIterator extends AbstractIterator<AnyLevel, Bytes, Bytes> {
  * await db.put('a', { n: 1 });
  * ```
  */
-export class TokusimLevel<K = string, V = string> extends AbstractLevel<Bytes, K, V> {
+export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Array, K, V> {
   /** The environment directory given to the constructor. */
   readonly location: string;
   private readonly opts: TokusimLevelOptions<K, V>;
@@ -242,6 +242,7 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Bytes, K
     return (this.opts.storage ??= new NodeStorage());
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _open(options: { createIfMissing: boolean; errorIfExists: boolean }): Promise<void> {
     const exists = (await this.storage.exists(this.location)) && (await findLogFiles(this.storage, this.location)).length > 0;
     if (!exists && !options.createIfMissing) throw new TokusimError('io', 'database does not exist (createIfMissing is false)', { file: this.location });
@@ -262,6 +263,7 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Bytes, K
     this.env = env;
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _close(): Promise<void> {
     const env = this.env;
     this.env = undefined;
@@ -269,35 +271,42 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Bytes, K
     await env?.close();
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _get(key: Bytes): Promise<Bytes | undefined> {
     return this.dictionary.getCommitted(key);
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _getMany(keys: Bytes[]): Promise<Array<Bytes | undefined>> {
     const d = this.dictionary;
     return Promise.all(keys.map((k) => d.getCommitted(k)));
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _has(key: Bytes): Promise<boolean> {
     return (await this.dictionary.getCommitted(key)) !== undefined;
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _hasMany(keys: Bytes[]): Promise<boolean[]> {
     const d = this.dictionary;
     return Promise.all(keys.map(async (k) => (await d.getCommitted(k)) !== undefined));
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _put(key: Bytes, value: Bytes): Promise<void> {
     const d = this.dictionary;
     await commitOps(this.env!, [{ dict: d, op: 'insert', key, value }]);
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _del(key: Bytes): Promise<void> {
     const d = this.dictionary;
     await commitOps(this.env!, [{ dict: d, op: 'delete', key }]);
   }
 
   /** One transaction for the whole batch: all of it commits or none. */
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _batch(operations: BatchOp[]): Promise<void> {
     const d = this.dictionary;
     await commitOps(
@@ -306,11 +315,13 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Bytes, K
     );
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   _iterator(options: RangeLike & { keys?: boolean; values?: boolean }): TokusimIterator {
     return new TokusimIterator(this, options);
   }
 
   /** Delete a range in chunks (not atomic, as abstract-level allows), honouring limit and reverse. */
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _clear(options: RangeLike): Promise<void> {
     const d = this.dictionary;
     let r = rangeOf(options);
