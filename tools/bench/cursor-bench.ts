@@ -54,14 +54,18 @@ async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<vo
   if (how === 'cursor') for await (const _ of t.cursor(d)) rows++;
   else rows = (await t.range(d)).length;
   const ms = performance.now() - t0;
+  // Live heap right after the scan (a full GC first when exposed): what the process still holds,
+  // as opposed to peak RSS, which also counts garbage the collector had not yet returned.
+  (globalThis as { gc?: () => void }).gc?.();
+  const heapMiB = process.memoryUsage().heapUsed / 1048576;
   await t.commit();
   await env.close();
   if (rows !== n) throw new Error(`scanned ${rows} rows, expected ${n}`);
-  process.stdout.write(`${JSON.stringify({ rows, ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  process.stdout.write(`${JSON.stringify({ rows, ms, heapMiB, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
 }
 
 function child(args: string[]): string {
-  const r = spawnSync(process.execPath, [import.meta.filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -69,13 +73,13 @@ function child(args: string[]): string {
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1048576).toFixed(0)} MiB, 8-byte keys, 100-byte values)`);
-  const results: Record<string, Array<{ rows: number; ms: number; mib: number }>> = { cursor: [], range: [] };
+  const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
   for (const n of SIZES) {
     const dir = join(DATA, `rows-${n}`);
     child(['build', dir, String(n)]);
     for (const how of ['cursor', 'range'] as const) {
-      const r = JSON.parse(child(['scan', dir, String(n), how])) as { rows: number; ms: number; maxRssKiB: number };
-      results[how]!.push({ rows: r.rows, ms: r.ms, mib: r.maxRssKiB / 1024 });
+      const r = JSON.parse(child(['scan', dir, String(n), how])) as { rows: number; ms: number; heapMiB: number; maxRssKiB: number };
+      results[how]!.push({ rows: r.rows, ms: r.ms, mib: r.maxRssKiB / 1024, heap: r.heapMiB });
     }
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
     const base = results[how]![0]!.mib;
     for (const r of results[how]!) {
       const rate = Math.round(r.rows / (r.ms / 1000));
-      console.log(`  txn.${how.padEnd(6)} ${String(r.rows).padStart(9)} rows  peak RSS ${r.mib.toFixed(1).padStart(7)} MiB  ${(r.mib / base).toFixed(2)}x the ${results[how]![0]!.rows}-row scan  ${rate} rows/s`);
+      console.log(`  txn.${how.padEnd(6)} ${String(r.rows).padStart(9)} rows  peak RSS ${r.mib.toFixed(1).padStart(7)} MiB  ${(r.mib / base).toFixed(2)}x the ${results[how]![0]!.rows}-row scan  live heap after it ${r.heap.toFixed(1)} MiB  ${rate} rows/s`);
     }
   }
 }
