@@ -57,6 +57,10 @@ import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
+/**
+ * What a commit waits for: `sync` (its log record is fsynced before commit() returns),
+ * `periodic` (the log is fsynced every `periodMs`), `none` (durable at the next checkpoint).
+ */
 export type Durability = 'sync' | 'periodic' | 'none';
 
 export const ROLLBACK_INAME = 'tokudb.rollback';
@@ -128,12 +132,14 @@ export interface EnvOptions {
   updateFunctions?: Readonly<Record<string, UpdateFunction>>;
 }
 
+/** Events an environment reports through `EnvOptions.onEvent` (lock takeover, log repair, recovery narration and progress). */
 export type EnvEvent =
   | { type: 'lock-takeover'; stale: EnvLockInfo; reason: string }
   | { type: 'log-repaired'; repair: RepairResult }
   | { type: 'recovery'; line: string }
   | { type: 'recovery-progress'; lsn: bigint; lastLsn: bigint; phase: 'backward' | 'forward' };
 
+/** A prepared (XA) transaction: its id and its XA xid. */
 export interface PreparedTxnInfo {
   id: bigint;
   xid: Xid;
@@ -150,6 +156,7 @@ export const ROLLBACK_CODEC: NodeCodec<RollbackValue> = {
 };
 
 /** What Txn needs from its environment. */
+/** @hidden The services a {@link Txn} needs from its environment (implemented by {@link Env}). */
 export interface EnvCore {
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void;
   clientLock(): Promise<Release>;
@@ -264,6 +271,7 @@ export class Dictionary {
   }
 }
 
+/** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
   dir: string;
   durability: Durability;
@@ -288,10 +296,28 @@ export interface CloseOptions {
   abortLive?: boolean;
 }
 
+/**
+ * A transactional key-value environment in a directory: dictionaries, transactions, a
+ * tokulog v29 redo log, checkpoints and crash recovery. Open with {@link Env.open}; close with
+ * {@link Env.close} or `await using`.
+ *
+ * @example
+ * ```ts
+ * await using env = await Env.open('dir', { durability: 'sync' });
+ * const users = await env.createDictionary('users');
+ * const txn = env.begin();
+ * await txn.put(users, key, value);
+ * await txn.commit();
+ * ```
+ */
 export class Env implements EnvCore {
+  /** The storage the environment's files live on. */
   readonly storage: Storage;
+  /** The clock driving checkpoints, fsync periods and lock leases. */
   readonly clock: Clock;
+  /** The durability of commits (see {@link Durability}). */
   readonly durability: Durability;
+  /** True when opened with `readOnly`: nothing is ever written. */
   readonly readOnly: boolean;
   /** Update functions: the built-ins plus options.updateFunctions. */
   readonly updates: UpdateRegistry;
@@ -892,6 +918,7 @@ export class Env implements EnvCore {
   async put(d: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.writeBatch([{ dict: d, op: 'insert', key, value }]);
   }
+  /** Convenience: one delete in its own transaction. */
   async del(d: Dictionary, key: Uint8Array): Promise<void> {
     await this.writeBatch([{ dict: d, op: 'delete', key }]);
   }
@@ -964,10 +991,12 @@ export class Env implements EnvCore {
     for (const d of this.dicts.values()) if (d.closeWhenIdle) return true;
     return false;
   }
+  /** The committed value of key (read committed; no transaction). */
   async get(d: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
     return d.getCommitted(key);
   }
 
+  /** The prepared transactions waiting for commit or abort (see {@link Env.preparedTransaction}). */
   listPreparedTransactions(): PreparedTxnInfo[] {
     return [...this.txns.values()].filter((t) => t.state === 'preparing' && t.xaXid !== undefined).map((t) => ({ id: t.id, xid: t.xaXid! }));
   }
@@ -982,6 +1011,7 @@ export class Env implements EnvCore {
 
   // ------------------------------------------------------------------ EnvCore
 
+  /** Throws unless writes are allowed (open, not read-only, not failed). Used by {@link Txn}. */
   checkWritableEnv(): void {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
     if (this.readOnly) throw new TokusimError('bad-argument', 'the environment was opened read-only');
@@ -1028,24 +1058,29 @@ export class Env implements EnvCore {
     return this.updates.apply(name, old, arg, where);
   }
 
+  /** Take txn's row write lock on key (LockConflictError when another transaction holds it). Used by {@link Txn}. */
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void {
     // Keyed by filenum, which stays the same across a rename (the iname does not).
     this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, `filenum ${dict.filenum}`, key, 'write');
   }
 
+  /** The multi-operation client lock: a checkpoint's begin waits for its holders. Used by {@link Txn}. */
   clientLock(): Promise<Release> {
     return this.locks.multiOperationClientLock();
   }
 
+  /** Append a record to the log; returns its LSN. Used by {@link Txn}. */
   log(rec: LogRecordInput): bigint {
     invariant(this.logWriter !== undefined, 'logging needs a writable environment');
     return this.logWriter.append(rec);
   }
 
+  /** Count one row write (status counters). Used by {@link Txn}. */
   noteWrite(): void {
     this.counters.writes++;
   }
 
+  /** Apply mutate to txn's write set and mirror it in its rollback node. Used by {@link Txn}. */
   async updateRollbackNode(txn: Txn, mutate: () => void): Promise<void> {
     const rb = this.rollback;
     invariant(rb !== undefined, 'tokudb.rollback is open');
@@ -1074,6 +1109,7 @@ export class Env implements EnvCore {
     return t.ws.fileOps.length > 0;
   }
 
+  /** Commit or abort txn: log it, apply or undo its writes, release its locks. Used by {@link Txn}. */
   async finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
     this.checkNotFailed();
     const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
@@ -1148,6 +1184,7 @@ export class Env implements EnvCore {
     }
   }
 
+  /** Log xprepare for txn and keep it prepared across crashes. Used by {@link Txn}. */
   async prepareTxn(txn: Txn, xid: Xid): Promise<void> {
     this.checkNotFailed();
     const release = await this.clientLock();
@@ -1194,6 +1231,7 @@ export class Env implements EnvCore {
 
   // ------------------------------------------------------------------ checkpoint, status, close
 
+  /** Take a sharp checkpoint now (the five steps of PerconaFT's checkpoint); resolves when it has ended. */
   async checkpoint(caller: 'client' | 'startup' | 'recovery' | 'shutdown' = 'client'): Promise<CheckpointResult> {
     this.checkWritableEnv();
     invariant(this.checkpointer !== undefined, 'a writable environment has a checkpointer');
@@ -1207,6 +1245,7 @@ export class Env implements EnvCore {
     return r;
   }
 
+  /** Checkpoint counters, log files and LSNs, dictionaries and transaction counts. */
   status(): EnvStatus {
     const w = this.logWriter;
     return {
@@ -1309,6 +1348,7 @@ export class Env implements EnvCore {
     this.envLock?.abandon();
   }
 
+  /** True once the environment is closed (or abandoned). */
   get isClosed(): boolean {
     return this.closed;
   }

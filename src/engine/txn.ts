@@ -19,19 +19,30 @@ import { compareKeys } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import type { Dictionary, EnvCore } from './env.js';
 
+/** A transaction's state: `live` until commit, abort or prepare; `preparing` while xprepare is logged. */
 export type TxnState = 'live' | 'preparing' | 'committed' | 'aborted';
 
+/** A key range (byte order): at most one lower and one upper bound, the direction and a limit. */
 export interface RangeOptions {
+  /** Keys greater than this. */
   gt?: Uint8Array;
+  /** Keys greater than or equal to this. */
   gte?: Uint8Array;
+  /** Keys less than this. */
   lt?: Uint8Array;
+  /** Keys less than or equal to this. */
   lte?: Uint8Array;
+  /** Descending key order. */
   reverse?: boolean;
+  /** At most this many entries (negative: no limit). */
   limit?: number;
 }
 
+/** One row: a key and its value (copies the caller may keep). */
 export interface Entry {
+  /** The key bytes. */
   key: Uint8Array;
+  /** The value bytes. */
   value: Uint8Array;
 }
 
@@ -47,6 +58,11 @@ export function inRange(key: Uint8Array, r: RangeOptions): boolean {
   return true;
 }
 
+/**
+ * A transaction (from {@link Env.begin}): reads see its own and its ancestors' writes over
+ * committed data (read committed); writes take row write locks at once and are logged at once.
+ * End it with {@link Txn.commit}, {@link Txn.abort} or {@link Txn.prepare}.
+ */
 export class Txn {
   readonly ws = new WriteSet();
   state: TxnState = 'live';
@@ -90,6 +106,7 @@ export class Txn {
     return undefined;
   }
 
+  /** The value of key as this transaction sees it (undefined when absent). */
   async get(dict: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
     this.checkUsable('get');
     const w = this.overlay(dict.filenum, key);
@@ -162,10 +179,12 @@ export class Txn {
 
   // ------------------------------------------------------------------ writes
 
+  /** Insert or overwrite key (logged as enq_insert). */
   async put(dict: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.write(dict, 'insert', key, value);
   }
 
+  /** Delete key (logged as enq_delete_any). */
   async del(dict: Dictionary, key: Uint8Array): Promise<void> {
     await this.write(dict, 'delete', key, new Uint8Array(0));
   }
@@ -234,12 +253,14 @@ export class Txn {
 
   // ------------------------------------------------------------------ end
 
+  /** Commit: a child merges into its parent; a root logs xcommit and waits per the durability mode. */
   async commit(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('commit', this.state);
     if (this.child !== undefined) throw new TokusimError('bad-argument', 'commit of a transaction whose child is still live', { expected: 'no live child', actual: `child ${this.child.id}` });
     await this.env.finishTxn(this, 'commit');
   }
 
+  /** Abort: the writes are undone and its locks released (logged as xabort). */
   async abort(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('abort', this.state);
     if (this.child !== undefined) await this.child.abort();
@@ -254,11 +275,13 @@ export class Txn {
     await this.env.prepareTxn(this, xid);
   }
 
+  /** @internal */
   checkUsable(what: string): void {
     if (this.state === 'committed' || this.state === 'aborted') throw badState(what, this.state);
     this.env.checkNotFailed();
   }
 
+  /** @internal */
   checkWritable(what: string): void {
     if (this.state !== 'live') throw badState(what, this.state);
     this.env.checkNotFailed();
@@ -366,6 +389,7 @@ export class TxnCursor implements AsyncIterable<Entry> {
     return out;
   }
 
+  /** `for await (const e of cursor)`: the entries in order. */
   async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
     for (;;) {
       const e = await this.next();
