@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 STAMP := node_modules/.install-stamp
 
-.PHONY: all build demo test typecheck bench clean distclean
+.PHONY: all build demo test typecheck bench docs clean distclean
 
 all: build
 
@@ -27,8 +27,12 @@ demo: build
 bench: build
 	node dist/tools/bench/run-all.js
 
+# API reference of the root export (src/index.ts) in docs/api/; any typedoc warning fails it.
+docs: $(STAMP)
+	$(NODE_BIN)/typedoc --treatWarningsAsErrors
+
 clean:
-	rm -rf dist .test-results.json
+	rm -rf dist docs/api .test-results.json
 
 distclean: clean
 	rm -rf node_modules demo-data bench-data

@@ -1,5 +1,9 @@
-/** tokusim public API. */
-export * from './format/x1764.js';
+/**
+ * tokusim public API. Helpers that exist for tests and tools (for example switching the x1764
+ * WebAssembly kernel off, or the x1764 source text for worker threads) are not exported here:
+ * tools/ and tests import their modules directly.
+ */
+export { x1764, x1764Parts, x1764Ranges, X1764, x1764UsesWasm } from './format/x1764.js';
 export * from './format/errors.js';
 export * from './format/record-types.js';
 export * from './format/codec.js';

@@ -52,6 +52,8 @@ export function exitCodeFor(err: unknown): number {
         return EXIT.CONFLICT;
       case 'not-an-environment':
         return EXIT.NOT_ENV;
+      case 'live-transactions':
+        return EXIT.INTERNAL;
       case 'invariant':
         return EXIT.INTERNAL;
       default:

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   process.stdout.write('\n');
 
   let total = 0;
-  for (const e of await env.begin().range(accounts)) total += num(e.value);
+  const reader = env.begin();
+  for (const e of await reader.range(accounts)) total += num(e.value);
+  await reader.commit();
   const ok = total === ACCOUNTS * 100;
   console.log(`${ok ? pc.green('OK') : pc.red('BROKEN')}: total balance ${total} (expected ${ACCOUNTS * 100}); ${stats.commits} commits, ${stats.aborts} aborts, ${stats.conflicts} lock conflicts`);
   await env.close();

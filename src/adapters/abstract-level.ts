@@ -19,7 +19,7 @@
  *    transactions waits for it (retries) instead of failing: abstract-level callers may
  *    write the same key concurrently.
  */
-import { AbstractIterator, AbstractLevel } from 'abstract-level';
+import { AbstractIterator, AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
 import { TokusimError, invariant } from '../format/errors.js';
 import type { Clock } from '../storage/clock.js';
 import type { Storage } from '../storage/storage.js';
@@ -30,9 +30,16 @@ import { Env, type Dictionary, type Durability, type EnvOptions } from '../engin
 import { LockConflictError } from '../engine/locktree.js';
 import type { Entry, RangeOptions } from '../engine/txn.js';
 
-export interface TokusimLevelOptions {
+/**
+ * Options of {@link TokusimLevel}: abstract-level's database options (`keyEncoding`,
+ * `valueEncoding`, `createIfMissing`, `errorIfExists`) plus where and how the environment runs.
+ * `K` and `V` are the default key and value types, fixed by the encodings (e.g. `'json'` with
+ * `V = {n: number}`).
+ */
+export interface TokusimLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V> {
   /** Storage (default NodeStorage). */
   storage?: Storage;
+  /** Clock for the environment's timers (default the real clock). */
   clock?: Clock;
   /** Durability of each put / del / batch (default 'sync'). */
   durability?: Durability;
@@ -40,9 +47,6 @@ export interface TokusimLevelOptions {
   dictionary?: string;
   /** Any other Env option (checkpoint period, cache size, ...). */
   env?: Omit<EnvOptions, 'storage' | 'clock' | 'durability'>;
-  keyEncoding?: string;
-  valueEncoding?: string;
-  [other: string]: unknown;
 }
 
 type Bytes = Uint8Array;
@@ -111,12 +115,15 @@ async function commitOps(env: Env, ops: WriteOp[]): Promise<void> {
 }
 
 /** The constructor options abstract-level sees (ours are kept out of its open options). */
-function levelOptions(o: TokusimLevelOptions): Record<string, unknown> {
+function levelOptions<K, V>(o: TokusimLevelOptions<K, V>): Record<string, unknown> {
   const { storage: _s, clock: _c, durability: _d, dictionary: _n, env: _e, ...rest } = o;
   return rest;
 }
 
-class TokusimIterator extends AbstractIterator<TokusimLevel, Bytes, Bytes> {
+/** The iterator works on bytes whatever the database's key and value types are. */
+type AnyLevel = TokusimLevel<any, any>;
+
+class TokusimIterator extends AbstractIterator<AnyLevel, Bytes, Bytes> {
   private readonly range: RangeOptions;
   private pos: { key: Bytes; strict: boolean } | undefined;
   private buffer: Entry[] = [];
@@ -124,7 +131,7 @@ class TokusimIterator extends AbstractIterator<TokusimLevel, Bytes, Bytes> {
   private readonly wantKeys: boolean;
   private readonly wantValues: boolean;
 
-  constructor(db: TokusimLevel, options: RangeLike & { keys?: boolean; values?: boolean }) {
+  constructor(db: AnyLevel, options: RangeLike & { keys?: boolean; values?: boolean }) {
     super(db, options as never);
     this.range = rangeOf(options);
     this.wantKeys = options.keys !== false;
@@ -133,7 +140,7 @@ class TokusimIterator extends AbstractIterator<TokusimLevel, Bytes, Bytes> {
 
   private async fill(want: number): Promise<void> {
     if (this.buffer.length > 0 || this.ended) return;
-    const d = (this.db as TokusimLevel).dictionary;
+    const d = (this.db as AnyLevel).dictionary;
     const chunk = await d.committedChunk(narrow(this.range, this.pos), Math.max(1, Math.min(want, CHUNK * 16)));
     if (chunk.length === 0) this.ended = true;
     else {
@@ -183,17 +190,26 @@ class TokusimIterator extends AbstractIterator<TokusimLevel, Bytes, Bytes> {
 }
 
 /**
- * `new TokusimLevel(location, options)`: an abstract-level database whose entries live in
- * one dictionary of the tokusim environment at `location`.
+ * `new TokusimLevel<K, V>(location, options)`: an abstract-level database whose entries live
+ * in one dictionary of the tokusim environment at `location`. Like `ClassicLevel<K, V>`, `K`
+ * and `V` are the default key and value types (default `string`), matching the `keyEncoding`
+ * and `valueEncoding` options.
+ *
+ * @example
+ * ```ts
+ * const db = new TokusimLevel<string, { n: number }>('dir', { valueEncoding: 'json' });
+ * await db.put('a', { n: 1 });
+ * ```
  */
-export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
+export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Array, K, V> {
+  /** The environment directory given to the constructor. */
   readonly location: string;
-  private readonly opts: TokusimLevelOptions;
+  private readonly opts: TokusimLevelOptions<K, V>;
   /** The open environment (undefined while closed). */
   env: Env | undefined;
   private dict: Dictionary | undefined;
 
-  constructor(location: string, options: TokusimLevelOptions = {}) {
+  constructor(location: string, options: TokusimLevelOptions<K, V> = {}) {
     super(
       {
         encodings: { view: true },
@@ -226,6 +242,7 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
     return (this.opts.storage ??= new NodeStorage());
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _open(options: { createIfMissing: boolean; errorIfExists: boolean }): Promise<void> {
     // Decided before anything is written: a PerconaFT or other foreign directory is refused
     // whatever createIfMissing / errorIfExists say (Env.open refuses it too).
@@ -252,6 +269,7 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
     this.env = env;
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _close(): Promise<void> {
     const env = this.env;
     this.env = undefined;
@@ -259,35 +277,42 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
     await env?.close();
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _get(key: Bytes): Promise<Bytes | undefined> {
     return this.dictionary.getCommitted(key);
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _getMany(keys: Bytes[]): Promise<Array<Bytes | undefined>> {
     const d = this.dictionary;
     return Promise.all(keys.map((k) => d.getCommitted(k)));
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _has(key: Bytes): Promise<boolean> {
     return (await this.dictionary.getCommitted(key)) !== undefined;
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _hasMany(keys: Bytes[]): Promise<boolean[]> {
     const d = this.dictionary;
     return Promise.all(keys.map(async (k) => (await d.getCommitted(k)) !== undefined));
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _put(key: Bytes, value: Bytes): Promise<void> {
     const d = this.dictionary;
     await commitOps(this.env!, [{ dict: d, op: 'insert', key, value }]);
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _del(key: Bytes): Promise<void> {
     const d = this.dictionary;
     await commitOps(this.env!, [{ dict: d, op: 'delete', key }]);
   }
 
   /** One transaction for the whole batch: all of it commits or none. */
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _batch(operations: BatchOp[]): Promise<void> {
     const d = this.dictionary;
     await commitOps(
@@ -296,11 +321,13 @@ export class TokusimLevel extends AbstractLevel<Bytes, string, string> {
     );
   }
 
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   _iterator(options: RangeLike & { keys?: boolean; values?: boolean }): TokusimIterator {
     return new TokusimIterator(this, options);
   }
 
   /** Delete a range in chunks (not atomic, as abstract-level allows), honouring limit and reverse. */
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
   async _clear(options: RangeLike): Promise<void> {
     const d = this.dictionary;
     let r = rangeOf(options);

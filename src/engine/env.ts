@@ -24,6 +24,8 @@
  *  - Env.open writes nothing before it decided (env-identity.ts) that the directory is new,
  *    an unfinished creation of ours, or a tokusim environment; creation writes its marker
  *    first and publishes the identity file last.
+ *  - close() aborts a live transaction that wrote only when asked to (`abortLive`); otherwise
+ *    it rejects before writing anything.
  *  - A failed checkpoint (an I/O error, or any error the checkpointer met, scheduled or not)
  *    puts the environment in the failed state, like PerconaFT's panic: from then on every
  *    operation rejects with the one error "environment failed at checkpoint: <cause>; reopen
@@ -78,6 +80,10 @@ import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
+/**
+ * What a commit waits for: `sync` (its log record is fsynced before commit() returns),
+ * `periodic` (the log is fsynced every `periodMs`), `none` (durable at the next checkpoint).
+ */
 export type Durability = 'sync' | 'periodic' | 'none';
 
 export const ROLLBACK_INAME = 'tokudb.rollback';
@@ -149,12 +155,14 @@ export interface EnvOptions {
   updateFunctions?: Readonly<Record<string, UpdateFunction>>;
 }
 
+/** Events an environment reports through `EnvOptions.onEvent` (lock takeover, log repair, recovery narration and progress). */
 export type EnvEvent =
   | { type: 'lock-takeover'; stale: EnvLockInfo; reason: string }
   | { type: 'log-repaired'; repair: RepairResult }
   | { type: 'recovery'; line: string }
   | { type: 'recovery-progress'; lsn: bigint; lastLsn: bigint; phase: 'backward' | 'forward' };
 
+/** A prepared (XA) transaction: its id and its XA xid. */
 export interface PreparedTxnInfo {
   id: bigint;
   xid: Xid;
@@ -171,6 +179,7 @@ export const ROLLBACK_CODEC: NodeCodec<RollbackValue> = {
 };
 
 /** What Txn needs from its environment. */
+/** @hidden The services a {@link Txn} needs from its environment (implemented by {@link Env}). */
 export interface EnvCore {
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void;
   clientLock(): Promise<Release>;
@@ -285,6 +294,7 @@ export class Dictionary {
   }
 }
 
+/** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
   dir: string;
   durability: Durability;
@@ -302,10 +312,37 @@ export interface EnvStatus {
   recovery: RecoveryReport | null;
 }
 
+/** Options of {@link Env.close}. */
+export interface CloseOptions {
+  /**
+   * Abort the transactions still live (not prepared) instead of rejecting. Default false:
+   * close() rejects with code `TOKUSIM_LIVE_TRANSACTIONS` when any is live.
+   */
+  abortLive?: boolean;
+}
+
+/**
+ * A transactional key-value environment in a directory: dictionaries, transactions, a
+ * tokulog v29 redo log, checkpoints and crash recovery. Open with {@link Env.open}; close with
+ * {@link Env.close} or `await using`.
+ *
+ * @example
+ * ```ts
+ * await using env = await Env.open('dir', { durability: 'sync' });
+ * const users = await env.createDictionary('users');
+ * const txn = env.begin();
+ * await txn.put(users, key, value);
+ * await txn.commit();
+ * ```
+ */
 export class Env implements EnvCore {
+  /** The storage the environment's files live on. */
   readonly storage: Storage;
+  /** The clock driving checkpoints, fsync periods and lock leases. */
   readonly clock: Clock;
+  /** The durability of commits (see {@link Durability}). */
   readonly durability: Durability;
+  /** True when opened with `readOnly`: nothing is ever written. */
   readonly readOnly: boolean;
   /** Update functions: the built-ins plus options.updateFunctions. */
   readonly updates: UpdateRegistry;
@@ -951,6 +988,7 @@ export class Env implements EnvCore {
   async put(d: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.writeBatch([{ dict: d, op: 'insert', key, value }]);
   }
+  /** Convenience: one delete in its own transaction. */
   async del(d: Dictionary, key: Uint8Array): Promise<void> {
     await this.writeBatch([{ dict: d, op: 'delete', key }]);
   }
@@ -1014,10 +1052,12 @@ export class Env implements EnvCore {
     for (const d of this.dicts.values()) if (d.closeWhenIdle) return true;
     return false;
   }
+  /** The committed value of key (read committed; no transaction). */
   async get(d: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
     return d.getCommitted(key);
   }
 
+  /** The prepared transactions waiting for commit or abort (see {@link Env.preparedTransaction}). */
   listPreparedTransactions(): PreparedTxnInfo[] {
     return [...this.txns.values()].filter((t) => t.state === 'preparing' && t.xaXid !== undefined).map((t) => ({ id: t.id, xid: t.xaXid! }));
   }
@@ -1032,6 +1072,7 @@ export class Env implements EnvCore {
 
   // ------------------------------------------------------------------ EnvCore
 
+  /** Throws unless writes are allowed (open, not read-only, not failed). Used by {@link Txn}. */
   checkWritableEnv(): void {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
     if (this.readOnly) throw new TokusimError('bad-argument', 'the environment was opened read-only');
@@ -1086,15 +1127,18 @@ export class Env implements EnvCore {
     return this.updates.apply(name, old, arg, where);
   }
 
+  /** Take txn's row write lock on key (LockConflictError when another transaction holds it). Used by {@link Txn}. */
   lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void {
     // Keyed by filenum, which stays the same across a rename (the iname does not).
     this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, `filenum ${dict.filenum}`, key, 'write');
   }
 
+  /** The multi-operation client lock: a checkpoint's begin waits for its holders. Used by {@link Txn}. */
   clientLock(): Promise<Release> {
     return this.locks.multiOperationClientLock();
   }
 
+  /** Append a record to the log; returns its LSN. Used by {@link Txn}. */
   log(rec: LogRecordInput): bigint {
     invariant(this.logWriter !== undefined, 'logging needs a writable environment');
     try {
@@ -1135,10 +1179,12 @@ export class Env implements EnvCore {
     return this.options.periodMs ?? 100;
   }
 
+  /** Count one row write (status counters). Used by {@link Txn}. */
   noteWrite(): void {
     this.counters.writes++;
   }
 
+  /** Apply mutate to txn's write set and mirror it in its rollback node. Used by {@link Txn}. */
   async updateRollbackNode(txn: Txn, mutate: () => void): Promise<void> {
     const rb = this.rollback;
     invariant(rb !== undefined, 'tokudb.rollback is open');
@@ -1167,6 +1213,7 @@ export class Env implements EnvCore {
     return t.ws.fileOps.length > 0;
   }
 
+  /** Commit or abort txn: log it, apply or undo its writes, release its locks. Used by {@link Txn}. */
   async finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
     this.checkNotFailed();
     const release = this.hasFileOps(txn) ? await this.locks.checkpointSafeClientLock() : await this.locks.multiOperationClientLock();
@@ -1249,6 +1296,7 @@ export class Env implements EnvCore {
     }
   }
 
+  /** Log xprepare for txn and keep it prepared across crashes. Used by {@link Txn}. */
   async prepareTxn(txn: Txn, xid: Xid): Promise<void> {
     this.checkNotFailed();
     const release = await this.clientLock();
@@ -1295,6 +1343,7 @@ export class Env implements EnvCore {
 
   // ------------------------------------------------------------------ checkpoint, status, close
 
+  /** Take a sharp checkpoint now (the five steps of PerconaFT's checkpoint); resolves when it has ended. */
   async checkpoint(caller: 'client' | 'startup' | 'recovery' | 'shutdown' = 'client'): Promise<CheckpointResult> {
     this.checkWritableEnv();
     invariant(this.checkpointer !== undefined, 'a writable environment has a checkpointer');
@@ -1308,6 +1357,7 @@ export class Env implements EnvCore {
     return r;
   }
 
+  /** Checkpoint counters, log files and LSNs, dictionaries and transaction counts. */
   status(): EnvStatus {
     const w = this.logWriter;
     const failed = this.failedWith;
@@ -1327,13 +1377,27 @@ export class Env implements EnvCore {
   }
 
   /**
-   * Clean close: abort live transactions, shutdown checkpoint, fclose every dictionary, a
-   * second checkpoint, then the fsynced `shutdown` record. With prepared transactions left,
-   * no shutdown record is written (the next open recovers them, still prepared).
+   * Clean close: shutdown checkpoint, fclose every dictionary, a second checkpoint, then the
+   * fsynced `shutdown` record. With prepared transactions left, no shutdown record is written
+   * (the next open recovers them, still prepared).
+   *
+   * Live (unprepared) transactions that wrote are never thrown away silently: without
+   * `{ abortLive: true }` the promise rejects with code `TOKUSIM_LIVE_TRANSACTIONS` and the
+   * environment stays open, so the caller can commit or abort them and close again. With
+   * `abortLive` they are aborted (each logged as `xabort`) before the checkpoint. Live
+   * transactions that only read hold nothing that could be lost (no writes, no row locks),
+   * so close ends them either way.
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return;
     if (this.failedWith !== undefined) return this.closeFailed();
+    const live = [...this.txns.values()].filter((t) => t.state === 'live' && t.parent === undefined && !t.isReadOnly);
+    if (live.length > 0 && options.abortLive !== true) {
+      throw new TokusimError('live-transactions', `close: ${live.length} live transaction${live.length > 1 ? 's' : ''} with writes (${live.map((t) => `txn ${t.id}`).join(', ')}); commit or abort them, or close({ abortLive: true })`, {
+        expected: 'no live transactions',
+        actual: `${live.length}`,
+      });
+    }
     if (this.readOnly) {
       this.closed = true;
       for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
@@ -1382,6 +1446,14 @@ export class Env implements EnvCore {
     await this.envLock?.release().catch(() => undefined);
   }
 
+  /**
+   * `await using env = await Env.open(...)`: closes the environment when the scope ends. Like
+   * {@link Env.close} without options, it rejects if transactions are still live.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Stop timers and forget everything without any I/O (a crashed process; tests). */
   abandon(): void {
     this.closed = true;
@@ -1390,6 +1462,7 @@ export class Env implements EnvCore {
     this.envLock?.abandon();
   }
 
+  /** True once the environment is closed (or abandoned). */
   get isClosed(): boolean {
     return this.closed;
   }

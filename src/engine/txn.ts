@@ -21,22 +21,34 @@ import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import type { Dictionary, EnvCore } from './env.js';
 
 /**
- * 'failed': its commit was logged but could not be made durable (the environment failed): it
- * was never made visible here, and only a reopen tells whether its xcommit reached the disk.
+ * A transaction's state: `live` until commit, abort or prepare; `preparing` while xprepare is
+ * logged; `failed` when its commit was logged but could not be made durable (the environment
+ * failed): it was never made visible, and only a reopen tells whether its xcommit reached the
+ * disk.
  */
 export type TxnState = 'live' | 'preparing' | 'committed' | 'aborted' | 'failed';
 
+/** A key range (byte order): at most one lower and one upper bound, the direction and a limit. */
 export interface RangeOptions {
+  /** Keys greater than this. */
   gt?: Uint8Array;
+  /** Keys greater than or equal to this. */
   gte?: Uint8Array;
+  /** Keys less than this. */
   lt?: Uint8Array;
+  /** Keys less than or equal to this. */
   lte?: Uint8Array;
+  /** Descending key order. */
   reverse?: boolean;
+  /** At most this many entries (negative: no limit). */
   limit?: number;
 }
 
+/** One row: a key and its value (copies the caller may keep). */
 export interface Entry {
+  /** The key bytes. */
   key: Uint8Array;
+  /** The value bytes. */
   value: Uint8Array;
 }
 
@@ -52,6 +64,11 @@ export function inRange(key: Uint8Array, r: RangeOptions): boolean {
   return true;
 }
 
+/**
+ * A transaction (from {@link Env.begin}): reads see its own and its ancestors' writes over
+ * committed data (read committed); writes take row write locks at once and are logged at once.
+ * End it with {@link Txn.commit}, {@link Txn.abort} or {@link Txn.prepare}.
+ */
 export class Txn {
   readonly ws = new WriteSet();
   state: TxnState = 'live';
@@ -95,6 +112,7 @@ export class Txn {
     return undefined;
   }
 
+  /** The value of key as this transaction sees it (undefined when absent). */
   async get(dict: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
     this.checkUsable('get');
     const w = this.overlay(dict.filenum, key);
@@ -137,17 +155,42 @@ export class Txn {
     return out;
   }
 
-  /** An ordered cursor over range (a snapshot taken at the first step). */
+  /**
+   * An ordered cursor over range that streams from the tree: committed entries are read in
+   * chunks (each chunk sees all of a commit or none of it; later chunks may see later commits,
+   * as read-committed allows) and merged with this transaction's own and its ancestors' writes
+   * as they were at the cursor's first step. Memory is one chunk plus that overlay, whatever
+   * the size of the range.
+   */
   cursor(dict: Dictionary, r: RangeOptions = {}): TxnCursor {
-    return new TxnCursor(() => this.range(dict, r));
+    return new TxnCursor(this, dict, r);
+  }
+
+  /**
+   * @internal This txn's (and its ancestors') writes to dict inside r, the newest per key, in
+   * scan order (descending when r.reverse).
+   */
+  overlayIn(dict: Dictionary, r: RangeOptions): RowWrite[] {
+    this.checkUsable('cursor');
+    const merged = new Map<string, RowWrite>();
+    const chain: Txn[] = [];
+    for (let t: Txn | undefined = this; t !== undefined; t = t.parent) chain.unshift(t);
+    for (const t of chain) {
+      for (const w of t.ws.sorted(dict.filenum)) if (inRange(w.key, r)) merged.set(keyStr(w.key), w);
+    }
+    const out = [...merged.values()].sort((a, b) => compareKeys(a.key, b.key));
+    if (r.reverse === true) out.reverse();
+    return out;
   }
 
   // ------------------------------------------------------------------ writes
 
+  /** Insert or overwrite key (logged as enq_insert). */
   async put(dict: Dictionary, key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.write(dict, 'insert', key, value);
   }
 
+  /** Delete key (logged as enq_delete_any). */
   async del(dict: Dictionary, key: Uint8Array): Promise<void> {
     await this.write(dict, 'delete', key, new Uint8Array(0));
   }
@@ -216,12 +259,14 @@ export class Txn {
 
   // ------------------------------------------------------------------ end
 
+  /** Commit: a child merges into its parent; a root logs xcommit and waits per the durability mode. */
   async commit(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('commit', this.state);
     if (this.child !== undefined) throw new TokusimError('bad-argument', 'commit of a transaction whose child is still live', { expected: 'no live child', actual: `child ${this.child.id}` });
     await this.env.finishTxn(this, 'commit');
   }
 
+  /** Abort: the writes are undone and its locks released (logged as xabort). */
   async abort(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('abort', this.state);
     if (this.child !== undefined) await this.child.abort();
@@ -236,11 +281,13 @@ export class Txn {
     await this.env.prepareTxn(this, xid);
   }
 
+  /** @internal */
   checkUsable(what: string): void {
     if (this.state === 'committed' || this.state === 'aborted' || this.state === 'failed') throw badState(what, this.state);
     this.env.checkNotFailed();
   }
 
+  /** @internal */
   checkWritable(what: string): void {
     if (this.state !== 'live') throw badState(what, this.state);
     this.env.checkNotFailed();
@@ -261,16 +308,94 @@ function keyStr(k: Uint8Array): string {
   return s;
 }
 
-export class TxnCursor implements AsyncIterable<Entry> {
-  private entries: Entry[] | undefined;
-  private i = 0;
-  constructor(private readonly load: () => Promise<Entry[]>) {}
+/** Committed entries a cursor reads from the tree at a time. */
+export const CURSOR_CHUNK = 256;
 
-  async next(): Promise<Entry | undefined> {
-    this.entries ??= await this.load();
-    return this.entries[this.i++];
+/**
+ * A streaming cursor over one dictionary for one transaction (see {@link Txn.cursor}).
+ *
+ * Invariants:
+ *  - Keys come out strictly increasing (strictly decreasing when reversed), all inside the
+ *    range, at most `limit` of them.
+ *  - `pos` is the last key consumed from either source; every committed chunk is read
+ *    strictly after it, so a key is never returned twice even if commits land between chunks.
+ *  - At most one chunk of committed entries is held at a time.
+ */
+export class TxnCursor implements AsyncIterable<Entry> {
+  private overlay: RowWrite[] | undefined;
+  private oi = 0;
+  private chunk: Entry[] = [];
+  private ci = 0;
+  private committedDone = false;
+  private pos: Uint8Array | undefined;
+  private returned = 0;
+  private readonly dir: 1 | -1;
+  private readonly scan: RangeOptions;
+
+  /** @internal Use {@link Txn.cursor}. */
+  constructor(
+    private readonly txn: Txn,
+    private readonly dict: Dictionary,
+    private readonly r: RangeOptions,
+    private readonly chunkSize = CURSOR_CHUNK,
+  ) {
+    invariant(chunkSize >= 1, 'a cursor chunk holds at least one entry');
+    this.dir = r.reverse === true ? -1 : 1;
+    const { limit: _limit, ...scan } = r;
+    this.scan = scan;
   }
 
+  /** The next entry, or undefined at the end of the range. */
+  async next(): Promise<Entry | undefined> {
+    if (this.r.limit !== undefined && this.r.limit >= 0 && this.returned >= this.r.limit) return undefined;
+    this.overlay ??= this.txn.overlayIn(this.dict, this.scan);
+    for (;;) {
+      const c = await this.peekCommitted();
+      const o = this.overlay[this.oi];
+      if (c === undefined && o === undefined) return undefined;
+      const order = c === undefined ? 1 : o === undefined ? -1 : compareKeys(c.key, o.key) * this.dir;
+      if (order < 0) {
+        this.ci++;
+        this.pos = c!.key;
+        this.returned++;
+        return c;
+      }
+      // The transaction's own write to this key decides what it sees.
+      this.oi++;
+      if (order === 0) this.ci++;
+      this.pos = o!.key;
+      if (o!.op === 'delete') continue;
+      this.returned++;
+      return { key: o!.key.slice(), value: o!.value.slice() };
+    }
+  }
+
+  /** The next committed entry after pos (reading the next chunk when this one is used up). */
+  private async peekCommitted(): Promise<Entry | undefined> {
+    while (this.ci >= this.chunk.length) {
+      if (this.committedDone) return undefined;
+      this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
+      this.ci = 0;
+      if (this.chunk.length < this.chunkSize) this.committedDone = true;
+    }
+    return this.chunk[this.ci];
+  }
+
+  /** The scan range narrowed to start strictly after pos. */
+  private after(): RangeOptions {
+    if (this.pos === undefined) return this.scan;
+    const out: RangeOptions = { ...this.scan };
+    if (this.dir === 1) {
+      delete out.gte;
+      out.gt = this.pos;
+    } else {
+      delete out.lte;
+      out.lt = this.pos;
+    }
+    return out;
+  }
+
+  /** `for await (const e of cursor)`: the entries in order. */
   async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
     for (;;) {
       const e = await this.next();

@@ -2,6 +2,10 @@
  * Errors that say what and where. Every error raised for bad input carries the file, the
  * byte offset, the last good LSN (when known) and expected vs actual values, so the CLI can
  * print one clear line and choose a documented exit code.
+ *
+ * Invariants:
+ *  - Every error kind has exactly one stable `code` (ERROR_CODES, checked by the compiler);
+ *    codes never change meaning once published, so callers can branch on them.
  */
 
 export type ErrorKind =
@@ -19,25 +23,70 @@ export type ErrorKind =
   | 'locked'
   | 'recovery'
   | 'io'
+  | 'invariant'
   | 'not-an-environment'
-  | 'invariant';
+  | 'live-transactions';
 
+/**
+ * The stable error code of each error kind (README "Exit codes"). Kinds
+ * that a caller handles the same way share a code: every kind of damaged input is
+ * `TOKUSIM_CORRUPT`, whatever check found it.
+ */
+export const ERROR_CODES = {
+  'bad-magic': 'TOKUSIM_CORRUPT',
+  'bad-version': 'TOKUSIM_CORRUPT',
+  'bad-checksum': 'TOKUSIM_CORRUPT',
+  'bad-length': 'TOKUSIM_CORRUPT',
+  'unknown-command': 'TOKUSIM_CORRUPT',
+  'lsn-gap': 'TOKUSIM_CORRUPT',
+  'bad-header': 'TOKUSIM_CORRUPT',
+  'bad-btt': 'TOKUSIM_CORRUPT',
+  truncated: 'TOKUSIM_TRUNCATED',
+  'bad-argument': 'TOKUSIM_BAD_ARGUMENT',
+  'lock-conflict': 'TOKUSIM_LOCK_CONFLICT',
+  locked: 'TOKUSIM_ENV_LOCKED',
+  recovery: 'TOKUSIM_RECOVERY_FAILED',
+  io: 'TOKUSIM_IO',
+  invariant: 'TOKUSIM_INTERNAL',
+  'not-an-environment': 'TOKUSIM_NOT_AN_ENVIRONMENT',
+  'live-transactions': 'TOKUSIM_LIVE_TRANSACTIONS',
+} as const satisfies Record<ErrorKind, `TOKUSIM_${string}`>;
+
+/** A stable error code: the `code` of every {@link TokusimError}. */
+export type ErrorCode = (typeof ERROR_CODES)[ErrorKind];
+
+/** Where an error was found, and what was expected there; each part is optional. */
 export interface ErrorWhere {
+  /** The file (or directory) being read or written. */
   file?: string;
+  /** Byte offset in the file. */
   offset?: number;
+  /** The last good LSN before the problem. */
   lsn?: bigint;
+  /** What was expected. */
   expected?: string;
+  /** What was found instead (for storage errors, the POSIX code such as ENOENT). */
   actual?: string;
 }
 
+/**
+ * Every error tokusim raises on purpose. `code` is stable (see {@link ERROR_CODES}); `kind`
+ * is finer and may grow; `where` locates the problem; `message` is one line naming the file,
+ * offset, LSN and expected vs actual values.
+ */
 export class TokusimError extends Error {
+  /** What went wrong, finely. */
   readonly kind: ErrorKind;
+  /** Stable code derived from `kind`, e.g. `TOKUSIM_CORRUPT`. */
+  readonly code: ErrorCode;
+  /** Where it went wrong. */
   readonly where: ErrorWhere;
 
   constructor(kind: ErrorKind, message: string, where: ErrorWhere = {}) {
     super(TokusimError.describe(message, where));
     this.name = 'TokusimError';
     this.kind = kind;
+    this.code = ERROR_CODES[kind];
     this.where = where;
   }
 

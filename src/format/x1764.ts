@@ -33,7 +33,7 @@ let wasm: X1764Kernel | null = instantiate(x1764WasmBytes());
 const WASM_CHUNK = X1764_WASM_CHUNK;
 const WASM_MIN = 512;
 
-/** For tests: run x1764 with or without its WebAssembly kernel. */
+/** @internal For tests: run x1764 with or without its WebAssembly kernel. */
 export function useX1764Wasm(on: boolean): void {
   wasm = on ? instantiate(x1764WasmBytes()) : null;
 }

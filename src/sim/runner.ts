@@ -390,7 +390,8 @@ export class Runner {
         return;
       case 'reopen': {
         await this.settleBackground();
-        await this.e.close();
+        // A reopen is a clean restart: the model drops the open transactions, so close aborts them.
+        await this.e.close({ abortLive: true });
         this.env = undefined;
         this.txns.clear();
         m.dropOpenTxns();

@@ -1,0 +1,98 @@
+/**
+ * Peak memory of a full transaction-cursor scan (txn.cursor) over 10k, 100k and 1M rows, each
+ * scan in a fresh process that only opens the environment and scans, printed as peak RSS and
+ * as a ratio against the 10k-row scan: a streaming cursor keeps the ratio near 1. The same is
+ * printed for txn.range(), which returns the whole range as an array, for contrast. Not a test:
+ * it prints figures and asserts nothing.
+ *
+ * The environments are built under bench-data/cursor (git-ignored) by a separate process. The
+ * scanning process bounds its cachetable (CACHE_BYTES, smaller than the 10k-row tree) because
+ * the cachetable keeps every node it reads up to its limit (unlimited by default): with the
+ * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts. Run after `make build`:
+ * node dist/tools/bench/cursor-bench.js
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Env } from '../../src/engine/env.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const DATA = join(ROOT, 'bench-data', 'cursor');
+const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
+const SIZES = [10_000, 100_000, 1_000_000].map((n) => Math.max(100, Math.round(n * SCALE)));
+const CACHE_BYTES = 1024 * 1024;
+const BATCH = 1000;
+const VALUE = new Uint8Array(100).fill(0x61);
+
+function keyOf(i: number): Uint8Array {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setUint32(4, i);
+  return k;
+}
+
+/** Child mode `build DIR N`: an environment holding N rows in dictionary `t`, closed cleanly. */
+async function build(dir: string, n: number): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0 });
+  const d = await env.createDictionary('t');
+  for (let i = 0; i < n; i += BATCH) {
+    const ops = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) ops.push({ dict: d, op: 'insert' as const, key: keyOf(j), value: VALUE });
+    await env.writeBatch(ops);
+  }
+  await env.close();
+}
+
+/** Child mode `scan DIR N cursor|range`: scan every row; print rows, ms and peak RSS as JSON. */
+async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<void> {
+  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0, cacheSize: CACHE_BYTES });
+  const d = await env.openDictionary('t');
+  const t = env.begin();
+  const t0 = performance.now();
+  let rows = 0;
+  if (how === 'cursor') for await (const _ of t.cursor(d)) rows++;
+  else rows = (await t.range(d)).length;
+  const ms = performance.now() - t0;
+  // Live heap right after the scan (a full GC first when exposed): what the process still holds,
+  // as opposed to peak RSS, which also counts garbage the collector had not yet returned.
+  (globalThis as { gc?: () => void }).gc?.();
+  const heapMiB = process.memoryUsage().heapUsed / 1048576;
+  await t.commit();
+  await env.close();
+  if (rows !== n) throw new Error(`scanned ${rows} rows, expected ${n}`);
+  process.stdout.write(`${JSON.stringify({ rows, ms, heapMiB, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+}
+
+function child(args: string[]): string {
+  const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DATA, { recursive: true });
+  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1048576).toFixed(0)} MiB, 8-byte keys, 100-byte values)`);
+  const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
+  for (const n of SIZES) {
+    const dir = join(DATA, `rows-${n}`);
+    child(['build', dir, String(n)]);
+    for (const how of ['cursor', 'range'] as const) {
+      const r = JSON.parse(child(['scan', dir, String(n), how])) as { rows: number; ms: number; heapMiB: number; maxRssKiB: number };
+      results[how]!.push({ rows: r.rows, ms: r.ms, mib: r.maxRssKiB / 1024, heap: r.heapMiB });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const how of ['cursor', 'range'] as const) {
+    const base = results[how]![0]!.mib;
+    for (const r of results[how]!) {
+      const rate = Math.round(r.rows / (r.ms / 1000));
+      console.log(`  txn.${how.padEnd(6)} ${String(r.rows).padStart(9)} rows  peak RSS ${r.mib.toFixed(1).padStart(7)} MiB  ${(r.mib / base).toFixed(2)}x the ${results[how]![0]!.rows}-row scan  live heap after it ${r.heap.toFixed(1)} MiB  ${rate} rows/s`);
+    }
+  }
+}
+
+const [mode, dir, n, how] = process.argv.slice(2);
+if (mode === 'build') await build(dir!, Number(n));
+else if (mode === 'scan') await scan(dir!, Number(n), how === 'range' ? 'range' : 'cursor');
+else await main();
