@@ -16,7 +16,7 @@ import { join, relative } from 'node:path';
 import { Env } from '../../src/engine/env.js';
 import { Prng } from '../../src/storage/prng.js';
 import { DICT_COMMANDS, ENV_COMMANDS, LOG_COMMANDS, judge, runAsProcess, runInProcess, type CommandName, type Outcome } from './commands.js';
-import { mutate, type FileKind } from './mutations.js';
+import { mutate, type FileKind, type MutationName } from './mutations.js';
 
 export interface CorpusEnv {
   name: string;
@@ -98,6 +98,17 @@ export async function buildCorpus(fixtureRoot: string, into: string): Promise<Co
   return envs;
 }
 
+/** Fixes a run's choices instead of drawing them (the suite's test covers every file this way). */
+export interface RunChoice {
+  env: string;
+  file: string;
+  mutation?: MutationName;
+  /** Run the commands (or these of them) as processes of the built CLI too. */
+  spawn?: boolean | CommandName[];
+  /** Leave out recover (the slowest command: it checkpoints, with fsyncs). */
+  skipRecover?: boolean;
+}
+
 export interface RunOptions {
   /** Per-command time limit. */
   timeoutMs: number;
@@ -129,20 +140,29 @@ export interface RunResult {
 }
 
 /** One seeded run in a fresh copy of an environment under workDir. */
-export async function fuzzRun(seed: number, corpus: CorpusEnv[], workDir: string, opts: RunOptions): Promise<RunResult> {
+export async function fuzzRun(seed: number, corpus: CorpusEnv[], workDir: string, opts: RunOptions, choice?: RunChoice): Promise<RunResult> {
   const rng = new Prng(seed);
-  // Logs and dictionaries equally often (dictionaries outnumber logs in every environment).
-  const kind: FileKind = rng.chance(0.5) ? 'log' : 'dict';
-  const withKind = corpus.filter((e) => e.files.some((f) => f.kind === kind));
-  const env = withKind[rng.int(withKind.length)]!;
-  const files = env.files.filter((f) => f.kind === kind);
-  const target = files[rng.int(files.length)]!;
-  const m = mutate(target.bytes, target.kind, rng);
-  const spawnToo = opts.spawnShare !== undefined && opts.distTools !== undefined && rng.float() < opts.spawnShare;
-  const commands = [...(target.kind === 'log' ? LOG_COMMANDS : DICT_COMMANDS), ...ENV_COMMANDS].filter((c) => opts.commands === undefined || opts.commands.includes(c));
+  let env: CorpusEnv;
+  let target: CorpusEnv['files'][number];
+  if (choice !== undefined) {
+    env = corpus.find((e) => e.name === choice.env)!;
+    target = env.files.find((f) => f.name === choice.file)!;
+  } else {
+    // Logs and dictionaries equally often (dictionaries outnumber logs in every environment).
+    const kind: FileKind = rng.chance(0.5) ? 'log' : 'dict';
+    const withKind = corpus.filter((e) => e.files.some((f) => f.kind === kind));
+    env = withKind[rng.int(withKind.length)]!;
+    const files = env.files.filter((f) => f.kind === kind);
+    target = files[rng.int(files.length)]!;
+  }
+  const m = mutate(target.bytes, target.kind, rng, choice?.mutation);
+  const spawnDrawn = opts.spawnShare !== undefined && rng.float() < opts.spawnShare;
+  const spawnWanted = choice?.spawn ?? spawnDrawn;
+  const spawns = (c: CommandName): boolean => opts.distTools !== undefined && (Array.isArray(spawnWanted) ? spawnWanted.includes(c) : spawnWanted);
+  const commands = [...(target.kind === 'log' ? LOG_COMMANDS : DICT_COMMANDS), ...ENV_COMMANDS].filter((c) => (opts.commands === undefined || opts.commands.includes(c)) && !(choice?.skipRecover && c === 'recover'));
   const result: RunResult = { env: env.name, file: target.name, mutation: m.desc, outcomes: [], failures: [] };
   for (const command of commands) {
-    const hows: Array<'in-process' | 'process'> = spawnToo ? ['in-process', 'process'] : ['in-process'];
+    const hows: Array<'in-process' | 'process'> = spawns(command) ? ['in-process', 'process'] : ['in-process'];
     for (const how of hows) {
       // Each command gets its own copy: recover changes the directory it runs on.
       const dir = join(workDir, `run-${seed}`);

@@ -301,6 +301,14 @@ function nodeField(src: Uint8Array, rng: Prng): Mutated | undefined {
 
 type Mutator = (src: Uint8Array, rng: Prng) => Mutated | undefined;
 
+/** The mutation classes: blind ones for any file, field ones per file kind. */
+export const MUTATIONS = {
+  blind: ['bitflip', 'truncate', 'garbage'],
+  log: ['log-field'],
+  dict: ['header-field', 'btt-field', 'descriptor-field', 'node-field'],
+} as const;
+export type MutationName = (typeof MUTATIONS)[keyof typeof MUTATIONS][number];
+
 const BLIND: Array<[string, Mutator]> = [
   ['bitflip', (s, r) => {
     const b = s.slice();
@@ -317,9 +325,15 @@ const STRUCTURED: Record<FileKind, Array<[string, Mutator]>> = {
 
 /**
  * One mutation of `src`: about two thirds of the time a checksum-preserving field change
- * (falling back to blind damage when the file has no such field), else blind damage.
+ * (falling back to blind damage when the file has no such field), else blind damage. With
+ * `only`, that class when the file has such a field (else the usual draw).
  */
-export function mutate(src: Uint8Array, kind: FileKind, rng: Prng): Mutated {
+export function mutate(src: Uint8Array, kind: FileKind, rng: Prng, only?: MutationName): Mutated {
+  if (only !== undefined) {
+    const m = [...BLIND, ...STRUCTURED[kind]].find(([name]) => name === only);
+    const r = m?.[1](src, rng);
+    if (r !== undefined) return { bytes: r.bytes, desc: `${only}: ${r.desc}` };
+  }
   if (rng.chance(0.65)) {
     const [name, m] = pick(rng, STRUCTURED[kind]);
     const r = m(src, rng);
