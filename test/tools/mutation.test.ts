@@ -51,10 +51,8 @@ describe('hostile input: every command on mutated copies of every fixture', () =
         // recover (which checkpoints) runs on every log and every third dictionary.
         const spawn: CommandName[] = f.kind === 'log' && i === 3 ? ['tdb-logprint', 'logprint', 'replay --dump'] : f.kind === 'dict' && i === 7 ? ['ftdump --header', 'ftdump --both-headers', 'recover'] : [];
         const skipRecover = f.kind === 'dict' && i % 3 !== 0 && i !== 7;
-        const t0 = Date.now();
         const r = await fuzzRun(seed++, corpus, work, { timeoutMs: TIMEOUT_MS, distTools: DIST_TOOLS }, { env: env.name, file: f.name, mutation: classFor(f.kind, i), spawn, skipRecover });
         results.push(r);
-        if (process.env['MUTATION_TIMING']) console.log(`${Date.now() - t0} ms ${env.name}/${f.name} ${r.outcomes.length}`);
       }
     }
     expect(results.flatMap((r) => r.failures).map(describeFailure)).toEqual([]);

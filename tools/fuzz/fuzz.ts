@@ -7,7 +7,8 @@
  *
  * Invariants:
  *  - A run is a pure function of its seed and the corpus: the file, the mutation and the
- *    commands run are all drawn from Prng(seed).
+ *    commands run are all drawn from Prng(seed). The tokusim-made environments are built on a
+ *    virtual clock, so their bytes are the same on every build (the corpus is fixed too).
  *  - Nothing outside the work directory the caller gives is written; each run's copy is
  *    removed when the run ends.
  */
@@ -15,6 +16,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { join, relative } from 'node:path';
 import { Env } from '../../src/engine/env.js';
 import { Prng } from '../../src/storage/prng.js';
+import { VirtualClock } from '../../src/storage/clock.js';
 import { DICT_COMMANDS, ENV_COMMANDS, LOG_COMMANDS, judge, runAsProcess, runInProcess, type CommandName, type Outcome } from './commands.js';
 import { mutate, type FileKind, type MutationName } from './mutations.js';
 
@@ -67,7 +69,8 @@ function referenceEnvs(fixtureRoot: string, into: string): CorpusEnv[] {
 
 /** A small tokusim environment: two dictionaries with a descriptor-free tree each, checkpointed. */
 async function tokusimEnv(dir: string, crashed: boolean): Promise<void> {
-  const env = await Env.open(dir, { checkpointPeriodMs: 0, logPreallocate: 0, owner: 'fuzz' });
+  // A virtual clock keeps the timestamps in headers and log entries, and so the bytes, the same on every build.
+  const env = await Env.open(dir, { checkpointPeriodMs: 0, logPreallocate: 0, owner: 'fuzz', clock: new VirtualClock() });
   const a = await env.createDictionary('alpha');
   const b = await env.createDictionary('beta');
   for (let i = 0; i < 120; i++) await env.put(i % 3 === 0 ? b : a, enc(`key-${String(i).padStart(4, '0')}`), enc(`value-${i}-${'x'.repeat(i % 17)}`));
