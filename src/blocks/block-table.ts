@@ -187,6 +187,11 @@ export class BlockTable {
     }
   }
 
+  /** The current translation's smallest never-used blocknum (its blocknums are [0, this)). */
+  get smallestNeverUsed(): bigint {
+    return BigInt(this.current.smallestNeverUsed);
+  }
+
   /** translate_blocknum_to_offset_size on the current translation. */
   translate(b: bigint): { diskoff: bigint; size: bigint } {
     invariant(b >= 0n && b < BigInt(this.current.smallestNeverUsed), () => `translate: blocknum ${b} is in [0, ${this.current.smallestNeverUsed})`);

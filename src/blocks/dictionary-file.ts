@@ -27,8 +27,12 @@
  *    chosen by the (already incremented) checkpoint count, fsync.
  *  - open never silently picks a damaged slot: slot validation and choice are those of
  *    ft-header.ts, and a bad BTT or descriptor in the chosen slot is an error (no fallback).
+ *  - open checks every location and size it reads from the file (BTT location and size, BTT
+ *    entries, descriptor) against the file's size before it allocates or reads
+ *    anything with it, so damage whose checksum still holds is a corrupt-input error.
  */
-import { invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../format/errors.js';
+import { checkClaimedExtent, checkClaimedSize } from '../format/bytes.js';
 import { isBugPlanted } from '../format/planted-bugs.js';
 import {
   HEADER_SLOT_RESERVE,
@@ -42,7 +46,13 @@ import {
   type FtHeader,
   type HeaderSlotReport,
 } from '../format/ft-header.js';
-import { decodeTranslationImage, roundUp512, type TranslationImage } from '../format/btt-format.js';
+import {
+  FIRST_BLOCK_OFFSET,
+  decodeTranslationImage,
+  roundUp512,
+  translationSizeOnDisk,
+  type TranslationImage,
+} from '../format/btt-format.js';
 import { decodeDescriptor, descriptorSizeOnDisk, encodeDescriptor } from '../format/descriptor.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import { BlockTable, type BlockTableHooks, type FileGrowth } from './block-table.js';
@@ -66,13 +76,25 @@ export async function readHeaderSlots(f: StorageFile, name: string): Promise<[He
   return [s0, s1];
 }
 
-/** Read and check the BTT a header points to. */
-export async function readTranslation(f: StorageFile, name: string, header: FtHeader): Promise<TranslationImage> {
+/** Header field offsets inside a slot, for errors about them. */
+const TRANSLATION_LOCATION_AT = 48;
+const TRANSLATION_SIZE_AT = 56;
+
+/**
+ * Read and check the BTT a header points to. Location and size are checked against the
+ * file's size before anything is allocated or read (the header's checksum may hold for a
+ * damaged value), so a claimed size is never trusted further than the file reaches.
+ */
+export async function readTranslation(f: StorageFile, name: string, header: FtHeader, slotOffset = 0): Promise<TranslationImage> {
   const loc = header.translationLocation;
   const size = header.translationSize;
-  const len = size > 0n && size < 1n << 40n ? Number(roundUp512(size)) : 0;
-  const buf = loc > 0n && len > 0 ? await readAt(f, loc, len) : new Uint8Array(0);
-  return decodeTranslationImage(buf, { file: name, location: loc, size });
+  const fileSize = await f.size();
+  checkClaimedExtent(loc, 0, fileSize, { file: name, offset: slotOffset + TRANSLATION_LOCATION_AT, field: 'translation_location', lowest: Number(FIRST_BLOCK_OFFSET) });
+  const unpadded = checkClaimedSize(size, Number(translationSizeOnDisk(3)), fileSize - Number(loc), { file: name, offset: slotOffset + TRANSLATION_SIZE_AT, field: 'translation_size' });
+  // The write was padded to 512 bytes, but the padding need not all be there.
+  const len = Math.min(Number(roundUp512(BigInt(unpadded))), fileSize - Number(loc));
+  const buf = await readAt(f, loc, len);
+  return decodeTranslationImage(buf, { file: name, location: loc, size, fileSize });
 }
 
 export interface OpenedDictionary {
@@ -106,7 +128,7 @@ export class DictionaryFile {
     try {
       const [s0, s1] = await readHeaderSlots(handle, path);
       const chosen = chooseHeader(s0, s1, path, opts.maxAcceptableLsn ?? MAX_LSN);
-      const image = await readTranslation(handle, path, chosen.header);
+      const image = await readTranslation(handle, path, chosen.header, chosen.offset);
       const bt = BlockTable.fromCheckpointed(image, BigInt(await handle.size()), opts.hooks ?? {});
       const d = bt.getDescriptorOffsetSize();
       let descriptor: Uint8Array = new Uint8Array(0);
@@ -256,6 +278,24 @@ export class DictionaryFile {
     const { diskoff, size } = this.blockTable.translate(b);
     invariant(size > 0n, () => `blocknum ${b} has a block on disk`);
     return readAt(this.handle, diskoff, Number(size));
+  }
+
+  /**
+   * Read blocknum b where b itself came from the file (a header's root, a node's child
+   * pointer): a blocknum the translation has no block for is damage in the file, reported
+   * as corrupt input naming the file, not an invariant failure.
+   */
+  async readBlockNamedByDisk(b: bigint): Promise<Uint8Array> {
+    const n = this.blockTable.smallestNeverUsed;
+    const e = b >= 3n && b < n ? this.blockTable.translate(b) : undefined;
+    if (e === undefined || e.size <= 0n) {
+      throw new TokusimError('bad-btt', `blocknum ${b} named by the file has no block on disk`, {
+        file: this.path,
+        expected: `an on-disk blocknum in [3, ${n})`,
+        actual: e === undefined ? `blocknum ${b}` : `blocknum ${b} with size ${e.size}`,
+      });
+    }
+    return this.readBlock(b);
   }
 
   /** Set the descriptor (blocknum 2): realloc_descriptor_on_disk, then write it. */

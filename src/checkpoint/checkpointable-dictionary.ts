@@ -229,8 +229,9 @@ export function unframeBlock(block: Uint8Array, where: { file: string; offset: n
 }
 
 async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
-  const offset = Number(file.blockTable.translate(b).diskoff);
-  return unframeBlock(await file.readBlock(b), { file: file.path, offset });
+  // Blocknums fetched come from the file (a root, a child pointer), so an unknown one is damage.
+  const block = await file.readBlockNamedByDisk(b);
+  return unframeBlock(block, { file: file.path, offset: Number(file.blockTable.translate(b).diskoff) });
 }
 
 export class CheckpointableDictionary<V> implements CheckpointUserdata {

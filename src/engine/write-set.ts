@@ -16,7 +16,7 @@
  *  - decode(encode(ws)) equals ws; a bad magic, op or length is a TokusimError, never a
  *    partial write set.
  */
-import { ByteReader, ByteWriter } from '../format/bytes.js';
+import { ByteReader, ByteWriter, checkClaimedSize } from '../format/bytes.js';
 import { TokusimError } from '../format/errors.js';
 import { compareKeys } from './btree/node.js';
 
@@ -110,13 +110,15 @@ export class WriteSet {
   }
 
   static decode(bytes: Uint8Array, what = 'rollback node'): WriteSet {
-    const r = new ByteReader(bytes, 0, bytes.length, what);
+    // A rollback node is a whole checksummed block: a field running past its end is damage.
+    const r = new ByteReader(bytes, 0, bytes.length, what, 0, 'bad-length');
     const magic = r.bytes(8, 'magic');
     if (dec.decode(magic) !== 'tokurbk1') {
       throw new TokusimError('bad-magic', 'not a tokusim rollback node', { file: what, offset: 0, expected: 'tokurbk1', actual: JSON.stringify(dec.decode(magic)) });
     }
     const ws = new WriteSet();
-    const n = r.u32('row count');
+    // Every row takes at least 13 bytes: a count the node cannot hold is refused before the loop.
+    const n = checkClaimedSize(r.u32('row count'), 0, r.remaining / 13, { file: what, offset: r.pos - 4, field: 'row count' });
     for (let i = 0; i < n; i++) {
       const at = r.pos;
       const op = CODE_OP[r.u8('op')];
@@ -126,7 +128,7 @@ export class WriteSet {
       const value = r.bytes(r.u32('value length'), 'value');
       ws.record(filenum, { op, key, value });
     }
-    const nf = r.u32('file-op count');
+    const nf = checkClaimedSize(r.u32('file-op count'), 0, r.remaining / 9, { file: what, offset: r.pos - 4, field: 'file-op count' });
     for (let i = 0; i < nf; i++) {
       const at = r.pos;
       const kind = CODE_FILE_OP[r.u8('kind')];

@@ -9,6 +9,12 @@
  *  - encode produces exactly S bytes; decode(encode(t)) === t and encode(decode(b)) === b.
  *  - decode accepts only N >= 3, a matching checksum, S === 8+8+16N+4, and entry 1 equal to
  *    (location, S). Anything else is a TokusimError of kind 'bad-btt' naming file and offset.
+ *  - decode also checks every entry without trusting the checksum (a damaged entry whose
+ *    checksum was re-computed must not reach the block table's invariants): entry 0 is
+ *    (-2, 0); entry 2 and each entry of [3, N) is FREE, ALLOCATED-EMPTY (-2, 0) or ON-DISK
+ *    (diskoff >= 8192 and 4096-aligned, size > 0, inside the file when its size is given);
+ *    no two ON-DISK blocks overlap; the free list visits exactly the FREE entries of [3, N),
+ *    once each, and ends at -1. The error names the entry's own offset.
  */
 import { ByteReader, ByteWriter, readU32At } from './bytes.js';
 import { TokusimError, invariant } from './errors.js';
@@ -75,7 +81,7 @@ function bad(message: string, file: string, offset: bigint, ev: { expected?: str
  * Parse a BTT read at `location` whose header-recorded unpadded size is `size`. `buf` holds
  * the bytes read there (at least `size` of them for success).
  */
-export function decodeTranslationImage(buf: Uint8Array, where: { file: string; location: bigint; size: bigint }): TranslationImage {
+export function decodeTranslationImage(buf: Uint8Array, where: { file: string; location: bigint; size: bigint; fileSize?: number }): TranslationImage {
   const { file, location, size } = where;
   if (location <= 0n || size <= 0n) {
     throw bad('header points to no translation table', file, location, { expected: 'location > 0 and size > 0', actual: `location ${location}, size ${size}` });
@@ -106,9 +112,71 @@ export function decodeTranslationImage(buf: Uint8Array, where: { file: string; l
     sizes.push(r.i64('entry size'));
   }
   if (diskoffs[1] !== location || sizes[1] !== size) {
-    throw bad('translation table entry 1 does not describe its own block', file, location, { expected: `(${location}, ${size})`, actual: `(${diskoffs[1]}, ${sizes[1]})` });
+    throw bad('translation table entry 1 does not describe its own block', file, location + 32n, { expected: `(${location}, ${size})`, actual: `(${diskoffs[1]}, ${sizes[1]})` });
   }
-  return { smallestNeverUsed: n, freelistHead: head, diskoffs, sizes };
+  const image = { smallestNeverUsed: n, freelistHead: head, diskoffs, sizes };
+  checkTranslationEntries(image, where);
+  return image;
+}
+
+/** The smallest offset a block may have: the two header slots come first. */
+export const FIRST_BLOCK_OFFSET = 8192n;
+/** Blocks start on 4096-byte boundaries. */
+export const BLOCK_ALIGNMENT = 4096n;
+
+/** The entry checks listed in the module invariants (everything but the framing). */
+function checkTranslationEntries(t: TranslationImage, where: { file: string; location: bigint; fileSize?: number }): void {
+  const { file, location } = where;
+  const n = Number(t.smallestNeverUsed);
+  const entryAt = (b: number) => location + 16n + 16n * BigInt(b);
+  if (t.diskoffs[0] !== DISKOFF_UNUSED || t.sizes[0] !== 0n) {
+    throw bad('translation table entry 0 is not (-2, 0)', file, entryAt(0), { expected: '(-2, 0)', actual: `(${t.diskoffs[0]}, ${t.sizes[0]})` });
+  }
+  const onDisk: Array<{ b: number; diskoff: bigint; size: bigint }> = [];
+  let freeCount = 0;
+  for (let b = 1; b < n; b++) {
+    const d = t.diskoffs[b]!;
+    const s = t.sizes[b]!;
+    if (s === SIZE_IS_FREE && b >= 3) {
+      freeCount++;
+    } else if (s === 0n && b >= 2) {
+      if (d !== DISKOFF_UNUSED) throw bad(`translation table entry ${b} has size 0 but a disk offset`, file, entryAt(b), { expected: 'diskoff -2', actual: `diskoff ${d}` });
+    } else if (s > 0n) {
+      if (d < FIRST_BLOCK_OFFSET || d % BLOCK_ALIGNMENT !== 0n) {
+        throw bad(`translation table entry ${b} has an invalid disk offset`, file, entryAt(b), { expected: `a multiple of ${BLOCK_ALIGNMENT} >= ${FIRST_BLOCK_OFFSET}`, actual: String(d) });
+      }
+      if (where.fileSize !== undefined && d + s > BigInt(where.fileSize)) {
+        throw bad(`translation table entry ${b} points past the end of the file`, file, entryAt(b), { expected: `diskoff + size <= ${where.fileSize} (file size)`, actual: `${d} + ${s} = ${d + s}` });
+      }
+      onDisk.push({ b, diskoff: d, size: s });
+    } else {
+      throw bad(`translation table entry ${b} has an invalid size`, file, entryAt(b) + 8n, { expected: b >= 3 ? '-1 (free), 0 or > 0' : '0 or > 0', actual: String(s) });
+    }
+  }
+  onDisk.sort((x, y) => (x.diskoff < y.diskoff ? -1 : x.diskoff > y.diskoff ? 1 : 0));
+  for (let i = 1; i < onDisk.length; i++) {
+    const prev = onDisk[i - 1]!;
+    const cur = onDisk[i]!;
+    if (cur.diskoff < prev.diskoff + prev.size) {
+      throw bad(`translation table entries ${prev.b} and ${cur.b} overlap`, file, entryAt(cur.b), { expected: `diskoff >= ${prev.diskoff + prev.size}`, actual: String(cur.diskoff) });
+    }
+  }
+  // The free list: bounded by the number of entries, so a cycle ends the walk.
+  const seen = new Set<number>();
+  let cur = t.freelistHead;
+  let at = location + 8n;
+  while (cur !== FREELIST_NULL) {
+    if (cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed || t.sizes[Number(cur)] !== SIZE_IS_FREE || seen.has(Number(cur))) {
+      const why = cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed ? `lies outside [3, ${n})` : seen.has(Number(cur)) ? 'is visited twice (a cycle)' : 'is not a free entry';
+      throw bad(`translation table free list entry ${cur} ${why}`, file, at, { expected: `a free blocknum in [3, ${n}) or -1`, actual: String(cur) });
+    }
+    seen.add(Number(cur));
+    at = entryAt(Number(cur));
+    cur = t.diskoffs[Number(cur)]!;
+  }
+  if (seen.size !== freeCount) {
+    throw bad('translation table free list does not reach every free entry', file, location + 8n, { expected: `${freeCount} free entries`, actual: `${seen.size} on the list` });
+  }
 }
 
 function hex(v: number): string {

@@ -7,7 +7,13 @@
  * Invariants:
  *  - ByteWriter.length equals the number of bytes written; bytes() returns exactly them.
  *  - ByteReader never reads past its end: a short read throws a TokusimError('truncated')
- *    naming the offset, the number of bytes needed and the number available.
+ *    naming the offset, the number of bytes needed and the number available (or, for a
+ *    reader over a complete structure, 'bad-length': a field that runs past the end of
+ *    something whole is damage, not a torn tail).
+ *  - checkClaimedSize / checkClaimedExtent accept a length, size or offset read from a file
+ *    only when it lies within the file and a sane limit, and otherwise throw a corrupt-input
+ *    TokusimError ('bad-length') naming file, offset, field, expected and actual. They never
+ *    look at checksums: a damaged field whose checksum was re-computed must be caught too.
  */
 import { TokusimError } from './errors.js';
 
@@ -118,6 +124,8 @@ export class ByteReader {
     readonly end = buf.length,
     readonly what = 'buffer',
     readonly base = 0,
+    /** 'bad-length' when the bytes are a complete structure (a short read is then damage). */
+    readonly shortKind: 'truncated' | 'bad-length' = 'truncated',
   ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = start;
@@ -129,7 +137,7 @@ export class ByteReader {
 
   need(n: number, field: string): void {
     if (this.pos + n > this.end) {
-      throw new TokusimError('truncated', `${field} needs ${n} bytes, ${this.end - this.pos} remain`, {
+      throw new TokusimError(this.shortKind, `${field} needs ${n} bytes, ${this.end - this.pos} remain`, {
         file: this.what,
         offset: this.base + this.pos,
       });
@@ -183,6 +191,59 @@ export class ByteReader {
     this.pos += n;
     return b;
   }
+}
+
+/** Where a claimed value was read, for checkClaimedSize and checkClaimedExtent. */
+export interface ClaimSite {
+  /** The file it was read from. */
+  file: string;
+  /** Byte offset of the field in that file. */
+  offset: number;
+  /** The field's name as the format calls it (e.g. "translation_size"). */
+  field: string;
+}
+
+/**
+ * Check a length or size read from a file before anything is allocated or read with it:
+ * it must be an integer in [min, max]. `max` is the caller's bound, normally what the file
+ * (or the enclosing structure) can still hold, capped by a sane limit. Returns the value as
+ * a safe number.
+ */
+export function checkClaimedSize(value: bigint | number, min: number, max: number, site: ClaimSite): number {
+  const v = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
+  if ((typeof value === 'number' && !Number.isInteger(value)) || v < BigInt(min) || v > BigInt(Math.max(min, Math.floor(max))) || max < min) {
+    throw new TokusimError('bad-length', `${site.field} out of range`, {
+      file: site.file,
+      offset: site.offset,
+      expected: max < min ? `a ${site.field} (the file has no room for one)` : `${min}..${Math.floor(max)}`,
+      actual: String(v),
+    });
+  }
+  return Number(v);
+}
+
+/**
+ * Check that [start, start + length) claimed by a file lies within [lowest, fileSize) before it
+ * is read. Returns start and length as safe numbers.
+ */
+export function checkClaimedExtent(
+  start: bigint | number,
+  length: bigint | number,
+  fileSize: number,
+  site: ClaimSite & { lowest?: number },
+): { start: number; length: number } {
+  const lowest = site.lowest ?? 0;
+  const s = typeof start === 'bigint' ? start : BigInt(Math.trunc(start));
+  const n = typeof length === 'bigint' ? length : BigInt(Math.trunc(length));
+  if (s < BigInt(lowest) || n < 0n || s + n > BigInt(fileSize)) {
+    throw new TokusimError('bad-length', `${site.field} lies outside the file`, {
+      file: site.file,
+      offset: site.offset,
+      expected: `within [${lowest}, ${fileSize}) (file size ${fileSize})`,
+      actual: `[${s}, ${s + n})`,
+    });
+  }
+  return { start: Number(s), length: Number(n) };
 }
 
 /** Read a hi/lo-word u64 from buf at off without a reader (hot paths). */

@@ -33,6 +33,17 @@ export function hasLogMagic(buf: Uint8Array, offset = 0): boolean {
   return true;
 }
 
+/**
+ * True when buf (shorter than a header) is how a header begins: the magic as far as buf
+ * reaches (the version bytes after it cannot be judged until all four are there).
+ */
+export function isLogHeaderPrefix(buf: Uint8Array): boolean {
+  if (buf.length >= LOG_FILE_HEADER_SIZE) return false;
+  const n = Math.min(buf.length, MAGIC_BYTES.length);
+  for (let i = 0; i < n; i++) if (buf[i] !== MAGIC_BYTES[i]) return false;
+  return true;
+}
+
 export interface DecodeHeaderOptions {
   file?: string;
   /** Accepted version range; default 13..29 as the log cursor checks (lc_open_logfile). */

@@ -718,6 +718,14 @@ export class LogPrinter {
   private readonly spare: Uint8Array[] = [];
   /** Unconsumed input kept from earlier chunks (a copy; the caller may reuse its chunks). */
   private tail: Uint8Array = EMPTY;
+  /**
+   * Room the tail grows in while an entry is awaited: the tail is then a prefix view of it.
+   * It grows by doubling, so an entry whose (possibly damaged) length claims more than the
+   * input holds costs copying linear in the input, not a copy of the whole tail per chunk.
+   */
+  private room: Uint8Array = EMPTY;
+  /** Bytes copied to keep input across chunks (tail and staging copies), for tests. */
+  tailBytesCopied = 0;
   /** Don't try to parse again until this many bytes are available. */
   private waitFor = 0;
   private phase: 'magic' | 'version' | 'records' | 'done' = 'magic';
@@ -751,9 +759,12 @@ export class LogPrinter {
       return;
     }
     if (t + chunk.length < this.waitFor || this.phase !== 'records') {
-      const joined = concat(this.tail, chunk, chunk.length);
+      const joined = this.appendToTail(chunk);
       if (joined.length < this.waitFor) this.tail = joined;
-      else this.consume(joined, 0, false);
+      else {
+        this.room = EMPTY;
+        this.consume(joined, 0, false);
+      }
       return;
     }
     this.pushStraddling(chunk);
@@ -818,6 +829,7 @@ export class LogPrinter {
     let k = Math.min(chunk.length, Math.max(this.waitFor - t, 256));
     for (;;) {
       const staging = concat(tail, chunk, k);
+      this.tailBytesCopied += staging.length;
       let pos = 0;
       let r = R.OK;
       while (pos < t) {
@@ -837,6 +849,7 @@ export class LogPrinter {
       if (k === chunk.length) {
         // Even the whole chunk is not enough: keep everything from the entry on.
         this.tail = staging.slice(pos);
+        this.tailBytesCopied += this.tail.length;
         this.waitFor = entryNeed;
         return;
       }
@@ -844,9 +857,27 @@ export class LogPrinter {
     }
   }
 
+  /** The tail followed by chunk, appended in `room` (grown by doubling) when it is there. */
+  private appendToTail(chunk: Uint8Array): Uint8Array {
+    const t = this.tail.length;
+    const n = t + chunk.length;
+    const inRoom = this.tail.buffer === this.room.buffer && this.tail.byteOffset === this.room.byteOffset;
+    if (!inRoom || n > this.room.length) {
+      const next = new Uint8Array(Math.max(n, 2 * this.room.length, 2 * t, 1 << 16));
+      next.set(this.tail, 0);
+      this.tailBytesCopied += t;
+      this.room = next;
+    }
+    this.room.set(chunk, t);
+    this.tailBytesCopied += chunk.length;
+    return this.room.subarray(0, n);
+  }
+
   private keep(buf: Uint8Array, from: number): void {
     // Copy the (usually small) tail so the caller's chunk can be reused or freed.
     this.tail = from < buf.length ? buf.slice(from) : EMPTY;
+    this.tailBytesCopied += this.tail.length;
+    this.room = EMPTY;
   }
 
   private finish(exitCode: 0 | 1): void {

@@ -21,7 +21,7 @@
  */
 import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/codec.js';
 import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
-import { decodeLogFileHeader, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
+import { decodeLogFileHeader, isLogHeaderPrefix, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import type { LogRecord } from '../format/record-types.js';
 import { ioErrorCode } from '../storage/io-error.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
@@ -688,8 +688,9 @@ export async function repairLogTail(storage: Storage, dir: string): Promise<Repa
   }
   invariant(scan.goodEnd === problem.entryStart, 'the cut is at the first damaged entry');
   if (problem.entryStart < LOG_FILE_HEADER_SIZE && !(await headerNeverWritten(storage, newest.path))) {
-    // A file header that holds something other than zeros was written and is damaged, or the
-    // file is not one of ours: that is not a torn tail, and cutting it would destroy it.
+    // A file header that holds something other than zeros (or than the start of a header,
+    // cut short) was written and is damaged, or the file is not one of ours: that is not a
+    // torn tail, and cutting it would destroy it.
     throw new TokusimError('bad-magic', `not repairing ${newest.path}: its file header is damaged, not torn (${problem.error.message})`, {
       file: newest.path,
       offset: 0,
@@ -789,13 +790,20 @@ async function saveCutBytes(storage: Storage, dir: string, path: string, from: n
   return target;
 }
 
-/** True if the file's header bytes (the first 12, or fewer if it is shorter) are all zero. */
+/**
+ * True if the file's header was never completely written: its header bytes (the first 12, or
+ * fewer if it is shorter) are all zero, or the file is shorter than a header and holds the
+ * start of one (the magic, as far as it goes): a crash tore the header write of a new file,
+ * exactly as a 0-byte file is one whose header write never started. Either way it holds no
+ * entry, so cutting it loses nothing that was ever acknowledged.
+ */
 async function headerNeverWritten(storage: Storage, path: string): Promise<boolean> {
   const f = await storage.open(path, 'read');
   try {
     const buf = new Uint8Array(LOG_FILE_HEADER_SIZE);
     const got = await f.pread(buf, 0);
-    return buf.subarray(0, got).every((b) => b === 0);
+    if (buf.subarray(0, got).every((b) => b === 0)) return true;
+    return got < LOG_FILE_HEADER_SIZE && (await f.size()) < LOG_FILE_HEADER_SIZE && isLogHeaderPrefix(buf.subarray(0, got));
   } finally {
     await f.close();
   }

@@ -125,3 +125,33 @@ describe('printer details', () => {
     expect(p.end()).toEqual({ exitCode: 0, stderr: '', records: 2 });
   });
 });
+
+describe('printer on a length that claims more than the input holds', () => {
+  /** S1's log cut inside its first enq_insert, whose key length now claims ~4 GiB, then `extra` bytes of filler. */
+  function bogusKeyLength(extra: number): Uint8Array {
+    const src = new Uint8Array(readFileSync(fixtureLogs().find((f) => f.name.startsWith("S1_basic"))!.path));
+    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    let at = 12;
+    while (src[at + 4] !== 0x49) at += dv.getUint32(at, true); // the first enq_insert ('I')
+    const out = new Uint8Array(at + 40 + extra);
+    out.set(src.subarray(0, at + 40));
+    new DataView(out.buffer).setUint32(at + 33, 0xfffffff0, true); // len(4) cmd(1) lsn(8) filenum(4) xid(16): the key length
+    for (let i = at + 40; i < out.length; i++) out[i] = (i * 31) & 0xff;
+    return out;
+  }
+
+  // Scenario: a damaged key length makes the printer wait for bytes that never come; fed in
+  // small chunks (a pipe), it must keep them by copying each byte a bounded number of times,
+  // not the whole kept tail once per chunk (which made a 100 MB pipe take tens of minutes).
+  it('Scenario: 4 MiB fed in 4 KiB chunks are kept with copying linear in the input; output as if fed whole', () => {
+    const input = bogusKeyLength(4 << 20);
+    const p = new LogPrinter();
+    for (let i = 0; i < input.length; i += 4096) p.push(input.subarray(i, i + 4096));
+    const result = p.end();
+    expect(p.tailBytesCopied).toBeLessThanOrEqual(4 * input.length);
+    const whole = printLog(input);
+    expect(Buffer.from(p.takeOutput()).equals(Buffer.from(whole.stdout))).toBe(true);
+    expect(result).toEqual(whole.result);
+    expect(result.exitCode).toBe(0); // the tool's quiet end of input inside an entry
+  });
+});

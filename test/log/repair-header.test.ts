@@ -39,6 +39,33 @@ describe('log repair and the file header', () => {
     expect(storage.fileBytes('/env/log000000000001.tokulog29')!.length).toBe(0);
   });
 
+  // Scenario: a crash tore the 12-byte header write of a new newest file, leaving 1..11 bytes
+  // of it: that file holds no entry, exactly like the 0-byte file a crash before the write
+  // leaves, so repair cuts it (saving the bytes) instead of refusing it as a damaged header.
+  it('Scenario: a header cut short (1..11 bytes of a real header) is cut like a 0-byte file, its bytes saved', async () => {
+    for (let n = 1; n < 12; n++) {
+      const storage = new SimStorage({ seed: 1 });
+      await storage.mkdir('/env');
+      const head = encodeLogFileHeader();
+      await storage.installFile('/env/log000000000003.tokulog29', head.slice(0, n));
+      const r = await repairLogTail(storage, '/env');
+      expect(r.repaired, `${n} bytes`).toBe(true);
+      expect(r.newSize).toBe(0);
+      expect(storage.fileBytes('/env/log000000000003.tokulog29')!.length).toBe(0);
+      expect([...storage.fileBytes(r.savedTo!)!]).toEqual([...head.subarray(0, n)]);
+    }
+  });
+
+  // Scenario: a short file that does not begin like a header is not a torn header: refused.
+  it('Scenario: a short file whose bytes are not the start of a header is refused and left untouched', async () => {
+    const storage = new SimStorage({ seed: 1 });
+    await storage.mkdir('/env');
+    const bytes = Uint8Array.from([0x74, 0x6f, 0x6b, 0x75, 0x78]); // "tokux"
+    await storage.installFile('/env/log000000000000.tokulog29', bytes);
+    await expect(repairLogTail(storage, '/env')).rejects.toThrow(/its file header is damaged, not torn/);
+    expect([...storage.fileBytes('/env/log000000000000.tokulog29')!]).toEqual([...bytes]);
+  });
+
   it('Scenario: a good header followed by a torn entry is cut right after the header', async () => {
     const storage = new SimStorage({ seed: 1 });
     await storage.mkdir('/env');

@@ -5,12 +5,14 @@
  * side-by-side view of both header slots.
  *
  * Exit codes: 0 on success; 1 when the dictionary cannot be deserialized (no valid header
- * slot, bad BTT or descriptor), exactly as tokuftdump exits, with one stderr line
- * "tokusim: can not deserialize from FILE error CODE: why"; the EXIT codes of
- * tools/cli-support.ts otherwise (2 usage, 5 I/O).
+ * slot, bad BTT or descriptor), exactly as tokuftdump exits in every mode, with one stderr
+ * line "tokusim: can not deserialize from FILE error CODE: why" (--both-headers too, after
+ * printing both slots: with no valid slot there is nothing to deserialize); the EXIT codes
+ * of tools/cli-support.ts otherwise (2 usage, 5 I/O).
  *
  * --json prints the same sections as one JSON document instead of text (FtdumpJson, README
- * "JSON output"), with the same exit codes; on an error stdout holds no document.
+ * "JSON output"), with the same exit codes; on an error stdout holds no document (but
+ * --both-headers, which prints both slots before it fails).
  */
 import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
@@ -20,13 +22,14 @@ import { TokusimError } from '../../src/format/errors.js';
 import {
   EINVAL,
   HeaderError,
+  chooseHeader,
   TOKUDB_BAD_CHECKSUM,
   hex32,
   type FtHeader,
   type HeaderSlotReport,
 } from '../../src/format/ft-header.js';
 import type { TranslationImage } from '../../src/format/btt-format.js';
-import { EXIT, runCommand } from '../cli-support.js';
+import { runCommand } from '../cli-support.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -163,8 +166,9 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
   if (args['both-headers']) {
     const handle = await storage.open(args.file, 'read');
     let chosen;
+    let slots: [HeaderSlotReport, HeaderSlotReport];
     try {
-      const slots = await readHeaderSlots(handle, args.file);
+      slots = await readHeaderSlots(handle, args.file);
       chosen = slots[0].status === 'ok' || slots[1].status === 'ok' ? pickNewest(slots) : null;
       stdout += formatBothHeaders(slots, chosen);
       doc.headerSlots = slots.map((sl) => ({
@@ -181,8 +185,12 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
       await handle.close();
     }
     if (!args.header && !args['translation-table']) {
-      // The table is printed either way; the exit code says whether a header could be chosen.
-      if (chosen === null) return { stdout: args.json ? asJson() : stdout, stderr: `tokusim: ${args.file}: neither header slot is valid\n`, code: EXIT.CORRUPT };
+      // The table is printed either way; the exit code says whether a header could be chosen,
+      // and a file with none cannot be deserialized: exit 1 as tokuftdump does in every mode.
+      if (chosen === null) {
+        const why = headerChoiceError(slots, args.file);
+        return { stdout: args.json ? asJson() : stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(why)}: neither header slot is valid: ${why.message}\n`, code: EXIT_CANNOT_DESERIALIZE };
+      }
       return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
     }
   }
@@ -191,7 +199,7 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
     opened = await DictionaryFile.open(storage, args.file, { mode: 'read' });
   } catch (err) {
     if (err instanceof TokusimError && err.kind !== 'io' && err.kind !== 'invariant') {
-      return { stdout: args.json ? '' : stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: 1 };
+      return { stdout: args.json ? '' : stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: EXIT_CANNOT_DESERIALIZE };
     }
     throw err;
   }
@@ -210,6 +218,20 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
     await opened.file.close();
   }
   return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
+}
+
+/** tokuftdump's exit status when a dictionary cannot be deserialized (README "Exit codes"). */
+const EXIT_CANNOT_DESERIALIZE = 1;
+
+/** Why no header slot can be chosen (chooseHeader's error, with PerconaFT's code). */
+function headerChoiceError(slots: [HeaderSlotReport, HeaderSlotReport], file: string): TokusimError {
+  try {
+    chooseHeader(slots[0], slots[1], file);
+  } catch (err) {
+    if (err instanceof TokusimError) return err;
+    throw err;
+  }
+  return new HeaderError('no valid header slot', EINVAL, { file });
 }
 
 function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {

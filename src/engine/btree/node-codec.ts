@@ -9,7 +9,8 @@
  *  - decodeNode never returns a node for bytes that fail any check: a wrong length gives
  *    'truncated' or 'bad-length', any changed byte gives 'bad-checksum' (crc-32 detects every
  *    error burst of up to 32 bits), and fields that pass the checksum but are impossible give
- *    'bad-magic' / 'bad-version' / 'bad-header'. Errors name the blocknum and byte offset.
+ *    'bad-magic' / 'bad-version' / 'bad-header', and a length field running past the payload
+ *    gives 'bad-length'. Errors name the blocknum and byte offset.
  *  - Only nodes that pass checkNodeShape are encoded.
  */
 import CRC32 from 'crc-32';
@@ -126,10 +127,10 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
     fail('bad-checksum', 'checksum mismatch', sumAt, hex32(stored), hex32(computed));
   }
 
-  // Field-level short reads (only possible if a checksummed node was written wrong) name the
-  // blocknum through the reader's label.
+  // Field-level short reads name the blocknum through the reader's label. The node is whole
+  // (its length and checksum held), so a length field running past it is damage, 'bad-length'.
   const readerLabel = loc.file !== undefined && loc.blocknum !== undefined ? `${loc.file} blocknum ${loc.blocknum}` : file;
-  const r = new ByteReader(bytes, 0, sumAt, readerLabel, base);
+  const r = new ByteReader(bytes, 0, sumAt, readerLabel, base, 'bad-length');
   const magic = r.bytes(8, 'magic');
   for (let i = 0; i < 8; i++) {
     if (magic[i] !== MAGIC_BYTES[i]) fail('bad-magic', 'bad magic', 0, NODE_MAGIC, new TextDecoder('latin1').decode(magic));
