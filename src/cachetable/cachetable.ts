@@ -17,7 +17,9 @@
  *  - I4/I8: a pending bit is cleared exactly once; a for_checkpoint write happens only for
  *    a PAIR whose bit the writer captured, so at most once per PAIR per checkpoint.
  *  - I6/I7: a clone exists only under disk_nb_mutex, never two at once, and a PAIR with a
- *    clone is never evicted or removed before the clone is written.
+ *    clone is never evicted or removed before the clone is written; a clone whose write
+ *    failed is dropped and its PAIR left dirty.
+ *  - unpinAndRemove releases the caller's write pin whether or not the removal succeeds.
  *  - Eviction (§7.4) never takes a PAIR with holders or waiters on either lock, or a clone.
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
@@ -442,18 +444,20 @@ export class Cachetable {
   async unpinAndRemove(p: AnyPair): Promise<void> {
     invariant(p.valueLock.writeLocked && !p.removed, () => `unpinAndRemove of ${p} without its write pin`);
     const task = new LockTask(`unpinAndRemove ${p}`);
-    p.dirty = false;
-    await this.waitDiskIdle(task, p);
-    let captured = false;
-    await this.listLock.acquire(task, 'write');
+    // The write pin is released on every path: a removal that fails must not leave the PAIR
+    // locked for ever, or the next task that pins it (the checkpointer) waits for ever.
     try {
-      captured = (await this.capturePending(task, [p], 'read', 'remove'))[0] ?? false;
-      this.unlinkPair(p);
-    } finally {
-      this.listLock.release(task, 'write');
-    }
-    this.emitRemoved(p, captured);
-    try {
+      p.dirty = false;
+      await this.waitDiskIdle(task, p);
+      let captured = false;
+      await this.listLock.acquire(task, 'write');
+      try {
+        captured = (await this.capturePending(task, [p], 'read', 'remove'))[0] ?? false;
+        this.unlinkPair(p);
+      } finally {
+        this.listLock.release(task, 'write');
+      }
+      this.emitRemoved(p, captured);
       await p.cachefile.callbacks.removeKey?.(p.blocknum, captured);
     } finally {
       p.valueLock.writeUnlock();
@@ -597,13 +601,24 @@ export class Cachetable {
   private async writeClone(p: AnyPair): Promise<void> {
     const c = p.clone;
     invariant(c !== null && p.diskMutex.writeLocked, () => `clone write of ${p} without a clone or its disk lock`);
-    const bytes = await p.cachefile.callbacks.flush({
-      cachefile: p.cachefile,
-      blocknum: p.blocknum,
-      value: c.value,
-      forCheckpoint: true,
-      isClone: true,
-    });
+    let bytes: number;
+    try {
+      bytes = await p.cachefile.callbacks.flush({
+        cachefile: p.cachefile,
+        blocknum: p.blocknum,
+        value: c.value,
+        forCheckpoint: true,
+        isClone: true,
+      });
+    } catch (err) {
+      // Nothing will ever write this clone now (the checkpoint it belongs to fails with err),
+      // so it is dropped (I6: a PAIR keeps a clone only while its write is in flight) and the
+      // PAIR is dirty again: its value holds changes that never reached the disk.
+      p.clone = null;
+      this.sizeClonedBytes -= c.size;
+      p.dirty = true;
+      throw err;
+    }
     p.clone = null;
     this.sizeClonedBytes -= c.size;
     this.noteWritten(p, true, true, bytes);

@@ -15,6 +15,7 @@
  */
 import { TokusimError, invariant } from '../format/errors.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
+import { isBugPlanted } from '../format/planted-bugs.js';
 import type { Release } from '../checkpoint/locks.js';
 import { compareKeys } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
@@ -271,6 +272,7 @@ export class Txn {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('abort', this.state);
     if (this.child !== undefined) await this.child.abort();
     await this.env.finishTxn(this, 'abort');
+    if (isBugPlanted('abort-leaks-client-lock')) await this.env.clientLock();
   }
 
   /** XA prepare with a global id: logged (xprepare) and made durable before it returns. */

@@ -12,7 +12,7 @@ import { CRASH_HOOK_NAMES } from '../checkpoint/events.js';
 import type { SimFaults, SimStats } from '../storage/sim-storage.js';
 import { SimStorage } from '../storage/sim-storage.js';
 import type { DurabilityMode, Op } from './program.js';
-import { Runner, type RunResult } from './runner.js';
+import { Runner, watchForStall, type RunResult } from './runner.js';
 import type { ModelState } from './model.js';
 
 /** The alphabet: each letter is a short, fixed list of operations. */
@@ -65,11 +65,23 @@ export function enumerateWorkloads(maxOps: number): number[][] {
 export async function buildBase(seed: number, faults?: Partial<SimFaults>): Promise<SimStorage> {
   const r = new Runner({ seed, imageChecks: false, ...(faults !== undefined ? { faults } : {}) });
   // Not run(): it abandons the environment at the end, and the base must be closed cleanly
-  // (every byte durable, a shutdown record last).
-  await r.open('sync', false);
-  for (const op of prelude('sync').slice(0, -1)) await r.step(op);
-  if (r.violation !== null) throw new Error(`base environment failed: ${r.violation.message}`);
-  await r.env!.close();
+  // (every byte durable, a shutdown record last). So it gets run()'s watchdog here.
+  let built = false;
+  const work = (async () => {
+    await r.open('sync', false);
+    for (const op of prelude('sync').slice(0, -1)) await r.step(op);
+    if (r.violation !== null) throw new Error(`base environment failed: ${r.violation.message}`);
+    await r.env!.close();
+  })();
+  work.then(
+    () => (built = true),
+    () => (built = true),
+  );
+  if (await watchForStall(() => built, () => r.progress())) {
+    r.env?.abandon();
+    throw new Error(`base environment (seed ${seed}) hung: building it stopped making progress after ${r.ops.length} operation(s)`);
+  }
+  await work;
   // Whatever the close left unsynced (e.g. the lock file's removal) reaches the disk, as it
   // would long before the next session: the workloads start from a fully durable base.
   const disk = r.disk.snapshot();

@@ -11,7 +11,9 @@
  *  - write-ahead rule: no dictionary header on the crashed disk carries a checkpoint LSN
  *    beyond the last LSN of the (repaired) log;
  *  - structure: the BTT invariants of every open dictionary, the disk model's invariants;
- *  - recovery itself succeeds (any error is a violation).
+ *  - recovery itself succeeds (any error is a violation);
+ *  - progress (the watchdog): a program that stops making progress is a violation, never a
+ *    silent exit or a hang of the harness (see watchForStall below).
  * After every completed checkpoint the image oracle runs: a copy of the disk with every
  * unsynced write dropped, opened read-only at the newest headers, holds exactly the model's
  * state as of the checkpoint's begin.
@@ -20,6 +22,9 @@
  *  - Deterministic: the seed fixes the disk (fault fates, I/O jitter) and every crash seed,
  *    so runProgram(seed, ops) replays exactly.
  *  - At most one background checkpoint at a time; it is settled before any crash.
+ *  - run() always settles: a stalled program is reported after a bounded number of idle
+ *    event-loop turns, a program that keeps doing I/O after maxIoOps calls. The watchdog adds no
+ *    promise continuation to the program, so the interleaving a seed fixes is unchanged.
  */
 import { TokusimError } from '../format/errors.js';
 import type { Xid } from '../format/record-types.js';
@@ -59,6 +64,39 @@ export interface RunnerOptions {
   baseDisk?: SimStorage;
   /** ...whose committed contents are these. */
   baseState?: ModelState;
+  /** Idle event-loop turns after which an unsettled program is reported as hung. Default 64. */
+  stallTurns?: number;
+  /** Simulated I/O calls after which a program still running is reported as not finishing (a livelock). Default 1,000,000. */
+  maxIoOps?: number;
+}
+
+export const DEFAULT_STALL_TURNS = 64;
+export const DEFAULT_MAX_IO_OPS = 1_000_000;
+
+/**
+ * The watchdog: wait until done() or until the simulation can no longer move. Nothing in the
+ * simulated world waits for the host: SimStorage completes every call in promise continuations
+ * (its jitter too), and the VirtualClock moves only when the runner advances it, one event-loop
+ * turn per step. So an event-loop turn in which progress() did not change (no I/O call, no
+ * clock movement, no timer fired) means every promise continuation has run and none woke the
+ * program; after `turns` such turns in a row it can never settle. Returns true when stalled.
+ * The loop only reads progress() between turns, so it never changes the program's interleaving.
+ */
+export async function watchForStall(done: () => boolean, progress: () => string, turns: number = DEFAULT_STALL_TURNS): Promise<boolean> {
+  let idle = 0;
+  let last = progress();
+  while (!done()) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (done()) return false;
+    const now = progress();
+    if (now !== last) {
+      last = now;
+      idle = 0;
+    } else if (++idle >= turns) {
+      return true;
+    }
+  }
+  return false;
 }
 
 export interface Violation {
@@ -104,6 +142,8 @@ export class Runner {
   /** Prepared transactions resolved (or being resolved) since the last verification. */
   private resolving = new Map<bigint, { writes: RowWrite[]; commit: boolean; commitIndex: number }>();
   private opIndex = -1;
+  /** Set once the I/O budget is spent: every later I/O call crashes and the run ends with this. */
+  private stopped: string | undefined;
 
   constructor(readonly options: RunnerOptions) {
     this.disk =
@@ -144,7 +184,7 @@ export class Runner {
       try {
         this.env = await Env.open(ENV_DIR, this.envOptions(mode));
       } catch (err) {
-        if (err instanceof SimulatedCrash && attempt < 5) {
+        if (err instanceof SimulatedCrash && attempt < 5 && this.stopped === undefined) {
           this.disk.crash({ seed: this.crashRng.nextU32() });
           this.crashStates++;
           afterCrash = true;
@@ -188,8 +228,53 @@ export class Runner {
 
   // ------------------------------------------------------------------ program execution
 
-  /** Run ops (the environment is opened first); stops at the first violation. */
+  /** What the watchdog compares between event-loop turns. */
+  progress(): string {
+    return `${this.disk.ioOps()}/${this.clock.nowMs()}/${this.clock.timersFired()}`;
+  }
+
+  /** Where the program is, for a watchdog report. */
+  private where(): string {
+    return this.opIndex < 0 ? 'opening the environment' : `operation ${this.opIndex + 1} (${formatOp(this.ops[this.opIndex]!)})`;
+  }
+
+  /**
+   * Run ops (the environment is opened first); stops at the first violation. Always settles:
+   * a program the watchdog finds stalled, or one that spends its I/O budget, ends with a
+   * violation that names the operation it was in; the ops so far are its replayable script.
+   */
   async run(ops: Iterable<Op> | ((r: Runner) => Op | undefined)): Promise<RunResult> {
+    const maxIo = this.options.maxIoOps ?? DEFAULT_MAX_IO_OPS;
+    const ioLimit = this.disk.ioOps() + maxIo;
+    const unhook = this.disk.onIo((ev) => {
+      if (ev.seq <= ioLimit) return;
+      this.stopped ??= `no progress: ${this.where()} had not finished after the program's ${maxIo} simulated I/O calls (a livelock?)`;
+      throw new SimulatedCrash(ev.seq, 'the I/O budget is spent');
+    });
+    let settled = false;
+    const body = this.runBody(ops);
+    body.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const turns = this.options.stallTurns ?? DEFAULT_STALL_TURNS;
+    if (await watchForStall(() => settled, () => this.progress(), turns)) {
+      unhook();
+      const timers = this.clock.pendingTimers();
+      const hang =
+        `hang: ${this.where()} never settles: ${turns} event-loop turns passed with no simulated I/O and no virtual-clock movement ` +
+        `(${timers} virtual timer${timers === 1 ? '' : 's'} pending, the clock moves only in 'advance' operations${this.bg !== null ? '; a background checkpoint is running' : ''}), so nothing can wake it`;
+      if (this.violation === null) this.violation = { opIndex: this.opIndex, message: hang };
+      else this.violation.message += `; then ${hang}`;
+      // The stuck tasks are left to the garbage collector; nothing of this run may act again.
+      this.env?.abandon();
+      return { ops: this.ops, violation: this.violation, crashStates: this.crashStates, imageChecks: this.imageChecks, faults: this.disk.stats() };
+    }
+    unhook();
+    return body;
+  }
+
+  private async runBody(ops: Iterable<Op> | ((r: Runner) => Op | undefined)): Promise<RunResult> {
     try {
       if (this.env === undefined) await this.guard(() => this.open(this.mode, false));
       if (typeof ops === 'function') {
@@ -198,6 +283,7 @@ export class Runner {
         for (const op of ops) await this.step(op);
       }
     } catch (err) {
+      if (this.stopped !== undefined) this.violation ??= { opIndex: this.opIndex, message: this.stopped };
       if (!(err instanceof ViolationFound)) {
         this.violation ??= { opIndex: this.opIndex, message: `unexpected error: ${describe(err)}` };
       }
@@ -225,6 +311,7 @@ export class Runner {
     try {
       await fn();
     } catch (err) {
+      if (this.stopped !== undefined) this.fail(this.stopped);
       // Once the disk has halted the machine is dead: whatever a task raises after that point
       // (e.g. a client meeting the leftovers of a checkpoint the crash interrupted) never
       // happens on real hardware, so it is the crash, not a violation.

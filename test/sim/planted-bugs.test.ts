@@ -16,6 +16,7 @@ const CAUGHT: PlantedBugName[] = [
   'recovery-keeps-open-txns',
   'header-slot-by-offset',
   'replay-ignores-checkpoint-lsn',
+  'abort-leaks-client-lock',
 ];
 
 afterEach(() => clearPlantedBugs());
