@@ -417,11 +417,18 @@ export class Env implements EnvCore {
       }
       await env.start();
     } catch (err) {
-      // Release the lock file first: abandon() only stops renewing it (as a crash would).
-      const lock = env.envLock;
-      env.envLock = undefined;
-      env.abandon();
-      await lock?.release().catch(() => undefined);
+      if (err instanceof SimulatedCrash) {
+        // The machine stopped: no more I/O (a crash closes nothing). Release the lock file
+        // first: abandon() only stops renewing it.
+        const lock = env.envLock;
+        env.envLock = undefined;
+        env.abandon();
+        await lock?.release().catch(() => undefined);
+      } else {
+        // This process failed to open it: close what it opened without writing anything more
+        // (no file handle is left for the garbage collector) and release the lock.
+        await env.closeFailed().catch(() => undefined);
+      }
       throw err;
     }
     return env;
