@@ -1033,14 +1033,8 @@ export class Env implements EnvCore {
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
         const durable = this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
-        if (durable !== undefined) {
-          try {
-            await durable;
-          } catch (err) {
-            t.state = 'failed';
-            throw err;
-          }
-        }
+        // No await when nothing must be synced: a commit that waits for nothing keeps its timing.
+        if (durable !== undefined) await Env.failTxnUnless(t, durable);
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
@@ -1156,6 +1150,16 @@ export class Env implements EnvCore {
     }
   }
 
+  /** Wait for a commit's log write; if it fails, the transaction is 'failed' (never visible). */
+  private static async failTxnUnless(txn: Txn, durable: Promise<void>): Promise<void> {
+    try {
+      await durable;
+    } catch (err) {
+      txn.state = 'failed';
+      throw err;
+    }
+  }
+
   /**
    * Wait, inside the commit's client-lock section and before its write set is applied, until
    * the log is durable up to its xcommit when the durability mode asks for it: 'sync' always;
@@ -1229,14 +1233,7 @@ export class Env implements EnvCore {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
       if (lsn !== undefined && txn.parent === undefined && how === 'commit') {
         const durable = this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
-        if (durable !== undefined) {
-          try {
-            await durable;
-          } catch (err) {
-            txn.state = 'failed';
-            throw err;
-          }
-        }
+        if (durable !== undefined) await Env.failTxnUnless(txn, durable);
       }
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
