@@ -33,11 +33,13 @@ export interface FileGrowth {
   newSize: bigint;
 }
 
+/** Callbacks the block table makes when its state changes (for example, a header becoming dirty). */
 export interface BlockTableHooks {
   /** ft_set_dirty: the current header (false) or the checkpoint header (true) became dirty. */
   setDirty?(forCheckpoint: boolean): void;
 }
 
+/** A block translation table serialized for a checkpoint: where it goes in the file and its bytes. */
 export interface SerializedTranslation {
   /** Where the BTT goes (4096-aligned, >= 8192). */
   address: bigint;
@@ -51,6 +53,7 @@ function prevents(t: Translation | null, b: number, old: TranslationEntry): bool
   return t !== null && b < t.smallestNeverUsed && t.diskoffs[b] === old.diskoff;
 }
 
+/** The block translation table of a dictionary with its three translations (current, in progress, checkpointed) and the block allocator they share. */
 export class BlockTable {
   private current: Translation;
   private inprogress: Translation | null = null;

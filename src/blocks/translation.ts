@@ -12,13 +12,16 @@
 import { invariant } from '../format/errors.js';
 import { DISKOFF_UNUSED, SIZE_IS_FREE, type TranslationImage } from '../format/btt-format.js';
 
+/** Which of the three block translations a table is: the current one, the one of the checkpoint in progress, or the last checkpointed one. */
 export type TranslationType = 'current' | 'inprogress' | 'checkpointed';
 
+/** Where one block number lives in the file: offset and size in bytes (or a free marker). */
 export interface TranslationEntry {
   diskoff: bigint;
   size: bigint;
 }
 
+/** One block translation table: for each block number, where its block lives in the file. */
 export class Translation {
   constructor(
     public type: TranslationType,

@@ -10,6 +10,7 @@
 
 import { invariant } from '../format/errors.js';
 
+/** Counts background jobs (clone writes) in flight, so that the checkpointer can stop accepting new ones and wait for those running. */
 export class BackgroundJobManager {
   readonly name: string;
   private accepting = true;

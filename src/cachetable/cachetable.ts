@@ -47,6 +47,7 @@ export interface SlicedCloneCallbacks<V> {
   yieldNow?: () => Promise<void>;
 }
 
+/** Options for a {@link Cachetable}. */
 export interface CachetableOptions {
   /** Evict when the PAIRs plus clones exceed this many bytes. Default: unlimited. */
   memoryLimit?: number;
@@ -62,6 +63,7 @@ export interface DependentPair {
   readonly dirty?: boolean;
 }
 
+/** How to pin a PAIR: read or write, and whether the write pin may take long. */
 export interface PinOptions {
   mode: 'read' | 'write';
   /** A write pin that may take long (PL_WRITE_EXPENSIVE). Default true for writes. */
@@ -70,6 +72,7 @@ export interface PinOptions {
   task?: LockTask;
 }
 
+/** Counters of a {@link Cachetable}. */
 export interface CachetableStats {
   /** Bits set by turnOnPendingBits, summed over checkpoints. */
   pairsMarkedPending: number;
@@ -93,6 +96,7 @@ function pairKey(cf: AnyCachefile, blocknum: bigint): string {
   return `${cf.id}/${blocknum}`;
 }
 
+/** The cachetable: PAIRs of every open file with their locks, pin and unpin, clone on write, eviction and the checkpoint's pending bits. */
 export class Cachetable {
   readonly events: CachetableEmitter = {};
   readonly pendingExpensive: OrderedLock;

@@ -27,10 +27,12 @@ export const LockLevel = {
   pairMutex: 4,
   pendingCheap: 5,
 } as const;
+/** The level of a lock in the lock order: a task takes locks only in increasing level. */
 export type LockLevelValue = (typeof LockLevel)[keyof typeof LockLevel];
 
 let nextTaskId = 1;
 
+/** A named unit of work that takes locks, so that lock-order violations and reports can name who holds what. */
 export class LockTask {
   readonly id: number;
   /** The name, or a function that builds it: built only when something asks for it (a report). */

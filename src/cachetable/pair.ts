@@ -15,7 +15,9 @@
 
 import { RwLock } from './rwlock.js';
 
+/** The clock count a PAIR starts with; eviction lowers it and every access raises it. */
 export const CLOCK_INITIAL_COUNT = 3;
+/** The highest clock count a PAIR can reach. */
 export const CLOCK_SATURATION = 15;
 
 /** What a flush callback receives. */
@@ -55,6 +57,7 @@ export interface CachefileCallbacks<V> {
   removeKey?: (blocknum: bigint, forCheckpoint: boolean) => void | Promise<void>;
 }
 
+/** An open file in the cachetable (a dictionary), with its callbacks to write and read its pairs. */
 export class Cachefile<V = unknown> {
   readonly id: number;
   readonly name: string;
@@ -76,6 +79,7 @@ export class Cachefile<V = unknown> {
   }
 }
 
+/** A PAIR: one cached block of a cachefile, with its pin count, lock, dirty and checkpoint-pending bits and optional clone. */
 export class Pair<V = unknown> {
   readonly cachefile: Cachefile<V>;
   readonly blocknum: bigint;

@@ -34,6 +34,7 @@ interface Waiter {
   readonly gate: Semaphore;
 }
 
+/** A named readers-writer lock, FIFO and writer-preferring, with PerconaFT's "expensive" flag; it reports when it is taken and released. */
 export class RwLock {
   readonly name: string;
   private readers = 0;

@@ -92,6 +92,7 @@ export interface CheckpointUserdata {
   noteUnpinByCheckpoint(): void | Promise<void>;
 }
 
+/** What a dictionary needs from the checkpointer while it is checkpointed (for example, making the log durable up to an LSN). */
 export interface CheckpointContext {
   /** toku_logger_fsync_if_lsn_not_fsynced (a no-op without a logger). */
   fsyncLogUpTo(lsn: bigint): Promise<void>;
@@ -99,6 +100,7 @@ export interface CheckpointContext {
   nowSeconds: bigint;
 }
 
+/** Options for a {@link CheckpointableDictionary}. */
 export interface DictionaryOptions<V> {
   cachetable: Cachetable;
   storage: Storage;
@@ -234,6 +236,7 @@ async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
   return unframeBlock(block, { file: file.path, offset: Number(file.blockTable.translate(b).diskoff) });
 }
 
+/** A dictionary file whose nodes live as PAIRs in the cachetable and which takes part in checkpoints (header slots, translation table). */
 export class CheckpointableDictionary<V> implements CheckpointUserdata {
   readonly name: string;
   readonly filenum: number;

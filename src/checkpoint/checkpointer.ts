@@ -48,8 +48,10 @@ export interface CrashHookContext {
   readonly beginLsn: bigint;
   readonly caller: CheckpointCallerName;
 }
+/** A function called at a named point of a checkpoint; it can pause the checkpoint or throw to simulate a crash. */
 export type CrashHook = (ctx: CrashHookContext) => void | Promise<void>;
 
+/** Options for a {@link Checkpointer}. */
 export interface CheckpointerOptions {
   cachetable: Cachetable;
   clock: Clock;
@@ -63,6 +65,7 @@ export interface CheckpointerOptions {
   periodSeconds?: number;
 }
 
+/** What one checkpoint did: its begin and end LSNs and what it wrote. */
 export interface CheckpointResult {
   beginLsn: bigint;
   endLsn: bigint;
@@ -79,6 +82,7 @@ function secondsOf(micros: bigint): bigint {
   return micros / 1_000_000n;
 }
 
+/** The checkpointer: runs the steps of a sharp checkpoint over the cachetable, logs begin and end, and optionally runs periodically. */
 export class Checkpointer {
   readonly cachetable: Cachetable;
   readonly clock: Clock;

@@ -102,6 +102,7 @@ function allocPages(length: number, pageBytes: number, hold: ArenaHold | null): 
   return pages;
 }
 
+/** Copy-on-write paged bytes: a node value whose clone shares its pages, so cloning costs per page rather than per byte and the first write to a shared page copies that page alone. */
 export class CowBytes {
   readonly length: number;
   readonly pageBytes: number;

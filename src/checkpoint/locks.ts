@@ -17,12 +17,14 @@
 import { invariant } from '../format/errors.js';
 import { RwLock } from '../cachetable/rwlock.js';
 
+/** The levels of the checkpoint's global locks in the lock order. */
 export const GlobalLockLevel = {
   checkpointSafe: 1,
   lowPriorityMo: 2,
   mo: 3,
   openClose: 4,
 } as const;
+/** The name of one of the checkpoint's global locks. */
 export type GlobalLockName = keyof typeof GlobalLockLevel;
 
 type Mode = 'read' | 'write';
@@ -65,8 +67,10 @@ export interface ClientWaitCounters {
 /** A release function returned by the client-lock API. Calling it twice is a bug. */
 export type Release = () => void;
 
+/** Receives an event each time a global lock is taken or released. */
 export type GlobalLockListener = (e: { type: 'global-lock'; lock: GlobalLockName; mode: Mode; action: 'taken' | 'released'; holder: string }) => void;
 
+/** The checkpoint's global locks: the checkpoint-safe lock, the two multi-operation locks and the open/close lock, taken in that order. */
 export class CheckpointLocks {
   readonly checkpointSafe = new RwLock('checkpoint_safe_lock');
   readonly lowPriorityMo = new RwLock('low_priority_multi_operation_lock');

@@ -64,6 +64,7 @@ import { ioErrorCode } from '../storage/io-error.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 
+/** The name of the environment lock file in an environment directory. */
 export const ENV_LOCK_FILE = '__tokusim_env_lock';
 /** Lock records are small; anything longer is not one (checked before reading it). */
 const MAX_LOCK_BYTES = 4096;
@@ -77,6 +78,7 @@ export function isEnvLockFile(name: string): boolean {
   return name === ENV_LOCK_FILE || name.startsWith(`${ENV_LOCK_FILE}.`);
 }
 
+/** What an environment lock file records: who holds it, its process and lease. */
 export interface EnvLockInfo {
   owner: string;
   pid: number;
@@ -134,6 +136,7 @@ export class EnvLockUnreadableError extends TokusimError {
   }
 }
 
+/** Options for {@link EnvLock.acquire}. */
 export interface EnvLockOptions {
   storage: Storage;
   dir: string;
@@ -283,6 +286,7 @@ function newToken(): string {
 
 type PublishResult = 'won' | 'exists' | 'retry';
 
+/** The lock file that keeps two processes from opening one environment; it is renewed while held and judged stale when its lease ran out or its process is gone. */
 export class EnvLock {
   private timer: TimerHandle | undefined;
   /** The renewal in flight, if any (release waits for it, so no renewal lands after the unlink). */

@@ -114,6 +114,7 @@ export function inameFromNul(bytes: Uint8Array): string {
 /** Default EnvOptions.logPreallocate in 'sync' mode: 4 MiB. */
 export const DEFAULT_LOG_PREALLOCATE = 4 << 20;
 
+/** Options for {@link Env.open}. */
 export interface EnvOptions {
   storage?: Storage;
   clock?: Clock;

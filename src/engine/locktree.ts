@@ -21,7 +21,9 @@ import { invariant, TokusimError } from '../format/errors.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { escapeKey } from './btree/node.js';
 
+/** Whether a row lock is shared (read) or exclusive (write). */
 export type LockMode = 'read' | 'write';
+/** Identifies a dictionary in the lock manager. */
 export type DictionaryId = string | number | bigint;
 
 /** Who asks: the root transaction that owns the locks, and (for messages) the asking txn. */
@@ -30,6 +32,7 @@ export interface LockRequester {
   txnId?: bigint;
 }
 
+/** Why a lock request was refused. */
 export type LockFailure = 'conflict' | 'deadlock' | 'timeout';
 
 /** A lock request refused (kind 'lock-conflict'); `reason` says why. */
@@ -76,12 +79,14 @@ interface LockEntry {
   readonly waiters: Waiter[];
 }
 
+/** One row lock held by a transaction. */
 export interface HeldLock {
   dictionary: string;
   key: Uint8Array;
   mode: LockMode;
 }
 
+/** Options for a {@link LockManager}. */
 export interface LockManagerOptions {
   /** Needed only for bounded waits. */
   clock?: Clock;
@@ -89,6 +94,7 @@ export interface LockManagerOptions {
   waitMs?: number;
 }
 
+/** Row locks of transactions: shared and exclusive locks per key, deadlock detection and optionally bounded waits. */
 export class LockManager {
   private readonly locks = new Map<string, LockEntry>();
   private readonly byOwner = new Map<bigint, Set<string>>();

@@ -29,6 +29,7 @@ import { Txn } from './txn.js';
 import { decodeUpdateExtra } from './update-functions.js';
 import { WriteSet } from './write-set.js';
 
+/** What crash recovery did when an environment was opened. */
 export interface RecoveryReport {
   repaired: RepairResult | null;
   lastLsn: bigint;

@@ -25,12 +25,14 @@ export type RowOp = 'insert' | 'insert_no_overwrite' | 'delete';
 const OP_CODE: Record<RowOp, number> = { insert: 1, insert_no_overwrite: 2, delete: 3 };
 const CODE_OP: Record<number, RowOp> = { 1: 'insert', 2: 'insert_no_overwrite', 3: 'delete' };
 
+/** One row written by a transaction: insert or delete of a key. */
 export interface RowWrite {
   op: RowOp;
   key: Uint8Array;
   value: Uint8Array;
 }
 
+/** One file operation of a transaction: a dictionary file created, deleted or renamed. */
 export interface FileOp {
   kind: 'fcreate' | 'fdelete' | 'frename';
   filenum: number;
@@ -53,6 +55,7 @@ export function keyIndex(key: Uint8Array): string {
   return s;
 }
 
+/** The writes a transaction made: rows per dictionary and file operations, applied at commit. */
 export class WriteSet {
   readonly rows = new Map<number, Map<string, RowWrite>>();
   readonly fileOps: FileOp[] = [];

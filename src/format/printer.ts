@@ -691,6 +691,7 @@ export function formatEntryBytes(bytes: Uint8Array, offset = 0): string {
 
 // ---- Streaming printer ---------------------------------------------------------------------
 
+/** What the `tokuft_logprint`-compatible printer produced: its exit status and stderr text. */
 export interface LogPrintResult {
   /** The tool's exit status: 0, or 1 after DB_BADFORMAT. */
   exitCode: 0 | 1;

@@ -41,6 +41,7 @@ export interface LogEntry {
   bytes: Uint8Array;
 }
 
+/** What the log cursor reports when it opens a log file: its path and version. */
 export interface LogFileOpened {
   path: string;
   /** Log version from the header (undefined for an empty file). */
@@ -48,6 +49,7 @@ export interface LogFileOpened {
   size: number;
 }
 
+/** Options for a {@link LogCursor}. */
 export interface LogCursorOptions {
   /** Check that LSNs are consecutive (default true). */
   checkContinuity?: boolean;
@@ -625,6 +627,7 @@ export class LogCursor {
   }
 }
 
+/** What repairing a damaged log tail did: whether a file was cut, where and what was discarded. */
 export interface RepairResult {
   /** True when a file was truncated. */
   repaired: boolean;

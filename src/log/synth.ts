@@ -25,6 +25,7 @@ import { Prng } from '../storage/prng.js';
 import type { Storage } from '../storage/storage.js';
 import { LogWriter, type LogRecordInput } from './writer.js';
 
+/** Options for {@link synthesizeLog}. */
 export interface SynthOptions {
   storage: Storage;
   dir: string;
@@ -38,6 +39,7 @@ export interface SynthOptions {
   onProgress?: (bytesLogged: number) => void;
 }
 
+/** What {@link synthesizeLog} wrote. */
 export interface SynthResult {
   records: number;
   bytes: number;

@@ -61,6 +61,7 @@ export const MIN_PREALLOCATE = 64 << 10;
 /** LOGGER_MIN_BUF_SIZE: 16 MiB. */
 export const DEFAULT_LOG_BUFFER_SIZE = 1 << 24;
 
+/** Options for a {@link LogWriter}. */
 export interface LogWriterOptions {
   storage: Storage;
   dir: string;
@@ -95,6 +96,7 @@ export interface LogFileInfo {
   maxLsn: bigint;
 }
 
+/** Counters of a {@link LogWriter}. */
 export interface LogWriterStats {
   records: number;
   bytesWritten: number;
@@ -110,6 +112,7 @@ export interface LogWriterStats {
   writesOnThisThread: number;
 }
 
+/** The logger: gives records their LSNs, buffers them, writes and fsyncs them by the durability policy and rolls over to new log files. */
 export class LogWriter {
   private readonly storage: Storage;
   readonly dir: string;

@@ -9,10 +9,12 @@
  */
 import { TokusimError, invariant } from '../format/errors.js';
 
+/** A scheduled timer of a {@link Clock}, which can be cancelled. */
 export interface TimerHandle {
   cancel(): void;
 }
 
+/** The source of time and timers for the engine: real ({@link RealClock}) or virtual and driven by a test ({@link VirtualClock}). */
 export interface Clock {
   /** Microseconds since the Unix epoch (PerconaFT's timestamp unit). */
   nowMicros(): bigint;
@@ -75,6 +77,7 @@ function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Options for a {@link VirtualClock}. */
 export interface VirtualClockOptions {
   /** Wall time at virtual ms 0, in microseconds since the epoch (default 2024-01-01T00:00Z). */
   startMicros?: bigint;

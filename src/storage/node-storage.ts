@@ -256,6 +256,7 @@ function nextTurn(): Promise<void> {
   });
 }
 
+/** Options for a {@link NodeStorage}. */
 export interface NodeStorageOptions {
   /**
    * How StorageFile.fsync syncs a file: 'datasync' (default, fdatasync(2): data plus the
@@ -285,8 +286,10 @@ export interface NodeStorageOptions {
  * lock and wake other threads for every block; client p99 during a checkpoint was the same.
  */
 export const DEFAULT_FRAME_WORKERS = 2;
+/** How a {@link NodeStorage} writes large frames when no option says otherwise. */
 export const DEFAULT_FRAME_WRITE_MODE: FrameWriteMode = 'worker-sync';
 
+/** A {@link Storage} over real files (node:fs) under a directory. */
 export class NodeStorage implements Storage, CooperativeStorage {
   private pool: FrameWorkerPool | undefined;
   private readonly frameWorkers: number;

@@ -24,6 +24,7 @@ function splitmix32(state: number): [number, number] {
   return [z, next];
 }
 
+/** A small seeded pseudo-random generator, so that every choice the simulated disk and the crash tests make is reproducible from a seed. */
 export class Prng {
   private s: Uint32Array;
 

@@ -70,6 +70,7 @@ export interface SimFaults {
   loseDirEntries: boolean;
 }
 
+/** Every fault the simulated disk can inject, switched on. */
 export const ALL_FAULTS: Readonly<SimFaults> = Object.freeze({
   dropUnsynced: true,
   tornWrites: true,
@@ -77,6 +78,7 @@ export const ALL_FAULTS: Readonly<SimFaults> = Object.freeze({
   loseDirEntries: true,
 });
 
+/** Every fault of the simulated disk switched off (a crash keeps exactly what was synced). */
 export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
   dropUnsynced: false,
   tornWrites: false,
@@ -87,6 +89,7 @@ export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
 /** 'faults': fates drawn per the enabled faults; 'keep-all': clean power-off; 'drop-all': lose every unsynced operation. */
 export type CrashMode = 'faults' | 'keep-all' | 'drop-all';
 
+/** Options for a {@link SimStorage}: the seed, sector size, capacity and which faults to inject. */
 export interface SimStorageOptions {
   /** Seed for every choice this disk makes (default 1). */
   seed?: number;
@@ -103,6 +106,7 @@ export interface SimStorageOptions {
   capacity?: number;
 }
 
+/** Options for a crash of a {@link SimStorage}: the seed of this crash and how it treats unsynced writes. */
 export interface CrashOptions {
   /** Seed for this crash's choices (default: drawn from the disk's own generator). */
   seed?: number;
@@ -111,6 +115,7 @@ export interface CrashOptions {
   faults?: Partial<SimFaults>;
 }
 
+/** The kind of one I/O call on a {@link SimStorage}, as its I/O events report it. */
 export type IoOp =
   | 'open'
   | 'pread'
@@ -127,6 +132,7 @@ export type IoOp =
   | 'unlink'
   | 'fsyncDir';
 
+/** One I/O call on a {@link SimStorage}, as reported to its listener (used to schedule crashes and faults). */
 export interface IoEvent {
   /** 1-based number of this I/O call on this disk (continues across crashes and snapshots). */
   readonly seq: number;
@@ -454,6 +460,7 @@ class SimFile implements StorageFile {
 // The disk
 // ---------------------------------------------------------------------------------------------
 
+/** An in-memory, deterministic {@link Storage} that keeps what is durable apart from what is only written, and at a crash decides from a seed which unsynced writes survive, are dropped or are torn. */
 export class SimStorage implements Storage {
   /** Bumped by every crash; handles from an older generation are dead. */
   generation = 0;

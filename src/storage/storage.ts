@@ -38,6 +38,7 @@ export interface OpenOptions {
   dsync?: boolean;
 }
 
+/** An open file of a {@link Storage}: positional reads and writes, size changes and fsync. */
 export interface StorageFile {
   readonly path: string;
   /**
@@ -63,6 +64,7 @@ export interface StorageFile {
   close(): Promise<void>;
 }
 
+/** The file system interface the whole engine runs on, implemented by {@link NodeStorage} (real files) and {@link SimStorage} (in-memory, fault injecting). */
 export interface Storage {
   open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile>;
   exists(path: string): Promise<boolean>;

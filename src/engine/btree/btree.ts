@@ -41,11 +41,13 @@ import type { NodeStore, Pinned } from './node-store.js';
 
 export type { BtreeOptions } from './fill.js';
 
+/** One key/value entry of a B+tree. */
 export interface BtreeEntry {
   key: Uint8Array;
   value: Uint8Array;
 }
 
+/** Shape counters of a {@link Btree}. */
 export interface BtreeStats {
   /** Levels: 0 for an empty tree, 1 for a lone leaf root. */
   height: number;
@@ -108,6 +110,7 @@ function changedSince(node: BtreeNode, image: unknown[][]): boolean {
   return false;
 }
 
+/** A B+tree of byte keys and values over a {@link NodeStore}. */
 export class Btree {
   readonly policy: FillPolicy;
   private readonly latch = new AsyncRwLatch();

@@ -22,6 +22,7 @@ import { invariant, TokusimError } from '../../format/errors.js';
 import { type BtreeNode, entryCount, type InternalNode, type LeafNode, newInternal, newLeaf } from './node.js';
 import { encodedNodeSize } from './node-codec.js';
 
+/** Options for a {@link Btree}: how many entries and bytes a node may hold. */
 export interface BtreeOptions {
   /** Most entries (leaf keys, internal children) per node; >= 4. Default 64. */
   maxEntries?: number;
@@ -29,6 +30,7 @@ export interface BtreeOptions {
   maxNodeBytes?: number;
 }
 
+/** Decides when a B+tree node is too full (split) or too empty (merge). */
 export class FillPolicy {
   readonly maxEntries: number;
   readonly maxNodeBytes: number | undefined;

@@ -18,6 +18,7 @@ import { invariant } from '../../format/errors.js';
 import { bytesEqual, type BtreeNode } from './node.js';
 import { decodeNode, encodeNode } from './node-codec.js';
 
+/** Whether a node is pinned to read it or to change it. */
 export type PinMode = 'read' | 'write';
 
 /** A pinned node. The tree mutates `node` in place only when `mode` is 'write'. */
@@ -27,6 +28,7 @@ export interface Pinned {
   readonly node: BtreeNode;
 }
 
+/** Where the B+tree's nodes live: pin, unpin, create and free by block number. */
 export interface NodeStore {
   /** Pin a node and return its decoded object. */
   pin(blocknum: bigint, mode: PinMode): Promise<Pinned>;
@@ -48,6 +50,7 @@ interface ActivePin {
   readonly before: Uint8Array | null;
 }
 
+/** Options for a {@link MemoryNodeStore}. */
 export interface MemoryNodeStoreOptions {
   /** Awaited inside every pin() and create(), so a test scheduler can interleave callers. */
   onIo?: (what: string) => Promise<void>;
