@@ -82,6 +82,7 @@ export class TokusimError extends Error {
   /** Where it went wrong. */
   readonly where: ErrorWhere;
 
+  /** An error of the given kind whose message is followed by where it went wrong (file, offset, LSN). */
   constructor(kind: ErrorKind, message: string, where: ErrorWhere = {}) {
     super(TokusimError.describe(message, where));
     this.name = 'TokusimError';
