@@ -206,10 +206,12 @@ export class BlockAllocator {
     return this.holes.filter((h) => h.size !== Infinity).map((h) => ({ offset: BigInt(h.offset), size: BigInt(h.size) }));
   }
 
+  /** True when a block of size bytes is allocated at offset. */
   hasBlock(offset: bigint, size: bigint): boolean {
     return this.blocks.get(Number(offset)) === Number(size);
   }
 
+  /** Checks the allocator's holes and blocks; throws an invariant error when one fails. */
   checkInvariants(): void {
     const holes = this.holes;
     invariant(holes.length > 0 && holes[holes.length - 1]!.size === Infinity, 'the last hole is infinite');

@@ -206,6 +206,7 @@ export class BlockTable {
     return this.reallocInternal(2, size, false);
   }
 
+  /** Where the descriptor block lives in the current translation. */
   getDescriptorOffsetSize(): { diskoff: bigint; size: bigint } {
     return this.current.entry(2);
   }
@@ -315,6 +316,7 @@ export class BlockTable {
     return t ? t.toImage() : null;
   }
 
+  /** Checks the three translations and the allocator against each other; throws an invariant error when one fails. */
   checkInvariants(): void {
     const ts = [this.current, this.inprogress, this.checkpointed].filter((t): t is Translation => t !== null);
     for (const t of ts) t.checkWellFormed();

@@ -36,6 +36,7 @@ export class BackgroundJobManager {
     this.jobs++;
   }
 
+  /** Ends one job; a failure passed here is kept and rethrown by waitForJobsToFinish. */
   remove(failure?: unknown): void {
     invariant(this.jobs > 0, () => `${this.name}: job removed with none outstanding`);
     if (failure !== undefined && this.failure === undefined) this.failure = failure;
@@ -56,6 +57,7 @@ export class BackgroundJobManager {
     );
   }
 
+  /** Stops accepting jobs and resolves when none is running; rejects with the first job failure. */
   async waitForJobsToFinish(): Promise<void> {
     this.accepting = false;
     if (this.jobs > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -66,6 +68,7 @@ export class BackgroundJobManager {
     }
   }
 
+  /** Accepts jobs again; throws an invariant error while jobs are outstanding. */
   reset(): void {
     invariant(this.jobs === 0, () => `${this.name}: reset with ${this.jobs} job(s) outstanding`);
     this.accepting = true;

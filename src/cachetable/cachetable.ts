@@ -43,7 +43,9 @@ import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileC
  * ordinary `clone` callback must still be present (it marks the cachefile cloneable).
  */
 export interface SlicedCloneCallbacks<V> {
+  /** Clones a value in bounded steps (each `yield` ends one), returning the clone at the end. */
   cloneSteps?: (value: V, blocknum: bigint) => Generator<void, CloneResult<V>, void>;
+  /** Lets other tasks run between clone steps. */
   yieldNow?: () => Promise<void>;
 }
 
@@ -180,6 +182,7 @@ export class Cachetable {
 
   // ---------------------------------------------------------------- cachefiles
 
+  /** Opens a cachefile named name whose blocks are read and written through callbacks. */
   async openCachefile<V>(name: string, callbacks: CachefileCallbacks<V>): Promise<Cachefile<V>> {
     const task = new LockTask(`open ${name}`);
     return this.cachefileListLock.with(task, 'write', () => {

@@ -60,10 +60,12 @@ export class LockTask {
     return this.heldLocks.map((l, i) => `${l.name}(${this.heldModes[i]!})`);
   }
 
+  /** True while the task holds any lock. */
   holdsAny(): boolean {
     return this.heldLocks.length > 0;
   }
 
+  /** True while the task holds lock. */
   holds(lock: OrderedLock): boolean {
     return this.heldLocks.includes(lock);
   }
@@ -93,11 +95,13 @@ export class LockTask {
     );
   }
 
+  /** Records that the task took lock in mode. */
   noteAcquired(lock: OrderedLock, mode: 'read' | 'write'): void {
     this.heldLocks.push(lock);
     this.heldModes.push(mode);
   }
 
+  /** Records that the task released lock in mode; throws an invariant error when it did not hold it. */
   noteReleased(lock: OrderedLock, mode: 'read' | 'write'): void {
     // Usually the innermost lock is released first: search from the end.
     let i = this.heldLocks.length - 1;
@@ -140,6 +144,7 @@ export class OrderedLock {
     return true;
   }
 
+  /** Takes the lock for task in mode, after checking the lock order (throws an invariant error on a violation). */
   async acquire(task: LockTask, mode: 'read' | 'write'): Promise<void> {
     task.checkAcquire(this);
     if (mode === 'read') await this.rw.readLock();
@@ -148,6 +153,7 @@ export class OrderedLock {
     this.emitter.emit?.({ type: 'lock-taken', lock: this.name, mode, task: task.name });
   }
 
+  /** Releases the lock task holds in mode. */
   release(task: LockTask, mode: 'read' | 'write'): void {
     task.noteReleased(this, mode);
     if (mode === 'read') this.rw.readUnlock();

@@ -46,10 +46,12 @@ export interface CloneResult<V> {
  * write lock).
  */
 export interface CachefileCallbacks<V> {
+  /** Reads the value of a block from the file, with its size in bytes. */
   fetch(blocknum: bigint): Promise<{ value: V; size: number }>;
   /** Write the value; resolves to the size of what was written, which for a non-clone
    *  write also becomes the PAIR's new size. */
   flush(args: FlushArgs<V>): Promise<number>;
+  /** Makes the copy a checkpoint writes while the value goes on changing; present only for cloneable cachefiles. */
   clone?: (value: V, blocknum: bigint) => CloneResult<V>;
   /** Called when a pending bit is resolved, before any write (FT: rotate flow counters). */
   checkpointComplete?: (value: V, blocknum: bigint) => void;
@@ -114,6 +116,7 @@ export class Pair<V = unknown> {
     return this.valueLock.readerCount + (this.valueLock.writeLocked ? 1 : 0);
   }
 
+  /** The PAIR as `cachefile:blocknum`, for messages. */
   toString(): string {
     return `${this.cachefile.name}:${this.blocknum}`;
   }

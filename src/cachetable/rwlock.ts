@@ -94,6 +94,7 @@ export class RwLock {
     return this.readWouldBlock() && this.writeLockIsExpensive();
   }
 
+  /** Takes a read lock when that would not wait; true when taken. */
   tryReadLock(): boolean {
     if (this.readWouldBlock()) return false;
     this.readers++;
@@ -101,6 +102,7 @@ export class RwLock {
     return true;
   }
 
+  /** Takes the write lock when that would not wait (marked expensive if asked); true when taken. */
   tryWriteLock(expensive = false): boolean {
     if (this.writeWouldBlock()) return false;
     this.writer = true;
@@ -138,12 +140,14 @@ export class RwLock {
     return sleepOn(entry.gate);
   }
 
+  /** Releases one read lock; throws an invariant error when none is held. */
   readUnlock(): void {
     if (this.readers <= 0) invariant(false, () => `${this.name}: read unlock without a read holder`);
     this.readers--;
     this.dispatch();
   }
 
+  /** Releases the write lock; throws an invariant error when it is not held. */
   writeUnlock(): void {
     if (!this.writer) invariant(false, () => `${this.name}: write unlock without the write holder`);
     this.writer = false;

@@ -49,6 +49,7 @@ import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pai
 
 /** How node values become bytes on disk and back. */
 export interface NodeCodec<V> {
+  /** The bytes of a node value as written to its block. */
   serialize(value: V, blocknum: bigint): Uint8Array;
   /**
    * The serialized bytes as consecutive parts (their concatenation is serialize's result),
@@ -58,6 +59,7 @@ export interface NodeCodec<V> {
    * a PAIR under its lock).
    */
   serializeParts?(value: V, blocknum: bigint): readonly Uint8Array[];
+  /** The node value read back from its block's bytes; throws a TokusimError when they are damaged. */
   deserialize(bytes: Uint8Array, blocknum: bigint): V;
   /** A private copy for clone-on-write. Omit it and the dictionary takes the no-clone paths. */
   clone?(value: V, blocknum: bigint): V;
@@ -84,11 +86,15 @@ export interface CheckpointUserdata {
   readonly name: string;
   /** The fields of the fassociate record, or null if the file is not logged. */
   fassociate(): { filenum: number; treeflags: number; iname: Uint8Array; unlink_on_close: number } | null;
+  /** Called at the begin of a checkpoint for each open file, which that checkpoint then writes. */
   notePinByCheckpoint(): void;
   /** Runs under the four begin locks; must not call back into the cachetable. */
   beginCheckpoint(lsn: bigint): void;
+  /** Writes this file's translation table and header for the checkpoint; says whether it wrote and to which slot. */
   checkpoint(ctx: CheckpointContext): Promise<{ written: boolean; slot?: 0 | 1; checkpointCount?: bigint }>;
+  /** Called after the checkpoint's end record is logged: the new translation becomes the checkpointed one and blocks only the older checkpoint used are freed. */
   endCheckpoint(): Promise<void>;
+  /** Called when the checkpoint is done with this file. */
   noteUnpinByCheckpoint(): void | Promise<void>;
 }
 
@@ -414,6 +420,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
     return { filenum: this.filenum, treeflags: this.header.flags, iname: encoder.encode(this.iname), unlink_on_close: this.unlinkOnClose ? 1 : 0 };
   }
 
+  /** Called at the begin of a checkpoint for each open file, which that checkpoint then writes. */
   notePinByCheckpoint(): void {
     invariant(!this.pinnedByCheckpoint, () => `${this.name} is already pinned by a checkpoint`);
     this.pinnedByCheckpoint = true;
@@ -455,6 +462,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
     this.checkpointHeader = null;
   }
 
+  /** Called when the checkpoint is done with this file. */
   noteUnpinByCheckpoint(): void {
     invariant(this.pinnedByCheckpoint, () => `${this.name} is not pinned by the checkpoint`);
     this.pinnedByCheckpoint = false;

@@ -138,6 +138,7 @@ export class Checkpointer {
 
   // ------------------------------------------------------------------ wiring
 
+  /** Sets (or clears with undefined) the receiver of checkpoint trace events, global lock events included. */
   setListener(listener: CheckpointListener | undefined): void {
     this.listener = listener;
     this.locks.listener = listener === undefined ? undefined : (e) => listener(e);

@@ -34,10 +34,12 @@ export class GlobalLockHolder {
   private readonly held: Array<{ name: GlobalLockName; mode: Mode }> = [];
   constructor(readonly name: string) {}
 
+  /** The global locks this holder holds, as `name(mode)`, for messages. */
   holding(): string[] {
     return this.held.map((h) => `${h.name}(${h.mode})`);
   }
 
+  /** Throws an invariant error when taking lock name now would break the lock order. */
   checkAcquire(name: GlobalLockName): void {
     for (const h of this.held) {
       invariant(
@@ -47,10 +49,12 @@ export class GlobalLockHolder {
     }
   }
 
+  /** Records that the holder took lock name in mode. */
   noteAcquired(name: GlobalLockName, mode: Mode): void {
     this.held.push({ name, mode });
   }
 
+  /** Records that the holder released lock name in mode; throws an invariant error when it did not hold it. */
   noteReleased(name: GlobalLockName, mode: Mode): void {
     const i = this.held.findIndex((h) => h.name === name && h.mode === mode);
     invariant(i >= 0, () => `${this.name} releases ${name}(${mode}) which it does not hold`);
@@ -87,6 +91,7 @@ export class CheckpointLocks {
     return this[name];
   }
 
+  /** Takes global lock name in mode for holder, after checking the lock order. */
   async acquire(holder: GlobalLockHolder, name: GlobalLockName, mode: Mode): Promise<void> {
     holder.checkAcquire(name);
     const l = this.lock(name);
@@ -96,6 +101,7 @@ export class CheckpointLocks {
     this.listener?.({ type: 'global-lock', lock: name, mode, action: 'taken', holder: holder.name });
   }
 
+  /** Releases global lock name held by holder in mode. */
   release(holder: GlobalLockHolder, name: GlobalLockName, mode: Mode): void {
     holder.noteReleased(name, mode);
     const l = this.lock(name);

@@ -324,6 +324,7 @@ export class EnvLock {
     return verdictOf(raw, { owner: '', checkProcesses, nowWallMs: wallMs(clock) });
   }
 
+  /** Takes the environment lock of a directory, writing the lock file atomically; throws an EnvLockedError when another live owner holds it. */
   static async acquire(options: EnvLockOptions): Promise<EnvLock> {
     const leaseMs = options.leaseMs ?? 10_000;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 4) {

@@ -212,6 +212,7 @@ export class LockManager {
     return this.locks.size;
   }
 
+  /** Checks the lock table against the per-owner index; throws an invariant error when they disagree. */
   checkInvariants(): void {
     const index = new Map<bigint, Set<string>>();
     for (const e of this.locks.values()) {

@@ -217,6 +217,7 @@ export class LogReplayer {
     return this.records;
   }
 
+  /** Applies the next log record (LSNs must follow one another); throws on a record that does not fit the state. */
   apply(rec: LogRecord): void {
     invariant(!this.finished, 'apply() after finish()');
     this.checkLsn(rec.lsn);

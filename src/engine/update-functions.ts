@@ -92,6 +92,7 @@ export class UpdateRegistry {
     return [...this.fns.keys()].sort();
   }
 
+  /** True when an update function named name is registered. */
   has(name: string): boolean {
     return this.fns.has(name);
   }

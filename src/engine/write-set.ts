@@ -70,12 +70,14 @@ export class WriteSet {
     return this.rowCount === 0 && this.fileOps.length === 0;
   }
 
+  /** Records a copy of a row write to dictionary filenum, replacing an earlier write of the same key. */
   record(filenum: number, w: RowWrite): void {
     let m = this.rows.get(filenum);
     if (m === undefined) this.rows.set(filenum, (m = new Map()));
     m.set(keyIndex(w.key), { op: w.op, key: w.key.slice(), value: w.op === 'delete' ? new Uint8Array(0) : w.value.slice() });
   }
 
+  /** This write set's write to key in dictionary filenum, if any. */
   lookup(filenum: number, key: Uint8Array): RowWrite | undefined {
     return this.rows.get(filenum)?.get(keyIndex(key));
   }
@@ -91,6 +93,7 @@ export class WriteSet {
     this.fileOps.push(...child.fileOps);
   }
 
+  /** The write set's bytes, as stored in a rollback node. */
   encode(): Uint8Array {
     const w = new ByteWriter(64);
     w.bytes(MAGIC);
@@ -112,6 +115,7 @@ export class WriteSet {
     return w.toBytes();
   }
 
+  /** A write set read back from a rollback node's bytes; throws a TokusimError when they are damaged. */
   static decode(bytes: Uint8Array, what = 'rollback node'): WriteSet {
     // A rollback node is a whole checksummed block: a field running past its end is damage.
     const r = new ByteReader(bytes, 0, bytes.length, what, 0, 'bad-length');

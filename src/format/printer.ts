@@ -749,6 +749,7 @@ export class LogPrinter {
     return this.out.n;
   }
 
+  /** Feeds the next chunk of log file bytes to the printer; output is produced as whole records become available. */
   push(chunk: Uint8Array): void {
     if (this.phase === 'done' || chunk.length === 0) return;
     // Keep the hot code monomorphic: Buffer chunks (node streams) become plain views.

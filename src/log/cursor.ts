@@ -434,11 +434,13 @@ export class LogCursor {
     this.refLsn = undefined;
   }
 
+  /** Moves to the first entry of the log and returns it (undefined for an empty log). */
   async first(): Promise<LogEntry | undefined> {
     this.rewind();
     return this.next();
   }
 
+  /** Moves to the last entry of the log and returns it (undefined for an empty log). */
   async last(): Promise<LogEntry | undefined> {
     this.rewind();
     return this.prev();
@@ -580,6 +582,7 @@ export class LogCursor {
     }
   }
 
+  /** Closes the log file the cursor has open. */
   async close(): Promise<void> {
     const o = this.open_;
     this.open_ = undefined;

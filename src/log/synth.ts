@@ -36,6 +36,7 @@ export interface SynthOptions {
   seed?: number;
   lgMax?: number;
   bufferSize?: number;
+  /** Called as records are logged, with the bytes logged so far. */
   onProgress?: (bytesLogged: number) => void;
 }
 

@@ -228,6 +228,7 @@ export class LogWriter {
   logFiles(): readonly Readonly<LogFileInfo>[] {
     return this.files.map((f) => ({ ...f }));
   }
+  /** A copy of the logger's counters. */
   stats(): Readonly<LogWriterStats> {
     return { ...this.counters };
   }

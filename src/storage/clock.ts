@@ -11,6 +11,7 @@ import { TokusimError, invariant } from '../format/errors.js';
 
 /** A scheduled timer of a {@link Clock}, which can be cancelled. */
 export interface TimerHandle {
+  /** Cancels the timer; its callback will not run (cancelling twice is harmless). */
   cancel(): void;
 }
 

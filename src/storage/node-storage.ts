@@ -204,6 +204,7 @@ function compareBytewise(a: string, b: string): number {
  * checkpointer on its own thread.
  */
 export interface CooperativeStorage {
+  /** Resolves on a later turn of the event loop, so that long work can let other tasks run. */
   yieldNow(): Promise<void>;
 }
 
@@ -329,6 +330,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return nextTurn();
   }
 
+  /** Opens the file at path in the given mode (creating it when the mode allows); I/O failures become storage errors naming the path. */
   async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
     // O_DSYNC where the platform has it (Linux, macOS); elsewhere the handle says dsync false
     // and its users keep calling fsync.
@@ -344,6 +346,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync, dsync);
   }
 
+  /** True when an entry (of any kind, symbolic links included) exists at path. */
   async exists(path: string): Promise<boolean> {
     try {
       await fs.lstat(path);
@@ -359,12 +362,14 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return names.sort(compareBytewise);
   }
 
+  /** Creates the directory dir and any missing parents. */
   async mkdir(dir: string): Promise<void> {
     await attempt('mkdir', dir, async () => {
       await fs.mkdir(dir, { recursive: true });
     });
   }
 
+  /** Renames from to to with rename(2). */
   async rename(from: string, to: string): Promise<void> {
     await attempt('rename', from, () => fs.rename(from, to));
   }
@@ -373,10 +378,12 @@ export class NodeStorage implements Storage, CooperativeStorage {
     await attempt('link', newPath, () => fs.link(existing, newPath));
   }
 
+  /** Removes the file at path. */
   async unlink(path: string): Promise<void> {
     await attempt('unlink', path, () => fs.unlink(path));
   }
 
+  /** Makes the entries of directory dir durable by fsyncing the directory. */
   async fsyncDir(dir: string): Promise<void> {
     await attempt('fsyncDir', dir, async () => {
       const h = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);

@@ -578,6 +578,7 @@ export class SimStorage implements Storage {
 
   // ----- Storage interface -------------------------------------------------------------------
 
+  /** Opens the simulated file at path in the given mode; one I/O call, so it can be crashed or fail. */
   open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
     return this.io({ op: 'open', path }, () => {
       const p = normalize(path);
@@ -601,6 +602,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** True when an entry exists at path on the simulated disk. */
   exists(path: string): Promise<boolean> {
     return this.io({ op: 'exists', path }, () => {
       const p = normalize(path);
@@ -622,6 +624,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Creates a simulated directory and any missing parents; throws EEXIST when a file is in the way. */
   mkdir(dir: string): Promise<void> {
     return this.io({ op: 'mkdir', path: dir }, () => {
       const p = normalize(dir);
@@ -634,6 +637,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Renames a simulated file; the change is durable only after fsyncDir. */
   rename(from: string, to: string): Promise<void> {
     return this.io({ op: 'rename', path: from, to }, () => {
       const a = normalize(from);
@@ -673,6 +677,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Removes a simulated file; the removal is durable only after fsyncDir. */
   unlink(path: string): Promise<void> {
     return this.io({ op: 'unlink', path }, () => {
       const p = normalize(path);
@@ -685,6 +690,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Makes the pending entries of a simulated directory durable. */
   fsyncDir(dir: string): Promise<void> {
     return this.io({ op: 'fsyncDir', path: dir }, () => {
       const d = this.dirs.get(normalize(dir));
@@ -724,6 +730,7 @@ export class SimStorage implements Storage {
     return { ...this.faults };
   }
 
+  /** Switches the named faults on or off for later crashes. */
   setFaults(faults: Partial<SimFaults>): void {
     this.faults = { ...this.faults, ...faults };
   }
@@ -756,6 +763,7 @@ export class SimStorage implements Storage {
     return this.capacity === undefined ? Infinity : Math.max(0, this.capacity - this.usedBytes());
   }
 
+  /** True when some file data or directory entry was written but not yet made durable. */
   hasUnsynced(): boolean {
     for (const i of this.inodes.values()) if (i.pending.length > 0) return true;
     for (const d of this.dirs.values()) if (d.pending.length > 0) return true;

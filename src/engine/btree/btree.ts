@@ -130,6 +130,7 @@ export class Btree {
 
   // ---------------------------------------------------------------- reads
 
+  /** The value stored under key, or undefined. */
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.latch.read(async () => {
       const snap = await this.descend(key, 'containing');
@@ -464,6 +465,7 @@ export class Btree {
     return this.latch.read(() => this.walk(true));
   }
 
+  /** Walks the tree and counts its levels, nodes, entries and bytes. */
   async stats(): Promise<BtreeStats> {
     return this.latch.read(() => this.walk(false));
   }
@@ -566,10 +568,12 @@ export class BtreeCursor {
     return this.entry();
   }
 
+  /** Moves to the first entry and returns it (undefined for an empty tree). */
   first(): Promise<BtreeEntry | undefined> {
     return this.land(this.tree.firstFrom(null, false), true);
   }
 
+  /** Moves to the last entry and returns it (undefined for an empty tree). */
   last(): Promise<BtreeEntry | undefined> {
     return this.land(this.tree.lastFrom(null, false), true);
   }
@@ -594,6 +598,7 @@ export class BtreeCursor {
     return this.land(this.tree.lastFrom(key.slice(), true), true);
   }
 
+  /** Moves to the next entry and returns it (the first when the cursor is not placed; undefined past the end). */
   async next(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.first();
     if (this.fresh() && this.i + 1 < this.snap!.keys.length) {
@@ -603,6 +608,7 @@ export class BtreeCursor {
     return this.land(this.tree.firstFrom(this.pos, true), false);
   }
 
+  /** Moves to the previous entry and returns it (the last when the cursor is not placed; undefined before the start). */
   async prev(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.last();
     if (this.fresh() && this.i - 1 >= 0) {

@@ -60,10 +60,12 @@ export class FillPolicy {
     return this.maxNodeBytes === undefined ? Math.max(floor, Math.floor(this.maxEntries / 2)) : floor;
   }
 
+  /** True when the node has enough entries to be split in two. */
   splittable(node: BtreeNode): boolean {
     return node.kind === 'leaf' ? node.keys.length >= 2 : node.children.length >= 4;
   }
 
+  /** True when the node holds more entries, or (when a byte limit is set) more encoded bytes, than allowed. */
   isOverfull(node: BtreeNode): boolean {
     if (entryCount(node) > this.maxEntries) return true;
     return this.maxNodeBytes !== undefined && this.splittable(node) && encodedNodeSize(node) > this.maxNodeBytes;

@@ -150,6 +150,7 @@ export class MemoryNodeStore implements NodeStore {
     this.blocks.set(blocknum, bytes);
   }
 
+  /** How many pins are held now (0 when every pin was released). */
   pinCount(): number {
     let n = 0;
     for (const held of this.pins.values()) n += held.length;
