@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasDocComment, isInternal, publicApi, undocumentedMembers, type PublicApi } from '../support/tsdoc-check.js';
+import { hasDocComment, isHidden, isInternal, publicApi, undocumentedMembers, type PublicApi } from '../support/tsdoc-check.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -42,6 +42,14 @@ describe('TSDoc on the public API', () => {
   it('the public members of the engine types are documented', () => {
     for (const name of MEMBER_DOCUMENTED) expect(api.exports.some((e) => e.name === name), name).toBe(true);
     const missing = api.exports.filter((e) => MEMBER_DOCUMENTED.includes(e.name)).flatMap((e) => undocumentedMembers(e, ROOT));
+    expect(missing).toEqual([]);
+  });
+
+  // Scenario: as typedoc's notDocumented validation (make docs) asks, every public method of
+  // every exported class and interface has a comment, its own or the one it implements.
+  it('every public method of the exported classes and interfaces is documented', () => {
+    const checker = api.program.getTypeChecker();
+    const missing = api.exports.filter((e) => !e.declarations.some(isHidden)).flatMap((e) => undocumentedMembers(e, ROOT, { checker, methodsOnly: true }));
     expect(missing).toEqual([]);
   });
 

@@ -61,12 +61,30 @@ export function publicApi(root: string): PublicApi {
   return { exports, program };
 }
 
+/** True for a declaration hidden from the reference (`@hidden`): typedoc leaves it out. */
+export function isHidden(n: ts.Node): boolean {
+  return jsDocs(n).some((d) => (d.tags ?? []).some((t) => t.tagName.text === 'hidden'));
+}
+
+/**
+ * A class member without its own comment that implements or overrides a documented member of
+ * an interface or base class shows that member's comment (in editors and in typedoc), so it
+ * counts as documented.
+ */
+function inheritsDoc(m: ts.Node, checker: ts.TypeChecker | undefined): boolean {
+  if (checker === undefined || !ts.isClassElement(m) || m.name === undefined) return false;
+  const sym = checker.getSymbolAtLocation(m.name);
+  return sym !== undefined && ts.displayPartsToString(sym.getDocumentationComment(checker)).trim() !== '';
+}
+
 /**
  * The public members of a class, interface or enum declaration that have no TSDoc (as
  * `Name.member (file:line)`): private, protected, #private and `@internal` members, index
- * signatures and static blocks are not API; a get/set pair is documented when either is.
+ * signatures and static blocks are not API; a get/set pair is documented when either is. With
+ * a checker, a member that inherits a comment counts as documented; with methodsOnly, only
+ * methods are checked (what typedoc's notDocumented validation asks for on every class).
  */
-export function undocumentedMembers(e: ApiExport, root?: string): string[] {
+export function undocumentedMembers(e: ApiExport, root?: string, opts: { checker?: ts.TypeChecker; methodsOnly?: boolean } = {}): string[] {
   const missing: string[] = [];
   for (const d of e.declarations) {
     if (!(ts.isClassDeclaration(d) || ts.isInterfaceDeclaration(d) || ts.isEnumDeclaration(d))) continue;
@@ -83,6 +101,8 @@ export function undocumentedMembers(e: ApiExport, root?: string): string[] {
       const name = (m as { name?: ts.Node }).name;
       if (name !== undefined && ts.isPrivateIdentifier(name)) continue;
       if (isInternal(m) || hasDocComment(m)) continue;
+      if (opts.methodsOnly === true && !(ts.isMethodDeclaration(m) || ts.isMethodSignature(m))) continue;
+      if (inheritsDoc(m, opts.checker)) continue;
       if ((ts.isGetAccessor(m) || ts.isSetAccessor(m)) && name !== undefined && documented.has(name.getText())) continue;
       missing.push(`${e.name}.${ts.isConstructorDeclaration(m) ? 'constructor' : name?.getText() ?? '?'} (${where(m, root)})`);
     }
