@@ -108,10 +108,12 @@ export class BlockAllocator {
     return a;
   }
 
+  /** How many blocks are allocated. */
   get nBlocks(): number {
     return this.blocks.size;
   }
 
+  /** How many bytes the allocator counts as in use. */
   get nBytesInUse(): bigint {
     return BigInt(this.bytesInUse);
   }

@@ -58,6 +58,7 @@ export class BlockTable {
   private current: Translation;
   private inprogress: Translation | null = null;
   private checkpointed: Translation;
+  /** The block allocator shared by the translations. */
   readonly allocator: BlockAllocator;
   private checkpointSkipped = false;
   /** The file size known to be allocated (grown or truncated through the plans). */
@@ -97,6 +98,7 @@ export class BlockTable {
     return Number(b);
   }
 
+  /** True between the begin and the end of a checkpoint of this table. */
   get isCheckpointInProgress(): boolean {
     return this.inprogress !== null;
   }

@@ -23,6 +23,7 @@ export interface TranslationEntry {
 
 /** One block translation table: for each block number, where its block lives in the file. */
 export class Translation {
+  /** A translation of the given type over the given entry arrays; usually made by fresh() or fromImage(). */
   constructor(
     public type: TranslationType,
     public smallestNeverUsed: number,
@@ -32,6 +33,7 @@ export class Translation {
     public sizes: bigint[],
   ) {}
 
+  /** How many entries the translation's arrays hold (at least the smallest never-used block number). */
   get lengthOfArray(): number {
     return this.diskoffs.length;
   }

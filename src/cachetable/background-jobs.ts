@@ -12,20 +12,24 @@ import { invariant } from '../format/errors.js';
 
 /** Counts background jobs (clone writes) in flight, so that the checkpointer can stop accepting new ones and wait for those running. */
 export class BackgroundJobManager {
+  /** The manager's name, for messages. */
   readonly name: string;
   private accepting = true;
   private jobs = 0;
   private waiters: Array<() => void> = [];
   private failure: unknown = undefined;
 
+  /** A manager named name, accepting jobs, with none running. */
   constructor(name: string) {
     this.name = name;
   }
 
+  /** How many jobs are running. */
   get numJobs(): number {
     return this.jobs;
   }
 
+  /** False once waitForJobsToFinish() has stopped accepting jobs (until reset()). */
   get acceptingJobs(): boolean {
     return this.accepting;
   }

@@ -100,14 +100,21 @@ function pairKey(cf: AnyCachefile, blocknum: bigint): string {
 
 /** The cachetable: PAIRs of every open file with their locks, pin and unpin, clone on write, eviction and the checkpoint's pending bits. */
 export class Cachetable {
+  /** Where the cachetable's trace events go (no listener: nothing is built). */
   readonly events: CachetableEmitter = {};
+  /** The lock PerconaFT calls pending_lock_expensive. */
   readonly pendingExpensive: OrderedLock;
+  /** The lock on the PAIR list. */
   readonly listLock: OrderedLock;
+  /** The lock on the list of open cachefiles. */
   readonly cachefileListLock: OrderedLock;
+  /** The lock PerconaFT calls pending_lock_cheap. */
   readonly pendingCheap: OrderedLock;
+  /** The clone writes in flight, which the checkpoint waits for. */
   readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
   /** The task of every tryGetAndPin: it takes and drops its ordered locks within one synchronous call, so one task serves them all. */
   private readonly tryPinTask = new LockTask('tryGetAndPin');
+  /** The cachetable's counters. */
   readonly stats: CachetableStats = {
     pairsMarkedPending: 0,
     pendingResolved: { client: 0, checkpoint: 0, evictor: 0, remove: 0 },
@@ -119,7 +126,9 @@ export class Cachetable {
     pairsEvicted: 0,
     pairsFetched: 0,
   };
+  /** Evict once PAIR values plus clones exceed this many bytes. */
   memoryLimit: number;
+  /** Whether the evictor runs in the background after pins that leave the table over the limit. */
   autoEvict: boolean;
 
   private readonly table = new Map<string, AnyPair>();
@@ -134,6 +143,7 @@ export class Cachetable {
   private evictorRun: Promise<number> | null = null;
   private readonly backgroundFailures: unknown[] = [];
 
+  /** An empty cachetable configured by options. */
   constructor(options: CachetableOptions = {}) {
     this.events.emit = options.listener;
     this.memoryLimit = options.memoryLimit ?? Number.POSITIVE_INFINITY;
@@ -149,14 +159,17 @@ export class Cachetable {
     this.events.emit = listener;
   }
 
+  /** Bytes held by PAIR values. */
   get sizeCurrent(): number {
     return this.sizeCurrentBytes;
   }
 
+  /** Bytes held by clones that are waiting to be written. */
   get sizeCloned(): number {
     return this.sizeClonedBytes;
   }
 
+  /** How many PAIRs the cachetable holds. */
   get pairCount(): number {
     return this.table.size;
   }

@@ -34,6 +34,7 @@ let nextTaskId = 1;
 
 /** A named unit of work that takes locks, so that lock-order violations and reports can name who holds what. */
 export class LockTask {
+  /** A number unique to this task in the process. */
   readonly id: number;
   /** The name, or a function that builds it: built only when something asks for it (a report). */
   private label: string | (() => string);
@@ -50,6 +51,7 @@ export class LockTask {
     this.label = name;
   }
 
+  /** The task's name, for messages and reports. */
   get name(): string {
     if (typeof this.label !== 'string') this.label = this.label();
     return this.label;
@@ -119,11 +121,15 @@ export class LockTask {
 
 /** A reader-writer lock with a place in the lock order. */
 export class OrderedLock {
+  /** The lock's name, as events and messages show it. */
   readonly name: string;
+  /** The lock's level in the lock order. */
   readonly level: LockLevelValue;
+  /** The readers-writer lock underneath. */
   readonly rw: RwLock;
   private readonly emitter: CachetableEmitter;
 
+  /** A lock named name at level in the lock order, reporting to emitter. */
   constructor(name: string, level: LockLevelValue, emitter: CachetableEmitter) {
     this.name = name;
     this.level = level;

@@ -36,6 +36,7 @@ interface Waiter {
 
 /** A named readers-writer lock, FIFO and writer-preferring, with PerconaFT's "expensive" flag; it reports when it is taken and released. */
 export class RwLock {
+  /** The lock's name, as events and messages show it. */
   readonly name: string;
   private readers = 0;
   private writer = false;
@@ -45,6 +46,7 @@ export class RwLock {
   private waitingReaders = 0;
   private expensiveWaitingWriters = 0;
 
+  /** An unlocked lock named name (the name appears in events and messages). */
   constructor(name: string) {
     this.name = name;
   }

@@ -244,20 +244,29 @@ async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
 
 /** A dictionary file whose nodes live as PAIRs in the cachetable and which takes part in checkpoints (header slots, translation table). */
 export class CheckpointableDictionary<V> implements CheckpointUserdata {
+  /** The dictionary's name, for messages. */
   readonly name: string;
+  /** The file number the log uses for this dictionary. */
   readonly filenum: number;
+  /** The dictionary's file name relative to the environment directory. */
   readonly iname: string;
+  /** True when the file is to be deleted when it is closed. */
   readonly unlinkOnClose: boolean;
+  /** How node values are serialized, read back and cloned. */
   readonly codec: NodeCodec<V>;
+  /** The cachetable holding the dictionary's nodes. */
   readonly cachetable: Cachetable;
   /** Set right after construction (the cachefile's callbacks close over this object). */
   cachefile!: Cachefile<V>;
+  /** The dictionary file on storage. */
   file!: DictionaryFile;
   /** The current header's dirty bit (ft->h->dirty()). */
   headerDirty = false;
   /** The checkpoint header clone and its dirty bit; null outside a checkpoint. */
   checkpointHeader: FtHeader | null = null;
+  /** True when the header the checkpoint in progress writes has changed. */
   checkpointHeaderDirty = false;
+  /** True while a checkpoint includes this file. */
   pinnedByCheckpoint = false;
   /** The storage's yield hook; when present, framing and cloning run in slices. */
   private readonly yieldNow: (() => Promise<void>) | undefined;

@@ -84,11 +84,17 @@ function secondsOf(micros: bigint): bigint {
 
 /** The checkpointer: runs the steps of a sharp checkpoint over the cachetable, logs begin and end, and optionally runs periodically. */
 export class Checkpointer {
+  /** The cachetable the checkpointer writes. */
   readonly cachetable: Cachetable;
+  /** The clock for timestamps, durations and the periodic timer. */
   readonly clock: Clock;
+  /** The logger that receives the begin and end records (undefined: no log). */
   readonly logger: LogWriter | undefined;
+  /** The checkpoint's global locks. */
   readonly locks: CheckpointLocks;
+  /** The transactions to record as still open at each checkpoint's begin. */
   txns: TxnProvider;
+  /** Functions to call at named points of every checkpoint (for tests and crash testing). */
   hooks: Partial<Record<CrashHookName, CrashHook>>;
   /** LSN of the begin_checkpoint of the last checkpoint whose end_checkpoint is durable. */
   lastCompletedCheckpointLsn = 0n;
@@ -121,6 +127,7 @@ export class Checkpointer {
   private shutDown = false;
   private periodicRun: Promise<void> | null = null;
 
+  /** A checkpointer over the cachetable, clock, logger and transaction provider given in opts. */
   constructor(opts: CheckpointerOptions) {
     this.cachetable = opts.cachetable;
     this.clock = opts.clock;

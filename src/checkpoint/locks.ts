@@ -32,6 +32,7 @@ type Mode = 'read' | 'write';
 /** One "thread" that holds global locks; remembers what it holds to check the order. */
 export class GlobalLockHolder {
   private readonly held: Array<{ name: GlobalLockName; mode: Mode }> = [];
+  /** A holder named name (the name appears in lock events and messages), holding nothing. */
   constructor(readonly name: string) {}
 
   /** The global locks this holder holds, as `name(mode)`, for messages. */
@@ -76,15 +77,21 @@ export type GlobalLockListener = (e: { type: 'global-lock'; lock: GlobalLockName
 
 /** The checkpoint's global locks: the checkpoint-safe lock, the two multi-operation locks and the open/close lock, taken in that order. */
 export class CheckpointLocks {
+  /** PerconaFT's checkpoint_safe_lock, which a checkpoint holds for write. */
   readonly checkpointSafe = new RwLock('checkpoint_safe_lock');
+  /** PerconaFT's low_priority_multi_operation_lock. */
   readonly lowPriorityMo = new RwLock('low_priority_multi_operation_lock');
+  /** PerconaFT's multi_operation_lock: clients hold it for read around multi-step operations; a checkpoint takes it for write at its begin. */
   readonly mo = new RwLock('multi_operation_lock');
+  /** PerconaFT's ft_open_close_lock, taken around opening and closing dictionaries. */
   readonly openClose = new RwLock('ft_open_close_lock');
   /** True while the checkpoint holds the MO write lock. */
   lockedMo = false;
   /** True while the checkpoint holds the checkpoint-safe write lock. */
   lockedCs = false;
+  /** How often clients waited on the multi-operation and checkpoint-safe locks. */
   readonly counters: ClientWaitCounters = { clientWaitOnMo: 0, clientWaitOnCs: 0 };
+  /** Receives global lock events, when set. */
   listener: GlobalLockListener | undefined;
 
   private lock(name: GlobalLockName): RwLock {

@@ -106,6 +106,7 @@ export function lockTime(ms: number): string {
 
 /** A second opener of a locked environment (or of one being taken over by another opener). */
 export class EnvLockedError extends TokusimError {
+  /** The environment lock is held by the owner described in info. */
   constructor(
     readonly holder: EnvLockInfo,
     path: string,
@@ -123,6 +124,7 @@ export class EnvLockedError extends TokusimError {
 
 /** The lock file holds something that is not a lock record tokusim writes; it is left alone. */
 export class EnvLockUnreadableError extends TokusimError {
+  /** The lock file at path exists but cannot be read as a lock, for the reason given. */
   constructor(
     readonly problem: string,
     path: string,
@@ -298,6 +300,7 @@ export class EnvLock {
   /** Monotonic clock ms at which this holder's lease counts as lapsed (see Fencing). */
   private validUntilMs = 0;
   private tempSeq = 0;
+  /** A random token naming this holder in the lock file. */
   readonly token = newToken();
   private readonly margin: number;
   private readonly checkProcesses: boolean;

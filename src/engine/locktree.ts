@@ -37,6 +37,7 @@ export type LockFailure = 'conflict' | 'deadlock' | 'timeout';
 
 /** A lock request refused (kind 'lock-conflict'); `reason` says why. */
 export class LockConflictError extends TokusimError {
+  /** A refused lock request: why, on which dictionary, key and mode. */
   constructor(
     readonly reason: LockFailure,
     readonly dictionary: string,
@@ -101,6 +102,7 @@ export class LockManager {
   /** Pending waits per root owner. */
   private readonly waits = new Map<bigint, Set<Waiter>>();
 
+  /** A lock manager with no locks held. */
   constructor(private readonly options: LockManagerOptions = {}) {}
 
   /** Take a lock now or throw LockConflictError('conflict'). */

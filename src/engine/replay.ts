@@ -208,6 +208,7 @@ export class LogReplayer {
   private records = 0;
   private finished = false;
 
+  /** A replayer with no dictionaries yet; feed it records in LSN order with apply(). */
   constructor(opts: ReplayOptions = {}) {
     this.partial = opts.partial ?? false;
   }

@@ -57,15 +57,19 @@ export function keyIndex(key: Uint8Array): string {
 
 /** The writes a transaction made: rows per dictionary and file operations, applied at commit. */
 export class WriteSet {
+  /** The row writes per dictionary file number, by key. */
   readonly rows = new Map<number, Map<string, RowWrite>>();
+  /** The file operations, in the order they were made. */
   readonly fileOps: FileOp[] = [];
 
+  /** How many row writes the set holds. */
   get rowCount(): number {
     let n = 0;
     for (const m of this.rows.values()) n += m.size;
     return n;
   }
 
+  /** True when the set holds no row write and no file operation. */
   get isEmpty(): boolean {
     return this.rowCount === 0 && this.fileOps.length === 0;
   }

@@ -106,6 +106,7 @@ export class TokusimError extends Error {
 
 /** Thrown when a checked invariant does not hold: always a bug in tokusim, never bad input. */
 export class InvariantError extends TokusimError {
+  /** An invariant violation described by message. */
   constructor(message: string) {
     super('invariant', `invariant violated: ${message}`);
     this.name = 'InvariantError';

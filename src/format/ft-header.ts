@@ -259,6 +259,7 @@ export function decodeFtHeaderFields(bytes: Uint8Array, where: { file: string; o
 
 /** A header problem, with PerconaFT's error code for it. */
 export class HeaderError extends TokusimError {
+  /** A header error with message, PerconaFT's error code for it and where it was found. */
   constructor(
     message: string,
     readonly perconaCode: number,

@@ -392,6 +392,7 @@ export class LogCursor {
   private bwd: Boundary;
   private refLsn: bigint | undefined;
 
+  /** A cursor over the log files at paths (in index order) on storage. */
   constructor(storage: Storage, paths: string[], opts: LogCursorOptions = {}, dir?: string) {
     this.storage = storage;
     this.paths = [...paths];

@@ -115,8 +115,11 @@ export interface LogWriterStats {
 /** The logger: gives records their LSNs, buffers them, writes and fsyncs them by the durability policy and rolls over to new log files. */
 export class LogWriter {
   private readonly storage: Storage;
+  /** The log directory. */
   readonly dir: string;
+  /** Roll over to a new file once a write pushes the current one past this many bytes. */
   readonly lgMax: number;
+  /** Write the buffer out once it holds this many bytes. */
   readonly bufferSize: number;
   private readonly clock: Clock | undefined;
   private readonly listener: LogListener | undefined;

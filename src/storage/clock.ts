@@ -100,6 +100,7 @@ export class VirtualClock implements Clock {
   private readonly startMicros: bigint;
   private readonly maxTimersPerRun: number;
 
+  /** A virtual clock at virtual time 0 that moves only when the test advances it. */
   constructor(options: VirtualClockOptions = {}) {
     this.startMicros = options.startMicros ?? 1_704_067_200_000_000n;
     this.maxTimersPerRun = options.maxTimersPerRun ?? 1_000_000;

@@ -298,6 +298,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
   private readonly frameWorkerNice: number;
   private readonly fullSync: boolean;
 
+  /** A storage over the real file system, configured by opts. */
   constructor(opts: NodeStorageOptions = {}) {
     this.frameWorkers = opts.frameWorkers ?? DEFAULT_FRAME_WORKERS;
     this.fullSync = opts.fileSync === 'fsync';

@@ -28,6 +28,7 @@ function splitmix32(state: number): [number, number] {
 export class Prng {
   private s: Uint32Array;
 
+  /** A generator whose whole sequence is fixed by seed. */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) {
       throw new TokusimError('bad-argument', 'a seed must be a safe integer', { actual: String(seed) });

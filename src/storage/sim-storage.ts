@@ -146,6 +146,7 @@ export interface IoEvent {
 
 /** Thrown to stop the simulated machine at an I/O call. Not a TokusimError: nothing should handle it. */
 export class SimulatedCrash extends Error {
+  /** The crash injected at I/O call number ioSeq. */
   constructor(
     readonly ioSeq: number,
     message = `simulated crash at I/O #${ioSeq}`,
@@ -464,6 +465,7 @@ class SimFile implements StorageFile {
 export class SimStorage implements Storage {
   /** Bumped by every crash; handles from an older generation are dead. */
   generation = 0;
+  /** Torn writes split only at multiples of this many bytes. */
   readonly sectorSize: number;
   private faults: SimFaults;
   private rng: Prng;
@@ -480,6 +482,7 @@ export class SimStorage implements Storage {
   /** See setCapacity (undefined: unlimited). */
   private capacity: number | undefined;
 
+  /** An empty simulated disk configured by options. */
   constructor(options: SimStorageOptions = {}) {
     const sectorSize = options.sectorSize ?? 512;
     if (!Number.isSafeInteger(sectorSize) || sectorSize < 1) {

@@ -81,10 +81,10 @@ function inheritsDoc(m: ts.Node, checker: ts.TypeChecker | undefined): boolean {
  * The public members of a class, interface or enum declaration that have no TSDoc (as
  * `Name.member (file:line)`): private, protected, #private and `@internal` members, index
  * signatures and static blocks are not API; a get/set pair is documented when either is. With
- * a checker, a member that inherits a comment counts as documented; with methodsOnly, only
- * methods are checked (what typedoc's notDocumented validation asks for on every class).
+ * a checker, a member that inherits a comment counts as documented; with interfaceMethodsOnly,
+ * the properties of interfaces are not checked (their methods and every class member are).
  */
-export function undocumentedMembers(e: ApiExport, root?: string, opts: { checker?: ts.TypeChecker; methodsOnly?: boolean } = {}): string[] {
+export function undocumentedMembers(e: ApiExport, root?: string, opts: { checker?: ts.TypeChecker; interfaceMethodsOnly?: boolean } = {}): string[] {
   const missing: string[] = [];
   for (const d of e.declarations) {
     if (!(ts.isClassDeclaration(d) || ts.isInterfaceDeclaration(d) || ts.isEnumDeclaration(d))) continue;
@@ -101,7 +101,7 @@ export function undocumentedMembers(e: ApiExport, root?: string, opts: { checker
       const name = (m as { name?: ts.Node }).name;
       if (name !== undefined && ts.isPrivateIdentifier(name)) continue;
       if (isInternal(m) || hasDocComment(m)) continue;
-      if (opts.methodsOnly === true && !(ts.isMethodDeclaration(m) || ts.isMethodSignature(m))) continue;
+      if (opts.interfaceMethodsOnly === true && ts.isInterfaceDeclaration(d) && !ts.isMethodSignature(m)) continue;
       if (inheritsDoc(m, opts.checker)) continue;
       if ((ts.isGetAccessor(m) || ts.isSetAccessor(m)) && name !== undefined && documented.has(name.getText())) continue;
       missing.push(`${e.name}.${ts.isConstructorDeclaration(m) ? 'constructor' : name?.getText() ?? '?'} (${where(m, root)})`);

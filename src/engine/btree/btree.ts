@@ -112,10 +112,12 @@ function changedSince(node: BtreeNode, image: unknown[][]): boolean {
 
 /** A B+tree of byte keys and values over a {@link NodeStore}. */
 export class Btree {
+  /** When nodes split and merge. */
   readonly policy: FillPolicy;
   private readonly latch = new AsyncRwLatch();
   private modCount = 0;
 
+  /** A tree over the given node store with the given fill options. */
   constructor(
     readonly store: NodeStore,
     options: BtreeOptions = {},
@@ -560,6 +562,7 @@ export class BtreeCursor {
   private seenVersion = -1;
   private pos: Uint8Array | null = null;
 
+  /** A cursor over tree, not yet placed; first(), last(), next() and prev() move it. */
   constructor(private readonly tree: Btree) {}
 
   /** The entry last returned, if the cursor is positioned. */

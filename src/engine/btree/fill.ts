@@ -32,9 +32,12 @@ export interface BtreeOptions {
 
 /** Decides when a B+tree node is too full (split) or too empty (merge). */
 export class FillPolicy {
+  /** Most entries a node may hold. */
   readonly maxEntries: number;
+  /** Most encoded bytes a node may take, or undefined for no byte limit. */
   readonly maxNodeBytes: number | undefined;
 
+  /** The policy for the node limits in options (defaults as in {@link BtreeOptions}). */
   constructor(options: BtreeOptions = {}) {
     const maxEntries = options.maxEntries ?? 64;
     if (!Number.isInteger(maxEntries) || maxEntries < 4) {

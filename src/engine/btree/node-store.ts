@@ -60,6 +60,7 @@ export interface MemoryNodeStoreOptions {
 
 /** An in-memory NodeStore for tests and tools; see the invariants at the top of this file. */
 export class MemoryNodeStore implements NodeStore {
+  /** The root's block number, or null for a tree with no nodes yet. */
   rootBlocknum: bigint | null = null;
   private readonly blocks = new Map<bigint, Uint8Array>();
   private readonly pins = new Map<bigint, ActivePin[]>();
@@ -68,6 +69,7 @@ export class MemoryNodeStore implements NodeStore {
   /** Counters for tests: how many pins, writes (dirty unpins and creates) and removes. */
   readonly counters = { pins: 0, writes: 0, removes: 0 };
 
+  /** An empty in-memory node store. */
   constructor(private readonly options: MemoryNodeStoreOptions = {}) {
     this.checking = options.checkDiscipline ?? true;
   }
