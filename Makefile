@@ -27,7 +27,8 @@ demo: build
 bench: build
 	node dist/tools/bench/run-all.js
 
-# API reference of the root export (src/index.ts) in docs/api/; any typedoc warning fails it.
+# API reference of the root export (src/index.ts) in docs/api/; any typedoc warning fails it,
+# including an export or public method without TSDoc (typedoc.json validation.notDocumented).
 docs: $(STAMP)
 	$(NODE_BIN)/typedoc --treatWarningsAsErrors
 

@@ -209,6 +209,7 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Arr
   env: Env | undefined;
   private dict: Dictionary | undefined;
 
+  /** A database in the environment directory location (created on first open); nothing is opened until `open()`. */
   constructor(location: string, options: TokusimLevelOptions<K, V> = {}) {
     super(
       {

@@ -14,12 +14,16 @@
  */
 import { invariant } from '../format/errors.js';
 
+/** Every block starts at a multiple of this many bytes. */
 export const BLOCK_ALLOCATOR_ALIGNMENT = 4096n;
+/** Bytes reserved at the start of a dictionary file for each header slot. */
 export const BLOCK_ALLOCATOR_HEADER_RESERVE = 4096n;
+/** Bytes reserved at the start of a dictionary file for both header slots; no block is placed below this offset. */
 export const BLOCK_ALLOCATOR_TOTAL_HEADER_RESERVE = 8192n;
 /** File growth step cap (FILE_CHANGE_INCREMENT). */
 export const FILE_CHANGE_INCREMENT = 16n * 1024n * 1024n;
 
+/** A range of a dictionary file holding one block: its offset and size in bytes. */
 export interface BlockRange {
   offset: bigint;
   size: bigint;
@@ -35,6 +39,7 @@ interface Hole {
   size: number;
 }
 
+/** @internal Rounds v up to a multiple of a. */
 export function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
@@ -50,6 +55,7 @@ function exact(v: bigint, what: string): number {
   return n;
 }
 
+/** Decides where blocks go in a dictionary file: address-ordered first fit among the holes, aligned, above the header reserve. */
 export class BlockAllocator {
   private holes: Hole[];
   private readonly blocks = new Map<number, number>();
@@ -102,10 +108,12 @@ export class BlockAllocator {
     return a;
   }
 
+  /** How many blocks are allocated. */
   get nBlocks(): number {
     return this.blocks.size;
   }
 
+  /** How many bytes the allocator counts as in use. */
   get nBytesInUse(): bigint {
     return BigInt(this.bytesInUse);
   }
@@ -200,10 +208,12 @@ export class BlockAllocator {
     return this.holes.filter((h) => h.size !== Infinity).map((h) => ({ offset: BigInt(h.offset), size: BigInt(h.size) }));
   }
 
+  /** True when a block of size bytes is allocated at offset. */
   hasBlock(offset: bigint, size: bigint): boolean {
     return this.blocks.get(Number(offset)) === Number(size);
   }
 
+  /** Checks the allocator's holes and blocks; throws an invariant error when one fails. */
   checkInvariants(): void {
     const holes = this.holes;
     invariant(holes.length > 0 && holes[holes.length - 1]!.size === Infinity, 'the last hole is infinite');

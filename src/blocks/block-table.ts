@@ -33,11 +33,13 @@ export interface FileGrowth {
   newSize: bigint;
 }
 
+/** Callbacks the block table makes when its state changes (for example, a header becoming dirty). */
 export interface BlockTableHooks {
   /** ft_set_dirty: the current header (false) or the checkpoint header (true) became dirty. */
   setDirty?(forCheckpoint: boolean): void;
 }
 
+/** A block translation table serialized for a checkpoint: where it goes in the file and its bytes. */
 export interface SerializedTranslation {
   /** Where the BTT goes (4096-aligned, >= 8192). */
   address: bigint;
@@ -51,10 +53,12 @@ function prevents(t: Translation | null, b: number, old: TranslationEntry): bool
   return t !== null && b < t.smallestNeverUsed && t.diskoffs[b] === old.diskoff;
 }
 
+/** The block translation table of a dictionary with its three translations (current, in progress, checkpointed) and the block allocator they share. */
 export class BlockTable {
   private current: Translation;
   private inprogress: Translation | null = null;
   private checkpointed: Translation;
+  /** The block allocator shared by the translations. */
   readonly allocator: BlockAllocator;
   private checkpointSkipped = false;
   /** The file size known to be allocated (grown or truncated through the plans). */
@@ -94,6 +98,7 @@ export class BlockTable {
     return Number(b);
   }
 
+  /** True between the begin and the end of a checkpoint of this table. */
   get isCheckpointInProgress(): boolean {
     return this.inprogress !== null;
   }
@@ -203,6 +208,7 @@ export class BlockTable {
     return this.reallocInternal(2, size, false);
   }
 
+  /** Where the descriptor block lives in the current translation. */
   getDescriptorOffsetSize(): { diskoff: bigint; size: bigint } {
     return this.current.entry(2);
   }
@@ -312,6 +318,7 @@ export class BlockTable {
     return t ? t.toImage() : null;
   }
 
+  /** Checks the three translations and the allocator against each other; throws an invariant error when one fails. */
   checkInvariants(): void {
     const ts = [this.current, this.inprogress, this.checkpointed].filter((t): t is Translation => t !== null);
     for (const t of ts) t.checkWellFormed();

@@ -97,11 +97,13 @@ export async function readTranslation(f: StorageFile, name: string, header: FtHe
   return decodeTranslationImage(buf, { file: name, location: loc, size, fileSize });
 }
 
+/** A dictionary file opened at a chosen header: the file, the header and slot chosen and the translation table read. */
 export interface OpenedDictionary {
   file: DictionaryFile;
   chosen: ChosenHeader;
 }
 
+/** One dictionary file on a {@link Storage}: its two header slots, block translation table and blocks. */
 export class DictionaryFile {
   private constructor(
     readonly storage: Storage,

@@ -12,14 +12,18 @@
 import { invariant } from '../format/errors.js';
 import { DISKOFF_UNUSED, SIZE_IS_FREE, type TranslationImage } from '../format/btt-format.js';
 
+/** Which of the three block translations a table is: the current one, the one of the checkpoint in progress, or the last checkpointed one. */
 export type TranslationType = 'current' | 'inprogress' | 'checkpointed';
 
+/** Where one block number lives in the file: offset and size in bytes (or a free marker). */
 export interface TranslationEntry {
   diskoff: bigint;
   size: bigint;
 }
 
+/** One block translation table: for each block number, where its block lives in the file. */
 export class Translation {
+  /** A translation of the given type over the given entry arrays; usually made by fresh() or fromImage(). */
   constructor(
     public type: TranslationType,
     public smallestNeverUsed: number,
@@ -29,14 +33,17 @@ export class Translation {
     public sizes: bigint[],
   ) {}
 
+  /** How many entries the translation's arrays hold (at least the smallest never-used block number). */
   get lengthOfArray(): number {
     return this.diskoffs.length;
   }
 
+  /** The translation of a new dictionary: only the three reserved block numbers, none of them on disk. */
   static fresh(type: TranslationType): Translation {
     return new Translation(type, 3, -1, [DISKOFF_UNUSED, DISKOFF_UNUSED, DISKOFF_UNUSED], [0n, 0n, 0n]);
   }
 
+  /** A translation of the given type built from a decoded translation table image. */
   static fromImage(img: TranslationImage, type: TranslationType): Translation {
     return new Translation(type, Number(img.smallestNeverUsed), Number(img.freelistHead), [...img.diskoffs], [...img.sizes]);
   }
@@ -50,20 +57,24 @@ export class Translation {
     return t;
   }
 
+  /** This translation as an image to serialize (entries up to the smallest never-used block number). */
   toImage(): TranslationImage {
     const n = this.smallestNeverUsed;
     return { smallestNeverUsed: BigInt(n), freelistHead: BigInt(this.freelistHead), diskoffs: this.diskoffs.slice(0, n), sizes: this.sizes.slice(0, n) };
   }
 
+  /** Where block number b lives: its offset and size. */
   entry(b: number): TranslationEntry {
     return { diskoff: this.diskoffs[b]!, size: this.sizes[b]! };
   }
 
+  /** Records that block number b now lives at diskoff with size bytes. */
   set(b: number, diskoff: bigint, size: bigint): void {
     this.diskoffs[b] = diskoff;
     this.sizes[b] = size;
   }
 
+  /** True when block number b is on the free list. */
   isFree(b: number): boolean {
     return this.sizes[b] === SIZE_IS_FREE;
   }
@@ -84,6 +95,7 @@ export class Translation {
     return out;
   }
 
+  /** Checks the translation's invariants; throws an invariant error when one fails. */
   checkWellFormed(): void {
     const n = this.smallestNeverUsed;
     invariant(this.lengthOfArray >= n && n >= 3, () => `${this.type}: lengthOfArray ${this.lengthOfArray} >= N ${n} >= 3`);

@@ -10,21 +10,26 @@
 
 import { invariant } from '../format/errors.js';
 
+/** Counts background jobs (clone writes) in flight, so that the checkpointer can stop accepting new ones and wait for those running. */
 export class BackgroundJobManager {
+  /** The manager's name, for messages. */
   readonly name: string;
   private accepting = true;
   private jobs = 0;
   private waiters: Array<() => void> = [];
   private failure: unknown = undefined;
 
+  /** A manager named name, accepting jobs, with none running. */
   constructor(name: string) {
     this.name = name;
   }
 
+  /** How many jobs are running. */
   get numJobs(): number {
     return this.jobs;
   }
 
+  /** False once waitForJobsToFinish() has stopped accepting jobs (until reset()). */
   get acceptingJobs(): boolean {
     return this.accepting;
   }
@@ -35,6 +40,7 @@ export class BackgroundJobManager {
     this.jobs++;
   }
 
+  /** Ends one job; a failure passed here is kept and rethrown by waitForJobsToFinish. */
   remove(failure?: unknown): void {
     invariant(this.jobs > 0, () => `${this.name}: job removed with none outstanding`);
     if (failure !== undefined && this.failure === undefined) this.failure = failure;
@@ -55,6 +61,7 @@ export class BackgroundJobManager {
     );
   }
 
+  /** Stops accepting jobs and resolves when none is running; rejects with the first job failure. */
   async waitForJobsToFinish(): Promise<void> {
     this.accepting = false;
     if (this.jobs > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -65,6 +72,7 @@ export class BackgroundJobManager {
     }
   }
 
+  /** Accepts jobs again; throws an invariant error while jobs are outstanding. */
   reset(): void {
     invariant(this.jobs === 0, () => `${this.name}: reset with ${this.jobs} job(s) outstanding`);
     this.accepting = true;

@@ -45,10 +45,13 @@ import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileC
  * ordinary `clone` callback must still be present (it marks the cachefile cloneable).
  */
 export interface SlicedCloneCallbacks<V> {
+  /** Clones a value in bounded steps (each `yield` ends one), returning the clone at the end. */
   cloneSteps?: (value: V, blocknum: bigint) => Generator<void, CloneResult<V>, void>;
+  /** Lets other tasks run between clone steps. */
   yieldNow?: () => Promise<void>;
 }
 
+/** Options for a {@link Cachetable}. */
 export interface CachetableOptions {
   /** Evict when the PAIRs plus clones exceed this many bytes. Default: unlimited. */
   memoryLimit?: number;
@@ -64,6 +67,7 @@ export interface DependentPair {
   readonly dirty?: boolean;
 }
 
+/** How to pin a PAIR: read or write, and whether the write pin may take long. */
 export interface PinOptions {
   mode: 'read' | 'write';
   /** A write pin that may take long (PL_WRITE_EXPENSIVE). Default true for writes. */
@@ -72,6 +76,7 @@ export interface PinOptions {
   task?: LockTask;
 }
 
+/** Counters of a {@link Cachetable}. */
 export interface CachetableStats {
   /** Bits set by turnOnPendingBits, summed over checkpoints. */
   pairsMarkedPending: number;
@@ -95,15 +100,23 @@ function pairKey(cf: AnyCachefile, blocknum: bigint): string {
   return `${cf.id}/${blocknum}`;
 }
 
+/** The cachetable: PAIRs of every open file with their locks, pin and unpin, clone on write, eviction and the checkpoint's pending bits. */
 export class Cachetable {
+  /** Where the cachetable's trace events go (no listener: nothing is built). */
   readonly events: CachetableEmitter = {};
+  /** The lock PerconaFT calls pending_lock_expensive. */
   readonly pendingExpensive: OrderedLock;
+  /** The lock on the PAIR list. */
   readonly listLock: OrderedLock;
+  /** The lock on the list of open cachefiles. */
   readonly cachefileListLock: OrderedLock;
+  /** The lock PerconaFT calls pending_lock_cheap. */
   readonly pendingCheap: OrderedLock;
+  /** The clone writes in flight, which the checkpoint waits for. */
   readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
   /** The task of every tryGetAndPin: it takes and drops its ordered locks within one synchronous call, so one task serves them all. */
   private readonly tryPinTask = new LockTask('tryGetAndPin');
+  /** The cachetable's counters. */
   readonly stats: CachetableStats = {
     pairsMarkedPending: 0,
     pendingResolved: { client: 0, checkpoint: 0, evictor: 0, remove: 0 },
@@ -115,7 +128,9 @@ export class Cachetable {
     pairsEvicted: 0,
     pairsFetched: 0,
   };
+  /** Evict once PAIR values plus clones exceed this many bytes. */
   memoryLimit: number;
+  /** Whether the evictor runs in the background after pins that leave the table over the limit. */
   autoEvict: boolean;
 
   private readonly table = new Map<string, AnyPair>();
@@ -130,6 +145,7 @@ export class Cachetable {
   private evictorRun: Promise<number> | null = null;
   private readonly backgroundFailures: unknown[] = [];
 
+  /** An empty cachetable configured by options. */
   constructor(options: CachetableOptions = {}) {
     this.events.emit = options.listener;
     this.memoryLimit = options.memoryLimit ?? Number.POSITIVE_INFINITY;
@@ -145,14 +161,17 @@ export class Cachetable {
     this.events.emit = listener;
   }
 
+  /** Bytes held by PAIR values. */
   get sizeCurrent(): number {
     return this.sizeCurrentBytes;
   }
 
+  /** Bytes held by clones that are waiting to be written. */
   get sizeCloned(): number {
     return this.sizeClonedBytes;
   }
 
+  /** How many PAIRs the cachetable holds. */
   get pairCount(): number {
     return this.table.size;
   }
@@ -178,6 +197,7 @@ export class Cachetable {
 
   // ---------------------------------------------------------------- cachefiles
 
+  /** Opens a cachefile named name whose blocks are read and written through callbacks. */
   async openCachefile<V>(name: string, callbacks: CachefileCallbacks<V>): Promise<Cachefile<V>> {
     const task = new LockTask(`open ${name}`);
     return this.cachefileListLock.with(task, 'write', () => {

@@ -11,6 +11,7 @@
 /** Who cleared a pending bit (the T-numbers of spec §10.1). */
 export type PendingResolver = 'client' | 'checkpoint' | 'evictor' | 'remove';
 
+/** A trace event of the cachetable (lock taken, pending bit set, pair cloned, pair written, eviction and so on). */
 export type CachetableEvent =
   | { type: 'lock-taken'; lock: string; mode: 'read' | 'write'; task: string }
   | { type: 'pending-set'; cachefile: string; blocknum: bigint }
@@ -27,6 +28,7 @@ export type CachetableEvent =
   | { type: 'pair-evicted'; cachefile: string; blocknum: bigint; wasDirty: boolean; wasPending: boolean }
   | { type: 'pair-removed'; cachefile: string; blocknum: bigint; wasPending: boolean };
 
+/** Receives cachetable trace events. */
 export type CachetableListener = (event: CachetableEvent) => void;
 
 /** Holder of the optional listener; shared by the cachetable and its locks. */

@@ -27,11 +27,14 @@ export const LockLevel = {
   pairMutex: 4,
   pendingCheap: 5,
 } as const;
+/** The level of a lock in the lock order: a task takes locks only in increasing level. */
 export type LockLevelValue = (typeof LockLevel)[keyof typeof LockLevel];
 
 let nextTaskId = 1;
 
+/** A named unit of work that takes locks, so that lock-order violations and reports can name who holds what. */
 export class LockTask {
+  /** A number unique to this task in the process. */
   readonly id: number;
   /** The name, or a function that builds it: built only when something asks for it (a report). */
   private label: string | (() => string);
@@ -48,6 +51,7 @@ export class LockTask {
     this.label = name;
   }
 
+  /** The task's name, for messages and reports. */
   get name(): string {
     if (typeof this.label !== 'string') this.label = this.label();
     return this.label;
@@ -58,10 +62,12 @@ export class LockTask {
     return this.heldLocks.map((l, i) => `${l.name}(${this.heldModes[i]!})`);
   }
 
+  /** True while the task holds any lock. */
   holdsAny(): boolean {
     return this.heldLocks.length > 0;
   }
 
+  /** True while the task holds lock. */
   holds(lock: OrderedLock): boolean {
     return this.heldLocks.includes(lock);
   }
@@ -91,11 +97,13 @@ export class LockTask {
     );
   }
 
+  /** Records that the task took lock in mode. */
   noteAcquired(lock: OrderedLock, mode: 'read' | 'write'): void {
     this.heldLocks.push(lock);
     this.heldModes.push(mode);
   }
 
+  /** Records that the task released lock in mode; throws an invariant error when it did not hold it. */
   noteReleased(lock: OrderedLock, mode: 'read' | 'write'): void {
     // Usually the innermost lock is released first: search from the end.
     let i = this.heldLocks.length - 1;
@@ -113,11 +121,15 @@ export class LockTask {
 
 /** A reader-writer lock with a place in the lock order. */
 export class OrderedLock {
+  /** The lock's name, as events and messages show it. */
   readonly name: string;
+  /** The lock's level in the lock order. */
   readonly level: LockLevelValue;
+  /** The readers-writer lock underneath. */
   readonly rw: RwLock;
   private readonly emitter: CachetableEmitter;
 
+  /** A lock named name at level in the lock order, reporting to emitter. */
   constructor(name: string, level: LockLevelValue, emitter: CachetableEmitter) {
     this.name = name;
     this.level = level;
@@ -138,6 +150,7 @@ export class OrderedLock {
     return true;
   }
 
+  /** Takes the lock for task in mode, after checking the lock order (throws an invariant error on a violation). */
   async acquire(task: LockTask, mode: 'read' | 'write'): Promise<void> {
     task.checkAcquire(this);
     if (mode === 'read') await this.rw.readLock();
@@ -146,6 +159,7 @@ export class OrderedLock {
     this.emitter.emit?.({ type: 'lock-taken', lock: this.name, mode, task: task.name });
   }
 
+  /** Releases the lock task holds in mode. */
   release(task: LockTask, mode: 'read' | 'write'): void {
     task.noteReleased(this, mode);
     if (mode === 'read') this.rw.readUnlock();

@@ -15,7 +15,9 @@
 
 import { RwLock } from './rwlock.js';
 
+/** The clock count a PAIR starts with; eviction lowers it and every access raises it. */
 export const CLOCK_INITIAL_COUNT = 3;
+/** The highest clock count a PAIR can reach. */
 export const CLOCK_SATURATION = 15;
 
 /** What a flush callback receives. */
@@ -44,10 +46,12 @@ export interface CloneResult<V> {
  * write lock).
  */
 export interface CachefileCallbacks<V> {
+  /** Reads the value of a block from the file, with its size in bytes. */
   fetch(blocknum: bigint): Promise<{ value: V; size: number }>;
   /** Write the value; resolves to the size of what was written, which for a non-clone
    *  write also becomes the PAIR's new size. */
   flush(args: FlushArgs<V>): Promise<number>;
+  /** Makes the copy a checkpoint writes while the value goes on changing; present only for cloneable cachefiles. */
   clone?: (value: V, blocknum: bigint) => CloneResult<V>;
   /** Called when a pending bit is resolved, before any write (FT: rotate flow counters). */
   checkpointComplete?: (value: V, blocknum: bigint) => void;
@@ -55,46 +59,66 @@ export interface CachefileCallbacks<V> {
   removeKey?: (blocknum: bigint, forCheckpoint: boolean) => void | Promise<void>;
 }
 
+/** An open file in the cachetable (a dictionary), with its callbacks to write and read its pairs. */
 export class Cachefile<V = unknown> {
+  /** A number unique to this cachefile in its cachetable. */
   readonly id: number;
+  /** The cachefile's name (its file name), for messages and events. */
   readonly name: string;
+  /** How the cachefile's blocks are read, written and cloned. */
   readonly callbacks: CachefileCallbacks<V>;
   /** True while the file takes part in the checkpoint in progress. */
   forCheckpoint = false;
+  /** True once the cachefile has been closed. */
   closed = false;
   /** The file's own PAIRs (cf_head / num_pairs), keyed by blocknum. */
   readonly pairs = new Map<bigint, Pair<V>>();
 
+  /** Made by {@link Cachetable.openCachefile}. */
   constructor(id: number, name: string, callbacks: CachefileCallbacks<V>) {
     this.id = id;
     this.name = name;
     this.callbacks = callbacks;
   }
 
+  /** True when the cachefile's callbacks can clone a value, so that checkpoints write clones. */
   get cloneable(): boolean {
     return this.callbacks.clone !== undefined;
   }
 }
 
+/** A PAIR: one cached block of a cachefile, with its pin count, lock, dirty and checkpoint-pending bits and optional clone. */
 export class Pair<V = unknown> {
+  /** The cachefile this PAIR belongs to. */
   readonly cachefile: Cachefile<V>;
+  /** The block number of this PAIR in its cachefile. */
   readonly blocknum: bigint;
+  /** The cached value. */
   value: V;
+  /** The value's size in bytes, as counted against the memory limit. */
   size: number;
+  /** True when the value changed since it was last written. */
   dirty: boolean;
+  /** True while the checkpoint in progress still has to write this PAIR's value as of its begin. */
   checkpointPending = false;
+  /** The copy made for the checkpoint and not yet written, with its size in bytes. */
   clone: { value: V; size: number } | null = null;
   /** Clock count for eviction. */
   count = CLOCK_INITIAL_COUNT;
+  /** True once the PAIR was removed from the cachetable. */
   removed = false;
+  /** The lock on the value: read or write pins take it. */
   readonly valueLock: RwLock;
   /** Exclusive: held for any I/O on the PAIR (used in write mode only). */
   readonly diskMutex: RwLock;
   /** Links of the pending list (non-circular, headed by the cachetable). */
   pendingNext: Pair<unknown> | null = null;
+  /** The previous PAIR on the pending list. */
   pendingPrev: Pair<unknown> | null = null;
+  /** True while the PAIR is on the pending list. */
   onPendingList = false;
 
+  /** Made by the cachetable when a block is first pinned or created. */
   constructor(cachefile: Cachefile<V>, blocknum: bigint, value: V, size: number, dirty: boolean) {
     this.cachefile = cachefile;
     this.blocknum = blocknum;
@@ -110,6 +134,7 @@ export class Pair<V = unknown> {
     return this.valueLock.readerCount + (this.valueLock.writeLocked ? 1 : 0);
   }
 
+  /** The PAIR as `cachefile:blocknum`, for messages. */
   toString(): string {
     return `${this.cachefile.name}:${this.blocknum}`;
   }

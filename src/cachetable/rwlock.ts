@@ -34,7 +34,9 @@ interface Waiter {
   readonly gate: Semaphore;
 }
 
+/** A named readers-writer lock, FIFO and writer-preferring, with PerconaFT's "expensive" flag; it reports when it is taken and released. */
 export class RwLock {
+  /** The lock's name, as events and messages show it. */
   readonly name: string;
   private readers = 0;
   private writer = false;
@@ -44,6 +46,7 @@ export class RwLock {
   private waitingReaders = 0;
   private expensiveWaitingWriters = 0;
 
+  /** An unlocked lock named name (the name appears in events and messages). */
   constructor(name: string) {
     this.name = name;
   }
@@ -93,6 +96,7 @@ export class RwLock {
     return this.readWouldBlock() && this.writeLockIsExpensive();
   }
 
+  /** Takes a read lock when that would not wait; true when taken. */
   tryReadLock(): boolean {
     if (this.readWouldBlock()) return false;
     this.readers++;
@@ -100,6 +104,7 @@ export class RwLock {
     return true;
   }
 
+  /** Takes the write lock when that would not wait (marked expensive if asked); true when taken. */
   tryWriteLock(expensive = false): boolean {
     if (this.writeWouldBlock()) return false;
     this.writer = true;
@@ -137,12 +142,14 @@ export class RwLock {
     return sleepOn(entry.gate);
   }
 
+  /** Releases one read lock; throws an invariant error when none is held. */
   readUnlock(): void {
     if (this.readers <= 0) invariant(false, () => `${this.name}: read unlock without a read holder`);
     this.readers--;
     this.dispatch();
   }
 
+  /** Releases the write lock; throws an invariant error when it is not held. */
   writeUnlock(): void {
     if (!this.writer) invariant(false, () => `${this.name}: write unlock without the write holder`);
     this.writer = false;

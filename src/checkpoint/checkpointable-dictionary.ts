@@ -49,6 +49,7 @@ import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pai
 
 /** How node values become bytes on disk and back. */
 export interface NodeCodec<V> {
+  /** The bytes of a node value as written to its block. */
   serialize(value: V, blocknum: bigint): Uint8Array;
   /**
    * The serialized bytes as consecutive parts (their concatenation is serialize's result),
@@ -58,6 +59,7 @@ export interface NodeCodec<V> {
    * a PAIR under its lock).
    */
   serializeParts?(value: V, blocknum: bigint): readonly Uint8Array[];
+  /** The node value read back from its block's bytes; throws a TokusimError when they are damaged. */
   deserialize(bytes: Uint8Array, blocknum: bigint): V;
   /** A private copy for clone-on-write. Omit it and the dictionary takes the no-clone paths. */
   clone?(value: V, blocknum: bigint): V;
@@ -84,14 +86,19 @@ export interface CheckpointUserdata {
   readonly name: string;
   /** The fields of the fassociate record, or null if the file is not logged. */
   fassociate(): { filenum: number; treeflags: number; iname: Uint8Array; unlink_on_close: number } | null;
+  /** Called at the begin of a checkpoint for each open file, which that checkpoint then writes. */
   notePinByCheckpoint(): void;
   /** Runs under the four begin locks; must not call back into the cachetable. */
   beginCheckpoint(lsn: bigint): void;
+  /** Writes this file's translation table and header for the checkpoint; says whether it wrote and to which slot. */
   checkpoint(ctx: CheckpointContext): Promise<{ written: boolean; slot?: 0 | 1; checkpointCount?: bigint }>;
+  /** Called after the checkpoint's end record is logged: the new translation becomes the checkpointed one and blocks only the older checkpoint used are freed. */
   endCheckpoint(): Promise<void>;
+  /** Called when the checkpoint is done with this file. */
   noteUnpinByCheckpoint(): void | Promise<void>;
 }
 
+/** What a dictionary needs from the checkpointer while it is checkpointed (for example, making the log durable up to an LSN). */
 export interface CheckpointContext {
   /** toku_logger_fsync_if_lsn_not_fsynced (a no-op without a logger). */
   fsyncLogUpTo(lsn: bigint): Promise<void>;
@@ -99,6 +106,7 @@ export interface CheckpointContext {
   nowSeconds: bigint;
 }
 
+/** Options for a {@link CheckpointableDictionary}. */
 export interface DictionaryOptions<V> {
   cachetable: Cachetable;
   storage: Storage;
@@ -234,21 +242,31 @@ async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
   return unframeBlock(block, { file: file.path, offset: Number(file.blockTable.translate(b).diskoff) });
 }
 
+/** A dictionary file whose nodes live as PAIRs in the cachetable and which takes part in checkpoints (header slots, translation table). */
 export class CheckpointableDictionary<V> implements CheckpointUserdata {
+  /** The dictionary's name, for messages. */
   readonly name: string;
+  /** The file number the log uses for this dictionary. */
   readonly filenum: number;
+  /** The dictionary's file name relative to the environment directory. */
   readonly iname: string;
+  /** True when the file is to be deleted when it is closed. */
   readonly unlinkOnClose: boolean;
+  /** How node values are serialized, read back and cloned. */
   readonly codec: NodeCodec<V>;
+  /** The cachetable holding the dictionary's nodes. */
   readonly cachetable: Cachetable;
   /** Set right after construction (the cachefile's callbacks close over this object). */
   cachefile!: Cachefile<V>;
+  /** The dictionary file on storage. */
   file!: DictionaryFile;
   /** The current header's dirty bit (ft->h->dirty()). */
   headerDirty = false;
   /** The checkpoint header clone and its dirty bit; null outside a checkpoint. */
   checkpointHeader: FtHeader | null = null;
+  /** True when the header the checkpoint in progress writes has changed. */
   checkpointHeaderDirty = false;
+  /** True while a checkpoint includes this file. */
   pinnedByCheckpoint = false;
   /** The storage's yield hook; when present, framing and cloning run in slices. */
   private readonly yieldNow: (() => Promise<void>) | undefined;
@@ -411,6 +429,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
     return { filenum: this.filenum, treeflags: this.header.flags, iname: encoder.encode(this.iname), unlink_on_close: this.unlinkOnClose ? 1 : 0 };
   }
 
+  /** Called at the begin of a checkpoint for each open file, which that checkpoint then writes. */
   notePinByCheckpoint(): void {
     invariant(!this.pinnedByCheckpoint, () => `${this.name} is already pinned by a checkpoint`);
     this.pinnedByCheckpoint = true;
@@ -452,6 +471,7 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
     this.checkpointHeader = null;
   }
 
+  /** Called when the checkpoint is done with this file. */
   noteUnpinByCheckpoint(): void {
     invariant(this.pinnedByCheckpoint, () => `${this.name} is not pinned by the checkpoint`);
     this.pinnedByCheckpoint = false;

@@ -48,8 +48,10 @@ export interface CrashHookContext {
   readonly beginLsn: bigint;
   readonly caller: CheckpointCallerName;
 }
+/** A function called at a named point of a checkpoint; it can pause the checkpoint or throw to simulate a crash. */
 export type CrashHook = (ctx: CrashHookContext) => void | Promise<void>;
 
+/** Options for a {@link Checkpointer}. */
 export interface CheckpointerOptions {
   cachetable: Cachetable;
   clock: Clock;
@@ -63,6 +65,7 @@ export interface CheckpointerOptions {
   periodSeconds?: number;
 }
 
+/** What one checkpoint did: its begin and end LSNs and what it wrote. */
 export interface CheckpointResult {
   beginLsn: bigint;
   endLsn: bigint;
@@ -79,12 +82,19 @@ function secondsOf(micros: bigint): bigint {
   return micros / 1_000_000n;
 }
 
+/** The checkpointer: runs the steps of a sharp checkpoint over the cachetable, logs begin and end, and optionally runs periodically. */
 export class Checkpointer {
+  /** The cachetable the checkpointer writes. */
   readonly cachetable: Cachetable;
+  /** The clock for timestamps, durations and the periodic timer. */
   readonly clock: Clock;
+  /** The logger that receives the begin and end records (undefined: no log). */
   readonly logger: LogWriter | undefined;
+  /** The checkpoint's global locks. */
   readonly locks: CheckpointLocks;
+  /** The transactions to record as still open at each checkpoint's begin. */
   txns: TxnProvider;
+  /** Functions to call at named points of every checkpoint (for tests and crash testing). */
   hooks: Partial<Record<CrashHookName, CrashHook>>;
   /** LSN of the begin_checkpoint of the last checkpoint whose end_checkpoint is durable. */
   lastCompletedCheckpointLsn = 0n;
@@ -117,6 +127,7 @@ export class Checkpointer {
   private shutDown = false;
   private periodicRun: Promise<void> | null = null;
 
+  /** A checkpointer over the cachetable, clock, logger and transaction provider given in opts. */
   constructor(opts: CheckpointerOptions) {
     this.cachetable = opts.cachetable;
     this.clock = opts.clock;
@@ -134,6 +145,7 @@ export class Checkpointer {
 
   // ------------------------------------------------------------------ wiring
 
+  /** Sets (or clears with undefined) the receiver of checkpoint trace events, global lock events included. */
   setListener(listener: CheckpointListener | undefined): void {
     this.listener = listener;
     this.locks.listener = listener === undefined ? undefined : (e) => listener(e);

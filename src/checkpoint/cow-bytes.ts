@@ -102,8 +102,11 @@ function allocPages(length: number, pageBytes: number, hold: ArenaHold | null): 
   return pages;
 }
 
+/** Copy-on-write paged bytes: a node value whose clone shares its pages, so cloning costs per page rather than per byte and the first write to a shared page copies that page alone. */
 export class CowBytes {
+  /** The value's length in bytes. */
   readonly length: number;
+  /** The page size in bytes. */
   readonly pageBytes: number;
   private readonly pages: Uint8Array[];
   /** owned[i] === 1: page i is this value's alone and may be written in place. */

@@ -13,6 +13,7 @@ export type CrashHookName =
   | 'afterEndCheckpoint'
   | 'duringTrim';
 
+/** The named points of a checkpoint where a test can pause or crash it, in the order a checkpoint reaches them. */
 export const CRASH_HOOK_NAMES: readonly CrashHookName[] = [
   'afterBegin',
   'afterPendingPairsWritten',
@@ -33,6 +34,7 @@ export type CheckpointStage =
   | 'trim'
   | 'status';
 
+/** A trace event of the checkpointer (global lock taken or released, stage reached and so on). */
 export type CheckpointEvent =
   | { type: 'global-lock'; lock: GlobalLockName; mode: 'read' | 'write'; action: 'taken' | 'released'; holder: string }
   | { type: 'stage'; stage: CheckpointStage; footprint: number }
@@ -49,4 +51,5 @@ export type CheckpointEvent =
   | { type: 'checkpoint-failed'; error: unknown }
   | { type: 'period-changed'; seconds: number };
 
+/** Receives checkpointer trace events. */
 export type CheckpointListener = (e: CheckpointEvent) => void;

@@ -17,12 +17,14 @@
 import { invariant } from '../format/errors.js';
 import { RwLock } from '../cachetable/rwlock.js';
 
+/** The levels of the checkpoint's global locks in the lock order. */
 export const GlobalLockLevel = {
   checkpointSafe: 1,
   lowPriorityMo: 2,
   mo: 3,
   openClose: 4,
 } as const;
+/** The name of one of the checkpoint's global locks. */
 export type GlobalLockName = keyof typeof GlobalLockLevel;
 
 type Mode = 'read' | 'write';
@@ -30,12 +32,15 @@ type Mode = 'read' | 'write';
 /** One "thread" that holds global locks; remembers what it holds to check the order. */
 export class GlobalLockHolder {
   private readonly held: Array<{ name: GlobalLockName; mode: Mode }> = [];
+  /** A holder named name (the name appears in lock events and messages), holding nothing. */
   constructor(readonly name: string) {}
 
+  /** The global locks this holder holds, as `name(mode)`, for messages. */
   holding(): string[] {
     return this.held.map((h) => `${h.name}(${h.mode})`);
   }
 
+  /** Throws an invariant error when taking lock name now would break the lock order. */
   checkAcquire(name: GlobalLockName): void {
     for (const h of this.held) {
       invariant(
@@ -45,10 +50,12 @@ export class GlobalLockHolder {
     }
   }
 
+  /** Records that the holder took lock name in mode. */
   noteAcquired(name: GlobalLockName, mode: Mode): void {
     this.held.push({ name, mode });
   }
 
+  /** Records that the holder released lock name in mode; throws an invariant error when it did not hold it. */
   noteReleased(name: GlobalLockName, mode: Mode): void {
     const i = this.held.findIndex((h) => h.name === name && h.mode === mode);
     invariant(i >= 0, () => `${this.name} releases ${name}(${mode}) which it does not hold`);
@@ -65,24 +72,33 @@ export interface ClientWaitCounters {
 /** A release function returned by the client-lock API. Calling it twice is a bug. */
 export type Release = () => void;
 
+/** Receives an event each time a global lock is taken or released. */
 export type GlobalLockListener = (e: { type: 'global-lock'; lock: GlobalLockName; mode: Mode; action: 'taken' | 'released'; holder: string }) => void;
 
+/** The checkpoint's global locks: the checkpoint-safe lock, the two multi-operation locks and the open/close lock, taken in that order. */
 export class CheckpointLocks {
+  /** PerconaFT's checkpoint_safe_lock, which a checkpoint holds for write. */
   readonly checkpointSafe = new RwLock('checkpoint_safe_lock');
+  /** PerconaFT's low_priority_multi_operation_lock. */
   readonly lowPriorityMo = new RwLock('low_priority_multi_operation_lock');
+  /** PerconaFT's multi_operation_lock: clients hold it for read around multi-step operations; a checkpoint takes it for write at its begin. */
   readonly mo = new RwLock('multi_operation_lock');
+  /** PerconaFT's ft_open_close_lock, taken around opening and closing dictionaries. */
   readonly openClose = new RwLock('ft_open_close_lock');
   /** True while the checkpoint holds the MO write lock. */
   lockedMo = false;
   /** True while the checkpoint holds the checkpoint-safe write lock. */
   lockedCs = false;
+  /** How often clients waited on the multi-operation and checkpoint-safe locks. */
   readonly counters: ClientWaitCounters = { clientWaitOnMo: 0, clientWaitOnCs: 0 };
+  /** Receives global lock events, when set. */
   listener: GlobalLockListener | undefined;
 
   private lock(name: GlobalLockName): RwLock {
     return this[name];
   }
 
+  /** Takes global lock name in mode for holder, after checking the lock order. */
   async acquire(holder: GlobalLockHolder, name: GlobalLockName, mode: Mode): Promise<void> {
     holder.checkAcquire(name);
     const l = this.lock(name);
@@ -92,6 +108,7 @@ export class CheckpointLocks {
     this.listener?.({ type: 'global-lock', lock: name, mode, action: 'taken', holder: holder.name });
   }
 
+  /** Releases global lock name held by holder in mode. */
   release(holder: GlobalLockHolder, name: GlobalLockName, mode: Mode): void {
     holder.noteReleased(name, mode);
     const l = this.lock(name);

@@ -13,7 +13,9 @@
 
 import type { CheckpointStage } from './events.js';
 
+/** A checkpoint's begin phase that takes longer than this many microseconds is counted as long. */
 export const CP_BEGIN_LONG_THRESHOLD_MICROS = 1_000_000n;
+/** A checkpoint's end phase that takes longer than this many microseconds is counted as long. */
 export const CP_END_LONG_THRESHOLD_MICROS = 60_000_000n;
 
 /** checkpoint_caller_t. */
@@ -26,6 +28,7 @@ export const CheckpointCaller = {
   recovery: 5,
   shutdown: 6,
 } as const;
+/** Who asked for a checkpoint (scheduled, client, indexer, startup, upgrade, recovery or shutdown). */
 export type CheckpointCallerName = keyof typeof CheckpointCaller;
 
 /** The status rows, keyed by PerconaFT's enum names. All values are uint64 (bigint). */
@@ -76,6 +79,7 @@ export const CHECKPOINT_STATUS_ROWS: ReadonlyArray<{ key: keyof CheckpointStatus
   { key: 'CP_LONG_END_COUNT', legacy: 'CHECKPOINT_LONG_END_COUNT', description: 'long checkpoint end count' },
 ];
 
+/** A checkpoint status with every counter at zero. */
 export function newCheckpointStatus(): CheckpointStatus {
   const s = {} as Record<keyof CheckpointStatus, bigint>;
   for (const r of CHECKPOINT_STATUS_ROWS) s[r.key] = 0n;

@@ -11,12 +11,14 @@
 
 import type { LogRecordFields } from '../format/record-types.js';
 
+/** A transaction the checkpoint must record as still open: live or preparing, with the fields of its xstillopen record. */
 export type LiveTxn =
   | { state: 'live'; readOnly: boolean; fields: LogRecordFields<'xstillopen'> }
   | { state: 'preparing'; readOnly: boolean; fields: LogRecordFields<'xstillopenprepared'> }
   /** Other states exist in the transaction layer; begin_checkpoint must never see them. */
   | { state: 'committing' | 'aborting' | 'retired'; readOnly: boolean; fields?: undefined };
 
+/** What the checkpointer needs from the transaction manager: the last transaction id and the transactions still open. */
 export interface TxnProvider {
   /** toku_txn_manager_get_last_xid: written into begin_checkpoint. */
   lastXid(): bigint;

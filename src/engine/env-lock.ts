@@ -64,6 +64,7 @@ import { ioErrorCode } from '../storage/io-error.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 
+/** The name of the environment lock file in an environment directory. */
 export const ENV_LOCK_FILE = '__tokusim_env_lock';
 /** Lock records are small; anything longer is not one (checked before reading it). */
 const MAX_LOCK_BYTES = 4096;
@@ -77,6 +78,7 @@ export function isEnvLockFile(name: string): boolean {
   return name === ENV_LOCK_FILE || name.startsWith(`${ENV_LOCK_FILE}.`);
 }
 
+/** What an environment lock file records: who holds it, its process and lease. */
 export interface EnvLockInfo {
   owner: string;
   pid: number;
@@ -104,6 +106,7 @@ export function lockTime(ms: number): string {
 
 /** A second opener of a locked environment (or of one being taken over by another opener). */
 export class EnvLockedError extends TokusimError {
+  /** The environment lock is held by the owner described in info. */
   constructor(
     readonly holder: EnvLockInfo,
     path: string,
@@ -121,6 +124,7 @@ export class EnvLockedError extends TokusimError {
 
 /** The lock file holds something that is not a lock record tokusim writes; it is left alone. */
 export class EnvLockUnreadableError extends TokusimError {
+  /** The lock file at path exists but cannot be read as a lock, for the reason given. */
   constructor(
     readonly problem: string,
     path: string,
@@ -134,6 +138,7 @@ export class EnvLockUnreadableError extends TokusimError {
   }
 }
 
+/** Options for {@link EnvLock.acquire}. */
 export interface EnvLockOptions {
   storage: Storage;
   dir: string;
@@ -283,6 +288,7 @@ function newToken(): string {
 
 type PublishResult = 'won' | 'exists' | 'retry';
 
+/** The lock file that keeps two processes from opening one environment; it is renewed while held and judged stale when its lease ran out or its process is gone. */
 export class EnvLock {
   private timer: TimerHandle | undefined;
   /** The renewal in flight, if any (release waits for it, so no renewal lands after the unlink). */
@@ -294,6 +300,7 @@ export class EnvLock {
   /** Monotonic clock ms at which this holder's lease counts as lapsed (see Fencing). */
   private validUntilMs = 0;
   private tempSeq = 0;
+  /** A random token naming this holder in the lock file. */
   readonly token = newToken();
   private readonly margin: number;
   private readonly checkProcesses: boolean;
@@ -320,6 +327,7 @@ export class EnvLock {
     return verdictOf(raw, { owner: '', checkProcesses, nowWallMs: wallMs(clock) });
   }
 
+  /** Takes the environment lock of a directory, writing the lock file atomically; throws an EnvLockedError when another live owner holds it. */
   static async acquire(options: EnvLockOptions): Promise<EnvLock> {
     const leaseMs = options.leaseMs ?? 10_000;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 4) {

@@ -114,8 +114,11 @@ export function inameFromNul(bytes: Uint8Array): string {
 /** Default EnvOptions.logPreallocate in 'sync' mode: 4 MiB. */
 export const DEFAULT_LOG_PREALLOCATE = 4 << 20;
 
+/** Options for {@link Env.open}. */
 export interface EnvOptions {
+  /** Where the environment's files live (default: a {@link NodeStorage} on the real file system). */
   storage?: Storage;
+  /** The source of time for checkpoints, lock leases and commit timestamps (default: a {@link RealClock}). */
   clock?: Clock;
   /** Default 'sync'. */
   durability?: Durability;
@@ -216,6 +219,7 @@ export class Dictionary {
   closeWhenIdle = false;
   /** While ft_close runs: resolves when the file is closed. */
   closing: Promise<void> | undefined;
+  /** Made by {@link Env.createDictionary} and {@link Env.openDictionary}, not by users. */
   constructor(
     readonly env: Env,
     public name: string,
@@ -227,6 +231,7 @@ export class Dictionary {
     readonly openedCheckpointLsn: bigint,
   ) {}
 
+  /** Throws a TokusimError (kind `bad-argument`) when the dictionary has been closed. */
   checkOpen(): void {
     if (this.closed) throw new TokusimError('bad-argument', `dictionary ${this.name} is closed`, { file: this.iname });
   }
@@ -296,19 +301,31 @@ export class Dictionary {
 
 /** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
+  /** The environment directory. */
   dir: string;
+  /** The commit durability policy in force. */
   durability: Durability;
   /** The failed state (see Env.failedWith): its error's kind and message, or null while healthy. */
   failed: { kind: string; message: string } | null;
+  /** The checkpoint status counters (null before the checkpointer started). */
   checkpoint: CheckpointStatus | null;
+  /** The last checkpoint that completed in this process, or null. */
   lastCheckpoint: CheckpointResult | null;
+  /** The logger: last LSN written and synced, the log files with their highest LSN, and its counters (null when there is no logger). */
   log: { lastLsn: bigint; syncedLsn: bigint; files: Array<{ path: string; maxLsn: bigint }>; stats: LogWriterStats } | null;
+  /** The open dictionaries with their file name, file number and checkpoint count and LSN. */
   dictionaries: Array<{ name: string; iname: string; filenum: number; checkpointCount: bigint; checkpointLsn: bigint }>;
+  /** Transactions begun and not yet committed, aborted or prepared. */
   liveTxns: number;
+  /** Transactions prepared and not yet resolved. */
   preparedTxns: number;
+  /** Transactions committed since the environment was opened. */
   commits: number;
+  /** Transactions aborted since the environment was opened. */
   aborts: number;
+  /** Row writes (puts, deletes, updates) since the environment was opened. */
   writes: number;
+  /** What crash recovery did at open, or null when none ran. */
   recovery: RecoveryReport | null;
 }
 
@@ -367,6 +384,7 @@ export class Env implements EnvCore {
   private closed = false;
   private failure: TokusimError | SimulatedCrash | undefined;
   private lastCheckpointResult: CheckpointResult | null = null;
+  /** What crash recovery did at open, or null when none ran. */
   recoveryReport: RecoveryReport | null = null;
   private counters = { commits: 0, aborts: 0, writes: 0 };
 
@@ -1092,6 +1110,7 @@ export class Env implements EnvCore {
     return this.failure;
   }
 
+  /** Throws the error that put the environment in its failed state, if any (for example a checkpoint that failed). */
   checkNotFailed(): void {
     const f = this.failedWith;
     if (f !== undefined) throw f;
@@ -1119,11 +1138,13 @@ export class Env implements EnvCore {
     return err;
   }
 
+  /** The extra bytes an update record carries for update function name and its argument; throws when no function of that name is registered. */
   updateExtra(name: string, arg: Uint8Array): Uint8Array {
     if (!this.updates.has(name)) this.updates.apply(name, undefined, arg); // throws: unknown function
     return encodeUpdateExtra(name, arg);
   }
 
+  /** Runs update function name on a row's old value and argument, giving the new value (undefined deletes the row); errors name where when given. */
   applyUpdate(name: string, old: Uint8Array | undefined, arg: Uint8Array, where: { lsn?: bigint; file?: string } = {}): Uint8Array | undefined {
     return this.updates.apply(name, old, arg, where);
   }

@@ -21,7 +21,9 @@ import { invariant, TokusimError } from '../format/errors.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { escapeKey } from './btree/node.js';
 
+/** Whether a row lock is shared (read) or exclusive (write). */
 export type LockMode = 'read' | 'write';
+/** Identifies a dictionary in the lock manager. */
 export type DictionaryId = string | number | bigint;
 
 /** Who asks: the root transaction that owns the locks, and (for messages) the asking txn. */
@@ -30,10 +32,12 @@ export interface LockRequester {
   txnId?: bigint;
 }
 
+/** Why a lock request was refused. */
 export type LockFailure = 'conflict' | 'deadlock' | 'timeout';
 
 /** A lock request refused (kind 'lock-conflict'); `reason` says why. */
 export class LockConflictError extends TokusimError {
+  /** A refused lock request: why, on which dictionary, key and mode. */
   constructor(
     readonly reason: LockFailure,
     readonly dictionary: string,
@@ -76,12 +80,14 @@ interface LockEntry {
   readonly waiters: Waiter[];
 }
 
+/** One row lock held by a transaction. */
 export interface HeldLock {
   dictionary: string;
   key: Uint8Array;
   mode: LockMode;
 }
 
+/** Options for a {@link LockManager}. */
 export interface LockManagerOptions {
   /** Needed only for bounded waits. */
   clock?: Clock;
@@ -89,12 +95,14 @@ export interface LockManagerOptions {
   waitMs?: number;
 }
 
+/** Row locks of transactions: shared and exclusive locks per key, deadlock detection and optionally bounded waits. */
 export class LockManager {
   private readonly locks = new Map<string, LockEntry>();
   private readonly byOwner = new Map<bigint, Set<string>>();
   /** Pending waits per root owner. */
   private readonly waits = new Map<bigint, Set<Waiter>>();
 
+  /** A lock manager with no locks held. */
   constructor(private readonly options: LockManagerOptions = {}) {}
 
   /** Take a lock now or throw LockConflictError('conflict'). */
@@ -206,6 +214,7 @@ export class LockManager {
     return this.locks.size;
   }
 
+  /** Checks the lock table against the per-owner index; throws an invariant error when they disagree. */
   checkInvariants(): void {
     const index = new Map<bigint, Set<string>>();
     for (const e of this.locks.values()) {

@@ -29,18 +29,27 @@ import { Txn } from './txn.js';
 import { decodeUpdateExtra } from './update-functions.js';
 import { WriteSet } from './write-set.js';
 
+/** What crash recovery did when an environment was opened. */
 export interface RecoveryReport {
+  /** The repair of a damaged log tail, or null when the log was intact. */
   repaired: RepairResult | null;
+  /** The LSN of the last log record recovery read. */
   lastLsn: bigint;
   /** LSN of the begin_checkpoint recovery turned around at (0 = start of the log). */
   turningPointLsn: bigint;
+  /** How many log records the forward pass replayed. */
   entriesReplayed: number;
+  /** How many transaction commits the replay applied. */
   commitsApplied: number;
+  /** Transactions left open by the crash that recovery aborted. */
   txnsAborted: string[];
+  /** Prepared transactions recovery kept prepared, for the application to commit or abort. */
   txnsPrepared: string[];
+  /** The dictionary files open at the end of the replay. */
   dictionariesOpen: string[];
   /** Inames the replayed log opened (fassociate / fopen) whose file is missing: their changes were not replayed. */
   missingFiles: string[];
+  /** The narration of recovery, one line per step. */
   lines: string[];
 }
 

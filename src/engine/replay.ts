@@ -34,6 +34,7 @@ export const ROLLBACK_INAME = 'tokudb.rollback';
 /** The environment's internal dictionaries; they hold real rows (see --user-only). */
 export const SYSTEM_INAMES: readonly string[] = ['tokudb.directory', 'tokudb.environment'];
 
+/** One key/value row of a replayed dictionary. */
 export interface ReplayRow {
   key: Uint8Array;
   value: Uint8Array;
@@ -48,6 +49,7 @@ export interface ReplayNote {
   detail: string;
 }
 
+/** One dictionary rebuilt by a replay: its file name, its rows in key order and whether its contents are known. */
 export interface ReplayedDictionary {
   /** The file name relative to the data dir, without a trailing NUL. */
   iname: Uint8Array;
@@ -63,6 +65,7 @@ export interface ReplayedDictionary {
   notes: ReplayNote[];
 }
 
+/** A root transaction that a replay found still live or prepared at the end of the log; its writes were not applied. */
 export interface PendingTxn {
   xid: TxnidPair;
   state: 'live' | 'prepared';
@@ -75,6 +78,7 @@ export interface PendingTxn {
   pendingWrites: number;
 }
 
+/** What a replay rebuilt: the dictionaries present at the end of the log and the transactions left unresolved there. */
 export interface ReplayResult {
   /** Dictionaries that exist at the end of the log, sorted by iname bytes. */
   dictionaries: ReplayedDictionary[];
@@ -89,6 +93,7 @@ export interface ReplayResult {
   records: number;
 }
 
+/** Options for {@link replayRecords} and {@link LogReplayer}. */
 export interface ReplayOptions {
   /**
    * Accept a log that does not start at LSN 1 (older files trimmed). Dictionaries and
@@ -203,6 +208,7 @@ export class LogReplayer {
   private records = 0;
   private finished = false;
 
+  /** A replayer with no dictionaries yet; feed it records in LSN order with apply(). */
   constructor(opts: ReplayOptions = {}) {
     this.partial = opts.partial ?? false;
   }
@@ -212,6 +218,7 @@ export class LogReplayer {
     return this.records;
   }
 
+  /** Applies the next log record (LSNs must follow one another); throws on a record that does not fit the state. */
   apply(rec: LogRecord): void {
     invariant(!this.finished, 'apply() after finish()');
     this.checkLsn(rec.lsn);

@@ -71,15 +71,21 @@ export function inRange(key: Uint8Array, r: RangeOptions): boolean {
  * End it with {@link Txn.commit}, {@link Txn.abort} or {@link Txn.prepare}.
  */
 export class Txn {
+  /** The rows and file operations this transaction wrote, applied at commit. */
   readonly ws = new WriteSet();
+  /** Where the transaction is in its life: live, preparing (prepared, awaiting commit or abort), committed, aborted or failed. */
   state: TxnState = 'live';
+  /** True once the transaction logged its begin record (at its first write). */
   loggedBegin = false;
+  /** The XA transaction id given to {@link Txn.prepare}, once prepared. */
   xaXid: Xid | undefined;
   /** Blocknum of this txn's rollback node in tokudb.rollback (null until the first write). */
   rollbackBlocknum: bigint | null = null;
+  /** The live child transaction, if one was begun from this one. */
   child: Txn | undefined;
   private childCounter = 0n;
 
+  /** Made by {@link Env.begin}, not by users. */
   constructor(
     private readonly env: EnvCore,
     readonly id: bigint,
@@ -87,6 +93,7 @@ export class Txn {
     readonly xid: TxnidPair,
   ) {}
 
+  /** The outermost ancestor of this transaction (itself for a root transaction). */
   get root(): Txn {
     return this.parent === undefined ? this : this.parent.root;
   }
@@ -98,6 +105,7 @@ export class Txn {
     return { parent: root.id, child: root.id + root.childCounter };
   }
 
+  /** True while the transaction has written nothing (so it logged nothing). */
   get isReadOnly(): boolean {
     return !this.loggedBegin;
   }

@@ -80,6 +80,7 @@ export function decodeUpdateExtra(extra: Uint8Array, where: { lsn?: bigint; file
 export class UpdateRegistry {
   private readonly fns = new Map<string, UpdateFunction>();
 
+  /** A registry of the built-in update functions plus those in extra. */
   constructor(extra: Readonly<Record<string, UpdateFunction>> = {}) {
     for (const [name, fn] of Object.entries({ ...BUILTIN_UPDATE_FUNCTIONS, ...extra })) {
       checkName(name);
@@ -88,10 +89,12 @@ export class UpdateRegistry {
     }
   }
 
+  /** The names of the registered update functions, sorted. */
   get names(): string[] {
     return [...this.fns.keys()].sort();
   }
 
+  /** True when an update function named name is registered. */
   has(name: string): boolean {
     return this.fns.has(name);
   }

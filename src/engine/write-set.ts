@@ -25,12 +25,14 @@ export type RowOp = 'insert' | 'insert_no_overwrite' | 'delete';
 const OP_CODE: Record<RowOp, number> = { insert: 1, insert_no_overwrite: 2, delete: 3 };
 const CODE_OP: Record<number, RowOp> = { 1: 'insert', 2: 'insert_no_overwrite', 3: 'delete' };
 
+/** One row written by a transaction: insert or delete of a key. */
 export interface RowWrite {
   op: RowOp;
   key: Uint8Array;
   value: Uint8Array;
 }
 
+/** One file operation of a transaction: a dictionary file created, deleted or renamed. */
 export interface FileOp {
   kind: 'fcreate' | 'fdelete' | 'frename';
   filenum: number;
@@ -53,26 +55,33 @@ export function keyIndex(key: Uint8Array): string {
   return s;
 }
 
+/** The writes a transaction made: rows per dictionary and file operations, applied at commit. */
 export class WriteSet {
+  /** The row writes per dictionary file number, by key. */
   readonly rows = new Map<number, Map<string, RowWrite>>();
+  /** The file operations, in the order they were made. */
   readonly fileOps: FileOp[] = [];
 
+  /** How many row writes the set holds. */
   get rowCount(): number {
     let n = 0;
     for (const m of this.rows.values()) n += m.size;
     return n;
   }
 
+  /** True when the set holds no row write and no file operation. */
   get isEmpty(): boolean {
     return this.rowCount === 0 && this.fileOps.length === 0;
   }
 
+  /** Records a copy of a row write to dictionary filenum, replacing an earlier write of the same key. */
   record(filenum: number, w: RowWrite): void {
     let m = this.rows.get(filenum);
     if (m === undefined) this.rows.set(filenum, (m = new Map()));
     m.set(keyIndex(w.key), { op: w.op, key: w.key.slice(), value: w.op === 'delete' ? new Uint8Array(0) : w.value.slice() });
   }
 
+  /** This write set's write to key in dictionary filenum, if any. */
   lookup(filenum: number, key: Uint8Array): RowWrite | undefined {
     return this.rows.get(filenum)?.get(keyIndex(key));
   }
@@ -88,6 +97,7 @@ export class WriteSet {
     this.fileOps.push(...child.fileOps);
   }
 
+  /** The write set's bytes, as stored in a rollback node. */
   encode(): Uint8Array {
     const w = new ByteWriter(64);
     w.bytes(MAGIC);
@@ -109,6 +119,7 @@ export class WriteSet {
     return w.toBytes();
   }
 
+  /** A write set read back from a rollback node's bytes; throws a TokusimError when they are damaged. */
   static decode(bytes: Uint8Array, what = 'rollback node'): WriteSet {
     // A rollback node is a whole checksummed block: a field running past its end is damage.
     const r = new ByteReader(bytes, 0, bytes.length, what, 0, 'bad-length');

@@ -20,9 +20,13 @@ import { ByteReader, ByteWriter, readU32At } from './bytes.js';
 import { TokusimError, invariant } from './errors.js';
 import { x1764 } from './x1764.js';
 
+/** Block number 0, reserved: no block. */
 export const RESERVED_BLOCKNUM_NULL = 0n;
+/** Block number 1, reserved for the block translation table itself. */
 export const RESERVED_BLOCKNUM_TRANSLATION = 1n;
+/** Block number 2, reserved for the dictionary's descriptor. */
 export const RESERVED_BLOCKNUM_DESCRIPTOR = 2n;
+/** How many block numbers are reserved; the first node gets this number. */
 export const RESERVED_BLOCKNUMS = 3n;
 /** size of a FREE entry. */
 export const SIZE_IS_FREE = -1n;
@@ -41,10 +45,12 @@ export interface TranslationImage {
   sizes: bigint[];
 }
 
+/** Size in bytes of a serialized block translation table with n entries, checksum included. */
 export function translationSizeOnDisk(n: bigint | number): bigint {
   return 8n + 8n + 16n * BigInt(n) + 4n;
 }
 
+/** @internal Rounds a byte count up to a multiple of 512. */
 export function roundUp512(n: bigint): bigint {
   return ((n + 511n) / 512n) * 512n;
 }

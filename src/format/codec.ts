@@ -41,11 +41,13 @@ export const MIN_ENTRY_LENGTH = 29;
  */
 export const RAW_BOOL_BYTES: unique symbol = Symbol.for('tokusim.rawBoolBytes');
 
+/** The outcome of decoding one log entry: the record and its length, a truncated tail needing more bytes, or a corrupt entry with its error. */
 export type DecodeResult =
   | { kind: 'ok'; record: LogRecord; length: number; crc: number }
   | { kind: 'truncated'; need: number }
   | { kind: 'corrupt'; error: TokusimError };
 
+/** Where the bytes being decoded come from, so that errors can name the file and offset. */
 export interface DecodeContext {
   /** File name for error messages. */
   file?: string;

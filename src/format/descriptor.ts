@@ -11,10 +11,12 @@ import { ByteWriter, readU32At } from './bytes.js';
 import { TokusimError } from './errors.js';
 import { x1764 } from './x1764.js';
 
+/** Size in bytes of a serialized descriptor whose data is len bytes long (length, data, checksum). */
 export function descriptorSizeOnDisk(len: number): number {
   return 4 + len + 4;
 }
 
+/** Serializes a dictionary descriptor: its length, its bytes and an x1764 checksum. */
 export function encodeDescriptor(data: Uint8Array): Uint8Array {
   const w = new ByteWriter(descriptorSizeOnDisk(data.length));
   w.u32(data.length);

@@ -82,6 +82,7 @@ export class TokusimError extends Error {
   /** Where it went wrong. */
   readonly where: ErrorWhere;
 
+  /** An error of the given kind whose message is followed by where it went wrong (file, offset, LSN). */
   constructor(kind: ErrorKind, message: string, where: ErrorWhere = {}) {
     super(TokusimError.describe(message, where));
     this.name = 'TokusimError';
@@ -105,6 +106,7 @@ export class TokusimError extends Error {
 
 /** Thrown when a checked invariant does not hold: always a bug in tokusim, never bad input. */
 export class InvariantError extends TokusimError {
+  /** An invariant violation described by message. */
   constructor(message: string) {
     super('invariant', `invariant violated: ${message}`);
     this.name = 'InvariantError';

@@ -18,25 +18,34 @@ import { TokusimError, invariant } from './errors.js';
 import { x1764 } from './x1764.js';
 import { isBugPlanted } from './planted-bugs.js';
 
+/** The dictionary file layout version tokusim writes (29). */
 export const FT_LAYOUT_VERSION = 29;
+/** The oldest dictionary layout version a header may have and still be read. */
 export const FT_LAYOUT_MIN_SUPPORTED_VERSION = 13;
+/** Size in bytes of a serialized version-29 dictionary header, checksum included. */
 export const FT_HEADER_SIZE_V29 = 197;
 /** Room reserved for one header slot; slot 1 starts here. */
 export const HEADER_SLOT_RESERVE = 4096;
 /** A header is written as one 512-byte sector. */
 export const HEADER_WRITE_SIZE = 512;
+/** The 8 ASCII bytes every dictionary header starts with. */
 export const HEADER_MAGIC = 'tokudata';
 /** toku_byte_order_host (0x0102030405060708) as a little-endian host stores it. */
 export const BYTE_ORDER_MARKER = new Uint8Array([8, 7, 6, 5, 4, 3, 2, 1]);
 /** MIN_MSN - 1, the highest_unused_msn_for_upgrade of every tree created at version >= 19. */
 export const HIGHEST_UNUSED_MSN_FOR_NEW_TREES = (1n << 62n) - 1n;
+/** The largest LSN (2^64 - 1): choosing a header with this limit accepts any checkpoint LSN. */
 export const MAX_LSN = (1n << 64n) - 1n;
 
 /** PerconaFT's error codes for header problems (buildheader/make_tdb.cc) and EINVAL. */
 export const TOKUDB_DICTIONARY_TOO_OLD = -100004;
+/** PerconaFT's error code for a header whose layout version is newer than supported. */
 export const TOKUDB_DICTIONARY_TOO_NEW = -100005;
+/** PerconaFT's error code for a header slot that holds no header. */
 export const TOKUDB_DICTIONARY_NO_HEADER = -100006;
+/** PerconaFT's error code for a header whose checksum does not match. */
 export const TOKUDB_BAD_CHECKSUM = -100015;
+/** The errno value PerconaFT reports for a header it rejects as invalid. */
 export const EINVAL = 22;
 
 /** Minimum header size per layout version (serialize_ft_min_size). */
@@ -88,9 +97,13 @@ export interface FtHeader {
   onDiskLogicalRows: bigint;
 }
 
+/** Default node size in bytes written into a new dictionary's header (4 MiB). */
 export const FT_DEFAULT_NODE_SIZE = 4 * 1024 * 1024;
+/** Default basement node size in bytes written into a new dictionary's header (128 KiB). */
 export const FT_DEFAULT_BASEMENT_NODE_SIZE = 128 * 1024;
+/** Default fanout written into a new dictionary's header. */
 export const FT_DEFAULT_FANOUT = 16;
+/** Default compression method code written into a new dictionary's header. */
 export const TOKU_DEFAULT_COMPRESSION_METHOD = 1;
 
 /** The header ft_header_create makes for a new dictionary (count 0, nothing on disk yet). */
@@ -140,6 +153,7 @@ export function headerSlotForCount(count: bigint): 0 | 1 {
   return (count & 1n) === 1n ? 0 : 1;
 }
 
+/** Byte offset of a dictionary header slot in its file (slot 0 at 0, slot 1 at 4096). */
 export function headerSlotOffset(slot: 0 | 1): number {
   return slot === 0 ? 0 : HEADER_SLOT_RESERVE;
 }
@@ -245,6 +259,7 @@ export function decodeFtHeaderFields(bytes: Uint8Array, where: { file: string; o
 
 /** A header problem, with PerconaFT's error code for it. */
 export class HeaderError extends TokusimError {
+  /** A header error with message, PerconaFT's error code for it and where it was found. */
   constructor(
     message: string,
     readonly perconaCode: number,
@@ -255,6 +270,7 @@ export class HeaderError extends TokusimError {
   }
 }
 
+/** The verdict on one dictionary header slot: valid, or why it cannot be used. */
 export type HeaderSlotStatus = 'ok' | 'no-header' | 'bad-checksum' | 'too-old' | 'too-new' | 'einval';
 
 const CODE_OF: Record<HeaderSlotStatus, number> = {
@@ -266,6 +282,7 @@ const CODE_OF: Record<HeaderSlotStatus, number> = {
   einval: EINVAL,
 };
 
+/** What validating one header slot found: its status and error code, the stored and computed checksums and, when valid, the header. */
 export interface HeaderSlotReport {
   slot: 0 | 1;
   offset: number;
@@ -361,10 +378,12 @@ function framedChecksumHolds(bytes: Uint8Array): boolean {
   return readU32At(bytes, size - 4) === x1764(bytes, 0, size - 4);
 }
 
+/** @internal Formats a u32 as 0x followed by 8 hex digits, for messages. */
 export function hex32(v: number): string {
   return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/** The header chosen from the two slots of a dictionary file, with the slot it came from. */
 export interface ChosenHeader {
   header: FtHeader;
   slot: 0 | 1;

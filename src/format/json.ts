@@ -24,14 +24,17 @@ import { RAW_BOOL_BYTES } from './codec.js';
 import { TokusimError } from './errors.js';
 import { LOG_SPEC_BY_NAME, type FieldType, type LogRecord, type TxnidPair, type Xid } from './record-types.js';
 
+/** A byte string in the JSON form of a record: its length, a printable text form and hex. */
 export interface BytesJson {
   len: number;
   text: string;
   hex: string;
 }
 
+/** The JSON form of one record field value (64-bit numbers are decimal strings). */
 export type FieldJson = number | string | boolean | number[] | { parent: string; child: string } | BytesJson | XidJson;
 
+/** The JSON form of an XA transaction id. */
 export interface XidJson {
   formatID: number;
   gtrid_length: number;
@@ -39,6 +42,7 @@ export interface XidJson {
   data: BytesJson;
 }
 
+/** The JSON form of one log record, as `tokusim logprint --json` prints it: type, LSN (decimal string) and fields by name. */
 export interface LogRecordJson {
   type: string;
   lsn: string;

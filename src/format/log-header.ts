@@ -9,7 +9,9 @@
  */
 import { TokusimError, invariant } from './errors.js';
 
+/** Size in bytes of a log file's header: the 8-byte magic and the 4-byte version. */
 export const LOG_FILE_HEADER_SIZE = 12;
+/** The 8 ASCII bytes every log file starts with. */
 export const LOG_MAGIC = 'tokulogg';
 /** TOKU_LOG_VERSION: the version this code writes. */
 export const TOKU_LOG_VERSION = 29;
@@ -18,6 +20,7 @@ export const TOKU_LOG_MIN_SUPPORTED_VERSION = 13;
 
 const MAGIC_BYTES = Uint8Array.from(LOG_MAGIC, (c) => c.charCodeAt(0));
 
+/** The 12 header bytes of a log file (magic then big-endian version); throws when the version is not a u32. */
 export function encodeLogFileHeader(version = TOKU_LOG_VERSION): Uint8Array {
   invariant(Number.isInteger(version) && version >= 0 && version <= 0xffffffff, `log version ${version} is not a u32`);
   const out = new Uint8Array(LOG_FILE_HEADER_SIZE);
@@ -44,6 +47,7 @@ export function isLogHeaderPrefix(buf: Uint8Array): boolean {
   return true;
 }
 
+/** Options for decoding a log file header: the file name for errors and the accepted version range. */
 export interface DecodeHeaderOptions {
   file?: string;
   /** Accepted version range; default 13..29 as the log cursor checks (lc_open_logfile). */

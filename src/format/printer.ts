@@ -691,6 +691,7 @@ export function formatEntryBytes(bytes: Uint8Array, offset = 0): string {
 
 // ---- Streaming printer ---------------------------------------------------------------------
 
+/** What the `tokuft_logprint`-compatible printer produced: its exit status and stderr text. */
 export interface LogPrintResult {
   /** The tool's exit status: 0, or 1 after DB_BADFORMAT. */
   exitCode: 0 | 1;
@@ -748,6 +749,7 @@ export class LogPrinter {
     return this.out.n;
   }
 
+  /** Feeds the next chunk of log file bytes to the printer; output is produced as whole records become available. */
   push(chunk: Uint8Array): void {
     if (this.phase === 'done' || chunk.length === 0) return;
     // Keep the hot code monomorphic: Buffer chunks (node streams) become plain views.

@@ -57,6 +57,7 @@ export interface FieldValueMap {
   XIDP: Xid;
 }
 
+/** One typed field of a log record or rollback entry, in on-disk order. */
 export interface FieldSpec {
   readonly name: string;
   readonly type: FieldType;
@@ -67,6 +68,7 @@ export interface FieldSpec {
 /** How the writer treats the transaction's xbegin (spec §7 "Begin action"). */
 export type BeginAction = 'ignore' | 'assert' | 'should-log';
 
+/** The description of one log record type in the record-type table: its name, command letter and ordered fields. */
 export interface LogRecordSpec {
   readonly name: string;
   readonly cmd: string;
@@ -173,6 +175,7 @@ export const LOG_RECORD_TYPES = [
   },
 ] as const satisfies readonly LogRecordSpec[];
 
+/** The description of one rollback entry type (the undo entries kept in tokudb.rollback): its name, command letter and ordered fields. */
 export interface RollbackEntrySpec {
   readonly name: string;
   readonly cmd: string;
@@ -223,8 +226,11 @@ export type LogRecord = { [N in LogRecordName]: LogRecordOf<N> }[LogRecordName];
 export type LogRecordFields<N extends LogRecordName> = FieldsOf<Extract<Entry, { name: N }>>;
 
 type RbEntry = (typeof ROLLBACK_ENTRY_TYPES)[number];
+/** The name of a rollback entry type, such as `rollinclude` or `cmdinsert`. */
 export type RollbackEntryName = RbEntry['name'];
+/** The decoded form of one rollback entry type: `type` plus its fields by name. */
 export type RollbackEntryOf<N extends RollbackEntryName> = { type: N } & FieldsOf<Extract<RbEntry, { name: N }>>;
+/** A decoded rollback entry of any type, discriminated by `type`. */
 export type RollbackEntry = { [N in RollbackEntryName]: RollbackEntryOf<N> }[RollbackEntryName];
 
 // ---- Lookup by command byte and name (built once, checked) ------------------------------
@@ -234,7 +240,9 @@ export const LOG_SPEC_BY_CMD: ReadonlyArray<LogRecordSpec | undefined> = buildBy
 /** Rollback entry spec by command byte. */
 export const ROLLBACK_SPEC_BY_CMD: ReadonlyArray<RollbackEntrySpec | undefined> = buildByCmd(ROLLBACK_ENTRY_TYPES, 'rollback entry');
 
+/** Log record specs by record name; every name in the table is present. */
 export const LOG_SPEC_BY_NAME: ReadonlyMap<string, LogRecordSpec> = buildByName(LOG_RECORD_TYPES, 'log record');
+/** Rollback entry specs by entry name; every name in the table is present. */
 export const ROLLBACK_SPEC_BY_NAME: ReadonlyMap<string, RollbackEntrySpec> = buildByName(ROLLBACK_ENTRY_TYPES, 'rollback entry');
 
 /** Length of the longest log record name (23, enq_insert_no_overwrite): the printer's column. */

@@ -186,6 +186,7 @@ export class X1764 {
   private readonly pending = new Uint8Array(8);
   private npending = 0;
 
+  /** Feeds bytes start..end of buf into the checksum. */
   add(buf: Uint8Array, start = 0, end = buf.length): void {
     let i = start;
     while (i < end && this.npending > 0) {
@@ -215,6 +216,7 @@ export class X1764 {
     while (i < end) this.pending[this.npending++] = buf[i++]!;
   }
 
+  /** Feeds one byte (its low 8 bits) into the checksum. */
   addByte(b: number): void {
     this.pending[this.npending++] = b & 0xff;
     if (this.npending === 8) {

@@ -41,6 +41,7 @@ export interface LogEntry {
   bytes: Uint8Array;
 }
 
+/** What the log cursor reports when it opens a log file: its path and version. */
 export interface LogFileOpened {
   path: string;
   /** Log version from the header (undefined for an empty file). */
@@ -48,6 +49,7 @@ export interface LogFileOpened {
   size: number;
 }
 
+/** Options for a {@link LogCursor}. */
 export interface LogCursorOptions {
   /** Check that LSNs are consecutive (default true). */
   checkContinuity?: boolean;
@@ -390,6 +392,7 @@ export class LogCursor {
   private bwd: Boundary;
   private refLsn: bigint | undefined;
 
+  /** A cursor over the log files at paths (in index order) on storage. */
   constructor(storage: Storage, paths: string[], opts: LogCursorOptions = {}, dir?: string) {
     this.storage = storage;
     this.paths = [...paths];
@@ -432,11 +435,13 @@ export class LogCursor {
     this.refLsn = undefined;
   }
 
+  /** Moves to the first entry of the log and returns it (undefined for an empty log). */
   async first(): Promise<LogEntry | undefined> {
     this.rewind();
     return this.next();
   }
 
+  /** Moves to the last entry of the log and returns it (undefined for an empty log). */
   async last(): Promise<LogEntry | undefined> {
     this.rewind();
     return this.prev();
@@ -578,6 +583,7 @@ export class LogCursor {
     }
   }
 
+  /** Closes the log file the cursor has open. */
   async close(): Promise<void> {
     const o = this.open_;
     this.open_ = undefined;
@@ -625,6 +631,7 @@ export class LogCursor {
   }
 }
 
+/** What repairing a damaged log tail did: whether a file was cut, where and what was discarded. */
 export interface RepairResult {
   /** True when a file was truncated. */
   repaired: boolean;

@@ -8,6 +8,7 @@
  */
 import type { LogRecordName } from '../format/record-types.js';
 
+/** A trace event of the logger (record logged, buffer written, fsync, file rolled over and so on). */
 export type LogEvent =
   /** A record was given its LSN and put in the in-memory buffer. */
   | { type: 'record-logged'; lsn: bigint; recordType: LogRecordName; bytes: number }
@@ -27,4 +28,5 @@ export type LogEvent =
   /** An old log file was deleted by trim(). */
   | { type: 'file-deleted'; file: string; maxLsn: bigint; trimLsn: bigint };
 
+/** Receives logger trace events. */
 export type LogListener = (event: LogEvent) => void;

@@ -16,6 +16,7 @@ import { invariant } from '../format/errors.js';
 import { TOKU_LOG_VERSION } from '../format/log-header.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 
+/** A log file name taken apart: its index (after `log`) and log version (after `.tokulog`). */
 export interface LogFileName {
   /** The file index (the number after `log`). */
   index: number;
@@ -23,6 +24,7 @@ export interface LogFileName {
   version: number;
 }
 
+/** A log file found in a directory: its parsed name, its directory entry name and its path. */
 export interface LogFileEntry extends LogFileName {
   /** The directory entry name. */
   name: string;

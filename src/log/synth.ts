@@ -25,6 +25,7 @@ import { Prng } from '../storage/prng.js';
 import type { Storage } from '../storage/storage.js';
 import { LogWriter, type LogRecordInput } from './writer.js';
 
+/** Options for {@link synthesizeLog}. */
 export interface SynthOptions {
   storage: Storage;
   dir: string;
@@ -35,9 +36,11 @@ export interface SynthOptions {
   seed?: number;
   lgMax?: number;
   bufferSize?: number;
+  /** Called as records are logged, with the bytes logged so far. */
   onProgress?: (bytesLogged: number) => void;
 }
 
+/** What {@link synthesizeLog} wrote. */
 export interface SynthResult {
   records: number;
   bytes: number;

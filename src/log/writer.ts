@@ -61,6 +61,7 @@ export const MIN_PREALLOCATE = 64 << 10;
 /** LOGGER_MIN_BUF_SIZE: 16 MiB. */
 export const DEFAULT_LOG_BUFFER_SIZE = 1 << 24;
 
+/** Options for a {@link LogWriter}. */
 export interface LogWriterOptions {
   storage: Storage;
   dir: string;
@@ -95,6 +96,7 @@ export interface LogFileInfo {
   maxLsn: bigint;
 }
 
+/** Counters of a {@link LogWriter}. */
 export interface LogWriterStats {
   records: number;
   bytesWritten: number;
@@ -110,10 +112,14 @@ export interface LogWriterStats {
   writesOnThisThread: number;
 }
 
+/** The logger: gives records their LSNs, buffers them, writes and fsyncs them by the durability policy and rolls over to new log files. */
 export class LogWriter {
   private readonly storage: Storage;
+  /** The log directory. */
   readonly dir: string;
+  /** Roll over to a new file once a write pushes the current one past this many bytes. */
   readonly lgMax: number;
+  /** Write the buffer out once it holds this many bytes. */
   readonly bufferSize: number;
   private readonly clock: Clock | undefined;
   private readonly listener: LogListener | undefined;
@@ -225,6 +231,7 @@ export class LogWriter {
   logFiles(): readonly Readonly<LogFileInfo>[] {
     return this.files.map((f) => ({ ...f }));
   }
+  /** A copy of the logger's counters. */
   stats(): Readonly<LogWriterStats> {
     return { ...this.counters };
   }

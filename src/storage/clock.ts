@@ -9,10 +9,13 @@
  */
 import { TokusimError, invariant } from '../format/errors.js';
 
+/** A scheduled timer of a {@link Clock}, which can be cancelled. */
 export interface TimerHandle {
+  /** Cancels the timer; its callback will not run (cancelling twice is harmless). */
   cancel(): void;
 }
 
+/** The source of time and timers for the engine: real ({@link RealClock}) or virtual and driven by a test ({@link VirtualClock}). */
 export interface Clock {
   /** Microseconds since the Unix epoch (PerconaFT's timestamp unit). */
   nowMicros(): bigint;
@@ -75,6 +78,7 @@ function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Options for a {@link VirtualClock}. */
 export interface VirtualClockOptions {
   /** Wall time at virtual ms 0, in microseconds since the epoch (default 2024-01-01T00:00Z). */
   startMicros?: bigint;
@@ -96,6 +100,7 @@ export class VirtualClock implements Clock {
   private readonly startMicros: bigint;
   private readonly maxTimersPerRun: number;
 
+  /** A virtual clock at virtual time 0 that moves only when the test advances it. */
   constructor(options: VirtualClockOptions = {}) {
     this.startMicros = options.startMicros ?? 1_704_067_200_000_000n;
     this.maxTimersPerRun = options.maxTimersPerRun ?? 1_000_000;

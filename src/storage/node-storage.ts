@@ -204,6 +204,7 @@ function compareBytewise(a: string, b: string): number {
  * checkpointer on its own thread.
  */
 export interface CooperativeStorage {
+  /** Resolves on a later turn of the event loop, so that long work can let other tasks run. */
   yieldNow(): Promise<void>;
 }
 
@@ -256,6 +257,7 @@ function nextTurn(): Promise<void> {
   });
 }
 
+/** Options for a {@link NodeStorage}. */
 export interface NodeStorageOptions {
   /**
    * How StorageFile.fsync syncs a file: 'datasync' (default, fdatasync(2): data plus the
@@ -285,8 +287,10 @@ export interface NodeStorageOptions {
  * lock and wake other threads for every block; client p99 during a checkpoint was the same.
  */
 export const DEFAULT_FRAME_WORKERS = 2;
+/** How a {@link NodeStorage} writes large frames when no option says otherwise. */
 export const DEFAULT_FRAME_WRITE_MODE: FrameWriteMode = 'worker-sync';
 
+/** A {@link Storage} over real files (node:fs) under a directory. */
 export class NodeStorage implements Storage, CooperativeStorage {
   private pool: FrameWorkerPool | undefined;
   private readonly frameWorkers: number;
@@ -294,6 +298,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
   private readonly frameWorkerNice: number;
   private readonly fullSync: boolean;
 
+  /** A storage over the real file system, configured by opts. */
   constructor(opts: NodeStorageOptions = {}) {
     this.frameWorkers = opts.frameWorkers ?? DEFAULT_FRAME_WORKERS;
     this.fullSync = opts.fileSync === 'fsync';
@@ -326,6 +331,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return nextTurn();
   }
 
+  /** Opens the file at path in the given mode (creating it when the mode allows); I/O failures become storage errors naming the path. */
   async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
     // O_DSYNC where the platform has it (Linux, macOS); elsewhere the handle says dsync false
     // and its users keep calling fsync.
@@ -341,6 +347,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync, dsync);
   }
 
+  /** True when an entry (of any kind, symbolic links included) exists at path. */
   async exists(path: string): Promise<boolean> {
     try {
       await fs.lstat(path);
@@ -356,12 +363,14 @@ export class NodeStorage implements Storage, CooperativeStorage {
     return names.sort(compareBytewise);
   }
 
+  /** Creates the directory dir and any missing parents. */
   async mkdir(dir: string): Promise<void> {
     await attempt('mkdir', dir, async () => {
       await fs.mkdir(dir, { recursive: true });
     });
   }
 
+  /** Renames from to to with rename(2). */
   async rename(from: string, to: string): Promise<void> {
     await attempt('rename', from, () => fs.rename(from, to));
   }
@@ -370,10 +379,12 @@ export class NodeStorage implements Storage, CooperativeStorage {
     await attempt('link', newPath, () => fs.link(existing, newPath));
   }
 
+  /** Removes the file at path. */
   async unlink(path: string): Promise<void> {
     await attempt('unlink', path, () => fs.unlink(path));
   }
 
+  /** Makes the entries of directory dir durable by fsyncing the directory. */
   async fsyncDir(dir: string): Promise<void> {
     await attempt('fsyncDir', dir, async () => {
       const h = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);

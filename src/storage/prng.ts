@@ -24,9 +24,11 @@ function splitmix32(state: number): [number, number] {
   return [z, next];
 }
 
+/** A small seeded pseudo-random generator, so that every choice the simulated disk and the crash tests make is reproducible from a seed. */
 export class Prng {
   private s: Uint32Array;
 
+  /** A generator whose whole sequence is fixed by seed. */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) {
       throw new TokusimError('bad-argument', 'a seed must be a safe integer', { actual: String(seed) });

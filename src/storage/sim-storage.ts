@@ -70,6 +70,7 @@ export interface SimFaults {
   loseDirEntries: boolean;
 }
 
+/** Every fault the simulated disk can inject, switched on. */
 export const ALL_FAULTS: Readonly<SimFaults> = Object.freeze({
   dropUnsynced: true,
   tornWrites: true,
@@ -77,6 +78,7 @@ export const ALL_FAULTS: Readonly<SimFaults> = Object.freeze({
   loseDirEntries: true,
 });
 
+/** Every fault of the simulated disk switched off (a crash keeps exactly what was synced). */
 export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
   dropUnsynced: false,
   tornWrites: false,
@@ -87,6 +89,7 @@ export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
 /** 'faults': fates drawn per the enabled faults; 'keep-all': clean power-off; 'drop-all': lose every unsynced operation. */
 export type CrashMode = 'faults' | 'keep-all' | 'drop-all';
 
+/** Options for a {@link SimStorage}: the seed, sector size, capacity and which faults to inject. */
 export interface SimStorageOptions {
   /** Seed for every choice this disk makes (default 1). */
   seed?: number;
@@ -103,6 +106,7 @@ export interface SimStorageOptions {
   capacity?: number;
 }
 
+/** Options for a crash of a {@link SimStorage}: the seed of this crash and how it treats unsynced writes. */
 export interface CrashOptions {
   /** Seed for this crash's choices (default: drawn from the disk's own generator). */
   seed?: number;
@@ -111,6 +115,7 @@ export interface CrashOptions {
   faults?: Partial<SimFaults>;
 }
 
+/** The kind of one I/O call on a {@link SimStorage}, as its I/O events report it. */
 export type IoOp =
   | 'open'
   | 'pread'
@@ -127,6 +132,7 @@ export type IoOp =
   | 'unlink'
   | 'fsyncDir';
 
+/** One I/O call on a {@link SimStorage}, as reported to its listener (used to schedule crashes and faults). */
 export interface IoEvent {
   /** 1-based number of this I/O call on this disk (continues across crashes and snapshots). */
   readonly seq: number;
@@ -140,6 +146,7 @@ export interface IoEvent {
 
 /** Thrown to stop the simulated machine at an I/O call. Not a TokusimError: nothing should handle it. */
 export class SimulatedCrash extends Error {
+  /** The crash injected at I/O call number ioSeq. */
   constructor(
     readonly ioSeq: number,
     message = `simulated crash at I/O #${ioSeq}`,
@@ -454,9 +461,11 @@ class SimFile implements StorageFile {
 // The disk
 // ---------------------------------------------------------------------------------------------
 
+/** An in-memory, deterministic {@link Storage} that keeps what is durable apart from what is only written, and at a crash decides from a seed which unsynced writes survive, are dropped or are torn. */
 export class SimStorage implements Storage {
   /** Bumped by every crash; handles from an older generation are dead. */
   generation = 0;
+  /** Torn writes split only at multiples of this many bytes. */
   readonly sectorSize: number;
   private faults: SimFaults;
   private rng: Prng;
@@ -473,6 +482,7 @@ export class SimStorage implements Storage {
   /** See setCapacity (undefined: unlimited). */
   private capacity: number | undefined;
 
+  /** An empty simulated disk configured by options. */
   constructor(options: SimStorageOptions = {}) {
     const sectorSize = options.sectorSize ?? 512;
     if (!Number.isSafeInteger(sectorSize) || sectorSize < 1) {
@@ -571,6 +581,7 @@ export class SimStorage implements Storage {
 
   // ----- Storage interface -------------------------------------------------------------------
 
+  /** Opens the simulated file at path in the given mode; one I/O call, so it can be crashed or fail. */
   open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<StorageFile> {
     return this.io({ op: 'open', path }, () => {
       const p = normalize(path);
@@ -594,6 +605,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** True when an entry exists at path on the simulated disk. */
   exists(path: string): Promise<boolean> {
     return this.io({ op: 'exists', path }, () => {
       const p = normalize(path);
@@ -615,6 +627,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Creates a simulated directory and any missing parents; throws EEXIST when a file is in the way. */
   mkdir(dir: string): Promise<void> {
     return this.io({ op: 'mkdir', path: dir }, () => {
       const p = normalize(dir);
@@ -627,6 +640,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Renames a simulated file; the change is durable only after fsyncDir. */
   rename(from: string, to: string): Promise<void> {
     return this.io({ op: 'rename', path: from, to }, () => {
       const a = normalize(from);
@@ -666,6 +680,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Removes a simulated file; the removal is durable only after fsyncDir. */
   unlink(path: string): Promise<void> {
     return this.io({ op: 'unlink', path }, () => {
       const p = normalize(path);
@@ -678,6 +693,7 @@ export class SimStorage implements Storage {
     });
   }
 
+  /** Makes the pending entries of a simulated directory durable. */
   fsyncDir(dir: string): Promise<void> {
     return this.io({ op: 'fsyncDir', path: dir }, () => {
       const d = this.dirs.get(normalize(dir));
@@ -717,6 +733,7 @@ export class SimStorage implements Storage {
     return { ...this.faults };
   }
 
+  /** Switches the named faults on or off for later crashes. */
   setFaults(faults: Partial<SimFaults>): void {
     this.faults = { ...this.faults, ...faults };
   }
@@ -749,6 +766,7 @@ export class SimStorage implements Storage {
     return this.capacity === undefined ? Infinity : Math.max(0, this.capacity - this.usedBytes());
   }
 
+  /** True when some file data or directory entry was written but not yet made durable. */
   hasUnsynced(): boolean {
     for (const i of this.inodes.values()) if (i.pending.length > 0) return true;
     for (const d of this.dirs.values()) if (d.pending.length > 0) return true;

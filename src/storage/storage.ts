@@ -38,6 +38,7 @@ export interface OpenOptions {
   dsync?: boolean;
 }
 
+/** An open file of a {@link Storage}: positional reads and writes, size changes and fsync. */
 export interface StorageFile {
   readonly path: string;
   /**
@@ -58,17 +59,25 @@ export interface StorageFile {
   pwriteSync?(data: Uint8Array, offset: number): void;
   /** Current size in bytes (what a reader would see now, durable or not). */
   size(): Promise<number>;
+  /** Sets the file's size in bytes, cutting it or extending it with zeros. */
   truncate(size: number): Promise<void>;
+  /** Makes everything written to this file so far durable. */
   fsync(): Promise<void>;
+  /** Closes the handle; it must not be used afterwards. */
   close(): Promise<void>;
 }
 
+/** The file system interface the whole engine runs on, implemented by {@link NodeStorage} (real files) and {@link SimStorage} (in-memory, fault injecting). */
 export interface Storage {
+  /** Opens the file at path in the given mode (creating it when the mode allows). */
   open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile>;
+  /** True when an entry exists at path. */
   exists(path: string): Promise<boolean>;
   /** Names (not paths) of the entries in dir, sorted bytewise. Missing dir is an error. */
   list(dir: string): Promise<string[]>;
+  /** Creates the directory dir and any missing parents. */
   mkdir(dir: string): Promise<void>;
+  /** Renames the entry from to the name to; the change is durable only after fsyncDir. */
   rename(from: string, to: string): Promise<void>;
   /**
    * Give the existing file `existing` a second name `newPath` (a hard link); fail with EEXIST,
@@ -77,7 +86,9 @@ export interface Storage {
    * create-exclusive, and readers never see the file before its bytes are complete.
    */
   link(existing: string, newPath: string): Promise<void>;
+  /** Removes the file at path; durable only after fsyncDir of its directory. */
   unlink(path: string): Promise<void>;
+  /** Makes the entries of directory dir (creations, renames, removals) durable. */
   fsyncDir(dir: string): Promise<void>;
 }
 

@@ -41,11 +41,13 @@ import type { NodeStore, Pinned } from './node-store.js';
 
 export type { BtreeOptions } from './fill.js';
 
+/** One key/value entry of a B+tree. */
 export interface BtreeEntry {
   key: Uint8Array;
   value: Uint8Array;
 }
 
+/** Shape counters of a {@link Btree}. */
 export interface BtreeStats {
   /** Levels: 0 for an empty tree, 1 for a lone leaf root. */
   height: number;
@@ -108,11 +110,14 @@ function changedSince(node: BtreeNode, image: unknown[][]): boolean {
   return false;
 }
 
+/** A B+tree of byte keys and values over a {@link NodeStore}. */
 export class Btree {
+  /** When nodes split and merge. */
   readonly policy: FillPolicy;
   private readonly latch = new AsyncRwLatch();
   private modCount = 0;
 
+  /** A tree over the given node store with the given fill options. */
   constructor(
     readonly store: NodeStore,
     options: BtreeOptions = {},
@@ -127,6 +132,7 @@ export class Btree {
 
   // ---------------------------------------------------------------- reads
 
+  /** The value stored under key, or undefined. */
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.latch.read(async () => {
       const snap = await this.descend(key, 'containing');
@@ -461,6 +467,7 @@ export class Btree {
     return this.latch.read(() => this.walk(true));
   }
 
+  /** Walks the tree and counts its levels, nodes, entries and bytes. */
   async stats(): Promise<BtreeStats> {
     return this.latch.read(() => this.walk(false));
   }
@@ -555,6 +562,7 @@ export class BtreeCursor {
   private seenVersion = -1;
   private pos: Uint8Array | null = null;
 
+  /** A cursor over tree, not yet placed; first(), last(), next() and prev() move it. */
   constructor(private readonly tree: Btree) {}
 
   /** The entry last returned, if the cursor is positioned. */
@@ -563,10 +571,12 @@ export class BtreeCursor {
     return this.entry();
   }
 
+  /** Moves to the first entry and returns it (undefined for an empty tree). */
   first(): Promise<BtreeEntry | undefined> {
     return this.land(this.tree.firstFrom(null, false), true);
   }
 
+  /** Moves to the last entry and returns it (undefined for an empty tree). */
   last(): Promise<BtreeEntry | undefined> {
     return this.land(this.tree.lastFrom(null, false), true);
   }
@@ -591,6 +601,7 @@ export class BtreeCursor {
     return this.land(this.tree.lastFrom(key.slice(), true), true);
   }
 
+  /** Moves to the next entry and returns it (the first when the cursor is not placed; undefined past the end). */
   async next(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.first();
     if (this.fresh() && this.i + 1 < this.snap!.keys.length) {
@@ -600,6 +611,7 @@ export class BtreeCursor {
     return this.land(this.tree.firstFrom(this.pos, true), false);
   }
 
+  /** Moves to the previous entry and returns it (the last when the cursor is not placed; undefined before the start). */
   async prev(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.last();
     if (this.fresh() && this.i - 1 >= 0) {

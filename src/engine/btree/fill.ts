@@ -22,6 +22,7 @@ import { invariant, TokusimError } from '../../format/errors.js';
 import { type BtreeNode, entryCount, type InternalNode, type LeafNode, newInternal, newLeaf } from './node.js';
 import { encodedNodeSize } from './node-codec.js';
 
+/** Options for a {@link Btree}: how many entries and bytes a node may hold. */
 export interface BtreeOptions {
   /** Most entries (leaf keys, internal children) per node; >= 4. Default 64. */
   maxEntries?: number;
@@ -29,10 +30,14 @@ export interface BtreeOptions {
   maxNodeBytes?: number;
 }
 
+/** Decides when a B+tree node is too full (split) or too empty (merge). */
 export class FillPolicy {
+  /** Most entries a node may hold. */
   readonly maxEntries: number;
+  /** Most encoded bytes a node may take, or undefined for no byte limit. */
   readonly maxNodeBytes: number | undefined;
 
+  /** The policy for the node limits in options (defaults as in {@link BtreeOptions}). */
   constructor(options: BtreeOptions = {}) {
     const maxEntries = options.maxEntries ?? 64;
     if (!Number.isInteger(maxEntries) || maxEntries < 4) {
@@ -58,10 +63,12 @@ export class FillPolicy {
     return this.maxNodeBytes === undefined ? Math.max(floor, Math.floor(this.maxEntries / 2)) : floor;
   }
 
+  /** True when the node has enough entries to be split in two. */
   splittable(node: BtreeNode): boolean {
     return node.kind === 'leaf' ? node.keys.length >= 2 : node.children.length >= 4;
   }
 
+  /** True when the node holds more entries, or (when a byte limit is set) more encoded bytes, than allowed. */
   isOverfull(node: BtreeNode): boolean {
     if (entryCount(node) > this.maxEntries) return true;
     return this.maxNodeBytes !== undefined && this.splittable(node) && encodedNodeSize(node) > this.maxNodeBytes;

@@ -15,6 +15,7 @@ interface Waiter {
   readonly grant: () => void;
 }
 
+/** An asynchronous readers-writer latch. */
 export class AsyncRwLatch {
   private readers = 0;
   private writer = false;

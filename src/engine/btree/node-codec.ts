@@ -18,9 +18,13 @@ import { ByteReader, ByteWriter, readU32At } from '../../format/bytes.js';
 import { TokusimError } from '../../format/errors.js';
 import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newLeaf } from './node.js';
 
+/** The 8 ASCII bytes every serialized node starts with. */
 export const NODE_MAGIC = 'tokubtnd';
+/** The version of tokusim's own node format. */
 export const NODE_FORMAT_VERSION = 1;
+/** Size in bytes of a serialized node's header. */
 export const NODE_HEADER_SIZE = 28;
+/** Size in bytes of the checksum that ends a serialized node. */
 export const NODE_CHECKSUM_SIZE = 4;
 const KIND_LEAF = 1;
 const KIND_INTERNAL = 2;
@@ -51,10 +55,12 @@ function payloadSize(node: BtreeNode): number {
   return n;
 }
 
+/** The checksum stored at the end of a serialized node (CRC-32 of the bytes before it). */
 export function nodeChecksum(bytes: Uint8Array): number {
   return CRC32.buf(bytes) >>> 0;
 }
 
+/** Serializes a B+tree node (header, entries, checksum); throws when the node is malformed. */
 export function encodeNode(node: BtreeNode): Uint8Array {
   checkNodeShape(node, 'encodeNode');
   const payload = payloadSize(node);

@@ -18,6 +18,7 @@ import { invariant } from '../../format/errors.js';
 import { bytesEqual, type BtreeNode } from './node.js';
 import { decodeNode, encodeNode } from './node-codec.js';
 
+/** Whether a node is pinned to read it or to change it. */
 export type PinMode = 'read' | 'write';
 
 /** A pinned node. The tree mutates `node` in place only when `mode` is 'write'. */
@@ -27,6 +28,7 @@ export interface Pinned {
   readonly node: BtreeNode;
 }
 
+/** Where the B+tree's nodes live: pin, unpin, create and free by block number. */
 export interface NodeStore {
   /** Pin a node and return its decoded object. */
   pin(blocknum: bigint, mode: PinMode): Promise<Pinned>;
@@ -48,6 +50,7 @@ interface ActivePin {
   readonly before: Uint8Array | null;
 }
 
+/** Options for a {@link MemoryNodeStore}. */
 export interface MemoryNodeStoreOptions {
   /** Awaited inside every pin() and create(), so a test scheduler can interleave callers. */
   onIo?: (what: string) => Promise<void>;
@@ -57,6 +60,7 @@ export interface MemoryNodeStoreOptions {
 
 /** An in-memory NodeStore for tests and tools; see the invariants at the top of this file. */
 export class MemoryNodeStore implements NodeStore {
+  /** The root's block number, or null for a tree with no nodes yet. */
   rootBlocknum: bigint | null = null;
   private readonly blocks = new Map<bigint, Uint8Array>();
   private readonly pins = new Map<bigint, ActivePin[]>();
@@ -65,6 +69,7 @@ export class MemoryNodeStore implements NodeStore {
   /** Counters for tests: how many pins, writes (dirty unpins and creates) and removes. */
   readonly counters = { pins: 0, writes: 0, removes: 0 };
 
+  /** An empty in-memory node store. */
   constructor(private readonly options: MemoryNodeStoreOptions = {}) {
     this.checking = options.checkDiscipline ?? true;
   }
@@ -147,6 +152,7 @@ export class MemoryNodeStore implements NodeStore {
     this.blocks.set(blocknum, bytes);
   }
 
+  /** How many pins are held now (0 when every pin was released). */
   pinCount(): number {
     let n = 0;
     for (const held of this.pins.values()) n += held.length;

@@ -14,6 +14,7 @@
  */
 import { invariant } from '../../format/errors.js';
 
+/** A leaf of the B+tree: keys in order and their values. */
 export interface LeafNode {
   kind: 'leaf';
   height: 0;
@@ -21,6 +22,7 @@ export interface LeafNode {
   values: Uint8Array[];
 }
 
+/** An internal node of the B+tree: pivot keys and the block numbers of its children. */
 export interface InternalNode {
   kind: 'internal';
   height: number;
@@ -28,6 +30,7 @@ export interface InternalNode {
   children: bigint[];
 }
 
+/** A node of the B+tree: a leaf or an internal node. */
 export type BtreeNode = LeafNode | InternalNode;
 
 /** PerconaFT's default key order: bytewise over the common prefix, then shorter first. */
@@ -40,16 +43,19 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+/** @internal True when two byte arrays have the same length and bytes. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
+/** A new leaf node with the given keys and values (in key order). */
 export function newLeaf(keys: Uint8Array[] = [], values: Uint8Array[] = []): LeafNode {
   return { kind: 'leaf', height: 0, keys, values };
 }
 
+/** A new internal node of the given height with its pivot keys and child block numbers. */
 export function newInternal(height: number, pivots: Uint8Array[], children: bigint[]): InternalNode {
   return { kind: 'internal', height, pivots, children };
 }
