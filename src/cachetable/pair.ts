@@ -2,7 +2,8 @@
  * PAIRs and cachefiles (spec checkpoint-algorithm.md §2.1, §2.2; the states below are §10.1).
  *
  * The state of a PAIR across a checkpoint, restated from spec §10.1 (the T-numbers are the
- * spec's rows; test/cachetable/transitions.test.ts has one scenario per row we model):
+ * spec's rows; test/cachetable/transitions.test.ts has a scenario per row we model, T6 inside
+ * the T3 one):
  *
  *   dirty    D: `value` holds changes its block on disk lacks; C: it does not.
  *   pending  1: `checkpointPending`, the checkpoint in progress has not yet captured this
@@ -19,8 +20,9 @@
  *        pending 0 to 1 and is pushed at the head of the pending list. Marking without looking
  *        at `dirty` is what lets begin skip the PAIR's own lock.
  *   T2   A client write pin (getAndPin, tryGetAndPin, or a dependent PAIR of getAndPin/put)
- *        of a clean pending PAIR: the bit is read and cleared under pending_lock_cheap (read),
- *        checkpointComplete is called, nothing is written: the block on disk is the image.
+ *        of a clean pending PAIR: the bit is read and cleared under pending_lock_cheap (read;
+ *        write for the dependents of a put), checkpointComplete is called, and nothing is
+ *        written: the block on disk is already the image.
  *   T3   The same, dirty, cachefile with a clone callback: the bit is cleared, diskMutex taken,
  *        the clone made (the PAIR becomes C, clone in flight) and its write started as a
  *        background job; the client keeps W and may change the value at once.
