@@ -221,6 +221,23 @@ describe('version, help and completion', () => {
     }
   });
 
+  // Scenario: every option line of every command's help, yargs' own --help and --version
+  // included, describes the option starting in lower case (or with an acronym such as I/O), so
+  // the help reads as one voice.
+  it('Scenario: every option description in every help starts in lower case', async () => {
+    for (const cmd of [[], ...COMMANDS.map((c) => [String(c.command).split(' ')[0]!])]) {
+      const r = await runTool(TOKUSIM, [...cmd, '--help']);
+      expect(r.code).toBe(0);
+      const options = r.stdout.split('\n').filter((l) => /^\s+(-\w, )?--[\w-]+\s{2,}\S/.test(l));
+      expect(options.length, cmd.join(' ')).toBeGreaterThan(1);
+      for (const line of options) {
+        const text = line.replace(/^\s+(-\w, )?--[\w-]+\s+/, '');
+        const acronym = /^[A-Z0-9/]{2,}\b/.test(text); // I/O, LSN, JSON
+        if (!acronym) expect(text[0], `${cmd.join(' ')}: ${line}`).toBe(text[0]!.toLowerCase());
+      }
+    }
+  });
+
   // Scenario: the crashtest help names the faults the code actually injects by default.
   it('Scenario: crashtest --help states the default fault list of the code', async () => {
     const order = ['dropUnsynced', 'tornWrites', 'reorder', 'loseDirEntries'] as const;
