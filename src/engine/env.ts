@@ -262,7 +262,9 @@ export class Dictionary {
       while (e !== undefined && out.length < max) {
         // The scan starts at one bound; leaving the other bound ends it.
         if (!inRange(e.key, rev ? stripUndefined(lower) : stripUndefined(upper))) break;
-        if (inRange(e.key, r)) out.push({ key: e.key.slice(), value: e.value.slice() });
+        // The tree cursor's entries are already copies the caller may keep: a second copy
+        // per row would only double the garbage a long scan makes.
+        if (inRange(e.key, r)) out.push(e);
         e = rev ? await c.prev() : await c.next();
       }
       return out;
@@ -277,7 +279,7 @@ export class Dictionary {
       if (!inRange(e.key, r)) {
         if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
       } else {
-        out.push({ key: e.key.slice(), value: e.value.slice() });
+        out.push(e);
       }
       e = await c.next();
     }

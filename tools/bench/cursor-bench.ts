@@ -34,7 +34,9 @@ function keyOf(i: number): Uint8Array {
 /** Child mode `build DIR N`: an environment holding N rows in dictionary `t`, closed cleanly. */
 async function build(dir: string, n: number): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
-  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0 });
+  // A long lease: the build is a bench fixture on a shared machine, where a stalled event loop
+  // must not fence it halfway through the million rows.
+  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0, leaseMs: 600_000 });
   const d = await env.createDictionary('t');
   for (let i = 0; i < n; i += BATCH) {
     const ops = [];
