@@ -311,6 +311,9 @@ function keyStr(k: Uint8Array): string {
 /** Committed entries a cursor reads from the tree at a time. */
 export const CURSOR_CHUNK = 256;
 
+/** TxnCursor.step's answer when the chunk held is used up and the next must be read. */
+const NEED_CHUNK = Symbol('need chunk');
+
 /**
  * A streaming cursor over one dictionary for one transaction (see {@link Txn.cursor}).
  *
@@ -347,10 +350,24 @@ export class TxnCursor implements AsyncIterable<Entry> {
 
   /** The next entry, or undefined at the end of the range. */
   async next(): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.step();
+      if (e !== NEED_CHUNK) return e;
+      await this.readChunk();
+    }
+  }
+
+  /**
+   * The next entry as far as it can be decided from the chunk held: an entry, undefined at
+   * the end, or NEED_CHUNK when the committed chunk is used up and the next must be read.
+   * Synchronous, so the rows of a chunk cost no promise of their own.
+   */
+  private step(): Entry | undefined | typeof NEED_CHUNK {
     if (this.r.limit !== undefined && this.r.limit >= 0 && this.returned >= this.r.limit) return undefined;
     this.overlay ??= this.txn.overlayIn(this.dict, this.scan);
     for (;;) {
-      const c = await this.peekCommitted();
+      if (this.ci >= this.chunk.length && !this.committedDone) return NEED_CHUNK;
+      const c = this.chunk[this.ci];
       const o = this.overlay[this.oi];
       if (c === undefined && o === undefined) return undefined;
       const order = c === undefined ? 1 : o === undefined ? -1 : compareKeys(c.key, o.key) * this.dir;
@@ -370,15 +387,13 @@ export class TxnCursor implements AsyncIterable<Entry> {
     }
   }
 
-  /** The next committed entry after pos (reading the next chunk when this one is used up). */
-  private async peekCommitted(): Promise<Entry | undefined> {
-    while (this.ci >= this.chunk.length) {
-      if (this.committedDone) return undefined;
-      this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
-      this.ci = 0;
-      if (this.chunk.length < this.chunkSize) this.committedDone = true;
-    }
-    return this.chunk[this.ci];
+  /** Replace the used-up chunk with the committed entries after pos. */
+  private async readChunk(): Promise<void> {
+    // Drop the old chunk first, so that at most one is held while the next is read.
+    this.chunk = [];
+    this.ci = 0;
+    this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
+    if (this.chunk.length < this.chunkSize) this.committedDone = true;
   }
 
   /** The scan range narrowed to start strictly after pos. */
@@ -395,13 +410,23 @@ export class TxnCursor implements AsyncIterable<Entry> {
     return out;
   }
 
-  /** `for await (const e of cursor)`: the entries in order. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
-    for (;;) {
-      const e = await this.next();
-      if (e === undefined) return;
-      yield e;
-    }
+  /**
+   * `for await (const e of cursor)`: the entries in order. A plain iterator rather than an
+   * async generator: a row of the chunk held is answered with one settled promise, without
+   * the generator's and next()'s own promises per row.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Entry> {
+    const result = (e: Entry | undefined): IteratorResult<Entry> => (e === undefined ? { done: true, value: undefined } : { done: false, value: e });
+    return {
+      next: () => {
+        try {
+          const e = this.step();
+          return e === NEED_CHUNK ? this.next().then(result) : Promise.resolve(result(e));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      },
+    };
   }
 }
 
