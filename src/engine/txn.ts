@@ -120,38 +120,19 @@ export class Txn {
     return dict.getCommitted(key);
   }
 
-  /** Ordered entries in range: committed data with this txn's (and its ancestors') writes on top. */
+  /**
+   * All entries in range, in order, as one array: committed data read at one instant (all of
+   * every commit or none of it) with this transaction's (and its ancestors') writes on top.
+   * It loads the whole range into memory, so memory grows with the range; use
+   * {@link Txn.cursor} to stream a range of any size.
+   */
   async range(dict: Dictionary, r: RangeOptions = {}): Promise<Entry[]> {
     this.checkUsable('range');
-    const merged = new Map<string, Entry | null>();
-    const order: Uint8Array[] = [];
-    for (const e of await dict.committedRange(r)) {
-      const k = keyStr(e.key);
-      merged.set(k, e);
-      order.push(e.key);
-    }
-    const chain: Txn[] = [];
-    for (let t: Txn | undefined = this; t !== undefined; t = t.parent) chain.unshift(t);
-    for (const t of chain) {
-      for (const w of t.ws.sorted(dict.filenum)) {
-        if (!inRange(w.key, r)) continue;
-        const k = keyStr(w.key);
-        if (!merged.has(k)) order.push(w.key);
-        merged.set(k, w.op === 'delete' ? null : { key: w.key.slice(), value: w.value.slice() });
-      }
-    }
+    // A cursor whose one chunk is the whole range: one read of the tree, merged as a cursor
+    // merges, without a second copy of the rows.
+    const cursor = new TxnCursor(this, dict, r, Number.POSITIVE_INFINITY);
     const out: Entry[] = [];
-    const seen = new Set<string>();
-    order.sort(compareKeys);
-    if (r.reverse === true) order.reverse();
-    for (const key of order) {
-      const k = keyStr(key);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      const e = merged.get(k);
-      if (e !== null && e !== undefined) out.push(e);
-      if (r.limit !== undefined && r.limit >= 0 && out.length >= r.limit) break;
-    }
+    for (let e = await cursor.next(); e !== undefined; e = await cursor.next()) out.push(e);
     return out;
   }
 
