@@ -5,14 +5,15 @@
  * printed for txn.range(), which returns the whole range as an array, for contrast. Not a test:
  * it prints figures and asserts nothing.
  *
- * The environments are built under bench-data/cursor (git-ignored) by a separate process. The
+ * The environments are built under bench-data/cursor (git-ignored) by a separate process, once:
+ * later runs reuse them (delete the folder to rebuild). The
  * scanning process bounds its cachetable (CACHE_BYTES, smaller than the 10k-row tree) because
  * the cachetable keeps every node it reads up to its limit (unlimited by default): with the
  * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts. Run after `make build`:
  * node dist/tools/bench/cursor-bench.js
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Env } from '../../src/engine/env.js';
@@ -44,7 +45,11 @@ async function build(dir: string, n: number): Promise<void> {
     await env.writeBatch(ops);
   }
   await env.close();
+  writeFileSync(join(dir, BUILT), `${n}\n`);
 }
+
+/** Written last by a build, so a build cut short is redone rather than scanned. */
+const BUILT = 'bench-built';
 
 /** Child mode `scan DIR N cursor|range`: scan every row; print rows, ms and peak RSS as JSON. */
 async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<void> {
@@ -78,12 +83,11 @@ async function main(): Promise<void> {
   const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
   for (const n of SIZES) {
     const dir = join(DATA, `rows-${n}`);
-    child(['build', dir, String(n)]);
+    if (!existsSync(join(dir, BUILT))) child(['build', dir, String(n)]);
     for (const how of ['cursor', 'range'] as const) {
       const r = JSON.parse(child(['scan', dir, String(n), how])) as { rows: number; ms: number; heapMiB: number; maxRssKiB: number };
       results[how]!.push({ rows: r.rows, ms: r.ms, mib: r.maxRssKiB / 1024, heap: r.heapMiB });
     }
-    rmSync(dir, { recursive: true, force: true });
   }
   for (const how of ['cursor', 'range'] as const) {
     const base = results[how]![0]!.mib;
