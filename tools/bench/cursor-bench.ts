@@ -9,7 +9,8 @@
  * later runs reuse them (delete the folder to rebuild). The
  * scanning process bounds its cachetable (CACHE_BYTES, smaller than the 10k-row tree) because
  * the cachetable keeps every node it reads up to its limit (unlimited by default): with the
- * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts. Run after `make build`:
+ * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts,
+ * BENCH_CACHE_BYTES (default 1 MiB) sets that limit. Run after `make build`:
  * node dist/tools/bench/cursor-bench.js
  */
 import { spawnSync } from 'node:child_process';
@@ -22,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'cursor');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const SIZES = [10_000, 100_000, 1_000_000].map((n) => Math.max(100, Math.round(n * SCALE)));
-const CACHE_BYTES = 1024 * 1024;
+const CACHE_BYTES = Number(process.env['BENCH_CACHE_BYTES'] ?? String(1024 * 1024));
 const BATCH = 1000;
 const VALUE = new Uint8Array(100).fill(0x61);
 
@@ -79,7 +80,7 @@ function child(args: string[]): string {
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
-  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1048576).toFixed(0)} MiB, 8-byte keys, 100-byte values)`);
+  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1024).toFixed(0)} KiB, 8-byte keys, 100-byte values)`);
   const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
   for (const n of SIZES) {
     const dir = join(DATA, `rows-${n}`);
