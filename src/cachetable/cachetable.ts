@@ -23,6 +23,7 @@
  *  - Eviction (§7.4) never takes a PAIR with holders or waiters on either lock, or a clone.
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
+ *  - A PAIR that left the table (removed) no longer holds its value.
  *  - A sliced clone (SlicedCloneCallbacks) runs entirely under the PAIR's write lock and
  *    disk_nb_mutex, and the PAIR's fields (clone, dirty, size) change only after its last
  *    slice, so no other task can observe a half-made clone. Without a yield hook the slices
@@ -1058,6 +1059,10 @@ export class Cachetable {
     if (p.onPendingList) this.pendingRemove(p);
     this.setSize(p, 0);
     p.removed = true;
+    // What still refers to the PAIR (finished pins, lock queues, settled promises) may already
+    // sit in the old generation, where only a full collection finds it dead; dropping the value
+    // here keeps a long scan's evicted nodes from being kept, and promoted, through it.
+    p.value = undefined;
   }
 
   /** Remove p (W held) under the write list lock; a pending bit dies with it. */

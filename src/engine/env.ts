@@ -259,16 +259,18 @@ export class Dictionary {
       const c = this.tree.cursor();
       const out: Entry[] = [];
       const rev = r.reverse === true;
-      const lower = { gt: r.gt, gte: r.gte };
-      const upper = { lt: r.lt, lte: r.lte };
+      // The scan starts at one bound; leaving the other bound ends it.
+      const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
       let e = rev
         ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
         : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
       while (e !== undefined && out.length < max) {
-        // The scan starts at one bound; leaving the other bound ends it.
-        if (!inRange(e.key, rev ? stripUndefined(lower) : stripUndefined(upper))) break;
-        if (inRange(e.key, r)) out.push({ key: e.key.slice(), value: e.value.slice() });
-        e = rev ? await c.prev() : await c.next();
+        if (!inRange(e.key, end)) break;
+        // The tree cursor's entries are already copies the caller may keep: a second copy
+        // per row would only double the garbage a long scan makes.
+        if (inRange(e.key, r)) out.push(e);
+        // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
+        e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
       }
       return out;
     });
@@ -282,9 +284,9 @@ export class Dictionary {
       if (!inRange(e.key, r)) {
         if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
       } else {
-        out.push({ key: e.key.slice(), value: e.value.slice() });
+        out.push(e);
       }
-      e = await c.next();
+      e = c.nextHeld() ?? (await c.next());
     }
     return out;
   }

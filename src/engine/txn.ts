@@ -129,38 +129,19 @@ export class Txn {
     return dict.getCommitted(key);
   }
 
-  /** Ordered entries in range: committed data with this txn's (and its ancestors') writes on top. */
+  /**
+   * All entries in range, in order, as one array: committed data read at one instant (all of
+   * every commit or none of it) with this transaction's (and its ancestors') writes on top.
+   * It loads the whole range into memory, so memory grows with the range; use
+   * {@link Txn.cursor} to stream a range of any size.
+   */
   async range(dict: Dictionary, r: RangeOptions = {}): Promise<Entry[]> {
     this.checkUsable('range');
-    const merged = new Map<string, Entry | null>();
-    const order: Uint8Array[] = [];
-    for (const e of await dict.committedRange(r)) {
-      const k = keyStr(e.key);
-      merged.set(k, e);
-      order.push(e.key);
-    }
-    const chain: Txn[] = [];
-    for (let t: Txn | undefined = this; t !== undefined; t = t.parent) chain.unshift(t);
-    for (const t of chain) {
-      for (const w of t.ws.sorted(dict.filenum)) {
-        if (!inRange(w.key, r)) continue;
-        const k = keyStr(w.key);
-        if (!merged.has(k)) order.push(w.key);
-        merged.set(k, w.op === 'delete' ? null : { key: w.key.slice(), value: w.value.slice() });
-      }
-    }
+    // A cursor whose one chunk is the whole range: one read of the tree, merged as a cursor
+    // merges, without a second copy of the rows.
+    const cursor = new TxnCursor(this, dict, r, Number.POSITIVE_INFINITY);
     const out: Entry[] = [];
-    const seen = new Set<string>();
-    order.sort(compareKeys);
-    if (r.reverse === true) order.reverse();
-    for (const key of order) {
-      const k = keyStr(key);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      const e = merged.get(k);
-      if (e !== null && e !== undefined) out.push(e);
-      if (r.limit !== undefined && r.limit >= 0 && out.length >= r.limit) break;
-    }
+    for (let e = await cursor.next(); e !== undefined; e = await cursor.next()) out.push(e);
     return out;
   }
 
@@ -321,6 +302,9 @@ function keyStr(k: Uint8Array): string {
 /** Committed entries a cursor reads from the tree at a time. */
 export const CURSOR_CHUNK = 256;
 
+/** TxnCursor.step's answer when the chunk held is used up and the next must be read. */
+const NEED_CHUNK = Symbol('need chunk');
+
 /**
  * A streaming cursor over one dictionary for one transaction (see {@link Txn.cursor}).
  *
@@ -357,10 +341,24 @@ export class TxnCursor implements AsyncIterable<Entry> {
 
   /** The next entry, or undefined at the end of the range. */
   async next(): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.step();
+      if (e !== NEED_CHUNK) return e;
+      await this.readChunk();
+    }
+  }
+
+  /**
+   * The next entry as far as it can be decided from the chunk held: an entry, undefined at
+   * the end, or NEED_CHUNK when the committed chunk is used up and the next must be read.
+   * Synchronous, so the rows of a chunk cost no promise of their own.
+   */
+  private step(): Entry | undefined | typeof NEED_CHUNK {
     if (this.r.limit !== undefined && this.r.limit >= 0 && this.returned >= this.r.limit) return undefined;
     this.overlay ??= this.txn.overlayIn(this.dict, this.scan);
     for (;;) {
-      const c = await this.peekCommitted();
+      if (this.ci >= this.chunk.length && !this.committedDone) return NEED_CHUNK;
+      const c = this.chunk[this.ci];
       const o = this.overlay[this.oi];
       if (c === undefined && o === undefined) return undefined;
       const order = c === undefined ? 1 : o === undefined ? -1 : compareKeys(c.key, o.key) * this.dir;
@@ -380,15 +378,13 @@ export class TxnCursor implements AsyncIterable<Entry> {
     }
   }
 
-  /** The next committed entry after pos (reading the next chunk when this one is used up). */
-  private async peekCommitted(): Promise<Entry | undefined> {
-    while (this.ci >= this.chunk.length) {
-      if (this.committedDone) return undefined;
-      this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
-      this.ci = 0;
-      if (this.chunk.length < this.chunkSize) this.committedDone = true;
-    }
-    return this.chunk[this.ci];
+  /** Replace the used-up chunk with the committed entries after pos. */
+  private async readChunk(): Promise<void> {
+    // Drop the old chunk first, so that at most one is held while the next is read.
+    this.chunk = [];
+    this.ci = 0;
+    this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
+    if (this.chunk.length < this.chunkSize) this.committedDone = true;
   }
 
   /** The scan range narrowed to start strictly after pos. */
@@ -405,13 +401,23 @@ export class TxnCursor implements AsyncIterable<Entry> {
     return out;
   }
 
-  /** `for await (const e of cursor)`: the entries in order. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
-    for (;;) {
-      const e = await this.next();
-      if (e === undefined) return;
-      yield e;
-    }
+  /**
+   * `for await (const e of cursor)`: the entries in order. A plain iterator rather than an
+   * async generator: a row of the chunk held is answered with one settled promise, without
+   * the generator's and next()'s own promises per row.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Entry> {
+    const result = (e: Entry | undefined): IteratorResult<Entry> => (e === undefined ? { done: true, value: undefined } : { done: false, value: e });
+    return {
+      next: () => {
+        try {
+          const e = this.step();
+          return e === NEED_CHUNK ? this.next().then(result) : Promise.resolve(result(e));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      },
+    };
   }
 }
 

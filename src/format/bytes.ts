@@ -191,6 +191,14 @@ export class ByteReader {
     this.pos += n;
     return b;
   }
+
+  /** Like bytes, but a copy that owns its memory (one allocation, no intermediate view). */
+  copy(n: number, field = 'bytes'): Uint8Array {
+    this.need(n, field);
+    const b = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
 }
 
 /** Where a claimed value was read, for checkClaimedSize and checkClaimedExtent. */

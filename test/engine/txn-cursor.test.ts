@@ -134,6 +134,52 @@ describe('engine: streaming transaction cursor', () => {
     );
   });
 
+  // Property: range() returns exactly the Map model's view (committed rows with the transaction's and its parent's writes on top) inside
+  // the bounds, in key order or reversed, cut at the limit.
+  it('Scenario: range against a Map model of committed rows and own writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: KEYS - 1 }), fc.string({ maxLength: 3 })), { maxLength: KEYS }),
+        fc.array(writeArb, { maxLength: 12 }),
+        rangeArb,
+        async (initial, own, g) => {
+          const env = await openEnv();
+          try {
+            const d = await env.createDictionary('t');
+            const model = new Map<number, string>();
+            const setup = env.begin();
+            for (const [k, v] of initial) {
+              await setup.put(d, key(k), val(v));
+              model.set(k, v);
+            }
+            await setup.commit();
+            const t = env.begin();
+            const child = env.begin({ parent: t });
+            for (let i = 0; i < own.length; i++) {
+              const who = i < own.length / 2 ? child : t;
+              if (who === t && i === Math.ceil(own.length / 2) && child.state === 'live') await child.commit();
+              const w = own[i]!;
+              if (w.del) await who.del(d, key(w.k));
+              else await who.put(d, key(w.k), val(w.v));
+              if (w.del) model.delete(w.k);
+              else model.set(w.k, w.v);
+            }
+            const reader = child.state === 'live' ? child : t;
+            const r = toRange(g);
+            let want = [...model.keys()].filter((k) => inRange(key(k), r)).sort((a, b) => a - b);
+            if (r.reverse === true) want.reverse();
+            if (r.limit !== undefined) want = want.slice(0, r.limit);
+            const got = await reader.range(d, r);
+            expect(got.map((e) => [e.key[0], str(e.value)])).toEqual(want.map((k) => [k, model.get(k)]));
+          } finally {
+            await env.close({ abortLive: true });
+          }
+        },
+      ),
+      { numRuns: 150, seed: 20261207 },
+    );
+  });
+
   // Scenario: a cursor that reads a few entries of a large dictionary loads at most one chunk of committed entries, never the whole range.
   it('Scenario: the cursor holds one chunk, not the range', async () => {
     const env = await openEnv();

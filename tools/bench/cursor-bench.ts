@@ -5,14 +5,16 @@
  * printed for txn.range(), which returns the whole range as an array, for contrast. Not a test:
  * it prints figures and asserts nothing.
  *
- * The environments are built under bench-data/cursor (git-ignored) by a separate process. The
+ * The environments are built under bench-data/cursor (git-ignored) by a separate process, once:
+ * later runs reuse them (delete the folder to rebuild). The
  * scanning process bounds its cachetable (CACHE_BYTES, smaller than the 10k-row tree) because
  * the cachetable keeps every node it reads up to its limit (unlimited by default): with the
- * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts. Run after `make build`:
+ * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts,
+ * BENCH_CACHE_BYTES (default 1 MiB) sets that limit. Run after `make build`:
  * node dist/tools/bench/cursor-bench.js
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Env } from '../../src/engine/env.js';
@@ -21,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'cursor');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const SIZES = [10_000, 100_000, 1_000_000].map((n) => Math.max(100, Math.round(n * SCALE)));
-const CACHE_BYTES = 1024 * 1024;
+const CACHE_BYTES = Number(process.env['BENCH_CACHE_BYTES'] ?? String(1024 * 1024));
 const BATCH = 1000;
 const VALUE = new Uint8Array(100).fill(0x61);
 
@@ -34,7 +36,9 @@ function keyOf(i: number): Uint8Array {
 /** Child mode `build DIR N`: an environment holding N rows in dictionary `t`, closed cleanly. */
 async function build(dir: string, n: number): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
-  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0 });
+  // A long lease: the build is a bench fixture on a shared machine, where a stalled event loop
+  // must not fence it halfway through the million rows.
+  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0, leaseMs: 600_000 });
   const d = await env.createDictionary('t');
   for (let i = 0; i < n; i += BATCH) {
     const ops = [];
@@ -42,7 +46,11 @@ async function build(dir: string, n: number): Promise<void> {
     await env.writeBatch(ops);
   }
   await env.close();
+  writeFileSync(join(dir, BUILT), `${n}\n`);
 }
+
+/** Written last by a build, so a build cut short is redone rather than scanned. */
+const BUILT = 'bench-built';
 
 /** Child mode `scan DIR N cursor|range`: scan every row; print rows, ms and peak RSS as JSON. */
 async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<void> {
@@ -72,16 +80,15 @@ function child(args: string[]): string {
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
-  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1048576).toFixed(0)} MiB, 8-byte keys, 100-byte values)`);
+  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1024).toFixed(0)} KiB, 8-byte keys, 100-byte values)`);
   const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
   for (const n of SIZES) {
     const dir = join(DATA, `rows-${n}`);
-    child(['build', dir, String(n)]);
+    if (!existsSync(join(dir, BUILT))) child(['build', dir, String(n)]);
     for (const how of ['cursor', 'range'] as const) {
       const r = JSON.parse(child(['scan', dir, String(n), how])) as { rows: number; ms: number; heapMiB: number; maxRssKiB: number };
       results[how]!.push({ rows: r.rows, ms: r.ms, mib: r.maxRssKiB / 1024, heap: r.heapMiB });
     }
-    rmSync(dir, { recursive: true, force: true });
   }
   for (const how of ['cursor', 'range'] as const) {
     const base = results[how]![0]!.mib;

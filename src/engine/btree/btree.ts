@@ -604,21 +604,39 @@ export class BtreeCursor {
   /** Moves to the next entry and returns it (the first when the cursor is not placed; undefined past the end). */
   async next(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.first();
-    if (this.fresh() && this.i + 1 < this.snap!.keys.length) {
-      this.i++;
-      return this.take();
-    }
+    const held = this.nextHeld();
+    if (held !== undefined) return held;
+    // Past the end of an unchanged leaf the next key is the first one >= the leaf's upper
+    // bound: descending there directly saves re-reading this leaf only to find it used up.
+    if (this.fresh()) return this.snap!.hi === null ? undefined : this.land(this.tree.firstFrom(this.snap!.hi, false), false);
     return this.land(this.tree.firstFrom(this.pos, true), false);
   }
 
   /** Moves to the previous entry and returns it (the last when the cursor is not placed; undefined before the start). */
   async prev(): Promise<BtreeEntry | undefined> {
     if (this.pos === null) return this.last();
-    if (this.fresh() && this.i - 1 >= 0) {
-      this.i--;
-      return this.take();
-    }
+    const held = this.prevHeld();
+    if (held !== undefined) return held;
+    if (this.fresh()) return this.snap!.lo === null ? undefined : this.land(this.tree.lastFrom(this.snap!.lo, true), false);
     return this.land(this.tree.lastFrom(this.pos, true), false);
+  }
+
+  /**
+   * The next entry when the leaf copy the cursor holds already has it and no write changed
+   * the tree since, else undefined (then call next, which descends). Synchronous, so a scan
+   * spends no promise on the rows of a leaf it already holds.
+   */
+  nextHeld(): BtreeEntry | undefined {
+    if (this.pos === null || !this.fresh() || this.i + 1 >= this.snap!.keys.length) return undefined;
+    this.i++;
+    return this.take();
+  }
+
+  /** Like nextHeld, in descending order. */
+  prevHeld(): BtreeEntry | undefined {
+    if (this.pos === null || !this.fresh() || this.i - 1 < 0) return undefined;
+    this.i--;
+    return this.take();
   }
 
   private fresh(): boolean {

@@ -161,10 +161,10 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
     const values: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const kAt = r.pos;
-      const k = r.bytes(r.u32('key length'), 'key').slice();
+      const k = r.copy(r.u32('key length'), 'key');
       if (i > 0 && compareKeys(keys[i - 1]!, k) >= 0) fail('bad-header', `leaf keys out of order at entry ${i}`, kAt);
       keys.push(k);
-      values.push(r.bytes(r.u32('value length'), 'value').slice());
+      values.push(r.copy(r.u32('value length'), 'value'));
     }
     if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last leaf entry', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
     return newLeaf(keys, values);
@@ -177,7 +177,7 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
   const pivots: Uint8Array[] = [];
   for (let i = 0; i + 1 < count; i++) {
     const pAt = r.pos;
-    const p = r.bytes(r.u32('pivot length'), 'pivot').slice();
+    const p = r.copy(r.u32('pivot length'), 'pivot');
     if (i > 0 && compareKeys(pivots[i - 1]!, p) >= 0) fail('bad-header', `pivots out of order at pivot ${i}`, pAt);
     pivots.push(p);
   }
