@@ -1430,28 +1430,38 @@ export class Env implements EnvCore {
       for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
       return;
     }
-    await this.checkpointer?.shutdown();
-    this.fsyncTimer?.cancel();
-    for (const t of [...this.txns.values()].reverse()) if (t.state === 'live' && t.parent === undefined) await t.abort();
-    const prepared = this.listPreparedTransactions().length > 0;
-    await this.checkpoint('shutdown');
-    if (!prepared) {
-      for (const d of [...this.dicts.values()]) {
-        this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
-        await this.closeDictionaryFile(d, false);
-      }
+    try {
+      await this.checkpointer?.shutdown();
+      this.fsyncTimer?.cancel();
+      for (const t of [...this.txns.values()].reverse()) if (t.state === 'live' && t.parent === undefined) await t.abort();
+      const prepared = this.listPreparedTransactions().length > 0;
       await this.checkpoint('shutdown');
-      this.log({ type: 'shutdown', timestamp: 0n, last_xid: this.lastXid });
-    } else {
-      for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
+      if (!prepared) {
+        for (const d of [...this.dicts.values()]) {
+          this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
+          await this.closeDictionaryFile(d, false);
+        }
+        await this.checkpoint('shutdown');
+        this.log({ type: 'shutdown', timestamp: 0n, last_xid: this.lastXid });
+      } else {
+        for (const d of [...this.dicts.values()]) await this.closeDictionaryFile(d, false);
+      }
+      this.closed = true;
+      if (this.rollback !== undefined) {
+        this.checkpointer?.detach(this.rollback.cachefile);
+        await this.rollback.close();
+      }
+      await this.logWriter?.close();
+      await this.envLock?.release();
+    } catch (err) {
+      // The machine stopping is not this process failing: leave everything as a crash would.
+      if (err instanceof SimulatedCrash) throw err;
+      // A close that failed part-way (EIO or ENOSPC on the last checkpoint, the log's final
+      // fsync, ...) must still let go: close every file without writing more and release the
+      // lock, so no timer keeps the process alive and the next open recovers from the log.
+      await this.closeFailed().catch(() => undefined);
+      throw err;
     }
-    this.closed = true;
-    if (this.rollback !== undefined) {
-      this.checkpointer?.detach(this.rollback.cachefile);
-      await this.rollback.close();
-    }
-    await this.logWriter?.close();
-    await this.envLock?.release();
   }
 
   /**
