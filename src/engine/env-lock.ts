@@ -572,11 +572,16 @@ export class EnvLock {
     this.timer?.cancel();
     await this.renewing;
     const lapsed = this.lostWith !== undefined || this.opts.clock.nowMs() >= this.validUntilMs;
-    HELD.delete(this.token);
-    const cur = await readRaw(this.opts.storage, this.path);
-    if (cur !== this.content) return;
-    if (!lapsed) await this.opts.storage.unlink(this.path);
-    else await this.removeStale(cur).catch(() => false);
+    try {
+      const cur = await readRaw(this.opts.storage, this.path);
+      if (cur !== this.content) return;
+      if (!lapsed) await this.opts.storage.unlink(this.path);
+      else await this.removeStale(cur).catch(() => false);
+    } finally {
+      // Only now: while the file may still hold our record, another opener in this process
+      // must see it as held, or it would take it over and lose its own lock to our unlink.
+      HELD.delete(this.token);
+    }
   }
 
   /** Stop renewing without removing the file, and stop counting it as held (a simulated crash). */

@@ -752,15 +752,17 @@ async function truncateDurably(storage: Storage, path: string, size: number): Pr
  * once there is room.
  */
 async function saveCutBytes(storage: Storage, dir: string, path: string, from: number, size: number, lastGoodLsn: bigint | undefined): Promise<string> {
-  const target = `${path}.cut-${from}`;
+  // Never overwrite an earlier saved tail (a repair at the same offset after a crash during
+  // recovery): the first free name of .cut-OFFSET, .cut-OFFSET.1, .cut-OFFSET.2, ...
+  let target = `${path}.cut-${from}`;
+  for (let n = 1; await storage.exists(target); n++) target = `${path}.cut-${from}.${n}`;
   let created = false;
   try {
     const src = await storage.open(path, 'read');
     try {
-      const dst = await storage.open(target, 'create');
+      const dst = await storage.open(target, 'create-exclusive');
       created = true;
       try {
-        await dst.truncate(0);
         const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(1, size - from)));
         for (let at = from; at < size; ) {
           const got = await src.pread(buf, at);

@@ -84,4 +84,31 @@ describe('log repair and the file header', () => {
     const again = await repairLogTail(storage, '/env');
     expect(again.repaired).toBe(false);
   });
+
+  // Scenario: recovery cut a torn tail at offset 12 and saved it; then the log was torn at the
+  // same offset again (a crash while recovery appended there). The second repair saves its
+  // bytes under a new name: the first saved tail is never overwritten.
+  it('Scenario: a second torn tail at the same offset is saved beside the first, not over it', async () => {
+    const storage = new SimStorage({ seed: 1 });
+    await storage.mkdir('/env');
+    const path = '/env/log000000000000.tokulog29';
+    const head = encodeLogFileHeader();
+    const torn = (lsn: bigint) => {
+      const rec = encodeRecord({ type: 'xcommit', lsn, xid: { parent: lsn, child: 0n } });
+      const bytes = new Uint8Array(head.length + rec.length - 3);
+      bytes.set(head, 0);
+      bytes.set(rec.subarray(0, rec.length - 3), head.length);
+      return bytes;
+    };
+    const first = torn(1n);
+    await storage.installFile(path, first);
+    const r1 = await repairLogTail(storage, '/env');
+    const second = torn(7n);
+    await storage.installFile(path, second);
+    const r2 = await repairLogTail(storage, '/env');
+    expect(r1.savedTo).toBe(`${path}.cut-12`);
+    expect(r2.savedTo).toBe(`${path}.cut-12.1`);
+    expect([...storage.fileBytes(r1.savedTo!)!]).toEqual([...first.subarray(12)]);
+    expect([...storage.fileBytes(r2.savedTo!)!]).toEqual([...second.subarray(12)]);
+  });
 });

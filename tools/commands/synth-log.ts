@@ -38,11 +38,17 @@ export async function runSynthLog(opts: SynthLogOptions, storage: Storage = new 
   if (!Number.isInteger(valueBytes) || valueBytes > 1 << 24) throw new TokusimError('bad-argument', '--value-bytes must be an integer up to 16777216', { actual: String(valueBytes) });
   if (!Number.isSafeInteger(opts.seed)) throw new TokusimError('bad-argument', '--seed must be an integer', { actual: String(opts.seed) });
   const lgMax = Math.floor(positive(opts.lgMaxMb, '--lg-max-mb', 1 / 256) * (1 << 20));
-  await storage.mkdir(opts.out);
-  const existing = await findLogFiles(storage, opts.out);
-  if (existing.length > 0) {
-    throw new TokusimError('bad-argument', `${opts.out} already holds log files; choose an empty directory`, { file: existing[0]!.path });
+  // Write only into a directory this command creates or that is empty: never into someone's
+  // data directory, a PerconaFT environment or a tokusim one (nothing is written before this).
+  if (await storage.exists(opts.out)) {
+    const names = await storage.list(opts.out);
+    if (names.length > 0) {
+      const logs = await findLogFiles(storage, opts.out);
+      const what = logs.length > 0 ? 'already holds log files' : `is not empty (${names.length} entr${names.length === 1 ? 'y' : 'ies'})`;
+      throw new TokusimError('bad-argument', `${opts.out} ${what}; choose a new or empty directory (nothing was written)`, { file: logs[0]?.path ?? opts.out });
+    }
   }
+  await storage.mkdir(opts.out);
   const progress = startProgress({ title: 'synth-log', unit: 'MiB', ...(opts.progress !== undefined ? { stream: opts.progress } : {}) });
   const mib = (b: number) => Math.round(b / (1 << 20));
   try {
