@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
@@ -121,5 +122,23 @@ describe('tokusim recover reports a missing user dictionary file', () => {
     expect(real.err).toContain(`dictionary file ${file}`);
     expect((real.error as TokusimError).kind).toBe('recovery');
     expect((real.error as Error).message).toContain(file);
+  });
+
+  // Scenario: the crashed environment's lock file names a pid that is running but is another
+  // process now (the start time differs: the pid was reused), with a lease still running. The
+  // real recovery's open takes such a lock over; the dry run must judge it the same way and
+  // plan the recovery instead of refusing as locked, still writing nothing.
+  it('Scenario: a lock naming a reused pid is judged stale by the dry run as by the real open', async () => {
+    const { dir } = await crashedEnv('reused-pid');
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'latin1');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]!) + 1;
+    const me = { host: hostname(), bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim(), pidNs: readlinkSync('/proc/self/ns/pid') };
+    const record = { ...me, owner: 'gone', pid: process.ppid, thread: 0, startTicks: String(startTicks), leaseExpiresMs: Date.now() + 3_600_000, token: 'g' };
+    writeFileSync(join(dir, '__tokusim_env_lock'), JSON.stringify(record) + '\n');
+    const before = snapshotDir(dir);
+    const dry = await recoverCapture(dir, true);
+    expect(dry.error).toBeUndefined();
+    expect(dry.out).toMatch(/^dry run: nothing was written/);
+    expect(snapshotDir(dir)).toEqual(before);
   });
 });

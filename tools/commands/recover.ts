@@ -21,8 +21,6 @@ import { Env, type EnvEvent } from '../../src/engine/env.js';
 import type { RecoveryReport } from '../../src/engine/recovery.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { RepairResult } from '../../src/log/cursor.js';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { runCommand } from '../cli-support.js';
 import { startProgress, type ProgressDisplay } from '../progress.js';
 
@@ -76,7 +74,8 @@ export function recoverJson(dir: string, r: RecoveryReport | null): RecoverJson 
           },
   };
 }
-import { ENV_LOCK_FILE, pidAlive } from '../../src/engine/env-lock.js';
+import { EnvLock, ENV_LOCK_FILE } from '../../src/engine/env-lock.js';
+import { RealClock } from '../../src/storage/clock.js';
 import { joinPath } from '../../src/storage/storage.js';
 import { TokusimError } from '../../src/format/errors.js';
 import { classifyDirectory, notAnEnvironment } from '../../src/engine/env-identity.js';
@@ -98,16 +97,6 @@ export function describeRepair(r: RepairResult): string {
     `last good LSN ${r.lastGoodLsn ?? 'none'}; damage: ${r.problem?.message ?? 'torn tail'}` +
     (r.savedTo !== undefined ? `; the cut bytes are saved in ${r.savedTo}` : '')
   );
-}
-
-/** The pid named by dir's lock file, if it names one. */
-async function readLockHolder(dir: string): Promise<number | undefined> {
-  try {
-    const info = JSON.parse(await readFile(join(dir, ENV_LOCK_FILE), 'utf8')) as { pid?: unknown };
-    return typeof info.pid === 'number' ? info.pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function runRecover(dir: string, err: (s: string) => void, out: (s: string) => void, tty: boolean, opts: { dryRun?: boolean; json?: boolean } = {}): Promise<void> {
@@ -142,10 +131,11 @@ export async function runRecover(dir: string, err: (s: string) => void, out: (s:
   };
   const overlay = dry ? new OverlayStorage(new NodeStorage()) : undefined;
   if (overlay !== undefined) {
-    // The overlay is not NodeStorage, so EnvLock would not see that a lock's pid is gone:
-    // hide a lock whose process is not running (a live holder still refuses the dry run).
-    const holder = await readLockHolder(dir);
-    if (holder !== undefined && !pidAlive(holder)) overlay.hide(joinPath(dir, ENV_LOCK_FILE));
+    // The overlay is not NodeStorage, so EnvLock would judge a lock by its lease alone: judge
+    // it here as the real recovery's open would (the holder's process, its start time, the
+    // host) and hide a stale one (a live holder still refuses the dry run).
+    const verdict = await EnvLock.inspect(new ReadOnlyStorage(new NodeStorage()), dir, new RealClock(), true);
+    if (verdict.state === 'stale') overlay.hide(joinPath(dir, ENV_LOCK_FILE));
   }
   let env: Env;
   try {
