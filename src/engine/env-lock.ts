@@ -66,6 +66,14 @@ import { joinPath, type Storage } from '../storage/storage.js';
 
 /** The name of the environment lock file in an environment directory. */
 export const ENV_LOCK_FILE = '__tokusim_env_lock';
+
+/**
+ * The default lease. A holder fences itself once its event loop could not renew for 3/4 of it,
+ * so it must outlast the longest stall an embedding process may have (a big synchronous batch
+ * or a full GC on a loaded machine); it only delays the takeover of a holder that cannot be
+ * judged by its process (another host), since a dead holder on this host is taken over at once.
+ */
+export const DEFAULT_LEASE_MS = 60_000;
 /** Lock records are small; anything longer is not one (checked before reading it). */
 const MAX_LOCK_BYTES = 4096;
 /** Largest time a Date can hold (ms since the epoch). */
@@ -329,7 +337,7 @@ export class EnvLock {
 
   /** Takes the environment lock of a directory, writing the lock file atomically; throws an EnvLockedError when another live owner holds it. */
   static async acquire(options: EnvLockOptions): Promise<EnvLock> {
-    const leaseMs = options.leaseMs ?? 10_000;
+    const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 4) {
       throw new TokusimError('bad-argument', 'leaseMs must be a whole number of ms, at least 4', { expected: '>= 4', actual: String(leaseMs) });
     }

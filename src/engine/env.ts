@@ -142,7 +142,7 @@ export interface EnvOptions {
   readOnly?: boolean;
   /** Owner id written in the env lock file (default: random). */
   owner?: string;
-  /** Lock lease in ms (default 10 s). */
+  /** Lock lease in ms (default 60 s; see DEFAULT_LEASE_MS in env-lock.ts). */
   leaseMs?: number;
   /** B+tree max entries per node (default 64). */
   maxEntries?: number;

@@ -240,3 +240,32 @@ describe('engine: env lock on one host', () => {
     }
   });
 });
+
+describe('engine: the default lease outlasts a long stall', () => {
+  /** A clock whose timers never fire: the host's event loop is stalled; time moves when told. */
+  class StalledClock extends VirtualClock {
+    override setTimer(): { cancel: () => void } {
+      return { cancel: () => undefined };
+    }
+  }
+
+  // Scenario: with the default lease, a holder whose event loop could not run its renewal timer
+  // for 40 s (a long synchronous batch, a full GC on a loaded machine) still writes; past 3/4 of
+  // the lease without a renewal (45 s) it fences itself and the write fails with 'locked'.
+  it('Scenario: 40 s without a renewal keeps the lock; past 45 s the holder is fenced', async () => {
+    const storage = new SimStorage({ seed: 2 });
+    const clock = new StalledClock();
+    const env = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    const d = await env.createDictionary('t');
+    await clock.advance(40_000);
+    await env.put(d, new TextEncoder().encode('k'), new TextEncoder().encode('v'));
+    await clock.advance(6_000);
+    const err = await env.put(d, new TextEncoder().encode('k2'), new TextEncoder().encode('v')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TokusimError);
+    expect((err as TokusimError).kind).toBe('locked');
+    env.abandon();
+  });
+});
