@@ -439,6 +439,26 @@ const BUSY_WINDOW_MS = 5;
 const BUSY_UTILIZATION = 0.5;
 
 /**
+ * The default busy probe: true when the calling thread's event loop was busy more than
+ * BUSY_UTILIZATION of the last BUSY_WINDOW_MS (re-measured at most once per window).
+ */
+export function eventLoopBusyProbe(): () => boolean {
+  let mark = performance.eventLoopUtilization();
+  let at = Number.NEGATIVE_INFINITY;
+  let busy = false;
+  return () => {
+    const now = performance.now();
+    if (now - at >= BUSY_WINDOW_MS) {
+      const next = performance.eventLoopUtilization();
+      busy = performance.eventLoopUtilization(next, mark).utilization > BUSY_UTILIZATION;
+      mark = next;
+      at = now;
+    }
+    return busy;
+  };
+}
+
+/**
  * A pool of frame workers, started on first use. Writes go to the least busy worker, over all
  * of them while the thread that makes the requests has time to spare, over one while it is
  * busy: on a small machine a checkpoint whose workers take every CPU makes the thread that
@@ -457,33 +477,21 @@ export class FrameWorkerPool {
     readonly size: number,
     readonly mode: FrameWriteMode = 'worker',
     readonly nice: number = DEFAULT_FRAME_WORKER_NICE,
+    /** Whether the calling thread is busy now (default: its event-loop utilization, see eventLoopBusyProbe). */
+    private readonly isCallerBusy: () => boolean = eventLoopBusyProbe(),
   ) {
     invariant(Number.isInteger(size) && size >= 1, () => `a frame worker pool of ${size} workers`);
     invariant(Number.isInteger(nice) && nice >= 0 && nice <= 19, () => `frame worker nice value ${nice} (0..19)`);
   }
 
-  /** The calling thread's event-loop utilization over the last window (see callerBusy). */
-  private eluMark = performance.eventLoopUtilization();
-  private eluAt = Number.NEGATIVE_INFINITY;
-  private busy = false;
   /** Times the pool spread writes over its workers, and times it kept to one (for benchmarks and tests). */
   readonly spread = { all: 0, one: 0 };
 
-  /**
-   * True when the thread using the pool was busy more than BUSY_UTILIZATION of the last
-   * BUSY_WINDOW_MS (its event loop's utilization, re-measured at most once per window).
-   */
   private callerBusy(): boolean {
-    const now = performance.now();
-    if (now - this.eluAt >= BUSY_WINDOW_MS) {
-      const mark = performance.eventLoopUtilization();
-      this.busy = performance.eventLoopUtilization(mark, this.eluMark).utilization > BUSY_UTILIZATION;
-      this.eluMark = mark;
-      this.eluAt = now;
-    }
-    if (this.busy) this.spread.one++;
+    const busy = this.isCallerBusy();
+    if (busy) this.spread.one++;
     else this.spread.all++;
-    return this.busy;
+    return busy;
   }
 
   /** Workers currently running. */
