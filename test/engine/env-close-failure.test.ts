@@ -5,6 +5,7 @@ import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { dec, enc } from './helpers.js';
+import { rejection } from '../support/rejection.js';
 
 describe('engine: a close that fails part-way still lets go', () => {
   // Scenario: the disk refuses the dictionary fsyncs of the shutdown checkpoint, so close()
@@ -21,10 +22,7 @@ describe('engine: a close that fails part-way still lets go', () => {
     const stop = storage.onIo((ev) => {
       if (ev.op === 'fsync' && ev.path.endsWith('.tokudb')) throw ioError(ev.op, ev.path, 'EIO', 'injected');
     });
-    const err = await env.close().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await rejection(env.close());
     stop();
     expect(err).toBeInstanceOf(TokusimError);
     expect((err as TokusimError).where.actual ?? (err as Error).message).toMatch(/EIO/);
@@ -51,10 +49,7 @@ describe('engine: a close that fails part-way still lets go', () => {
       if (ev.op === 'close' && ev.path.endsWith('.tokudb')) dictClosed = true;
       if (dictClosed && ev.op === 'close' && ev.path.endsWith('tokudb.rollback')) throw ioError(ev.op, ev.path, 'EIO', 'injected');
     });
-    const err = await env.close().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await rejection(env.close());
     stop();
     expect(dictClosed).toBe(true);
     expect((err as Error | undefined)?.message).toMatch(/EIO/);

@@ -4,6 +4,7 @@ import { TokusimError } from '../../src/format/errors.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { LogCursor } from '../../src/log/cursor.js';
+import { rejection } from '../support/rejection.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -20,13 +21,6 @@ async function recordTypes(storage: SimStorage): Promise<string[]> {
   for (let e = await c.next(); e !== undefined; e = await c.next()) out.push(e.record.type);
   await c.close();
   return out;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => 'resolved',
-    (e: unknown) => e,
-  );
 }
 
 describe('engine: close with live transactions and await using', () => {

@@ -6,6 +6,7 @@ import { VirtualClock, type Clock, type TimerHandle } from '../../src/storage/cl
 import { ioError } from '../../src/storage/io-error.js';
 import { SimStorage, type IoEvent } from '../../src/storage/sim-storage.js';
 import { dec, enc } from './helpers.js';
+import { rejection } from '../support/rejection.js';
 
 const LOG_FAILED = (code: string) => new RegExp(`environment failed at log write: .*${code}.*; reopen to recover`);
 
@@ -28,15 +29,6 @@ class StarvedClock implements Clock {
   setTimer(): TimerHandle {
     return { cancel: () => undefined };
   }
-}
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 async function setup(durability: Durability, o: Partial<EnvOptions> = {}, clock: Clock = new VirtualClock()) {

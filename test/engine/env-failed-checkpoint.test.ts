@@ -4,6 +4,7 @@ import { TokusimError } from '../../src/format/errors.js';
 import { SimStorage, type IoEvent } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
+import { rejection } from '../support/rejection.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -45,15 +46,6 @@ async function dump(env: Env): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const e of await env.begin().range(await env.openDictionary('t'))) out[dec(e.key)!] = dec(e.value)!;
   return out;
-}
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 describe('engine: a failed checkpoint puts the environment in the failed state', () => {

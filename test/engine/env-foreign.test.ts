@@ -3,25 +3,15 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
 import { TokusimLevel } from '../../src/adapters/abstract-level.js';
 import { runRecover } from '../../tools/commands/recover.js';
 import { PERCONAFT_SCENARIOS, perconaftCopy, snapshotDir, type Layout } from '../support/dir-snapshot.js';
+import { tokusimRejection as rejection } from '../support/rejection.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const root = mkdtempSync(join(tmpdir(), 'tokusim-foreign-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** The rejection of p (fails the test when p resolves). */
-async function rejection(p: Promise<unknown>): Promise<TokusimError> {
-  const r = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(r).toBeInstanceOf(TokusimError);
-  return r as TokusimError;
-}
 
 type Opener = { name: string; run: (dir: string) => Promise<unknown> };
 const OPENERS: Opener[] = [

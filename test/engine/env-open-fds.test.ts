@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
 import { TokusimError } from '../../src/format/errors.js';
+import { rejection } from '../support/rejection.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
@@ -21,10 +22,7 @@ describe('engine: a failed open leaves nothing open', () => {
       writeFileSync(join(dir, 'tokudb.directory'), new Uint8Array(16384)); // both header slots gone
       const before = openFds();
       for (let i = 0; i < 2; i++) {
-        const err = await Env.open(dir, { checkpointPeriodMs: 0 }).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+        const err = await rejection(Env.open(dir, { checkpointPeriodMs: 0 }));
         expect(err).toBeInstanceOf(TokusimError);
         expect((err as TokusimError).kind).not.toBe('locked');
         expect((err as TokusimError).kind).not.toBe('invariant');

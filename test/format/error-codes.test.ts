@@ -7,6 +7,7 @@ import { Env } from '../../src/engine/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
+import { tokusimRejection as rejection } from '../support/rejection.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
@@ -21,15 +22,6 @@ function readmeRows(): Array<{ exit: number; code: string | undefined }> {
     if (m) rows.push({ exit: Number(m[1]), code: m[2] });
   }
   return rows;
-}
-
-async function rejection(p: Promise<unknown>): Promise<TokusimError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TokusimError);
-  return err as TokusimError;
 }
 
 describe('stable error codes', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TokusimError } from '../../src/format/errors.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { runSynthLog } from '../../tools/commands/synth-log.js';
+import { rejection } from '../support/rejection.js';
 
 const opts = (out: string) => ({ out, sizeMb: 0.05, valueBytes: 100, seed: 1, lgMaxMb: 1 });
 
@@ -15,10 +16,7 @@ describe('synth-log writes only where it may', () => {
     const f = await storage.open('/data/ibdata1', 'create');
     await f.pwrite(new Uint8Array([1, 2, 3]), 0);
     await f.close();
-    const err = await runSynthLog(opts('/data'), storage).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await rejection(runSynthLog(opts('/data'), storage));
     expect(err).toBeInstanceOf(TokusimError);
     expect((err as TokusimError).kind).toBe('bad-argument');
     expect((err as TokusimError).message).toMatch(/\/data is not empty \(1 entry\); choose a new or empty directory \(nothing was written\)/);
