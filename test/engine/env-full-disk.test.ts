@@ -67,7 +67,6 @@ describe('engine: recovery on a nearly full disk', () => {
         if (crash) h.storage.crash({ mode: 'faults' });
         h.storage.setCapacity(h.storage.usedBytes() + freed * MiB);
         const env2 = await h.open();
-        console.log("PROBE", freed, crash, acked.length, JSON.stringify(env2.status().log?.stats), h.storage.usedBytes(), h.storage.spaceLeft(), env2.failedWith?.message);
         const keys = await keysOf(env2);
         expect(keys.slice(0, acked.length)).toEqual(acked);
         expect(keys.length - acked.length).toBeLessThanOrEqual(1); // the failed commit is in doubt
