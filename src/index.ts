@@ -5,7 +5,7 @@
  * are listed name by name so that only their API is re-exported.
  */
 export { x1764, x1764Parts, x1764Ranges, X1764, x1764UsesWasm } from './format/x1764.js';
-export * from './format/errors.js';
+export * from './base/errors.js';
 export * from './format/record-types.js';
 export * from './format/codec.js';
 export * from './format/log-header.js';
@@ -15,7 +15,7 @@ export * from './storage/storage.js';
 export * from './storage/io-error.js';
 export * from './storage/clock.js';
 export * from './storage/node-storage.js';
-export * from './storage/prng.js';
+export * from './base/prng.js';
 export * from './storage/sim-storage.js';
 export {
   FT_LAYOUT_VERSION, FT_LAYOUT_MIN_SUPPORTED_VERSION, FT_HEADER_SIZE_V29, HEADER_SLOT_RESERVE, HEADER_WRITE_SIZE, HEADER_MAGIC, BYTE_ORDER_MARKER,

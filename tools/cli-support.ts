@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TokusimError } from '../src/format/errors.js';
+import { TokusimError } from '../src/base/errors.js';
 
 /** Documented exit codes of `tokusim` (README "Exit codes"). */
 export const EXIT = {

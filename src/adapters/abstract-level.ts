@@ -20,7 +20,7 @@
  *    write the same key concurrently.
  */
 import { AbstractIterator, AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import type { Clock } from '../storage/clock.js';
 import type { Storage } from '../storage/storage.js';
 import { NodeStorage } from '../storage/node-storage.js';

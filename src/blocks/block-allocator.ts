@@ -12,7 +12,7 @@
  *  - nBlocks / nBytesInUse equal the count and total size of the allocated blocks.
  *  - freeBlock must name exactly a block that alloc handed out (else an invariant error).
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 
 /** Every block starts at a multiple of this many bytes. */
 export const BLOCK_ALLOCATOR_ALIGNMENT = 4096n;

@@ -14,8 +14,8 @@
  *  - B5: inprogress exists iff between noteStartCheckpoint and noteEndCheckpoint.
  *  - A disk block returns to the allocator only when no translation refers to it.
  */
-import { invariant } from '../format/errors.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { invariant } from '../base/errors.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import {
   DISKOFF_UNUSED,
   SIZE_IS_FREE,

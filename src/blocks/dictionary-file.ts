@@ -31,9 +31,9 @@
  *    entries, descriptor) against the file's size before it allocates or reads
  *    anything with it, so damage whose checksum still holds is a corrupt-input error.
  */
-import { TokusimError, invariant } from '../format/errors.js';
-import { checkClaimedExtent, checkClaimedSize } from '../format/bytes.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { TokusimError, invariant } from '../base/errors.js';
+import { checkClaimedExtent, checkClaimedSize } from '../base/bytes.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import {
   HEADER_SLOT_RESERVE,
   MAX_LSN,

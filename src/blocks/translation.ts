@@ -9,7 +9,7 @@
  *  - The free list from the head visits only FREE entries in [3, N), has no cycle, ends at
  *    -1, and reaches exactly the FREE entries of [3, N).
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import { DISKOFF_UNUSED, SIZE_IS_FREE, type TranslationImage } from '../format/btt-format.js';
 
 /** Which of the three block translations a table is: the current one, the one of the checkpoint in progress, or the last checkpointed one. */

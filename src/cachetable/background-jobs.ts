@@ -8,7 +8,7 @@
  *  - A failed job is remembered and rethrown by waitForJobsToFinish (never lost).
  */
 
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 
 /** Counts background jobs (clone writes) in flight, so that the checkpointer can stop accepting new ones and wait for those running. */
 export class BackgroundJobManager {

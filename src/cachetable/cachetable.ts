@@ -30,8 +30,8 @@
  *    run back to back in one synchronous step, exactly like an ordinary clone.
  */
 
-import { invariant, TokusimError } from '../format/errors.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { invariant, TokusimError } from '../base/errors.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import { BackgroundJobManager } from './background-jobs.js';
 import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
 import { LockLevel, LockTask, OrderedLock } from './lock-order.js';

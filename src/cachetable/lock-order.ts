@@ -15,7 +15,7 @@
  *    holds no ordered lock (PAIR->mutex is implicit: synchronous JavaScript runs atomically).
  */
 
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import { RwLock } from './rwlock.js';
 import type { CachetableEmitter } from './events.js';
 

@@ -23,7 +23,7 @@
  */
 
 import { Semaphore } from 'async-mutex';
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 
 interface Waiter {
   readonly kind: 'read' | 'write';

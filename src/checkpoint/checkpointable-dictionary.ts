@@ -34,7 +34,7 @@
  *    frameBlock(serialize(value)).
  */
 
-import { invariant, TokusimError } from '../format/errors.js';
+import { invariant, TokusimError } from '../base/errors.js';
 import { x1764, X1764 } from '../format/x1764.js';
 import type { FtHeader } from '../format/ft-header.js';
 import { DictionaryFile } from '../blocks/dictionary-file.js';
@@ -43,7 +43,7 @@ import { dirName, type Storage } from '../storage/storage.js';
 import { cooperativeYield } from '../storage/node-storage.js';
 import { acceptsFramedPayload, allShared, FramedPayload } from '../storage/frame-workers.js';
 import { blockBuffers } from '../storage/buffer-pool.js';
-import { totalLength } from '../format/bytes.js';
+import { totalLength } from '../base/bytes.js';
 import type { Cachetable, SlicedCloneCallbacks } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
 

@@ -19,8 +19,8 @@
  *    crashed process: this Checkpointer refuses further checkpoints.
  */
 
-import { invariant, TokusimError } from '../format/errors.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { invariant, TokusimError } from '../base/errors.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import type { Cachetable } from '../cachetable/cachetable.js';
 import type { Cachefile } from '../cachetable/pair.js';
 import type { LogWriter } from '../log/writer.js';

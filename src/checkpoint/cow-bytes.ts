@@ -29,7 +29,7 @@
  *    plain SharedArrayBuffers (a value's initial pages share one; copies come from slabs).
  */
 
-import { invariant, TokusimError } from '../format/errors.js';
+import { invariant, TokusimError } from '../base/errors.js';
 import { SHARED_PAGE_BYTES, sharedPages, type SharedPageArena } from '../storage/shared-pages.js';
 import type { NodeCodec } from './checkpointable-dictionary.js';
 

@@ -14,7 +14,7 @@
  *    a client lock call that finds them true counts one CP_CLIENT_WAIT_ON_MO / _CS.
  */
 
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import { RwLock } from '../cachetable/rwlock.js';
 
 /** The levels of the checkpoint's global locks in the lock order. */

@@ -10,7 +10,7 @@
  *    (unpin or remove); a second release is an invariant failure.
  *  - A dirty unpin reports the node's new encoded size to the cachetable.
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import type { Cachetable } from '../cachetable/cachetable.js';
 import type { Pair } from '../cachetable/pair.js';
 import type { CheckpointableDictionary, NodeCodec } from '../checkpoint/checkpointable-dictionary.js';

@@ -25,7 +25,7 @@
  *  - Names of the environment lock (`__tokusim_env_lock*`) do not make a directory non-empty:
  *    a creator that failed at once may leave one behind.
  */
-import { TokusimError } from '../format/errors.js';
+import { TokusimError } from '../base/errors.js';
 import { DictionaryFile } from '../blocks/dictionary-file.js';
 import { LogCursor } from '../log/cursor.js';
 import { findLogFiles, parseLogFileName } from '../log/names.js';

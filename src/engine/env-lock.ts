@@ -56,7 +56,7 @@
  *    that agree within the margin and no pause longer than the margin between the check and
  *    the write after it (on one host a live holder is never taken over, so neither is needed).
  */
-import { TokusimError } from '../format/errors.js';
+import { TokusimError } from '../base/errors.js';
 import { x1764 } from '../format/x1764.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { currentProcess, processState, type ProcessIdentity } from '../storage/host-process.js';

@@ -49,7 +49,7 @@
  *    state too, with the lock's own 'locked' error; every write goes through a FencedStorage,
  *    so from that moment nothing more is written.
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import { newFtHeader } from '../format/ft-header.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { Cachetable } from '../cachetable/cachetable.js';

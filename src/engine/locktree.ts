@@ -17,7 +17,7 @@
  *  - a lock entry with no holder and no waiter is deleted;
  *  - every waiter is blocked by at least one holder, and has a pending timer.
  */
-import { invariant, TokusimError } from '../format/errors.js';
+import { invariant, TokusimError } from '../base/errors.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { escapeKey } from './btree/node.js';
 

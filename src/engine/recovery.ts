@@ -18,8 +18,8 @@
  *    (TokusimError with the LSN), never silently skipped; so is an enq_update naming an
  *    update function the environment does not have.
  */
-import { TokusimError } from '../format/errors.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { TokusimError } from '../base/errors.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import type { LogRecord, LogRecordOf, TxnidPair, Xid } from '../format/record-types.js';
 import { readCheckpointedImage } from '../checkpoint/checkpointable-dictionary.js';
 import { LogCursor, type RepairResult } from '../log/cursor.js';

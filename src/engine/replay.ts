@@ -24,7 +24,7 @@
  *  - A dictionary's known keys and undetermined keys are disjoint.
  *  - tokudb.rollback is never a dictionary here (it holds undo logs, not rows).
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import type { LogRecord, LogRecordName, LogRecordOf, TxnidPair, Xid } from '../format/record-types.js';
 
 /** FILENUM_NONE (0xFFFFFFFF): "no dictionary", e.g. the source of a sourceless put_multiple. */

@@ -13,9 +13,9 @@
  *  - After commit/abort a txn is 'committed'/'aborted', owns no locks and no rollback node.
  *  - A root commit whose log write or fsync failed leaves the txn 'failed' (never visible).
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
-import { isBugPlanted } from '../format/planted-bugs.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 import type { Release } from '../checkpoint/locks.js';
 import { compareKeys } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';

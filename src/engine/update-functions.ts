@@ -23,7 +23,7 @@
  *  - A function that throws, or returns something that is not a Uint8Array or undefined,
  *    becomes a TokusimError (kind bad-argument) naming the function; nothing is logged then.
  */
-import { TokusimError } from '../format/errors.js';
+import { TokusimError } from '../base/errors.js';
 
 /** new value from the old one (undefined = absent); returning undefined deletes the row. */
 export type UpdateFunction = (oldValue: Uint8Array | undefined, extra: Uint8Array) => Uint8Array | undefined;

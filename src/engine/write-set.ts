@@ -16,8 +16,8 @@
  *  - decode(encode(ws)) equals ws; a bad magic, op or length is a TokusimError, never a
  *    partial write set.
  */
-import { ByteReader, ByteWriter, checkClaimedSize } from '../format/bytes.js';
-import { TokusimError } from '../format/errors.js';
+import { ByteReader, ByteWriter, checkClaimedSize } from '../base/bytes.js';
+import { TokusimError } from '../base/errors.js';
 import { compareKeys } from './btree/node.js';
 
 /** The three row operations, named after the records that log them. */

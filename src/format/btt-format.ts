@@ -16,8 +16,8 @@
  *    no two ON-DISK blocks overlap; the free list visits exactly the FREE entries of [3, N),
  *    once each, and ends at -1. The error names the entry's own offset.
  */
-import { ByteReader, ByteWriter, readU32At } from './bytes.js';
-import { TokusimError, invariant } from './errors.js';
+import { ByteReader, ByteWriter, readU32At } from '../base/bytes.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import { x1764 } from './x1764.js';
 
 /** Block number 0, reserved: no block. */

@@ -14,8 +14,8 @@
  *  - A complete entry whose checksum, trailing len or leading len disagree, or whose command
  *    byte is unknown, is 'corrupt' with an error naming offset and expected/actual values.
  */
-import { ByteWriter } from './bytes.js';
-import { TokusimError, invariant } from './errors.js';
+import { ByteWriter } from '../base/bytes.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import {
   LOG_SPEC_BY_CMD,
   LOG_SPEC_BY_NAME,

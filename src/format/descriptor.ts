@@ -7,8 +7,8 @@
  *  - decode(encode(d)) === d; a block whose length field disagrees with its recorded size or
  *    whose checksum fails is a TokusimError('bad-checksum' / 'bad-length') naming the offset.
  */
-import { ByteWriter, readU32At } from './bytes.js';
-import { TokusimError } from './errors.js';
+import { ByteWriter, readU32At } from '../base/bytes.js';
+import { TokusimError } from '../base/errors.js';
 import { x1764 } from './x1764.js';
 
 /** Size in bytes of a serialized descriptor whose data is len bytes long (length, data, checksum). */

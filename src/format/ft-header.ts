@@ -13,10 +13,10 @@
  *    and a TokusimError describing the problem. Choosing a slot throws a HeaderError (kind
  *    'bad-header') when no slot is usable, never picks a damaged slot silently.
  */
-import { ByteReader, ByteWriter, readU32At } from './bytes.js';
-import { TokusimError, invariant } from './errors.js';
+import { ByteReader, ByteWriter, readU32At } from '../base/bytes.js';
+import { TokusimError, invariant } from '../base/errors.js';
 import { x1764 } from './x1764.js';
-import { isBugPlanted } from './planted-bugs.js';
+import { isBugPlanted } from '../base/bug-switches.js';
 
 /** The dictionary file layout version tokusim writes (29). */
 export const FT_LAYOUT_VERSION = 29;

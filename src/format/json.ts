@@ -21,7 +21,7 @@
  *    the field, the expected form and what was found; it never returns a partial record.
  */
 import { RAW_BOOL_BYTES } from './codec.js';
-import { TokusimError } from './errors.js';
+import { TokusimError } from '../base/errors.js';
 import { LOG_SPEC_BY_NAME, type FieldType, type LogRecord, type TxnidPair, type Xid } from './record-types.js';
 
 /** A byte string in the JSON form of a record: its length, a printable text form and hex. */

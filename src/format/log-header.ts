@@ -7,7 +7,7 @@
  *  - decodeLogFileHeader never reads past the buffer: a short buffer is a 'truncated' error,
  *    a wrong magic is 'bad-magic', a version outside the supported range is 'bad-version'.
  */
-import { TokusimError, invariant } from './errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 
 /** Size in bytes of a log file's header: the 8-byte magic and the 4-byte version. */
 export const LOG_FILE_HEADER_SIZE = 12;

@@ -18,7 +18,7 @@
  *  - Once the record limit is reached or an error/end is seen, no further input is used.
  */
 import { encodeRecord } from './codec.js';
-import { invariant } from './errors.js';
+import { invariant } from '../base/errors.js';
 import { LOG_NAME_WIDTH, LOG_SPEC_BY_CMD, type FieldType, type LogRecord } from './record-types.js';
 import { x1764 } from './x1764.js';
 

@@ -10,7 +10,7 @@
  *  - Table order is PerconaFT's order (the printer's case order follows it).
  */
 
-import { invariant } from './errors.js';
+import { invariant } from '../base/errors.js';
 
 /** The field types of logformat.cc. */
 export type FieldType =

@@ -20,7 +20,7 @@
  *    that boundary makes it damage, reported as before.
  */
 import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/codec.js';
-import { TokusimError, invariant, type ErrorWhere } from '../format/errors.js';
+import { TokusimError, invariant, type ErrorWhere } from '../base/errors.js';
 import { decodeLogFileHeader, isLogHeaderPrefix, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import type { LogRecord } from '../format/record-types.js';
 import { ioErrorCode } from '../storage/io-error.js';

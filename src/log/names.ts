@@ -12,7 +12,7 @@
  *    the recognised names of one directory.
  *  - nextLogIndex is 1 + the largest index among files of the given version, 0 when none.
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import { TOKU_LOG_VERSION } from '../format/log-header.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 

@@ -19,9 +19,9 @@
  *  - Checkpoint records come in order begin, fassociate*, xstillopen*, end, and end's counts
  *    equal the numbers of fassociate and xstillopen(prepared) records written for it.
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import type { LogRecordName, TxnidPair, Xid } from '../format/record-types.js';
-import { Prng } from '../storage/prng.js';
+import { Prng } from '../base/prng.js';
 import type { Storage } from '../storage/storage.js';
 import { LogWriter, type LogRecordInput } from './writer.js';
 

@@ -39,8 +39,8 @@
  */
 import { Mutex } from 'async-mutex';
 import { encodeRecordInto } from '../format/codec.js';
-import { ByteWriter } from '../format/bytes.js';
-import { invariant } from '../format/errors.js';
+import { ByteWriter } from '../base/bytes.js';
+import { invariant } from '../base/errors.js';
 import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../format/log-header.js';
 import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
 import type { Clock } from '../storage/clock.js';

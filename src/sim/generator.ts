@@ -9,7 +9,7 @@
  *    engine would refuse them with a lock conflict, which is not what is under test).
  *  - A program ends with a crash, so its last state is always recovered and checked.
  */
-import { Prng } from '../storage/prng.js';
+import { Prng } from '../base/prng.js';
 import { CRASH_HOOK_NAMES } from '../checkpoint/events.js';
 import { DURABILITY_MODES, type Op } from './program.js';
 import type { Runner } from './runner.js';

@@ -13,7 +13,7 @@
  *    acknowledged as durable is visible, no uncommitted write is visible, and every
  *    unacknowledged commit is all-or-nothing (and no later commit survives an earlier lost one).
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 
 /** A row write: value null is a delete; with `add` the row becomes its value (0 if absent) + v. */
 export interface RowWrite {

@@ -7,7 +7,7 @@
  *  - A script is one operation per line (or separated by ';'); blank lines and '#' comments
  *    are ignored; anything else that does not parse is a bad-argument error naming the line.
  */
-import { TokusimError } from '../format/errors.js';
+import { TokusimError } from '../base/errors.js';
 import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
 
 export type DurabilityMode = 'sync' | 'periodic' | 'none';

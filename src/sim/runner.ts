@@ -26,7 +26,7 @@
  *    event-loop turns, a program that keeps doing I/O after maxIoOps calls. The watchdog adds no
  *    promise continuation to the program, so the interleaving a seed fixes is unchanged.
  */
-import { TokusimError } from '../format/errors.js';
+import { TokusimError } from '../base/errors.js';
 import type { Xid } from '../format/record-types.js';
 import { Env } from '../engine/env.js';
 import type { Txn } from '../engine/txn.js';
@@ -34,7 +34,7 @@ import type { CrashHook } from '../checkpoint/checkpointer.js';
 import type { CrashHookName } from '../checkpoint/events.js';
 import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import { VirtualClock } from '../storage/clock.js';
-import { Prng } from '../storage/prng.js';
+import { Prng } from '../base/prng.js';
 import { SimStorage, SimulatedCrash, type SimFaults, type SimStats } from '../storage/sim-storage.js';
 import { joinPath } from '../storage/storage.js';
 import { Model, formatState, statesEqual, type ModelState, type RowWrite } from './model.js';

@@ -12,7 +12,7 @@
  *    more than maxBytes; beyond that a given-back buffer is dropped for the GC.
  *  - A buffer is given back only by the code that took it, once its last use is over.
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 
 const CLASS_BYTES = 4096;
 

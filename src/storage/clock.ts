@@ -7,7 +7,7 @@
  *  - nowMicros() never decreases.
  *  - A VirtualClock timer fires exactly once, at or after its due time, in due-time order.
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 
 /** A scheduled timer of a {@link Clock}, which can be cancelled. */
 export interface TimerHandle {

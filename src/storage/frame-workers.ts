@@ -37,8 +37,8 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { invariant } from '../format/errors.js';
-import { totalLength } from '../format/bytes.js';
+import { invariant } from '../base/errors.js';
+import { totalLength } from '../base/bytes.js';
 import { x1764ScriptSource } from '../format/x1764.js';
 import { blockBuffers } from './buffer-pool.js';
 import { ioError } from './io-error.js';

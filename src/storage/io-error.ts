@@ -7,7 +7,7 @@
  * Invariants:
  *  - Every storage error produced here has kind 'io', a file and a non-empty code.
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from '../base/errors.js';
 
 /** Build the TokusimError for a failed storage operation. */
 export function ioError(op: string, path: string, code: string, detail?: string): TokusimError {

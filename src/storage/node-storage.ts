@@ -26,7 +26,7 @@
 import * as fs from 'node:fs/promises';
 import { constants as fsConstants, write as writeWithCallback, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import { ioError } from './io-error.js';
 import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
 import { DEFAULT_FRAME_WORKER_NICE, FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';

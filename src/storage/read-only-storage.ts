@@ -9,7 +9,7 @@
  *  - Every call that would change the disk (create, write, truncate, fsync, mkdir, rename,
  *    unlink, fsyncDir) throws an InvariantError: a read-only path that tries is a bug.
  */
-import { invariant } from '../format/errors.js';
+import { invariant } from '../base/errors.js';
 import type { OpenMode, Storage, StorageFile } from './storage.js';
 
 function refuse(op: string, path: string): never {

@@ -21,7 +21,7 @@
  *  - Page p is bytes [p * PAGE, (p + 1) * PAGE) of the memory; the memory never shrinks, so
  *    a view made before a growth stays valid.
  */
-import { invariant, TokusimError } from '../format/errors.js';
+import { invariant, TokusimError } from '../base/errors.js';
 
 /** The size of a shared page. */
 export const SHARED_PAGE_BYTES = 4096;

@@ -48,8 +48,8 @@
  *  - After crash(): no pending operations anywhere; durable == current everywhere.
  *  - Bytes of an fsynced file named by an fsynced directory entry survive every crash.
  */
-import { TokusimError, invariant } from '../format/errors.js';
-import { Prng } from './prng.js';
+import { TokusimError, invariant } from '../base/errors.js';
+import { Prng } from '../base/prng.js';
 import { ioError } from './io-error.js';
 import { baseName, dirName } from './storage.js';
 import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { newFtHeader, type FtHeader } from '../../src/format/ft-header.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 async function checkpointOnce(df: DictionaryFile, lsn: bigint, write: (df: DictionaryFile) => Promise<void>): Promise<0 | 1> {
   df.blockTable.noteStartCheckpoint();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DictionaryFile } from '../../src/blocks/dictionary-file.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { x1764 } from '../../src/format/x1764.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { exitCodeFor } from '../../tools/cli-support.js';

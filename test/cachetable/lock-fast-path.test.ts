@@ -3,7 +3,7 @@ import { Cachetable } from '../../src/cachetable/cachetable.js';
 import type { CachetableEvent } from '../../src/cachetable/events.js';
 import { LockTask } from '../../src/cachetable/lock-order.js';
 import { RwLock } from '../../src/cachetable/rwlock.js';
-import { InvariantError } from '../../src/format/errors.js';
+import { InvariantError } from '../../src/base/errors.js';
 import { beginCheckpoint, endCheckpoint, makeFile, modify } from './helpers.js';
 
 // The pin fast path takes uncontended locks synchronously and builds names only on demand;

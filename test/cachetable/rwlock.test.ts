@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RwLock } from '../../src/cachetable/rwlock.js';
-import { InvariantError } from '../../src/format/errors.js';
+import { InvariantError } from '../../src/base/errors.js';
 
 type Kind = 'read' | 'write' | 'tryRead' | 'tryWrite';
 interface Op {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Cachetable } from '../../src/cachetable/cachetable.js';
 import type { CachetableEvent } from '../../src/cachetable/events.js';
 import { LockTask } from '../../src/cachetable/lock-order.js';
-import { InvariantError } from '../../src/format/errors.js';
+import { InvariantError } from '../../src/base/errors.js';
 import { beginCheckpoint, endCheckpoint, makeFile, modify, runCheckpoint } from './helpers.js';
 
 // The PAIR transition table of checkpoint-algorithm.md §10.1, one scenario per row.

@@ -15,7 +15,7 @@ import { Cachetable } from '../../src/cachetable/cachetable.js';
 import { CheckpointableDictionary, frameBlock, NODE_SLICE_BYTES, readCheckpointedImage, type NodeCodec } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { Checkpointer } from '../../src/checkpoint/checkpointer.js';
 import { COW_PAGE_BYTES, CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { newFtHeader } from '../../src/format/ft-header.js';
 import { LogWriter } from '../../src/log/writer.js';
 import type { Storage } from '../../src/storage/storage.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import {
   type BtreeNode,
   compareKeys,

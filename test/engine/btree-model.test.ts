@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvariantError } from '../../src/format/errors.js';
+import { InvariantError } from '../../src/base/errors.js';
 import { Btree, type BtreeOptions, MemoryNodeStore } from '../../src/engine/btree/index.js';
 
 // Keys from a tiny alphabet so that prefixes, duplicates and 0x00/0xff edges are common.

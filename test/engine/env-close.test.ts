@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { LogCursor } from '../../src/log/cursor.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../../src/engine/env.js';
 import type { Txn } from '../../src/engine/txn.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { VirtualClock, type Clock, type TimerHandle } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
 import { SimStorage, type IoEvent } from '../../src/storage/sim-storage.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Env, type EnvOptions } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SimStorage, type IoEvent } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';

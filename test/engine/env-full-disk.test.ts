@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Env, type EnvOptions } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { ioErrorCode } from '../../src/storage/io-error.js';

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env, type EnvEvent } from '../../src/engine/env.js';
 import { ENV_LOCK_FILE, EnvLockedError, EnvLockUnreadableError } from '../../src/engine/env-lock.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

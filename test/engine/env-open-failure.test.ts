@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 describe('Env.open on damage it cannot repair', () => {
   // Scenario: the newest log file is not a log at all (its header is garbage). Opening must

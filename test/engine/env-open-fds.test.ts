@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { rejection } from '../support/rejection.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;

@@ -3,7 +3,7 @@ import CRC32 from 'crc-32';
 import { WriteSet } from '../../src/engine/write-set.js';
 import { decodeNode, encodeNode } from '../../src/engine/btree/node-codec.js';
 import { newLeaf } from '../../src/engine/btree/node.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { exitCodeFor } from '../../tools/cli-support.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

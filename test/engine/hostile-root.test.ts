@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { x1764 } from '../../src/format/x1764.js';
 import { exitCodeFor } from '../../tools/cli-support.js';
 import { runRecover } from '../../tools/commands/recover.js';

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LogReplayer, bytesToKey, replayRecords, type ReplayResult } from '../../src/engine/replay.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import type { LogRecord, TxnidPair } from '../../src/format/record-types.js';
 
 const enc = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ByteWriter } from '../../src/format/bytes.js';
+import { ByteWriter } from '../../src/base/bytes.js';
 import {
   LOG_FILE_HEADER_SIZE,
   RAW_BOOL_BYTES,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, TokusimError, type ErrorKind } from '../../src/format/errors.js';
+import { ERROR_CODES, TokusimError, type ErrorKind } from '../../src/base/errors.js';
 import { decodeLogFileHeader } from '../../src/format/log-header.js';
 import { Env } from '../../src/engine/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteWriter } from '../../src/format/bytes.js';
+import { ByteWriter } from '../../src/base/bytes.js';
 import { decodeRecord, encodeLogFileHeader, encodeRecord, encodeRecordInto, encodedLength } from '../../src/format/codec.js';
 import { recordFromJson, recordToJson, recordToJsonLine } from '../../src/format/json.js';
 import { LogPrinter, printLog } from '../../src/format/printer.js';

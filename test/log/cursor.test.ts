@@ -2,7 +2,7 @@ import { copyFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogCursor, readLastEntryOfFile, repairLogTail, scanLogFile, type LogEntry } from '../../src/log/cursor.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { S4, lsnCrcFromLogprint, tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { repairLogTail } from '../../src/log/cursor.js';
 import { encodeLogFileHeader } from '../../src/format/log-header.js';
 import { encodeRecord } from '../../src/format/codec.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 const garbage = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 151 + 11) & 0xff);
 

@@ -1,7 +1,7 @@
 import { readAllRecords } from '../support/log-records.js';
 import { describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../src/format/codec.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import type { LogRecord } from '../../src/format/record-types.js';
 import { LogCursor, repairLogTail } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PLANTED_BUGS, clearPlantedBugs, isBugPlanted, plantBug, plantedBugs, type PlantedBugName } from '../../src/format/planted-bugs.js';
+import { PLANTED_BUGS, clearPlantedBugs, isBugPlanted, plantBug, plantedBugs, type PlantedBugName } from '../../src/base/bug-switches.js';
 import { crashtest, runScript } from '../../src/sim/crashtest.js';
 import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { EXIT } from '../../tools/cli-support.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 // Every planted bug. replay-ignores-checkpoint-lsn became visible once the alphabet had a
 // non-idempotent operation (update / autoupdate with the built-in 'add'): re-applying an old

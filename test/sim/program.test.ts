@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { formatOp, formatScript, parseOp, parseScript, type Op } from '../../src/sim/program.js';
 import { CRASH_HOOK_NAMES } from '../../src/checkpoint/events.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 const small = fc.integer({ min: 0, max: 9 });
 const mode = fc.constantFrom('sync' as const, 'periodic' as const, 'none' as const);

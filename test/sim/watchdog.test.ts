@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearPlantedBugs, plantBug, plantedBugs } from '../../src/format/planted-bugs.js';
+import { clearPlantedBugs, plantBug, plantedBugs } from '../../src/base/bug-switches.js';
 import { DEFAULT_FAULTS, crashtest, jitterFor, runRandomProgram, runScript } from '../../src/sim/crashtest.js';
 import { formatScript, parseScript } from '../../src/sim/program.js';
 import { Runner, watchForStall } from '../../src/sim/runner.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RealClock, VirtualClock } from '../../src/storage/clock.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 describe('VirtualClock', () => {
   // Property: timers fire in due-time order, and timers due at the same time fire in creation order.

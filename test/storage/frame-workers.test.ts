@@ -11,7 +11,7 @@ import { getPriority, tmpdir } from 'node:os';
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBlock, unframeBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { acceptsFramedPayload, FramedPayload, FrameWorkerPool } from '../../src/storage/frame-workers.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';

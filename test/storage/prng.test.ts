@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Prng } from '../../src/storage/prng.js';
+import { Prng } from '../../src/base/prng.js';
 
 describe('Prng (xoshiro128**)', () => {
   // Property: the same seed always yields the same sequence, and a clone continues identically.

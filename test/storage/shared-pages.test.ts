@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SHARED_PAGE_BYTES, SharedPageArena, sharedPages } from '../../src/storage/shared-pages.js';
 
 const PAGES_PER_64K = 65536 / SHARED_PAGE_BYTES;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 
 async function enospc(p: Promise<unknown>): Promise<void> {

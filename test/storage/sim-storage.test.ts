@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SimStorage, SimulatedCrash, ALL_FAULTS, NO_FAULTS, type IoEvent } from '../../src/storage/sim-storage.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

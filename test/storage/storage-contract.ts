@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { ioErrorCode } from '../../src/storage/io-error.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
 

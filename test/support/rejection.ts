@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 
 /** What p (or the promise f returns, or what f throws) rejects with; undefined when it resolves. */
 export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<unknown> {

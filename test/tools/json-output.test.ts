@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
-import { InvariantError } from '../../src/format/errors.js';
+import { InvariantError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { PERCONAFT_SCENARIOS, perconaftCopy, snapshotDir } from '../support/dir-snapshot.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { runRecover } from '../../tools/commands/recover.js';
 import { snapshotDir } from '../support/dir-snapshot.js';
 

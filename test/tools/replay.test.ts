@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
 import { escapeBytes, replayCommand, type ReplayCommandOptions } from '../../tools/commands/replay.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { runSynthLog } from '../../tools/commands/synth-log.js';
 import { rejection } from '../support/rejection.js';

@@ -70,7 +70,7 @@ import { LogWriter } from '../../src/log/writer.js';
 import { RealClock } from '../../src/storage/clock.js';
 import { DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, NodeStorage } from '../../src/storage/node-storage.js';
 import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
-import { Prng } from '../../src/storage/prng.js';
+import { Prng } from '../../src/base/prng.js';
 import { blockBuffers } from '../../src/storage/buffer-pool.js';
 import { CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
 

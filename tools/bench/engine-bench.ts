@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { ClassicLevel } from 'classic-level';
 import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
-import { Prng } from '../../src/storage/prng.js';
+import { Prng } from '../../src/base/prng.js';
 import type { OpenMode, StorageFile } from '../../src/storage/storage.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');

@@ -12,8 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { TokusimError } from '../../src/format/errors.js';
-import { PLANTED_BUGS, PLANTED_BUG_NAMES, clearPlantedBugs, plantBug } from '../../src/format/planted-bugs.js';
+import { TokusimError } from '../../src/base/errors.js';
+import { PLANTED_BUGS, PLANTED_BUG_NAMES, clearPlantedBugs, plantBug } from '../../src/base/bug-switches.js';
 import type { SimFaults } from '../../src/storage/sim-storage.js';
 import { crashtest, DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestStep, type CrashtestSummary } from '../../src/sim/crashtest.js';
 import { formatOp, parseScript } from '../../src/sim/program.js';

@@ -18,7 +18,7 @@ import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import {
   EINVAL,
   HeaderError,

@@ -19,7 +19,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { TokusimError, invariant } from '../../src/format/errors.js';
+import { TokusimError, invariant } from '../../src/base/errors.js';
 import { encodeLogFileHeader } from '../../src/format/log-header.js';
 import { recordToJsonLine } from '../../src/format/json.js';
 import { LogPrinter } from '../../src/format/printer.js';

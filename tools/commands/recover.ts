@@ -77,7 +77,7 @@ export function recoverJson(dir: string, r: RecoveryReport | null): RecoverJson 
 import { EnvLock, ENV_LOCK_FILE } from '../../src/engine/env-lock.js';
 import { RealClock } from '../../src/storage/clock.js';
 import { joinPath } from '../../src/storage/storage.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { classifyDirectory, notAnEnvironment } from '../../src/engine/env-identity.js';
 import { OverlayStorage } from '../../src/storage/overlay-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';

@@ -24,7 +24,7 @@
  */
 import { escapeBytes } from '../../src/format/json.js';
 import type { CommandModule } from 'yargs';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles, type LogFileEntry } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

@@ -24,7 +24,7 @@ import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { joinPath, type Storage } from '../../src/storage/storage.js';
 import { EnvLock, lockTime } from '../../src/engine/env-lock.js';
 import { RealClock } from '../../src/storage/clock.js';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { describeError, exitCodeFor, runCommand } from '../cli-support.js';
 
 /** What `tokusim status --json` prints. 64-bit numbers (LSNs, counts) are decimal strings. */

@@ -8,7 +8,7 @@
  *    exactly the synthetic log, nothing appended to an older one).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { TokusimError } from '../../src/format/errors.js';
+import { TokusimError } from '../../src/base/errors.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { synthesizeLog, type SynthResult } from '../../src/log/synth.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

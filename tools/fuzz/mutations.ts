@@ -13,7 +13,7 @@
  *  - The input array is never modified; every mutation returns a fresh copy.
  */
 import CRC32 from 'crc-32';
-import { Prng } from '../../src/storage/prng.js';
+import { Prng } from '../../src/base/prng.js';
 import { x1764 } from '../../src/format/x1764.js';
 
 export type FileKind = 'log' | 'dict';

@@ -18,7 +18,7 @@
  *  - every reachable blocknum is reached once, and the store holds no unreachable node;
  *  - a writer unpins a node dirty exactly when it changed it; every pin is released.
  */
-import { invariant } from '../../format/errors.js';
+import { invariant } from '../../base/errors.js';
 import { AsyncRwLatch } from './latch.js';
 import { assignNode, type BtreeOptions, FillPolicy } from './fill.js';
 import {

@@ -18,7 +18,7 @@
  *  - A merge is only done when the merged node is not overfull; a borrow only when the giver
  *    keeps at least the minimum.
  */
-import { invariant, TokusimError } from '../../format/errors.js';
+import { invariant, TokusimError } from '../../base/errors.js';
 import { type BtreeNode, entryCount, type InternalNode, type LeafNode, newInternal, newLeaf } from './node.js';
 import { encodedNodeSize } from './node-codec.js';
 

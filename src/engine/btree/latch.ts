@@ -8,7 +8,7 @@
  *  - waiters are granted in FIFO order; a batch of consecutive readers is granted together;
  *  - the latch is released even when the guarded function throws.
  */
-import { invariant } from '../../format/errors.js';
+import { invariant } from '../../base/errors.js';
 
 interface Waiter {
   readonly write: boolean;

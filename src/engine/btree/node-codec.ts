@@ -14,8 +14,8 @@
  *  - Only nodes that pass checkNodeShape are encoded.
  */
 import CRC32 from 'crc-32';
-import { ByteReader, ByteWriter, readU32At } from '../../format/bytes.js';
-import { TokusimError } from '../../format/errors.js';
+import { ByteReader, ByteWriter, readU32At } from '../../base/bytes.js';
+import { TokusimError } from '../../base/errors.js';
 import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newLeaf } from './node.js';
 
 /** The 8 ASCII bytes every serialized node starts with. */

@@ -14,7 +14,7 @@
  *  - only allocated blocknums are pinned; remove() takes a write pin; blocknums are never
  *    handed out twice while allocated.
  */
-import { invariant } from '../../format/errors.js';
+import { invariant } from '../../base/errors.js';
 import { bytesEqual, type BtreeNode } from './node.js';
 import { decodeNode, encodeNode } from './node-codec.js';
 

@@ -12,7 +12,7 @@
  *  - internal: height >= 1, children.length >= 1, pivots.length === children.length - 1,
  *    pivots strictly increasing.
  */
-import { invariant } from '../../format/errors.js';
+import { invariant } from '../../base/errors.js';
 
 /** A leaf of the B+tree: keys in order and their values. */
 export interface LeafNode {

@@ -8,7 +8,7 @@
  *  - The same seed yields the same sequence on every platform (pure 32-bit integer math).
  *  - int(n) returns an integer in [0, n); float() returns a number in [0, 1).
  */
-import { TokusimError, invariant } from '../format/errors.js';
+import { TokusimError, invariant } from './errors.js';
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
