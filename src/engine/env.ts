@@ -31,7 +31,7 @@
  *    operation rejects with the one error "environment failed at checkpoint: <cause>; reopen
  *    to recover" (kind 'io' for an I/O cause, else 'recovery'), and close() writes nothing.
  *    The in-memory state (PAIRs still pending, a stopped job manager) is never touched again.
- *    A SimulatedCrash is not a failure of this process but the machine stopping: it is
+ *    A MachineHalted is not a failure of this process but the machine stopping: it is
  *    rethrown as it is.
  *  - A failed log write or fsync (on a commit's path or in the background: a buffer-full
  *    write, the 'periodic' timer, a preallocation) puts the environment in the same failed
@@ -65,8 +65,7 @@ import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
 import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
-import { SimulatedCrash } from '../storage/sim-storage.js';
-import { joinPath, type Storage } from '../storage/storage.js';
+import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
@@ -384,7 +383,7 @@ export class Env implements EnvCore {
   private readonly rawStorage: Storage;
   private fsyncTimer: TimerHandle | undefined;
   private closed = false;
-  private failure: TokusimError | SimulatedCrash | undefined;
+  private failure: TokusimError | MachineHalted | undefined;
   private lastCheckpointResult: CheckpointResult | null = null;
   /** What crash recovery did at open, or null when none ran. */
   recoveryReport: RecoveryReport | null = null;
@@ -437,7 +436,7 @@ export class Env implements EnvCore {
       }
       await env.start();
     } catch (err) {
-      if (err instanceof SimulatedCrash) {
+      if (err instanceof MachineHalted) {
         // The machine stopped: no more I/O (a crash closes nothing). Release the lock file
         // first: abandon() only stops renewing it.
         const lock = env.envLock;
@@ -1105,7 +1104,7 @@ export class Env implements EnvCore {
    * checkpoint or a log write failed, or undefined. A scheduled checkpoint's failure and a
    * background log write's are noticed here too.
    */
-  get failedWith(): TokusimError | SimulatedCrash | undefined {
+  get failedWith(): TokusimError | MachineHalted | undefined {
     if (this.failure === undefined && this.checkpointer?.failure !== undefined) this.enterFailed(this.checkpointer.failure);
     if (this.failure === undefined && this.logWriter?.failedWith !== undefined) this.enterFailed(this.logWriter.failedWith, 'log write');
     if (this.failure === undefined && !this.closed) void this.envLock?.lostWith; // a lapsed lease enters the failed state (onLost)
@@ -1119,9 +1118,9 @@ export class Env implements EnvCore {
   }
 
   /** Record the failed state for cause (the first cause wins) and return the error to throw. */
-  private enterFailed(cause: unknown, at: 'checkpoint' | 'log write' = 'checkpoint'): TokusimError | SimulatedCrash {
+  private enterFailed(cause: unknown, at: 'checkpoint' | 'log write' = 'checkpoint'): TokusimError | MachineHalted {
     if (this.failure !== undefined) return this.failure;
-    if (cause instanceof SimulatedCrash) {
+    if (cause instanceof MachineHalted) {
       this.failure = cause;
       return cause;
     }
@@ -1455,7 +1454,7 @@ export class Env implements EnvCore {
       await this.envLock?.release();
     } catch (err) {
       // The machine stopping is not this process failing: leave everything as a crash would.
-      if (err instanceof SimulatedCrash) throw err;
+      if (err instanceof MachineHalted) throw err;
       // A close that failed part-way (EIO or ENOSPC on the last checkpoint, the log's final
       // fsync, ...) must still let go: close every file without writing more and release the
       // lock, so no timer keeps the process alive and the next open recovers from the log.

@@ -51,7 +51,7 @@
 import { TokusimError, invariant } from '../base/errors.js';
 import { Prng } from '../base/prng.js';
 import { ioError } from './io-error.js';
-import { baseName, dirName } from './storage.js';
+import { baseName, dirName, MachineHalted } from './storage.js';
 import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ export interface IoEvent {
 }
 
 /** Thrown to stop the simulated machine at an I/O call. Not a TokusimError: nothing should handle it. */
-export class SimulatedCrash extends Error {
+export class SimulatedCrash extends MachineHalted {
   /** The crash injected at I/O call number ioSeq. */
   constructor(
     readonly ioSeq: number,

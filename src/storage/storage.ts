@@ -113,3 +113,16 @@ export function baseName(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? path : path.slice(i + 1);
 }
+
+/**
+ * The machine stopped: the storage accepts no more I/O, as after power loss. Not a failure of
+ * the code that met it, so callers do not turn it into an error of their own or try to clean
+ * up with more I/O; they pass it on. Only a simulated disk raises it today
+ * ({@link SimulatedCrash}), but the engine depends on this class alone.
+ */
+export class MachineHalted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MachineHalted';
+  }
+}
