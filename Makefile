@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 STAMP := node_modules/.install-stamp
 
-.PHONY: all build demo test typecheck bench docs clean distclean
+.PHONY: all build demo test typecheck bench bench-compare docs clean distclean
 
 all: build
 
@@ -26,6 +26,11 @@ demo: build
 
 bench: build
 	node dist/tools/bench/run-all.js
+
+# The benchmarks of BASE (a git ref) and of the working tree, interleaved in one run, side by
+# side: make bench-compare BASE=main [ROUNDS=5] [BENCH_SCALE=1] [ONLY=printer,checkpoint,durable,recovery]
+bench-compare: build
+	node dist/tools/bench/compare.js --base '$(BASE)' $(if $(ROUNDS),--rounds '$(ROUNDS)') $(if $(ONLY),--only '$(ONLY)')
 
 # API reference of the root export (src/index.ts) in docs/api/; any typedoc warning fails it,
 # including an export or public method without TSDoc (typedoc.json validation.notDocumented).

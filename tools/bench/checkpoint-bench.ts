@@ -54,7 +54,9 @@
  *
  * PAIRs are 256 KiB by default (TokuDB's nodes are 4 MiB; BENCH_NODE_KB changes it).
  * BENCH_SCALE (default 1) scales the total bytes (256 MB at 1), e.g. BENCH_SCALE=0.1 for a
- * smoke run. Run after `make build`: node dist/tools/bench/checkpoint-bench.js
+ * smoke run. BENCH_JSON=<file> also writes the headline figures (throughput, the share of raw,
+ * the p99s and their ratios) to that file (tools/bench/figures.ts).
+ * Run after `make build`: node dist/tools/bench/checkpoint-bench.js
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -73,6 +75,7 @@ import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
 import { Prng } from '../../src/base/prng.js';
 import { blockBuffers } from '../../src/storage/buffer-pool.js';
 import { CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
+import { Figures } from './figures.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = process.env['BENCH_DIR'] ?? join(ROOT, 'bench-data', 'checkpoint');
@@ -85,6 +88,8 @@ const HOT = Math.max(4, Math.floor(N_NODES / 4));
 const CLIENTS = 4;
 /** Rounds of the latency runs (BENCH_ROUNDS, default 3). */
 const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
+/** The figures this run prints, for BENCH_JSON. */
+const FIGURES = new Figures('checkpoint-bench');
 /** A fixed-capacity sample buffer (samples past its capacity are dropped and counted). */
 class Recorder {
   private readonly buf: Float64Array;
@@ -430,6 +435,7 @@ async function main(): Promise<void> {
   }
   if (process.env['BENCH_ONLY'] === 'probe') {
     await close(withClone);
+    FIGURES.writeIfRequested();
     return;
   }
   if (!ONLY_THROUGHPUT) await latencies(withClone);
@@ -441,6 +447,7 @@ async function main(): Promise<void> {
     }
   }
   else await close(withClone);
+  FIGURES.writeIfRequested();
 }
 
 /**
@@ -508,6 +515,12 @@ async function latencies(withClone: Setup): Promise<void> {
   console.log(`  during checkpoint (clone by copy):  ${row(runs.copy)}; checkpoint ${median(secs.copy).toFixed(2)} s`);
   console.log(`  during checkpoint (no clone):       ${row(runs.none)}; checkpoint ${median(secs.none).toFixed(2)} s`);
   const ratio = (a: Lat[], b: Lat[], p: number, hits = false): string => `${(med(a, p, hits) / med(b, p, hits)).toFixed(2)}x`;
+  FIGURES.add('latency.p99.quiet-pages', 'client p99, no checkpoint (pages)', 'ms', med(quietCow, 99), 'lower');
+  FIGURES.add('latency.p99.clone-pages', 'client p99, cloning checkpoint (pages)', 'ms', med(runs.cow, 99), 'lower');
+  FIGURES.add('latency.p99.clone-copy', 'client p99, cloning checkpoint (copy)', 'ms', med(runs.copy, 99), 'lower');
+  FIGURES.add('latency.p99-ratio.pages', 'p99 ratio clone/quiet (pages)', 'x', med(runs.cow, 99) / med(quietCow, 99), 'lower');
+  FIGURES.add('latency.p99-ratio.copy', 'p99 ratio clone/quiet (copy)', 'x', med(runs.copy, 99) / med(quietBytes, 99), 'lower');
+  FIGURES.add('latency.p99-ratio.no-clone', 'p99 ratio no-clone/quiet', 'x', med(runs.none, 99) / med(quietBytes, 99), 'neither');
   console.log(
     `p99 ratio clone/quiet: pages ${ratio(runs.cow, quietCow, 99)}, copy ${ratio(runs.copy, quietBytes, 99)} (target <= 1.5x); ` +
       `no-clone/quiet ${ratio(runs.none, quietBytes, 99)}; no-clone/clone (pages): p99 ${ratio(runs.none, runs.cow, 99)}, p99.9 ${ratio(runs.none, runs.cow, 99.9)}, ` +
@@ -560,6 +573,12 @@ async function throughput(withClone: Setup, nodeBytes: number): Promise<void> {
   const faster = Math.max(rawNew, rawOverwrite);
   const pctOf = (x: number, of: number): string => `${((x / of) * 100).toFixed(0)}%`;
   const sumMs = checksumMs(bytes, nodeBytes);
+  const size = `${nodeBytes / 1024} KiB PAIRs`;
+  const k = `checkpoint.${nodeBytes / 1024}k`;
+  FIGURES.add(`${k}.mbps.window-1`, `checkpoint throughput, window 1, ${size}`, 'MB/s', median(runsW1), 'higher');
+  FIGURES.add(`${k}.mbps.window-default`, `checkpoint throughput, window ${defaultWindow}, ${size}`, 'MB/s', all, 'higher');
+  FIGURES.add(`${k}.raw-new-mbps`, `raw new-file write (same run), ${size} run`, 'MB/s', rawNew, 'neither');
+  FIGURES.add(`${k}.of-faster-raw`, `checkpoint / faster raw, ${size}`, '%', (all / faster) * 100, 'higher');
   console.log(
     `checkpoint write throughput, ${withClone.nodes.length} PAIRs of ${nodeBytes / 1024} KiB (${(bytes / 1e6).toFixed(0)} MB): window 1: ${median(runsW1).toFixed(1)} MB/s (median of 3); ` +
       `window ${defaultWindow}: ${all.toFixed(1)} MB/s (median of ${runs.length})`,

@@ -9,10 +9,15 @@
  *     Targets (issue 5): durable commits/s >= classic-level; puts and gets within 3x.
  *  2. Recovery time as the log since the last checkpoint grows (several tail sizes), and two
  *     runs with the same tail but a different total log (a long prefix before the checkpoint in
- *     the same, untrimmed log file): recovery must depend on the tail only.
+ *     the same, untrimmed log file): recovery must depend on the tail only. Each environment is
+ *     left by abandon() (as a killed process leaves it) and timed while it recovers; then,
+ *     recovered and closed, it is opened once more, cleanly, as a baseline from the same
+ *     process and disk (the ratio recovery / clean open carries less of the machine's noise).
  *
  * BENCH_SCALE (default 1) scales the operation counts. BENCH_ONLY=durable runs just the durable
- * commits (section 1's last rows), for quick comparisons. BENCH_DSYNC=0 opens the tokusim
+ * commits (section 1's last rows), for quick comparisons; BENCH_ONLY=recovery just section 2.
+ * BENCH_JSON=<file> also writes the figures to that file (tools/bench/figures.ts).
+ * BENCH_DSYNC=0 opens the tokusim
  * environments' log without O_DSYNC (write + fdatasync per group commit) for comparison. Run after `make build`:
  * node dist/tools/bench/engine-bench.js
  */
@@ -24,6 +29,7 @@ import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { Prng } from '../../src/base/prng.js';
 import type { OpenMode, StorageFile } from '../../src/storage/storage.js';
+import { Figures } from './figures.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'engine');
@@ -34,6 +40,9 @@ const VALUE = new Uint8Array(100).fill(0x61);
 const WRITERS = [1, 8, 32];
 const DURABLE_PER_RUN = Math.max(320, Math.round(3200 * SCALE));
 const ONLY_DURABLE = process.env['BENCH_ONLY'] === 'durable';
+const ONLY_RECOVERY = process.env['BENCH_ONLY'] === 'recovery';
+/** The figures this run prints, for BENCH_JSON. */
+const FIGURES = new Figures('engine-bench');
 /** Durable commits each engine does in a throwaway directory before the timed runs (JIT warm-up). */
 const WARMUP_COMMITS = Number(process.env['BENCH_WARMUP'] ?? '3000');
 
@@ -83,6 +92,8 @@ async function concurrent(writers: number, perWriter: number, one: (w: number, i
 }
 
 interface Row {
+  /** Figure key prefix (BENCH_JSON). */
+  key: string;
   what: string;
   ours: number;
   theirs: number;
@@ -123,8 +134,8 @@ async function putsAndGets(): Promise<Row[]> {
     for (const i of getOrder) if ((await cl.get(keyOf(i))) === undefined) throw new Error(`missing key ${i}`);
   });
   await cl.close();
-  rows.push({ what: `puts (${N_PUTS}, no fsync)`, ours: oursPut, theirs: theirPut, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
-  rows.push({ what: `gets (${N_GETS}, random)`, ours: oursGet, theirs: theirGet, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
+  rows.push({ key: 'puts', what: `puts (${N_PUTS}, no fsync)`, ours: oursPut, theirs: theirPut, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
+  rows.push({ key: 'gets', what: `gets (${N_GETS}, random)`, ours: oursGet, theirs: theirGet, target: '>= 0.33', ok: (r) => r >= 1 / 3 });
   return rows;
 }
 
@@ -163,7 +174,7 @@ async function durableCommits(): Promise<Row[]> {
     await c.open();
     const theirs = await timed(total, () => concurrent(writers, per, (w, i) => c.put(keyOf(w * 1_000_000 + i), VALUE, { sync: true })));
     await c.close();
-    rows.push({ what: `durable commits, ${writers} writer${writers > 1 ? 's' : ''} (${total})`, ours, theirs, target: '>= 1', ok: (r) => r >= 1 });
+    rows.push({ key: `durable.${writers}w`, what: `durable commits, ${writers} writer${writers > 1 ? 's' : ''} (${total})`, ours, theirs, target: '>= 1', ok: (r) => r >= 1 });
   }
   return rows;
 }
@@ -175,8 +186,11 @@ function dirBytes(dir: string, suffix: string): number {
 /** Crashed environments stay referenced so their open file handles are not closed by GC. */
 const abandoned: Env[] = [];
 
-/** Write prefix rows, checkpoint, write tail rows (txns of 100), flush the log, crash; time the recovering open. */
-async function recoveryRun(name: string, prefix: number, tail: number): Promise<{ ms: number; logBytes: number; replayed: number }> {
+/**
+ * Write prefix rows, checkpoint, write tail rows (txns of 100), flush the log, crash; time the
+ * recovering open; close it and time a clean open of the same environment.
+ */
+async function recoveryRun(name: string, prefix: number, tail: number): Promise<{ ms: number; cleanMs: number; logBytes: number; replayed: number }> {
   const dir = fresh(name);
   const env = await openEnv(dir, 'none', 1 << 30);
   const d = await env.createDictionary('bench');
@@ -201,15 +215,20 @@ async function recoveryRun(name: string, prefix: number, tail: number): Promise<
   const d2 = await env2.openDictionary('bench');
   if ((await env2.get(d2, keyOf(prefix + tail - 1))) === undefined) throw new Error('recovery lost the last tail row');
   await env2.close();
-  return { ms, logBytes, replayed };
+  const t1 = performance.now();
+  const env3 = await openEnv(dir, 'none', 1 << 30);
+  const cleanMs = performance.now() - t1;
+  await env3.close();
+  return { ms, cleanMs, logBytes, replayed };
 }
 
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(10);
 
 async function main(): Promise<void> {
   console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE}, log O_DSYNC ${USE_DSYNC ? 'on' : 'off'}, warm-up ${WARMUP_COMMITS} durable commits each)`);
-  printRows(await throughput());
+  if (!ONLY_RECOVERY) printRows(await throughput());
   if (!ONLY_DURABLE) await recoveryFigures();
+  FIGURES.writeIfRequested();
 }
 
 function printRows(rows: Row[]): void {
@@ -217,19 +236,32 @@ function printRows(rows: Row[]): void {
   for (const r of rows) {
     const ratio = r.ours / r.theirs;
     console.log(`${r.what.padEnd(36)}${fmt(r.ours)}${fmt(r.theirs)}${ratio.toFixed(2).padStart(8)}  ${r.target} ${r.ok(ratio) ? 'met' : 'MISSED'}`);
+    FIGURES.add(`${r.key}.per-s`, `${r.what}, tokusim`, 'ops/s', r.ours, 'higher');
+    FIGURES.add(`${r.key}.vs-classic`, `${r.what}, tokusim / classic-level`, 'x', ratio, 'higher');
   }
 }
 
 async function recoveryFigures(): Promise<void> {
   console.log('\nrecovery time vs the log since the last checkpoint (rows in txns of 100, one log file)');
-  console.log(`${'prefix rows'.padStart(12)}${'tail rows'.padStart(12)}${'log MB'.padStart(10)}${'replayed'.padStart(10)}${'ms'.padStart(10)}`);
+  console.log(`${'prefix rows'.padStart(12)}${'tail rows'.padStart(12)}${'log MB'.padStart(10)}${'replayed'.padStart(10)}${'ms'.padStart(10)}${'clean open ms'.padStart(15)}${'x clean'.padStart(9)}`);
   const tailSizes = [1, 4, 16].map((k) => Math.round(k * 2000 * SCALE));
   await recoveryRun('recovery-warmup', 0, tailSizes[0]!); // JIT warm-up, not printed
   const runs: Array<[number, number]> = [...tailSizes.map((t): [number, number] => [0, t]), [Math.round(64000 * SCALE), tailSizes[1]!]];
+  const msByRun: number[] = [];
   for (const [prefix, tail] of runs) {
     const r = await recoveryRun(`recovery-${prefix}-${tail}`, prefix, tail);
-    console.log(`${String(prefix).padStart(12)}${String(tail).padStart(12)}${(r.logBytes / 1e6).toFixed(2).padStart(10)}${String(r.replayed).padStart(10)}${r.ms.toFixed(0).padStart(10)}`);
+    msByRun.push(r.ms);
+    console.log(
+      `${String(prefix).padStart(12)}${String(tail).padStart(12)}${(r.logBytes / 1e6).toFixed(2).padStart(10)}${String(r.replayed).padStart(10)}${r.ms.toFixed(0).padStart(10)}` +
+        `${r.cleanMs.toFixed(0).padStart(15)}${(r.ms / r.cleanMs).toFixed(2).padStart(9)}`,
+    );
+    const what = `recovery, ${tail}-row tail${prefix > 0 ? ` after a ${prefix}-row prefix` : ''}`;
+    const k = `recovery.tail-${tail}.prefix-${prefix}`;
+    FIGURES.add(`${k}.ms`, what, 'ms', r.ms, 'lower');
+    FIGURES.add(`${k}.x-clean-open`, `${what} / clean open`, 'x', r.ms / r.cleanMs, 'lower');
   }
+  // Same tail, long prefix against no prefix: near 1 when recovery depends on the tail only.
+  FIGURES.add('recovery.prefix-over-no-prefix', 'recovery, long prefix / no prefix (same tail)', 'x', msByRun[3]! / msByRun[1]!, 'neither');
   console.log('(the last run has the same tail as the second one and a much longer total log)');
 }
 

@@ -14,6 +14,8 @@
  * Each program runs BENCH_RUNS times (default 3); the fastest run is shown (the machine may
  * be busy), with the largest peak RSS of all runs, from /usr/bin/time -f %M when available.
  *
+ * BENCH_JSON=<file> also writes the MB/s figures to that file (tools/bench/figures.ts).
+ *
  * Run after `make build`: node dist/tools/bench/logprint-bench.js
  */
 import { spawnSync } from 'node:child_process';
@@ -22,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { synthesizeLog } from '../../src/log/synth.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { Figures } from './figures.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist', 'tools');
@@ -136,17 +139,19 @@ async function main(): Promise<void> {
     `logprint benchmark (BENCH_SCALE=${SCALE}; best of ${RUNS} runs; node ${process.version}; peak RSS ${HAVE_TIME ? 'from /usr/bin/time' : 'not measured'})`,
   );
   const widths = [34, 9, 10, 10, 12, 10, 9];
+  const figures = new Figures('logprint-bench');
   for (const d of DATASETS) {
     const p = await prepare(d);
     const mb = p.bytes / (1 << 20);
     console.log(`\n${d.name}: ${mb.toFixed(1)} MB, ${p.records} records (${(p.bytes / p.records).toFixed(0)} bytes/record)`);
     console.log(row(['program', 'seconds', 'MB/s', 'x ref', 'records/s', 'x ref', 'peak MB'], widths));
-    const runs: Array<[string, Measured]> = [
-      ['tdb-logprint < FILE', measureBest(join(DIST, 'tdb-logprint.js'), [], p.file)],
-      ['tokusim logprint FILE', measureBest(join(DIST, 'tokusim.js'), ['logprint', p.file], undefined)],
+    const runs: Array<[string, string, Measured]> = [
+      ['tdb-logprint < FILE', 'tdb-logprint', measureBest(join(DIST, 'tdb-logprint.js'), [], p.file)],
+      ['tokusim logprint FILE', 'tokusim-logprint', measureBest(join(DIST, 'tokusim.js'), ['logprint', p.file], undefined)],
     ];
-    for (const [name, m] of runs) {
+    for (const [name, key, m] of runs) {
       const mbps = mb / m.seconds;
+      if (m.exit === 0) figures.add(`printer.${d.name}.${key}.mbps`, `printer ${key}, ${d.name}`, 'MB/s', mbps, 'higher');
       const recps = p.records / m.seconds;
       const status = m.exit === 0 ? '' : `  (exit ${m.exit})`;
       const recRatio = d.refRecPerSec === undefined ? '-' : (recps / d.refRecPerSec).toFixed(2);
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
     const recTarget = d.refRecPerSec === undefined ? '' : ` and >= ${Math.round(TARGET * d.refRecPerSec)} records/s`;
     console.log(`target: ${TARGET}x the reference, i.e. >= ${(TARGET * d.refMBps).toFixed(1)} MB/s${recTarget} ("x ref" >= ${TARGET.toFixed(2)})`);
   }
+  figures.writeIfRequested();
 }
 
 await main();
