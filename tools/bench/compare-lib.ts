@@ -30,11 +30,11 @@ export type JobName = (typeof JOB_NAMES)[number];
  * their meaning are the programs' own; only the amount of work changes.
  */
 export const JOBS: readonly Job[] = [
-  { name: 'printer', script: 'logprint-bench.js', baseScale: 0.1, env: { BENCH_RUNS: '3' } },
+  { name: 'printer', script: 'logprint-bench.js', baseScale: 0.1, env: { BENCH_RUNS: '2' } },
   // One latency round; the 4 MiB throughput run is left out (BENCH_NODE_KB set).
   { name: 'checkpoint', script: 'checkpoint-bench.js', baseScale: 0.1, env: { BENCH_ROUNDS: '1', BENCH_NODE_KB: '256' } },
-  { name: 'durable', script: 'engine-bench.js', baseScale: 0.3, env: { BENCH_ONLY: 'durable', BENCH_WARMUP: '1000' } },
-  { name: 'recovery', script: 'engine-bench.js', baseScale: 0.25, env: { BENCH_ONLY: 'recovery' } },
+  { name: 'durable', script: 'engine-bench.js', baseScale: 0.2, env: { BENCH_ONLY: 'durable', BENCH_WARMUP: '1000' } },
+  { name: 'recovery', script: 'engine-bench.js', baseScale: 0.2, env: { BENCH_ONLY: 'recovery' } },
 ];
 
 export interface CompareOptions {

@@ -51,28 +51,34 @@ class CompareFailure extends Error {
 
 let tmp: string | undefined;
 let keep = false;
-let child: ChildProcess | undefined;
+/** The program running now, and a promise of its exit. */
+let child: { process: ChildProcess; exited: Promise<unknown> } | undefined;
 
 function removeTmp(): void {
   if (tmp === undefined || keep) return;
-  rmSync(tmp, { recursive: true, force: true });
+  // Retries: a program just stopped may still have had a file open under it.
+  rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   tmp = undefined;
 }
 
 function onSignal(signal: NodeJS.Signals, code: number): void {
   process.on(signal, () => {
+    process.stderr.write(`\nbench-compare: ${signal}, stopping${tmp !== undefined && !keep ? `; removing ${tmp}` : ''}\n`);
+    const running = child;
     // Children run in their own process group (detached), so the whole group is stopped:
-    // the benchmark and any program it spawned.
-    if (child?.pid !== undefined) {
+    // the benchmark and any program it spawned. The directory goes once the child is gone.
+    if (running?.process.pid !== undefined) {
       try {
-        process.kill(-child.pid, 'SIGKILL');
+        process.kill(-running.process.pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
     }
-    process.stderr.write(`\nbench-compare: ${signal}, stopping${tmp !== undefined && !keep ? `; removing ${tmp}` : ''}\n`);
-    removeTmp();
-    process.exit(code);
+    const waited = running === undefined ? Promise.resolve() : Promise.race([running.exited, new Promise((r) => setTimeout(r, 5000))]);
+    void waited.then(() => {
+      removeTmp();
+      process.exit(code);
+    });
   });
 }
 
@@ -81,16 +87,16 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
   const fd = openSync(opts.logFile, 'w');
   return new Promise((done, fail) => {
     const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
-    child = p;
-    p.on('error', (e) => {
-      child = undefined;
-      closeSync(fd);
-      fail(new CompareFailure(`cannot run ${cmd}: ${e.message}`));
+    const exited = new Promise<number | string>((settle) => {
+      p.on('error', (e) => settle(e.message));
+      p.on('exit', (status, signal) => settle(status ?? signal ?? 'unknown'));
     });
-    p.on('exit', (status, signal) => {
+    child = { process: p, exited };
+    p.on('error', (e) => fail(new CompareFailure(`cannot run ${cmd}: ${e.message}`)));
+    void exited.then((status) => {
       child = undefined;
       closeSync(fd);
-      done(status ?? signal ?? 'unknown');
+      done(status);
     });
   });
 }
