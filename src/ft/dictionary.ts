@@ -24,6 +24,14 @@ import type { TranslationImage } from '../format/btt-format.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import { FT_MSG, applyMessage, committedValue, emptyUle, isBroadcast, type Ule, type XidCommitted } from './leafentry.js';
 import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
+import { decodeRollbackNode, isRollbackBlock, type RollbackNode } from './rollback.js';
+
+/** A block as {@link FtDictionary.readAnyNode} finds it. */
+export type AnyNode =
+  | { kind: 'ft'; node: FtNode }
+  | { kind: 'rollback'; node: RollbackNode }
+  /** Neither a PerconaFT tree node nor a rollback node (e.g. tokusim's own node format); the first 8 bytes. */
+  | { kind: 'other'; blocknum: bigint; diskOffset: number; diskSize: number; magic: Uint8Array };
 
 /** Key order: negative, zero or positive like memcmp. */
 export type KeyCompare = (a: Uint8Array, b: Uint8Array) => number;
@@ -163,6 +171,19 @@ export class FtDictionary {
   async readNode(blocknum: bigint): Promise<FtNode> {
     const block = await this.readBlock(blocknum);
     return decodeFtNode(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
+  }
+
+  /**
+   * Read one block and decode it by its magic: a tree node ("tokuleaf"/"tokunode"), a
+   * rollback-log node ("tokuroll"), or anything else (returned undecoded).
+   */
+  async readAnyNode(blocknum: bigint): Promise<AnyNode> {
+    const block = await this.readBlock(blocknum);
+    const site = { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset };
+    if (isRollbackBlock(block)) return { kind: 'rollback', node: decodeRollbackNode(block, site) };
+    const m = new TextDecoder('latin1').decode(block.subarray(0, 8));
+    if (m === 'tokuleaf' || m === 'tokunode') return { kind: 'ft', node: decodeFtNode(block, site) };
+    return { kind: 'other', blocknum, diskOffset: site.diskOffset, diskSize: block.length, magic: block.slice(0, 8) };
   }
 
   /**
