@@ -1,8 +1,17 @@
 /**
- * `tokusim ftdump FILE [--header] [--translation-table] [--both-headers]`: print a
- * dictionary's header and block translation table the way PerconaFT's tokuftdump does
- * (byte-identical output for --header and --translation-table; times in UTC), plus a
- * side-by-side view of both header slots.
+ * `tokusim ftdump FILE [--header] [--rootnode] [--fragmentation] [--translation-table]
+ * [--summary] [--garbage] [--both-headers]`: dump a PerconaFT dictionary the way tokuftdump
+ * does, byte for byte (times in UTC; the "io time" line of a node carries our own measured
+ * times, with decompression counted in the deserialize time), plus a side-by-side view of both
+ * header slots. With no option: the three block translations, the header and every block in
+ * blocknum order. Where tokuftdump aborts on a rollback-log node ("tokuroll" in
+ * tokudb.rollback) we print the node (src/ft/rollback.ts); --summary and --garbage skip such
+ * blocks as tokuftdump does. A block that is neither (tokusim's own node format) is named, not
+ * decoded.
+ *
+ * A damaged node stops the dump: what was printed stays on stdout, one line on stderr names
+ * file, blocknum, offset and expected vs actual, and the exit code is that of the error (3 for
+ * corrupt input), where tokuftdump would abort.
  *
  * Exit codes: 0 on success; 1 when the dictionary cannot be deserialized (no valid header
  * slot, bad BTT or descriptor), exactly as tokuftdump exits in every mode, with one stderr
@@ -17,7 +26,13 @@
 import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
-import { DictionaryFile, readHeaderSlots } from '../../src/blocks/dictionary-file.js';
+import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
+import '../../src/ft/node-codecs.js';
+import { FtDictionary, type AnyNode } from '../../src/ft/dictionary.js';
+import { decodeFtNode } from '../../src/ft/node-format.js';
+import { decodeRollbackNode, isRollbackBlock } from '../../src/ft/rollback.js';
+import { describeError, exitCodeFor } from '../cli-support.js';
+import { formatBlockTranslations, formatFragmentation, formatNode, formatRollbackNode, fragmentationFigures, GarbageCounter, SummaryCounter, nodeJson, type NodeTimes } from './ftdump-nodes.js';
 import { TokusimError } from '../../src/base/errors.js';
 import {
   EINVAL,
@@ -125,6 +140,10 @@ interface FtdumpArgs {
   header?: boolean;
   'translation-table'?: boolean;
   'both-headers'?: boolean;
+  rootnode?: boolean;
+  summary?: boolean;
+  fragmentation?: boolean;
+  garbage?: boolean;
   json?: boolean;
 }
 
@@ -144,6 +163,16 @@ export interface FtdumpJson {
   header?: Record<string, number | string> & { layoutVersionReadFromDisk: number; descriptor: string };
   /** The checkpointed translation: blocknum, disk offset and size of each block. */
   translationTable?: Array<{ blocknum: number; diskoff: string; size: string }>;
+  /** --rootnode: the root node. */
+  rootNode?: unknown;
+  /** --fragmentation. */
+  fragmentation?: { usedSize: string; totalSize: string; fragSizes: string };
+  /** --summary: the same figures as the text, by name. */
+  summary?: Record<string, unknown>;
+  /** --garbage: per leaf and in total. */
+  garbage?: { leaves: Array<{ blocknum: string; basementNodes: number }>; totalSize: number; usedSize: number };
+  /** The full dump (no option): every block with a node, in blocknum order. */
+  nodes?: unknown[];
 }
 
 function translationJson(t: TranslationImage): FtdumpJson['translationTable'] {
@@ -194,30 +223,114 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
       return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
     }
   }
-  let opened;
+  let dict: FtDictionary;
   try {
-    opened = await DictionaryFile.open(storage, args.file, { mode: 'read' });
+    dict = await FtDictionary.open(storage, args.file);
   } catch (err) {
     if (err instanceof TokusimError && err.kind !== 'io' && err.kind !== 'invariant') {
       return { stdout: args.json ? '' : stdout, stderr: `tokusim: can not deserialize from ${args.file} error ${perconaErrorCode(err)}: ${err.message}\n`, code: EXIT_CANNOT_DESERIALIZE };
     }
     throw err;
   }
+  const modes = { header: !!args.header, rootnode: !!args.rootnode, fragmentation: !!args.fragmentation, translation: !!args['translation-table'], summary: !!args.summary, garbage: !!args.garbage };
+  const full = !Object.values(modes).some(Boolean) && !args['both-headers'];
+  const out: string[] = [stdout];
   try {
-    const { file, chosen } = opened;
-    if (args.header) stdout += formatHeader(file.header, chosen.header.layoutVersion, file.descriptor);
-    if (args['translation-table']) stdout += formatTranslationTable(file.blockTable.snapshot('checkpointed')!);
-    if (!args.header && !args['translation-table'] && !args['both-headers']) {
-      stdout += formatHeader(file.header, chosen.header.layoutVersion, file.descriptor);
-      stdout += formatTranslationTable(file.blockTable.snapshot('checkpointed')!);
+    const header = dict.header;
+    const translation = dict.translation;
+    if (modes.header) {
+      out.push(formatHeader(header, dict.layoutVersionReadFromDisk, dict.descriptor));
+      doc.header = fullHeaderJson(header, dict.layoutVersionReadFromDisk, dict.descriptor);
     }
-    const all = !args.header && !args['translation-table'] && !args['both-headers'];
-    if (args.header || all) doc.header = fullHeaderJson(file.header, chosen.header.layoutVersion, file.descriptor);
-    if (args['translation-table'] || all) doc.translationTable = translationJson(file.blockTable.snapshot('checkpointed')!);
+    if (modes.rootnode) {
+      const { any, times } = await readTimed(dict, dict.rootBlocknum);
+      out.push(formatAny(any, times));
+      doc.rootNode = nodeJson(any);
+    }
+    if (modes.fragmentation) {
+      out.push(formatFragmentation(translation));
+      const f = fragmentationFigures(translation);
+      doc.fragmentation = { usedSize: String(f.used), totalSize: String(f.total), fragSizes: String(f.total - f.used) };
+    }
+    if (modes.translation) {
+      out.push(formatTranslationTable(translation));
+      doc.translationTable = translationJson(translation);
+    }
+    if (modes.summary) {
+      const sc = new SummaryCounter();
+      for (const b of dict.nodeBlocknums()) {
+        const any = await readForStats(dict, b);
+        if (any !== null) sc.add(any);
+      }
+      out.push(sc.format());
+      doc.summary = sc.json();
+    }
+    if (modes.garbage) {
+      const gc = new GarbageCounter();
+      const leaves: Array<{ blocknum: string; basementNodes: number }> = [];
+      for (const b of dict.nodeBlocknums()) {
+        const node = await readForStats(dict, b);
+        if (node === null || node.height > 0) continue;
+        out.push(gc.addLeaf(node));
+        leaves.push({ blocknum: String(b), basementNodes: node.basements.length });
+      }
+      out.push(gc.footer());
+      doc.garbage = { leaves, totalSize: gc.total, usedSize: gc.used };
+    }
+    if (full) {
+      out.push(formatBlockTranslations(translation));
+      out.push(formatHeader(header, dict.layoutVersionReadFromDisk, dict.descriptor));
+      doc.header = fullHeaderJson(header, dict.layoutVersionReadFromDisk, dict.descriptor);
+      doc.translationTable = translationJson(translation);
+      doc.nodes = [];
+      for (const b of dict.nodeBlocknums()) {
+        const { any, times } = await readTimed(dict, b);
+        if (args.json) doc.nodes.push(nodeJson(any));
+        else out.push(formatAny(any, times));
+      }
+    }
+  } catch (err) {
+    if (err instanceof TokusimError && err.kind !== 'invariant') {
+      return { stdout: args.json ? '' : out.join(''), stderr: `tokusim: ${describeError(err)}\n`, code: exitCodeFor(err) };
+    }
+    throw err;
   } finally {
-    await opened.file.close();
+    await dict.close();
   }
-  return { stdout: args.json ? asJson() : stdout, stderr: '', code: 0 };
+  return { stdout: args.json ? asJson() : out.join(''), stderr: '', code: 0 };
+}
+
+/** Read and decode one block, measuring the read and the decoding separately. */
+async function readTimed(dict: FtDictionary, blocknum: bigint): Promise<{ any: AnyNode; times: NodeTimes }> {
+  const t0 = performance.now();
+  const block = await dict.readBlock(blocknum);
+  const t1 = performance.now();
+  const site = { file: dict.path, blocknum, diskOffset: dict.blockLocation(blocknum)!.diskOffset };
+  let any: AnyNode;
+  if (isRollbackBlock(block)) any = { kind: 'rollback', node: decodeRollbackNode(block, site) };
+  else {
+    const m = new TextDecoder('latin1').decode(block.subarray(0, 8));
+    any = m === 'tokuleaf' || m === 'tokunode' ? { kind: 'ft', node: decodeFtNode(block, site) } : { kind: 'other', blocknum, diskOffset: site.diskOffset, diskSize: block.length, magic: block.slice(0, 8) };
+  }
+  const t2 = performance.now();
+  // Decompression happens inside decoding; it is reported with it (as deserialize time).
+  return { any, times: { io: (t1 - t0) / 1000, decompress: 0, deserialize: (t2 - t1) / 1000 } };
+}
+
+/**
+ * A tree node for --summary and --garbage, or null for a block tokuftdump skips there (one
+ * that is not a tree node: a rollback node, or tokusim's own node format).
+ */
+async function readForStats(dict: FtDictionary, blocknum: bigint) {
+  const any = await dict.readAnyNode(blocknum);
+  return any.kind === 'ft' ? any.node : null;
+}
+
+function formatAny(any: AnyNode, times: NodeTimes): string {
+  if (any.kind === 'ft') return formatNode(any.node, times);
+  if (any.kind === 'rollback') return formatRollbackNode(any.node);
+  const magic = Array.from(any.magic, (b) => (b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : '.')).join('');
+  return `block\n blocknum=${any.blocknum}\n diskoffset  =${any.diskOffset}\n disksize    =${any.diskSize}\n not a PerconaFT node (magic "${magic}")\n`;
 }
 
 /** tokuftdump's exit status when a dictionary cannot be deserialized (README "Exit codes"). */
@@ -243,13 +356,17 @@ function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
 
 export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
   command: 'ftdump <file>',
-  describe: 'print a dictionary header / block translation table like tokuftdump (exit 1 if it cannot be deserialized)',
+  describe: 'dump a dictionary like tokuftdump: with no option the translations, header and every node (exit 1 if it cannot be deserialized)',
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'a .tokudb dictionary (or tokudb.directory, ...)' })
       .option('header', { type: 'boolean', describe: 'print the chosen header (tokuftdump --header)' })
       .option('translation-table', { type: 'boolean', describe: 'print the checkpointed translation (tokuftdump --translation-table)' })
       .option('both-headers', { type: 'boolean', describe: 'print both header slots side by side with their validity' })
+      .option('rootnode', { type: 'boolean', describe: 'print the root node (tokuftdump --rootnode)' })
+      .option('summary', { type: 'boolean', describe: 'node, message and record counts and sizes per height (tokuftdump --summary)' })
+      .option('fragmentation', { type: 'boolean', describe: 'used and total space of the checkpointed blocks (tokuftdump --fragmentation)' })
+      .option('garbage', { type: 'boolean', describe: 'space taken by superseded leaf-entry versions, per leaf (tokuftdump --garbage)' })
       .option('json', { type: 'boolean', describe: 'print the same sections as one JSON document' })
       .example('$0 ftdump ./env/tokudb.directory', 'header and translation table, as tokuftdump prints them')
       .example('$0 ftdump ./env/t_5.tokudb --both-headers', 'both header slots side by side, and which one a reader picks')
