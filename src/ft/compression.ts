@@ -97,7 +97,7 @@ export function decompressSubBlock(compressed: Uint8Array, uncompressedSize: num
       const fn = registry.get(method);
       if (fn === undefined) {
         const known = compressionName(method) !== 'unknown';
-        throw new TokusimError('bad-node', `${site.what}: ${known ? `no decompressor registered for ${compressionName(method)} (import src/ft/node-codecs.js)` : 'unknown compression method'}`, {
+        throw new TokusimError('bad-node', `${site.what}: ${known ? `no decompressor registered for ${compressionName(method)} (call registerNodeCodecs() from src/ft/node-codecs.js)` : 'unknown compression method'}`, {
           ...where,
           expected: 'a method of 0, 7, 8, 9, 10 or 11',
           actual: `method ${method} (byte 0x${compressed[0]!.toString(16).padStart(2, '0')})`,

@@ -1,12 +1,12 @@
 /**
  * The decompressors that need Node or a third-party package, registered with the registry of
- * src/ft/compression.ts when this module is imported: zlib (with and without its checksum)
+ * src/ft/compression.ts by registerNodeCodecs() (called by the Node tools; importing the module does nothing): zlib (with and without its checksum)
  * through `node:zlib`, lzma through `@napi-rs/lzma` (PerconaFT writes an xz container with
  * check type none, see ft/serialize/compress.cc), snappy through `snappyjs` (raw snappy
  * format). This is the only module of src/ft that imports from `node:*` or a package.
  *
  * Invariants:
- *  - Importing the module twice registers the same functions (idempotent).
+ *  - Calling registerNodeCodecs twice registers the same functions (idempotent).
  *  - Each decompressor bounds its output by the size the sub-block header states, so damaged
  *    input cannot make it allocate more than that (zlib maxOutputLength, snappy maxLength).
  */
@@ -35,4 +35,3 @@ export function registerNodeCodecs(): void {
   registerDecompressor(COMPRESSION.snappy, (c, n) => snappy.uncompress(c.subarray(1), n));
 }
 
-registerNodeCodecs();

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import '../../src/ft/node-codecs.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
+
+registerNodeCodecs();
 import { openFtDictionary } from '../../src/ft/dictionary.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { escapeBytes } from '../../src/format/json.js';

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import '../../src/ft/node-codecs.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
+
+registerNodeCodecs();
 import { openFtDictionary } from '../../src/ft/dictionary.js';
 import { escapeBytes } from '../../src/format/json.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

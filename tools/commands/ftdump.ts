@@ -27,7 +27,7 @@ import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
-import '../../src/ft/node-codecs.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
 import { FtDictionary, type AnyNode } from '../../src/ft/dictionary.js';
 import { decodeFtNode } from '../../src/ft/node-format.js';
 import { decodeRollbackNode, isRollbackBlock } from '../../src/ft/rollback.js';
@@ -188,6 +188,7 @@ function fullHeaderJson(h: FtHeader, layoutVersionReadFromDisk: number, descript
 
 /** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
 export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
+  registerNodeCodecs();
   const storage = new ReadOnlyStorage(new NodeStorage());
   let stdout = '';
   const doc: FtdumpJson = { file: args.file };
