@@ -25,7 +25,9 @@ export type ErrorKind =
   | 'io'
   | 'invariant'
   | 'not-an-environment'
-  | 'live-transactions';
+  | 'live-transactions'
+  | 'bad-node'
+  | 'needs-application';
 
 /**
  * The stable error code of each error kind (README "Exit codes"). Kinds
@@ -50,6 +52,8 @@ export const ERROR_CODES = {
   invariant: 'TOKUSIM_INTERNAL',
   'not-an-environment': 'TOKUSIM_NOT_AN_ENVIRONMENT',
   'live-transactions': 'TOKUSIM_LIVE_TRANSACTIONS',
+  'bad-node': 'TOKUSIM_CORRUPT',
+  'needs-application': 'TOKUSIM_NEEDS_APPLICATION',
 } as const satisfies Record<ErrorKind, `TOKUSIM_${string}`>;
 
 /** A stable error code: the `code` of every {@link TokusimError}. */
@@ -61,6 +65,8 @@ export interface ErrorWhere {
   file?: string;
   /** Byte offset in the file. */
   offset?: number;
+  /** The block number (of a fractal-tree node or rollback node) being read. */
+  blocknum?: bigint | number;
   /** The last good LSN before the problem. */
   lsn?: bigint;
   /** What was expected. */
@@ -94,6 +100,7 @@ export class TokusimError extends Error {
   private static describe(message: string, w: ErrorWhere): string {
     const parts: string[] = [];
     if (w.file !== undefined) parts.push(w.file);
+    if (w.blocknum !== undefined) parts.push(`blocknum ${w.blocknum}`);
     if (w.offset !== undefined) parts.push(`offset ${w.offset}`);
     if (w.lsn !== undefined) parts.push(`last good lsn ${w.lsn}`);
     const loc = parts.length > 0 ? `${parts.join(', ')}: ` : '';

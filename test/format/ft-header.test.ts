@@ -24,9 +24,10 @@ const slotsOf = (f: Uint8Array, name: string) =>
   [validateHeaderSlot(f.subarray(0, 4096), 0, name), validateHeaderSlot(f.subarray(4096, 8192), 1, name)] as const;
 
 describe('FT header and BTT against every reference dictionary', () => {
-  it('finds all 58 reference dictionary files, nested S7 runs included', () => {
-    expect(dicts.length).toBe(58);
+  it('finds all 67 reference dictionary files, nested S7 runs and S8 included', () => {
+    expect(dicts.length).toBe(67);
     expect(dicts.some((d) => d.run === 'S7_all_types/crash/tdb-recover')).toBe(true);
+    expect(dicts.filter((d) => d.run === 'S8_node_formats').length).toBe(9);
   });
 
   for (const d of dicts) {

@@ -1,0 +1,329 @@
+/**
+ * Reading a real PerconaFT dictionary file (layout 29) through a {@link Storage}: its chosen
+ * header, checkpointed translation and nodes, and the committed rows of its checkpointed tree
+ * (docs/ft-nodes.md "Reading rows").
+ *
+ * Rows are produced by walking the tree from the root in key order, holding one root-to-leaf
+ * path of nodes at a time. For each basement node, the messages buffered above it (in the
+ * path's non-leaf nodes, restricted to the basement's key range, broadcasts included) whose MSN
+ * is above the leaf's "max MSN applied on disk" are applied in MSN order, as PerconaFT does
+ * when it reads a leaf (ft/node.cc `toku_apply_ancestors_messages_to_node`). Each entry is then
+ * resolved to its committed value (src/ft/leafentry.ts `committedValue`).
+ *
+ * Invariants:
+ *  - Nothing is ever written: the file is opened read-only.
+ *  - Rows come out in strictly increasing key order (by the comparator), each key once; a
+ *    tree whose keys are out of order or outside their pivots is corrupt, and says so.
+ *  - At most one node per tree level is held by the walk, plus the basement being resolved.
+ *  - Every error about the tree's bytes is a TokusimError naming file, blocknum and offset.
+ */
+import { TokusimError } from '../base/errors.js';
+import { DictionaryFile } from '../blocks/dictionary-file.js';
+import type { FtHeader } from '../format/ft-header.js';
+import type { TranslationImage } from '../format/btt-format.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import { FT_MSG, applyMessage, committedValue, emptyUle, isBroadcast, type Ule, type XidCommitted } from './leafentry.js';
+import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
+
+/** Key order: negative, zero or positive like memcmp. */
+export type KeyCompare = (a: Uint8Array, b: Uint8Array) => number;
+
+/** PerconaFT's default comparator: bytewise, then the shorter key first. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * An update function (PerconaFT's `update_fun`): given the key, the value the update message
+ * finds (null when there is none) and the message's extra bytes, return the new value or null
+ * to delete the row.
+ */
+export type UpdateFunction = (key: Uint8Array, oldValue: Uint8Array | null, extra: Uint8Array) => Uint8Array | null;
+
+/** How rows are resolved. */
+export interface RowOptions {
+  /**
+   * Whether the root transaction with this xid committed; a provisional record of a
+   * transaction that did not is skipped. Default: every transaction committed (true of a
+   * cleanly closed environment, where aborted transactions have left ABORT messages in the
+   * tree). A caller that knows which transactions were live at a crash passes them here.
+   */
+  committed?: XidCommitted;
+  /** The key comparator the dictionary was built with (default: {@link compareBytes}). */
+  compare?: KeyCompare;
+  /** Needed only when the tree holds UPDATE messages; without it such a tree is refused. */
+  update?: UpdateFunction;
+}
+
+/** One committed row. */
+export interface FtRow {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** Options for opening a dictionary. */
+export interface OpenFtOptions {
+  /** Choose the newest header slot whose checkpoint LSN is at most this (default: any). */
+  maxAcceptableLsn?: bigint;
+}
+
+async function readExactly(f: StorageFile, offset: number, len: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(len);
+  let got = 0;
+  while (got < len) {
+    const n = await f.pread(buf.subarray(got), offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? buf : buf.subarray(0, got);
+}
+
+/**
+ * An open PerconaFT dictionary: the header a reader picks, its checkpointed translation, and
+ * node access. Use {@link openFtDictionary}; close it when done.
+ */
+export class FtDictionary {
+  private constructor(
+    /** The path it was opened with (used in errors). */
+    readonly path: string,
+    private readonly file: DictionaryFile,
+    /** The chosen header. */
+    readonly header: FtHeader,
+    /** The layout version stored in the chosen header slot. */
+    readonly layoutVersionReadFromDisk: number,
+    /** The header slot chosen (0 or 1). */
+    readonly headerSlot: 0 | 1,
+    /** The descriptor bytes (empty when there is none). */
+    readonly descriptor: Uint8Array,
+    /** The checkpointed block translation. */
+    readonly translation: TranslationImage,
+    private readonly fileSize: number,
+  ) {}
+
+  /** Open the dictionary at `path` read-only and choose its header. */
+  static async open(storage: Storage, path: string, opts: OpenFtOptions = {}): Promise<FtDictionary> {
+    const openOpts: { mode: 'read'; maxAcceptableLsn?: bigint } = { mode: 'read' };
+    if (opts.maxAcceptableLsn !== undefined) openOpts.maxAcceptableLsn = opts.maxAcceptableLsn;
+    const { file, chosen } = await DictionaryFile.open(storage, path, openOpts);
+    try {
+      const translation = file.blockTable.snapshot('checkpointed');
+      if (translation === null) throw new TokusimError('bad-btt', 'no checkpointed translation', { file: path });
+      const size = await file.handle.size();
+      return new FtDictionary(path, file, file.header, chosen.header.layoutVersion, chosen.slot, file.descriptor, translation, size);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+  }
+
+  /** The root node's blocknum. */
+  get rootBlocknum(): bigint {
+    return this.header.rootBlocknum;
+  }
+
+  /** Disk offset and size of a blocknum in the checkpointed translation, or null when it has no block. */
+  blockLocation(blocknum: bigint): { diskOffset: number; size: number } | null {
+    const n = this.translation.diskoffs.length;
+    if (blocknum < 0n || blocknum >= BigInt(n)) return null;
+    const size = this.translation.sizes[Number(blocknum)]!;
+    if (size <= 0n) return null;
+    return { diskOffset: Number(this.translation.diskoffs[Number(blocknum)]!), size: Number(size) };
+  }
+
+  /** Blocknums (3 and up) that have a block on disk, in blocknum order. */
+  nodeBlocknums(): bigint[] {
+    const out: bigint[] = [];
+    for (let b = 3; b < this.translation.diskoffs.length; b++) if (this.translation.sizes[b]! > 0n) out.push(BigInt(b));
+    return out;
+  }
+
+  /** The raw bytes of a block. */
+  async readBlock(blocknum: bigint): Promise<Uint8Array> {
+    const loc = this.blockLocation(blocknum);
+    if (loc === null) {
+      throw new TokusimError('bad-node', 'blocknum has no block in the checkpointed translation', {
+        file: this.path,
+        blocknum,
+        expected: `a blocknum in [3, ${this.translation.diskoffs.length}) with a block on disk`,
+        actual: blocknum >= 0n && blocknum < BigInt(this.translation.diskoffs.length) ? `size ${this.translation.sizes[Number(blocknum)]}` : 'out of range',
+      });
+    }
+    if (loc.diskOffset + loc.size > this.fileSize) {
+      throw new TokusimError('truncated', 'block lies past the end of the file', { file: this.path, blocknum, offset: loc.diskOffset, expected: `${loc.size} bytes`, actual: `${Math.max(0, this.fileSize - loc.diskOffset)} in the file` });
+    }
+    return readExactly(this.file.handle, loc.diskOffset, loc.size);
+  }
+
+  /** Read and decode one node. */
+  async readNode(blocknum: bigint): Promise<FtNode> {
+    const block = await this.readBlock(blocknum);
+    return decodeFtNode(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
+  }
+
+  /**
+   * The committed rows of the checkpointed tree, in key order, streamed: one root-to-leaf path
+   * of nodes is in memory at a time.
+   */
+  async *committedRows(opts: RowOptions = {}): AsyncGenerator<FtRow> {
+    const walker = new RowWalker(this, opts);
+    yield* walker.walk(this.rootBlocknum, [], null, null, new Set());
+  }
+
+  /** Close the file. */
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}
+
+/** Open a PerconaFT dictionary file read-only (see {@link FtDictionary}). */
+export function openFtDictionary(storage: Storage, path: string, opts: OpenFtOptions = {}): Promise<FtDictionary> {
+  return FtDictionary.open(storage, path, opts);
+}
+
+/** The messages one ancestor holds for the child on the path, with the ancestor's blocknum. */
+interface PathBuffer {
+  blocknum: bigint;
+  messages: FtMessage[];
+}
+
+class RowWalker {
+  private readonly compare: KeyCompare;
+  private readonly committed: XidCommitted;
+  constructor(
+    private readonly dict: FtDictionary,
+    private readonly opts: RowOptions,
+  ) {
+    this.compare = opts.compare ?? compareBytes;
+    this.committed = opts.committed ?? (() => true);
+  }
+
+  private inBounds(key: Uint8Array, lower: Uint8Array | null, upper: Uint8Array | null): boolean {
+    return (lower === null || this.compare(key, lower) > 0) && (upper === null || this.compare(key, upper) <= 0);
+  }
+
+  async *walk(blocknum: bigint, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null, seen: Set<bigint>): AsyncGenerator<FtRow> {
+    if (seen.has(blocknum)) {
+      throw new TokusimError('bad-node', 'the tree refers to this node twice on one path (a cycle)', { file: this.dict.path, blocknum });
+    }
+    const node = await this.dict.readNode(blocknum);
+    this.checkPivots(node, lower, upper);
+    const bound = (i: number): [Uint8Array | null, Uint8Array | null] => [i === 0 ? lower : node.pivots[i - 1]!, i === node.pivots.length ? upper : node.pivots[i]!];
+    if (node.height > 0) {
+      seen.add(blocknum);
+      for (let i = 0; i < node.childBlocknums.length; i++) {
+        const [lo, hi] = bound(i);
+        const buf = node.buffers[i]!;
+        for (const m of buf.messages) {
+          if (!isBroadcast(m.type) && !this.inBounds(m.key, lo, hi)) {
+            throw new TokusimError('bad-node', `child ${i}'s buffer holds a message whose key lies outside the child's pivots`, { file: this.dict.path, blocknum, offset: node.diskOffset + node.partitions[i]!.offset });
+          }
+        }
+        yield* this.walk(node.childBlocknums[i]!, [...path, { blocknum, messages: buf.messages }], lo, hi, seen);
+      }
+      seen.delete(blocknum);
+      return;
+    }
+    for (let i = 0; i < node.basements.length; i++) {
+      const [lo, hi] = bound(i);
+      yield* this.basementRows(node, i, path, lo, hi);
+    }
+  }
+
+  private checkPivots(node: FtNode, lower: Uint8Array | null, upper: Uint8Array | null): void {
+    for (let i = 0; i < node.pivots.length; i++) {
+      const p = node.pivots[i]!;
+      const ordered = (i === 0 || this.compare(node.pivots[i - 1]!, p) < 0) && this.inBounds(p, lower, upper);
+      if (!ordered) {
+        throw new TokusimError('bad-node', `pivot ${i} is out of order or outside the parent's bounds`, { file: this.dict.path, blocknum: node.blocknum, offset: node.diskOffset + node.nodeInfo.offset });
+      }
+    }
+  }
+
+  private *basementRows(node: FtNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
+    const bn = node.basements[index]!;
+    const keys: Uint8Array[] = [];
+    const ules: Ule[] = [];
+    for (let k = 0; k < bn.entries.length; k++) {
+      const e = bn.entries[k]!;
+      if (!this.inBounds(e.key, lower, upper) || (k > 0 && this.compare(keys[k - 1]!, e.key) >= 0)) {
+        throw new TokusimError('bad-node', `basement ${index}, entry ${k}: key out of order or outside the basement's pivots`, { file: this.dict.path, blocknum: node.blocknum, offset: node.diskOffset + node.partitions[index]!.offset });
+      }
+      keys.push(e.key);
+      ules.push(e.ule);
+    }
+    const pending: FtMessage[] = [];
+    for (const pb of path) {
+      for (const m of pb.messages) {
+        if (m.msn <= node.maxMsnOnDisk) continue;
+        if (isBroadcast(m.type) || this.inBounds(m.key, lower, upper)) pending.push(m);
+      }
+    }
+    if (pending.length > 0) {
+      pending.sort((a, b) => (a.msn < b.msn ? -1 : a.msn > b.msn ? 1 : 0));
+      for (const m of pending) this.apply(m, keys, ules);
+    }
+    for (let k = 0; k < keys.length; k++) {
+      const v = committedValue(ules[k]!, this.committed);
+      if (v !== null) yield { key: keys[k]!, value: v };
+    }
+  }
+
+  private find(keys: Uint8Array[], key: Uint8Array): { at: number; found: boolean } {
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.compare(keys[mid]!, key);
+      if (c === 0) return { at: mid, found: true };
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return { at: lo, found: false };
+  }
+
+  private apply(m: FtMessage, keys: Uint8Array[], ules: Ule[]): void {
+    if (isBroadcast(m.type)) {
+      for (let k = 0; k < keys.length; k++) this.applyOne(m, keys[k]!, ules[k]!);
+      return;
+    }
+    const { at, found } = this.find(keys, m.key);
+    if (!found) {
+      keys.splice(at, 0, m.key);
+      ules.splice(at, 0, emptyUle());
+    }
+    this.applyOne(m, keys[at]!, ules[at]!);
+  }
+
+  private applyOne(m: FtMessage, key: Uint8Array, ule: Ule): void {
+    if (m.type !== FT_MSG.UPDATE && m.type !== FT_MSG.UPDATE_BROADCAST_ALL) {
+      applyMessage(ule, m.type, m.xids, m.value);
+      return;
+    }
+    const update = this.opts.update;
+    if (update === undefined) {
+      throw new TokusimError('needs-application', `an ${m.type === FT_MSG.UPDATE ? 'UPDATE' : 'UPDATE_BROADCAST_ALL'} message (msn ${m.msn}) needs the application's update function`, { file: this.dict.path });
+    }
+    const latest = latestValue(ule);
+    const next = update(key, latest, m.value);
+    if (next === null) {
+      if (latest !== null) applyMessage(ule, FT_MSG.DELETE_ANY, m.xids, new Uint8Array(0));
+    } else {
+      applyMessage(ule, FT_MSG.INSERT, m.xids, next);
+    }
+  }
+}
+
+/** The innermost (newest, provisional or not) value of an entry, or null for a delete. */
+function latestValue(u: Ule): Uint8Array | null {
+  for (let i = u.uxrs.length - 1; i >= 0; i--) {
+    const r = u.uxrs[i]!;
+    if (r.type === 3) continue;
+    return r.type === 1 ? r.value! : null;
+  }
+  return null;
+}
