@@ -5,7 +5,8 @@
  * For each dictionary the rows are its file's checkpointed tree, overlaid with what the log
  * after that file's checkpoint changed, as the forensic replay (src/engine/replay.ts) sees it:
  *
- *  1. The whole log that is there is replayed once. A write whose effect the dictionary file
+ *  1. The log that is there is read twice: once to read the header of every dictionary file
+ *     it names and to learn its renames, then once through the replay. A write whose effect the dictionary file
  *     already holds is skipped (ReplayOptions.alreadyInFile): for PerconaFT a write at or below
  *     the file's checkpoint_lsn (the tree holds it, committed or provisional); for tokusim a
  *     write whose transaction committed at or below it (tokusim applies writes at commit).
@@ -179,9 +180,39 @@ interface ReplayOutcome {
   committed: RootCommitted;
 }
 
+/**
+ * Pass 1 over the log: read the header of every dictionary file a record names and learn
+ * every rename, so that pass 2 knows, at each commit, which file holds the dictionary even
+ * when it is renamed later in the log. Damage ends the pass quietly (pass 2 reports it).
+ */
+async function learnFiles(storage: Storage, files: string[], states: FileStates): Promise<void> {
+  const cursor = new LogCursor(storage, files);
+  try {
+    for (;;) {
+      let entry;
+      try {
+        entry = await cursor.next();
+      } catch (err) {
+        if (!(err instanceof TokusimError) || err.kind === 'io' || err.kind === 'invariant') throw err;
+        return;
+      }
+      if (entry === undefined) return;
+      const rec = entry.record;
+      for (const raw of inamesOf(rec)) {
+        const name = dec.decode(stripNul(raw));
+        if (name !== ROLLBACK_INAME) await states.load(name);
+      }
+      if (rec.type === 'frename') states.renamed(dec.decode(stripNul(rec.old_iname)), dec.decode(stripNul(rec.new_iname)));
+    }
+  } finally {
+    await cursor.close();
+  }
+}
+
 /** Step 1 and 2: replay the log on top of the files and learn each root transaction's fate. */
 async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tokusim', states: FileStates): Promise<ReplayOutcome> {
   const files = (await findLogFiles(storage, dir)).map((f) => f.path);
+  await learnFiles(storage, files, states);
   const aborted = new Set<bigint>();
   const alreadyInFile =
     kind === 'perconaft'
@@ -207,17 +238,12 @@ async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tok
         partial = rec.lsn !== 1n;
         replayer = new LogReplayer({ partial, alreadyInFile });
       }
-      for (const raw of inamesOf(rec)) {
-        const name = dec.decode(stripNul(raw));
-        if (name !== ROLLBACK_INAME) await states.load(name);
-      }
-      if (rec.type === 'frename') states.renamed(dec.decode(stripNul(rec.old_iname)), dec.decode(stripNul(rec.new_iname)));
       if (rec.type === 'xabort' && rec.xid.child === 0n) aborted.add(rec.xid.parent);
       try {
         replayer.apply(rec);
       } catch (err) {
         if (!(err instanceof TokusimError) || err.kind !== 'lsn-gap') throw err;
-        damage = new TokusimError('lsn-gap', 'LSNs are not consecutive', { file: entry.file, offset: entry.offset, lsn: replayer.count > 0 ? rec.lsn - 1n : undefined, expected: err.where.expected, actual: err.where.actual });
+        damage = new TokusimError('lsn-gap', 'LSNs are not consecutive', { file: entry.file, offset: entry.offset, lsn: rec.lsn - 1n, expected: err.where.expected, actual: err.where.actual });
         break;
       }
     }

@@ -13,11 +13,11 @@
  *  - Rows come out in the tree's key order, each key once.
  *  - Nothing here writes: every file is opened through the caller's (read-only) Storage.
  */
-import { TokusimError } from '../base/errors.js';
 import { chooseHeader, HEADER_SLOT_RESERVE } from '../format/ft-header.js';
 import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import type { Dictionary } from '../engine/env.js';
+import { openFtDictionary } from '../ft/dictionary.js';
 import type { ExtractRow } from './merge.js';
 
 /** Answers whether the root transaction with this xid committed (for provisional leafentries). */
@@ -91,7 +91,16 @@ export function tokusimTree(d: Dictionary): CheckpointedTree {
   };
 }
 
-/** Stands in until the layout-29 decoder is merged: says plainly what is missing. */
-export const openPerconaTree: TreeOpener = async (_storage, path) => {
-  throw new TokusimError('invariant', 'reading PerconaFT fractal-tree nodes is not available in this build', { file: path });
+/**
+ * The checkpointed tree of a PerconaFT dictionary, read by the layout-29 decoder. The codecs
+ * that need Node (zlib, lzma, snappy) are registered by the caller's entry point
+ * (`src/ft/node-codecs.js`), as the decoder expects.
+ */
+export const openPerconaTree: TreeOpener = async (storage, path) => {
+  const dict = await openFtDictionary(storage, path);
+  return {
+    checkpointLsn: dict.header.checkpointLsn,
+    rows: (committed) => dict.committedRows({ committed }),
+    close: () => dict.close(),
+  };
 };

@@ -21,6 +21,7 @@
  *    actual); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
  */
 import type { CommandModule } from 'yargs';
+import '../../src/ft/node-codecs.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
