@@ -17,11 +17,15 @@
  *  - Records whose effect needs the application (enq_update, enq_updatebroadcast, the row
  *    generators of *_multiple, loader and hot-indexer contents) are never guessed: the rows they
  *    touch become "undetermined" and the dictionary lists why.
+ *  - On top of a dictionary file (ReplayOptions.alreadyInFile, used by extract): a committed
+ *    write that the file already holds is skipped, and the result says which keys the replayed
+ *    records deleted and whether they may have changed rows older than them, so that the
+ *    file's rows and the replay's can be merged.
  *
  * Invariants (checked with invariant()):
  *  - LSNs are consecutive; in full mode the first one is 1.
  *  - A live transaction's parent is live; a root has no parent.
- *  - A dictionary's known keys and undetermined keys are disjoint.
+ *  - A dictionary's known keys, undetermined keys and deleted keys are pairwise disjoint.
  *  - tokudb.rollback is never a dictionary here (it holds undo logs, not rows).
  */
 import { TokusimError, invariant } from '../base/errors.js';
@@ -63,6 +67,16 @@ export interface ReplayedDictionary {
   unknownRows: boolean;
   /** Why rows are undetermined or unknown (in LSN order). */
   notes: ReplayNote[];
+  /**
+   * Keys whose last committed effect in the replayed records is a delete, sorted: a row of
+   * that key older than the replayed records (in a dictionary file) is gone.
+   */
+  deletedKeys: Uint8Array[];
+  /**
+   * A committed record whose effect needs the application (a broadcast update, a row
+   * generator, the hot indexer) may have changed rows older than the replayed records too.
+   */
+  olderRowsUndetermined: boolean;
 }
 
 /** A root transaction that a replay found still live or prepared at the end of the log; its writes were not applied. */
@@ -100,6 +114,14 @@ export interface ReplayOptions {
    * transactions that predate the first record are then marked as having unknown contents.
    */
   partial?: boolean;
+  /**
+   * Replay on top of dictionary files: called for each write of a committed transaction with
+   * the dictionary's name at that moment (no trailing NUL), the write's LSN and the root
+   * commit's LSN; true means the dictionary file already holds the write's effect, so it is
+   * skipped. With this option a dictionary is taken to hold rows older than the replayed
+   * records, so an insert_no_overwrite of a key the replay has not seen is undetermined.
+   */
+  alreadyInFile?: (iname: Uint8Array, writeLsn: bigint, commitLsn: bigint) => boolean;
 }
 
 // ---- internal model ----------------------------------------------------------------------
@@ -127,20 +149,27 @@ class Dict {
   readonly rows = new Map<string, Uint8Array>();
   /** Keys whose committed presence/value cannot be known from the log. */
   readonly undetermined = new Set<string>();
+  /** Keys whose last committed effect was a delete. */
+  readonly deleted = new Set<string>();
   unknownRows = false;
+  /** An undetermine-all op was applied: rows older than the replay may have changed. */
+  olderRowsUndetermined = false;
   readonly notes: ReplayNote[] = [];
   constructor(public iname: string) {}
 
   setKnown(k: string, v: Uint8Array): void {
     this.undetermined.delete(k);
+    this.deleted.delete(k);
     this.rows.set(k, v);
   }
   setAbsent(k: string): void {
     this.undetermined.delete(k);
     this.rows.delete(k);
+    this.deleted.add(k);
   }
   setUndetermined(k: string): void {
     this.rows.delete(k);
+    this.deleted.delete(k);
     this.undetermined.add(k);
   }
   /** Every row may have changed (or vanished) in a way the log does not show. */
@@ -150,6 +179,7 @@ class Dict {
   }
   check(): void {
     for (const k of this.undetermined) invariant(!this.rows.has(k), `key both known and undetermined in ${this.iname}`);
+    for (const k of this.deleted) invariant(!this.rows.has(k) && !this.undetermined.has(k), `deleted key also known or undetermined in ${this.iname}`);
   }
 }
 
@@ -197,6 +227,7 @@ function fmtXid(x: TxnidPair): string {
  */
 export class LogReplayer {
   private readonly partial: boolean;
+  private readonly alreadyInFile: ReplayOptions['alreadyInFile'];
   /** Dictionary files that exist now (including ones whose creating txn has not committed). */
   private readonly files = new Map<string, Dict>();
   private readonly openFilenums = new Map<number, Dict>();
@@ -211,6 +242,7 @@ export class LogReplayer {
   /** A replayer with no dictionaries yet; feed it records in LSN order with apply(). */
   constructor(opts: ReplayOptions = {}) {
     this.partial = opts.partial ?? false;
+    this.alreadyInFile = opts.alreadyInFile;
   }
 
   /** Records applied so far. */
@@ -312,6 +344,8 @@ export class LogReplayer {
         undeterminedKeys: [...d.undetermined].sort(cmpStr).map(keyToBytes),
         unknownRows: d.unknownRows,
         notes: [...d.notes].sort((a, b) => cmpBig(a.lsn, b.lsn)),
+        deletedKeys: [...d.deleted].sort(cmpStr).map(keyToBytes),
+        olderRowsUndetermined: d.olderRowsUndetermined,
       });
     }
     return {
@@ -449,7 +483,7 @@ export class LogReplayer {
       return;
     }
     this.forget(t);
-    this.applyRoot(t);
+    this.applyRoot(t, rec.lsn);
   }
 
   /** A child commit: its queued writes and undo actions become its parent's. */
@@ -473,10 +507,11 @@ export class LogReplayer {
   }
 
   /** Root commit: apply the queue in LSN order (children's writes interleave by LSN). */
-  private applyRoot(t: Txn): void {
+  private applyRoot(t: Txn, commitLsn: bigint): void {
     invariant(t.parent === undefined, 'applyRoot on a child transaction');
     const ops = [...t.ops].sort((a, b) => cmpBig(a.lsn, b.lsn));
     for (const op of ops) {
+      if (op.kind !== 'drop' && op.kind !== 'note' && this.alreadyInFile?.(keyToBytes(op.dict.iname), op.lsn, commitLsn)) continue;
       switch (op.kind) {
         case 'insert':
           op.dict.setKnown(op.key, op.value);
@@ -484,7 +519,10 @@ export class LogReplayer {
         case 'insert-no-overwrite':
           // Applied in order: inserts only if the key is absent at this point.
           if (op.dict.rows.has(op.key)) break;
-          if (op.dict.undetermined.has(op.key) || op.dict.unknownRows) op.dict.setUndetermined(op.key);
+          // A key the replay deleted is known to be absent; any other key may exist in rows
+          // the replay does not show (older than the log, or held by the dictionary file).
+          if (op.dict.deleted.has(op.key)) op.dict.setKnown(op.key, op.value);
+          else if (op.dict.undetermined.has(op.key) || op.dict.unknownRows || this.alreadyInFile !== undefined) op.dict.setUndetermined(op.key);
           else op.dict.setKnown(op.key, op.value);
           break;
         case 'delete':
@@ -497,6 +535,7 @@ export class LogReplayer {
           break;
         case 'undetermine-all':
           op.dict.undetermineAll();
+          op.dict.olderRowsUndetermined = true;
           if (op.unknownRows) op.dict.unknownRows = true;
           op.dict.notes.push(op.note);
           this.notApplied.push(op.note);

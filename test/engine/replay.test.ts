@@ -218,3 +218,54 @@ describe('replay engine properties', () => {
     );
   });
 });
+
+describe('replay on top of dictionary files (alreadyInFile)', () => {
+  // Scenario: extract replays only what a dictionary file does not hold; the file's checkpoint
+  // LSN decides, per write, and deletes are reported so the file's rows can be dropped.
+  it('Scenario: writes at or below the file checkpoint are skipped; deletes and older-row damage are reported', () => {
+    const log = withDict() // LSN 1..3
+      .begin(X(2)).put(X(2), 5, 'old', 'in-file').del(X(2), 5, 'gone-in-file').commit(X(2)) // 4..7
+      .begin(X(3)).put(X(3), 5, 'new', 'from-log').del(X(3), 5, 'deleted-later').commit(X(3)); // 8..11
+    const seen: Array<[string, bigint, bigint]> = [];
+    const r = replayRecords(log.recs, {
+      alreadyInFile: (iname, writeLsn, commitLsn) => {
+        seen.push([bytesToKey(iname), writeLsn, commitLsn]);
+        return writeLsn <= 7n;
+      },
+    });
+    const d = r.dictionaries.find((x) => bytesToKey(x.iname) === 'a.tokudb')!;
+    expect(d.rows.map((x) => [bytesToKey(x.key), bytesToKey(x.value)])).toEqual([['new', 'from-log']]);
+    expect(d.deletedKeys.map(bytesToKey)).toEqual(['deleted-later']);
+    expect(d.olderRowsUndetermined).toBe(false);
+    expect(seen).toEqual([
+      ['a.tokudb', 5n, 7n],
+      ['a.tokudb', 6n, 7n],
+      ['a.tokudb', 9n, 11n],
+      ['a.tokudb', 10n, 11n],
+    ]);
+  });
+
+  // Scenario: on top of a file, insert_no_overwrite of a key the replay never saw may hit a
+  // row the file holds, so it is undetermined; after a replayed delete it is known.
+  it('Scenario: insert_no_overwrite is undetermined unless the replay deleted the key', () => {
+    const log = withDict()
+      .begin(X(2)).putNoOverwrite(X(2), 5, 'maybe', 'x').del(X(2), 5, 'known').putNoOverwrite(X(2), 5, 'known', 'y').commit(X(2));
+    const r = replayRecords(log.recs, { alreadyInFile: () => false });
+    const d = r.dictionaries[0]!;
+    expect(d.rows.map((x) => bytesToKey(x.key))).toEqual(['known']);
+    expect(d.undeterminedKeys.map(bytesToKey)).toEqual(['maybe']);
+    expect(d.deletedKeys).toEqual([]);
+  });
+
+  // Scenario: a committed broadcast-like record (needs the application) marks the file's own
+  // rows undetermined too; an aborted one does not.
+  it('Scenario: a committed update of every row marks older rows undetermined', () => {
+    const bcast = (commit: boolean): ReplayResult => {
+      const l = withDict().begin(X(2));
+      l.recs.push({ type: 'enq_updatebroadcast', filenum: 5, xid: X(2), extra: enc('!'), is_resetting_op: false, lsn: BigInt(l.recs.length + 1) } as unknown as LogRecord);
+      return replayRecords((commit ? l.commit(X(2)) : l.abort(X(2))).recs, { alreadyInFile: () => false });
+    };
+    expect(bcast(true).dictionaries[0]!.olderRowsUndetermined).toBe(true);
+    expect(bcast(false).dictionaries[0]!.olderRowsUndetermined).toBe(false);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Text forms of extracted rows, written into a reusable byte buffer so that printing keeps
+ * up with decoding: `INAME<TAB>KEY<TAB>VALUE` lines with the printer's BYTESTRING escaping
+ * (toku_print_bytes, the same text as `escapeBytes` in src/format/json.ts and as
+ * `tokusim replay --dump`), and the JSON byte-string form `{len,text,hex}` of logprint --json.
+ *
+ * Invariants:
+ *  - `escapeInto` produces exactly the bytes of `escapeBytes(b)` for every input (tested on
+ *    every byte value and on random strings).
+ *  - The buffer is handed to `flush` only when full or when asked; a chunk handed over is not
+ *    reused until `flush` has returned (its promise settled).
+ */
+
+/** The escape of each byte value. */
+const ESCAPE_TEXT: string[] = Array.from({ length: 256 }, (_, c) => {
+  if (c === 0x22) return '\\"';
+  if (c === 0x5c) return '\\\\';
+  if (c === 0x0a) return '\\n';
+  if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
+  return '\\' + c.toString(8).padStart(3, '0');
+});
+/** The same as ASCII bytes. */
+const ESCAPES: Uint8Array[] = ESCAPE_TEXT.map((s) => Buffer.from(s, 'latin1'));
+/** 1 where a byte is printed as itself. */
+const PLAIN = Uint8Array.from({ length: 256 }, (_, c) => (c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c ? 1 : 0));
+
+/** The longest escape of one byte (`\ooo`). */
+const MAX_ESCAPE = 4;
+
+/** Accumulates output bytes and hands them to `flush` in large chunks. */
+export class OutputBuffer {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(
+    private readonly flushTo: (chunk: Uint8Array) => void | Promise<void>,
+    private readonly capacity = 1 << 20,
+  ) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Bytes waiting to be flushed. */
+  get pending(): number {
+    return this.pos;
+  }
+
+  /** True when the caller should await flush() before writing more. */
+  get full(): boolean {
+    return this.pos >= this.capacity >>> 1;
+  }
+
+  /** Hands the buffered bytes over; a fresh buffer takes their place. */
+  async flush(): Promise<void> {
+    if (this.pos === 0) return;
+    const chunk = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(this.capacity);
+    this.pos = 0;
+    await this.flushTo(chunk);
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    // One item larger than the buffer: grow this buffer only (the next one is normal size).
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  /** Appends ASCII text as is. */
+  ascii(s: string): void {
+    this.room(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
+
+  /** Appends raw bytes. */
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Appends one byte. */
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Appends b with the printer's BYTESTRING escaping. */
+  escaped(b: Uint8Array): void {
+    this.room(b.length * MAX_ESCAPE);
+    const out = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i]!;
+      if (PLAIN[c] === 1) {
+        out[p++] = c;
+      } else {
+        const e = ESCAPES[c]!;
+        for (let j = 0; j < e.length; j++) out[p++] = e[j]!;
+      }
+    }
+    this.pos = p;
+  }
+}
+
+/** The printer's escaping of b as a string (same text as escapeBytes). */
+export function escapeToString(b: Uint8Array): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (PLAIN[b[i]!] === 1) continue;
+    if (i > start) out += Buffer.from(b.buffer, b.byteOffset + start, i - start).toString('latin1');
+    out += ESCAPE_TEXT[b[i]!]!;
+    start = i + 1;
+  }
+  if (start < b.length) out += Buffer.from(b.buffer, b.byteOffset + start, b.length - start).toString('latin1');
+  return out;
+}
+
+/** The JSON text of a byte string: `{"len":N,"text":"<escaped>","hex":"<hex>"}` (as logprint --json). */
+export function bytesJsonText(b: Uint8Array): string {
+  const hex = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  return `{"len":${b.length},"text":${JSON.stringify(escapeToString(b))},"hex":"${hex}"}`;
+}
+
+/** One TSV row line: INAME<TAB>KEY<TAB>VALUE<NL>, the iname already escaped. */
+export function writeTsvRow(out: OutputBuffer, escapedIname: Uint8Array, key: Uint8Array, value: Uint8Array): void {
+  out.bytes(escapedIname);
+  out.byte(0x09);
+  out.escaped(key);
+  out.byte(0x09);
+  out.escaped(value);
+  out.byte(0x0a);
+}

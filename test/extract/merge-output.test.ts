@@ -1,0 +1,90 @@
+// Properties of the pieces of extract that need no environment: the merge of a file's rows
+// with the log's overlay, and the printer escaping of the TSV/JSON output.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { escapeBytes } from '../../src/format/json.js';
+import { mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
+import { OutputBuffer, bytesJsonText, escapeToString } from '../../src/extract/output.js';
+
+const key = (s: string): string => s;
+async function* stream(rows: ExtractRow[]): AsyncGenerator<ExtractRow> {
+  yield* rows;
+}
+async function collect(it: AsyncIterable<ExtractRow>): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const r of it) out.push([Buffer.from(r.key).toString('latin1'), Buffer.from(r.value).toString('latin1')]);
+  return out;
+}
+const row = (k: string, v: string): ExtractRow => ({ key: Buffer.from(k, 'latin1'), value: Buffer.from(v, 'latin1') });
+const bytes = (k: string): Uint8Array => Buffer.from(k, 'latin1');
+
+describe('extract merge', () => {
+  // Property: merging equals applying the overlay to a map of the file's rows (puts replace,
+  // deletes remove, undetermined keys and, when older rows are undetermined, every untouched
+  // file row are left out), listed in byte order; counts add up.
+  it('Property: the merge is the overlay applied to the file rows, in key order', async () => {
+    const keyArb = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '\u0000', '\u00ff'), maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(keyArb, fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
+        fc.uniqueArray(fc.tuple(keyArb, fc.constantFrom('put', 'del', 'und'), fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
+        fc.boolean(),
+        async (fileRows, ops, older) => {
+          const sortRows = <T extends [string, ...unknown[]]>(xs: T[]): T[] => [...xs].sort((x, y) => Buffer.compare(bytes(x[0]), bytes(y[0])));
+          const file = sortRows(fileRows).map(([k, v]) => row(k, v));
+          const overlay: RowOverlay = {
+            rows: sortRows(ops.filter((o) => o[1] === 'put')).map(([k, , v]) => row(k, v)),
+            deletedKeys: ops.filter((o) => o[1] === 'del').map((o) => bytes(o[0])),
+            undeterminedKeys: ops.filter((o) => o[1] === 'und').map((o) => bytes(o[0])),
+            olderRowsUndetermined: older,
+          };
+          const expected = new Map<string, string>();
+          for (const [k, v] of fileRows) if (!older) expected.set(key(k), v);
+          for (const [k, op, v] of ops) {
+            if (op === 'put') expected.set(k, v);
+            else expected.delete(k);
+          }
+          const counts = newMergeCounts();
+          const got = await collect(mergeRows(stream(file), overlay, counts));
+          expect(got).toEqual(sortRows([...expected.entries()]));
+          expect(counts.fromFile + counts.fromLog).toBe(got.length);
+          expect(counts.outOfOrder).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  // Scenario: a file whose rows are not in byte order (an application comparator) loses and
+  // duplicates nothing; the log's new rows follow and the counts say the order was broken.
+  it('Scenario: file rows out of byte order are merged without loss or duplicates', async () => {
+    const counts = newMergeCounts();
+    const got = await collect(
+      mergeRows(stream([row('b', '1'), row('a', '2'), row('c', '3')]), { rows: [row('a', 'log'), row('bb', 'new')], deletedKeys: [bytes('c')], undeterminedKeys: [], olderRowsUndetermined: false }, counts),
+    );
+    expect(got).toEqual([['a', 'log'], ['b', '1'], ['bb', 'new']]);
+    expect(counts).toEqual({ fromFile: 1, fromLog: 2, deletedByLog: 1, withheld: 0, outOfOrder: true });
+  });
+});
+
+describe('extract output escaping', () => {
+  // Property: the TSV escaping is byte for byte the printer's (escapeBytes), for every byte value.
+  it('Property: OutputBuffer.escaped and escapeToString equal escapeBytes', async () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(escapeToString(all)).toBe(escapeBytes(all));
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => {
+        const chunks: Uint8Array[] = [];
+        const out = new OutputBuffer((c) => void chunks.push(Buffer.from(c)), 64);
+        out.escaped(b);
+        out.byte(0x0a);
+        await out.flush();
+        expect(Buffer.concat(chunks).toString('latin1')).toBe(escapeBytes(b) + '\n');
+        expect(escapeToString(b)).toBe(escapeBytes(b));
+        const j = JSON.parse(bytesJsonText(b)) as { len: number; text: string; hex: string };
+        expect(j).toEqual({ len: b.length, text: escapeBytes(b), hex: Buffer.from(b).toString('hex') });
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,374 @@
+/**
+ * A writer of PerconaFT layout-29 dictionary files, for benchmarks and tests only: it makes
+ * large, valid dictionaries that the decoder of src/ft/ (and PerconaFT's own tools) can read,
+ * written from the format facts in docs/ft-nodes.md (PerconaFT ft/serialize/
+ * ft_node-serialize.cc `toku_serialize_ftnode_to_memory`, ft/bndata.cc
+ * `bn_data::serialize_to_wbuf`, ft/serialize/compress.cc `toku_compress`) in our own code.
+ *
+ * What it writes: rows given in strictly increasing key order become committed ("clean")
+ * leafentries, packed into basement nodes of about `basementNodeSize` uncompressed bytes,
+ * leaves of about `nodeSize`, and non-leaf levels of at most `fanout` children with empty
+ * message buffers, up to one root. Then the block translation table and one header (slot of
+ * checkpoint_count 1). Sub-blocks are compressed with none, zlib or zlib without checksum.
+ * Provisional leafentries and buffered messages are not written (the S8 reference files
+ * cover them).
+ *
+ * Invariants (checked):
+ *  - Keys arrive in strictly increasing byte order.
+ *  - Every node block starts 4096-aligned at or after 8192 and is padded to 512 bytes; the
+ *    translation follows the last node.
+ *  - Only one leaf and one pending key list per level are held in memory, never the rows.
+ */
+import { deflateRawSync, deflateSync } from 'node:zlib';
+import { invariant } from '../../src/base/errors.js';
+import { DISKOFF_UNUSED, FIRST_BLOCK_OFFSET, encodeTranslationPadded, translationSizeOnDisk, type TranslationImage } from '../../src/format/btt-format.js';
+import { encodeFtHeaderSector, headerSlotForCount, headerSlotOffset, newFtHeader } from '../../src/format/ft-header.js';
+import { x1764 } from '../../src/format/x1764.js';
+
+/** Compression methods this writer can produce (PerconaFT's enum values). */
+export const WRITER_COMPRESSION = { none: 0, zlib: 8, zlibWithoutChecksum: 11 } as const;
+export type WriterCompression = (typeof WRITER_COMPRESSION)[keyof typeof WRITER_COMPRESSION];
+
+/** Where the writer puts bytes (a file, or memory in tests). */
+export interface ByteSink {
+  pwrite(bytes: Uint8Array, offset: number): void;
+}
+
+export interface FtWriterOptions {
+  sink: ByteSink;
+  /** Uncompressed bytes of a leaf before a new one starts (PerconaFT nodesize; default 4 MiB). */
+  nodeSize?: number;
+  /** Uncompressed bytes of a basement node (default 128 KiB). */
+  basementNodeSize?: number;
+  /** Children of a non-leaf node (default 16). */
+  fanout?: number;
+  compression?: WriterCompression;
+  /** The header's checkpoint_lsn (default 1). */
+  checkpointLsn?: bigint;
+  /** Seconds for time_of_creation / last modification (fixed, so output is deterministic). */
+  now?: bigint;
+}
+
+const BLOCK_ALIGN = 4096;
+const LE_CLEAN = 0;
+const BASEMENT_HEADER = 4 + 4 + 4 + 1 + 1;
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** A little-endian byte builder with PerconaFT's u64 convention (high word first). */
+class Out {
+  buf: Uint8Array;
+  view: DataView;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
+  u8(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+  u32(v: number): void {
+    this.view.setUint32(this.pos, v >>> 0, true);
+    this.pos += 4;
+  }
+  u64(v: bigint): void {
+    this.u32(Number((v >> 32n) & 0xffffffffn));
+    this.u32(Number(v & 0xffffffffn));
+  }
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  /** Appends the x1764 of everything written so far. */
+  checksum(): void {
+    this.u32(x1764(this.buf, 0, this.pos));
+  }
+  done(): Uint8Array {
+    invariant(this.pos === this.buf.length, `writer buffer filled ${this.pos} of ${this.buf.length} bytes`);
+    return this.buf;
+  }
+}
+
+function compress(method: WriterCompression, raw: Uint8Array): Uint8Array {
+  if (method === WRITER_COMPRESSION.none) {
+    const out = new Uint8Array(raw.length + 1);
+    out[0] = 0;
+    out.set(raw, 1);
+    return out;
+  }
+  if (method === WRITER_COMPRESSION.zlib) return deflateSync(raw, { level: 5 });
+  const body = deflateRawSync(raw, { level: 5 });
+  const out = new Uint8Array(body.length + 2);
+  out[0] = WRITER_COMPRESSION.zlibWithoutChecksum + (5 << 4);
+  out[1] = 0xf1; // window bits -15 as a signed byte
+  out.set(body, 2);
+  return out;
+}
+
+/** A sub-block: u32 compressed size, u32 uncompressed size, the compressed bytes, x1764 of the three. */
+function subBlock(method: WriterCompression, raw: Uint8Array): Uint8Array {
+  const c = compress(method, raw);
+  const o = new Out(8 + c.length + 4);
+  o.u32(c.length);
+  o.u32(raw.length);
+  o.bytes(c);
+  o.checksum();
+  return o.done();
+}
+
+interface Row {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** One basement node's uncompressed partition: 0xaa, count, header, inline clean entries, x1764. */
+function basementPartition(rows: readonly Row[]): Uint8Array {
+  let keyBytes = 0;
+  let valBytes = 0;
+  for (const r of rows) {
+    keyBytes += 4 + r.key.length;
+    valBytes += 1 + 4 + r.value.length;
+  }
+  const o = new Out(1 + 4 + BASEMENT_HEADER + keyBytes + valBytes + 4);
+  o.u8(0xaa);
+  o.u32(rows.length);
+  o.u32(keyBytes);
+  o.u32(valBytes);
+  o.u32(0); // fixed key-pair length: keys are inline
+  o.u8(0); // all keys same length
+  o.u8(0); // keys and values apart
+  for (const r of rows) {
+    o.u8(LE_CLEAN);
+    o.u32(r.key.length);
+    o.u32(r.value.length);
+    o.bytes(r.key);
+    o.bytes(r.value);
+  }
+  o.checksum();
+  return o.done();
+}
+
+/** An empty message buffer partition of a non-leaf node. */
+function emptyBufferPartition(): Uint8Array {
+  const o = new Out(1 + 4 + 4 + 4 + 4 + 4);
+  o.u8(0xbb);
+  o.u32(0); // messages
+  o.u32(0); // fresh offsets
+  o.u32(0); // stale offsets
+  o.u32(0); // broadcast offsets
+  o.checksum();
+  return o.done();
+}
+
+/** The node-info sub-block content: MSN, unused, flags, height, oldest xid, pivots, children, x1764. */
+function nodeInfo(height: number, pivots: readonly Uint8Array[], children: readonly bigint[]): Uint8Array {
+  const size = 8 + 4 + 4 + 4 + 8 + pivots.reduce((n, p) => n + 4 + p.length, 0) + 8 * children.length + 4;
+  const o = new Out(size);
+  o.u64(0n); // max MSN applied on disk
+  o.u32(0); // where nodesize used to be
+  o.u32(0); // flags
+  o.u32(height);
+  o.u64(0n); // oldest referenced xid known
+  for (const p of pivots) {
+    o.u32(p.length);
+    o.bytes(p);
+  }
+  for (const c of children) o.u64(c);
+  o.checksum();
+  return o.done();
+}
+
+/** A whole node block, padded to 512 bytes. */
+function nodeBlock(method: WriterCompression, height: number, pivots: readonly Uint8Array[], children: readonly bigint[], partitions: readonly Uint8Array[]): Uint8Array {
+  const n = partitions.length;
+  const headerSize = 8 + 4 + 4 + 4 + 4 + 8 * n + 4;
+  const info = subBlock(method, nodeInfo(height, pivots, children));
+  const parts = partitions.map((p) => subBlock(method, p));
+  const total = headerSize + info.length + parts.reduce((s, p) => s + p.length, 0);
+  const block = new Uint8Array(align(total, 512));
+  const h = new Out(headerSize);
+  h.bytes(new TextEncoder().encode(height === 0 ? 'tokuleaf' : 'tokunode'));
+  h.u32(29);
+  h.u32(29);
+  h.u32(0); // build id
+  h.u32(n);
+  let start = headerSize + info.length;
+  for (const p of parts) {
+    h.u32(start);
+    h.u32(p.length);
+    start += p.length;
+  }
+  h.checksum();
+  block.set(h.done(), 0);
+  block.set(info, headerSize);
+  let at = headerSize + info.length;
+  for (const p of parts) {
+    block.set(p, at);
+    at += p.length;
+  }
+  return block;
+}
+
+/** What a finished file holds. */
+export interface FtWriterResult {
+  rows: number;
+  /** Key and value bytes of all rows. */
+  dataBytes: number;
+  /** Bytes of the file. */
+  fileSize: number;
+  height: number;
+  nodes: number;
+}
+
+interface ChildRef {
+  blocknum: bigint;
+  lastKey: Uint8Array;
+}
+
+/** Streams rows into a layout-29 dictionary file. */
+export class FtLayout29Writer {
+  private readonly sink: ByteSink;
+  private readonly nodeSize: number;
+  private readonly basementSize: number;
+  private readonly fanout: number;
+  private readonly method: WriterCompression;
+  private readonly checkpointLsn: bigint;
+  private readonly now: bigint;
+  private offset = Number(FIRST_BLOCK_OFFSET);
+  /** diskoff and size per blocknum (0..2 reserved). */
+  private readonly diskoffs: bigint[] = [DISKOFF_UNUSED, DISKOFF_UNUSED, DISKOFF_UNUSED];
+  private readonly sizes: bigint[] = [0n, 0n, 0n];
+  private basement: Row[] = [];
+  private basementBytes = 0;
+  private leaf: Uint8Array[][] = [];
+  private leafPivots: Uint8Array[] = [];
+  private leafBytes = 0;
+  /** Pending children per level (level 0 = leaves' parents' children). */
+  private readonly levels: ChildRef[][] = [[]];
+  private lastKey: Uint8Array | undefined;
+  private rowCount = 0;
+  private dataBytes = 0;
+  /** The rows of the basement closed last (its last key is a pivot). */
+  private prevBasement: Row[] = [];
+  private finished = false;
+
+  constructor(opts: FtWriterOptions) {
+    this.sink = opts.sink;
+    this.nodeSize = opts.nodeSize ?? 4 << 20;
+    this.basementSize = opts.basementNodeSize ?? 128 << 10;
+    this.fanout = opts.fanout ?? 16;
+    this.method = opts.compression ?? WRITER_COMPRESSION.none;
+    this.checkpointLsn = opts.checkpointLsn ?? 1n;
+    this.now = opts.now ?? 1_795_000_000n;
+    invariant(this.fanout >= 2, 'fanout of at least 2');
+  }
+
+  /** Adds the next row; keys must increase strictly (bytewise). */
+  add(key: Uint8Array, value: Uint8Array): void {
+    invariant(!this.finished, 'add() after finish()');
+    if (this.lastKey !== undefined) invariant(Buffer.compare(this.lastKey, key) < 0, 'keys must be added in strictly increasing order');
+    this.lastKey = key;
+    this.rowCount++;
+    this.dataBytes += key.length + value.length;
+    const size = 1 + 4 + 4 + key.length + value.length;
+    if (this.basement.length > 0 && this.basementBytes + size > this.basementSize) this.closeBasement();
+    if (this.leaf.length > 0 && this.basement.length === 0 && this.leafBytes + size > this.nodeSize) this.closeLeaf();
+    this.basement.push({ key, value });
+    this.basementBytes += size;
+    this.leafBytes += size;
+  }
+
+  private closeBasement(): void {
+    if (this.basement.length === 0) return;
+    if (this.leaf.length > 0) this.leafPivots.push(this.prevBasement[this.prevBasement.length - 1]!.key);
+    this.leaf.push([basementPartition(this.basement)]);
+    this.prevBasement = this.basement;
+    this.basement = [];
+    this.basementBytes = 0;
+  }
+
+  private writeBlock(block: Uint8Array): bigint {
+    const blocknum = BigInt(this.diskoffs.length);
+    this.sink.pwrite(block, this.offset);
+    this.diskoffs.push(BigInt(this.offset));
+    this.sizes.push(BigInt(block.length));
+    this.offset = align(this.offset + block.length, BLOCK_ALIGN);
+    return blocknum;
+  }
+
+  private closeLeaf(): void {
+    this.closeBasement();
+    if (this.leaf.length === 0) return;
+    const lastKey = this.prevBasement[this.prevBasement.length - 1]!.key;
+    const blocknum = this.writeBlock(nodeBlock(this.method, 0, this.leafPivots, [], this.leaf.map((p) => p[0]!)));
+    this.leaf = [];
+    this.leafPivots = [];
+    this.leafBytes = 0;
+    this.push(0, { blocknum, lastKey });
+  }
+
+  /** Adds a child at a level; a full level becomes a node one level up. */
+  private push(level: number, child: ChildRef): void {
+    const pending = (this.levels[level] ??= []);
+    pending.push(child);
+    if (pending.length === this.fanout) this.closeLevel(level);
+  }
+
+  private closeLevel(level: number): void {
+    const pending = this.levels[level]!;
+    if (pending.length === 0) return;
+    const pivots = pending.slice(0, -1).map((c) => c.lastKey);
+    const parts = pending.map(() => emptyBufferPartition());
+    const blocknum = this.writeBlock(nodeBlock(this.method, level + 1, pivots, pending.map((c) => c.blocknum), parts));
+    const lastKey = pending[pending.length - 1]!.lastKey;
+    this.levels[level] = [];
+    this.push(level + 1, { blocknum, lastKey });
+  }
+
+  /** Writes what is pending, the translation and the header. */
+  finish(): FtWriterResult {
+    invariant(!this.finished, 'finish() twice');
+    this.finished = true;
+    if (this.rowCount === 0) {
+      // An empty dictionary is one empty leaf with one empty basement.
+      this.leaf.push([basementPartition([])]);
+      this.prevBasement = [{ key: new Uint8Array(0), value: new Uint8Array(0) }];
+    }
+    this.closeLeaf();
+    // Close levels bottom-up until one node is left at the top.
+    let root: bigint;
+    let height = 0;
+    for (let level = 0; ; level++) {
+      const pending = this.levels[level] ?? [];
+      const above = (this.levels[level + 1] ?? []).length;
+      if (pending.length === 1 && above === 0 && this.levels.slice(level + 2).every((l) => l.length === 0)) {
+        root = pending[0]!.blocknum;
+        height = level;
+        break;
+      }
+      this.closeLevel(level);
+    }
+    const n = this.diskoffs.length;
+    const bttLocation = align(this.offset, BLOCK_ALIGN);
+    const t: TranslationImage = { smallestNeverUsed: BigInt(n), freelistHead: -1n, diskoffs: [...this.diskoffs], sizes: [...this.sizes] };
+    t.diskoffs[1] = BigInt(bttLocation);
+    t.sizes[1] = translationSizeOnDisk(n);
+    const btt = encodeTranslationPadded(t);
+    this.sink.pwrite(btt, bttLocation);
+    const header = {
+      ...newFtHeader({ now: this.now, nodesize: this.nodeSize, basementnodesize: this.basementSize, compressionMethod: this.method }),
+      checkpointCount: 1n,
+      checkpointLsn: this.checkpointLsn,
+      translationLocation: BigInt(bttLocation),
+      translationSize: translationSizeOnDisk(n),
+      rootBlocknum: root,
+      numrows: BigInt(this.rowCount),
+      numbytes: BigInt(this.dataBytes),
+      onDiskLogicalRows: BigInt(this.rowCount),
+    };
+    this.sink.pwrite(encodeFtHeaderSector(header), headerSlotOffset(headerSlotForCount(1n)));
+    return { rows: this.rowCount, dataBytes: this.dataBytes, fileSize: bttLocation + btt.length, height, nodes: n - 3 };
+  }
+}
