@@ -6,11 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import '../../src/ft/node-codecs.js';
 import { openFtDictionary } from '../../src/ft/dictionary.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { FtLayout29Writer, WRITER_COMPRESSION, type WriterCompression } from '../../tools/bench/ft-layout29-writer.js';
+
+registerNodeCodecs();
 
 const dir = mkdtempSync(join(tmpdir(), 'tokusim-ftwriter-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import '../../src/ft/node-codecs.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
 import { openFtDictionary } from '../../src/ft/dictionary.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
@@ -104,6 +104,7 @@ function dictFiles(dir: string): string[] {
 
 /** Child mode `read|extract|dump DIR`: one measurement, printed as JSON. */
 async function measure(mode: string, dir: string): Promise<void> {
+  registerNodeCodecs();
   const files = dictFiles(dir);
   const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
   const t0 = performance.now();
@@ -146,6 +147,7 @@ function child(args: string[]): { bytes: number; seconds: number; out: number; m
 }
 
 async function main(): Promise<void> {
+  registerNodeCodecs();
   mkdirSync(DATA, { recursive: true });
   console.log(`extract and full node dump of generated PerconaFT layout-29 environments (${DICTS} dictionaries each, no compression), each run in a fresh process`);
   const rss: Array<{ mb: number; extract: number; dump: number; read: number }> = [];

@@ -21,7 +21,7 @@
  *    actual); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
  */
 import type { CommandModule } from 'yargs';
-import '../../src/ft/node-codecs.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
@@ -63,6 +63,7 @@ function noteJson(n: ReplayNote): string {
 
 /** Run the extraction and write its output; returns the exit code. Throws for a refused environment. */
 export async function extractCommand(storage: Storage, opts: ExtractCommandOptions, out: ExtractOutput): Promise<number> {
+  registerNodeCodecs();
   const ex = await openExtraction(storage, opts.envdir, { dicts: opts.dicts, ...(opts.openTree !== undefined ? { openTree: opts.openTree } : {}) });
   const buf = new OutputBuffer(out.stdout);
   const failures: Array<{ d: ExtractedDictionary; err: unknown }> = [];
