@@ -22,6 +22,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { synthesizeLog } from '../../src/log/synth.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { useFastChecksums } from '../../src/node/fast-defaults.js';
+
+useFastChecksums();
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist', 'tools');
