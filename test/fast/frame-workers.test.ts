@@ -226,7 +226,7 @@ describe('frame workers', () => {
   });
 
   it('Scenario: the payload handed to a framed write is taken (its buffer detached), so nobody can change it mid-write', async () => {
-    const storage = new NodeStorage();
+    const storage = fastNodeStorage();
     const f = await storage.open(join(root, 'taken'), 'create');
     const payload = payloadOf(4096, 3);
     const w = f.pwrite(new FramedPayload(payload), 0);
@@ -237,7 +237,7 @@ describe('frame workers', () => {
   });
 
   it('Scenario: an OS error in a worker surfaces as an io TokusimError naming the path', async () => {
-    const storage = new NodeStorage();
+    const storage = fastNodeStorage();
     const path = join(root, 'huge');
     const f = await storage.open(path, 'create');
     // Far past any file system's largest file: the worker's pwritev fails (EFBIG or EINVAL).
