@@ -22,7 +22,7 @@ import { wasmX1764Kernel } from './x1764-wasm.js';
 
 /**
  * Two frame workers that write their blocks themselves ('worker-sync'); the measurements
- * behind this choice are in docs/PERFORMANCE.md ("frame workers").
+ * behind this choice are in docs/checkpoint.md ("frame workers").
  */
 export const DEFAULT_FRAME_WORKERS = 2;
 /** How frame workers write when no option says otherwise. */

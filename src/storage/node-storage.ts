@@ -214,7 +214,7 @@ function compareBytewise(a: string, b: string): number {
  *
  * The budget is about one 16 KiB copy slice, about what a turn of the loop in which clients
  * pin without waiting takes, so a turn that carries checkpoint work is not much slower than a
- * quiet one (docs/PERFORMANCE.md, "turn budget"). With no client the turns run back to back
+ * quiet one (docs/checkpoint.md, "turn budget"). With no client the turns run back to back
  * and the checkpoint's speed does not depend on it.
  */
 const TURN_BUDGET_MS = 0.002;
