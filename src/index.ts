@@ -1,10 +1,20 @@
 /**
- * tokusim public API. Helpers that exist for tests and tools (for example switching the x1764
- * WebAssembly kernel off, or the x1764 source text for worker threads) are not exported here:
- * tools/ and tests import their modules directly. Modules whose helpers are marked `@internal`
- * are listed name by name so that only their API is re-exported.
+ * tokusim public API, the Node entry. Helpers that exist for tests and tools (for example
+ * plugging the x1764 kernel in or out) are not exported here: tools/ and tests import their
+ * modules directly. Modules whose helpers are marked `@internal` are listed name by name so
+ * that only their API is re-exported.
+ *
+ * This entry adds the fast paths (src/fast/) to the core: every NodeStorage the library makes
+ * by default gets them (src/node/fast-defaults.ts), and CowBytes values are exported here.
  */
-export { x1764, x1764Parts, x1764Ranges, X1764, x1764UsesWasm } from './format/x1764.js';
+import { useFastPathsByDefault } from './node/fast-defaults.js';
+
+useFastPathsByDefault();
+
+export { x1764, x1764Parts, X1764, x1764UsesWasm } from './format/x1764.js';
+export { x1764Ranges } from './fast/x1764-wasm.js';
+export { installFastPaths, DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, type FastPathOptions, type FastPaths } from './fast/install.js';
+export * from './fast/cow-bytes.js';
 export * from './base/errors.js';
 export * from './format/record-types.js';
 export * from './format/codec.js';

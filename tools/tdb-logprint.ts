@@ -17,6 +17,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { LogPrinter } from '../src/format/printer.js';
 import { handleStdoutErrors, isClosedPipe } from './cli-support.js';
+import { useFastChecksums } from '../src/node/fast-defaults.js';
 
 /** C atoi: optional spaces, optional sign, digits; stops at the first non-digit; 0 if none. */
 export function atoi(s: string): number {
@@ -120,6 +121,7 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // A reader that goes away (`| head`) ends the program quietly with exit 0.
   handleStdoutErrors('tdb-logprint', 1);
+  useFastChecksums();
   main(process.argv.slice(2), openStdin(), process.stdout, process.stderr).then(
     (code) => {
       process.exitCode = code;

@@ -4,8 +4,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, handleStdoutErrors, tokusimVersion } from './cli-support.js';
+import { useFastChecksums, useFastPathsByDefault } from '../src/node/fast-defaults.js';
 
 handleStdoutErrors('tokusim');
+// A Node entry: default NodeStorages and x1764 get the fast paths, as with the library's entry.
+useFastPathsByDefault();
+useFastChecksums();
 let cli = yargs(hideBin(process.argv))
   .scriptName('tokusim')
   .usage('$0 <command> [options]')

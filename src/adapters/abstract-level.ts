@@ -23,7 +23,7 @@ import { AbstractIterator, AbstractLevel, type AbstractDatabaseOptions } from 'a
 import { TokusimError, invariant } from '../base/errors.js';
 import type { Clock } from '../storage/clock.js';
 import type { Storage } from '../storage/storage.js';
-import { NodeStorage } from '../storage/node-storage.js';
+import { defaultNodeStorage } from '../storage/node-storage.js';
 import { classifyDirectory, notAnEnvironment } from '../engine/env-identity.js';
 import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
@@ -240,7 +240,7 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Arr
   }
 
   private get storage(): Storage {
-    return (this.opts.storage ??= new NodeStorage());
+    return (this.opts.storage ??= defaultNodeStorage());
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */

@@ -24,7 +24,7 @@
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
  *  - A PAIR that left the table (removed) no longer holds its value.
- *  - A sliced clone (SlicedCloneCallbacks) runs entirely under the PAIR's write lock and
+ *  - A sliced clone (CachefileCallbacks.slicedClone) runs entirely under the PAIR's write lock and
  *    disk_nb_mutex, and the PAIR's fields (clone, dirty, size) change only after its last
  *    slice, so no other task can observe a half-made clone. Without a yield hook the slices
  *    run back to back in one synchronous step, exactly like an ordinary clone.
@@ -36,21 +36,6 @@ import { BackgroundJobManager } from './background-jobs.js';
 import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
 import { LockLevel, LockTask, OrderedLock } from './lock-order.js';
 import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileCallbacks, type CloneResult } from './pair.js';
-
-/**
- * Optional extra cachefile callbacks for cloning a large value cooperatively. A cachefile
- * whose callbacks object also has these is cloned by running `cloneSteps` to its end, with
- * `yieldNow` between steps (each `yield` of the generator marks a bounded slice of work), so
- * one big copy does not hold up other tasks; PerconaFT gets the same from its checkpoint
- * thread. Without `yieldNow` (simulation) the steps run back to back, synchronously. The
- * ordinary `clone` callback must still be present (it marks the cachefile cloneable).
- */
-export interface SlicedCloneCallbacks<V> {
-  /** Clones a value in bounded steps (each `yield` ends one), returning the clone at the end. */
-  cloneSteps?: (value: V, blocknum: bigint) => Generator<void, CloneResult<V>, void>;
-  /** Lets other tasks run between clone steps. */
-  yieldNow?: () => Promise<void>;
-}
 
 /** Options for a {@link Cachetable}. */
 export interface CachetableOptions {
@@ -557,7 +542,7 @@ export class Cachetable {
 
   /**
    * clone_pair (§7.2): W and disk_nb_mutex held. Returns a promise only when the clone is
-   * sliced with yields (see SlicedCloneCallbacks); otherwise it completes synchronously, so
+   * sliced with yields (CachefileCallbacks.slicedClone); otherwise it completes synchronously, so
    * callers await only what is returned and the unsliced path keeps its exact scheduling.
    */
   private clonePair(p: AnyPair, by: 'client' | 'checkpoint'): Promise<void> | undefined {
@@ -565,8 +550,8 @@ export class Cachetable {
     invariant(p.clone === null, () => `I7: a second clone of ${p} while one is in flight`);
     const clone = p.cachefile.callbacks.clone;
     invariant(clone !== undefined, () => `clone of ${p}, whose cachefile has no clone callback`);
-    const sliced = p.cachefile.callbacks as SlicedCloneCallbacks<unknown>;
-    if (sliced.cloneSteps !== undefined && sliced.yieldNow !== undefined) {
+    const sliced = p.cachefile.callbacks.slicedClone;
+    if (sliced !== undefined) {
       return this.clonePairInSlices(p, by, sliced.cloneSteps(p.value, p.blocknum), sliced.yieldNow);
     }
     this.installClone(p, by, clone(p.value, p.blocknum));
@@ -586,8 +571,7 @@ export class Cachetable {
 
   /** Whether clonePair would clone p in slices (asynchronously) rather than in one step. */
   private clonesInSlices(p: AnyPair): boolean {
-    const sliced = p.cachefile.callbacks as SlicedCloneCallbacks<unknown>;
-    return sliced.cloneSteps !== undefined && sliced.yieldNow !== undefined;
+    return p.cachefile.callbacks.slicedClone !== undefined;
   }
 
   /** Run the clone's steps with a yield after each; W and disk_nb_mutex stay held throughout. */

@@ -127,10 +127,25 @@ export interface CachefileCallbacks<V> {
   flush(args: FlushArgs<V>): Promise<number>;
   /** Makes the copy a checkpoint writes while the value goes on changing; present only for cloneable cachefiles. */
   clone?: (value: V, blocknum: bigint) => CloneResult<V>;
+  /**
+   * The same clone as `clone`, made cooperatively: `cloneSteps` runs to its end with
+   * `yieldNow` between steps (each `yield` of the generator marks a bounded slice of work), so
+   * one big copy does not hold up other tasks; PerconaFT gets the same from its checkpoint
+   * thread. Present only beside `clone`, on a storage that yields.
+   */
+  slicedClone?: SlicedClone<V>;
   /** Called when a pending bit is resolved, before any write (FT: rotate flow counters). */
   checkpointComplete?: (value: V, blocknum: bigint) => void;
   /** Free the blocknum on unpin_and_remove (BTT free_blocknum with for_checkpoint). */
   removeKey?: (blocknum: bigint, forCheckpoint: boolean) => void | Promise<void>;
+}
+
+/** A clone made in bounded steps with yields between them (CachefileCallbacks.slicedClone). */
+export interface SlicedClone<V> {
+  /** Clones a value in bounded steps (each `yield` ends one), returning the clone at the end. */
+  cloneSteps(value: V, blocknum: bigint): Generator<void, CloneResult<V>, void>;
+  /** Lets other tasks run between clone steps. */
+  yieldNow(): Promise<void>;
 }
 
 /** An open file in the cachetable (a dictionary), with its callbacks to write and read its pairs. */

@@ -16,36 +16,30 @@
  *    header writes it makes the log durable up to the begin LSN (write-ahead rule). Otherwise
  *    it calls noteSkippedCheckpoint and writes nothing.
  *  - pinnedByCheckpoint toggles strictly false → true → false around one checkpoint.
- *  - A block on disk is framed as [LE32 payload length][payload][LE32 x1764(payload)], so a
- *    torn or stale block is an error naming the file and offset, never a wrong value.
- *  - On a storage with a yield hook (NodeStorage), framing a node and cloning it (when the
- *    codec offers cloneSteps) run in slices of at most NODE_SLICE_BYTES with a yield between
- *    them; the bytes are identical to the unsliced form. The value being framed or cloned is
- *    the PAIR's under its write lock, or a private clone, so nothing changes it meanwhile.
- *    Without a yield hook (SimStorage) the unsliced code runs, unchanged.
- *  - When the file accepts framed payloads (NodeStorage with frame workers), a payload larger
- *    than NODE_SLICE_BYTES is checksummed and written off the main thread. The payload handed
- *    over is the serialized clone itself only when the codec promises privateCloneBytes and
- *    the bytes start at offset 0 of their buffer; otherwise a private copy (made in slices,
- *    in a buffer from blockBuffers), since the handed-over buffer is detached. The bytes on
- *    disk are those of frameBlock either way.
- *  - A codec with serializeParts (e.g. cowBytesCodec) is written from its parts gathered into
- *    a pooled buffer (in slices where the storage yields); the bytes on disk are those of
- *    frameBlock(serialize(value)).
+ *  - Flushing a node is one path: codec → bytes (serialize, or serializeParts) → the block
+ *    sink → DictionaryFile.writeBlock (realloc_on_disk, then the pwrite). The sink is the
+ *    plain one (node-sink.ts: frame on this thread, spec §7) unless the storage offers a
+ *    faster one (capabilities.blockSinks); every sink leaves on disk exactly
+ *    frameBlock(serialize(value)) (format/block-frame.ts), so a torn or stale block is an
+ *    error naming the file and offset, never a wrong value.
+ *  - The bytes a sink reads are the PAIR's value under its write lock, or a private clone, so
+ *    nothing changes them while they are written.
+ *  - Cloning runs in bounded steps (cloneSteps) only when the codec offers them and the
+ *    storage yields (capabilities.yieldNow); the clone is the same either way.
  */
 
-import { invariant, TokusimError } from '../base/errors.js';
-import { x1764, X1764 } from '../format/x1764.js';
+import { invariant } from '../base/errors.js';
+import { unframeBlock } from '../format/block-frame.js';
 import type { FtHeader } from '../format/ft-header.js';
 import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { BlockTableHooks } from '../blocks/block-table.js';
-import { dirName, type Storage } from '../storage/storage.js';
-import { cooperativeYield } from '../storage/node-storage.js';
-import { acceptsFramedPayload, allShared, FramedPayload } from '../storage/frame-workers.js';
-import { blockBuffers } from '../storage/buffer-pool.js';
+import { dirName, type BlockSink, type Storage } from '../storage/storage.js';
 import { totalLength } from '../base/bytes.js';
-import type { Cachetable, SlicedCloneCallbacks } from '../cachetable/cachetable.js';
+import type { Cachetable } from '../cachetable/cachetable.js';
 import type { Cachefile, CachefileCallbacks, FlushArgs } from '../cachetable/pair.js';
+import { plainBlockSink } from './node-sink.js';
+
+export { frameBlock, unframeBlock } from '../format/block-frame.js';
 
 /** How node values become bytes on disk and back. */
 export interface NodeCodec<V> {
@@ -53,10 +47,9 @@ export interface NodeCodec<V> {
   serialize(value: V, blocknum: bigint): Uint8Array;
   /**
    * The serialized bytes as consecutive parts (their concatenation is serialize's result),
-   * for values kept in pieces (e.g. CowBytes pages): the write path gathers them into the
-   * buffer it writes (in slices on a storage that yields) instead of asking serialize for
-   * one array. The parts are only read, and only while the value cannot change (a clone, or
-   * a PAIR under its lock).
+   * for values kept in pieces (e.g. CowBytes pages): the block sink takes them as they are
+   * instead of asking serialize for one array. The parts are only read, and only while the
+   * value cannot change (a clone, or a PAIR under its lock).
    */
   serializeParts?(value: V, blocknum: bigint): readonly Uint8Array[];
   /** The node value read back from its block's bytes; throws a TokusimError when they are damaged. */
@@ -73,10 +66,8 @@ export interface NodeCodec<V> {
   sizeOf?(value: V): number;
   /**
    * True when serialize(clone) returns bytes that nothing else uses (the clone's own bytes
-   * included, since a clone is dropped once written), so a write may take their buffer
+   * included, since a clone is dropped once written), so a block sink may take their buffer
    * without a copy. Leave it unset when a clone can share bytes with the PAIR's value.
-   * Such a codec may take its clone buffers from blockBuffers (storage/buffer-pool.ts): a
-   * written clone's buffer returns there.
    */
   privateCloneBytes?: boolean;
 }
@@ -129,112 +120,11 @@ export const DEFAULT_SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 
-/** Frame a node payload for its disk block (see the invariants above). */
-export function frameBlock(payload: Uint8Array, opts: { padTo512?: boolean } = {}): Uint8Array {
-  // Padding here (the bytes writeBlock would add anyway) saves writeBlock a second copy.
-  const framed = payload.length + 8;
-  const out = new Uint8Array(opts.padTo512 === true ? Math.ceil(framed / 512) * 512 : framed);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, payload.length, true);
-  out.set(payload, 4);
-  dv.setUint32(4 + payload.length, x1764(payload), true);
-  return out;
-}
-
-/** The most bytes copied or checksummed between two yields (about 8-15 us of CPU). */
-export const NODE_SLICE_BYTES = 16 * 1024;
-
 /**
- * frameBlock(payload, { padTo512: true }) as bounded steps: the payload is copied into the
- * padded frame and checksummed (incremental x1764) NODE_SLICE_BYTES at a time, each `yield`
- * ending a slice. Returns the same bytes frameBlock returns.
+ * The most bytes of work (copied, checksummed) a cloneSteps step, or a fast block sink's
+ * step, does between two yields.
  */
-export function* frameBlockSteps(payload: Uint8Array, sliceBytes = NODE_SLICE_BYTES): Generator<void, Uint8Array, void> {
-  invariant(Number.isInteger(sliceBytes) && sliceBytes >= 8, () => `slice of ${sliceBytes} bytes is too small`);
-  const out = new Uint8Array(Math.ceil((payload.length + 8) / 512) * 512);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, payload.length, true);
-  const sum = new X1764();
-  for (let off = 0; off < payload.length; off += sliceBytes) {
-    if (off > 0) yield;
-    const end = Math.min(payload.length, off + sliceBytes);
-    out.set(payload.subarray(off, end), 4 + off);
-    sum.add(payload, off, end);
-  }
-  dv.setUint32(4 + payload.length, sum.finish(), true);
-  return out;
-}
-
-/** Bytes copied per step when gathering a payload for a write (about 1.5 us: one turn's budget of cooperative work). */
-const COPY_SLICE_BYTES = NODE_SLICE_BYTES;
-
-/** The parts' bytes gathered into one buffer from blockBuffers, about COPY_SLICE_BYTES per step. */
-function* copySteps(parts: readonly Uint8Array[], total: number): Generator<void, Uint8Array, void> {
-  const out = blockBuffers.take(total);
-  let at = 0;
-  let sinceYield = 0;
-  for (const part of parts) {
-    for (let off = 0; off < part.length; ) {
-      if (sinceYield >= COPY_SLICE_BYTES) {
-        yield;
-        sinceYield = 0;
-      }
-      const n = Math.min(part.length - off, COPY_SLICE_BYTES - sinceYield);
-      out.set(n === part.length ? part : part.subarray(off, off + n), at);
-      at += n;
-      off += n;
-      sinceYield += n;
-    }
-  }
-  invariant(at === total, () => `gathered ${at} bytes of ${total}`);
-  return out;
-}
-
-/** True when bytes start at offset 0 of a non-shared ArrayBuffer (the codec promises nobody else uses it). */
-function ownsBufferFromStart(bytes: Uint8Array): boolean {
-  return bytes.byteOffset === 0 && !(bytes.buffer instanceof SharedArrayBuffer);
-}
-
-/** Run steps to their end with no yield between them. */
-function runAll<T>(steps: Generator<void, T, void>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
-}
-
-/** Run steps to their end, awaiting yieldNow between them. */
-async function runSteps<T>(steps: Generator<void, T, void>, yieldNow: () => Promise<void>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    await yieldNow();
-  }
-}
-
-/** Check and strip the frame of a block read from `file` at `offset`. */
-export function unframeBlock(block: Uint8Array, where: { file: string; offset: number }): Uint8Array {
-  const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  const len = block.length >= 4 ? dv.getUint32(0, true) : -1;
-  if (len < 0 || len + 8 > block.length) {
-    throw new TokusimError('bad-length', `node block of ${block.length} bytes cannot hold its payload`, {
-      ...where,
-      expected: `<= ${block.length - 8}`,
-      actual: String(len),
-    });
-  }
-  const payload = block.subarray(4, 4 + len);
-  const stored = dv.getUint32(4 + len, true);
-  const actual = x1764(payload);
-  if (stored !== actual) {
-    throw new TokusimError('bad-checksum', 'node block checksum mismatch', {
-      ...where,
-      expected: `0x${stored.toString(16).padStart(8, '0')}`,
-      actual: `0x${actual.toString(16).padStart(8, '0')}`,
-    });
-  }
-  return payload;
-}
+export const NODE_SLICE_BYTES = 16 * 1024;
 
 async function readNode(file: DictionaryFile, b: bigint): Promise<Uint8Array> {
   // Blocknums fetched come from the file (a root, a child pointer), so an unknown one is damage.
@@ -268,16 +158,18 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
   checkpointHeaderDirty = false;
   /** True while a checkpoint includes this file. */
   pinnedByCheckpoint = false;
-  /** The storage's yield hook; when present, framing and cloning run in slices. */
-  private readonly yieldNow: (() => Promise<void>) | undefined;
+  /** The storage's yield hook; when present, cloning runs in steps (codec.cloneSteps). */
+  private readonly yieldNow: (() => Promise<void>) | null;
+  /** Frames and writes this dictionary's node blocks. */
+  private readonly sink: BlockSink;
 
   private readonly syncEveryBytes: number;
-  /** The end of the queue of sliced pre-write work (see inLane). */
-  private laneTail: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: DictionaryOptions<V>) {
-    this.yieldNow = cooperativeYield(opts.storage);
-    this.syncEveryBytes = opts.syncEveryBytes ?? (this.yieldNow !== undefined ? DEFAULT_SYNC_EVERY_BYTES : 0);
+    const caps = opts.storage.capabilities;
+    this.yieldNow = caps.yieldNow;
+    this.sink = caps.blockSinks?.() ?? plainBlockSink;
+    this.syncEveryBytes = opts.syncEveryBytes ?? (caps.realDevice ? DEFAULT_SYNC_EVERY_BYTES : 0);
     this.name = opts.path;
     this.filenum = opts.filenum;
     this.iname = opts.iname ?? opts.path;
@@ -340,39 +232,15 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         return { value, size: codec.sizeOf?.(value) ?? bytes.length };
       },
       flush: async (args: FlushArgs<V>) => {
-        const yieldNow = this.yieldNow;
-        const gathered = codec.serializeParts?.(args.value, args.blocknum);
-        const parts = gathered ?? [codec.serialize(args.value, args.blocknum)];
-        const total = totalLength(parts);
-        const big = total > NODE_SLICE_BYTES;
+        const parts = codec.serializeParts?.(args.value, args.blocknum) ?? [codec.serialize(args.value, args.blocknum)];
         // Measured before the bytes may be handed over (a codec's sizeOf may look at them).
-        const size = codec.sizeOf?.(args.value) ?? total;
-        // The payload in one private buffer from blockBuffers, copied (in slices where the
-        // storage yields) unless it is already one array.
-        const contiguous = (): Promise<Uint8Array> | Uint8Array =>
-          yieldNow !== undefined && big ? this.inLane(copySteps(parts, total), yieldNow) : runAll(copySteps(parts, total));
-        if (big && acceptsFramedPayload(this.file.handle)) {
-          if (allShared(parts)) {
-            // Parts on shared memory (CowBytes pages): the frame worker checksums and writes
-            // them where they are; this thread copies nothing.
-            await this.file.writeBlock(args.blocknum, FramedPayload.ofSharedParts(parts, args.value), args.forCheckpoint);
-            return size;
-          }
-          // The frame worker takes the payload's buffer away: a clone's own bytes when the
-          // codec promises them, otherwise a private copy.
-          const mine = gathered === undefined && args.isClone && codec.privateCloneBytes === true && ownsBufferFromStart(parts[0]!);
-          const own = mine ? parts[0]! : await contiguous();
-          await this.file.writeBlock(args.blocknum, new FramedPayload(own), args.forCheckpoint);
-          return size;
-        }
-        const copied = parts.length !== 1;
-        const bytes = copied ? await contiguous() : parts[0]!;
-        // The frame is padded here, so writeBlock writes it without another copy.
-        const framed = yieldNow !== undefined && big ? await this.inLane(frameBlockSteps(bytes), yieldNow) : frameBlock(bytes, { padTo512: true });
-        if (copied) blockBuffers.give(bytes.buffer as ArrayBuffer);
-        // realloc_on_disk happens synchronously here: the checkpoint path moves the block in
+        const size = codec.sizeOf?.(args.value) ?? totalLength(parts);
+        const disposable = codec.serializeParts === undefined && args.isClone && codec.privateCloneBytes === true;
+        // realloc_on_disk happens in writeBlock: the checkpoint path moves the block in
         // _current and _inprogress, the eviction path in _current only.
-        await this.file.writeBlock(args.blocknum, framed, args.forCheckpoint);
+        await this.sink.writeBlock({ parts, disposable, owner: args.value }, async (block: Uint8Array) => {
+          await this.file.writeBlock(args.blocknum, block, args.forCheckpoint);
+        });
         return size;
       },
       removeKey: (blocknum, forCheckpoint) => {
@@ -386,31 +254,18 @@ export class CheckpointableDictionary<V> implements CheckpointUserdata {
         return { clone: c, cloneSize: codec.sizeOf?.(c) ?? 1024 };
       };
       const cloneSteps = codec.cloneSteps;
-      if (cloneSteps !== undefined && this.yieldNow !== undefined) {
-        const sliced: SlicedCloneCallbacks<V> = {
+      const yieldNow = this.yieldNow;
+      if (cloneSteps !== undefined && yieldNow !== null) {
+        cb.slicedClone = {
           cloneSteps: function* (value, blocknum) {
             const c = yield* cloneSteps.call(codec, value, blocknum);
             return { clone: c, cloneSize: codec.sizeOf?.(c) ?? 1024 };
           },
-          yieldNow: this.yieldNow,
+          yieldNow,
         };
-        Object.assign(cb, sliced);
       }
     }
     return cb;
-  }
-
-  /**
-   * Run the sliced work that prepares a block for its write (gathering, copying or framing
-   * the payload) after the work queued before it has finished: one at a time, in order. With
-   * several writes in the window, running their slices round robin would finish them all at
-   * about the same time and leave the disk idle meanwhile; in order, each write starts as soon
-   * as its own bytes are ready.
-   */
-  private inLane<T>(steps: Generator<void, T, void>, yieldNow: () => Promise<void>): Promise<T> {
-    const run = this.laneTail.then(() => runSteps(steps, yieldNow));
-    this.laneTail = run.catch(() => undefined);
-    return run;
   }
 
   /** allocate_blocknum for a new node (pass it to Cachetable.put as the blocknum function). */

@@ -5,4 +5,4 @@ export * from './status.js';
 export * from './txn-provider.js';
 export * from './checkpointable-dictionary.js';
 export * from './checkpointer.js';
-export * from './cow-bytes.js';
+export * from './node-sink.js';

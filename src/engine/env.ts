@@ -64,7 +64,7 @@ import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../l
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
-import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
+import { defaultNodeStorage } from '../storage/node-storage.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
@@ -132,9 +132,9 @@ export interface EnvOptions {
   /**
    * Bytes of zeros the logger keeps written ahead of its write position in the current log
    * file (LogWriterOptions.preallocate), so durable commits overwrite space instead of growing
-   * the file. Default 4 MiB in 'sync' mode on real storage (one with the cooperative-yield
-   * capability, i.e. NodeStorage), 0 (off) otherwise, so simulated schedules stay as they
-   * were; cut at close and at rollover.
+   * the file. Default 4 MiB in 'sync' mode on a real device (capabilities.realDevice, i.e.
+   * NodeStorage), 0 (off) otherwise, so simulated schedules do not gain the extra writes;
+   * cut at close and at rollover.
    */
   logPreallocate?: number;
   /** Open without recovery, log or lock, for reading what is intact (like force-recovery). */
@@ -394,7 +394,7 @@ export class Env implements EnvCore {
     readonly options: EnvOptions,
   ) {
     this.readOnly = options.readOnly ?? false;
-    this.rawStorage = options.storage ?? new NodeStorage();
+    this.rawStorage = options.storage ?? defaultNodeStorage();
     // Read-only by construction: every call that could change the disk throws (a bug). A
     // writable environment writes through the lock's fence (fenced-storage.ts): once the lock
     // is lost, nothing more reaches the disk.
@@ -491,7 +491,7 @@ export class Env implements EnvCore {
       // instead, so a group commit costs one I/O (the writer falls back to fsync if the
       // storage cannot do it).
       dsync: this.durability === 'sync',
-      preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && cooperativeYield(this.storage) !== undefined ? DEFAULT_LOG_PREALLOCATE : 0),
+      preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && this.storage.capabilities.realDevice ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
     });
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;

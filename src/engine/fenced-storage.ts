@@ -8,31 +8,22 @@
  * Invariants:
  *  - No call that can change a file or a directory reaches the inner storage after fence()
  *    threw once (the fence keeps throwing: a lost lock is never regained).
- *  - Everything else is the inner storage's: the same bytes, errors and capabilities (dsync,
- *    pwriteSync, framed writes, yieldNow) are passed on unchanged.
+ *  - Everything else is the inner storage's: the same bytes, errors, dsync and capabilities
+ *    (the record is passed on as it is).
  */
-import { FRAMED_WRITES } from '../storage/frame-workers.js';
-import type { CooperativeStorage } from '../storage/node-storage.js';
-import type { OpenMode, OpenOptions, Storage, StorageFile } from '../storage/storage.js';
+import type { OpenMode, OpenOptions, Storage, StorageCapabilities, StorageFile } from '../storage/storage.js';
 
 export type Fence = () => void;
 
 class FencedFile implements StorageFile {
-  readonly [FRAMED_WRITES]: boolean;
-  pwriteSync?: (data: Uint8Array, offset: number) => void;
-
   constructor(
     private readonly inner: StorageFile,
     private readonly fence: Fence,
-  ) {
-    this[FRAMED_WRITES] = (inner as { [FRAMED_WRITES]?: unknown })[FRAMED_WRITES] === true;
-    const sync = inner.pwriteSync;
-    if (sync !== undefined) {
-      this.pwriteSync = (data, offset) => {
-        fence();
-        sync.call(inner, data, offset);
-      };
-    }
+  ) {}
+
+  pwriteSync(data: Uint8Array, offset: number): void {
+    this.fence();
+    this.inner.pwriteSync(data, offset);
   }
 
   get path(): string {
@@ -72,14 +63,13 @@ class FencedFile implements StorageFile {
 }
 
 export class FencedStorage implements Storage {
-  yieldNow?: () => Promise<void>;
-
   constructor(
     readonly inner: Storage,
     private readonly fence: Fence,
-  ) {
-    const y = (inner as Partial<CooperativeStorage>).yieldNow;
-    if (typeof y === 'function') this.yieldNow = () => y.call(inner);
+  ) {}
+
+  get capabilities(): StorageCapabilities {
+    return this.inner.capabilities;
   }
 
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile> {

@@ -44,7 +44,6 @@ import { invariant } from '../base/errors.js';
 import { encodeLogFileHeader, LOG_FILE_HEADER_SIZE, TOKU_LOG_VERSION } from '../format/log-header.js';
 import type { LogRecord, LogRecordFields, LogRecordName } from '../format/record-types.js';
 import type { Clock } from '../storage/clock.js';
-import { cooperativeYield } from '../storage/node-storage.js';
 import { ioErrorCode } from '../storage/io-error.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { readLastEntryOfFile } from './cursor.js';
@@ -377,7 +376,7 @@ export class LogWriter {
     const file = this.current;
     // Never let an extension's zeros land on log bytes: wait for one still zeroing this range.
     if (this.extending !== undefined && offset + bytes.length > this.extendFrom) await this.extending;
-    if (onThisThread && file.dsync === true && file.pwriteSync !== undefined) {
+    if (onThisThread && file.dsync === true && this.storage.capabilities.syncWrites) {
       file.pwriteSync(bytes, offset);
       this.counters.writesOnThisThread++;
     } else await file.pwrite(bytes, offset);
@@ -410,11 +409,11 @@ export class LogWriter {
    * durable write is short enough that starting it at once, with the commits the other
    * clients log meanwhile going into the next one, overlaps their work with the disk
    * (measured, 8 writers: 1.2-1.4x classic-level without the wait, 0.94-1.0x with it).
-   * Simulated storage (no cooperative-yield capability) never waits here, so its schedule
-   * stays exactly as deterministic as before.
+   * Only on a real device: simulated storage never waits here, so its schedule does not
+   * depend on the host's event loop.
    */
   private async gatherCommits(): Promise<void> {
-    if (this.lastSyncWaiters > 1 && this.current.dsync !== true && cooperativeYield(this.storage) !== undefined) {
+    if (this.lastSyncWaiters > 1 && this.current.dsync !== true && this.storage.capabilities.realDevice) {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

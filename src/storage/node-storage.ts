@@ -2,8 +2,9 @@
  * Storage on the real file system (node:fs/promises), with real syncs: for files fdatasync
  * by default (FileHandle.datasync(): the data and the metadata needed to read it back, such
  * as the file size — what the log and dictionary files need; LevelDB syncs the same way) or a
- * full fsync with `{ fileSync: 'fsync' }` (what PerconaFT calls); for directories, for directories, opening the directory read-only and syncing that descriptor
- * (what PerconaFT does with fsync on the directory fd after creating or renaming files).
+ * full fsync with `{ fileSync: 'fsync' }` (what PerconaFT calls); for directories, opening the
+ * directory read-only and syncing that descriptor (what PerconaFT does with fsync on the
+ * directory fd after creating or renaming files).
  *
  * Invariants:
  *  - pread fills the buffer unless EOF is reached first; pwrite writes every byte or throws.
@@ -11,25 +12,21 @@
  *  - A handle that was closed refuses every later operation (EBADF), without touching the OS;
  *    a read-only handle refuses pwrite and truncate (EBADF) the same way.
  *  - A handle opened with `{ dsync: true }` (writable modes only) carries O_DSYNC, so each
- *    pwrite (framed ones too: same descriptor) is durable when it resolves; `dsync` says so.
+ *    pwrite (a frame writer's too: same descriptor) is durable when it resolves; `dsync` says so.
  *  - mkdir creates missing parents and succeeds if the directory already exists.
- *  - yieldNow() (the optional CooperativeStorage capability) resolves on a later turn of the
- *    event loop, after pending I/O callbacks and other ready tasks have run. SimStorage has no
- *    such capability, so code that slices its work only when it is present stays exactly as
- *    deterministic as before under simulation.
- *  - pwrite of a FramedPayload (frame-workers.ts) writes its frame through the storage's frame
- *    worker pool: checksummed and written off the main thread, with the same bytes and the same
- *    io errors as a plain pwrite of the framed block. close() on a file waits for its framed
- *    writes still in flight; NodeStorage.close() shuts the pool down (it never keeps the
- *    process alive while idle either way).
+ *  - capabilities.yieldNow resolves on a later turn of the event loop, after pending I/O
+ *    callbacks and other ready tasks have run.
+ *  - A pwrite whose data an installed FrameWriter claims goes to that writer, on the same
+ *    descriptor, with the same io errors; close() on a file waits for its writes still in the
+ *    writer's hands, and NodeStorage.close() closes the writer. Without an installed writer
+ *    (the plain NodeStorage) every pwrite is a plain one.
  */
 import * as fs from 'node:fs/promises';
 import { constants as fsConstants, write as writeWithCallback, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { invariant } from '../base/errors.js';
 import { ioError } from './io-error.js';
-import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
-import { DEFAULT_FRAME_WORKER_NICE, FRAMED_WRITES, FramedPayload, FrameWorkerPool, type FrameWriteMode } from './frame-workers.js';
+import type { BlockSink, OpenMode, OpenOptions, Storage, StorageCapabilities, StorageFile } from './storage.js';
 
 function codeOf(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err) {
@@ -72,23 +69,35 @@ function checkRange(op: string, path: string, offset: number): void {
   }
 }
 
+/**
+ * Writes blocks of a kind only it knows (the fast paths' framed node blocks, written off the
+ * main thread) on a NodeStorage's descriptors. Installed with NodeStorage.install.
+ */
+export interface FrameWriter {
+  /** True when `data` is a block this writer writes (a stand-in, not plain bytes). */
+  claims(data: Uint8Array): boolean;
+  /** Write the claimed block `data` at `position` of descriptor `fd` (the file at `path`). */
+  write(fd: number, path: string, data: Uint8Array, position: number): Promise<void>;
+  /** Stop whatever the writer runs (threads); a later write may start it again. */
+  close(): Promise<void>;
+}
+
+/** A writable or read-only handle of a {@link NodeStorage}. */
 class NodeFile implements StorageFile {
   private handle: fs.FileHandle | undefined;
-  /** Framed writes still running on the frame workers (close waits for them). */
+  /** Writes still in the frame writer's hands (close waits for them). */
   private framedInFlight = new Set<Promise<void>>();
-  readonly [FRAMED_WRITES]: boolean;
 
   constructor(
     readonly path: string,
     handle: fs.FileHandle,
     private readonly writable: boolean,
-    private readonly frames: (() => FrameWorkerPool) | undefined,
+    private readonly frames: FrameWriter | null,
     private readonly fullSync = false,
     /** Opened with O_DSYNC (set only for writable handles on platforms that have the flag). */
     readonly dsync = false,
   ) {
     this.handle = handle;
-    this[FRAMED_WRITES] = frames !== undefined;
   }
 
   /** The OS reports EBADF or EINVAL for writes through a read-only descriptor; say EBADF always. */
@@ -120,7 +129,7 @@ class NodeFile implements StorageFile {
 
   pwriteSync(data: Uint8Array, offset: number): void {
     checkRange('pwrite', this.path, offset);
-    invariant(!(data instanceof FramedPayload), 'a framed payload is written through pwrite');
+    invariant(this.frames?.claims(data) !== true, 'a frame writer\'s block is written through pwrite');
     const h = this.liveWritable('pwrite');
     let done = 0;
     while (done < data.length) {
@@ -138,7 +147,7 @@ class NodeFile implements StorageFile {
   async pwrite(data: Uint8Array, offset: number): Promise<void> {
     checkRange('pwrite', this.path, offset);
     const h = this.liveWritable('pwrite');
-    if (data instanceof FramedPayload) return this.pwriteFramed(h, data, offset);
+    if (this.frames?.claims(data) === true) return this.pwriteFramed(h, this.frames, data, offset);
     await attempt('pwrite', this.path, async () => {
       let done = 0;
       while (done < data.length) {
@@ -151,9 +160,8 @@ class NodeFile implements StorageFile {
     });
   }
 
-  private async pwriteFramed(h: fs.FileHandle, data: FramedPayload, offset: number): Promise<void> {
-    if (this.frames === undefined) throw ioError('pwrite', this.path, 'EINVAL', 'this storage has no frame workers');
-    const w = this.frames().write(h.fd, this.path, data, offset);
+  private async pwriteFramed(h: fs.FileHandle, frames: FrameWriter, data: Uint8Array, offset: number): Promise<void> {
+    const w = frames.write(h.fd, this.path, data, offset);
     const tracked = w.then(
       () => undefined,
       () => undefined,
@@ -197,24 +205,6 @@ function compareBytewise(a: string, b: string): number {
 }
 
 /**
- * Optional capability of a Storage whose I/O really runs beside the caller (NodeStorage: on
- * libuv's threads). Long synchronous work above it (checksumming or copying a large node) is
- * cut into bounded slices with a yieldNow() between them, so other tasks (client pins, I/O
- * completions) are not held up by one long step; PerconaFT gets this from running the
- * checkpointer on its own thread.
- */
-export interface CooperativeStorage {
-  /** Resolves on a later turn of the event loop, so that long work can let other tasks run. */
-  yieldNow(): Promise<void>;
-}
-
-/** The storage's yield hook, or undefined when it has none (SimStorage: run slices back to back). */
-export function cooperativeYield(storage: Storage): (() => Promise<void>) | undefined {
-  const y = (storage as Partial<CooperativeStorage>).yieldNow;
-  return typeof y === 'function' ? () => y.call(storage) : undefined;
-}
-
-/**
  * Paces cooperative work across the whole event loop: every task that calls yieldNow() joins
  * one FIFO queue, and each turn of the loop (one setImmediate) resumes queued tasks, round
  * robin, only until TURN_BUDGET_MS of the turn has gone; the rest wait for the next turn. So
@@ -222,12 +212,10 @@ export function cooperativeYield(storage: Storage): (() => Promise<void>) | unde
  * one turn carries at most about the budget plus one slice of their work, and everything
  * else that is ready (client pins, I/O callbacks) runs between turns.
  *
- * The budget is 2 us, about one 16 KiB copy slice: a turn of the loop in which clients pin
- * without waiting takes 2-3 us, so a larger budget (10 us before) made every turn that carried
- * checkpoint work several times slower than a quiet one (measured: client p99 during a
- * checkpoint 4-7x the quiet p99 with 10 us and 64 KiB copy slices, about 2.5x with 2 us and
- * 16 KiB). Under client load the checkpoint's main-thread share shrinks accordingly; with no
- * client the turns run back to back and the checkpoint's speed is unchanged.
+ * The budget is about one 16 KiB copy slice, about what a turn of the loop in which clients
+ * pin without waiting takes, so a turn that carries checkpoint work is not much slower than a
+ * quiet one (docs/checkpoint.md, "turn budget"). With no client the turns run back to back
+ * and the checkpoint's speed does not depend on it.
  */
 const TURN_BUDGET_MS = 0.002;
 const turnQueue: Array<() => void> = [];
@@ -264,71 +252,46 @@ export interface NodeStorageOptions {
    * metadata needed to read it, e.g. a grown size) or 'fsync' (fsync(2): also timestamps).
    */
   fileSync?: 'datasync' | 'fsync';
-  /**
-   * Worker threads that checksum and write framed node blocks off the main thread (default
-   * DEFAULT_FRAME_WORKERS; 0 turns the capability off, so pwrite of a FramedPayload is
-   * refused and acceptsFramedPayload says false).
-   */
-  frameWorkers?: number;
-  /**
-   * 'worker-sync' (default): each worker checksums and writes its blocks itself; 'worker': it
-   * hands the write to libuv's I/O threads; 'libuv': it checksums, the main thread writes.
-   */
-  frameWriteMode?: FrameWriteMode;
-  /** The frame workers' nice value on Linux (0..19, default 10: below the client threads). */
-  frameWorkerNice?: number;
 }
 
-/**
- * Two frame workers that write their blocks themselves. Measured with checkpoint-bench (256 MB
- * of 256 KiB CowBytes nodes, 2-core VM, alternating runs): a checkpoint into freed space ran
- * at 69-83% of the raw overwrite speed this way, against 58-75% with one worker handing its
- * writes to libuv's four I/O threads, whose concurrent writes to one file spin on its inode
- * lock and wake other threads for every block; client p99 during a checkpoint was the same.
- */
-export const DEFAULT_FRAME_WORKERS = 2;
-/** How a {@link NodeStorage} writes large frames when no option says otherwise. */
-export const DEFAULT_FRAME_WRITE_MODE: FrameWriteMode = 'worker-sync';
-
 /** A {@link Storage} over real files (node:fs) under a directory. */
-export class NodeStorage implements Storage, CooperativeStorage {
-  private pool: FrameWorkerPool | undefined;
-  private readonly frameWorkers: number;
-  private readonly frameWriteMode: FrameWriteMode;
-  private readonly frameWorkerNice: number;
+export class NodeStorage implements Storage {
   private readonly fullSync: boolean;
+  private frames: FrameWriter | null = null;
+  private sinks: (() => BlockSink) | null = null;
+  private caps: StorageCapabilities;
 
   /** A storage over the real file system, configured by opts. */
   constructor(opts: NodeStorageOptions = {}) {
-    this.frameWorkers = opts.frameWorkers ?? DEFAULT_FRAME_WORKERS;
     this.fullSync = opts.fileSync === 'fsync';
-    this.frameWriteMode = opts.frameWriteMode ?? DEFAULT_FRAME_WRITE_MODE;
-    this.frameWorkerNice = opts.frameWorkerNice ?? DEFAULT_FRAME_WORKER_NICE;
-    invariant(Number.isInteger(this.frameWorkers) && this.frameWorkers >= 0, () => `frameWorkers ${this.frameWorkers}`);
+    this.caps = this.capabilitiesNow();
   }
 
-  /** How often the frame worker pool spread writes over all its workers, and how often it kept to one (its caller was busy). */
-  get frameWorkerSpread(): { all: number; one: number } {
-    return { ...(this.pool?.spread ?? { all: 0, one: 0 }) };
+  /** Real device, yield hook, synchronous writes, and a block sink when one was installed. */
+  get capabilities(): StorageCapabilities {
+    return this.caps;
   }
 
-  /** Frame worker threads running now (they start on the first framed write). */
-  get frameWorkersRunning(): number {
-    return this.pool?.running ?? 0;
+  private capabilitiesNow(): StorageCapabilities {
+    return Object.freeze({ realDevice: true, yieldNow: nextTurn, syncWrites: true, blockSinks: this.sinks });
   }
 
-  /** Stop the frame workers (files stay usable; a later framed write starts them again). */
+  /**
+   * Add a faster way to write node blocks (the fast paths, src/fast/, call this once on a
+   * fresh storage, before anyone opens a file): `blockSinks` becomes the capability of that
+   * name, and pwrites of the blocks `frames` claims go to it. Files opened before keep writing
+   * plainly.
+   */
+  install(ext: { blockSinks: () => BlockSink; frames?: FrameWriter }): void {
+    invariant(this.sinks === null, 'fast paths are installed on a NodeStorage once');
+    this.sinks = ext.blockSinks;
+    this.frames = ext.frames ?? null;
+    this.caps = this.capabilitiesNow();
+  }
+
+  /** Stop what an installed frame writer runs (files stay usable; a later framed write starts it again). */
   async close(): Promise<void> {
-    const p = this.pool;
-    this.pool = undefined;
-    await p?.close();
-  }
-
-  private framePool = (): FrameWorkerPool => (this.pool ??= new FrameWorkerPool(this.frameWorkers, this.frameWriteMode, this.frameWorkerNice));
-
-  /** A macrotask boundary: I/O callbacks and other ready tasks run before it resolves. */
-  yieldNow(): Promise<void> {
-    return nextTurn();
+    await this.frames?.close();
   }
 
   /** Opens the file at path in the given mode (creating it when the mode allows); I/O failures become storage errors naming the path. */
@@ -344,7 +307,7 @@ export class NodeStorage implements Storage, CooperativeStorage {
       await handle.close();
       throw ioError(`open(${mode})`, path, 'EISDIR');
     }
-    return new NodeFile(path, handle, mode !== 'read', this.frameWorkers > 0 ? this.framePool : undefined, this.fullSync, dsync);
+    return new NodeFile(path, handle, mode !== 'read', this.frames, this.fullSync, dsync);
   }
 
   /** True when an entry (of any kind, symbolic links included) exists at path. */
@@ -395,4 +358,23 @@ export class NodeStorage implements Storage, CooperativeStorage {
       }
     });
   }
+}
+
+/** What the Node entry does to every NodeStorage made by {@link defaultNodeStorage}. */
+let defaultSetup: ((storage: NodeStorage) => void) | null = null;
+
+/**
+ * Set what is done to every NodeStorage made by {@link defaultNodeStorage} from now on. The
+ * Node entry (src/node/fast-defaults.ts) installs the fast paths this way, so the library's
+ * core never imports them; without it a default NodeStorage is the plain one.
+ */
+export function setDefaultNodeStorageSetup(setup: ((storage: NodeStorage) => void) | null): void {
+  defaultSetup = setup;
+}
+
+/** The NodeStorage a caller gets when it names none (Env.open, TokusimLevel). */
+export function defaultNodeStorage(): NodeStorage {
+  const s = new NodeStorage();
+  defaultSetup?.(s);
+  return s;
 }

@@ -14,7 +14,7 @@
  *    truncate and read as zeros unless a page holds them.
  */
 import { ioError } from './io-error.js';
-import { baseName, dirName, joinPath, type OpenMode, type OpenOptions, type Storage, type StorageFile } from './storage.js';
+import { baseName, dirName, joinPath, PLAIN_CAPABILITIES, type OpenMode, type OpenOptions, type Storage, type StorageCapabilities, type StorageFile } from './storage.js';
 
 const PAGE = 4096;
 
@@ -121,6 +121,10 @@ class OverlayFile implements StorageFile {
     this.live('close');
     this.closed = true;
   }
+  /** Refused: overlay writes go to memory through pwrite (capabilities.syncWrites is false). */
+  pwriteSync(): void {
+    throw ioError('pwrite', this.path, 'ENOTSUP', 'an overlay has no synchronous writes');
+  }
 }
 
 function norm(path: string): string {
@@ -129,6 +133,12 @@ function norm(path: string): string {
 }
 
 export class OverlayStorage implements Storage {
+  /**
+   * The plain capabilities, whatever the base offers: every change stays in memory, so the
+   * policies of a real device (background syncs, preallocation) and the base's fast block
+   * writes would only cost memory or reach the base's files.
+   */
+  readonly capabilities: StorageCapabilities = PLAIN_CAPABILITIES;
   /** Files by path: an inode, or null when removed in the overlay. */
   private readonly entries = new Map<string, OverlayInode | null>();
   private readonly newDirs = new Set<string>();

@@ -10,7 +10,7 @@
  *    unlink, fsyncDir) throws an InvariantError: a read-only path that tries is a bug.
  */
 import { invariant } from '../base/errors.js';
-import type { OpenMode, Storage, StorageFile } from './storage.js';
+import type { OpenMode, Storage, StorageCapabilities, StorageFile } from './storage.js';
 
 function refuse(op: string, path: string): never {
   invariant(false, `a read-only open tried to ${op} ${path}`);
@@ -39,10 +39,18 @@ class ReadOnlyFile implements StorageFile {
   async fsync(): Promise<void> {
     refuse('fsync', this.inner.path);
   }
+  pwriteSync(): void {
+    refuse('write', this.inner.path);
+  }
 }
 
 export class ReadOnlyStorage implements Storage {
-  constructor(readonly base: Storage) {}
+  /** The base's, less what only writers use (synchronous writes, block sinks). */
+  readonly capabilities: StorageCapabilities;
+
+  constructor(readonly base: Storage) {
+    this.capabilities = Object.freeze({ ...base.capabilities, syncWrites: false, blockSinks: null });
+  }
 
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
     if (mode === 'create' || mode === 'create-exclusive') refuse(`create (${mode})`, path);

@@ -51,8 +51,8 @@
 import { TokusimError, invariant } from '../base/errors.js';
 import { Prng } from '../base/prng.js';
 import { ioError } from './io-error.js';
-import { baseName, dirName, MachineHalted } from './storage.js';
-import type { OpenMode, OpenOptions, Storage, StorageFile } from './storage.js';
+import { baseName, dirName, MachineHalted, PLAIN_CAPABILITIES } from './storage.js';
+import type { OpenMode, OpenOptions, Storage, StorageCapabilities, StorageFile } from './storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -455,6 +455,11 @@ class SimFile implements StorageFile {
       this.closed = true;
     });
   }
+
+  /** Refused: every write goes through the seeded I/O schedule (capabilities.syncWrites is false). */
+  pwriteSync(): void {
+    throw ioError('pwrite', this.path, 'ENOTSUP', 'the simulated disk has no synchronous writes');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,6 +468,8 @@ class SimFile implements StorageFile {
 
 /** An in-memory, deterministic {@link Storage} that keeps what is durable apart from what is only written, and at a crash decides from a seed which unsynced writes survive, are dropped or are torn. */
 export class SimStorage implements Storage {
+  /** Nothing beyond the interface: no yields, no synchronous writes, no real device. */
+  readonly capabilities: StorageCapabilities = PLAIN_CAPABILITIES;
   /** Bumped by every crash; handles from an older generation are dead. */
   generation = 0;
   /** Torn writes split only at multiples of this many bytes. */

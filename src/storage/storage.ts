@@ -17,6 +17,10 @@
  *    An implementation that cannot honour the option leaves `dsync` unset, so callers that
  *    check the property fall back to fsync() and stay correct.
  *  - Operations on a closed handle throw a TokusimError of kind 'io'.
+ *  - `capabilities` never changes while a caller holds the storage, except that the Node
+ *    entry may add a block sink to a fresh NodeStorage before anyone uses it.
+ *  - pwriteSync on a storage whose capabilities say `syncWrites: false` throws a TokusimError
+ *    of kind 'io' (ENOTSUP) and changes nothing.
  */
 
 export type OpenMode =
@@ -51,12 +55,12 @@ export interface StorageFile {
   /** Write all of data at offset (growing the file, zero-filling any gap). */
   pwrite(data: Uint8Array, offset: number): Promise<void>;
   /**
-   * Optional: pwrite done on the calling thread, returning when the bytes are written (and,
-   * on a dsync handle, durable). Offered only where it saves real work (NodeStorage: no
-   * thread-pool round trip); callers use it when the caller has nothing else to do meanwhile.
-   * Same bytes and errors as pwrite.
+   * pwrite done on the calling thread, returning when the bytes are written (and, on a dsync
+   * handle, durable). Works only where the storage's capabilities say `syncWrites` (it saves
+   * real work there: no thread-pool round trip); elsewhere it throws ENOTSUP. Callers use it
+   * when they have nothing else to do meanwhile. Same bytes and errors as pwrite.
    */
-  pwriteSync?(data: Uint8Array, offset: number): void;
+  pwriteSync(data: Uint8Array, offset: number): void;
   /** Current size in bytes (what a reader would see now, durable or not). */
   size(): Promise<number>;
   /** Sets the file's size in bytes, cutting it or extending it with zeros. */
@@ -69,6 +73,8 @@ export interface StorageFile {
 
 /** The file system interface the whole engine runs on, implemented by {@link NodeStorage} (real files) and {@link SimStorage} (in-memory, fault injecting). */
 export interface Storage {
+  /** What this storage offers beyond the operations every storage has (see {@link StorageCapabilities}). */
+  readonly capabilities: StorageCapabilities;
   /** Opens the file at path in the given mode (creating it when the mode allows). */
   open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile>;
   /** True when an entry exists at path. */
@@ -90,6 +96,64 @@ export interface Storage {
   unlink(path: string): Promise<void>;
   /** Makes the entries of directory dir (creations, renames, removals) durable. */
   fsyncDir(dir: string): Promise<void>;
+}
+
+/**
+ * What a storage offers beyond the plain interface, in one record, so code above the storage
+ * layer asks one question of any storage (wrappers such as FencedStorage forward it) instead
+ * of testing for optional members or concrete classes.
+ */
+export interface StorageCapabilities {
+  /**
+   * The files live on a real device, where each call costs real time and the OS overlaps I/O
+   * with the caller (NodeStorage). Policies that only pay on such a device key on this:
+   * background fsyncs during a checkpoint, log preallocation, letting a group commit gather.
+   * False on an in-memory disk (SimStorage), where they would only add calls and change the
+   * seeded schedule.
+   */
+  readonly realDevice: boolean;
+  /**
+   * Resolves on a later turn of the event loop, after pending I/O callbacks and other ready
+   * tasks have run: long synchronous work above the storage (cloning or framing a large node)
+   * is cut into slices with a yield between them. Null where slices run back to back (SimStorage,
+   * whose schedule must not depend on the host's event loop).
+   */
+  readonly yieldNow: (() => Promise<void>) | null;
+  /** StorageFile.pwriteSync works on this storage's writable handles. */
+  readonly syncWrites: boolean;
+  /**
+   * Makes the sink that frames and writes the node blocks of one dictionary, when this storage
+   * has a faster way than the plain one (the fast paths, src/fast/, install it on a
+   * NodeStorage); null: the plain sink (checkpoint/node-sink.ts).
+   */
+  readonly blockSinks: (() => BlockSink) | null;
+}
+
+/** The capabilities of a storage that offers nothing beyond the interface. */
+export const PLAIN_CAPABILITIES: StorageCapabilities = Object.freeze({ realDevice: false, yieldNow: null, syncWrites: false, blockSinks: null });
+
+/** A node's serialized bytes on their way to a block (see {@link BlockSink}). */
+export interface BlockPayload {
+  /** The payload as consecutive parts (their concatenation is the payload); only read. */
+  readonly parts: readonly Uint8Array[];
+  /**
+   * The payload is parts[0] alone and nothing else will ever use it (a clone's private
+   * bytes), so a sink may take its buffer instead of copying it.
+   */
+  readonly disposable: boolean;
+  /** What the parts belong to; a sink keeps it reachable until the block is written. */
+  readonly owner: unknown;
+}
+
+/**
+ * Frames node payloads as blocks ([LE32 length][payload][LE32 x1764(payload)][zeros to a
+ * multiple of 512], format/block-frame.ts) and writes them. `write` is the dictionary's: it
+ * places a block of the given bytes (a multiple of 512 long) in the file and writes it there;
+ * a sink calls it exactly once per block, with bytes (or a stand-in the storage's pwrite
+ * accepts) whose length is the padded frame length.
+ */
+export interface BlockSink {
+  writeBlock(payload: BlockPayload, write: (block: Uint8Array) => Promise<void>): Promise<void>;
 }
 
 /** Join path parts with '/', collapsing duplicate separators. */

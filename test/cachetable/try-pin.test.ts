@@ -183,7 +183,7 @@ describe('tryGetAndPin (non-blocking pin)', () => {
         return 1;
       },
       clone: (v) => ({ clone: { ...v }, cloneSize: 1 }),
-      ...{
+      slicedClone: {
         cloneSteps: function* (v: { v: number }) {
           yield;
           return { clone: { ...v }, cloneSize: 1 };

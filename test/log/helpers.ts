@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeStorage } from '../../src/storage/node-storage.js';
-import type { OpenMode, Storage, StorageFile } from '../../src/storage/storage.js';
+import { PLAIN_CAPABILITIES, type OpenMode, type Storage, type StorageFile } from '../../src/storage/storage.js';
 
 export const FIXTURES = join(import.meta.dirname, '../../fixtures/perconaft');
 export const S4 = join(FIXTURES, 'S4_rollover');
@@ -27,6 +27,7 @@ export function lsnCrcFromLogprint(path: string): Array<{ lsn: bigint; crc: numb
 export class CountingStorage implements Storage {
   fileFsyncs = 0;
   dirFsyncs = 0;
+  readonly capabilities = PLAIN_CAPABILITIES;
   constructor(readonly inner: Storage = new NodeStorage()) {}
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
     const f = await this.inner.open(path, mode);
@@ -35,6 +36,9 @@ export class CountingStorage implements Storage {
       path: f.path,
       pread: (b, o) => f.pread(b, o),
       pwrite: (d, o) => f.pwrite(d, o),
+      pwriteSync: () => {
+        throw new Error('CountingStorage has no synchronous writes');
+      },
       size: () => f.size(),
       truncate: (n) => f.truncate(n),
       async fsync() {

@@ -70,12 +70,16 @@ import { newFtHeader } from '../../src/format/ft-header.js';
 import { x1764 } from '../../src/format/x1764.js';
 import { LogWriter } from '../../src/log/writer.js';
 import { RealClock } from '../../src/storage/clock.js';
-import { DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, NodeStorage } from '../../src/storage/node-storage.js';
-import type { FrameWriteMode } from '../../src/storage/frame-workers.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import type { StorageCapabilities } from '../../src/storage/storage.js';
+import type { FrameWriteMode } from '../../src/fast/frame-workers.js';
+import { DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, installFastPaths, installX1764Kernel, type FastPaths } from '../../src/fast/install.js';
 import { Prng } from '../../src/base/prng.js';
-import { blockBuffers } from '../../src/storage/buffer-pool.js';
-import { CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
+import { blockBuffers } from '../../src/fast/buffer-pool.js';
+import { CowBytes, cowBytesCodec } from '../../src/fast/cow-bytes.js';
 import { Figures } from './figures.js';
+
+installX1764Kernel();
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = process.env['BENCH_DIR'] ?? join(ROOT, 'bench-data', 'checkpoint');
@@ -196,10 +200,20 @@ function touch(v: BenchValue): void {
   else v[0] = (v[0]! + 1) & 0xff;
 }
 
-/** NodeStorage, without its yield hook when BENCH_SLICED=0. */
+/** NodeStorage without its yield hook (BENCH_SLICED=0). */
+class UnslicedNodeStorage extends NodeStorage {
+  override get capabilities(): StorageCapabilities {
+    return { ...super.capabilities, yieldNow: null };
+  }
+}
+
+/** What installFastPaths installed on each bench storage. */
+const fastPathsOf = new WeakMap<NodeStorage, FastPaths>();
+
+/** NodeStorage with the fast paths, without its yield hook when BENCH_SLICED=0. */
 function benchStorage(): NodeStorage {
-  const storage = new NodeStorage({ frameWorkers: FRAME_WORKERS, frameWriteMode: FRAME_MODE, ...(FRAME_NICE !== undefined ? { frameWorkerNice: FRAME_NICE } : {}) });
-  if (!SLICED) Object.defineProperty(storage, 'yieldNow', { value: undefined });
+  const storage = SLICED ? new NodeStorage() : new UnslicedNodeStorage();
+  fastPathsOf.set(storage, installFastPaths(storage, { frameWorkers: FRAME_WORKERS, frameWriteMode: FRAME_MODE, ...(FRAME_NICE !== undefined ? { frameWorkerNice: FRAME_NICE } : {}) }));
   return storage;
 }
 
@@ -563,7 +577,7 @@ async function throughput(withClone: Setup, nodeBytes: number): Promise<void> {
     quietDisk();
     rawOver.push(await rawWrite(bytes, true));
   }
-  const spread = withClone.storage.frameWorkerSpread;
+  const spread = fastPathsOf.get(withClone.storage)?.frameWorkerSpread ?? { all: 0, one: 0 };
   await close(withClone);
   const all = median(runs.map((r) => r.mbps));
   const into = runs.filter((r) => !r.grew).map((r) => r.mbps);

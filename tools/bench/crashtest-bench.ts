@@ -5,6 +5,10 @@
  */
 import { crashtest } from '../../src/sim/crashtest.js';
 import { runExhaustive } from '../../src/sim/exhaustive.js';
+import { useFastChecksums } from '../../src/node/fast-defaults.js';
+
+// Checksums as fast as in the Node entry (the simulated disk itself gets no fast paths).
+useFastChecksums();
 
 const scale = Math.max(0.1, Number(process.env['BENCH_SCALE'] ?? '1'));
 

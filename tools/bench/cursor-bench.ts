@@ -18,6 +18,11 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Env } from '../../src/engine/env.js';
+import { useFastChecksums, useFastPathsByDefault } from '../../src/node/fast-defaults.js';
+
+// The fast paths, as the Node entry gives them to every default NodeStorage (src/node/).
+useFastPathsByDefault();
+useFastChecksums();
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DATA = join(ROOT, 'bench-data', 'cursor');

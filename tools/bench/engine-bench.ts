@@ -26,7 +26,13 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ClassicLevel } from 'classic-level';
 import { Env } from '../../src/engine/env.js';
-import { NodeStorage } from '../../src/storage/node-storage.js';
+import { defaultNodeStorage, NodeStorage } from '../../src/storage/node-storage.js';
+import { installFastPaths } from '../../src/fast/install.js';
+import { useFastChecksums, useFastPathsByDefault } from '../../src/node/fast-defaults.js';
+
+// The fast paths, as the Node entry gives them to every default NodeStorage (src/node/).
+useFastPathsByDefault();
+useFastChecksums();
 import { Prng } from '../../src/base/prng.js';
 import type { OpenMode, StorageFile } from '../../src/storage/storage.js';
 import { Figures } from './figures.js';
@@ -70,8 +76,13 @@ class NoDsyncStorage extends NodeStorage {
 }
 const USE_DSYNC = process.env['BENCH_DSYNC'] !== '0';
 
+function withFastPaths<S extends NodeStorage>(storage: S): S {
+  installFastPaths(storage);
+  return storage;
+}
+
 function openEnv(dir: string, durability: 'sync' | 'none', lgMax?: number): Promise<Env> {
-  return Env.open(dir, { storage: USE_DSYNC ? new NodeStorage() : new NoDsyncStorage(), durability, checkpointPeriodMs: 0, owner: 'engine-bench', cacheSize: 512 << 20, ...(lgMax !== undefined ? { lgMax } : {}) });
+  return Env.open(dir, { storage: USE_DSYNC ? defaultNodeStorage() : withFastPaths(new NoDsyncStorage()), durability, checkpointPeriodMs: 0, owner: 'engine-bench', cacheSize: 512 << 20, ...(lgMax !== undefined ? { lgMax } : {}) });
 }
 
 /** Shuffled key order (deterministic). */

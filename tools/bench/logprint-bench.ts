@@ -25,6 +25,9 @@ import { performance } from 'node:perf_hooks';
 import { synthesizeLog } from '../../src/log/synth.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { Figures } from './figures.js';
+import { useFastChecksums } from '../../src/node/fast-defaults.js';
+
+useFastChecksums();
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist', 'tools');

@@ -4,6 +4,7 @@
  * main-thread path does, keep the PAIRs' own values intact when a codec's clone shares bytes
  * with them, and stay sharp while clients rewrite nodes during the checkpoint.
  */
+import { fastNodeStorage } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -100,13 +101,13 @@ describe('checkpoint writes through frame workers', () => {
   const refill = (_v: Uint8Array, i: number): Uint8Array => new Uint8Array(NODE).fill(100 + i);
 
   it('Scenario: a checkpoint on frame workers leaves the dictionary file byte for byte as the main-thread path does', async () => {
-    const off = new NodeStorage({ frameWorkers: 0 });
-    const on = new NodeStorage({ frameWorkers: 2 });
+    const off = fastNodeStorage({ frameWorkers: 0 });
+    const on = fastNodeStorage({ frameWorkers: 2 });
     const a = await run(join(root, 'main'), off, privateCodec, fill, refill);
     const b = await run(join(root, 'workers'), on, privateCodec, fill, refill);
-    expect(on.frameWorkersRunning).toBeGreaterThan(0);
+    expect(on.fast.frameWorkersRunning).toBeGreaterThan(0);
     await on.close();
-    expect(on.frameWorkersRunning).toBe(0);
+    expect(on.fast.frameWorkersRunning).toBe(0);
     // The header slot holds a time of last modification from a virtual clock: equal too.
     expect(b.file.length).toBe(a.file.length);
     expect(b.file.equals(a.file)).toBe(true);
@@ -118,7 +119,7 @@ describe('checkpoint writes through frame workers', () => {
   });
 
   it('Scenario: when a clone shares bytes with its PAIR, the write copies them and the PAIR keeps its value', async () => {
-    const storage = new NodeStorage({ frameWorkers: 1 });
+    const storage = fastNodeStorage({ frameWorkers: 1 });
     // The client write-pins each pending node (so it clones it, sharing the bytes) and keeps
     // its value; afterwards the PAIRs' bytes must still be whole, not handed to a worker.
     const r = await run<Shared>(join(root, 'shared'), storage, sharingCodec, (i) => ({ bytes: fill(i) }), (v) => v);
@@ -134,8 +135,8 @@ describe('checkpoint writes through frame workers', () => {
   });
 
   it('Scenario: background fsyncs during the block writes leave the same file, and the checkpoint stays sharp', async () => {
-    const plain = new NodeStorage({ frameWorkers: 1 });
-    const syncing = new NodeStorage({ frameWorkers: 1 });
+    const plain = fastNodeStorage({ frameWorkers: 1 });
+    const syncing = fastNodeStorage({ frameWorkers: 1 });
     const a = await run(join(root, 'plain'), plain, privateCodec, fill, refill, 0);
     const b = await run(join(root, 'syncing'), syncing, privateCodec, fill, refill, 2 * NODE);
     expect(a.dict.file.backgroundSyncs).toBe(0);

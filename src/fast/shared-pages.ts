@@ -4,8 +4,8 @@
  *
  * Why one memory: a frame worker's x1764 kernel can fold bytes only inside a WebAssembly
  * memory. Pages on separate SharedArrayBuffers had to be copied into the kernel's scratch
- * first (V8 copies out of shared buffers slowly: ~4.5 GB/s, against ~12 GB/s for the fold
- * itself), and each request named every buffer it touched, which the message then had to
+ * first (V8 copies out of shared buffers slowly, several times slower than the fold itself:
+ * docs/checkpoint.md), and each request named every buffer it touched, which the message then had to
  * share with the worker. Pages of this memory are folded where they lie, by a kernel that
  * imports the same memory, and a request names them by offset alone.
  *

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TokusimError } from '../../src/base/errors.js';
-import { SHARED_PAGE_BYTES, SharedPageArena, sharedPages } from '../../src/storage/shared-pages.js';
+import { SHARED_PAGE_BYTES, SharedPageArena, sharedPages } from '../../src/fast/shared-pages.js';
 
 const PAGES_PER_64K = 65536 / SHARED_PAGE_BYTES;
 

@@ -4,6 +4,7 @@
  * the main-thread frameBlock path, failures must be io TokusimErrors naming the path, and the
  * pool must stop on close and never hold the process open while idle.
  */
+import { fastNodeStorage } from './helpers.js';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,10 +13,11 @@ import { closeSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBlock, unframeBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { TokusimError } from '../../src/base/errors.js';
-import { acceptsFramedPayload, FramedPayload, FrameWorkerPool } from '../../src/storage/frame-workers.js';
+import { FramedPayload, FrameWorkerPool } from '../../src/fast/frame-workers.js';
+import { acceptsFramedPayload } from '../../src/fast/install.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { SHARED_PAGE_BYTES, SharedPageArena, setSharedPages, sharedPages } from '../../src/storage/shared-pages.js';
+import { SHARED_PAGE_BYTES, SharedPageArena, setSharedPages, sharedPages } from '../../src/fast/shared-pages.js';
 
 function payloadOf(length: number, seed: number): Uint8Array {
   const p = new Uint8Array(length);
@@ -38,6 +40,7 @@ async function framedBesidePlain(storage: NodeStorage, root: string, name: strin
   const framed = await storage.open(framedPath, 'create');
   const plain = await storage.open(plainPath, 'create');
   return {
+    storage,
     framed,
     async writeBoth(payload: Uint8Array, framedPayload: FramedPayload, offset: number): Promise<Buffer> {
       await plain.pwrite(frameBlock(payload, { padTo512: true }), offset);
@@ -68,8 +71,8 @@ describe('frame workers', () => {
     // Property: for any payload and 512-aligned offset, a framed write leaves on disk exactly
     // the bytes a plain pwrite of frameBlock(payload, padTo512) leaves, in either mode.
     it(`Scenario: framed writes (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
-      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `framed-${mode}`);
-      expect(acceptsFramedPayload(files.framed)).toBe(true);
+      const files = await framedBesidePlain(fastNodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `framed-${mode}`);
+      expect(acceptsFramedPayload(files.storage)).toBe(true);
       try {
         await fc.assert(
           fc.asyncProperty(fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 40 }), fc.integer(), async (len, sector, seed) => {
@@ -92,7 +95,7 @@ describe('frame workers', () => {
     // buffers at any offsets) is written exactly as frameBlock of their concatenation, and the
     // shared bytes are left as they were.
     it(`Scenario: framed writes of shared parts (mode ${mode}) leave the same bytes as the main-thread frame of their concatenation`, async () => {
-      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `shared-${mode}`);
+      const files = await framedBesidePlain(fastNodeStorage({ frameWorkers: 2, frameWriteMode: mode }), root, `shared-${mode}`);
       try {
         await fc.assert(
           fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 20 }), fc.integer(), async (lens, sector, seed) => {
@@ -131,7 +134,7 @@ describe('frame workers', () => {
     // one when the process's arena changes.
     it(`Scenario: framed writes of arena pages (mode ${mode}) leave the same bytes as the main-thread frame`, async () => {
       const before = sharedPages();
-      const files = await framedBesidePlain(new NodeStorage({ frameWorkers: 1, frameWriteMode: mode }), root, `arena-${mode}`);
+      const files = await framedBesidePlain(fastNodeStorage({ frameWorkers: 1, frameWriteMode: mode }), root, `arena-${mode}`);
       try {
         for (const round of [0, 1]) {
           const arena = new SharedPageArena(32 * 65536);
@@ -208,7 +211,7 @@ describe('frame workers', () => {
   });
 
   it('Scenario: many framed writes in flight at once land at their own offsets', async () => {
-    const storage = new NodeStorage({ frameWorkers: 2 });
+    const storage = fastNodeStorage({ frameWorkers: 2 });
     const f = await storage.open(join(root, 'many'), 'create');
     const block = 64 * 1024;
     const writes = Array.from({ length: 24 }, (_, i) => f.pwrite(new FramedPayload(payloadOf(block - 8, i)), i * block));
@@ -223,7 +226,7 @@ describe('frame workers', () => {
   });
 
   it('Scenario: the payload handed to a framed write is taken (its buffer detached), so nobody can change it mid-write', async () => {
-    const storage = new NodeStorage();
+    const storage = fastNodeStorage();
     const f = await storage.open(join(root, 'taken'), 'create');
     const payload = payloadOf(4096, 3);
     const w = f.pwrite(new FramedPayload(payload), 0);
@@ -234,7 +237,7 @@ describe('frame workers', () => {
   });
 
   it('Scenario: an OS error in a worker surfaces as an io TokusimError naming the path', async () => {
-    const storage = new NodeStorage();
+    const storage = fastNodeStorage();
     const path = join(root, 'huge');
     const f = await storage.open(path, 'create');
     // Far past any file system's largest file: the worker's pwritev fails (EFBIG or EINVAL).
@@ -269,7 +272,7 @@ describe('frame workers', () => {
 
   it('Scenario: closing the pool fails the writes still queued with io errors instead of leaving them hanging', async () => {
     const pool = new FrameWorkerPool(1);
-    const f = await new NodeStorage({ frameWorkers: 0 }).open(join(root, 'closing'), 'create');
+    const f = await fastNodeStorage({ frameWorkers: 0 }).open(join(root, 'closing'), 'create');
     const fd = (f as unknown as { handle: { fd: number } }).handle.fd;
     const writes = Array.from({ length: 8 }, (_, i) =>
       pool.write(fd, 'closing', new FramedPayload(payloadOf(1 << 20, i)), i * ((1 << 20) + 512)).then(
@@ -288,7 +291,7 @@ describe('frame workers', () => {
     const nicesOfThreads = (): number[] =>
       readdirSync('/proc/self/task').map((tid) => getPriority(Number(tid)));
     for (const [opts, want] of [[{}, 10], [{ frameWorkerNice: 17 }, 17]] as const) {
-      const storage = new NodeStorage({ frameWorkers: 1, ...opts });
+      const storage = fastNodeStorage({ frameWorkers: 1, ...opts });
       const f = await storage.open(join(root, `nice-${want}`), 'create');
       await f.pwrite(new FramedPayload(payloadOf(5000, 3)), 0);
       // Exactly one thread of this process has the workers' nice value: the frame worker.
@@ -300,26 +303,26 @@ describe('frame workers', () => {
   });
 
   it('Scenario: the pool starts on the first framed write, stops on close, and holds no ref while idle', async () => {
-    const storage = new NodeStorage({ frameWorkers: 1 });
-    expect(storage.frameWorkersRunning).toBe(0);
+    const storage = fastNodeStorage({ frameWorkers: 1 });
+    expect(storage.fast.frameWorkersRunning).toBe(0);
     const f = await storage.open(join(root, 'pool'), 'create');
     await f.pwrite(new FramedPayload(payloadOf(5000, 9)), 0);
-    expect(storage.frameWorkersRunning).toBe(1);
+    expect(storage.fast.frameWorkersRunning).toBe(1);
     // Idle: the worker is unref'd, so it does not count among the handles keeping node alive.
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Worker' || r === 'MessagePort')).toEqual([]);
     await storage.close();
-    expect(storage.frameWorkersRunning).toBe(0);
+    expect(storage.fast.frameWorkersRunning).toBe(0);
     // A later framed write starts a fresh pool.
     await f.pwrite(new FramedPayload(payloadOf(5000, 9)), 4096 * 2);
-    expect(storage.frameWorkersRunning).toBe(1);
+    expect(storage.fast.frameWorkersRunning).toBe(1);
     await f.close();
     await storage.close();
   });
 
   it('Scenario: a storage without frame workers does not accept framed payloads and refuses one with an io error', async () => {
-    const storage = new NodeStorage({ frameWorkers: 0 });
+    const storage = fastNodeStorage({ frameWorkers: 0 });
     const f = await storage.open(join(root, 'off'), 'create');
-    expect(acceptsFramedPayload(f)).toBe(false);
+    expect(acceptsFramedPayload(storage)).toBe(false);
     await expect(f.pwrite(new FramedPayload(payloadOf(100, 1)), 0)).rejects.toMatchObject({ kind: 'io', where: { file: join(root, 'off') } });
     await f.close();
   });
@@ -327,7 +330,7 @@ describe('frame workers', () => {
   it('Scenario: a framed payload written as plain bytes by a storage that does not know it fails to unframe, never reads as a value', async () => {
     const sim = new SimStorage({ seed: 1 });
     const f = await sim.open('x', 'create');
-    expect(acceptsFramedPayload(f)).toBe(false);
+    expect(acceptsFramedPayload(sim)).toBe(false);
     const fp = new FramedPayload(payloadOf(700, 4));
     await f.pwrite(fp, 0);
     const back = new Uint8Array(fp.length);

@@ -30,8 +30,8 @@
  */
 
 import { invariant, TokusimError } from '../base/errors.js';
-import { SHARED_PAGE_BYTES, sharedPages, type SharedPageArena } from '../storage/shared-pages.js';
-import type { NodeCodec } from './checkpointable-dictionary.js';
+import { SHARED_PAGE_BYTES, sharedPages, type SharedPageArena } from './shared-pages.js';
+import type { NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
 
 /** The default page: 4 KiB, so a write after a clone copies 4 KiB, not the node. */
 export const COW_PAGE_BYTES = 4096;

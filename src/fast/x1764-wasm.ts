@@ -1,7 +1,9 @@
 /**
  * A WebAssembly kernel for x1764's inner loop, hand-assembled here opcode by opcode (no
- * toolchain, no generated file): JavaScript has no 64-bit integer multiply, so x1764.ts
- * emulates one with 16- and 32-bit pieces, while WebAssembly's i64.mul does the real thing.
+ * toolchain, no generated file): JavaScript has no 64-bit integer multiply, so
+ * format/x1764.ts emulates one with 16- and 32-bit pieces, while WebAssembly's i64.mul does
+ * the real thing. Nothing is instantiated when this module loads: installFastPaths plugs the
+ * kernel into x1764 (setX1764Kernel), and a frame worker makes its own.
  *
  * The kernel folds whole 8-byte groups of its own memory into the 64-bit accumulator s:
  * s = s*17 + w for each little-endian group w. Four groups at a time it uses the unrolled
@@ -13,7 +15,7 @@
  * word) and `hi()` (the new high word of the last fold).
  *
  * A second module (x1764SharedWasmBytes) has the same loop over a memory it imports: a shared
- * WebAssembly.Memory (storage/shared-pages.ts) whose pages hold node bytes, so a frame worker
+ * WebAssembly.Memory (shared-pages.ts) whose pages hold node bytes, so a frame worker
  * folds them where they lie, with no copy into scratch. It exports `foldAt(start, end, lo, hi)`
  * (bytes [start, end) of the imported memory, end - start a multiple of 8, end < 2^32; the
  * comparisons are unsigned) and `hi()`.
@@ -25,14 +27,10 @@
  *    JavaScript loop; nothing else changes.
  */
 
+import { x1764, x1764Parts, type X1764Kernel } from '../format/x1764.js';
+
 /** Bytes the kernel folds per call (its scratch memory). */
 export const X1764_WASM_CHUNK = 64 * 1024;
-
-export interface X1764Kernel {
-  readonly mem: Uint8Array;
-  fold(len: number, lo: number, hi: number): number;
-  hi(): number;
-}
 
 /** Unsigned LEB128. */
 function uleb(n: number): number[] {
@@ -217,12 +215,9 @@ interface KernelExports {
   hi(): number;
 }
 
-let kernel: X1764Kernel | null | undefined;
-
-/** The kernel, instantiated on first use; undefined where WebAssembly is not available. */
-export function x1764Kernel(): X1764Kernel | undefined {
-  if (kernel === undefined) kernel = instantiate(x1764WasmBytes());
-  return kernel ?? undefined;
+/** A new kernel (its own memory), or null where WebAssembly is missing or refuses it. */
+export function wasmX1764Kernel(): X1764Kernel | null {
+  return instantiate(x1764WasmBytes());
 }
 
 /** Instantiate the module from its bytes (null if WebAssembly is missing or refuses it). */
@@ -235,4 +230,37 @@ export function instantiate(bytes: Uint8Array): X1764Kernel | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * x1764 of the concatenation of byte ranges [offs[i], offs[i] + lens[i]) of `mem`, a view of a
+ * shared WebAssembly.Memory from offset 0, folded in place by `k` (instantiateShared over that
+ * memory): nothing is copied. Every range but the last must hold whole 8-byte groups (as
+ * pages do); otherwise, or without a kernel, the ranges go through x1764Parts.
+ */
+export function x1764Ranges(k: SharedX1764Kernel | null, mem: Uint8Array, offs: ArrayLike<number>, lens: ArrayLike<number>): number {
+  const n = offs.length;
+  let whole = k !== null && n > 0;
+  for (let i = 0; whole && i < n - 1; i++) if (lens[i]! % 8 !== 0) whole = false;
+  if (!whole) {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) parts.push(mem.subarray(offs[i]!, offs[i]! + lens[i]!));
+    return x1764Parts(parts);
+  }
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n - 1; i++) {
+    if (lens[i]! === 0) continue;
+    lo = k!.foldAt(offs[i]!, offs[i]! + lens[i]!, lo, hi);
+    hi = k!.hi();
+  }
+  // The last range: its whole groups in place, then its 1..7 byte tail from the state so far.
+  const start = offs[n - 1]!;
+  const end = start + lens[n - 1]!;
+  const full = start + (lens[n - 1]! & ~7);
+  if (full > start) {
+    lo = k!.foldAt(start, full, lo, hi);
+    hi = k!.hi();
+  }
+  return x1764(mem, full, end, lo, hi);
 }

@@ -5,6 +5,7 @@
  * workers or not), must leave on disk exactly frameBlock(serialize(value)) of each node as it
  * was when its pending bit was resolved, byte for byte what a plain Uint8Array codec writes.
  */
+import { fastNodeStorage } from './helpers.js';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,15 +15,16 @@ import { DictionaryFile } from '../../src/blocks/dictionary-file.js';
 import { Cachetable } from '../../src/cachetable/cachetable.js';
 import { CheckpointableDictionary, frameBlock, NODE_SLICE_BYTES, readCheckpointedImage, type NodeCodec } from '../../src/checkpoint/checkpointable-dictionary.js';
 import { Checkpointer } from '../../src/checkpoint/checkpointer.js';
-import { COW_PAGE_BYTES, CowBytes, cowBytesCodec } from '../../src/checkpoint/cow-bytes.js';
+import { COW_PAGE_BYTES, CowBytes, cowBytesCodec } from '../../src/fast/cow-bytes.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { newFtHeader } from '../../src/format/ft-header.js';
 import { LogWriter } from '../../src/log/writer.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
-import { cooperativeYield, NodeStorage } from '../../src/storage/node-storage.js';
+import { PLAIN_CAPABILITIES, type StorageCapabilities } from '../../src/storage/storage.js';
+import { fastBlockSinks } from '../../src/fast/block-sinks.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { SharedPageArena, setSharedPages, sharedPages } from '../../src/storage/shared-pages.js';
+import { SharedPageArena, setSharedPages, sharedPages } from '../../src/fast/shared-pages.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -421,10 +423,15 @@ describe('CowBytes', () => {
 /** SimStorage with a yield hook (a microtask), so the sliced gather and framing run without frame workers. */
 class YieldingSimStorage extends SimStorage {
   yields = 0;
-  yieldNow(): Promise<void> {
+  private readonly countedYield = (): Promise<void> => {
     this.yields++;
     return Promise.resolve();
-  }
+  };
+  override readonly capabilities: StorageCapabilities = {
+    ...PLAIN_CAPABILITIES,
+    yieldNow: this.countedYield,
+    blockSinks: fastBlockSinks({ yieldNow: this.countedYield, framedWrites: false }),
+  };
 }
 
 type Kind = 'sim' | 'sim-yield' | 'node-main' | 'node-workers';
@@ -671,7 +678,7 @@ async function makeStorage(kind: Kind, root: string, name: string): Promise<{ st
   }
   const base = join(root, name);
   await mkdir(join(base, 'log'), { recursive: true });
-  const storage = new NodeStorage({ frameWorkers: kind === 'node-workers' ? 2 : 0 });
+  const storage = fastNodeStorage({ frameWorkers: kind === 'node-workers' ? 2 : 0 });
   return { storage, base, close: () => storage.close() };
 }
 
@@ -699,12 +706,12 @@ describe('CowBytes nodes through a checkpointable dictionary', () => {
   for (const [kind, pageBytes] of cases) {
     it(`Scenario: on ${kind} with ${pageBytes}-byte pages, the checkpoint writes each node as it was when its pending bit was resolved, framed as frameBlock(serialize)`, async () => {
       const { storage, base, close } = await makeStorage(kind, root, `${kind}-${pageBytes}`);
-      if (kind === 'sim') expect(cooperativeYield(storage)).toBeUndefined();
-      else expect(cooperativeYield(storage)).toBeTypeOf('function');
+      if (kind === 'sim') expect(storage.capabilities.yieldNow).toBeNull();
+      else expect(storage.capabilities.yieldNow).toBeTypeOf('function');
       try {
         const a = cowAdapter(pageBytes);
         const r = await scenario(storage, base, a);
-        if (kind === 'node-workers') expect((storage as NodeStorage).frameWorkersRunning).toBeGreaterThan(0);
+        if (kind === 'node-workers') expect((storage as ReturnType<typeof fastNodeStorage>).fast.frameWorkersRunning).toBeGreaterThan(0);
         if (storage instanceof YieldingSimStorage) expect(storage.yields).toBeGreaterThan(0);
 
         // Checkpoint 1: the nodes as put.

@@ -1,10 +1,10 @@
+import { fastNodeStorage } from './helpers.js';
 import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BufferPool, blockBuffers } from '../../src/storage/buffer-pool.js';
-import { FramedPayload } from '../../src/storage/frame-workers.js';
-import { NodeStorage } from '../../src/storage/node-storage.js';
+import { BufferPool, blockBuffers } from '../../src/fast/buffer-pool.js';
+import { FramedPayload } from '../../src/fast/frame-workers.js';
 import { frameBlock } from '../../src/checkpoint/checkpointable-dictionary.js';
 
 describe('BufferPool', () => {
@@ -40,7 +40,7 @@ describe('BufferPool', () => {
 
   it('Scenario: a framed write through a frame worker gives its payload buffer back to blockBuffers, and the bytes on disk are the frame', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tokusim-pool-'));
-    const storage = new NodeStorage({ frameWorkers: 1 });
+    const storage = fastNodeStorage({ frameWorkers: 1 });
     try {
       blockBuffers.clear();
       const f = await storage.open(join(root, 'f'), 'create');

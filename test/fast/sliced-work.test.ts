@@ -11,7 +11,6 @@ import { Checkpointer } from '../../src/checkpoint/checkpointer.js';
 import {
   CheckpointableDictionary,
   frameBlock,
-  frameBlockSteps,
   NODE_SLICE_BYTES,
   readCheckpointedImage,
   unframeBlock,
@@ -20,16 +19,22 @@ import {
 import { newFtHeader } from '../../src/format/ft-header.js';
 import { LogWriter } from '../../src/log/writer.js';
 import { VirtualClock } from '../../src/storage/clock.js';
-import { cooperativeYield } from '../../src/storage/node-storage.js';
+import { PLAIN_CAPABILITIES, type StorageCapabilities } from '../../src/storage/storage.js';
+import { fastBlockSinks, frameBlockSteps } from '../../src/fast/block-sinks.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 
 /** SimStorage with a yield hook (a microtask), counting the yields. */
 class YieldingSimStorage extends SimStorage {
   yields = 0;
-  yieldNow(): Promise<void> {
+  private readonly countedYield = (): Promise<void> => {
     this.yields++;
     return Promise.resolve();
-  }
+  };
+  override readonly capabilities: StorageCapabilities = {
+    ...PLAIN_CAPABILITIES,
+    yieldNow: this.countedYield,
+    blockSinks: fastBlockSinks({ yieldNow: this.countedYield, framedWrites: false }),
+  };
 }
 
 const NODE = 3 * NODE_SLICE_BYTES + 100;
@@ -139,7 +144,7 @@ describe('sliced checkpoint work', () => {
   // is still every node's value at begin.
   it('Scenario: with a yield hook, clones and frames are sliced and the checkpoint stays sharp', async () => {
     const storage = new YieldingSimStorage({ seed: 3, ioJitter: 20 });
-    expect(cooperativeYield(storage)).toBeTypeOf('function');
+    expect(storage.capabilities.yieldNow).toBeTypeOf('function');
     const yieldsBefore = storage.yields;
     const { clones, images, expected } = await run(storage);
     expect(clones.sliced).toBeGreaterThan(0);
@@ -154,7 +159,7 @@ describe('sliced checkpoint work', () => {
   // slices, and writes the same images.
   it('Scenario: without a yield hook the ordinary clone and unsliced framing run', async () => {
     const storage = new SimStorage({ seed: 3, ioJitter: 20 });
-    expect(cooperativeYield(storage)).toBeUndefined();
+    expect(storage.capabilities.yieldNow).toBeNull();
     const { clones, images, expected } = await run(storage);
     expect(clones.sliced).toBe(0);
     expect(clones.plain).toBeGreaterThan(0);
