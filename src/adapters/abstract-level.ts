@@ -29,6 +29,7 @@ import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
 import { LockConflictError } from '../engine/locktree.js';
 import type { Entry, RangeOptions } from '../engine/txn.js';
+import { nextMacrotask } from '../base/portable.js';
 
 /**
  * Options of {@link TokusimLevel}: abstract-level's database options (`keyEncoding`,
@@ -109,7 +110,7 @@ async function commitOps(env: Env, ops: WriteOp[]): Promise<void> {
       return;
     } catch (err) {
       if (!(err instanceof LockConflictError) || attempt >= MAX_LOCK_RETRIES) throw err;
-      await new Promise((r) => setImmediate(r));
+      await nextMacrotask();
     }
   }
 }

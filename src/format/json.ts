@@ -23,6 +23,7 @@
 import { RAW_BOOL_BYTES } from './codec.js';
 import { TokusimError } from '../base/errors.js';
 import { LOG_SPEC_BY_NAME, type FieldType, type LogRecord, type TxnidPair, type Xid } from './record-types.js';
+import { fromHex, toHex } from '../base/portable.js';
 
 /** A byte string in the JSON form of a record: its length, a printable text form and hex. */
 export interface BytesJson {
@@ -64,7 +65,7 @@ export function escapeBytes(b: Uint8Array): string {
 }
 
 function bytesJson(b: Uint8Array): BytesJson {
-  return { len: b.length, text: escapeBytes(b), hex: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') };
+  return { len: b.length, text: escapeBytes(b), hex: toHex(b) };
 }
 
 function fieldToJson(type: FieldType, v: unknown): FieldJson {
@@ -147,7 +148,7 @@ function bytesFrom(v: unknown, field: string): Uint8Array {
   const o = obj(v, field, 'a {len,text,hex} object');
   const hex = o['hex'];
   if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw bad('bad hex', `${field}.hex`, 'an even-length hex string', show(hex));
-  const b = new Uint8Array(Buffer.from(hex, 'hex'));
+  const b = fromHex(hex);
   if (o['len'] !== undefined && o['len'] !== b.length) throw bad('len disagrees with hex', `${field}.len`, String(b.length), show(o['len']));
   return b;
 }

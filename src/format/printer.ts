@@ -21,6 +21,7 @@ import { encodeRecord } from './codec.js';
 import { invariant } from '../base/errors.js';
 import { LOG_NAME_WIDTH, LOG_SPEC_BY_CMD, type FieldType, type LogRecord } from './record-types.js';
 import { x1764 } from './x1764.js';
+import { allocUninitialized, latin1String } from '../base/portable.js';
 
 /** DB_BADFORMAT, the only error code the printer reports. */
 export const DB_BADFORMAT = -30500;
@@ -77,8 +78,7 @@ class Out {
 
 /** Output buffers are always written before they are read: skip zero-filling them. */
 function allocBytes(n: number): Uint8Array {
-  const raw = Buffer.allocUnsafeSlow(n);
-  return new Uint8Array(raw.buffer, raw.byteOffset, n);
+  return allocUninitialized(n);
 }
 
 const TWO32 = 4294967296;
@@ -587,12 +587,17 @@ function printEntry(buf: Uint8Array, pos: number, end: number, atEof: boolean, o
 
 /**
  * Print one made-up entry of every record type (in two variants: small printable values, then
- * large, negative and non-printable ones), whole and cut at every byte, when the module
- * loads. V8 optimizes printEntry only for the branches it has already seen; without this,
- * each record type or chunk-boundary position first met later in a log costs a
- * deoptimization and a ~40 ms recompile of this large function.
+ * large, negative and non-printable ones), whole and cut at every byte, once, before the first
+ * streaming print (a LogPrinter) rather than when the module loads, so that importing the
+ * library costs nothing. V8 optimizes printEntry only for the branches it has already seen;
+ * without this, each record type or chunk-boundary position first met later in a log costs a
+ * deoptimization and a recompile of this large function.
  */
+let primed = false;
+
 function primeEntryPrinter(): void {
+  if (primed) return;
+  primed = true;
   const out = new Out(1 << 12);
   for (let v = 1; v < 2 ** 53; v = v * 7 + 3) putUint(out.buf, 0, v);
   const bytes: number[] = [];
@@ -665,7 +670,6 @@ function primeEntryPrinter(): void {
     }
   }
 }
-primeEntryPrinter();
 
 // ---- Single records ----------------------------------------------------------------------
 
@@ -686,7 +690,7 @@ export function formatEntryBytes(bytes: Uint8Array, offset = 0): string {
   const out = new Out(256);
   const r = printEntry(bytes, offset, bytes.length, true, out);
   const n = r === R.OK ? out.n - 1 : out.n;
-  return Buffer.from(out.buf.buffer, out.buf.byteOffset, n).toString('latin1');
+  return latin1String(out.buf, 0, n);
 }
 
 // ---- Streaming printer ---------------------------------------------------------------------
@@ -737,7 +741,9 @@ export class LogPrinter {
    * @param count record limit as tokuft_logprint's argument: the loop stops when the number
    *              of records equals it, so -1 (default) or any negative value is unlimited.
    */
-  constructor(private readonly count = -1) {}
+  constructor(private readonly count = -1) {
+    primeEntryPrinter();
+  }
 
   /** True once no more input is needed (limit reached, error, or end seen). */
   get done(): boolean {

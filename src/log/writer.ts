@@ -49,6 +49,7 @@ import { joinPath, type Storage, type StorageFile } from '../storage/storage.js'
 import { readLastEntryOfFile } from './cursor.js';
 import type { LogEvent, LogListener } from './events.js';
 import { findLogFiles, logFileName, nextLogIndex } from './names.js';
+import { nextMacrotask } from '../base/portable.js';
 
 /** A record as a caller logs it: its type and fields, without the LSN (the writer assigns it). */
 export type LogRecordInput = { [N in LogRecordName]: { type: N } & LogRecordFields<N> }[LogRecordName];
@@ -414,7 +415,7 @@ export class LogWriter {
    */
   private async gatherCommits(): Promise<void> {
     if (this.lastSyncWaiters > 1 && this.current.dsync !== true && this.storage.capabilities.realDevice) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextMacrotask();
     }
   }
 

@@ -39,6 +39,7 @@ import { SimStorage, SimulatedCrash, type SimFaults, type SimStats } from '../st
 import { joinPath } from '../storage/storage.js';
 import { Model, formatState, statesEqual, type ModelState, type RowWrite } from './model.js';
 import { formatOp, type DurabilityMode, type Op } from './program.js';
+import { nextMacrotask } from '../base/portable.js';
 
 export const ENV_DIR = '/env';
 const OWNER = 'crashtest';
@@ -86,7 +87,7 @@ export async function watchForStall(done: () => boolean, progress: () => string,
   let idle = 0;
   let last = progress();
   while (!done()) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextMacrotask();
     if (done()) return false;
     const now = progress();
     if (now !== last) {

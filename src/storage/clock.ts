@@ -8,6 +8,7 @@
  *  - A VirtualClock timer fires exactly once, at or after its due time, in due-time order.
  */
 import { TokusimError, invariant } from '../base/errors.js';
+import { nextMacrotask } from '../base/portable.js';
 
 /** A scheduled timer of a {@link Clock}, which can be cancelled. */
 export interface TimerHandle {
@@ -75,7 +76,7 @@ interface VirtualTimer {
 
 /** Let every pending promise continuation run (the microtask queue drains before a macrotask). */
 function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return nextMacrotask();
 }
 
 /** Options for a {@link VirtualClock}. */

@@ -15,6 +15,7 @@
  */
 import { ioError } from './io-error.js';
 import { baseName, dirName, joinPath, PLAIN_CAPABILITIES, type OpenMode, type OpenOptions, type Storage, type StorageCapabilities, type StorageFile } from './storage.js';
+import { compareUtf8 } from '../base/portable.js';
 
 const PAGE = 4096;
 
@@ -220,7 +221,7 @@ export class OverlayStorage implements Storage {
       else names.add(baseName(p));
     }
     for (const q of this.newDirs) if (dirName(q) === d) names.add(baseName(q));
-    return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return [...names].sort(compareUtf8);
   }
 
   async mkdir(dir: string): Promise<void> {

@@ -53,6 +53,7 @@ import { Prng } from '../base/prng.js';
 import { ioError } from './io-error.js';
 import { baseName, dirName, MachineHalted, PLAIN_CAPABILITIES } from './storage.js';
 import type { OpenMode, OpenOptions, Storage, StorageCapabilities, StorageFile } from './storage.js';
+import { compareBytes, compareUtf8 } from '../base/portable.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -322,7 +323,7 @@ function normalize(path: string): string {
 }
 
 function compareBytewise(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return compareUtf8(a, b);
 }
 
 function checkOffset(op: string, path: string, offset: number): void {
@@ -873,7 +874,7 @@ export class SimStorage implements Storage {
       const img = inode.durable.clone();
       for (const op of inode.pending) applyFileOp(img, op);
       invariant(
-        Buffer.compare(img.view(), inode.current.view()) === 0,
+        compareBytes(img.view(), inode.current.view()) === 0,
         () => `inode ${inode.id}: durable plus pending writes differ from current`,
       );
     }
