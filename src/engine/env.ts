@@ -54,7 +54,7 @@ import { newFtHeader } from '../format/ft-header.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { Cachetable } from '../cachetable/cachetable.js';
 import { RwLock } from '../cachetable/rwlock.js';
-import { CheckpointableDictionary, type NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
+import { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
 import { Checkpointer, type CheckpointResult, type CrashHook } from '../checkpoint/checkpointer.js';
 import type { CrashHookName } from '../checkpoint/events.js';
 import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
@@ -75,43 +75,18 @@ import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMar
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
-import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
-import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
+import { Txn } from './txn.js';
+import type { Durability, EnvCore } from './core.js';
+import { Dictionary, type DictionaryHost } from './dictionary.js';
+import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameWithNul } from './names.js';
+import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
+import { WriteSet, type RowOp } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
-/**
- * What a commit waits for: `sync` (its log record is fsynced before commit() returns),
- * `periodic` (the log is fsynced every `periodMs`), `none` (durable at the next checkpoint).
- */
-export type Durability = 'sync' | 'periodic' | 'none';
-
-export const ROLLBACK_INAME = 'tokudb.rollback';
-export const ENVIRONMENT_INAME = 'tokudb.environment';
-export const DIRECTORY_INAME = 'tokudb.directory';
-export const FILENUM_ROLLBACK = 0;
-export const FILENUM_ENVIRONMENT = 1;
-export const FILENUM_DIRECTORY = 2;
-/** current_rollback of a txn without a rollback node. */
-export const NO_ROLLBACK_NODE = 0n;
-/** FILENUM_NONE: frename's old_filenum when the file is not open. */
-export const FILENUM_NONE = 0xffffffff;
-
-/** frename's inames carry a trailing NUL (tokulog-format.md §4). */
-export function inameWithNul(iname: string): Uint8Array {
-  const b = new TextEncoder().encode(iname);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
-}
-
-/** An iname from frename bytes: the trailing NUL (if any) removed. */
-export function inameFromNul(bytes: Uint8Array): string {
-  const n = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
-  return new TextDecoder().decode(bytes.subarray(0, n));
-}
-
-/** Default EnvOptions.logPreallocate in 'sync' mode: 4 MiB. */
-export const DEFAULT_LOG_PREALLOCATE = 4 << 20;
+export { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FILENUM_ROLLBACK, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul, inameWithNul } from './names.js';
+export type { Durability, EnvCore } from './core.js';
+export { Dictionary } from './dictionary.js';
+export { ROLLBACK_CODEC, type RollbackValue } from './rollback.js';
 
 /** Options for {@link Env.open}. */
 export interface EnvOptions {
@@ -170,135 +145,8 @@ export interface PreparedTxnInfo {
   xid: Xid;
 }
 
-/** Rollback PAIR value: the live txn's write set, or a frozen image (clone or fetched). */
-export type RollbackValue = { live: WriteSet } | { frozen: Uint8Array };
-
-export const ROLLBACK_CODEC: NodeCodec<RollbackValue> = {
-  serialize: (v) => ('live' in v ? v.live.encode() : v.frozen),
-  deserialize: (bytes) => ({ frozen: bytes.slice() }),
-  clone: (v) => ({ frozen: 'live' in v ? v.live.encode() : v.frozen }),
-  sizeOf: () => 256,
-};
-
-/** What Txn needs from its environment. */
-/** @hidden The services a {@link Txn} needs from its environment (implemented by {@link Env}). */
-export interface EnvCore {
-  lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void;
-  clientLock(): Promise<Release>;
-  log(rec: LogRecordInput): bigint;
-  updateRollbackNode(txn: Txn, mutate: () => void): Promise<void>;
-  noteWrite(): void;
-  finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void>;
-  prepareTxn(txn: Txn, xid: Xid): Promise<void>;
-  checkWritableEnv(): void;
-  /** Throws the failed-state error once a checkpoint failed. */
-  checkNotFailed(): void;
-  /** enq_update's extra for function name and argument (refuses unknown functions). */
-  updateExtra(name: string, arg: Uint8Array): Uint8Array;
-  /** Run update function name on old (TokusimError on failure). */
-  applyUpdate(name: string, old: Uint8Array | undefined, arg: Uint8Array, where?: { lsn?: bigint; file?: string }): Uint8Array | undefined;
-}
-
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function stripUndefined(r: Record<string, Uint8Array | undefined>): RangeOptions {
-  const out: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
-  return out;
-}
-
-/** An open dictionary: the file binding, the tree, and its names. */
-export class Dictionary {
-  /** Set when the dictionary was removed or the environment closed. */
-  closed = false;
-  /** Open user handles (createDictionary / openDictionary minus closeDictionary). */
-  handles = 0;
-  /** Set when the last handle closed while live transactions still wrote to it. */
-  closeWhenIdle = false;
-  /** While ft_close runs: resolves when the file is closed. */
-  closing: Promise<void> | undefined;
-  /** Made by {@link Env.createDictionary} and {@link Env.openDictionary}, not by users. */
-  constructor(
-    readonly env: Env,
-    public name: string,
-    public iname: string,
-    readonly filenum: number,
-    readonly file: CheckpointableDictionary<BtreeNode>,
-    readonly tree: Btree,
-    /** The header checkpoint_lsn when the file was opened (replay's LSN filter). */
-    readonly openedCheckpointLsn: bigint,
-  ) {}
-
-  /** Throws a TokusimError (kind `bad-argument`) when the dictionary has been closed. */
-  checkOpen(): void {
-    if (this.closed) throw new TokusimError('bad-argument', `dictionary ${this.name} is closed`, { file: this.iname });
-  }
-
-  /** Committed value of key (no transaction). */
-  async getCommitted(key: Uint8Array): Promise<Uint8Array | undefined> {
-    this.checkOpen();
-    return this.env.readVisible(() => this.tree.get(key));
-  }
-
-  /** Committed entries in range, read atomically with respect to commits. */
-  async committedRange(r: RangeOptions): Promise<Entry[]> {
-    this.checkOpen();
-    return this.env.readVisible(() => this.committedRangeUnlocked(r));
-  }
-
-  /**
-   * Up to max committed entries of range r in key order (descending when r.reverse), read
-   * atomically with respect to commits. Starts at the range's bound, so the cost depends on
-   * max, not on the dictionary's size (iterators read in such chunks).
-   */
-  async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
-    this.checkOpen();
-    return this.env.readVisible(async () => {
-      const c = this.tree.cursor();
-      const out: Entry[] = [];
-      const rev = r.reverse === true;
-      // The scan starts at one bound; leaving the other bound ends it.
-      const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
-      let e = rev
-        ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
-        : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
-      while (e !== undefined && out.length < max) {
-        if (!inRange(e.key, end)) break;
-        // The tree cursor's entries are already copies the caller may keep: a second copy
-        // per row would only double the garbage a long scan makes.
-        if (inRange(e.key, r)) out.push(e);
-        // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
-        e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
-      }
-      return out;
-    });
-  }
-
-  private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
-    const c = this.tree.cursor();
-    const out: Entry[] = [];
-    let e = r.gte !== undefined ? await c.seek(r.gte) : r.gt !== undefined ? await c.seekAfter(r.gt) : await c.first();
-    while (e !== undefined) {
-      if (!inRange(e.key, r)) {
-        if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
-      } else {
-        out.push(e);
-      }
-      e = c.nextHeld() ?? (await c.next());
-    }
-    return out;
-  }
-
-  /** Apply committed row operations to the tree. */
-  async applyRows(rows: readonly RowWrite[]): Promise<void> {
-    for (const w of rows) {
-      if (w.op === 'insert') await this.tree.put(w.key, w.value);
-      else if (w.op === 'insert_no_overwrite') await this.tree.insertIfAbsent(w.key, w.value);
-      else await this.tree.delete(w.key);
-    }
-  }
-}
 
 /** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
@@ -353,7 +201,7 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-export class Env implements EnvCore {
+export class Env implements EnvCore<Txn>, DictionaryHost {
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
@@ -522,7 +370,7 @@ export class Env implements EnvCore {
       if (found.kind === 'unfinished') await removeUnfinishedCreation(this.storage, this.dir);
       await writeCreationMarker(this.storage, this.dir);
       await this.initCore(true);
-      this.rollback = await this.createRollbackFile();
+      this.rollback = await createRollbackFile(this.rollbackFileContext());
       const t = this.begin();
       t.ensureBegun();
       await this.createDictionaryFile(t, ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT);
@@ -548,7 +396,7 @@ export class Env implements EnvCore {
       if (last.record.type === 'shutdown') {
         this.lastXid = last.record.last_xid;
         await this.initCore(true);
-        await this.openRollbackFile();
+        this.rollback = await openRollbackFile(this.rollbackFileContext());
         await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, true);
         await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, true);
         await this.checkpoint('startup');
@@ -609,19 +457,6 @@ export class Env implements EnvCore {
     return repairLogTail(this.storage, this.dir);
   }
 
-  /**
-   * Make every checkpoint write tokudb.rollback's header, so that every checkpoint fsyncs the
-   * log up to its begin_checkpoint before end_checkpoint is appended (repairTornTail relies
-   * on it).
-   */
-  private forceRollbackHeaderWrite(cd: CheckpointableDictionary<RollbackValue>): void {
-    const begin = cd.beginCheckpoint.bind(cd);
-    cd.beginCheckpoint = (lsn: bigint): void => {
-      cd.markHeaderDirty();
-      begin(lsn);
-    };
-  }
-
   private async startReadOnly(): Promise<void> {
     await this.initCore(false);
     await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, false);
@@ -644,43 +479,13 @@ export class Env implements EnvCore {
 
   // ------------------------------------------------------------------ dictionary files
 
-  /** @internal */
-  async createRollbackFile(): Promise<CheckpointableDictionary<RollbackValue>> {
-    const path = this.path(ROLLBACK_INAME);
-    if (await this.storage.exists(path)) await this.storage.unlink(path);
-    const cd = await CheckpointableDictionary.create<RollbackValue>({
-      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
-      header: newFtHeader({ now: this.clock.nowMicros() / 1_000_000n }),
-    });
-    this.forceRollbackHeaderWrite(cd);
-    this.checkpointer?.attach(cd.cachefile, cd);
-    return cd;
+  private rollbackFileContext(): RollbackFileContext {
+    return { cachetable: this.ct, storage: this.storage, clock: this.clock, path: this.path(ROLLBACK_INAME), attach: (cd) => this.checkpointer?.attach(cd.cachefile, cd) };
   }
 
-  /**
-   * @internal Open tokudb.rollback at its newest header (at most maxAcceptableLsn: recovery
-   * passes its turning point, so a header of a checkpoint that never logged end_checkpoint is
-   * not loaded, and the next checkpoint overwrites that slot, not the turning point's) and
-   * free every node: no txn owns one yet.
-   */
+  /** @internal Open tokudb.rollback as of maxAcceptableLsn (see rollback.ts openRollbackFile). */
   async openRollbackFile(maxAcceptableLsn?: bigint): Promise<void> {
-    const path = this.path(ROLLBACK_INAME);
-    if (!(await this.storage.exists(path))) {
-      this.rollback = await this.createRollbackFile();
-      return;
-    }
-    const cd = await CheckpointableDictionary.open<RollbackValue>({
-      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
-      ...(maxAcceptableLsn !== undefined ? { maxAcceptableLsn } : {}),
-    });
-    const cur = cd.file.blockTable.snapshot('current');
-    if (cur !== null) {
-      for (let b = 3n; b < cur.smallestNeverUsed; b++) if (cur.sizes[Number(b)]! >= 0n) cd.file.blockTable.freeBlocknum(b, false);
-    }
-    cd.markHeaderDirty();
-    this.forceRollbackHeaderWrite(cd);
-    this.checkpointer?.attach(cd.cachefile, cd);
-    this.rollback = cd;
+    this.rollback = await openRollbackFile(this.rollbackFileContext(), maxAcceptableLsn);
   }
 
   private makeDictionary(name: string, iname: string, filenum: number, cd: CheckpointableDictionary<BtreeNode>): Dictionary {
@@ -1219,27 +1024,8 @@ export class Env implements EnvCore {
 
   /** Apply mutate to txn's write set and mirror it in its rollback node. Used by {@link Txn}. */
   async updateRollbackNode(txn: Txn, mutate: () => void): Promise<void> {
-    const rb = this.rollback;
-    invariant(rb !== undefined, 'tokudb.rollback is open');
-    if (txn.rollbackBlocknum === null) {
-      mutate();
-      const p = await this.ct.put(rb.cachefile, () => rb.allocateBlocknum(), { live: txn.ws }, 256);
-      txn.rollbackBlocknum = p.blocknum;
-      this.ct.unpin(p, { dirty: true });
-    } else {
-      const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
-      mutate();
-      p.value = { live: txn.ws };
-      this.ct.unpin(p, { dirty: true });
-    }
-  }
-
-  private async dropRollbackNode(txn: Txn): Promise<void> {
-    const rb = this.rollback;
-    if (txn.rollbackBlocknum === null || rb === undefined) return;
-    const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
-    await this.ct.unpinAndRemove(p);
-    txn.rollbackBlocknum = null;
+    invariant(this.rollback !== undefined, 'tokudb.rollback is open');
+    await updateRollbackNode(this.ct, this.rollback, txn, mutate);
   }
 
   private hasFileOps(t: Txn): boolean {
@@ -1265,7 +1051,7 @@ export class Env implements EnvCore {
       } else {
         await this.undoFileOps(txn.ws);
       }
-      await this.dropRollbackNode(txn);
+      await dropRollbackNode(this.ct, this.rollback, txn);
     } finally {
       release();
     }
