@@ -74,7 +74,7 @@ import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
-import { recoverEnvironment, type RecoveryReport } from './recovery.js';
+import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryHost, type RecoveryReport } from './recovery.js';
 import { Txn } from './txn.js';
 import type { Durability, EnvCore } from './core.js';
 import { Dictionary, type DictionaryHost } from './dictionary.js';
@@ -136,8 +136,7 @@ export interface EnvOptions {
 export type EnvEvent =
   | { type: 'lock-takeover'; stale: EnvLockInfo; reason: string }
   | { type: 'log-repaired'; repair: RepairResult }
-  | { type: 'recovery'; line: string }
-  | { type: 'recovery-progress'; lsn: bigint; lastLsn: bigint; phase: 'backward' | 'forward' };
+  | RecoveryEvent;
 
 /** A prepared (XA) transaction: its id and its XA xid. */
 export interface PreparedTxnInfo {
@@ -201,7 +200,7 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-export class Env implements EnvCore<Txn>, DictionaryHost {
+export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
@@ -1106,6 +1105,28 @@ export class Env implements EnvCore<Txn>, DictionaryHost {
         dicts.delete(op.filenum);
       }
     }
+  }
+
+  /**
+   * @internal Recovery keeps a prepared transaction: it is live again in state 'preparing'
+   * with its writes, a rollback node mirroring them and the row locks it held.
+   */
+  async keepPreparedTxn(xid: TxnidPair, xaXid: Xid, ws: WriteSet, dicts: FileMap): Promise<void> {
+    const txn = new Txn(this, xid.parent, undefined, xid);
+    txn.loggedBegin = true;
+    txn.state = 'preparing';
+    txn.xaXid = xaXid;
+    this.txns.set(txn.id, txn);
+    await this.updateRollbackNode(txn, () => txn.ws.mergeFrom(ws));
+    for (const [fn, rows] of ws.rows) {
+      const d = dicts.get(fn);
+      if (d !== undefined) for (const w of rows.values()) this.lockRow(txn, d, w.key);
+    }
+  }
+
+  /** @internal Make the log durable up to its last record. */
+  async fsyncLog(): Promise<void> {
+    await this.logWriter!.fsync();
   }
 
   /** Log xprepare for txn and keep it prepared across crashes. Used by {@link Txn}. */
