@@ -63,8 +63,9 @@ import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
-import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
-import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
+import type { Clock, TimerHandle } from '../storage/clock.js';
+import { cooperativeYield } from '../storage/node-storage.js';
+import { defaultClock, defaultLockOwner, defaultStorage } from './node-defaults.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
@@ -241,12 +242,12 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
     readonly options: EnvOptions,
   ) {
     this.readOnly = options.readOnly ?? false;
-    this.rawStorage = options.storage ?? new NodeStorage();
+    this.rawStorage = options.storage ?? defaultStorage();
     // Read-only by construction: every call that could change the disk throws (a bug). A
     // writable environment writes through the lock's fence (fenced-storage.ts): once the lock
     // is lost, nothing more reaches the disk.
     this.storage = this.readOnly ? new ReadOnlyStorage(this.rawStorage) : new FencedStorage(this.rawStorage, () => this.envLock?.assertHeld());
-    this.clock = options.clock ?? new RealClock();
+    this.clock = options.clock ?? defaultClock();
     this.durability = options.durability ?? 'sync';
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
@@ -269,7 +270,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
         storage: env.rawStorage,
         dir,
         clock: env.clock,
-        owner: options.owner ?? `tokusim-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
+        owner: options.owner ?? defaultLockOwner(),
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
         onLost: (err) => env.enterFailed(err),

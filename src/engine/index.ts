@@ -4,6 +4,7 @@ export { Txn, TxnCursor, type TxnState } from './txn.js';
 export { type RangeOptions, type Entry } from './range.js';
 export { EnvLock, EnvLockedError, EnvLockUnreadableError, ENV_LOCK_FILE, isEnvLockFile, type EnvLockInfo, type EnvLockOptions, type EnvLockVerdict } from './env-lock.js';
 export { type RecoveryReport } from './recovery.js';
+export { environmentStatus, type StatusReport, type StatusCollector } from './status.js';
 export { WriteSet, type RowOp, type RowWrite, type FileOp } from './write-set.js';
 export { UpdateRegistry, type UpdateFunction } from './update-functions.js';
 export { LockConflictError } from './locktree.js';
