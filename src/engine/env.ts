@@ -79,7 +79,8 @@ import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryHost
 import { Txn } from './txn.js';
 import type { Durability, EnvCore } from './core.js';
 import { Dictionary, type DictionaryHost } from './dictionary.js';
-import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameWithNul } from './names.js';
+import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FIRST_USER_FILENUM, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './names.js';
+import { Catalog, type CatalogHost } from './catalog.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
@@ -146,7 +147,6 @@ export interface PreparedTxnInfo {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
@@ -201,7 +201,7 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
+export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogHost {
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
@@ -225,7 +225,9 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
   /** @internal Commit visibility (see the invariants): write = applying a commit, read = reading committed data. */
   readonly visibility = new RwLock('commit_visibility_lock');
   /** @internal */ lastXid = 0n;
-  /** @internal */ nextFilenum = 3;
+  /** @internal */ nextFilenum = FIRST_USER_FILENUM;
+  /** Dictionaries by name (tokudb.directory and the file operations that go with it). */
+  private readonly catalog = new Catalog(this);
   private envLock: EnvLock | undefined;
   /** The storage under the fence: the lock file itself is written through it. */
   private readonly rawStorage: Storage;
@@ -543,14 +545,10 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
     return d;
   }
 
-  private dictByIname(iname: string): Dictionary | undefined {
-    for (const d of this.dicts.values()) if (d.iname === iname) return d;
-    return undefined;
-  }
-
   // ------------------------------------------------------------------ public dictionary API
 
-  private async withTxn<T>(txn: Txn | undefined, body: (t: Txn) => Promise<T>): Promise<T> {
+  /** @internal Run body in txn, or in a transaction of its own committed at the end. */
+  async withTxn<T>(txn: Txn | undefined, body: (t: Txn) => Promise<T>): Promise<T> {
     if (txn !== undefined) return body(txn);
     const t = this.begin();
     try {
@@ -563,66 +561,14 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
     }
   }
 
-  private checkName(name: string): void {
-    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name.startsWith('tokudb.')) {
-      throw new TokusimError('bad-argument', 'a dictionary name is 1-100 of [A-Za-z0-9_.-] and does not start with "tokudb."', { actual: JSON.stringify(name) });
-    }
-  }
-
   /** Create a dictionary named `name` (in txn, or in its own transaction). */
   async createDictionary(name: string, txn?: Txn): Promise<Dictionary> {
-    this.checkName(name);
-    this.checkWritableEnv();
-    return this.withTxn(txn, async (t) => {
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      const key = enc.encode(name);
-      this.lockRow(t, dirDict, key);
-      if ((await t.get(dirDict, key)) !== undefined) {
-        throw new TokusimError('bad-argument', `dictionary ${name} already exists`, { actual: name });
-      }
-      let n = t.root.id;
-      let iname = `${name}_${n}.tokudb`;
-      while (this.dictByIname(iname) !== undefined || (await this.storage.exists(this.path(iname)))) iname = `${name}_${n++}.tokudb`;
-      const release = await this.locks.checkpointSafeClientLock();
-      let d: Dictionary;
-      try {
-        d = await this.createDictionaryFile(t, name, iname, this.nextFilenum++);
-      } finally {
-        release();
-      }
-      await t.put(dirDict, key, enc.encode(iname));
-      d.handles++;
-      return d;
-    });
+    return this.catalog.createDictionary(name, txn);
   }
 
   /** Open the dictionary named `name` (as txn sees the directory). */
   async openDictionary(name: string, txn?: Txn): Promise<Dictionary> {
-    this.checkNotFailed();
-    const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-    const v = txn !== undefined ? await txn.get(dirDict, enc.encode(name)) : await dirDict.getCommitted(enc.encode(name));
-    if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${name}`, { actual: name });
-    const iname = dec.decode(v);
-    const open = this.dictByIname(iname);
-    if (open?.closing !== undefined) {
-      await open.closing;
-      return this.openDictionary(name, txn);
-    }
-    if (open !== undefined) {
-      open.name = name;
-      open.handles++;
-      open.closeWhenIdle = false;
-      return open;
-    }
-    const release = await this.locks.checkpointSafeClientLock();
-    try {
-      const again = this.dictByIname(iname);
-      const d = again ?? (await this.openDictionaryFile(name, iname, this.nextFilenum++, !this.readOnly));
-      d.handles++;
-      return d;
-    } finally {
-      release();
-    }
+    return this.catalog.openDictionary(name, txn);
   }
 
   /**
@@ -630,18 +576,12 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
    * environment: their rows are lost). Reads only.
    */
   async missingDictionaryFiles(): Promise<Array<{ name: string; iname: string }>> {
-    const out: Array<{ name: string; iname: string }> = [];
-    for (const r of await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({})) {
-      const iname = dec.decode(r.value);
-      if (this.dictByIname(iname) === undefined && !(await this.storage.exists(this.path(iname)))) out.push({ name: dec.decode(r.key), iname });
-    }
-    return out;
+    return this.catalog.missingDictionaryFiles();
   }
 
   /** Names of all dictionaries (committed directory). */
   async listDictionaries(): Promise<string[]> {
-    const rows = await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({});
-    return rows.map((r) => dec.decode(r.key));
+    return this.catalog.listDictionaries();
   }
 
   /**
@@ -650,81 +590,12 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
    * happens when the last of them ends.
    */
   async closeDictionary(d: Dictionary): Promise<void> {
-    this.checkNotFailed();
-    d.checkOpen();
-    if (d.filenum === FILENUM_ENVIRONMENT || d.filenum === FILENUM_DIRECTORY) return;
-    if (d.handles > 0) d.handles--;
-    if (d.handles > 0 || this.readOnly) return;
-    if (this.txnsUsing(d.filenum)) {
-      d.closeWhenIdle = true;
-      return;
-    }
-    await this.ftClose(d);
-  }
-
-  private txnsUsing(filenum: number): boolean {
-    for (const t of this.txns.values()) {
-      if (t.ws.rows.has(filenum) || t.ws.fileOps.some((f) => f.filenum === filenum)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * ft_close (tokulog-format.md §7 row 12, recovery.md §1): under the checkpoint-safe client
-   * lock (no checkpoint runs), write the dictionary's dirty nodes, log fclose, and if its
-   * header is dirty write it with checkpoint_lsn = the fclose LSN after fsyncing the log up
-   * to that LSN (a private checkpoint of this one file); then close the file.
-   */
-  private async ftClose(d: Dictionary): Promise<void> {
-    if (d.closing !== undefined) return d.closing;
-    const run = async (): Promise<void> => {
-      const release = await this.locks.checkpointSafeClientLock();
-      try {
-        if (d.closed) return;
-        await this.ct.flushCachefile(d.file.cachefile);
-        const lsn = this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
-        if (d.file.headerDirty) {
-          d.file.beginCheckpoint(lsn);
-          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.syncLog(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
-          await d.file.endCheckpoint();
-        }
-        await this.closeDictionaryFile(d, false);
-      } finally {
-        release();
-      }
-    };
-    d.closing = run().finally(() => {
-      d.closing = undefined;
-    });
-    return d.closing;
-  }
-
-  /** Close the dictionaries whose last handle closed while transactions still used them. */
-  private async closeIdleDictionaries(): Promise<void> {
-    for (const d of [...this.dicts.values()]) {
-      if (d.closeWhenIdle && d.handles === 0 && !d.closed && !this.txnsUsing(d.filenum)) {
-        d.closeWhenIdle = false;
-        await this.ftClose(d);
-      }
-    }
+    return this.catalog.closeDictionary(d);
   }
 
   /** Remove a dictionary: directory row deleted, fdelete logged; the file goes at commit. */
   async removeDictionary(name: string, txn?: Txn): Promise<void> {
-    this.checkWritableEnv();
-    await this.withTxn(txn, async (t) => {
-      const d = await this.openDictionary(name, t);
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      await t.del(dirDict, enc.encode(name));
-      const release = await this.locks.multiOperationClientLock();
-      try {
-        t.ensureBegun();
-        this.log({ type: 'fdelete', xid: t.xid, filenum: d.filenum });
-        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'fdelete', filenum: d.filenum, iname: d.iname }));
-      } finally {
-        release();
-      }
-    });
+    return this.catalog.removeDictionary(name, txn);
   }
 
   /**
@@ -734,40 +605,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
    * is made durable with fsyncDir; abort renames the file back.
    */
   async renameDictionary(oldName: string, newName: string, txn?: Txn): Promise<void> {
-    this.checkName(newName);
-    this.checkWritableEnv();
-    await this.withTxn(txn, async (t) => {
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      const oldKey = enc.encode(oldName);
-      const newKey = enc.encode(newName);
-      this.lockRow(t, dirDict, oldKey);
-      this.lockRow(t, dirDict, newKey);
-      const v = await t.get(dirDict, oldKey);
-      if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${oldName}`, { actual: oldName });
-      if ((await t.get(dirDict, newKey)) !== undefined) throw new TokusimError('bad-argument', `dictionary ${newName} already exists`, { actual: newName });
-      const oldIname = dec.decode(v);
-      let n = t.root.id;
-      let newIname = `${newName}_${n}.tokudb`;
-      while (this.dictByIname(newIname) !== undefined || (await this.storage.exists(this.path(newIname)))) newIname = `${newName}_${++n}.tokudb`;
-      await t.del(dirDict, oldKey);
-      await t.put(dirDict, newKey, enc.encode(newIname));
-      const open = this.dictByIname(oldIname);
-      if (open?.closing !== undefined) await open.closing;
-      const d = open !== undefined && !open.closed ? open : undefined;
-      const release = await this.locks.checkpointSafeClientLock();
-      try {
-        t.ensureBegun();
-        const lsn = this.log({ type: 'frename', xid: t.xid, old_iname: inameWithNul(oldIname), old_filenum: d?.filenum ?? FILENUM_NONE, new_iname: inameWithNul(newIname) });
-        await this.syncLog(lsn);
-        await this.storage.rename(this.path(oldIname), this.path(newIname));
-        await this.storage.fsyncDir(this.dir);
-        if (d !== undefined) this.setIname(d, newIname);
-        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'frename', filenum: d?.filenum ?? FILENUM_NONE, iname: oldIname, newIname }));
-      } finally {
-        release();
-      }
-      if (d !== undefined) d.name = newName;
-    });
+    return this.catalog.renameDictionary(oldName, newName, txn);
   }
 
   /** @internal The file of d now has this iname (rename, its undo, or replay). */
@@ -870,7 +708,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
     t.state = 'committed';
     this.counters.commits++;
     this.counters.writes += ops.length;
-    if (this.hasCloseWhenIdle) await this.closeIdleDictionaries();
+    if (this.hasCloseWhenIdle) await this.catalog.closeIdleDictionaries();
   }
 
   private get hasCloseWhenIdle(): boolean {
@@ -1005,7 +843,8 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
   }
 
   /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
-  private async syncLog(lsn: bigint): Promise<void> {
+  /** @internal */
+  async syncLog(lsn: bigint): Promise<void> {
     try {
       await this.logWriter!.fsync(lsn);
     } catch (err) {
@@ -1063,7 +902,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost {
       else this.counters.aborts++;
     }
     this.txns.delete(txn.id);
-    if (txn.parent === undefined) await this.closeIdleDictionaries();
+    if (txn.parent === undefined) await this.catalog.closeIdleDictionaries();
   }
 
   /**
