@@ -63,7 +63,7 @@ import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
-import type { Clock, TimerHandle } from '../storage/clock.js';
+import type { Clock } from '../storage/clock.js';
 import { cooperativeYield } from '../storage/node-storage.js';
 import { defaultClock, defaultLockOwner, defaultStorage } from './node-defaults.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
@@ -81,6 +81,7 @@ import type { Durability, EnvCore } from './core.js';
 import { Dictionary, type DictionaryHost } from './dictionary.js';
 import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FIRST_USER_FILENUM, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './names.js';
 import { Catalog, type CatalogHost } from './catalog.js';
+import { CommitPath } from './commit-path.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
@@ -213,6 +214,8 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
   /** Update functions: the built-ins plus options.updateFunctions. */
   readonly updates: UpdateRegistry;
   /** @internal */ logWriter: LogWriter | undefined;
+  /** The log side of commits (append, durability waits, periodic fsync); undefined when read-only. */
+  private commitPath: CommitPath | undefined;
   /** @internal */ ct!: Cachetable;
   /** @internal */ checkpointer: Checkpointer | undefined;
   /** @internal */ readonly locks = new CheckpointLocks();
@@ -231,7 +234,6 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
   private envLock: EnvLock | undefined;
   /** The storage under the fence: the lock file itself is written through it. */
   private readonly rawStorage: Storage;
-  private fsyncTimer: TimerHandle | undefined;
   private closed = false;
   private failure: TokusimError | MachineHalted | undefined;
   private lastCheckpointResult: CheckpointResult | null = null;
@@ -344,6 +346,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
       preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && cooperativeYield(this.storage) !== undefined ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
     });
+    this.commitPath = new CommitPath(this.logWriter, { durability: this.durability, periodMs: this.options.periodMs ?? 100, clock: this.clock }, (err) => this.enterFailed(err, 'log write'));
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;
     this.checkpointer = new Checkpointer({
       cachetable: this.ct,
@@ -467,16 +470,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
 
   private startTimers(): void {
     if (this.checkpointPeriodSeconds > 0) this.checkpointer?.setPeriod(this.checkpointPeriodSeconds);
-    if (this.durability === 'periodic') {
-      const period = this.periodMs;
-      const tick = (): void => {
-        this.fsyncTimer = this.clock.setTimer(period, () => {
-          if (this.closed) return;
-          this.logWriter?.fsync().then(tick, () => undefined);
-        });
-      };
-      tick();
-    }
+    this.commitPath?.startPeriodicFsync(() => this.closed);
   }
 
   // ------------------------------------------------------------------ dictionary files
@@ -694,9 +688,9 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
-        const durable = this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
+        const durable = this.commitPath!.commitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
         // No await when nothing must be synced: a commit that waits for nothing keeps its timing.
-        if (durable !== undefined) await Env.failTxnUnless(t, durable);
+        if (durable !== undefined) await CommitPath.failTxnUnless(t, durable);
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
@@ -806,54 +800,13 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
 
   /** Append a record to the log; returns its LSN. Used by {@link Txn}. */
   log(rec: LogRecordInput): bigint {
-    invariant(this.logWriter !== undefined, 'logging needs a writable environment');
-    try {
-      return this.logWriter.append(rec);
-    } catch (err) {
-      // The writer refuses once a write or fsync failed (possibly in the background).
-      throw this.enterFailed(err, 'log write');
-    }
+    invariant(this.commitPath !== undefined, 'logging needs a writable environment');
+    return this.commitPath.log(rec);
   }
 
-  /** Wait for a commit's log write; if it fails, the transaction is 'failed' (never visible). */
-  private static async failTxnUnless(txn: Txn, durable: Promise<void>): Promise<void> {
-    try {
-      await durable;
-    } catch (err) {
-      txn.state = 'failed';
-      throw err;
-    }
-  }
-
-  /**
-   * Wait, inside the commit's client-lock section and before its write set is applied, until
-   * the log is durable up to its xcommit when the durability mode asks for it: 'sync' always;
-   * 'periodic' when the last sync started periodMs or more ago (the bound holds even when the
-   * host's event loop is too busy to run the fsync timer). A failure puts the environment in
-   * the failed state and rejects with that error. `solo`: see LogWriter.fsync.
-   */
-  private makeCommitDurable(lsn: bigint, solo: boolean): Promise<void> | undefined {
-    const w = this.logWriter!;
-    // Decided synchronously: a commit that needs no sync adds no await (no change of schedule).
-    if (this.durability === 'none') return undefined;
-    if (this.durability === 'periodic' && this.clock.nowMs() - w.lastSyncStartMs < this.periodMs) return undefined;
-    return w.fsync(lsn, { solo }).catch((err: unknown) => {
-      throw this.enterFailed(err, 'log write');
-    });
-  }
-
-  /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
-  /** @internal */
+  /** @internal Make the log durable up to lsn; a failure puts the environment in its failed state. */
   async syncLog(lsn: bigint): Promise<void> {
-    try {
-      await this.logWriter!.fsync(lsn);
-    } catch (err) {
-      throw this.enterFailed(err, 'log write');
-    }
-  }
-
-  private get periodMs(): number {
-    return this.options.periodMs ?? 100;
+    await this.commitPath!.sync(lsn);
   }
 
   /** Count one row write (status counters). Used by {@link Txn}. */
@@ -879,8 +832,8 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
       if (lsn !== undefined && txn.parent === undefined && how === 'commit') {
-        const durable = this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
-        if (durable !== undefined) await Env.failTxnUnless(txn, durable);
+        const durable = this.commitPath!.commitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
+        if (durable !== undefined) await CommitPath.failTxnUnless(txn, durable);
       }
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
@@ -1078,7 +1031,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
     }
     try {
       await this.checkpointer?.shutdown();
-      this.fsyncTimer?.cancel();
+      this.commitPath?.stop();
       for (const t of [...this.txns.values()].reverse()) if (t.state === 'live' && t.parent === undefined) await t.abort();
       const prepared = this.listPreparedTransactions().length > 0;
       await this.checkpoint('shutdown');
@@ -1118,7 +1071,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
    */
   private async closeFailed(): Promise<void> {
     this.closed = true;
-    this.fsyncTimer?.cancel();
+    this.commitPath?.stop();
     await this.checkpointer?.shutdown().catch(() => undefined);
     const files = [...this.dicts.values()].map((d) => d.file.file);
     if (this.rollback !== undefined) files.push(this.rollback.file);
@@ -1140,7 +1093,7 @@ export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogH
   /** Stop timers and forget everything without any I/O (a crashed process; tests). */
   abandon(): void {
     this.closed = true;
-    this.fsyncTimer?.cancel();
+    this.commitPath?.stop();
     void this.checkpointer?.shutdown();
     this.envLock?.abandon();
   }
