@@ -75,12 +75,12 @@ import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
-import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryHost, type RecoveryReport } from './recovery.js';
+import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryReport } from './recovery.js';
 import { Txn } from './txn.js';
 import type { Durability, EnvCore } from './core.js';
-import { Dictionary, type DictionaryHost } from './dictionary.js';
+import { Dictionary } from './dictionary.js';
 import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FIRST_USER_FILENUM, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './names.js';
-import { Catalog, type CatalogHost } from './catalog.js';
+import { Catalog } from './catalog.js';
 import { CommitPath } from './commit-path.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
@@ -202,7 +202,10 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-export class Env implements EnvCore<Txn>, DictionaryHost, RecoveryHost, CatalogHost {
+// Env is also the DictionaryHost, CatalogHost and RecoveryHost of its dictionaries, catalog and
+// recovery; those are checked where Env passes itself (their members are @internal, which the
+// published declarations leave out, so an `implements` clause would not hold there).
+export class Env implements EnvCore<Txn> {
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
