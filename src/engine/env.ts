@@ -202,10 +202,11 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-// Env is also the DictionaryHost, CatalogHost and RecoveryHost of its dictionaries, catalog and
-// recovery; those are checked where Env passes itself (their members are @internal, which the
-// published declarations leave out, so an `implements` clause would not hold there).
 export class Env implements EnvCore<Txn> {
+  // Env is also the DictionaryHost, CatalogHost and RecoveryHost of its dictionaries, catalog
+  // and recovery. The compiler checks that where Env passes itself; an `implements` clause
+  // would not hold in the published declarations, which leave out internal members.
+
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
