@@ -5,6 +5,13 @@
  * nodes are cachetable PAIRs of a checkpointable dictionary file; the Checkpointer (H8)
  * makes them durable; recovery.ts replays the log after a crash.
  *
+ * Env is the facade: the public API and the environment's lifecycle (open, create, recover,
+ * close, the failed state), the dictionary files it has open and the end of a transaction.
+ * The parts live in their own modules (docs/engine.md, "Modules"): names.ts, core.ts (what
+ * Txn needs), dictionary.ts, catalog.ts (dictionaries by name), commit-path.ts (the log side
+ * of a commit), rollback.ts, recovery.ts (behind RecoveryHost) and node-defaults.ts (the only
+ * Node-only defaults).
+ *
  * Invariants:
  *  - Filenums: rollback 0, environment 1, directory 2, user dictionaries from 3; a filenum is
  *    never reused while the environment is open.
