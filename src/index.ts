@@ -46,7 +46,7 @@ export {
 export * from './blocks/translation.js';
 export * from './blocks/block-table.js';
 export * from './blocks/dictionary-file.js';
-export { LogReplayer, replayRecords, type ReplayOptions, type ReplayResult, type ReplayedDictionary, type ReplayRow, type ReplayNote, type PendingTxn } from './engine/replay.js';
+export { LogReplayer, replayRecords, type ReplayOptions, type ReplayResult, type ReplayedDictionary, type ReplayRow, type ReplayNote, type PendingTxn } from './log/replay.js';
 export * from './cachetable/index.js';
 export * from './checkpoint/index.js';
 export * from './engine/btree/index.js';

@@ -14,7 +14,7 @@ import { LockConflictError } from '../src/engine/locktree.js';
 import { LogCursor } from '../src/log/cursor.js';
 import { formatRecord } from '../src/format/printer.js';
 import { NodeStorage } from '../src/storage/node-storage.js';
-import { environmentStatus } from './commands/status.js';
+import { environmentStatus } from '../src/engine/status.js';
 
 const DIR = 'demo-data';
 const SECONDS = Number(process.env['DEMO_SECONDS'] ?? 10);

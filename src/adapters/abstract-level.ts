@@ -28,7 +28,7 @@ import { classifyDirectory, notAnEnvironment } from '../engine/env-identity.js';
 import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
 import { LockConflictError } from '../engine/locktree.js';
-import type { Entry, RangeOptions } from '../engine/txn.js';
+import type { Entry, RangeOptions } from '../engine/range.js';
 import { nextMacrotask } from '../base/portable.js';
 
 /**

@@ -5,6 +5,13 @@
  * nodes are cachetable PAIRs of a checkpointable dictionary file; the Checkpointer (H8)
  * makes them durable; recovery.ts replays the log after a crash.
  *
+ * Env is the facade: the public API and the environment's lifecycle (open, create, recover,
+ * close, the failed state), the dictionary files it has open and the end of a transaction.
+ * The parts live in their own modules (docs/engine.md, "Modules"): names.ts, core.ts (what
+ * Txn needs), dictionary.ts, catalog.ts (dictionaries by name), commit-path.ts (the log side
+ * of a commit), rollback.ts, recovery.ts (behind RecoveryHost) and node-defaults.ts (the only
+ * Node-only defaults).
+ *
  * Invariants:
  *  - Filenums: rollback 0, environment 1, directory 2, user dictionaries from 3; a filenum is
  *    never reused while the environment is open.
@@ -54,7 +61,7 @@ import { newFtHeader } from '../format/ft-header.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { Cachetable } from '../cachetable/cachetable.js';
 import { RwLock } from '../cachetable/rwlock.js';
-import { CheckpointableDictionary, type NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
+import { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
 import { Checkpointer, type CheckpointResult, type CrashHook } from '../checkpoint/checkpointer.js';
 import type { CrashHookName } from '../checkpoint/events.js';
 import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
@@ -63,8 +70,8 @@ import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
-import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
-import { defaultNodeStorage } from '../storage/node-storage.js';
+import type { Clock } from '../storage/clock.js';
+import { defaultClock, defaultLockOwner, defaultStorage } from './node-defaults.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
@@ -74,44 +81,21 @@ import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
-import { recoverEnvironment, type RecoveryReport } from './recovery.js';
-import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
-import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
+import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryReport } from './recovery.js';
+import { Txn } from './txn.js';
+import type { Durability, EnvCore } from './core.js';
+import { Dictionary } from './dictionary.js';
+import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FIRST_USER_FILENUM, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './names.js';
+import { Catalog } from './catalog.js';
+import { CommitPath } from './commit-path.js';
+import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
+import { WriteSet, type RowOp } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
-/**
- * What a commit waits for: `sync` (its log record is fsynced before commit() returns),
- * `periodic` (the log is fsynced every `periodMs`), `none` (durable at the next checkpoint).
- */
-export type Durability = 'sync' | 'periodic' | 'none';
-
-export const ROLLBACK_INAME = 'tokudb.rollback';
-export const ENVIRONMENT_INAME = 'tokudb.environment';
-export const DIRECTORY_INAME = 'tokudb.directory';
-export const FILENUM_ROLLBACK = 0;
-export const FILENUM_ENVIRONMENT = 1;
-export const FILENUM_DIRECTORY = 2;
-/** current_rollback of a txn without a rollback node. */
-export const NO_ROLLBACK_NODE = 0n;
-/** FILENUM_NONE: frename's old_filenum when the file is not open. */
-export const FILENUM_NONE = 0xffffffff;
-
-/** frename's inames carry a trailing NUL (tokulog-format.md §4). */
-export function inameWithNul(iname: string): Uint8Array {
-  const b = new TextEncoder().encode(iname);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
-}
-
-/** An iname from frename bytes: the trailing NUL (if any) removed. */
-export function inameFromNul(bytes: Uint8Array): string {
-  const n = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
-  return new TextDecoder().decode(bytes.subarray(0, n));
-}
-
-/** Default EnvOptions.logPreallocate in 'sync' mode: 4 MiB. */
-export const DEFAULT_LOG_PREALLOCATE = 4 << 20;
+export { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FILENUM_ROLLBACK, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul, inameWithNul } from './names.js';
+export type { Durability, EnvCore } from './core.js';
+export { Dictionary } from './dictionary.js';
+export { ROLLBACK_CODEC, type RollbackValue } from './rollback.js';
 
 /** Options for {@link Env.open}. */
 export interface EnvOptions {
@@ -161,8 +145,7 @@ export interface EnvOptions {
 export type EnvEvent =
   | { type: 'lock-takeover'; stale: EnvLockInfo; reason: string }
   | { type: 'log-repaired'; repair: RepairResult }
-  | { type: 'recovery'; line: string }
-  | { type: 'recovery-progress'; lsn: bigint; lastLsn: bigint; phase: 'backward' | 'forward' };
+  | RecoveryEvent;
 
 /** A prepared (XA) transaction: its id and its XA xid. */
 export interface PreparedTxnInfo {
@@ -170,135 +153,7 @@ export interface PreparedTxnInfo {
   xid: Xid;
 }
 
-/** Rollback PAIR value: the live txn's write set, or a frozen image (clone or fetched). */
-export type RollbackValue = { live: WriteSet } | { frozen: Uint8Array };
-
-export const ROLLBACK_CODEC: NodeCodec<RollbackValue> = {
-  serialize: (v) => ('live' in v ? v.live.encode() : v.frozen),
-  deserialize: (bytes) => ({ frozen: bytes.slice() }),
-  clone: (v) => ({ frozen: 'live' in v ? v.live.encode() : v.frozen }),
-  sizeOf: () => 256,
-};
-
-/** What Txn needs from its environment. */
-/** @hidden The services a {@link Txn} needs from its environment (implemented by {@link Env}). */
-export interface EnvCore {
-  lockRow(txn: Txn, dict: Dictionary, key: Uint8Array): void;
-  clientLock(): Promise<Release>;
-  log(rec: LogRecordInput): bigint;
-  updateRollbackNode(txn: Txn, mutate: () => void): Promise<void>;
-  noteWrite(): void;
-  finishTxn(txn: Txn, how: 'commit' | 'abort'): Promise<void>;
-  prepareTxn(txn: Txn, xid: Xid): Promise<void>;
-  checkWritableEnv(): void;
-  /** Throws the failed-state error once a checkpoint failed. */
-  checkNotFailed(): void;
-  /** enq_update's extra for function name and argument (refuses unknown functions). */
-  updateExtra(name: string, arg: Uint8Array): Uint8Array;
-  /** Run update function name on old (TokusimError on failure). */
-  applyUpdate(name: string, old: Uint8Array | undefined, arg: Uint8Array, where?: { lsn?: bigint; file?: string }): Uint8Array | undefined;
-}
-
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-function stripUndefined(r: Record<string, Uint8Array | undefined>): RangeOptions {
-  const out: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
-  return out;
-}
-
-/** An open dictionary: the file binding, the tree, and its names. */
-export class Dictionary {
-  /** Set when the dictionary was removed or the environment closed. */
-  closed = false;
-  /** Open user handles (createDictionary / openDictionary minus closeDictionary). */
-  handles = 0;
-  /** Set when the last handle closed while live transactions still wrote to it. */
-  closeWhenIdle = false;
-  /** While ft_close runs: resolves when the file is closed. */
-  closing: Promise<void> | undefined;
-  /** Made by {@link Env.createDictionary} and {@link Env.openDictionary}, not by users. */
-  constructor(
-    readonly env: Env,
-    public name: string,
-    public iname: string,
-    readonly filenum: number,
-    readonly file: CheckpointableDictionary<BtreeNode>,
-    readonly tree: Btree,
-    /** The header checkpoint_lsn when the file was opened (replay's LSN filter). */
-    readonly openedCheckpointLsn: bigint,
-  ) {}
-
-  /** Throws a TokusimError (kind `bad-argument`) when the dictionary has been closed. */
-  checkOpen(): void {
-    if (this.closed) throw new TokusimError('bad-argument', `dictionary ${this.name} is closed`, { file: this.iname });
-  }
-
-  /** Committed value of key (no transaction). */
-  async getCommitted(key: Uint8Array): Promise<Uint8Array | undefined> {
-    this.checkOpen();
-    return this.env.readVisible(() => this.tree.get(key));
-  }
-
-  /** Committed entries in range, read atomically with respect to commits. */
-  async committedRange(r: RangeOptions): Promise<Entry[]> {
-    this.checkOpen();
-    return this.env.readVisible(() => this.committedRangeUnlocked(r));
-  }
-
-  /**
-   * Up to max committed entries of range r in key order (descending when r.reverse), read
-   * atomically with respect to commits. Starts at the range's bound, so the cost depends on
-   * max, not on the dictionary's size (iterators read in such chunks).
-   */
-  async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
-    this.checkOpen();
-    return this.env.readVisible(async () => {
-      const c = this.tree.cursor();
-      const out: Entry[] = [];
-      const rev = r.reverse === true;
-      // The scan starts at one bound; leaving the other bound ends it.
-      const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
-      let e = rev
-        ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
-        : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
-      while (e !== undefined && out.length < max) {
-        if (!inRange(e.key, end)) break;
-        // The tree cursor's entries are already copies the caller may keep: a second copy
-        // per row would only double the garbage a long scan makes.
-        if (inRange(e.key, r)) out.push(e);
-        // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
-        e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
-      }
-      return out;
-    });
-  }
-
-  private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
-    const c = this.tree.cursor();
-    const out: Entry[] = [];
-    let e = r.gte !== undefined ? await c.seek(r.gte) : r.gt !== undefined ? await c.seekAfter(r.gt) : await c.first();
-    while (e !== undefined) {
-      if (!inRange(e.key, r)) {
-        if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
-      } else {
-        out.push(e);
-      }
-      e = c.nextHeld() ?? (await c.next());
-    }
-    return out;
-  }
-
-  /** Apply committed row operations to the tree. */
-  async applyRows(rows: readonly RowWrite[]): Promise<void> {
-    for (const w of rows) {
-      if (w.op === 'insert') await this.tree.put(w.key, w.value);
-      else if (w.op === 'insert_no_overwrite') await this.tree.insertIfAbsent(w.key, w.value);
-      else await this.tree.delete(w.key);
-    }
-  }
-}
 
 /** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
@@ -353,7 +208,11 @@ export interface CloseOptions {
  * await txn.commit();
  * ```
  */
-export class Env implements EnvCore {
+export class Env implements EnvCore<Txn> {
+  // Env is also the DictionaryHost, CatalogHost and RecoveryHost of its dictionaries, catalog
+  // and recovery. The compiler checks that where Env passes itself; an `implements` clause
+  // would not hold in the published declarations, which leave out internal members.
+
   /** The storage the environment's files live on. */
   readonly storage: Storage;
   /** The clock driving checkpoints, fsync periods and lock leases. */
@@ -365,6 +224,8 @@ export class Env implements EnvCore {
   /** Update functions: the built-ins plus options.updateFunctions. */
   readonly updates: UpdateRegistry;
   /** @internal */ logWriter: LogWriter | undefined;
+  /** The log side of commits (append, durability waits, periodic fsync); undefined when read-only. */
+  private commitPath: CommitPath | undefined;
   /** @internal */ ct!: Cachetable;
   /** @internal */ checkpointer: Checkpointer | undefined;
   /** @internal */ readonly locks = new CheckpointLocks();
@@ -377,11 +238,12 @@ export class Env implements EnvCore {
   /** @internal Commit visibility (see the invariants): write = applying a commit, read = reading committed data. */
   readonly visibility = new RwLock('commit_visibility_lock');
   /** @internal */ lastXid = 0n;
-  /** @internal */ nextFilenum = 3;
+  /** @internal */ nextFilenum = FIRST_USER_FILENUM;
+  /** Dictionaries by name (tokudb.directory and the file operations that go with it). */
+  private readonly catalog = new Catalog(this);
   private envLock: EnvLock | undefined;
   /** The storage under the fence: the lock file itself is written through it. */
   private readonly rawStorage: Storage;
-  private fsyncTimer: TimerHandle | undefined;
   private closed = false;
   private failure: TokusimError | MachineHalted | undefined;
   private lastCheckpointResult: CheckpointResult | null = null;
@@ -394,12 +256,12 @@ export class Env implements EnvCore {
     readonly options: EnvOptions,
   ) {
     this.readOnly = options.readOnly ?? false;
-    this.rawStorage = options.storage ?? defaultNodeStorage();
+    this.rawStorage = options.storage ?? defaultStorage();
     // Read-only by construction: every call that could change the disk throws (a bug). A
     // writable environment writes through the lock's fence (fenced-storage.ts): once the lock
     // is lost, nothing more reaches the disk.
     this.storage = this.readOnly ? new ReadOnlyStorage(this.rawStorage) : new FencedStorage(this.rawStorage, () => this.envLock?.assertHeld());
-    this.clock = options.clock ?? new RealClock();
+    this.clock = options.clock ?? defaultClock();
     this.durability = options.durability ?? 'sync';
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
@@ -422,7 +284,7 @@ export class Env implements EnvCore {
         storage: env.rawStorage,
         dir,
         clock: env.clock,
-        owner: options.owner ?? `tokusim-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
+        owner: options.owner ?? defaultLockOwner(),
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
         onLost: (err) => env.enterFailed(err),
@@ -494,6 +356,7 @@ export class Env implements EnvCore {
       preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && this.storage.capabilities.realDevice ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
     });
+    this.commitPath = new CommitPath(this.logWriter, { durability: this.durability, periodMs: this.options.periodMs ?? 100, clock: this.clock }, (err) => this.enterFailed(err, 'log write'));
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;
     this.checkpointer = new Checkpointer({
       cachetable: this.ct,
@@ -522,7 +385,7 @@ export class Env implements EnvCore {
       if (found.kind === 'unfinished') await removeUnfinishedCreation(this.storage, this.dir);
       await writeCreationMarker(this.storage, this.dir);
       await this.initCore(true);
-      this.rollback = await this.createRollbackFile();
+      this.rollback = await createRollbackFile(this.rollbackFileContext());
       const t = this.begin();
       t.ensureBegun();
       await this.createDictionaryFile(t, ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT);
@@ -548,7 +411,7 @@ export class Env implements EnvCore {
       if (last.record.type === 'shutdown') {
         this.lastXid = last.record.last_xid;
         await this.initCore(true);
-        await this.openRollbackFile();
+        this.rollback = await openRollbackFile(this.rollbackFileContext());
         await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, true);
         await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, true);
         await this.checkpoint('startup');
@@ -609,19 +472,6 @@ export class Env implements EnvCore {
     return repairLogTail(this.storage, this.dir);
   }
 
-  /**
-   * Make every checkpoint write tokudb.rollback's header, so that every checkpoint fsyncs the
-   * log up to its begin_checkpoint before end_checkpoint is appended (repairTornTail relies
-   * on it).
-   */
-  private forceRollbackHeaderWrite(cd: CheckpointableDictionary<RollbackValue>): void {
-    const begin = cd.beginCheckpoint.bind(cd);
-    cd.beginCheckpoint = (lsn: bigint): void => {
-      cd.markHeaderDirty();
-      begin(lsn);
-    };
-  }
-
   private async startReadOnly(): Promise<void> {
     await this.initCore(false);
     await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, false);
@@ -630,57 +480,18 @@ export class Env implements EnvCore {
 
   private startTimers(): void {
     if (this.checkpointPeriodSeconds > 0) this.checkpointer?.setPeriod(this.checkpointPeriodSeconds);
-    if (this.durability === 'periodic') {
-      const period = this.periodMs;
-      const tick = (): void => {
-        this.fsyncTimer = this.clock.setTimer(period, () => {
-          if (this.closed) return;
-          this.logWriter?.fsync().then(tick, () => undefined);
-        });
-      };
-      tick();
-    }
+    this.commitPath?.startPeriodicFsync(() => this.closed);
   }
 
   // ------------------------------------------------------------------ dictionary files
 
-  /** @internal */
-  async createRollbackFile(): Promise<CheckpointableDictionary<RollbackValue>> {
-    const path = this.path(ROLLBACK_INAME);
-    if (await this.storage.exists(path)) await this.storage.unlink(path);
-    const cd = await CheckpointableDictionary.create<RollbackValue>({
-      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
-      header: newFtHeader({ now: this.clock.nowMicros() / 1_000_000n }),
-    });
-    this.forceRollbackHeaderWrite(cd);
-    this.checkpointer?.attach(cd.cachefile, cd);
-    return cd;
+  private rollbackFileContext(): RollbackFileContext {
+    return { cachetable: this.ct, storage: this.storage, clock: this.clock, path: this.path(ROLLBACK_INAME), attach: (cd) => this.checkpointer?.attach(cd.cachefile, cd) };
   }
 
-  /**
-   * @internal Open tokudb.rollback at its newest header (at most maxAcceptableLsn: recovery
-   * passes its turning point, so a header of a checkpoint that never logged end_checkpoint is
-   * not loaded, and the next checkpoint overwrites that slot, not the turning point's) and
-   * free every node: no txn owns one yet.
-   */
+  /** @internal Open tokudb.rollback as of maxAcceptableLsn (see rollback.ts openRollbackFile). */
   async openRollbackFile(maxAcceptableLsn?: bigint): Promise<void> {
-    const path = this.path(ROLLBACK_INAME);
-    if (!(await this.storage.exists(path))) {
-      this.rollback = await this.createRollbackFile();
-      return;
-    }
-    const cd = await CheckpointableDictionary.open<RollbackValue>({
-      cachetable: this.ct, storage: this.storage, path, filenum: FILENUM_ROLLBACK, codec: ROLLBACK_CODEC, iname: ROLLBACK_INAME,
-      ...(maxAcceptableLsn !== undefined ? { maxAcceptableLsn } : {}),
-    });
-    const cur = cd.file.blockTable.snapshot('current');
-    if (cur !== null) {
-      for (let b = 3n; b < cur.smallestNeverUsed; b++) if (cur.sizes[Number(b)]! >= 0n) cd.file.blockTable.freeBlocknum(b, false);
-    }
-    cd.markHeaderDirty();
-    this.forceRollbackHeaderWrite(cd);
-    this.checkpointer?.attach(cd.cachefile, cd);
-    this.rollback = cd;
+    this.rollback = await openRollbackFile(this.rollbackFileContext(), maxAcceptableLsn);
   }
 
   private makeDictionary(name: string, iname: string, filenum: number, cd: CheckpointableDictionary<BtreeNode>): Dictionary {
@@ -738,14 +549,10 @@ export class Env implements EnvCore {
     return d;
   }
 
-  private dictByIname(iname: string): Dictionary | undefined {
-    for (const d of this.dicts.values()) if (d.iname === iname) return d;
-    return undefined;
-  }
-
   // ------------------------------------------------------------------ public dictionary API
 
-  private async withTxn<T>(txn: Txn | undefined, body: (t: Txn) => Promise<T>): Promise<T> {
+  /** @internal Run body in txn, or in a transaction of its own committed at the end. */
+  async withTxn<T>(txn: Txn | undefined, body: (t: Txn) => Promise<T>): Promise<T> {
     if (txn !== undefined) return body(txn);
     const t = this.begin();
     try {
@@ -758,66 +565,14 @@ export class Env implements EnvCore {
     }
   }
 
-  private checkName(name: string): void {
-    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name.startsWith('tokudb.')) {
-      throw new TokusimError('bad-argument', 'a dictionary name is 1-100 of [A-Za-z0-9_.-] and does not start with "tokudb."', { actual: JSON.stringify(name) });
-    }
-  }
-
   /** Create a dictionary named `name` (in txn, or in its own transaction). */
   async createDictionary(name: string, txn?: Txn): Promise<Dictionary> {
-    this.checkName(name);
-    this.checkWritableEnv();
-    return this.withTxn(txn, async (t) => {
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      const key = enc.encode(name);
-      this.lockRow(t, dirDict, key);
-      if ((await t.get(dirDict, key)) !== undefined) {
-        throw new TokusimError('bad-argument', `dictionary ${name} already exists`, { actual: name });
-      }
-      let n = t.root.id;
-      let iname = `${name}_${n}.tokudb`;
-      while (this.dictByIname(iname) !== undefined || (await this.storage.exists(this.path(iname)))) iname = `${name}_${n++}.tokudb`;
-      const release = await this.locks.checkpointSafeClientLock();
-      let d: Dictionary;
-      try {
-        d = await this.createDictionaryFile(t, name, iname, this.nextFilenum++);
-      } finally {
-        release();
-      }
-      await t.put(dirDict, key, enc.encode(iname));
-      d.handles++;
-      return d;
-    });
+    return this.catalog.createDictionary(name, txn);
   }
 
   /** Open the dictionary named `name` (as txn sees the directory). */
   async openDictionary(name: string, txn?: Txn): Promise<Dictionary> {
-    this.checkNotFailed();
-    const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-    const v = txn !== undefined ? await txn.get(dirDict, enc.encode(name)) : await dirDict.getCommitted(enc.encode(name));
-    if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${name}`, { actual: name });
-    const iname = dec.decode(v);
-    const open = this.dictByIname(iname);
-    if (open?.closing !== undefined) {
-      await open.closing;
-      return this.openDictionary(name, txn);
-    }
-    if (open !== undefined) {
-      open.name = name;
-      open.handles++;
-      open.closeWhenIdle = false;
-      return open;
-    }
-    const release = await this.locks.checkpointSafeClientLock();
-    try {
-      const again = this.dictByIname(iname);
-      const d = again ?? (await this.openDictionaryFile(name, iname, this.nextFilenum++, !this.readOnly));
-      d.handles++;
-      return d;
-    } finally {
-      release();
-    }
+    return this.catalog.openDictionary(name, txn);
   }
 
   /**
@@ -825,18 +580,12 @@ export class Env implements EnvCore {
    * environment: their rows are lost). Reads only.
    */
   async missingDictionaryFiles(): Promise<Array<{ name: string; iname: string }>> {
-    const out: Array<{ name: string; iname: string }> = [];
-    for (const r of await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({})) {
-      const iname = dec.decode(r.value);
-      if (this.dictByIname(iname) === undefined && !(await this.storage.exists(this.path(iname)))) out.push({ name: dec.decode(r.key), iname });
-    }
-    return out;
+    return this.catalog.missingDictionaryFiles();
   }
 
   /** Names of all dictionaries (committed directory). */
   async listDictionaries(): Promise<string[]> {
-    const rows = await this.dictByFilenum(FILENUM_DIRECTORY).committedRange({});
-    return rows.map((r) => dec.decode(r.key));
+    return this.catalog.listDictionaries();
   }
 
   /**
@@ -845,81 +594,12 @@ export class Env implements EnvCore {
    * happens when the last of them ends.
    */
   async closeDictionary(d: Dictionary): Promise<void> {
-    this.checkNotFailed();
-    d.checkOpen();
-    if (d.filenum === FILENUM_ENVIRONMENT || d.filenum === FILENUM_DIRECTORY) return;
-    if (d.handles > 0) d.handles--;
-    if (d.handles > 0 || this.readOnly) return;
-    if (this.txnsUsing(d.filenum)) {
-      d.closeWhenIdle = true;
-      return;
-    }
-    await this.ftClose(d);
-  }
-
-  private txnsUsing(filenum: number): boolean {
-    for (const t of this.txns.values()) {
-      if (t.ws.rows.has(filenum) || t.ws.fileOps.some((f) => f.filenum === filenum)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * ft_close (tokulog-format.md §7 row 12, recovery.md §1): under the checkpoint-safe client
-   * lock (no checkpoint runs), write the dictionary's dirty nodes, log fclose, and if its
-   * header is dirty write it with checkpoint_lsn = the fclose LSN after fsyncing the log up
-   * to that LSN (a private checkpoint of this one file); then close the file.
-   */
-  private async ftClose(d: Dictionary): Promise<void> {
-    if (d.closing !== undefined) return d.closing;
-    const run = async (): Promise<void> => {
-      const release = await this.locks.checkpointSafeClientLock();
-      try {
-        if (d.closed) return;
-        await this.ct.flushCachefile(d.file.cachefile);
-        const lsn = this.log({ type: 'fclose', iname: enc.encode(d.iname), filenum: d.filenum });
-        if (d.file.headerDirty) {
-          d.file.beginCheckpoint(lsn);
-          await d.file.checkpoint({ fsyncLogUpTo: (l) => this.syncLog(l), nowSeconds: this.clock.nowMicros() / 1_000_000n });
-          await d.file.endCheckpoint();
-        }
-        await this.closeDictionaryFile(d, false);
-      } finally {
-        release();
-      }
-    };
-    d.closing = run().finally(() => {
-      d.closing = undefined;
-    });
-    return d.closing;
-  }
-
-  /** Close the dictionaries whose last handle closed while transactions still used them. */
-  private async closeIdleDictionaries(): Promise<void> {
-    for (const d of [...this.dicts.values()]) {
-      if (d.closeWhenIdle && d.handles === 0 && !d.closed && !this.txnsUsing(d.filenum)) {
-        d.closeWhenIdle = false;
-        await this.ftClose(d);
-      }
-    }
+    return this.catalog.closeDictionary(d);
   }
 
   /** Remove a dictionary: directory row deleted, fdelete logged; the file goes at commit. */
   async removeDictionary(name: string, txn?: Txn): Promise<void> {
-    this.checkWritableEnv();
-    await this.withTxn(txn, async (t) => {
-      const d = await this.openDictionary(name, t);
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      await t.del(dirDict, enc.encode(name));
-      const release = await this.locks.multiOperationClientLock();
-      try {
-        t.ensureBegun();
-        this.log({ type: 'fdelete', xid: t.xid, filenum: d.filenum });
-        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'fdelete', filenum: d.filenum, iname: d.iname }));
-      } finally {
-        release();
-      }
-    });
+    return this.catalog.removeDictionary(name, txn);
   }
 
   /**
@@ -929,40 +609,7 @@ export class Env implements EnvCore {
    * is made durable with fsyncDir; abort renames the file back.
    */
   async renameDictionary(oldName: string, newName: string, txn?: Txn): Promise<void> {
-    this.checkName(newName);
-    this.checkWritableEnv();
-    await this.withTxn(txn, async (t) => {
-      const dirDict = this.dictByFilenum(FILENUM_DIRECTORY);
-      const oldKey = enc.encode(oldName);
-      const newKey = enc.encode(newName);
-      this.lockRow(t, dirDict, oldKey);
-      this.lockRow(t, dirDict, newKey);
-      const v = await t.get(dirDict, oldKey);
-      if (v === undefined) throw new TokusimError('bad-argument', `no dictionary named ${oldName}`, { actual: oldName });
-      if ((await t.get(dirDict, newKey)) !== undefined) throw new TokusimError('bad-argument', `dictionary ${newName} already exists`, { actual: newName });
-      const oldIname = dec.decode(v);
-      let n = t.root.id;
-      let newIname = `${newName}_${n}.tokudb`;
-      while (this.dictByIname(newIname) !== undefined || (await this.storage.exists(this.path(newIname)))) newIname = `${newName}_${++n}.tokudb`;
-      await t.del(dirDict, oldKey);
-      await t.put(dirDict, newKey, enc.encode(newIname));
-      const open = this.dictByIname(oldIname);
-      if (open?.closing !== undefined) await open.closing;
-      const d = open !== undefined && !open.closed ? open : undefined;
-      const release = await this.locks.checkpointSafeClientLock();
-      try {
-        t.ensureBegun();
-        const lsn = this.log({ type: 'frename', xid: t.xid, old_iname: inameWithNul(oldIname), old_filenum: d?.filenum ?? FILENUM_NONE, new_iname: inameWithNul(newIname) });
-        await this.syncLog(lsn);
-        await this.storage.rename(this.path(oldIname), this.path(newIname));
-        await this.storage.fsyncDir(this.dir);
-        if (d !== undefined) this.setIname(d, newIname);
-        await this.updateRollbackNode(t, () => t.ws.fileOps.push({ kind: 'frename', filenum: d?.filenum ?? FILENUM_NONE, iname: oldIname, newIname }));
-      } finally {
-        release();
-      }
-      if (d !== undefined) d.name = newName;
-    });
+    return this.catalog.renameDictionary(oldName, newName, txn);
   }
 
   /** @internal The file of d now has this iname (rename, its undo, or replay). */
@@ -1051,9 +698,9 @@ export class Env implements EnvCore {
           t.ws.record(o.dict.filenum, { op: o.op, key: o.key, value: o.value ?? new Uint8Array(0) });
         }
         lsn = this.log({ type: 'xcommit', xid: t.xid });
-        const durable = this.makeCommitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
+        const durable = this.commitPath!.commitDurable(lsn, this.txns.size === 0 && this.batchesInFlight === 1);
         // No await when nothing must be synced: a commit that waits for nothing keeps its timing.
-        if (durable !== undefined) await Env.failTxnUnless(t, durable);
+        if (durable !== undefined) await CommitPath.failTxnUnless(t, durable);
         await this.applyCommitted(t.ws, null);
       } finally {
         release();
@@ -1065,7 +712,7 @@ export class Env implements EnvCore {
     t.state = 'committed';
     this.counters.commits++;
     this.counters.writes += ops.length;
-    if (this.hasCloseWhenIdle) await this.closeIdleDictionaries();
+    if (this.hasCloseWhenIdle) await this.catalog.closeIdleDictionaries();
   }
 
   private get hasCloseWhenIdle(): boolean {
@@ -1163,53 +810,13 @@ export class Env implements EnvCore {
 
   /** Append a record to the log; returns its LSN. Used by {@link Txn}. */
   log(rec: LogRecordInput): bigint {
-    invariant(this.logWriter !== undefined, 'logging needs a writable environment');
-    try {
-      return this.logWriter.append(rec);
-    } catch (err) {
-      // The writer refuses once a write or fsync failed (possibly in the background).
-      throw this.enterFailed(err, 'log write');
-    }
+    invariant(this.commitPath !== undefined, 'logging needs a writable environment');
+    return this.commitPath.log(rec);
   }
 
-  /** Wait for a commit's log write; if it fails, the transaction is 'failed' (never visible). */
-  private static async failTxnUnless(txn: Txn, durable: Promise<void>): Promise<void> {
-    try {
-      await durable;
-    } catch (err) {
-      txn.state = 'failed';
-      throw err;
-    }
-  }
-
-  /**
-   * Wait, inside the commit's client-lock section and before its write set is applied, until
-   * the log is durable up to its xcommit when the durability mode asks for it: 'sync' always;
-   * 'periodic' when the last sync started periodMs or more ago (the bound holds even when the
-   * host's event loop is too busy to run the fsync timer). A failure puts the environment in
-   * the failed state and rejects with that error. `solo`: see LogWriter.fsync.
-   */
-  private makeCommitDurable(lsn: bigint, solo: boolean): Promise<void> | undefined {
-    const w = this.logWriter!;
-    // Decided synchronously: a commit that needs no sync adds no await (no change of schedule).
-    if (this.durability === 'none') return undefined;
-    if (this.durability === 'periodic' && this.clock.nowMs() - w.lastSyncStartMs < this.periodMs) return undefined;
-    return w.fsync(lsn, { solo }).catch((err: unknown) => {
-      throw this.enterFailed(err, 'log write');
-    });
-  }
-
-  /** Make the log durable up to lsn; a failure puts the environment in its failed state. */
-  private async syncLog(lsn: bigint): Promise<void> {
-    try {
-      await this.logWriter!.fsync(lsn);
-    } catch (err) {
-      throw this.enterFailed(err, 'log write');
-    }
-  }
-
-  private get periodMs(): number {
-    return this.options.periodMs ?? 100;
+  /** @internal Make the log durable up to lsn; a failure puts the environment in its failed state. */
+  async syncLog(lsn: bigint): Promise<void> {
+    await this.commitPath!.sync(lsn);
   }
 
   /** Count one row write (status counters). Used by {@link Txn}. */
@@ -1219,27 +826,8 @@ export class Env implements EnvCore {
 
   /** Apply mutate to txn's write set and mirror it in its rollback node. Used by {@link Txn}. */
   async updateRollbackNode(txn: Txn, mutate: () => void): Promise<void> {
-    const rb = this.rollback;
-    invariant(rb !== undefined, 'tokudb.rollback is open');
-    if (txn.rollbackBlocknum === null) {
-      mutate();
-      const p = await this.ct.put(rb.cachefile, () => rb.allocateBlocknum(), { live: txn.ws }, 256);
-      txn.rollbackBlocknum = p.blocknum;
-      this.ct.unpin(p, { dirty: true });
-    } else {
-      const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
-      mutate();
-      p.value = { live: txn.ws };
-      this.ct.unpin(p, { dirty: true });
-    }
-  }
-
-  private async dropRollbackNode(txn: Txn): Promise<void> {
-    const rb = this.rollback;
-    if (txn.rollbackBlocknum === null || rb === undefined) return;
-    const p = await this.ct.getAndPin(rb.cachefile, txn.rollbackBlocknum, { mode: 'write' });
-    await this.ct.unpinAndRemove(p);
-    txn.rollbackBlocknum = null;
+    invariant(this.rollback !== undefined, 'tokudb.rollback is open');
+    await updateRollbackNode(this.ct, this.rollback, txn, mutate);
   }
 
   private hasFileOps(t: Txn): boolean {
@@ -1254,8 +842,8 @@ export class Env implements EnvCore {
     try {
       if (txn.loggedBegin) lsn = this.log({ type: how === 'commit' ? 'xcommit' : 'xabort', xid: txn.xid });
       if (lsn !== undefined && txn.parent === undefined && how === 'commit') {
-        const durable = this.makeCommitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
-        if (durable !== undefined) await Env.failTxnUnless(txn, durable);
+        const durable = this.commitPath!.commitDurable(lsn, this.txns.size === 1 && this.batchesInFlight === 0);
+        if (durable !== undefined) await CommitPath.failTxnUnless(txn, durable);
       }
       if (how === 'commit' && txn.parent !== undefined) {
         const parent = txn.parent;
@@ -1265,7 +853,7 @@ export class Env implements EnvCore {
       } else {
         await this.undoFileOps(txn.ws);
       }
-      await this.dropRollbackNode(txn);
+      await dropRollbackNode(this.ct, this.rollback, txn);
     } finally {
       release();
     }
@@ -1277,7 +865,7 @@ export class Env implements EnvCore {
       else this.counters.aborts++;
     }
     this.txns.delete(txn.id);
-    if (txn.parent === undefined) await this.closeIdleDictionaries();
+    if (txn.parent === undefined) await this.catalog.closeIdleDictionaries();
   }
 
   /**
@@ -1320,6 +908,28 @@ export class Env implements EnvCore {
         dicts.delete(op.filenum);
       }
     }
+  }
+
+  /**
+   * @internal Recovery keeps a prepared transaction: it is live again in state 'preparing'
+   * with its writes, a rollback node mirroring them and the row locks it held.
+   */
+  async keepPreparedTxn(xid: TxnidPair, xaXid: Xid, ws: WriteSet, dicts: FileMap): Promise<void> {
+    const txn = new Txn(this, xid.parent, undefined, xid);
+    txn.loggedBegin = true;
+    txn.state = 'preparing';
+    txn.xaXid = xaXid;
+    this.txns.set(txn.id, txn);
+    await this.updateRollbackNode(txn, () => txn.ws.mergeFrom(ws));
+    for (const [fn, rows] of ws.rows) {
+      const d = dicts.get(fn);
+      if (d !== undefined) for (const w of rows.values()) this.lockRow(txn, d, w.key);
+    }
+  }
+
+  /** @internal Make the log durable up to its last record. */
+  async fsyncLog(): Promise<void> {
+    await this.logWriter!.fsync();
   }
 
   /** Log xprepare for txn and keep it prepared across crashes. Used by {@link Txn}. */
@@ -1431,7 +1041,7 @@ export class Env implements EnvCore {
     }
     try {
       await this.checkpointer?.shutdown();
-      this.fsyncTimer?.cancel();
+      this.commitPath?.stop();
       for (const t of [...this.txns.values()].reverse()) if (t.state === 'live' && t.parent === undefined) await t.abort();
       const prepared = this.listPreparedTransactions().length > 0;
       await this.checkpoint('shutdown');
@@ -1471,7 +1081,7 @@ export class Env implements EnvCore {
    */
   private async closeFailed(): Promise<void> {
     this.closed = true;
-    this.fsyncTimer?.cancel();
+    this.commitPath?.stop();
     await this.checkpointer?.shutdown().catch(() => undefined);
     const files = [...this.dicts.values()].map((d) => d.file.file);
     if (this.rollback !== undefined) files.push(this.rollback.file);
@@ -1493,7 +1103,7 @@ export class Env implements EnvCore {
   /** Stop timers and forget everything without any I/O (a crashed process; tests). */
   abandon(): void {
     this.closed = true;
-    this.fsyncTimer?.cancel();
+    this.commitPath?.stop();
     void this.checkpointer?.shutdown();
     this.envLock?.abandon();
   }

@@ -19,7 +19,9 @@ import { isBugPlanted } from '../base/bug-switches.js';
 import type { Release } from '../checkpoint/locks.js';
 import { compareKeys } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
-import type { Dictionary, EnvCore } from './env.js';
+import type { EnvCore } from './core.js';
+import type { Dictionary } from './dictionary.js';
+import { inRange, type Entry, type RangeOptions } from './range.js';
 
 /**
  * A transaction's state: `live` until commit, abort or prepare; `preparing` while xprepare is
@@ -29,41 +31,10 @@ import type { Dictionary, EnvCore } from './env.js';
  */
 export type TxnState = 'live' | 'preparing' | 'committed' | 'aborted' | 'failed';
 
-/** A key range (byte order): at most one lower and one upper bound, the direction and a limit. */
-export interface RangeOptions {
-  /** Keys greater than this. */
-  gt?: Uint8Array;
-  /** Keys greater than or equal to this. */
-  gte?: Uint8Array;
-  /** Keys less than this. */
-  lt?: Uint8Array;
-  /** Keys less than or equal to this. */
-  lte?: Uint8Array;
-  /** Descending key order. */
-  reverse?: boolean;
-  /** At most this many entries (negative: no limit). */
-  limit?: number;
-}
-
-/** One row: a key and its value (copies the caller may keep). */
-export interface Entry {
-  /** The key bytes. */
-  key: Uint8Array;
-  /** The value bytes. */
-  value: Uint8Array;
-}
-
 function badState(what: string, state: string): TokusimError {
   return new TokusimError('bad-argument', `${what} on a transaction that is ${state}`, { expected: 'live', actual: state });
 }
 
-export function inRange(key: Uint8Array, r: RangeOptions): boolean {
-  if (r.gt !== undefined && compareKeys(key, r.gt) <= 0) return false;
-  if (r.gte !== undefined && compareKeys(key, r.gte) < 0) return false;
-  if (r.lt !== undefined && compareKeys(key, r.lt) >= 0) return false;
-  if (r.lte !== undefined && compareKeys(key, r.lte) > 0) return false;
-  return true;
-}
 
 /**
  * A transaction (from {@link Env.begin}): reads see its own and its ancestors' writes over
@@ -87,7 +58,7 @@ export class Txn {
 
   /** Made by {@link Env.begin}, not by users. */
   constructor(
-    private readonly env: EnvCore,
+    private readonly env: EnvCore<Txn>,
     readonly id: bigint,
     readonly parent: Txn | undefined,
     readonly xid: TxnidPair,

@@ -3,7 +3,7 @@
  * tokusim's, crashed or not, without writing to it (docs/extract.md).
  *
  * For each dictionary the rows are its file's checkpointed tree, overlaid with what the log
- * after that file's checkpoint changed, as the forensic replay (src/engine/replay.ts) sees it:
+ * after that file's checkpoint changed, as the forensic replay (src/log/replay.ts) sees it:
  *
  *  1. The log that is there is read twice: once to read the header of every dictionary file
  *     it names and to learn its renames, then once through the replay. A write whose effect the dictionary file

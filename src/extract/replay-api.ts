@@ -1,5 +1,3 @@
-/**
- * The forensic replay, as extract uses it. One import site, so that moving the replay module
- * (issue #14 moves it to src/log/) changes one line here.
- */
-export { LogReplayer, ROLLBACK_INAME, SYSTEM_INAMES, type PendingTxn, type ReplayNote, type ReplayResult, type ReplayedDictionary } from '../engine/replay.js';
+/** The forensic replay and the system file names, as extract uses them (one import site). */
+export { LogReplayer, type PendingTxn, type ReplayNote, type ReplayResult, type ReplayedDictionary } from '../log/replay.js';
+export { ROLLBACK_INAME, SYSTEM_INAMES } from '../log/inames.js';

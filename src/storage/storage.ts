@@ -185,6 +185,7 @@ export function baseName(path: string): string {
  * ({@link SimulatedCrash}), but the engine depends on this class alone.
  */
 export class MachineHalted extends Error {
+  /** @param message What stopped the machine, and where (for the report of a crash test). */
   constructor(message: string) {
     super(message);
     this.name = 'MachineHalted';

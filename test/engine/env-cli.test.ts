@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
-import { environmentStatus } from '../../tools/commands/status.js';
+import { environmentStatus } from '../../src/engine/status.js';
 import { runRecover } from '../../tools/commands/recover.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

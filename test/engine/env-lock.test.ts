@@ -9,7 +9,7 @@ import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { environmentStatus } from '../../tools/commands/status.js';
+import { environmentStatus } from '../../src/engine/status.js';
 import { exitCodeFor, EXIT } from '../../tools/cli-support.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogReplayer, bytesToKey, type ReplayResult } from '../../src/engine/replay.js';
+import { LogReplayer, bytesToKey, type ReplayResult } from '../../src/log/replay.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { compareLogFiles, findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

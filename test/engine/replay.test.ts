@@ -1,7 +1,7 @@
 // Unit scenarios for the forensic replay engine, on hand-built record sequences.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LogReplayer, bytesToKey, replayRecords, type ReplayResult } from '../../src/engine/replay.js';
+import { LogReplayer, bytesToKey, replayRecords, type ReplayResult } from '../../src/log/replay.js';
 import { TokusimError } from '../../src/base/errors.js';
 import type { LogRecord, TxnidPair } from '../../src/format/record-types.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Env } from '../../src/engine/env.js';
-import { CURSOR_CHUNK, TxnCursor, inRange, type Entry, type RangeOptions } from '../../src/engine/txn.js';
+import { CURSOR_CHUNK, TxnCursor } from '../../src/engine/txn.js';
+import { inRange, type Entry, type RangeOptions } from '../../src/engine/range.js';
 import { compareKeys } from '../../src/engine/btree/node.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';

@@ -8,7 +8,7 @@ import { findLogFiles } from '../../src/log/names.js';
 import { DEFAULT_FAULTS } from '../../src/sim/crashtest.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { COMMANDS } from '../../tools/commands/index.js';
-import { environmentStatus } from '../../tools/commands/status.js';
+import { environmentStatus } from '../../src/engine/status.js';
 import { runSynthLog } from '../../tools/commands/synth-log.js';
 import { tokusimVersion } from '../../tools/cli-support.js';
 

@@ -11,7 +11,8 @@ import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
 import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { runFtdump, type FtdumpJson } from '../../tools/commands/ftdump.js';
 import { runRecover, type RecoverJson } from '../../tools/commands/recover.js';
-import { runStatus, type StatusReport } from '../../tools/commands/status.js';
+import { runStatus } from '../../tools/commands/status.js';
+import type { StatusReport } from '../../src/engine/status.js';
 import { referenceDicts } from '../format/ft-fixtures-helper.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

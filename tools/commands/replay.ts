@@ -30,7 +30,7 @@ import { compareLogFiles, findLogFiles, type LogFileEntry } from '../../src/log/
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { LogReplayer, type ReplayNote, type ReplayResult } from '../../src/engine/replay.js';
+import { LogReplayer, type ReplayNote, type ReplayResult } from '../../src/log/replay.js';
 import type { TxnidPair } from '../../src/format/record-types.js';
 import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
 import { startProgress, type ProgressStream } from '../progress.js';

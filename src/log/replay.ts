@@ -29,14 +29,11 @@
  *  - tokudb.rollback is never a dictionary here (it holds undo logs, not rows).
  */
 import { TokusimError, invariant } from '../base/errors.js';
-import type { LogRecord, LogRecordName, LogRecordOf, TxnidPair, Xid } from '../format/record-types.js';
+import type { LogRecord, LogRecordName, TxnidPair, Xid } from '../format/record-types.js';
+import { FILENUM_NONE, SYSTEM_INAMES } from './inames.js';
+import { LogInterpreter, type LoggedTxn, type Meaning, type TxnPolicy } from './interpreter.js';
 
-/** FILENUM_NONE (0xFFFFFFFF): "no dictionary", e.g. the source of a sourceless put_multiple. */
-export const FILENUM_NONE = 0xffffffff;
-/** The rollback-log dictionary: never replayed as rows. */
-export const ROLLBACK_INAME = 'tokudb.rollback';
-/** The environment's internal dictionaries; they hold real rows (see --user-only). */
-export const SYSTEM_INAMES: readonly string[] = ['tokudb.directory', 'tokudb.environment'];
+export { FILENUM_NONE, ROLLBACK_INAME, SYSTEM_INAMES, stripNul } from './inames.js';
 
 /** One key/value row of a replayed dictionary. */
 export interface ReplayRow {
@@ -139,10 +136,6 @@ export function keyToBytes(s: string): Uint8Array {
   return b;
 }
 
-/** An iname without its trailing NUL (frename's inames carry one). */
-export function stripNul(b: Uint8Array): Uint8Array {
-  return b.length > 0 && b[b.length - 1] === 0 ? b.subarray(0, b.length - 1) : b;
-}
 
 class Dict {
   /** key (latin1) → value, for rows whose committed value is known. */
@@ -201,20 +194,13 @@ interface Undo {
   run: () => void;
 }
 
-interface Txn {
-  readonly xid: TxnidPair;
-  readonly parent: Txn | undefined;
-  readonly children: Set<Txn>;
-  readonly beginLsn: bigint;
+/** What the replay keeps per transaction: its queued operations and the undo of its file effects. */
+interface Queue {
   ops: Op[];
   undo: Undo[];
-  prepared: boolean;
-  xaXid?: Xid;
 }
 
-function txnKey(x: TxnidPair): string {
-  return `${x.parent},${x.child}`;
-}
+type Txn = LoggedTxn<Queue>;
 
 function fmtXid(x: TxnidPair): string {
   return `${x.parent},${x.child}`;
@@ -223,15 +209,16 @@ function fmtXid(x: TxnidPair): string {
 /**
  * Replays records one at a time. Call apply() for each record in LSN order, then finish().
  * apply() throws TokusimError only for a log that cannot be replayed at all (LSN gap, or a
- * first LSN other than 1 outside partial mode); everything else is recorded as a note.
+ * first LSN other than 1 outside partial mode); everything else is recorded as a note. What
+ * each record means comes from the LogInterpreter (log/interpreter.ts); this class applies
+ * the meanings to rows in memory.
  */
 export class LogReplayer {
   private readonly partial: boolean;
-  private readonly alreadyInFile: ReplayOptions['alreadyInFile'];
   /** Dictionary files that exist now (including ones whose creating txn has not committed). */
   private readonly files = new Map<string, Dict>();
   private readonly openFilenums = new Map<number, Dict>();
-  private readonly txns = new Map<string, Txn>();
+  private readonly interpreter: LogInterpreter<Queue>;
   private readonly notApplied: ReplayNote[] = [];
   private readonly anomalies: ReplayNote[] = [];
   private firstLsn: bigint | undefined;
@@ -239,10 +226,26 @@ export class LogReplayer {
   private records = 0;
   private finished = false;
 
+  private readonly alreadyInFile: ReplayOptions['alreadyInFile'];
+
   /** A replayer with no dictionaries yet; feed it records in LSN order with apply(). */
   constructor(opts: ReplayOptions = {}) {
     this.partial = opts.partial ?? false;
     this.alreadyInFile = opts.alreadyInFile;
+    const policy: TxnPolicy<Queue> = {
+      newData: () => ({ ops: [], undo: [] }),
+      unknownTxn: (rec, xid, role) => {
+        if (role === 'listed') this.anomaly(rec, `checkpoint lists transaction ${fmtXid(xid)} that never began in this log`);
+        else this.anomaly(rec, `transaction ${fmtXid(xid)} is not live (no xbegin, or already resolved); record skipped`);
+      },
+      anomaly: (rec, detail) => this.anomaly(rec, detail),
+      // A child commit: its queued writes and undo actions become its parent's.
+      mergeInto: (child, parent) => {
+        parent.data.ops.push(...child.data.ops);
+        parent.data.undo.push(...child.data.undo);
+      },
+    };
+    this.interpreter = new LogInterpreter(policy, { partial: this.partial });
   }
 
   /** Records applied so far. */
@@ -255,55 +258,64 @@ export class LogReplayer {
     invariant(!this.finished, 'apply() after finish()');
     this.checkLsn(rec.lsn);
     this.records++;
-    switch (rec.type) {
-      case 'xbegin':
-        return this.xbegin(rec);
-      case 'xcommit':
-        return this.xcommit(rec);
-      case 'xabort':
-        return this.xabort(rec);
-      case 'xprepare':
-        return this.xprepare(rec);
-      case 'xstillopen':
-      case 'xstillopenprepared':
-        return this.xstillopen(rec);
-      case 'fcreate':
-        return this.fcreate(rec);
-      case 'fopen':
-      case 'fassociate':
-        return this.fopen(rec);
-      case 'fclose':
-        return this.fclose(rec);
-      case 'fdelete':
-        return this.fdelete(rec);
-      case 'frename':
-        return this.frename(rec);
-      case 'enq_insert':
-      case 'enq_insert_no_overwrite':
-      case 'enq_delete_any':
-        return this.write(rec);
-      case 'enq_update':
-      case 'enq_updatebroadcast':
-        return this.update(rec);
-      case 'enq_insert_multiple':
-      case 'enq_delete_multiple':
-        return this.multiple(rec);
+    this.perform(rec, this.interpreter.interpret(rec));
+  }
+
+  private perform(rec: LogRecord, m: Meaning<Queue>): void {
+    switch (m.kind) {
+      case 'commit':
+        if (m.parent === undefined) this.applyRoot(m.txn, rec.lsn);
+        return;
+      case 'abort':
+        for (const t of m.txns) for (let i = t.data.undo.length - 1; i >= 0; i--) t.data.undo[i]!.run();
+        return;
+      case 'still-open':
+        if (m.adopted && m.txn !== undefined) {
+          m.txn.data.ops.push({
+            kind: 'note',
+            lsn: rec.lsn,
+            note: { lsn: rec.lsn, record: rec.type, detail: `transaction ${fmtXid(m.txn.xid)} wrote before the first record of the log; those writes are unknown` },
+          });
+        }
+        return;
+      case 'file-create':
+        return this.fcreate(rec, m);
+      case 'file-open':
+        return this.fopen(rec, m);
+      case 'file-close':
+        return this.fclose(rec, m);
+      case 'file-delete': {
+        const d = this.openFilenums.get(m.filenum);
+        if (m.txn === undefined || d === undefined) return; // file already gone: nothing (as recovery)
+        m.txn.data.ops.push({ kind: 'drop', lsn: m.lsn, dict: d });
+        return;
+      }
+      case 'file-rename':
+        return this.frename(rec, m);
+      case 'row':
+        return this.write(rec, m);
+      case 'update':
+      case 'update-broadcast':
+        return this.update(rec, m);
+      case 'rows-multiple':
+        return this.multiple(m);
       case 'load':
-        return this.load(rec);
-      case 'hot_index':
-        return this.hotIndex(rec);
-      case 'change_fdescriptor':
-        return this.changeDescriptor(rec);
+        return this.load(m);
+      case 'hot-index':
+        return this.hotIndex(m);
+      case 'descriptor':
+        return this.changeDescriptor(m);
       case 'comment':
         // Only recovery writes a comment ("recover"), right after it closed every dictionary
         // without logging fclose: the handles of the crashed process are gone. Its checkpoint
         // that follows re-associates the ones still in use.
         this.openFilenums.clear();
         return;
-      case 'begin_checkpoint':
-      case 'end_checkpoint':
-      case 'shutdown':
-      case 'shutdown_up_to_19':
+      case 'checkpoint-begin':
+      case 'checkpoint-end':
+      case 'begin':
+      case 'prepare':
+      case 'none':
         return;
     }
   }
@@ -312,24 +324,23 @@ export class LogReplayer {
   finish(): ReplayResult {
     invariant(!this.finished, 'finish() called twice');
     this.finished = true;
-    const roots = [...this.txns.values()].filter((t) => t.parent === undefined);
-    roots.sort((a, b) => cmpBig(a.xid.parent, b.xid.parent));
+    const roots = this.interpreter.liveRoots();
     const pending: PendingTxn[] = roots.map((r) => {
-      const all = this.subtree(r);
+      const all = this.interpreter.subtree(r);
       return {
         xid: r.xid,
         state: r.prepared ? 'prepared' : 'live',
         ...(r.xaXid !== undefined ? { xaXid: r.xaXid } : {}),
         beginLsn: r.beginLsn,
         openChildren: all.length - 1,
-        pendingWrites: all.reduce((n, t) => n + t.ops.filter(isWrite).length, 0),
+        pendingWrites: all.reduce((n, t) => n + t.data.ops.filter(isWrite).length, 0),
       };
     });
     // Their file-level effects (a created file, a rename) did not become permanent.
-    const undos = roots.flatMap((r) => this.subtree(r).flatMap((t) => t.undo));
+    const undos = roots.flatMap((r) => this.interpreter.subtree(r).flatMap((t) => t.data.undo));
     undos.sort((a, b) => cmpBig(b.lsn, a.lsn));
     for (const u of undos) u.run();
-    this.txns.clear();
+    for (const t of this.interpreter.live()) this.interpreter.forget(t);
 
     const dictionaries: ReplayedDictionary[] = [];
     const names = [...this.files.keys()].sort(cmpStr);
@@ -382,134 +393,14 @@ export class LogReplayer {
     this.lastLsn = lsn;
   }
 
-  // ---- transactions ------------------------------------------------------------------------
-
   private anomaly(rec: LogRecord, detail: string, dict?: Dict): void {
     this.anomalies.push({ lsn: rec.lsn, record: rec.type, detail, ...(dict ? { iname: keyToBytes(dict.iname) } : {}) });
-  }
-
-  private newTxn(xid: TxnidPair, parent: Txn | undefined, lsn: bigint): Txn {
-    const t: Txn = { xid, parent, children: new Set(), beginLsn: lsn, ops: [], undo: [], prepared: false };
-    this.txns.set(txnKey(xid), t);
-    parent?.children.add(t);
-    return t;
-  }
-
-  /**
-   * The transaction a record names. In partial mode a transaction that began before the log's
-   * first record is created on first sight (its earlier writes are unknown). Otherwise an
-   * unknown transaction is an anomaly and the record is skipped (returns undefined).
-   */
-  private txnFor(rec: LogRecord, xid: TxnidPair): Txn | undefined {
-    const t = this.txns.get(txnKey(xid));
-    if (t !== undefined) return t;
-    if (this.partial) {
-      const parent = xid.child === 0n ? undefined : this.txnFor(rec, { parent: xid.parent, child: 0n });
-      return this.newTxn(xid, parent, rec.lsn);
-    }
-    this.anomaly(rec, `transaction ${fmtXid(xid)} is not live (no xbegin, or already resolved); record skipped`);
-    return undefined;
-  }
-
-  private xbegin(rec: LogRecordOf<'xbegin'>): void {
-    if (this.txns.has(txnKey(rec.xid))) {
-      this.anomaly(rec, `transaction ${fmtXid(rec.xid)} begins twice; the second xbegin is ignored`);
-      return;
-    }
-    const isRoot = rec.parentxid.parent === 0n && rec.parentxid.child === 0n;
-    let parent: Txn | undefined;
-    if (!isRoot) {
-      parent = this.txnFor(rec, rec.parentxid);
-      if (parent === undefined) return;
-    }
-    this.newTxn(rec.xid, parent, rec.lsn);
-  }
-
-  private xstillopen(rec: LogRecordOf<'xstillopen'> | LogRecordOf<'xstillopenprepared'>): void {
-    // From LSN 1 every transaction listed by a checkpoint already began; in partial mode this
-    // is where an older transaction first shows up.
-    const known = this.txns.get(txnKey(rec.xid));
-    if (known === undefined) {
-      if (!this.partial) {
-        this.anomaly(rec, `checkpoint lists transaction ${fmtXid(rec.xid)} that never began in this log`);
-        return;
-      }
-      const parent =
-        rec.type === 'xstillopen' && !(rec.parentxid.parent === 0n && rec.parentxid.child === 0n)
-          ? this.txnFor(rec, rec.parentxid)
-          : undefined;
-      const t = this.newTxn(rec.xid, parent, rec.lsn);
-      if (rec.type === 'xstillopenprepared') {
-        t.prepared = true;
-        t.xaXid = rec.xa_xid;
-      }
-      t.ops.push({
-        kind: 'note',
-        lsn: rec.lsn,
-        note: { lsn: rec.lsn, record: rec.type, detail: `transaction ${fmtXid(rec.xid)} wrote before the first record of the log; those writes are unknown` },
-      });
-    }
-  }
-
-  private xprepare(rec: LogRecordOf<'xprepare'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    if (t === undefined) return;
-    if (t.parent !== undefined) return; // PerconaFT ignores prepare of a child.
-    t.prepared = true;
-    t.xaXid = rec.xa_xid;
-  }
-
-  private subtree(t: Txn): Txn[] {
-    const out = [t];
-    for (const c of t.children) out.push(...this.subtree(c));
-    return out;
-  }
-
-  private forget(t: Txn): void {
-    this.txns.delete(txnKey(t.xid));
-    t.parent?.children.delete(t);
-  }
-
-  private xcommit(rec: LogRecordOf<'xcommit'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    if (t === undefined) return;
-    if (t.children.size > 0) {
-      // PerconaFT commits children first, each with its own xcommit; this log did not.
-      this.anomaly(rec, `transaction ${fmtXid(t.xid)} commits with ${t.children.size} live child(ren); they are committed with it`);
-      for (const c of [...t.children]) this.commitInto(c, t);
-    }
-    if (t.parent !== undefined) {
-      this.commitInto(t, t.parent);
-      return;
-    }
-    this.forget(t);
-    this.applyRoot(t, rec.lsn);
-  }
-
-  /** A child commit: its queued writes and undo actions become its parent's. */
-  private commitInto(child: Txn, parent: Txn): void {
-    for (const c of [...child.children]) this.commitInto(c, child);
-    parent.ops.push(...child.ops);
-    parent.undo.push(...child.undo);
-    this.forget(child);
-  }
-
-  private xabort(rec: LogRecordOf<'xabort'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    if (t === undefined) return;
-    this.abortTree(t);
-  }
-
-  private abortTree(t: Txn): void {
-    for (const c of [...t.children]) this.abortTree(c);
-    for (let i = t.undo.length - 1; i >= 0; i--) t.undo[i]!.run();
-    this.forget(t);
   }
 
   /** Root commit: apply the queue in LSN order (children's writes interleave by LSN). */
   private applyRoot(t: Txn, commitLsn: bigint): void {
     invariant(t.parent === undefined, 'applyRoot on a child transaction');
-    const ops = [...t.ops].sort((a, b) => cmpBig(a.lsn, b.lsn));
+    const ops = [...t.data.ops].sort((a, b) => cmpBig(a.lsn, b.lsn));
     for (const op of ops) {
       if (op.kind !== 'drop' && op.kind !== 'note' && this.alreadyInFile?.(keyToBytes(op.dict.iname), op.lsn, commitLsn)) continue;
       switch (op.kind) {
@@ -563,23 +454,18 @@ export class LogReplayer {
     return d;
   }
 
-  private fcreate(rec: LogRecordOf<'fcreate'>): void {
-    const iname = bytesToKey(stripNul(rec.iname));
-    const t = this.txnFor(rec, rec.xid);
-    if (iname === ROLLBACK_INAME) {
-      this.anomaly(rec, 'fcreate of tokudb.rollback');
-      return;
-    }
-    if (this.openFilenums.has(rec.filenum)) {
-      this.anomaly(rec, `filenum ${rec.filenum} is already open; it now names the new dictionary`);
+  private fcreate(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'file-create' }>): void {
+    const iname = bytesToKey(m.iname);
+    if (this.openFilenums.has(m.filenum)) {
+      this.anomaly(rec, `filenum ${m.filenum} is already open; it now names the new dictionary`);
     }
     // Like recovery: an existing file of that name is deleted and a fresh, empty one created.
     const previous = this.files.get(iname);
     const d = new Dict(iname);
     this.files.set(iname, d);
-    this.openFilenums.set(rec.filenum, d);
-    t?.undo.push({
-      lsn: rec.lsn,
+    this.openFilenums.set(m.filenum, d);
+    m.txn?.data.undo.push({
+      lsn: m.lsn,
       run: () => {
         if (this.files.get(iname) === d) {
           if (previous !== undefined) this.files.set(iname, previous);
@@ -589,33 +475,31 @@ export class LogReplayer {
     });
   }
 
-  private fopen(rec: LogRecordOf<'fopen'> | LogRecordOf<'fassociate'>): void {
-    const iname = bytesToKey(stripNul(rec.iname));
-    if (iname === ROLLBACK_INAME) return;
-    const open = this.openFilenums.get(rec.filenum);
+  private fopen(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'file-open' }>): void {
+    const iname = bytesToKey(m.iname);
+    const open = this.openFilenums.get(m.filenum);
     if (open !== undefined) {
       // A checkpoint re-lists every open dictionary; that is expected, a different name is not.
-      if (rec.type === 'fassociate' && open.iname === iname) return;
-      this.anomaly(rec, `filenum ${rec.filenum} is reused while still open (was ${JSON.stringify(open.iname)})`);
+      if (m.via === 'fassociate' && open.iname === iname) return;
+      this.anomaly(rec, `filenum ${m.filenum} is reused while still open (was ${JSON.stringify(open.iname)})`);
     }
     let d = this.files.get(iname);
     if (d === undefined) {
-      const why = this.partial && rec.type === 'fassociate'
+      const why = this.partial && m.via === 'fassociate'
         ? 'dictionary existed before the first record of the log; its earlier rows are unknown'
         : 'dictionary file was not created in this log (e.g. written by a loader); its rows are not in the log';
-      d = this.adoptFile(iname, rec.lsn, rec.type, why);
+      d = this.adoptFile(iname, m.lsn, rec.type, why);
       if (!this.partial) this.anomaly(rec, `opened dictionary ${JSON.stringify(iname)} that no fcreate or load made`, d);
     }
-    this.openFilenums.set(rec.filenum, d);
+    this.openFilenums.set(m.filenum, d);
   }
 
-  private fclose(rec: LogRecordOf<'fclose'>): void {
-    const iname = bytesToKey(stripNul(rec.iname));
-    if (iname === ROLLBACK_INAME) return;
-    const d = this.openFilenums.get(rec.filenum);
+  private fclose(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'file-close' }>): void {
+    const iname = bytesToKey(m.iname);
+    const d = this.openFilenums.get(m.filenum);
     if (d === undefined) return; // like recovery: nothing open under that filenum
-    if (d.iname !== iname) this.anomaly(rec, `fclose names ${JSON.stringify(iname)} but filenum ${rec.filenum} is ${JSON.stringify(d.iname)}`, d);
-    this.openFilenums.delete(rec.filenum);
+    if (d.iname !== iname) this.anomaly(rec, `fclose names ${JSON.stringify(iname)} but filenum ${m.filenum} is ${JSON.stringify(d.iname)}`, d);
+    this.openFilenums.delete(m.filenum);
   }
 
   /** The dictionary a data record's filenum names, or undefined (and an anomaly). */
@@ -625,16 +509,9 @@ export class LogReplayer {
     return d;
   }
 
-  private fdelete(rec: LogRecordOf<'fdelete'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    const d = this.openFilenums.get(rec.filenum);
-    if (t === undefined || d === undefined) return; // file already gone: nothing (as recovery)
-    t.ops.push({ kind: 'drop', lsn: rec.lsn, dict: d });
-  }
-
-  private frename(rec: LogRecordOf<'frename'>): void {
-    const oldName = bytesToKey(stripNul(rec.old_iname));
-    const newName = bytesToKey(stripNul(rec.new_iname));
+  private frename(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'file-rename' }>): void {
+    const oldName = bytesToKey(m.oldIname);
+    const newName = bytesToKey(m.newIname);
     const d = this.files.get(oldName);
     if (d === undefined) {
       this.anomaly(rec, `rename of ${JSON.stringify(oldName)}, which does not exist`);
@@ -644,10 +521,8 @@ export class LogReplayer {
     this.files.delete(oldName);
     this.files.set(newName, d);
     d.iname = newName;
-    // frename does not force an xbegin: its txn may be unknown, and then nothing can undo it.
-    const t = this.txns.get(txnKey(rec.xid)) ?? (this.partial ? this.txnFor(rec, rec.xid) : undefined);
-    t?.undo.push({
-      lsn: rec.lsn,
+    m.txn?.data.undo.push({
+      lsn: m.lsn,
       run: () => {
         if (this.files.get(newName) !== d) return;
         this.files.delete(newName);
@@ -658,42 +533,33 @@ export class LogReplayer {
     });
   }
 
-  private write(rec: LogRecordOf<'enq_insert'> | LogRecordOf<'enq_insert_no_overwrite'> | LogRecordOf<'enq_delete_any'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    const d = this.dictFor(rec, rec.filenum);
-    if (t === undefined || d === undefined) return;
-    const key = bytesToKey(rec.key);
-    if (rec.type === 'enq_delete_any') t.ops.push({ kind: 'delete', lsn: rec.lsn, dict: d, key });
-    else
-      t.ops.push({
-        kind: rec.type === 'enq_insert' ? 'insert' : 'insert-no-overwrite',
-        lsn: rec.lsn,
-        dict: d,
-        key,
-        value: rec.value,
-      });
+  private write(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'row' }>): void {
+    const d = this.dictFor(rec, m.filenum);
+    if (m.txn === undefined || d === undefined) return;
+    const key = bytesToKey(m.key);
+    if (m.op === 'delete') m.txn.data.ops.push({ kind: 'delete', lsn: m.lsn, dict: d, key });
+    else m.txn.data.ops.push({ kind: m.op === 'insert' ? 'insert' : 'insert-no-overwrite', lsn: m.lsn, dict: d, key, value: m.value });
   }
 
   private note(rec: LogRecord, d: Dict | undefined, detail: string): ReplayNote {
     return { lsn: rec.lsn, record: rec.type, detail, ...(d ? { iname: keyToBytes(d.iname) } : {}) };
   }
 
-  private update(rec: LogRecordOf<'enq_update'> | LogRecordOf<'enq_updatebroadcast'>): void {
-    const t = this.txnFor(rec, rec.xid);
-    const d = this.dictFor(rec, rec.filenum);
-    if (t === undefined || d === undefined) return;
-    if (rec.type === 'enq_update') {
-      t.ops.push({
+  private update(rec: LogRecord, m: Extract<Meaning<Queue>, { kind: 'update' | 'update-broadcast' }>): void {
+    const d = this.dictFor(rec, m.filenum);
+    if (m.txn === undefined || d === undefined) return;
+    if (m.kind === 'update') {
+      m.txn.data.ops.push({
         kind: 'undetermine-key',
-        lsn: rec.lsn,
+        lsn: m.lsn,
         dict: d,
-        key: bytesToKey(rec.key),
+        key: bytesToKey(m.key),
         note: this.note(rec, d, "update of one key needs the application's update function; that key's row is undetermined"),
       });
     } else {
-      t.ops.push({
+      m.txn.data.ops.push({
         kind: 'undetermine-all',
-        lsn: rec.lsn,
+        lsn: m.lsn,
         dict: d,
         unknownRows: false,
         note: this.note(rec, d, "broadcast update needs the application's update function; every row present is undetermined"),
@@ -701,26 +567,23 @@ export class LogReplayer {
     }
   }
 
-  private multiple(rec: LogRecordOf<'enq_insert_multiple'> | LogRecordOf<'enq_delete_multiple'>): void {
-    const t = this.txnFor(rec, rec.xid);
+  private multiple(m: Extract<Meaning<Queue>, { kind: 'rows-multiple' }>): void {
+    const { rec, txn: t, put } = m;
     if (t === undefined) return;
-    let src: Dict | undefined;
     if (rec.src_filenum !== FILENUM_NONE) {
-      src = this.openFilenums.get(rec.src_filenum);
       // As in recovery: a source that is no longer open means the whole record is skipped.
-      if (src === undefined) return;
+      if (!this.openFilenums.has(rec.src_filenum)) return;
     }
-    const put = rec.type === 'enq_insert_multiple';
     const key = bytesToKey(rec.src_key);
     for (const filenum of rec.dest_filenums) {
       const d = this.openFilenums.get(filenum);
       if (d === undefined) continue;
       if (filenum === rec.src_filenum) {
         // The source dictionary receives the source row itself: no callback involved.
-        t.ops.push(put ? { kind: 'insert', lsn: rec.lsn, dict: d, key, value: rec.src_val } : { kind: 'delete', lsn: rec.lsn, dict: d, key });
+        t.data.ops.push(put ? { kind: 'insert', lsn: rec.lsn, dict: d, key, value: rec.src_val } : { kind: 'delete', lsn: rec.lsn, dict: d, key });
       } else {
         const fn = put ? 'generate_row_for_put' : 'generate_row_for_del';
-        t.ops.push({
+        t.data.ops.push({
           kind: 'undetermine-all',
           lsn: rec.lsn,
           dict: d,
@@ -731,14 +594,14 @@ export class LogReplayer {
     }
   }
 
-  private load(rec: LogRecordOf<'load'>): void {
-    const t = this.txnFor(rec, rec.xid);
+  private load(m: Extract<Meaning<Queue>, { kind: 'load' }>): void {
+    const { rec, txn: t } = m;
     if (t === undefined) return;
-    const newName = bytesToKey(stripNul(rec.new_iname));
+    const newName = bytesToKey(m.newIname);
     // The loader wrote the new file before logging; its rows never appear in the log.
     const previous = this.files.get(newName);
     const d = this.adoptFile(newName, rec.lsn, rec.type, 'rows written by the bulk loader are not in the log');
-    t.undo.push({
+    t.data.undo.push({
       lsn: rec.lsn,
       run: () => {
         if (this.files.get(newName) !== d) return;
@@ -746,18 +609,18 @@ export class LogReplayer {
         else this.files.delete(newName);
       },
     });
-    t.ops.push({ kind: 'note', lsn: rec.lsn, note: this.note(rec, d, 'bulk load: the loaded rows are not in the log') });
+    t.data.ops.push({ kind: 'note', lsn: rec.lsn, note: this.note(rec, d, 'bulk load: the loaded rows are not in the log') });
     const old = this.openFilenums.get(rec.old_filenum);
-    if (old !== undefined) t.ops.push({ kind: 'drop', lsn: rec.lsn, dict: old });
+    if (old !== undefined) t.data.ops.push({ kind: 'drop', lsn: rec.lsn, dict: old });
   }
 
-  private hotIndex(rec: LogRecordOf<'hot_index'>): void {
-    const t = this.txnFor(rec, rec.xid);
+  private hotIndex(m: Extract<Meaning<Queue>, { kind: 'hot-index' }>): void {
+    const { rec, txn: t } = m;
     if (t === undefined) return;
     for (const filenum of rec.hot_index_filenums) {
       const d = this.openFilenums.get(filenum);
       if (d === undefined) continue;
-      t.ops.push({
+      t.data.ops.push({
         kind: 'undetermine-all',
         lsn: rec.lsn,
         dict: d,
@@ -767,18 +630,18 @@ export class LogReplayer {
     }
   }
 
-  private changeDescriptor(rec: LogRecordOf<'change_fdescriptor'>): void {
+  private changeDescriptor(m: Extract<Meaning<Queue>, { kind: 'descriptor' }>): void {
+    const { rec } = m;
     const d = this.openFilenums.get(rec.filenum);
     if (d === undefined) return;
+    const t = this.interpreter.txnOf(rec, rec.xid);
     const note = this.note(rec, d, "descriptor changed; rows are listed in key-byte order, which may differ from the application's comparator");
-    const none = rec.xid.parent === 0n && rec.xid.child === 0n;
-    const t = none ? undefined : this.txnFor(rec, rec.xid);
     if (t === undefined) {
       this.notApplied.push(note);
       d.notes.push(note);
     } else {
       // Reported only if it commits.
-      t.ops.push({ kind: 'note', lsn: rec.lsn, dict: d, note });
+      t.data.ops.push({ kind: 'note', lsn: rec.lsn, dict: d, note });
     }
   }
 }

@@ -1,0 +1,122 @@
+/**
+ * An open dictionary (docs/engine.md): the binding of a name and an iname to a filenum, a
+ * checkpointable dictionary file and the B+tree whose nodes are its PAIRs; committed reads go
+ * through the environment's commit-visibility lock.
+ *
+ * Invariants:
+ *  - Every committed read (getCommitted, committedRange, committedChunk) runs inside
+ *    DictionaryHost.readVisible, so it sees all of a commit or none of it.
+ *  - A closed dictionary refuses every read (checkOpen).
+ */
+import { TokusimError } from '../base/errors.js';
+import type { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
+import type { Btree } from './btree/btree.js';
+import type { BtreeNode } from './btree/node.js';
+import { inRange, type Entry, type RangeOptions } from './range.js';
+import type { RowWrite } from './write-set.js';
+
+/** @hidden What a Dictionary needs from its environment (implemented by Env). */
+export interface DictionaryHost {
+  /** Run a read of committed data so that no commit is half visible to it. */
+  readVisible<T>(read: () => Promise<T>): Promise<T>;
+}
+
+function stripUndefined(r: Record<string, Uint8Array | undefined>): RangeOptions {
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** An open dictionary: the file binding, the tree, and its names. */
+export class Dictionary {
+  /** Set when the dictionary was removed or the environment closed. */
+  closed = false;
+  /** Open user handles (createDictionary / openDictionary minus closeDictionary). */
+  handles = 0;
+  /** Set when the last handle closed while live transactions still wrote to it. */
+  closeWhenIdle = false;
+  /** While ft_close runs: resolves when the file is closed. */
+  closing: Promise<void> | undefined;
+  /** Made by {@link Env.createDictionary} and {@link Env.openDictionary}, not by users. */
+  constructor(
+    /** The environment's commit-visibility lock, through which every committed read goes. */
+    readonly env: DictionaryHost,
+    public name: string,
+    public iname: string,
+    readonly filenum: number,
+    readonly file: CheckpointableDictionary<BtreeNode>,
+    readonly tree: Btree,
+    /** The header checkpoint_lsn when the file was opened (replay's LSN filter). */
+    readonly openedCheckpointLsn: bigint,
+  ) {}
+
+  /** Throws a TokusimError (kind `bad-argument`) when the dictionary has been closed. */
+  checkOpen(): void {
+    if (this.closed) throw new TokusimError('bad-argument', `dictionary ${this.name} is closed`, { file: this.iname });
+  }
+
+  /** Committed value of key (no transaction). */
+  async getCommitted(key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.checkOpen();
+    return this.env.readVisible(() => this.tree.get(key));
+  }
+
+  /** Committed entries in range, read atomically with respect to commits. */
+  async committedRange(r: RangeOptions): Promise<Entry[]> {
+    this.checkOpen();
+    return this.env.readVisible(() => this.committedRangeUnlocked(r));
+  }
+
+  /**
+   * Up to max committed entries of range r in key order (descending when r.reverse), read
+   * atomically with respect to commits. Starts at the range's bound, so the cost depends on
+   * max, not on the dictionary's size (iterators read in such chunks).
+   */
+  async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
+    this.checkOpen();
+    return this.env.readVisible(async () => {
+      const c = this.tree.cursor();
+      const out: Entry[] = [];
+      const rev = r.reverse === true;
+      // The scan starts at one bound; leaving the other bound ends it.
+      const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
+      let e = rev
+        ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
+        : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
+      while (e !== undefined && out.length < max) {
+        if (!inRange(e.key, end)) break;
+        // The tree cursor's entries are already copies the caller may keep: a second copy
+        // per row would only double the garbage a long scan makes.
+        if (inRange(e.key, r)) out.push(e);
+        // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
+        e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
+      }
+      return out;
+    });
+  }
+
+  private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
+    const c = this.tree.cursor();
+    const out: Entry[] = [];
+    let e = r.gte !== undefined ? await c.seek(r.gte) : r.gt !== undefined ? await c.seekAfter(r.gt) : await c.first();
+    while (e !== undefined) {
+      if (!inRange(e.key, r)) {
+        if ((r.lt !== undefined || r.lte !== undefined) && !inRange(e.key, { lt: r.lt, lte: r.lte })) break;
+      } else {
+        out.push(e);
+      }
+      e = c.nextHeld() ?? (await c.next());
+    }
+    return out;
+  }
+
+  /** Apply committed row operations to the tree. */
+  async applyRows(rows: readonly RowWrite[]): Promise<void> {
+    for (const w of rows) {
+      if (w.op === 'insert') await this.tree.put(w.key, w.value);
+      else if (w.op === 'insert_no_overwrite') await this.tree.insertIfAbsent(w.key, w.value);
+      else await this.tree.delete(w.key);
+    }
+  }
+}
+
