@@ -153,6 +153,7 @@ export interface BlockPayload {
  * accepts) whose length is the padded frame length.
  */
 export interface BlockSink {
+  /** Frame `payload` as one block and hand it to `write`, once; resolves when the block is written. */
   writeBlock(payload: BlockPayload, write: (block: Uint8Array) => Promise<void>): Promise<void>;
 }
 
