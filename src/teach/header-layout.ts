@@ -10,7 +10,7 @@
 import { invariant } from '../base/errors.js';
 import { FT_HEADER_SIZE_V29 } from '../format/ft-header.js';
 
-/** How a field's bytes are read: big-endian (the framing), little-endian (the rest), or raw. */
+/** How a field's bytes are read: big-endian u32 (the framing), little-endian u32, a 64-bit value as two little-endian words high word first (PerconaFT's wbuf_ulonglong), a byte, or raw. */
 export type FieldEncoding = 'ascii' | 'u32be' | 'u32' | 'u64' | 'u8' | 'raw';
 
 /** One field of the header. */
@@ -79,7 +79,7 @@ export function readHeaderField(bytes: Uint8Array, f: HeaderField): string {
     case 'u32':
       return String(dv.getUint32(0, true));
     case 'u64':
-      return dv.getBigUint64(0, true).toString();
+      return ((BigInt(dv.getUint32(0, true)) << 32n) | BigInt(dv.getUint32(4, true))).toString();
     case 'u8':
       return String(dv.getUint8(0));
     case 'raw':

@@ -541,6 +541,10 @@ class Recorder {
         await this.crashAndRecover(reason);
       }
     }
+    if (this.stopped === null) {
+      this.opIndex = this.spec.ops.length - 1;
+      this.step('result', 'end', {}, { title: 'end of the operations', why: 'The state once every operation has returned.' }, true);
+    }
   }
 }
 
