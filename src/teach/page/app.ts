@@ -49,10 +49,10 @@ function layout(): void {
 </header>
 <div id="error" role="alert" data-testid="error"></div>
 <div id="timeline" role="toolbar" aria-label="timeline">
-  <button id="first" type="button" aria-label="first step (Home)">⏮</button>
+  <button id="first" type="button" aria-label="first step (Home)">first</button>
   <button id="back" type="button" aria-label="back one step (left arrow or b)">◀ back</button>
   <button id="next" type="button" aria-label="next step (right arrow or n)">next ▶</button>
-  <button id="stage" type="button" aria-label="jump to the next stage (s)">next stage ⏭</button>
+  <button id="stage" type="button" aria-label="jump to the next stage (s)">next stage »</button>
   <button id="play" type="button" aria-pressed="false" aria-label="play (p)">play</button>
   <label>speed <select id="speed"><option value="1">1 step/s</option><option value="3" selected>3 steps/s</option><option value="10">10 steps/s</option><option value="30">30 steps/s</option></select></label>
   <input id="scrub" type="range" min="0" max="0" value="0" aria-label="scrub through the steps" data-testid="scrub">
@@ -135,7 +135,7 @@ function headersPanel(s: TeachState): string {
     const slot = (x: (typeof f.slots)[0]): string => {
       const bytes = fromHex(x.hex);
       const fields = x.hex.length === 0 ? '<p class="note">no bytes on disk here</p>' : `<table class="mono"><thead><tr><th>@</th><th>field</th><th>bytes</th><th>value</th></tr></thead><tbody>${HEADER_FIELDS.map((fl) => `<tr><td>${fl.offset}</td><td>${fl.name}</td><td class="hex">${esc(x.hex.slice(fl.offset * 2, (fl.offset + fl.size) * 2).replace(/(..)/g, '$1 ').trim())}</td><td>${esc(readHeaderField(bytes, fl))}</td></tr>`).join('')}</tbody></table>`;
-      return `<div class="${x.status === 'ok' ? '' : x.hex.length > 0 ? 'bad' : ''}" data-slot="${x.slot}"><b>slot ${x.slot}</b> (offset ${x.offset}): <span data-testid="slot-status">${esc(x.status)}</span>${x.status === 'ok' ? ` · checkpoint_count <span data-testid="slot-count">${esc(x.checkpointCount)}</span> · checkpoint_lsn <span data-testid="slot-lsn">${esc(x.checkpointLsn)}</span>` : ''}${x.newest ? ' · <span class="tag">★ newest</span>' : ''} · ${x.durable ? 'durable' : '<span class="tag">not durable yet</span>'}
+      return `<div class="${x.status === 'ok' || x.status === 'no-header' ? '' : 'bad'}" data-slot="${x.slot}"><b>slot ${x.slot}</b> (offset ${x.offset}): <span data-testid="slot-status">${esc(x.status)}</span>${x.status !== 'ok' && x.status !== 'no-header' ? ' <span class="tag">✗ unreadable</span>' : ''}${x.status === 'ok' ? ` · checkpoint_count <span data-testid="slot-count">${esc(x.checkpointCount)}</span> · checkpoint_lsn <span data-testid="slot-lsn">${esc(x.checkpointLsn)}</span>` : ''}${x.newest ? ' · <span class="tag">★ newest</span>' : ''} · ${x.durable ? 'durable' : '<span class="tag">not durable yet</span>'}
         <details><summary>bytes, field by field</summary>${fields}</details></div>`;
     };
     return `<div data-file="${esc(base(f.path))}"><h3 style="font-size:13px;margin:8px 0 2px">${esc(base(f.path))}</h3>${slot(f.slots[0])}${slot(f.slots[1])}</div>`;
