@@ -87,7 +87,7 @@ async function shown(page: Page): Promise<Shown> {
 function expected(step: TeachStep): Shown {
   const s = step.state;
   return {
-    pairs: (s.cachetable?.pairs ?? []).map((p) => [`${base(p.cachefile)}:${p.blocknum}`, p.pin === '-' ? 'unpinned' : p.pin === 'W' ? 'W (write)' : `R×${p.pinCount}`, p.dirty ? 'dirty' : 'clean', p.checkpointPending ? '⚑ PENDING' : '–', p.cloned ? '⧉ cloned' : '–', p.diskMutex.writer ? 'busy (I/O)' : 'idle']),
+    pairs: (s.cachetable?.pairs ?? []).map((p) => [`${base(p.cachefile)}:${p.blocknum}`, p.pin === '-' ? 'unpinned' : p.pin === 'W' ? 'W (write)' : `R×${p.pinCount}`, p.dirty ? 'dirty' : 'clean', p.checkpointPending ? '⚑ PENDING' : '–', p.cloned ? 'CLONED' : '–', p.diskMutex.writer ? 'busy (I/O)' : 'idle']),
     slots: s.headerFiles.flatMap((f) => f.slots.map((sl) => [base(f.path), String(sl.slot), sl.status, sl.checkpointCount ?? '', sl.checkpointLsn ?? ''])),
     lsns: s.log.records.map((r) => `${r.lsn} ${r.text}`),
     stage: s.checkpoint?.stage ?? (s.globalLocks === null ? null : 'none'),

@@ -92,7 +92,7 @@ function pairsPanel(s: TeachState): string {
     `${l.writer ? 'W held' : l.readers > 0 ? `R×${l.readers}` : 'free'}${l.waitingWriters + l.waitingReaders > 0 ? `, waiting ${l.waitingWriters}W ${l.waitingReaders}R` : ''}`;
   const rows = ct.pairs.map((p) => `<tr class="${p.checkpointPending ? 'pending' : p.cloned ? 'cloned' : ''}" data-pair="${esc(`${base(p.cachefile)}:${p.blocknum}`)}">
     <td class="mono">${esc(base(p.cachefile))}:${esc(p.blocknum)}</td><td>${p.pin === '-' ? 'unpinned' : p.pin === 'W' ? 'W (write)' : `R×${p.pinCount}`}</td>
-    <td>${p.dirty ? 'dirty' : 'clean'}</td><td>${p.checkpointPending ? '⚑ PENDING' : '–'}</td><td>${p.cloned ? '⧉ cloned' : '–'}</td>
+    <td>${p.dirty ? 'dirty' : 'clean'}</td><td>${p.checkpointPending ? '⚑ PENDING' : '–'}</td><td>${p.cloned ? 'CLONED' : '–'}</td>
     <td>${p.diskMutex.writer ? 'busy (I/O)' : 'idle'}</td><td>${lock(p.valueLock)}</td><td>${p.size}</td></tr>`).join('');
   return `<p class="note">pending list (head first): <span class="mono" data-testid="pending-list">${esc(ct.pendingList.map(base).join(', ') || 'empty')}</span> · clone writes running: ${ct.cloneJobs}</p>
   <table><thead><tr><th>PAIR</th><th>pin</th><th>dirty</th><th>checkpoint_pending</th><th>clone</th><th>disk_nb_mutex</th><th>value_rwlock</th><th>bytes</th></tr></thead><tbody>${rows}</tbody></table>`;
