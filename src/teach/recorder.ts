@@ -39,7 +39,7 @@ import { MachineHalted, joinPath } from '../storage/storage.js';
 import { narrateCachetable, narrateCheckpoint, narrateLog, type Narration } from './narrate.js';
 import { formatOp, type TeachOp } from './ops.js';
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios.js';
-import { capture, envDictionaries, type Phase, type TeachState } from './snapshot.js';
+import { capture, envDictionaries, newDiskCache, type Phase, type TeachState } from './snapshot.js';
 
 /** The directory of the simulated environment. */
 export const TEACH_DIR = '/env';
@@ -158,6 +158,7 @@ class Recorder {
   private readonly txns = new Map<string, Txn>();
   private readonly names = new Map<bigint, string>();
   private readonly recordCache = new Map<string, TeachState['log']['records'][number]>();
+  private readonly diskCache = newDiskCache();
   private dictPaths: string[] = [];
   private logPaths: string[] = [];
   /** Operations to run at a crash hook of the next checkpoint. */
@@ -188,6 +189,7 @@ class Recorder {
       holders: this.holders,
       txnName: (id) => this.names.get(id) ?? `txn ${id}`,
       recordCache: this.recordCache,
+      diskCache: this.diskCache,
     });
   }
 
@@ -416,6 +418,7 @@ class Recorder {
           ? this.disk.crash({ seed: crashSeed, mode: 'drop-all' })
           : this.disk.crash({ seed: crashSeed, mode: 'faults', faults: { dropUnsynced: true, tornWrites: true, reorder: false, loseDirEntries: false } });
     this.epoch++;
+    this.diskCache.key = '';
     this.holders.clear();
     this.step('crash', 'crash', { reason, ...report }, {
       title: `the machine stops (${reason}); unsynced writes: ${report.writesKept} kept, ${report.writesDropped} dropped, ${report.writesTorn} torn`,
@@ -429,6 +432,7 @@ class Recorder {
       const at = (flip.slot === 0 ? 0 : HEADER_SLOT_RESERVE) + 36;
       if (bytes !== undefined && bytes.length > at) {
         const bits = this.disk.flipBits(path, at, 1, this.spec.seed);
+        this.diskCache.key = '';
         this.step('crash', 'bit-flip', { file: path, slot: flip.slot, offset: at, bits }, { title: `${bits} bit(s) flipped in ${flip.file}, header slot ${flip.slot} (byte ${at}, in checkpoint_lsn)`, why: 'The medium went bad under one header: its checksum no longer matches, so a reader must use the other slot.' });
       } else {
         this.step('crash', 'bit-flip', { file: path, slot: flip.slot, offset: at, bits: 0 }, { title: `no bit flipped: ${flip.file} has no header slot ${flip.slot} on disk`, why: 'The slot was never written, so there is nothing to corrupt.' });

@@ -110,6 +110,26 @@ export interface CaptureContext {
   txnName: (id: bigint) => string;
   /** Decoded records by "epoch:file:offset", so each record is printed once. */
   recordCache: Map<string, LogRecordView>;
+  /**
+   * What was last read from the disk, reused while nothing could have changed it: the disk
+   * changes only through an I/O call (counted by ioOps) or a crash or bit flip (after which
+   * the recorder clears this).
+   */
+  diskCache: DiskCache;
+}
+
+/** The disk-derived parts of a snapshot and the state of the disk they were read at. */
+export interface DiskCache {
+  key: string;
+  headerFiles: HeaderFileView[];
+  records: LogRecordView[];
+  damaged: LogView['damaged'];
+  diskCheck: InvariantResult | null;
+}
+
+/** An empty disk cache. */
+export function newDiskCache(): DiskCache {
+  return { key: '', headerFiles: [], records: [], damaged: [], diskCheck: null };
 }
 
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -166,16 +186,39 @@ function decodeFile(ctx: CaptureContext, path: string, bytes: Uint8Array, durabl
   }
 }
 
-function logView(ctx: CaptureContext): LogView {
+function logFiles(ctx: CaptureContext): string[] {
   const w = ctx.env?.logWriter;
-  const files = w !== undefined ? w.logFiles().map((f) => f.path) : [...ctx.logPaths];
-  const records: LogRecordView[] = [];
-  const damaged: LogView['damaged'] = [];
+  return w !== undefined ? w.logFiles().map((f) => f.path) : [...ctx.logPaths];
+}
+
+/** Refresh the disk-derived views when the disk may have changed since they were read. */
+function diskViews(ctx: CaptureContext): DiskCache {
+  const files = logFiles(ctx);
+  const key = `${ctx.epoch}:${ctx.disk.ioOps()}:${ctx.dictPaths.join(',')}:${files.join(',')}`;
+  const c = ctx.diskCache;
+  if (c.key === key) return c;
+  c.key = key;
+  c.headerFiles = ctx.dictPaths.filter((p) => ctx.disk.fileBytes(p) !== undefined).map((p) => headerFileView(ctx.disk, p));
+  c.records = [];
+  c.damaged = [];
   for (const path of files) {
     const bytes = ctx.disk.fileBytes(path);
     if (bytes === undefined) continue;
-    decodeFile(ctx, path, bytes, ctx.disk.durableBytes(path)?.length ?? 0, records, damaged);
+    decodeFile(ctx, path, bytes, ctx.disk.durableBytes(path)?.length ?? 0, c.records, c.damaged);
   }
+  const out: InvariantResult[] = [];
+  check(out, 'DISK', 'simulated disk: durable image plus pending writes equals what readers see', () => {
+    ctx.disk.checkInvariants();
+    return undefined;
+  });
+  c.diskCheck = out[0]!;
+  return c;
+}
+
+function logView(ctx: CaptureContext, disk: DiskCache): LogView {
+  const w = ctx.env?.logWriter;
+  const records = [...disk.records];
+  const damaged = [...disk.damaged];
   if (w !== undefined) {
     const buf = w.unwrittenBytes();
     let off = 0;
@@ -185,7 +228,13 @@ function logView(ctx: CaptureContext): LogView {
         damaged.push({ file: '(log buffer)', offset: off, problem: r.kind });
         break;
       }
-      records.push({ lsn: r.record.lsn.toString(), type: r.record.type, file: '(buffer)', offset: off, length: r.length, where: 'buffered', text: formatRecord(r.record).trimEnd(), hex: hex(buf.subarray(off, off + r.length)) });
+      const key = `${ctx.epoch}:buffer:${r.record.lsn}`;
+      let v = ctx.recordCache.get(key);
+      if (v === undefined) {
+        v = { lsn: r.record.lsn.toString(), type: r.record.type, file: '(buffer)', offset: off, length: r.length, where: 'buffered', text: formatRecord(r.record).trimEnd(), hex: hex(buf.subarray(off, off + r.length)) };
+        ctx.recordCache.set(key, v);
+      }
+      records.push(v);
       off += r.length;
     }
   }
@@ -193,7 +242,7 @@ function logView(ctx: CaptureContext): LogView {
     lastLsn: w?.lastLsn.toString() ?? null,
     writtenLsn: w?.writtenLsn.toString() ?? null,
     syncedLsn: w?.syncedLsn.toString() ?? null,
-    files,
+    files: logFiles(ctx),
     records,
     damaged,
   };
@@ -221,7 +270,7 @@ function check(out: InvariantResult[], id: string, text: string, body: () => str
   }
 }
 
-function invariants(ctx: CaptureContext, s: Omit<TeachState, 'invariants'>): InvariantResult[] {
+function invariants(ctx: CaptureContext, s: Omit<TeachState, 'invariants'>, diskCheck: InvariantResult): InvariantResult[] {
   const out: InvariantResult[] = [];
   const ct = s.cachetable;
   if (ct !== null) {
@@ -268,10 +317,7 @@ function invariants(ctx: CaptureContext, s: Omit<TeachState, 'invariants'>): Inv
     });
     return bad.length === 0 ? undefined : bad.map((f) => f.path).join(', ');
   });
-  check(out, 'DISK', 'simulated disk: durable image plus pending writes equals what readers see', () => {
-    ctx.disk.checkInvariants();
-    return undefined;
-  });
+  out.push(diskCheck);
   return out;
 }
 
@@ -280,6 +326,7 @@ export function capture(ctx: CaptureContext): TeachState {
   const env = ctx.env;
   const cp = env?.checkpointer;
   const report = cp?.stageReport();
+  const disk = diskViews(ctx);
   const s: Omit<TeachState, 'invariants'> = {
     epoch: ctx.epoch,
     phase: ctx.phase,
@@ -290,9 +337,9 @@ export function capture(ctx: CaptureContext): TeachState {
     cachetable: env !== null ? inspectCachetable(env.ct) : null,
     globalLocks: env !== null ? inspectGlobalLocks(env.locks).map((l) => ({ ...l, holders: [...(ctx.holders.get(l.lock) ?? [])] })) : null,
     dictionaries: env !== null ? envDictionaries(env).map(inspectDictionary) : [],
-    headerFiles: ctx.dictPaths.filter((p) => ctx.disk.fileBytes(p) !== undefined).map((p) => headerFileView(ctx.disk, p)),
-    log: logView(ctx),
+    headerFiles: disk.headerFiles,
+    log: logView(ctx, disk),
     txns: env !== null ? [...env.txns.values()].map((t) => ({ name: ctx.txnName(t.id), id: t.id.toString(), state: t.state })) : [],
   };
-  return { ...s, invariants: invariants(ctx, s) };
+  return { ...s, invariants: invariants(ctx, s, disk.diskCheck!) };
 }
