@@ -142,12 +142,12 @@ describe('teach: the page in Chromium', () => {
       expect(await page.textContent('[data-testid=title]')).toBe(tour.steps.at(-1)!.narration.title);
       // Key steps: where a stage, crash or recovery starts, and where a PAIR is cloned (at most 10, spread out).
       const key = tour.steps.filter((s) => s.stageStart || s.kind === 'pair-cloned');
-      const picked = key.filter((_, i) => i % Math.ceil(key.length / 10) === 0);
+      const picked = key.filter((_, i) => i % Math.ceil(key.length / 8) === 0);
       for (const s of picked) {
         await goTo(page, s.index);
         expect(await shown(page), `${sc.name} step ${s.index}`).toEqual(expected(s));
       }
-      for (const s of tour.steps.filter((x) => x.kind === 'pending-bits-set' || x.kind === 'recovered').slice(-2)) {
+      for (const s of tour.steps.filter((x) => x.kind === 'pending-bits-set' || x.kind === 'recovered').slice(-1)) {
         await goTo(page, s.index);
         await page.screenshot({ path: join(ART, `${sc.name}-step${s.index}-${s.kind}.png`) });
       }

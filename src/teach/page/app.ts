@@ -142,12 +142,32 @@ function headersPanel(s: TeachState): string {
   }).join('') || '<p>No dictionary file on disk yet.</p>';
 }
 
+function logRow(r: TeachState['log']['records'][number]): string {
+  return `<tr class="${r.where}" data-lsn="${esc(r.lsn)}"><td class="mono">${esc(r.lsn)}</td><td>${r.where === 'durable' ? '✔ durable' : r.where === 'written' ? '… written, not synced' : '○ in buffer'}</td><td class="mono">${esc(r.text)}</td><td class="mono hex">${esc(r.hex)}</td></tr>`;
+}
+
+/** The log panel's heading and table; the rows are filled in by renderLogRows. */
 function logPanel(s: TeachState): string {
   const l = s.log;
-  const rows = l.records.map((r) => `<tr class="${r.where}" data-lsn="${esc(r.lsn)}"><td class="mono">${esc(r.lsn)}</td><td>${r.where === 'durable' ? '✔ durable' : r.where === 'written' ? '… written, not synced' : '○ in buffer'}</td><td class="mono">${esc(r.text)}</td><td class="mono hex">${esc(r.hex)}</td></tr>`).join('');
   return `<p class="note">last LSN ${esc(l.lastLsn ?? '-')} · written up to ${esc(l.writtenLsn ?? '-')} · durable up to ${esc(l.syncedLsn ?? '-')} · files: ${esc(l.files.map(base).join(', '))}</p>
   ${l.damaged.map((d) => `<p class="bad">✗ ${esc(base(d.file))} at offset ${d.offset}: ${esc(d.problem)}</p>`).join('')}
-  <table><thead><tr><th>LSN</th><th>where</th><th>tokuft_logprint</th><th>bytes</th></tr></thead><tbody>${rows}</tbody></table>`;
+  <table><thead><tr><th>LSN</th><th>where</th><th>tokuft_logprint</th><th>bytes</th></tr></thead><tbody id="log-rows"></tbody></table>`;
+}
+
+/** The rows last put in the log table: only the rows that changed are replaced (most steps change one or two). */
+let shownRows: string[] = [];
+
+function renderLogRows(s: TeachState, fresh: boolean): void {
+  const body = $('log-rows') as El & { children: ArrayLike<El & { outerHTML: string }>; insertAdjacentHTML(where: string, html: string): void; lastElementChild: { remove(): void } | null };
+  const rows = s.log.records.map(logRow);
+  if (fresh) shownRows = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (shownRows[i] === rows[i]) continue;
+    if (i < shownRows.length) body.children[i]!.outerHTML = rows[i]!;
+    else body.insertAdjacentHTML('beforeend', rows[i]!);
+  }
+  for (let i = shownRows.length; i > rows.length; i--) body.lastElementChild?.remove();
+  shownRows = rows;
 }
 
 function invariantsPanel(s: TeachState): string {
@@ -174,10 +194,12 @@ function recoveryPanel(step: TeachStep): string {
 /** The HTML last put in each panel: a panel is rebuilt only when its content changed, which keeps stepping fast. */
 const shownHtml = new Map<string, string>();
 
-function setHtml(id: string, html: string): void {
-  if (shownHtml.get(id) === html) return;
+/** Put html in element id unless it is there already; true when it was replaced. */
+function setHtml(id: string, html: string): boolean {
+  if (shownHtml.get(id) === html) return false;
   shownHtml.set(id, html);
   $(id).innerHTML = html;
+  return true;
 }
 
 function showError(msg: string): void {
@@ -199,7 +221,8 @@ function render(): void {
   setHtml('locks', locksPanel(s));
   setHtml('btt', bttPanel(s));
   setHtml('headers', headersPanel(s));
-  setHtml('log', logPanel(s));
+  const freshLog = setHtml('log', logPanel(s));
+  renderLogRows(s, freshLog);
   setHtml('invariants', invariantsPanel(s));
   setHtml('recovery', recoveryPanel(step));
   $('crash').disabled = s.phase !== 'running';
