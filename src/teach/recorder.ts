@@ -522,9 +522,10 @@ class Recorder {
 
   async run(): Promise<void> {
     await this.open();
-    this.attach(this.env!);
+    // Creating the dictionary is setup, not part of the tour: its events are not steps (its
+    // log records are in the log panel from the first step on).
     this.dict = await this.env!.createDictionary(TEACH_DICTIONARY);
-    this.refreshPaths(this.env!);
+    this.attach(this.env!);
     this.step('op', 'open', {}, { title: `environment open on the simulated disk (seed ${this.spec.seed}), dictionary "${TEACH_DICTIONARY}" created`, why: 'Every file the tour shows is on a SimStorage: each write is either durable (fsynced) or not yet, and a crash decides the fate of the rest.' }, true);
     for (let i = 0; i < this.spec.ops.length && this.stopped === null; i++) {
       this.opIndex = i;

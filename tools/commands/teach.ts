@@ -148,7 +148,7 @@ export const teachCommandModule: CommandModule<object, TeachArgs> = {
         const { buildTeachPage } = await import('../teach/bundle.js');
         const html = await buildTeachPage();
         writeFileSync(argv.html, html);
-        process.stderr.write(`wrote ${argv.html} (${html.length} bytes); open it in a browser (file:// works)\n`);
+        process.stderr.write(`wrote ${argv.html} (${Buffer.byteLength(html)} bytes); open it in a browser (file:// works)\n`);
         return 0;
       }
       if (argv.steps !== undefined && (!Number.isInteger(argv.steps) || argv.steps < 0)) throw new TokusimError('bad-argument', 'bad --steps', { expected: 'a whole number >= 0', actual: String(argv.steps) });

@@ -50,7 +50,7 @@ export function panel(s: TeachState, name: PanelName, logTail = 6): string[] {
       const out = [pc.bold('block translation tables (blocknum -> offset+size)')];
       for (const d of s.dictionaries) {
         const t = (v: { entries: Array<{ blocknum: number; diskoff: string; size: string }> } | null): string =>
-          v === null ? 'none' : v.entries.filter((e) => e.blocknum >= 3).map((e) => `${e.blocknum}->${e.diskoff}+${e.size}`).join(' ') || '(empty)';
+          v === null ? 'none' : v.entries.filter((e) => e.blocknum >= 3).map((e) => (e.size === '0' ? `${e.blocknum}->(not on disk)` : `${e.blocknum}->${e.diskoff}+${e.size}`)).join(' ') || '(empty)';
         out.push(`  ${base(d.name)}  header ${d.headerDirty ? 'dirty' : 'clean'}${d.checkpointHeader !== null ? `, checkpoint header lsn ${d.checkpointHeader.checkpointLsn} ${d.checkpointHeader.dirty ? 'dirty' : 'clean'}` : ''}`);
         out.push(`    current      ${t(d.translations.current)}`);
         out.push(`    inprogress   ${t(d.translations.inprogress)}`);
