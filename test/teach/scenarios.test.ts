@@ -3,6 +3,9 @@
  * (the steps), and every invariant holds at every step. The terminal tour prints each step's
  * narration, in the order of the events.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { recordTour, type TeachStep, type TeachTour } from '../../src/teach/recorder.js';
 import { SCENARIOS, scenarioOps } from '../../src/teach/scenarios.js';
@@ -139,5 +142,22 @@ describe('teach: the terminal tour', () => {
       }
       expect(narrateTour(t, 5).replace(/\x1b\[[0-9;]*m/g, '')).not.toContain('step 5/');
     }
+  });
+
+  // The built CLI as a process (`make test` builds first): NO_COLOR gives plain text, and the
+  // printed tour is the one recorded here.
+  it('Scenario: tokusim teach basic --all with NO_COLOR prints the narrated steps without escape codes', () => {
+    const cli = join(import.meta.dirname, '..', '..', 'dist', 'tools', 'tokusim.js');
+    expect(existsSync(cli), `${cli} missing: run make build`).toBe(true);
+    const r = spawnSync(process.execPath, [cli, 'teach', 'basic', '--all'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toContain('\x1b[');
+    const t = tours.get('basic')!;
+    for (const s of t.steps) expect(r.stdout).toContain(`step ${s.index}/${t.steps.length - 1} ${s.source}`);
+    const bad = spawnSync(process.execPath, [cli, 'teach', 'basic', '--script', 'put a'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^tokusim: teach script line 1: not an operation \(expected /);
   });
 });
