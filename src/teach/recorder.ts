@@ -532,8 +532,11 @@ class Recorder {
       const r = await this.settle(this.runOp(this.spec.ops[i]!));
       if (!r.ok && !(r.error instanceof MachineHalted) && !this.disk.isHalted() && !this.halted) {
         const msg = r.error instanceof Error ? r.error.message.split('\n')[0]! : String(r.error);
-        if (r.error instanceof TokusimError && r.error.kind === 'bad-argument') {
-          this.step('result', 'op-refused', { error: msg }, { title: `refused: ${msg}`, why: 'The operation does not fit the state (a transaction that is not live, or that died in a crash).' });
+        if (r.error instanceof TokusimError && (r.error.kind === 'bad-argument' || r.error.kind === 'lock-conflict')) {
+          const why = r.error.kind === 'lock-conflict'
+            ? 'Another live transaction holds a row lock on that key: the write is refused at once (no waiting), and the transaction stays live.'
+            : 'The operation does not fit the state (a transaction that is not live, or that died in a crash).';
+          this.step('result', 'op-refused', { error: msg }, { title: `refused: ${msg}`, why });
           continue;
         }
         this.step('result', 'op-failed', { error: msg }, { title: `failed: ${msg}`, why: 'The engine reported an error; the run stops here.' });

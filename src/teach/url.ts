@@ -12,7 +12,10 @@
 import { TokusimError } from '../base/errors.js';
 import { formatOp, parseScript } from './ops.js';
 import type { RunSpec, UnsyncedFate } from './recorder.js';
-import { findScenario, scenarioOps, SCENARIOS } from './scenarios.js';
+import { DEFAULT_OPTIONS, findScenario, scenarioOps, SCENARIOS } from './scenarios.js';
+
+/** The scenario name of a run of the learner's own operations on the default settings. */
+export const CUSTOM = 'custom';
 
 /** A run and where the viewer stands in it. */
 export interface RunLocation {
@@ -47,7 +50,9 @@ export function scenarioSpec(name: string, seed = 1): RunSpec {
 export function parseRunHash(hash: string): RunLocation {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   const name = p.get('s') ?? SCENARIOS[0]!.name;
-  const spec = scenarioSpec(name, int(p, 'seed', 0) ?? 1);
+  const seed = int(p, 'seed', 0) ?? 1;
+  // 'custom': the learner's own operations on the default engine settings.
+  const spec: RunSpec = name === CUSTOM ? { scenario: CUSTOM, seed, ops: [], faults: {}, options: { ...DEFAULT_OPTIONS } } : scenarioSpec(name, seed);
   const ops = p.get('ops');
   if (ops !== null) spec.ops = parseScript(ops);
   const crash = int(p, 'crash', 0);

@@ -9,7 +9,7 @@ import { encodeFtHeader, newFtHeader } from '../../src/format/ft-header.js';
 import { HEADER_FIELDS, readHeaderField } from '../../src/teach/header-layout.js';
 import { formatOp, parseOp, parseScript } from '../../src/teach/ops.js';
 import { recordTour } from '../../src/teach/recorder.js';
-import { SCENARIOS, scenarioOps } from '../../src/teach/scenarios.js';
+import { DEFAULT_OPTIONS, SCENARIOS, scenarioOps } from '../../src/teach/scenarios.js';
 import { formatRunHash, parseRunHash, scenarioSpec } from '../../src/teach/url.js';
 
 describe('teach: operations and URLs', () => {
@@ -45,6 +45,8 @@ describe('teach: operations and URLs', () => {
     const custom = { spec: { ...scenarioSpec('basic'), scenario: 'basic', ops: parseScript('put x 1; checkpoint; crash') }, at: 0, predict: false };
     expect(formatRunHash(custom)).toContain('ops=');
     expect(parseRunHash(formatRunHash(custom))).toEqual(custom);
+    const own = { spec: { scenario: 'custom', seed: 2, ops: parseScript('put x 1; crash'), faults: {}, options: { ...DEFAULT_OPTIONS } }, at: 3, predict: false };
+    expect(parseRunHash(formatRunHash(own))).toEqual(own);
     expect(parseRunHash('')).toEqual({ spec: scenarioSpec(SCENARIOS[0]!.name), at: 0, predict: false });
     expect(() => parseRunHash('#s=nope')).toThrow(/unknown scenario \(expected one of basic,/);
     expect(() => parseRunHash('#s=basic&unsynced=maybe')).toThrow(/expected keep \| drop \| torn/);
@@ -102,5 +104,16 @@ describe('teach: the recorder is deterministic', () => {
     expect(forked.steps.some((x) => x.narration.title === 'client: put kiwi 9')).toBe(true);
     expect(forked.recoveries).toHaveLength(1);
     expect(forked.recoveries[0]!.recovered).toEqual({ apple: '1', banana: '2', kiwi: '9' });
+  });
+
+  it('Scenario: an operation that does not fit the state is a refused step and the run goes on', async () => {
+    const t = await recordTour({ scenario: 'custom', seed: 1, ops: parseScript('begin T; T put a 1; begin U; U put a 2; U commit; X commit; T commit; put b 2'), faults: {} });
+    expect(t.stopped).toBeNull();
+    const refused = t.steps.filter((s) => s.kind === 'op-refused').map((s) => s.narration.title);
+    expect(refused).toHaveLength(2);
+    expect(refused[0]).toMatch(/^refused: /);
+    expect(refused[1]).toContain('no live transaction named X');
+    expect(t.steps.at(-1)!.kind).toBe('end');
+    expect(t.steps.at(-1)!.state.txns).toEqual([]);
   });
 });

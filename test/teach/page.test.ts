@@ -214,4 +214,23 @@ describe('teach: the page in Chromium', () => {
     await page.close();
     expect(errors).toEqual([]);
   });
+
+  it('Scenario: fork a new future at a past step: the prefix stays, the typed operations follow, the URL holds them', async () => {
+    const tour = await recordTour(scenarioSpec('basic'));
+    const n = tour.steps.findIndex((s) => s.kind === 'checkpoint' && s.source === 'op');
+    const page = await open(`s=basic&seed=1&at=${n}`);
+    const before = await shown(page);
+    await page.fill('[data-testid=fork-ops]', 'put kiwi 9\ncrash');
+    await page.click('[data-testid=fork]');
+    await ready(page);
+    expect(await at(page)).toBe(n);
+    expect(await shown(page)).toEqual(before);
+    const params = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    expect(params.get('s')).toBe('basic');
+    expect(params.get('ops')).toBe('put apple 1;put banana 2;put cherry 3;checkpoint;put kiwi 9;crash');
+    await page.keyboard.press('End');
+    expect(JSON.parse((await page.textContent('[data-testid=recovered]'))!)).toEqual({ apple: '1', banana: '2', cherry: '3', kiwi: '9' });
+    await page.close();
+    expect(errors).toEqual([]);
+  });
 });

@@ -13,8 +13,8 @@ import type { CommandModule } from 'yargs';
 import { TokusimError } from '../../src/base/errors.js';
 import { parseScript } from '../../src/teach/ops.js';
 import { recordTour, type RunSpec, type TeachTour, type UnsyncedFate } from '../../src/teach/recorder.js';
-import { SCENARIOS } from '../../src/teach/scenarios.js';
-import { formatRunHash, scenarioSpec } from '../../src/teach/url.js';
+import { DEFAULT_OPTIONS, SCENARIOS } from '../../src/teach/scenarios.js';
+import { CUSTOM, formatRunHash, scenarioSpec } from '../../src/teach/url.js';
 import { EXIT, runCommand } from '../cli-support.js';
 import { panel, PANELS, renderStep, stepHeader } from '../teach/render-text.js';
 
@@ -37,7 +37,10 @@ export function specFromArgs(a: Pick<TeachArgs, 'scenario' | 'seed' | 'script' |
   const spec = scenarioSpec(a.scenario ?? SCENARIOS[0]!.name, a.seed);
   if (a.script !== undefined) {
     spec.ops = parseScript(a.script);
-    if (a.scenario === undefined) spec.scenario = 'custom';
+    if (a.scenario === undefined) {
+      spec.scenario = CUSTOM;
+      spec.options = { ...DEFAULT_OPTIONS };
+    }
   }
   if (a.crashAt !== undefined) spec.faults.crashAt = a.crashAt;
   if (a.unsynced !== undefined) {

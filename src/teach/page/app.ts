@@ -17,9 +17,9 @@
 import { formatOp, parseScript } from '../ops.js';
 import { questionsFor, type Question } from '../predict.js';
 import { recordTour, type TeachStep, type TeachTour, type UnsyncedFate } from '../recorder.js';
-import { SCENARIOS, findScenario } from '../scenarios.js';
+import { DEFAULT_OPTIONS, SCENARIOS, findScenario } from '../scenarios.js';
 import { HEADER_FIELDS, readHeaderField } from '../header-layout.js';
-import { formatRunHash, parseRunHash, scenarioSpec, type RunLocation } from '../url.js';
+import { CUSTOM, formatRunHash, parseRunHash, scenarioSpec, type RunLocation } from '../url.js';
 import type { TeachState } from '../snapshot.js';
 import { browser as w, type El, type Ev } from './dom.js';
 
@@ -39,7 +39,7 @@ function layout(): void {
   $('app').innerHTML = `
 <header>
   <h1>tokusim teach: the sharp checkpoint</h1>
-  <label>scenario <select id="scenario" data-testid="scenario">${SCENARIOS.map((s) => `<option value="${s.name}">${esc(s.title)}</option>`).join('')}<option value="custom">your own operations</option></select></label>
+  <label>scenario <select id="scenario" data-testid="scenario">${SCENARIOS.map((s) => `<option value="${s.name}">${esc(s.title)}</option>`).join('')}<option value="custom">your own operations (default settings)</option></select></label>
   <label>seed <input id="seed" type="number" min="0" step="1" style="width:6em" data-testid="seed"></label>
   <label><input id="predict-mode" type="checkbox" data-testid="predict-mode"> predict mode</label>
   <label>crash leaves unsynced writes <select id="unsynced" data-testid="unsynced"><option value="drop">dropped</option><option value="keep">kept</option><option value="torn">torn or dropped (seeded)</option></select></label>
@@ -365,7 +365,8 @@ function fork(): void {
   const ops = [...loc.spec.ops.slice(0, opIndex + 1), ...extra];
   const faults = { ...loc.spec.faults };
   if (faults.crashAt !== undefined && faults.crashAt > loc.at) delete faults.crashAt;
-  void load({ ...loc, spec: { ...loc.spec, scenario: 'custom', ops, faults } });
+  // The scenario's name stays: its engine settings still apply, and the URL then carries the ops.
+  void load({ ...loc, spec: { ...loc.spec, ops, faults } });
 }
 
 function wire(): void {
@@ -379,8 +380,8 @@ function wire(): void {
   $('scrub').oninput = (e) => go(Number((e.target as El).value));
   $('scenario').onchange = (e) => {
     const name = (e.target as El).value;
-    if (name === 'custom') return;
-    void load({ spec: scenarioSpec(name, loc.spec.seed), at: 0, predict: loc.predict });
+    const spec = name === CUSTOM ? { scenario: CUSTOM, seed: loc.spec.seed, ops: loc.spec.ops, faults: {}, options: { ...DEFAULT_OPTIONS } } : scenarioSpec(name, loc.spec.seed);
+    void load({ spec, at: 0, predict: loc.predict });
   };
   $('seed').onchange = (e) => {
     const v = Number((e.target as El).value);
@@ -404,7 +405,7 @@ function wire(): void {
   $('run-ops').onclick = () => {
     try {
       const ops = parseScript($('ops').value);
-      void load({ spec: { ...loc.spec, scenario: 'custom', ops, faults: {} }, at: 0, predict: loc.predict });
+      void load({ spec: { ...loc.spec, ops, faults: {} }, at: 0, predict: loc.predict });
     } catch (err) {
       showError(err instanceof Error ? err.message : String(err));
     }
