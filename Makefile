@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 STAMP := node_modules/.install-stamp
 
-.PHONY: all build demo test typecheck bench bench-compare docs clean distclean
+.PHONY: all build demo test typecheck bench bench-compare docs clean distclean teach chromium
 
 all: build
 
@@ -18,8 +18,16 @@ build: $(STAMP)
 typecheck: $(STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.test.json
 
-test: build typecheck
+# The page tests (test/teach/page.test.ts) drive Debian's Chromium through playwright-core.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+test: build typecheck chromium
 	$(NODE_BIN)/vitest run
+
+# The explorable teaching page: one self-contained HTML file (open it from file://).
+teach: build
+	node dist/tools/tokusim.js teach --html teach.html
 
 demo: build
 	node dist/tools/demo.js
@@ -38,7 +46,7 @@ docs: $(STAMP)
 	$(NODE_BIN)/typedoc --treatWarningsAsErrors
 
 clean:
-	rm -rf dist docs/api .test-results.json
+	rm -rf dist docs/api .test-results.json teach.html test-artifacts
 
 distclean: clean
 	rm -rf node_modules demo-data bench-data

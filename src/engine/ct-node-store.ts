@@ -29,6 +29,13 @@ export const BTREE_NODE_CODEC: NodeCodec<BtreeNode> = {
   sizeOf: (node) => encodedNodeSize(node),
 };
 
+/** The same codec without clone: the cachetable then takes its no-clone paths (write before a change). */
+export const BTREE_NODE_CODEC_NO_CLONE: NodeCodec<BtreeNode> = {
+  serialize: BTREE_NODE_CODEC.serialize,
+  deserialize: BTREE_NODE_CODEC.deserialize,
+  sizeOf: BTREE_NODE_CODEC.sizeOf,
+};
+
 export class CachetableNodeStore implements NodeStore {
   private readonly pins = new Map<Pinned, Pair<BtreeNode>>();
 

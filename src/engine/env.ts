@@ -61,7 +61,7 @@ import { newFtHeader } from '../format/ft-header.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { Cachetable } from '../cachetable/cachetable.js';
 import { RwLock } from '../cachetable/rwlock.js';
-import { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
+import { CheckpointableDictionary, type NodeCodec } from '../checkpoint/checkpointable-dictionary.js';
 import { Checkpointer, type CheckpointResult, type CrashHook } from '../checkpoint/checkpointer.js';
 import type { CrashHookName } from '../checkpoint/events.js';
 import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
@@ -76,7 +76,7 @@ import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
-import { BTREE_NODE_CODEC, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
+import { BTREE_NODE_CODEC, BTREE_NODE_CODEC_NO_CLONE, CachetableNodeStore, NO_ROOT } from './ct-node-store.js';
 import { EnvLock, type EnvLockInfo } from './env-lock.js';
 import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMarker, removeUnfinishedCreation, writeCreationMarker, type DirectoryKind } from './env-identity.js';
 import { FencedStorage } from './fenced-storage.js';
@@ -139,6 +139,11 @@ export interface EnvOptions {
    * the same functions.
    */
   updateFunctions?: Readonly<Record<string, UpdateFunction>>;
+  /**
+   * Clone-on-write for user dictionaries' nodes (default true). With false a client that
+   * write-pins a dirty pending node writes it out for the checkpoint first (spec §10.1 T4).
+   */
+  cloneOnWrite?: boolean;
 }
 
 /** Events an environment reports through `EnvOptions.onEvent` (lock takeover, log repair, recovery narration and progress). */
@@ -341,6 +346,10 @@ export class Env implements EnvCore<Txn> {
     return joinPath(this.dir, iname);
   }
 
+  private nodeCodec(): NodeCodec<BtreeNode> {
+    return this.options.cloneOnWrite === false ? BTREE_NODE_CODEC_NO_CLONE : BTREE_NODE_CODEC;
+  }
+
   /** @internal Cachetable, logger and checkpointer (the logger opens a new file). */
   async initCore(withLogger: boolean): Promise<void> {
     this.ct = new Cachetable(this.options.cacheSize !== undefined ? { memoryLimit: this.options.cacheSize } : {});
@@ -516,7 +525,7 @@ export class Env implements EnvCore<Txn> {
     }
     if (await this.storage.exists(path)) await this.storage.unlink(path);
     const header = { ...newFtHeader({ now: this.clock.nowMicros() / 1_000_000n, rootXidThatCreated: txn?.root.id ?? 0n }), rootBlocknum: NO_ROOT };
-    const cd = await CheckpointableDictionary.create<BtreeNode>({ cachetable: this.ct, storage: this.storage, path, filenum, codec: BTREE_NODE_CODEC, iname, header });
+    const cd = await CheckpointableDictionary.create<BtreeNode>({ cachetable: this.ct, storage: this.storage, path, filenum, codec: this.nodeCodec(), iname, header });
     await this.storage.fsyncDir(this.dir);
     const d = this.makeDictionary(name, iname, filenum, cd);
     if (txn !== null) await this.updateRollbackNode(txn, () => txn.ws.fileOps.push({ kind: 'fcreate', filenum, iname }));
@@ -525,7 +534,7 @@ export class Env implements EnvCore<Txn> {
 
   /** @internal Open an existing dictionary file (newest valid header); logs fopen when asked. */
   async openDictionaryFile(name: string, iname: string, filenum: number, logIt: boolean): Promise<Dictionary> {
-    const cd = await CheckpointableDictionary.open<BtreeNode>({ cachetable: this.ct, storage: this.storage, path: this.path(iname), filenum, codec: BTREE_NODE_CODEC, iname });
+    const cd = await CheckpointableDictionary.open<BtreeNode>({ cachetable: this.ct, storage: this.storage, path: this.path(iname), filenum, codec: this.nodeCodec(), iname });
     if (logIt) this.log({ type: 'fopen', iname: enc.encode(iname), filenum, treeflags: cd.header.flags });
     return this.makeDictionary(name, iname, filenum, cd);
   }

@@ -122,7 +122,7 @@ export class LogWriter {
   /** Write the buffer out once it holds this many bytes. */
   readonly bufferSize: number;
   private readonly clock: Clock | undefined;
-  private readonly listener: LogListener | undefined;
+  private listener: LogListener | undefined;
   private readonly dsync: boolean;
   /** Bytes per extension; halved (down to 0) each time the disk has no room for one. */
   private preallocate: number;
@@ -231,6 +231,16 @@ export class LogWriter {
   logFiles(): readonly Readonly<LogFileInfo>[] {
     return this.files.map((f) => ({ ...f }));
   }
+  /** Install or remove the trace listener (an observer attached to a writer that is already open). */
+  setListener(listener: LogListener | undefined): void {
+    this.listener = listener;
+  }
+
+  /** A copy of the records appended but not yet written to the current file (read-only inspection). */
+  unwrittenBytes(): Uint8Array {
+    return this.inbuf.bytesView().slice();
+  }
+
   /** A copy of the logger's counters. */
   stats(): Readonly<LogWriterStats> {
     return { ...this.counters };

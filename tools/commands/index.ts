@@ -11,6 +11,7 @@ import { recoverCommandModule } from './recover.js';
 import { statusCommandModule } from './status.js';
 import { crashtestCommandModule } from './crashtest.js';
 import { extractCommandModule } from './extract.js';
+import { teachCommandModule } from './teach.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule, extractCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule, extractCommandModule, teachCommandModule];
