@@ -101,7 +101,7 @@ export class Cachetable {
   readonly cachefileListLock: OrderedLock;
   /** The lock PerconaFT calls pending_lock_cheap. */
   readonly pendingCheap: OrderedLock;
-  /** The clone writes in flight, which the checkpoint waits for. */
+  /** The checkpoint's writes in flight (clients' clone writes and the write window's), which checkpointPendingPairs waits for. */
   readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
   /** The checkpoint thread's PAIR writes in flight, each one of cloneJobs (16 writes, 16 MiB by default). */
   private readonly writeWindow = new CheckpointWriteWindow(this.cloneJobs, 16, 16 * 1024 * 1024);
