@@ -24,6 +24,8 @@
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
  *  - A PAIR that left the table (removed) no longer holds its value.
+ *  - The checkpoint thread's writes run in its write window (write-window.ts) as clone jobs, so
+ *    waiting for the clone jobs is waiting for the window to drain, and I3 holds on return.
  *  - A sliced clone (CachefileCallbacks.slicedClone) runs entirely under the PAIR's write lock and
  *    disk_nb_mutex, and the PAIR's fields (clone, dirty, size) change only after its last
  *    slice, so no other task can observe a half-made clone. Without a yield hook the slices
@@ -36,6 +38,7 @@ import { BackgroundJobManager } from './background-jobs.js';
 import type { CachetableEmitter, CachetableListener, PendingResolver } from './events.js';
 import { LockLevel, LockTask, OrderedLock } from './lock-order.js';
 import { Cachefile, CLOCK_INITIAL_COUNT, CLOCK_SATURATION, Pair, type CachefileCallbacks, type CloneResult } from './pair.js';
+import { CheckpointWriteWindow } from './write-window.js';
 
 /** Options for a {@link Cachetable}. */
 export interface CachetableOptions {
@@ -98,8 +101,10 @@ export class Cachetable {
   readonly cachefileListLock: OrderedLock;
   /** The lock PerconaFT calls pending_lock_cheap. */
   readonly pendingCheap: OrderedLock;
-  /** The clone writes in flight, which the checkpoint waits for. */
+  /** The checkpoint's writes in flight (clients' clone writes and the write window's), which checkpointPendingPairs waits for. */
   readonly cloneJobs = new BackgroundJobManager('checkpoint clones');
+  /** The checkpoint thread's PAIR writes in flight, each one of cloneJobs (16 writes, 16 MiB by default). */
+  private readonly writeWindow = new CheckpointWriteWindow(this.cloneJobs, 16, 16 * 1024 * 1024);
   /** The task of every tryGetAndPin: it takes and drops its ordered locks within one synchronous call, so one task serves them all. */
   private readonly tryPinTask = new LockTask('tryGetAndPin');
   /** The cachetable's counters. */
@@ -145,6 +150,31 @@ export class Cachetable {
   /** Install or remove the trace listener. */
   setListener(listener: CachetableListener | undefined): void {
     this.events.emit = listener;
+  }
+
+  /**
+   * How many checkpoint-thread PAIR writes may be in flight at once (at least 1). With 1 the
+   * checkpoint thread writes each PAIR before it takes the next, as PerconaFT does; a larger
+   * window lets the disk work on several writes while the thread clones (or write-locks) the
+   * next PAIRs (src/cachetable/write-window.ts; what it buys: docs/checkpoint.md).
+   */
+  get checkpointWriteWindow(): number {
+    return this.writeWindow.maxWrites;
+  }
+
+  /** Sets how many checkpoint-thread PAIR writes may be in flight at once. */
+  set checkpointWriteWindow(writes: number) {
+    this.writeWindow.maxWrites = writes;
+  }
+
+  /** The most bytes of PAIR values in the checkpoint write window at once; one write may always run. */
+  get checkpointWriteWindowBytes(): number {
+    return this.writeWindow.maxBytes;
+  }
+
+  /** Sets the most bytes of PAIR values in the checkpoint write window at once. */
+  set checkpointWriteWindowBytes(bytes: number) {
+    this.writeWindow.maxBytes = bytes;
   }
 
   /** Bytes held by PAIR values. */
@@ -293,49 +323,6 @@ export class Cachetable {
   }
 
   /**
-   * The non-blocking pin (the fast path of PerconaFT's toku_cachetable_get_and_pin_nonblocking,
-   * which client operations use): pin (cf, blocknum) synchronously if that needs no wait and
-   * no I/O, or return undefined having changed nothing (then call getAndPin). It pins a PAIR
-   * already in the table whose lock is free now. A write pin of a pending PAIR resolves the bit
-   * here only when that needs no wait either: a clean PAIR (the bit is just cleared), or a
-   * dirty one whose cachefile clones synchronously (a clone callback and no sliced clone) and
-   * whose disk_nb_mutex is free; it is cloned here and the clone written in the background,
-   * exactly as getAndPin does. Everything happens in one synchronous step, so the checks and
-   * the changes cannot be separated by another task.
-   */
-  tryGetAndPin<V>(cf: Cachefile<V>, blocknum: bigint, options: Pick<PinOptions, 'mode' | 'expensive'>): Pair<V> | undefined {
-    this.checkOpen(cf);
-    const task = this.tryPinTask;
-    invariant(!task.holdsAny(), () => `tryGetAndPin's task still holds ${task.holding().join(', ')}`);
-    const write = options.mode === 'write';
-    if (!this.listLock.tryAcquire(task, 'read')) return undefined;
-    const p = this.peek(cf, blocknum);
-    const locked = p !== undefined && !p.removed && (write ? p.valueLock.tryWriteLock(options.expensive !== false) : p.valueLock.tryReadLock());
-    this.listLock.release(task, 'read');
-    if (!locked) return undefined;
-    if (write && p.checkpointPending && !isBugPlanted('checkpoint-no-clone')) {
-      const cloneNow = p.dirty && p.cachefile.cloneable && !this.clonesInSlices(p) && p.diskMutex.users() === 0;
-      if ((p.dirty && !cloneNow) || !this.pendingCheap.tryAcquire(task, 'read')) {
-        this.unlockValue(p);
-        return undefined;
-      }
-      try {
-        this.clearPending(p, 'client');
-      } finally {
-        this.pendingCheap.release(task, 'read');
-      }
-      p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
-      if (cloneNow) {
-        invariant(p.diskMutex.tryWriteLock(), () => `disk_nb_mutex of ${p} was free a moment ago`);
-        invariant(this.clonePair(p, 'client') === undefined, () => `the clone of ${p} was to be synchronous`);
-        this.writeCloneInBackground(p);
-      }
-    }
-    p.count = Math.min(CLOCK_SATURATION, p.count + 1);
-    return p;
-  }
-
-  /**
    * capturePending for one PAIR by a client: read and clear its bit under pending_lock_cheap
    * (read), taken synchronously when it is free (the usual case: only begin_checkpoint takes
    * it in write mode). Returns a plain boolean then, else a promise of it.
@@ -470,6 +457,51 @@ export class Cachetable {
     }
   }
 
+  // ---------------------------------------------------------------- non-blocking pin (a fast path beside getAndPin)
+
+  /**
+   * The non-blocking pin (the fast path of PerconaFT's toku_cachetable_get_and_pin_nonblocking,
+   * which client operations use): pin (cf, blocknum) synchronously if that needs no wait and
+   * no I/O, or return undefined having changed nothing (then call getAndPin). It pins a PAIR
+   * already in the table whose lock is free now. A write pin of a pending PAIR resolves the bit
+   * here only when that needs no wait either: a clean PAIR (the bit is just cleared), or a
+   * dirty one whose cachefile clones synchronously (a clone callback and no sliced clone) and
+   * whose disk_nb_mutex is free; it is cloned here and the clone written in the background,
+   * exactly as getAndPin does. Everything happens in one synchronous step, so the checks and
+   * the changes cannot be separated by another task.
+   */
+  tryGetAndPin<V>(cf: Cachefile<V>, blocknum: bigint, options: Pick<PinOptions, 'mode' | 'expensive'>): Pair<V> | undefined {
+    this.checkOpen(cf);
+    const task = this.tryPinTask;
+    invariant(!task.holdsAny(), () => `tryGetAndPin's task still holds ${task.holding().join(', ')}`);
+    const write = options.mode === 'write';
+    if (!this.listLock.tryAcquire(task, 'read')) return undefined;
+    const p = this.peek(cf, blocknum);
+    const locked = p !== undefined && !p.removed && (write ? p.valueLock.tryWriteLock(options.expensive !== false) : p.valueLock.tryReadLock());
+    this.listLock.release(task, 'read');
+    if (!locked) return undefined;
+    if (write && p.checkpointPending && !isBugPlanted('checkpoint-no-clone')) {
+      const cloneNow = p.dirty && p.cachefile.cloneable && !this.clonesInSlices(p) && p.diskMutex.users() === 0;
+      if ((p.dirty && !cloneNow) || !this.pendingCheap.tryAcquire(task, 'read')) {
+        this.unlockValue(p);
+        return undefined;
+      }
+      try {
+        this.clearPending(p, 'client');
+      } finally {
+        this.pendingCheap.release(task, 'read');
+      }
+      p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
+      if (cloneNow) {
+        invariant(p.diskMutex.tryWriteLock(), () => `disk_nb_mutex of ${p} was free a moment ago`);
+        invariant(this.clonePair(p, 'client') === undefined, () => `the clone of ${p} was to be synchronous`);
+        this.writeCloneInBackground(p);
+      }
+    }
+    p.count = Math.min(CLOCK_SATURATION, p.count + 1);
+    return p;
+  }
+
   // ---------------------------------------------------------------- pending bits (§7.1)
 
   /** Read and clear the bits of `pairs` under pending_lock_cheap; the caller holds their W. */
@@ -558,15 +590,14 @@ export class Cachetable {
     return undefined;
   }
 
-  /** A client's clone, written by the clone job manager; disk_nb_mutex (held) is released after the write. */
-  private writeCloneInBackground(p: AnyPair): void {
-    this.cloneJobs.run(async () => {
-      try {
-        await this.writeClone(p);
-      } finally {
-        p.diskMutex.writeUnlock();
-      }
-    });
+  /** The clone is made: record it, mark the PAIR clean, charge its memory. */
+  private installClone(p: AnyPair, by: 'client' | 'checkpoint', r: CloneResult<unknown>): void {
+    p.clone = { value: r.clone, size: r.cloneSize };
+    p.dirty = false;
+    if (r.newSize !== undefined) this.setSize(p, r.newSize);
+    this.sizeClonedBytes += r.cloneSize;
+    this.stats.pairsCloned++;
+    this.events.emit?.({ type: 'pair-cloned', cachefile: p.cachefile.name, blocknum: p.blocknum, size: r.cloneSize, by });
   }
 
   /** Whether clonePair would clone p in slices (asynchronously) rather than in one step. */
@@ -592,14 +623,15 @@ export class Cachetable {
     }
   }
 
-  /** The clone is made: record it, mark the PAIR clean, charge its memory. */
-  private installClone(p: AnyPair, by: 'client' | 'checkpoint', r: CloneResult<unknown>): void {
-    p.clone = { value: r.clone, size: r.cloneSize };
-    p.dirty = false;
-    if (r.newSize !== undefined) this.setSize(p, r.newSize);
-    this.sizeClonedBytes += r.cloneSize;
-    this.stats.pairsCloned++;
-    this.events.emit?.({ type: 'pair-cloned', cachefile: p.cachefile.name, blocknum: p.blocknum, size: r.cloneSize, by });
+  /** A client's clone, written by the clone job manager; disk_nb_mutex (held) is released after the write. */
+  private writeCloneInBackground(p: AnyPair): void {
+    this.cloneJobs.run(async () => {
+      try {
+        await this.writeClone(p);
+      } finally {
+        p.diskMutex.writeUnlock();
+      }
+    });
   }
 
   /** Write the clone (for_checkpoint, is_clone) and drop it. disk_nb_mutex held by the caller. */
@@ -784,7 +816,7 @@ export class Cachetable {
     });
   }
 
-  // ---------------------------------------------------------------- checkpointer hooks
+  // ---------------------------------------------------------------- begin_checkpoint (§5)
 
   /**
    * begin_checkpoint step 2: under the cachefile list lock (read), call notePin on every open
@@ -843,6 +875,8 @@ export class Cachetable {
     }
   }
 
+  // ---------------------------------------------------------------- end_checkpoint (§6.1, §6.2, §6.6)
+
   /** fill_checkpoint_cfs: the for_checkpoint cachefiles, under the cachefile list lock. */
   async checkpointCachefiles(): Promise<AnyCachefile[]> {
     const task = new LockTask('fill_checkpoint_cfs');
@@ -850,131 +884,102 @@ export class Cachetable {
   }
 
   /**
-   * How many checkpoint-thread pair writes may be in flight at once (at least 1). With 1 the
-   * checkpoint thread writes each PAIR before it takes the next, as PerconaFT does; a larger
-   * window lets the disk work on several writes while the thread clones (or write-locks) the
-   * next PAIRs. Each write in the window holds its PAIR's disk_nb_mutex (and, on the no-clone
-   * path, its write lock) until it finishes, and all of them are counted as background jobs,
-   * so checkpoint_pending_pairs still returns only after every pending PAIR is on disk.
-   * The window is also bounded in bytes (checkpointWriteWindowBytes: the clones it holds in
-   * memory), except that one write may always run. With NodeStorage a write's round trip
-   * (frame worker, I/O thread, reply) is several times its disk time, so the default of 16
-   * keeps the disk busy; measured on 256 KiB nodes, 4 gave ~60% of the raw write speed and 16
-   * about 75% (tools/bench/checkpoint-bench.ts, BENCH_WINDOW).
-   */
-  checkpointWriteWindow = 16;
-  /** The most bytes of PAIR values in the checkpoint write window at once (see above). */
-  checkpointWriteWindowBytes = 16 * 1024 * 1024;
-  private windowInFlight = 0;
-  private windowBytes = 0;
-  private windowWaiters: Array<() => void> = [];
-  private windowFailed = false;
-
-  /**
-   * checkpoint_pending_pairs (§6.2): pop each PAIR off the pending list and write it for the
-   * checkpoint (clone, release W, write the clone; or write under W when not cloneable), then
-   * wait for the checkpoint thread's own writes still in the window and for the clone writes
-   * that clients started. Ends with I3 checked.
+   * checkpoint_pending_pairs (§6.2), step by step as the spec writes it: pop each PAIR off the
+   * pending list and write it (write_pair_for_checkpoint_thread), then wait for every write
+   * still in flight, those of the checkpoint thread's window and the clone writes clients
+   * started. PAIR->mutex has no counterpart: synchronous code runs atomically. Ends with I3.
    */
   async checkpointPendingPairs(): Promise<void> {
     const task = new LockTask('checkpoint thread');
-    invariant(this.windowInFlight === 0 && this.windowBytes === 0, 'no checkpoint write is in flight when checkpoint_pending_pairs starts');
-    this.windowFailed = false;
+    this.writeWindow.open();
     for (;;) {
-      // A failed write ends the walk (as a throw did before the window existed); the
-      // failure itself is rethrown by waitForJobsToFinish below.
-      if (this.windowFailed) break;
+      // A failed write ends the walk; bjm_wait_for_jobs_to_finish below rethrows it.
+      if (this.writeWindow.failed) break;
+      // read_list_lock; p = m_pending_head.
       await this.listLock.acquire(task, 'read');
       const p = this.pendingHead;
       if (p === null) {
+        // m_pending_head == null: read_list_unlock, the walk is done.
         this.listLock.release(task, 'read');
         break;
       }
-      // Only this task walks the pending list, so unlinking under the read lock is safe.
+      // pending_pairs_remove(p): under the read lock, since only this task walks the list.
       this.pendingRemove(p);
+      // read_list_unlock.
       this.listLock.release(task, 'read');
+      // write_pair_for_checkpoint_thread(p).
       task.checkBlockingPairAcquire(`value_rwlock ${p}`);
       await this.writePairForCheckpointThread(task, p);
     }
+    // bjm_wait_for_jobs_to_finish: the window's writes are jobs too.
     await this.cloneJobs.waitForJobsToFinish();
-    invariant(this.windowInFlight === 0, () => `${this.windowInFlight} checkpoint write(s) still in flight after the jobs finished`);
+    this.writeWindow.checkDrained();
     this.checkQuiescent('end of checkpoint_pending_pairs');
   }
 
-  /** Wait for a free slot in the checkpoint-thread write window. */
-  private async windowSlot(size: number): Promise<void> {
-    const limit = Math.max(1, Math.floor(this.checkpointWriteWindow));
-    const full = (): boolean =>
-      this.windowInFlight >= limit || (this.windowInFlight > 0 && this.windowBytes + size > this.checkpointWriteWindowBytes);
-    while (full()) await new Promise<void>((wake) => this.windowWaiters.push(wake));
-  }
-
   /**
-   * Start one checkpoint-thread write in the window as a background job; `release` drops the
-   * locks the write holds, after the write settles.
+   * write_pair_for_checkpoint_thread (§6.2 steps 1–4; T7, T7′). The write itself goes to the
+   * write window, which drops the PAIR's locks once it lands: read each writeXInWindow as the
+   * spec's write on this thread followed by those unlocks.
    */
-  private startWindowWrite(size: number, write: () => Promise<void>, release: () => void): void {
-    this.windowInFlight++;
-    this.windowBytes += size;
-    this.cloneJobs.run(async () => {
-      try {
-        await write();
-      } catch (err) {
-        this.windowFailed = true;
-        throw err;
-      } finally {
-        release();
-        this.windowInFlight--;
-        this.windowBytes -= size;
-        const w = this.windowWaiters.shift();
-        w?.();
-      }
-    });
-  }
-
-  /** write_pair_for_checkpoint_thread: not expensive, since cloning is quick. */
   private async writePairForCheckpointThread(task: LockTask, p: AnyPair): Promise<void> {
-    await this.windowSlot(p.size);
+    // Room in the write window first; a window of 1 waits here for the previous PAIR's write.
+    await this.writeWindow.waitForSlot(p.size);
+    // 1. value_rwlock.write_lock, not expensive: cloning is quick.
     await p.valueLock.writeLock(false);
     if (p.removed) {
+      // Removed while we waited (the removal cleared its bit): nothing to write.
       p.valueLock.writeUnlock();
       return;
     }
     let handedOff = false;
     try {
+      // 2. checkpoint_complete callback, if pending.
       if (p.checkpointPending) p.cachefile.callbacks.checkpointComplete?.(p.value, p.blocknum);
-      // The bit is decided and cleared first (its event reports the state being captured);
-      // W is held throughout, so nobody can observe the gap before the clone or write.
+      // 3./4. dirty && checkpoint_pending decides; checkpoint_pending = false. Clearing the bit
+      // before the clone or write is safe: W is held throughout, so nobody sees the gap, and
+      // its event reports the state being captured.
       const capture = p.dirty && p.checkpointPending;
       this.clearPending(p, 'checkpoint');
       if (capture) {
         if (p.cachefile.cloneable) {
+          // 3. cloneable: nb_mutex_lock(disk_nb_mutex), clone_pair; W is released below, at
+          // once, and the clone written under disk_nb_mutex alone.
           await this.cloneUnderDiskMutex(task, p, 'checkpoint');
-          // W is released below, at once; the clone is written in the window under
-          // disk_nb_mutex, which the job drops when the write settles.
-          this.startWindowWrite(
-            p.size,
-            () => this.writeClone(p),
-            () => p.diskMutex.writeUnlock(),
-          );
+          this.writeCloneInWindow(p);
         } else {
-          // No clone: the PAIR stays write-locked until its own write settles, so a client
-          // that pins it waits for the disk, exactly as on the sequential path.
+          // 3. not cloneable: cachetable_write_locked_pair, under W and disk_nb_mutex; W stays
+          // held until the write lands, so a client that pins the PAIR waits for the disk.
           await this.acquireDisk(task, p);
           handedOff = true;
-          this.startWindowWrite(
-            p.size,
-            () => this.writeValueHoldingDisk(p, true),
-            () => {
-              p.diskMutex.writeUnlock();
-              p.valueLock.writeUnlock();
-            },
-          );
+          this.writeValueInWindow(p);
         }
       }
     } finally {
+      // 3./4. value_rwlock.write_unlock (the no-clone write does it when it lands).
       if (!handedOff) p.valueLock.writeUnlock();
     }
+  }
+
+  /** The checkpoint thread's clone write (disk_nb_mutex held), in the window; the mutex is released when it lands. */
+  private writeCloneInWindow(p: AnyPair): void {
+    this.writeWindow.start(
+      p.size,
+      () => this.writeClone(p),
+      () => p.diskMutex.writeUnlock(),
+    );
+  }
+
+  /** The checkpoint thread's no-clone write (W and disk_nb_mutex held), in the window; both are released when it lands. */
+  private writeValueInWindow(p: AnyPair): void {
+    this.writeWindow.start(
+      p.size,
+      () => this.writeValueHoldingDisk(p, true),
+      () => {
+        p.diskMutex.writeUnlock();
+        p.valueLock.writeUnlock();
+      },
+    );
   }
 
   /**
