@@ -8,8 +8,10 @@
  * by default gets them (src/node/fast-defaults.ts), and CowBytes values are exported here.
  */
 import { useFastPathsByDefault } from './node/fast-defaults.js';
+import { useNodeHostByDefault } from './node/host.js';
 
 useFastPathsByDefault();
+useNodeHostByDefault();
 
 export { x1764, x1764Parts, X1764, x1764UsesWasm } from './format/x1764.js';
 export { x1764Ranges } from './fast/x1764-wasm.js';
