@@ -4,57 +4,23 @@
  * modules directly. Modules whose helpers are marked `@internal` are listed name by name so
  * that only their API is re-exported.
  *
- * This entry adds the fast paths (src/fast/) to the core: every NodeStorage the library makes
- * by default gets them (src/node/fast-defaults.ts), and CowBytes values are exported here.
+ * This entry is the core (src/core.ts, also published as `tokusim/core`) plus what needs Node:
+ * NodeStorage; the Node host, installed here as the default, so Env.open(dir) opens real files
+ * and the env lock judges holders by their process; the fast paths (src/fast/), which every
+ * NodeStorage the library makes by default gets (src/node/fast-defaults.ts), and CowBytes
+ * values; the abstract-level adapter.
  */
 import { useFastPathsByDefault } from './node/fast-defaults.js';
+import { useNodeHostByDefault } from './node/host.js';
 
 useFastPathsByDefault();
+useNodeHostByDefault();
 
-export { x1764, x1764Parts, X1764, x1764UsesWasm } from './format/x1764.js';
+export * from './core.js';
 export { x1764Ranges } from './fast/x1764-wasm.js';
 export { installFastPaths, DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, type FastPathOptions, type FastPaths } from './fast/install.js';
 export * from './fast/cow-bytes.js';
-export * from './base/errors.js';
-export * from './format/record-types.js';
-export * from './format/codec.js';
-export * from './format/log-header.js';
-export * from './format/printer.js';
-export * from './format/json.js';
-export * from './storage/storage.js';
-export * from './storage/io-error.js';
-export * from './storage/clock.js';
 export * from './storage/node-storage.js';
-export * from './base/prng.js';
-export * from './storage/sim-storage.js';
-export {
-  FT_LAYOUT_VERSION, FT_LAYOUT_MIN_SUPPORTED_VERSION, FT_HEADER_SIZE_V29, HEADER_SLOT_RESERVE, HEADER_WRITE_SIZE, HEADER_MAGIC, BYTE_ORDER_MARKER,
-  HIGHEST_UNUSED_MSN_FOR_NEW_TREES, MAX_LSN, TOKUDB_DICTIONARY_TOO_OLD, TOKUDB_DICTIONARY_TOO_NEW, TOKUDB_DICTIONARY_NO_HEADER, TOKUDB_BAD_CHECKSUM,
-  EINVAL, ftHeaderMinSize, type FtHeader, FT_DEFAULT_NODE_SIZE, FT_DEFAULT_BASEMENT_NODE_SIZE, FT_DEFAULT_FANOUT, TOKU_DEFAULT_COMPRESSION_METHOD,
-  newFtHeader, headerSlotForCount, headerSlotOffset, encodeFtHeader, encodeFtHeaderSector, decodeFtHeaderFields, HeaderError, type HeaderSlotStatus,
-  type HeaderSlotReport, validateHeaderSlot, type ChosenHeader, chooseHeader,
-} from './format/ft-header.js';
-export {
-  RESERVED_BLOCKNUM_NULL, RESERVED_BLOCKNUM_TRANSLATION, RESERVED_BLOCKNUM_DESCRIPTOR, RESERVED_BLOCKNUMS, SIZE_IS_FREE, DISKOFF_UNUSED, FREELIST_NULL,
-  type TranslationImage, translationSizeOnDisk, encodeTranslationImage, encodeTranslationPadded, decodeTranslationImage, FIRST_BLOCK_OFFSET, BLOCK_ALIGNMENT,
-} from './format/btt-format.js';
-export * from './format/descriptor.js';
-export {
-  BLOCK_ALLOCATOR_ALIGNMENT, BLOCK_ALLOCATOR_HEADER_RESERVE, BLOCK_ALLOCATOR_TOTAL_HEADER_RESERVE, FILE_CHANGE_INCREMENT, type BlockRange, BlockAllocator,
-  planPreallocate, planTruncate,
-} from './blocks/block-allocator.js';
-export * from './blocks/translation.js';
-export * from './blocks/block-table.js';
-export * from './blocks/dictionary-file.js';
-export { LogReplayer, replayRecords, type ReplayOptions, type ReplayResult, type ReplayedDictionary, type ReplayRow, type ReplayNote, type PendingTxn } from './log/replay.js';
-export * from './cachetable/index.js';
-export * from './checkpoint/index.js';
-export * from './engine/btree/index.js';
-export * from './engine/locktree.js';
-export * from './log/names.js';
-export * from './log/events.js';
-export * from './log/writer.js';
-export * from './log/cursor.js';
-export * from './log/synth.js';
-export * from './engine/index.js';
+export { nodeEnvHost, useNodeHostByDefault } from './node/host.js';
+export { nodeProcesses } from './node/host-process.js';
 export { TokusimLevel, type TokusimLevelOptions } from './adapters/abstract-level.js';

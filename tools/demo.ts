@@ -9,12 +9,12 @@
  */
 import { rmSync } from 'node:fs';
 import pc from 'picocolors';
-import { Env } from '../src/engine/env.js';
+import { Env } from '../src/node/env.js';
 import { LockConflictError } from '../src/engine/locktree.js';
 import { LogCursor } from '../src/log/cursor.js';
 import { formatRecord } from '../src/format/printer.js';
 import { NodeStorage } from '../src/storage/node-storage.js';
-import { environmentStatus } from '../src/engine/status.js';
+import { environmentStatus } from '../src/node/env.js';
 
 const DIR = 'demo-data';
 const SECONDS = Number(process.env['DEMO_SECONDS'] ?? 10);

@@ -5,11 +5,14 @@ import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, handleStdoutErrors, tokusimVersion } from './cli-support.js';
 import { useFastChecksums, useFastPathsByDefault } from '../src/node/fast-defaults.js';
+import { useNodeHostByDefault } from '../src/node/host.js';
 
 handleStdoutErrors('tokusim');
-// A Node entry: default NodeStorages and x1764 get the fast paths, as with the library's entry.
+// A Node entry, like the library's: default NodeStorages and x1764 get the fast paths, and
+// environments opened without a storage use real files and judge lock holders by process.
 useFastPathsByDefault();
 useFastChecksums();
+useNodeHostByDefault();
 let cli = yargs(hideBin(process.argv))
   .scriptName('tokusim')
   .usage('$0 <command> [options]')

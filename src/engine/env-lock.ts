@@ -19,13 +19,14 @@
  *    taker is refused like any other second opener).
  *
  * When a lock is stale (checked in this order):
- *  - On real storage (NodeStorage), for a holder on this host (same host name, boot id and pid
+ *  - On a real device (storage capabilities.realDevice) of a host whose processes the lock is
+ *    given (EnvHost.processes: the Node entry's /proc reader), for a holder on this host (same host name, boot id and pid
  *    namespace): this very process and thread holds it iff the token is one of this process's
  *    live locks; another live process (pid running, not a zombie, same start time) is never
  *    taken over, whatever its lease says; a pid that is gone, a zombie, or now another process
  *    (another start time) is stale at once. A lock written without a host (an older tokusim)
  *    counts as written on this host.
- *  - On SimStorage (no real processes), a lock naming the opener's own owner id is that
+ *  - Otherwise (SimStorage, or a host without processes such as a browser), a lock naming the opener's own owner id is that
  *    owner's, left by a (simulated) crash.
  *  - Otherwise (another host, or a holder that cannot be verified): stale once its lease expired.
  *
@@ -59,10 +60,9 @@
 import { TokusimError } from '../base/errors.js';
 import { x1764 } from '../format/x1764.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
-import { currentProcess, processState, type ProcessIdentity } from '../storage/host-process.js';
 import { ioErrorCode } from '../storage/io-error.js';
-import { NodeStorage } from '../storage/node-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
+import { PORTABLE_PROCESS, type HostProcesses, type ProcessIdentity } from './host.js';
 
 /** The name of the environment lock file in an environment directory. */
 export const ENV_LOCK_FILE = '__tokusim_env_lock';
@@ -157,22 +157,24 @@ export interface EnvLockOptions {
   onTakeover?: (stale: EnvLockInfo, why: string) => void;
   /** Called once when the holder finds it may no longer hold the lock (see Fencing above). */
   onLost?: (err: TokusimError) => void;
-  /** Judge holders by their process on this host (default: only on NodeStorage). */
+  /**
+   * The host's processes: this holder's identity in the record, and the judge of a holder on
+   * this host (absent: a placeholder identity, and locks judged by owner and lease only).
+   */
+  processes?: HostProcesses;
+  /**
+   * Judge holders by their process (needs `processes`). Default: when the storage is on a real
+   * device, the only place where other processes of this host can hold the lock.
+   */
   checkProcesses?: boolean;
 }
 
-/** Whether process `pid` on this machine is running (signal 0; EPERM means it exists). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const HELD_KEY = Symbol.for('tokusim.envLock.held');
 
-/** Tokens of the locks this process (this JS realm) holds now; shared by every copy of this module. */
-const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('tokusim.envLock.held')] ??= new Set<string>()) as Set<string>;
+/** Tokens of the locks this process (this JS realm) holds now; shared by every copy of this module (made at first use, not at import). */
+function held(): Set<string> {
+  return ((globalThis as Record<symbol, unknown>)[HELD_KEY] ??= new Set<string>()) as Set<string>;
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -242,14 +244,15 @@ export function parseLockRecord(text: string): { info: EnvLockInfo } | { problem
 
 interface JudgeContext {
   owner: string;
-  checkProcesses: boolean;
+  /** Set when holders are judged by their process. */
+  processes: HostProcesses | undefined;
   nowWallMs: number;
 }
 
 /** live or stale, and why (see "When a lock is stale" above). */
 function judge(info: EnvLockInfo, ctx: JudgeContext): { live: boolean; why: string } {
-  if (ctx.checkProcesses) {
-    const me = currentProcess();
+  if (ctx.processes !== undefined) {
+    const me = ctx.processes.current();
     const id: ProcessIdentity = { ...info, host: info.host ?? me.host };
     const sameProcess =
       id.host === me.host &&
@@ -258,12 +261,12 @@ function judge(info: EnvLockInfo, ctx: JudgeContext): { live: boolean; why: stri
       (id.pidNs === undefined || id.pidNs === me.pidNs) &&
       (id.startTicks === undefined || id.startTicks === me.startTicks);
     if (sameProcess && (info.thread ?? 0) === me.thread) {
-      return info.token !== undefined && HELD.has(info.token)
+      return info.token !== undefined && held().has(info.token)
         ? { live: true, why: `this process (pid ${info.pid}) holds it` }
         : { live: false, why: `it names this process (pid ${info.pid}), which does not hold it` };
     }
     if (!sameProcess) {
-      const st = processState(id);
+      const st = ctx.processes.state(id);
       if (st === 'alive') return { live: true, why: `pid ${info.pid} is running` };
       if (st === 'dead') return { live: false, why: `pid ${info.pid} is not running` };
       if (st === 'reused') return { live: false, why: `pid ${info.pid} is now another process (another start time)` };
@@ -311,14 +314,16 @@ export class EnvLock {
   /** A random token naming this holder in the lock file. */
   readonly token = newToken();
   private readonly margin: number;
-  private readonly checkProcesses: boolean;
+  /** The judge of holders on this host, when holders are judged by their process. */
+  private readonly judgeBy: HostProcesses | undefined;
 
   private constructor(
     private readonly opts: EnvLockOptions & { leaseMs: number },
     readonly path: string,
   ) {
     this.margin = Math.max(1, Math.floor(opts.leaseMs / 4));
-    this.checkProcesses = opts.checkProcesses ?? opts.storage instanceof NodeStorage;
+    const check = opts.processes !== undefined && (opts.checkProcesses ?? opts.storage.capabilities.realDevice);
+    this.judgeBy = check ? opts.processes : undefined;
   }
 
   /** The lock record in dir, if there is a readable one. */
@@ -329,10 +334,14 @@ export class EnvLock {
     return 'info' in p ? p.info : undefined;
   }
 
-  /** What the next opener (with another owner id) would conclude about dir's lock; writes nothing. */
-  static async inspect(storage: Storage, dir: string, clock: Clock, checkProcesses = storage instanceof NodeStorage): Promise<EnvLockVerdict> {
+  /**
+   * What the next opener (with another owner id) would conclude about dir's lock; writes
+   * nothing. Holders are judged by their process when `processes` is given (the caller says
+   * so: storage here is often a read-only wrapper), by lease otherwise.
+   */
+  static async inspect(storage: Storage, dir: string, clock: Clock, processes?: HostProcesses): Promise<EnvLockVerdict> {
     const raw = await readRaw(storage, joinPath(dir, ENV_LOCK_FILE));
-    return verdictOf(raw, { owner: '', checkProcesses, nowWallMs: wallMs(clock) });
+    return verdictOf(raw, { owner: '', processes, nowWallMs: wallMs(clock) });
   }
 
   /** Takes the environment lock of a directory, writing the lock file atomically; throws an EnvLockedError when another live owner holds it. */
@@ -347,11 +356,11 @@ export class EnvLock {
   }
 
   private ctx(): JudgeContext {
-    return { owner: this.opts.owner, checkProcesses: this.checkProcesses, nowWallMs: wallMs(this.opts.clock) };
+    return { owner: this.opts.owner, processes: this.judgeBy, nowWallMs: wallMs(this.opts.clock) };
   }
 
   private render(): string {
-    const me = currentProcess();
+    const me: ProcessIdentity = this.opts.processes?.current() ?? PORTABLE_PROCESS;
     const info: EnvLockInfo = { owner: this.opts.owner, pid: me.pid, leaseExpiresMs: wallMs(this.opts.clock) + this.opts.leaseMs, token: this.token, host: me.host };
     if (me.thread !== undefined) info.thread = me.thread;
     if (me.bootId !== undefined) info.bootId = me.bootId;
@@ -422,7 +431,7 @@ export class EnvLock {
       if (r === 'won') {
         this.content = content;
         this.validUntilMs = start + this.opts.leaseMs - this.margin;
-        HELD.add(this.token);
+        held().add(this.token);
         await this.sweep();
         this.schedule();
         if (takenOver !== undefined) this.opts.onTakeover?.(takenOver.info, takenOver.why);
@@ -464,16 +473,16 @@ export class EnvLock {
     const mine = joinPath(dir, `${base}.${top + 1}`);
     // While claiming, this process counts the claim's token as live (openers in this same
     // process judge claims by the registry, not by pid).
-    HELD.add(this.token);
+    held().add(this.token);
     let r: PublishResult;
     try {
       r = await this.publish(mine, this.render());
     } catch (err) {
-      if (this.content === '' || this.released) HELD.delete(this.token);
+      if (this.content === '' || this.released) held().delete(this.token);
       throw err;
     }
     if (r !== 'won') {
-      if (this.content === '' || this.released) HELD.delete(this.token);
+      if (this.content === '' || this.released) held().delete(this.token);
       if (r === 'retry') return false;
       const other = await EnvLock.readAt(storage, mine);
       throw other !== undefined ? new EnvLockedError(other, this.path, true) : new TokusimError('locked', 'environment lock is being taken over by another opener', { file: this.path });
@@ -488,7 +497,7 @@ export class EnvLock {
     } finally {
       // The claims on `stale` are moot once the lock no longer holds it, and ours is ended here.
       for (const n of await claimNames().catch(() => [])) await storage.unlink(joinPath(dir, n)).catch(() => undefined);
-      if (this.content === '' || this.released) HELD.delete(this.token);
+      if (this.content === '' || this.released) held().delete(this.token);
     }
   }
 
@@ -552,7 +561,7 @@ export class EnvLock {
   private markLost(why: string): void {
     if (this.lost !== undefined) return;
     this.lost = new TokusimError('locked', `environment lock lost: ${why}; nothing more is written (reopen the environment)`, { file: this.path });
-    HELD.delete(this.token);
+    held().delete(this.token);
     this.timer?.cancel();
     this.opts.onLost?.(this.lost);
   }
@@ -588,7 +597,7 @@ export class EnvLock {
     } finally {
       // Only now: while the file may still hold our record, another opener in this process
       // must see it as held, or it would take it over and lose its own lock to our unlink.
-      HELD.delete(this.token);
+      held().delete(this.token);
     }
   }
 
@@ -596,6 +605,6 @@ export class EnvLock {
   abandon(): void {
     this.released = true;
     this.timer?.cancel();
-    HELD.delete(this.token);
+    held().delete(this.token);
   }
 }

@@ -9,8 +9,9 @@
  * close, the failed state), the dictionary files it has open and the end of a transaction.
  * The parts live in their own modules (docs/engine.md, "Modules"): names.ts, core.ts (what
  * Txn needs), dictionary.ts, catalog.ts (dictionaries by name), commit-path.ts (the log side
- * of a commit), rollback.ts, recovery.ts (behind RecoveryHost) and node-defaults.ts (the only
- * Node-only defaults).
+ * of a commit), rollback.ts, recovery.ts (behind RecoveryHost) and host.ts (what the machine
+ * supplies when the caller names no storage, clock or owner: the Node entry installs real
+ * files and processes, a browser build keeps the portable host).
  *
  * Invariants:
  *  - Filenums: rollback 0, environment 1, directory 2, user dictionaries from 3; a filenum is
@@ -71,7 +72,7 @@ import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../l
 import { findLogFiles } from '../log/names.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import type { Clock } from '../storage/clock.js';
-import { defaultClock, defaultLockOwner, defaultStorage } from './node-defaults.js';
+import { defaultEnvHost, type EnvHost } from './host.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { Btree } from './btree/btree.js';
@@ -99,10 +100,19 @@ export { ROLLBACK_CODEC, type RollbackValue } from './rollback.js';
 
 /** Options for {@link Env.open}. */
 export interface EnvOptions {
-  /** Where the environment's files live (default: a {@link NodeStorage} on the real file system). */
+  /**
+   * Where the environment's files live (default: the host's; under the Node entry a
+   * {@link NodeStorage} on the real file system; a build without Node must pass one).
+   */
   storage?: Storage;
-  /** The source of time for checkpoints, lock leases and commit timestamps (default: a {@link RealClock}). */
+  /** The source of time for checkpoints, lock leases and commit timestamps (default: the host's, a {@link RealClock}). */
   clock?: Clock;
+  /**
+   * What the machine supplies for what is left out here: storage, clock, lock owner, and the
+   * processes the env lock judges holders by (default: defaultEnvHost(), which the Node entry
+   * sets to the Node host).
+   */
+  host?: EnvHost;
   /** Default 'sync'. */
   durability?: Durability;
   /** fsync period for 'periodic' (default 100 ms). */
@@ -247,6 +257,8 @@ export class Env implements EnvCore<Txn> {
   /** Dictionaries by name (tokudb.directory and the file operations that go with it). */
   private readonly catalog = new Catalog(this);
   private envLock: EnvLock | undefined;
+  /** Supplies what the options leave out (see EnvOptions.host). */
+  private readonly host: EnvHost;
   /** The storage under the fence: the lock file itself is written through it. */
   private readonly rawStorage: Storage;
   private closed = false;
@@ -261,12 +273,13 @@ export class Env implements EnvCore<Txn> {
     readonly options: EnvOptions,
   ) {
     this.readOnly = options.readOnly ?? false;
-    this.rawStorage = options.storage ?? defaultStorage();
+    this.host = options.host ?? defaultEnvHost();
+    this.rawStorage = options.storage ?? this.host.storage();
     // Read-only by construction: every call that could change the disk throws (a bug). A
     // writable environment writes through the lock's fence (fenced-storage.ts): once the lock
     // is lost, nothing more reaches the disk.
     this.storage = this.readOnly ? new ReadOnlyStorage(this.rawStorage) : new FencedStorage(this.rawStorage, () => this.envLock?.assertHeld());
-    this.clock = options.clock ?? defaultClock();
+    this.clock = options.clock ?? this.host.clock();
     this.durability = options.durability ?? 'sync';
     this.updates = new UpdateRegistry(options.updateFunctions ?? {});
   }
@@ -289,7 +302,8 @@ export class Env implements EnvCore<Txn> {
         storage: env.rawStorage,
         dir,
         clock: env.clock,
-        owner: options.owner ?? defaultLockOwner(),
+        owner: options.owner ?? env.host.lockOwner(),
+        ...(env.host.processes !== undefined ? { processes: env.host.processes } : {}),
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
         onLost: (err) => env.enterFailed(err),

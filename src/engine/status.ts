@@ -16,7 +16,7 @@ import { findLogFiles } from '../log/names.js';
 import type { Clock } from '../storage/clock.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { EnvLock, lockTime } from './env-lock.js';
-import { defaultClock } from './node-defaults.js';
+import { defaultEnvHost, type HostProcesses } from './host.js';
 
 /** What `tokusim status --json` prints. 64-bit numbers (LSNs, counts) are decimal strings. */
 export interface StatusReport {
@@ -79,9 +79,17 @@ async function requireEnvironmentDir(storage: Storage, dir: string): Promise<voi
  * report; `into` receives the same facts as a {@link StatusReport} and the first damage met in
  * the log. Throws a TokusimError (kind `not-an-environment`) for a directory that is missing,
  * empty or holds no environment files. `clock` decides whether a lock's lease has expired
- * (default: real time).
+ * (default: the default host's, real time); `processes` judge a holder on this host by its
+ * process (default: the default host's, /proc under the Node entry; none in a browser build,
+ * where the lease decides).
  */
-export async function environmentStatus(storage: Storage, dir: string, into?: StatusCollector, clock: Clock = defaultClock()): Promise<string> {
+export async function environmentStatus(
+  storage: Storage,
+  dir: string,
+  into?: StatusCollector,
+  clock: Clock = defaultEnvHost().clock(),
+  processes: HostProcesses | undefined = defaultEnvHost().processes,
+): Promise<string> {
   await requireEnvironmentDir(storage, dir);
   const out: string[] = [`environment ${dir}`];
   const report: StatusReport = {
@@ -95,8 +103,8 @@ export async function environmentStatus(storage: Storage, dir: string, into?: St
   };
   if (into !== undefined) into.report = report;
   // What the next open would conclude (EnvLock.inspect applies the same rules as acquire; the
-  // storage here is read-only, so say explicitly that processes on this host can be checked).
-  const lock = await EnvLock.inspect(storage, dir, clock, true);
+  // storage here may be a read-only wrapper, so the processes are passed explicitly).
+  const lock = await EnvLock.inspect(storage, dir, clock, processes);
   if (lock.state === 'none') out.push('lock: none');
   else if (lock.state === 'unreadable') {
     report.lock = { owner: null, pid: null, leaseExpires: null, state: 'unreadable', staleReason: lock.why };

@@ -133,6 +133,7 @@ function norm(path: string): string {
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
+/** A writable view of another storage whose changes stay in memory: the base's files are read, never written. */
 export class OverlayStorage implements Storage {
   /**
    * The plain capabilities, whatever the base offers: every change stays in memory, so the
@@ -145,6 +146,7 @@ export class OverlayStorage implements Storage {
   private readonly newDirs = new Set<string>();
   private readonly baseHandles: StorageFile[] = [];
 
+  /** Reads fall through to `base` for whatever the overlay has not changed. */
   constructor(readonly base: Storage) {}
 
   /** Paths the overlay changed (written, created, renamed or removed), for reports and tests. */

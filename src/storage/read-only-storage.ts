@@ -44,10 +44,12 @@ class ReadOnlyFile implements StorageFile {
   }
 }
 
+/** A view of another storage that reads everything; a call that would change it is a bug and throws (an invariant error naming the operation and path). */
 export class ReadOnlyStorage implements Storage {
   /** The base's, less what only writers use (synchronous writes, block sinks). */
   readonly capabilities: StorageCapabilities;
 
+  /** Reads go to `base`; nothing is ever written to it. */
   constructor(readonly base: Storage) {
     this.capabilities = Object.freeze({ ...base.capabilities, syncWrites: false, blockSinks: null });
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { EnvLockedError, ENV_LOCK_FILE } from '../../src/engine/env-lock.js';
 import { LockConflictError } from '../../src/engine/locktree.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
-import { environmentStatus } from '../../src/engine/status.js';
+import { environmentStatus } from '../../src/node/env.js';
 import { runRecover } from '../../tools/commands/recover.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { TokusimLevel } from '../../src/adapters/abstract-level.js';
 import { runRecover } from '../../tools/commands/recover.js';
 import { PERCONAFT_SCENARIOS, perconaftCopy, snapshotDir, type Layout } from '../support/dir-snapshot.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { distBuilt, DIST_ENV, LockChild, writeChildScript, type Reply } from './lock-procs.js';
 
 const RACERS = 3;

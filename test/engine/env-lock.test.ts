@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env, type EnvEvent } from '../../src/engine/env.js';
+import { Env, type EnvEvent } from '../../src/node/env.js';
 import { ENV_LOCK_FILE, EnvLockedError, EnvLockUnreadableError } from '../../src/engine/env-lock.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { ioError } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
-import { environmentStatus } from '../../src/engine/status.js';
+import { environmentStatus } from '../../src/node/env.js';
 import { exitCodeFor, EXIT } from '../../tools/cli-support.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

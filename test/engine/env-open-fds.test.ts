@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { rejection } from '../support/rejection.js';
 

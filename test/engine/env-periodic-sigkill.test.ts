@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 
 // The built library (`make test` builds first): the child must be a real process to be killed.
 const INDEX = join(import.meta.dirname, '..', '..', 'dist', 'src', 'index.js');

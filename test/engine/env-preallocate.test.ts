@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { scanLogFile } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';

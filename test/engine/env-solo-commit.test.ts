@@ -5,7 +5,7 @@
  * durable and reads back after reopening.
  */
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { tempDir } from '../log/helpers.js';
 import { enc } from './helpers.js';

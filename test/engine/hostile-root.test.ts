@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { x1764 } from '../../src/format/x1764.js';
 import { exitCodeFor } from '../../tools/cli-support.js';

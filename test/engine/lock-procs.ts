@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
-export const DIST_ENV = join(import.meta.dirname, '..', '..', 'dist', 'src', 'engine', 'env.js');
+export const DIST_ENV = join(import.meta.dirname, '..', '..', 'dist', 'src', 'node', 'env.js');
 
 export function distBuilt(): boolean {
   return existsSync(DIST_ENV);

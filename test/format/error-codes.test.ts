@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, TokusimError, type ErrorKind } from '../../src/base/errors.js';
 import { decodeLogFileHeader } from '../../src/format/log-header.js';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { EXIT, exitCodeFor } from '../../tools/cli-support.js';

@@ -3,12 +3,12 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { findLogFiles } from '../../src/log/names.js';
 import { DEFAULT_FAULTS } from '../../src/sim/crashtest.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { COMMANDS } from '../../tools/commands/index.js';
-import { environmentStatus } from '../../src/engine/status.js';
+import { environmentStatus } from '../../src/node/env.js';
 import { runSynthLog } from '../../tools/commands/synth-log.js';
 import { tokusimVersion } from '../../tools/cli-support.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { LogCursor } from '../../src/log/cursor.js';
 import { findLogFiles } from '../../src/log/names.js';
@@ -12,7 +12,7 @@ import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { runFtdump, type FtdumpJson } from '../../tools/commands/ftdump.js';
 import { runRecover, type RecoverJson } from '../../tools/commands/recover.js';
 import { runStatus } from '../../tools/commands/status.js';
-import type { StatusReport } from '../../src/engine/status.js';
+import type { StatusReport } from '../../src/node/env.js';
 import { referenceDicts } from '../format/ft-fixtures-helper.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { runRecover } from '../../tools/commands/recover.js';

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, r
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { runRecover } from '../../tools/commands/recover.js';
 import { snapshotDir } from '../support/dir-snapshot.js';

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { useFastChecksums, useFastPathsByDefault } from '../../src/node/fast-defaults.js';
 
 // The fast paths, as the Node entry gives them to every default NodeStorage (src/node/).

@@ -25,7 +25,7 @@ import { mkdirSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ClassicLevel } from 'classic-level';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { defaultNodeStorage, NodeStorage } from '../../src/storage/node-storage.js';
 import { installFastPaths } from '../../src/fast/install.js';
 import { useFastChecksums, useFastPathsByDefault } from '../../src/node/fast-defaults.js';

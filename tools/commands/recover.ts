@@ -17,7 +17,7 @@
  *  - stdout is written only after the environment is closed, so a reader that goes away
  */
 import type { CommandModule } from 'yargs';
-import { Env, type EnvEvent } from '../../src/engine/env.js';
+import { Env, type EnvEvent } from '../../src/node/env.js';
 import type { RecoveryReport } from '../../src/engine/recovery.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import type { RepairResult } from '../../src/log/cursor.js';
@@ -75,6 +75,7 @@ export function recoverJson(dir: string, r: RecoveryReport | null): RecoverJson 
   };
 }
 import { EnvLock, ENV_LOCK_FILE } from '../../src/engine/env-lock.js';
+import { nodeProcesses } from '../../src/node/host-process.js';
 import { RealClock } from '../../src/storage/clock.js';
 import { joinPath } from '../../src/storage/storage.js';
 import { TokusimError } from '../../src/base/errors.js';
@@ -131,10 +132,10 @@ export async function runRecover(dir: string, err: (s: string) => void, out: (s:
   };
   const overlay = dry ? new OverlayStorage(new NodeStorage()) : undefined;
   if (overlay !== undefined) {
-    // The overlay is not NodeStorage, so EnvLock would judge a lock by its lease alone: judge
+    // The overlay is no real device, so EnvLock would judge a lock by its lease alone: judge
     // it here as the real recovery's open would (the holder's process, its start time, the
     // host) and hide a stale one (a live holder still refuses the dry run).
-    const verdict = await EnvLock.inspect(new ReadOnlyStorage(new NodeStorage()), dir, new RealClock(), true);
+    const verdict = await EnvLock.inspect(new ReadOnlyStorage(new NodeStorage()), dir, new RealClock(), nodeProcesses);
     if (verdict.state === 'stale') overlay.hide(joinPath(dir, ENV_LOCK_FILE));
   }
   let env: Env;

@@ -17,7 +17,7 @@ import type { CommandModule } from 'yargs';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { environmentStatus, type StatusCollector } from '../../src/engine/status.js';
+import { environmentStatus, type StatusCollector } from '../../src/node/env.js';
 import { describeError, exitCodeFor, runCommand } from '../cli-support.js';
 
 /** The body of `tokusim status`: prints the report (text or JSON), returns the exit code. */

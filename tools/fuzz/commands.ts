@@ -20,7 +20,7 @@ import { main as tdbLogprintMain } from '../tdb-logprint.js';
 import { runLogprint } from '../commands/logprint.js';
 import { runFtdump } from '../commands/ftdump.js';
 import { replayCommand } from '../commands/replay.js';
-import { environmentStatus } from '../../src/engine/status.js';
+import { environmentStatus } from '../../src/node/env.js';
 import { runRecover } from '../commands/recover.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { EXIT, describeError, exitCodeFor } from '../cli-support.js';

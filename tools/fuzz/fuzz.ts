@@ -14,7 +14,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Env } from '../../src/engine/env.js';
+import { Env } from '../../src/node/env.js';
 import { Prng } from '../../src/base/prng.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { DICT_COMMANDS, ENV_COMMANDS, LOG_COMMANDS, judge, runAsProcess, runInProcess, type CommandName, type Outcome } from './commands.js';

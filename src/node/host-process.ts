@@ -1,7 +1,7 @@
 /**
  * Who this process is, and whether a process named in a lock file is still the one that wrote
- * it. Lives in the storage layer because it reads /proc (nothing above src/storage touches
- * node:fs).
+ * it: the Node host's HostProcesses (src/engine/host.ts), read from /proc. Lives beside the
+ * Node entry because it uses node:fs, node:os and worker_threads, which the core never imports.
  *
  * A process is identified by host name, boot id, pid namespace, pid, thread, and the pid's
  * start time (field 22 of /proc/<pid>/stat, clock ticks since boot). A pid alone is not
@@ -19,22 +19,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
-
-export interface ProcessIdentity {
-  host: string;
-  pid: number;
-  /** worker_threads threadId (0 on the main thread). */
-  thread?: number;
-  /** /proc/sys/kernel/random/boot_id (Linux). */
-  bootId?: string;
-  /** The target of /proc/self/ns/pid (Linux), e.g. "pid:[4026531836]". */
-  pidNs?: string;
-  /** Start time of the pid in clock ticks since boot (Linux), as a decimal string. */
-  startTicks?: string;
-}
-
-/** 'reused': the pid runs, but as another process than the one recorded (another start time). */
-export type ProcessState = 'alive' | 'dead' | 'reused' | 'unknown';
+import type { HostProcesses, ProcessIdentity, ProcessState } from '../engine/host.js';
 
 function tryRead(read: () => string): string | undefined {
   try {
@@ -102,3 +87,6 @@ export function processState(other: ProcessIdentity): ProcessState {
   if (other.startTicks === undefined || stat === undefined) return 'unknown';
   return stat.startTicks === other.startTicks ? 'alive' : 'reused';
 }
+
+/** This host's processes as the env lock judges them (identity and state from /proc). */
+export const nodeProcesses: HostProcesses = Object.freeze({ current: currentProcess, state: processState });
