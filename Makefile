@@ -14,6 +14,7 @@ $(STAMP): package.json package-lock.json
 
 build: $(STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.json
+	node dist/tools/teach/prebuild.js
 
 typecheck: $(STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.test.json

@@ -113,6 +113,9 @@ describe('the npm package', () => {
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('dist/tools/tokusim.js');
     expect(files).toContain('dist/tools/tdb-logprint.js');
+    expect(files).toContain('dist/src/core.js');
+    expect(files).toContain('dist/tools/teach/page.bundle.js');
+    expect(files).not.toContain('dist/tools/teach/prebuild.js');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.includes('/bench/') || f.endsWith('demo.js') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
@@ -121,6 +124,23 @@ describe('the npm package', () => {
   it('Scenario: npx tokusim --version prints its own version', () => {
     const out = ok(run('npx', ['--no-install', 'tokusim', '--version'], consumer), 'npx tokusim --version');
     expect(out.trim()).toBe(OWN_VERSION);
+  });
+
+  // Scenario: the installed package (no esbuild, no dev dependencies) writes the teaching page from its prebuilt bundle.
+  it('Scenario: npx tokusim teach --html writes the self-contained page without esbuild', () => {
+    const page = join(consumer, 'teach.html');
+    ok(run('npx', ['--no-install', 'tokusim', 'teach', '--html', page], consumer), 'npx tokusim teach --html');
+    const html = readFileSync(page, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<script>');
+    expect(html.length).toBeGreaterThan(50_000);
+  });
+
+  // Scenario: the browser-clean core is importable as tokusim/core and runs a SimStorage environment.
+  it('Scenario: import tokusim/core from the installed package', () => {
+    const script = "import('tokusim/core').then(async (m) => { const env = await m.Env.open('/e', { storage: new m.SimStorage() }); const d = await env.createDictionary('t'); await env.put(d, new Uint8Array([1]), new Uint8Array([2])); console.log((await env.get(d, new Uint8Array([1])))[0]); await env.close(); })";
+    const out = ok(run(process.execPath, ['--input-type=module', '-e', script], consumer), 'node importing tokusim/core');
+    expect(out.trim()).toBe('2');
   });
 
   // Scenario: the installed tdb-logprint prints a PerconaFT log exactly as tokuft_logprint did.

@@ -4,6 +4,7 @@
  * into one HTML file that opens from file:// with no server. Nothing is stubbed or shimmed: the
  * build fails if anything the page imports reaches a node:* module.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAGE_CSS } from '../../src/teach/page/style.js';
@@ -17,8 +18,23 @@ function pageEntry(): string {
   return join(here, '..', '..', 'src', 'teach', 'page', `app.${ext}`);
 }
 
-/** The bundled script of the page (minified). */
+/**
+ * Where the build keeps the page's bundled script (written by tools/teach/prebuild.ts after tsc,
+ * shipped in the package), so that an installed tokusim writes the page without esbuild.
+ */
+export const PREBUILT_SCRIPT = join(here, 'page.bundle.js');
+
+/**
+ * The bundled script of the page (minified): the prebuilt one when running the compiled tools
+ * (dist/), otherwise bundled now from the sources with esbuild.
+ */
 export async function bundleTeachScript(): Promise<string> {
+  if (ext === 'js' && existsSync(PREBUILT_SCRIPT)) return readFileSync(PREBUILT_SCRIPT, 'utf8');
+  return bundleFromSources();
+}
+
+/** Bundle the page's script from the sources with esbuild (a development dependency). */
+export async function bundleFromSources(): Promise<string> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
