@@ -21,7 +21,7 @@ typecheck: $(STAMP)
 
 # The page tests (test/teach/page.test.ts) drive Debian's Chromium through playwright-core.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+	@command -v chromium >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 test: build typecheck chromium
 	$(NODE_BIN)/vitest run
