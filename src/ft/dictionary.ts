@@ -8,7 +8,8 @@
  * path's non-leaf nodes, restricted to the basement's key range, broadcasts included) whose MSN
  * is above the leaf's "max MSN applied on disk" are applied in MSN order, as PerconaFT does
  * when it reads a leaf (ft/node.cc `toku_apply_ancestors_messages_to_node`). Each entry is then
- * resolved to its committed value (src/ft/leafentry.ts `committedValue`).
+ * resolved to its committed value (src/ft/leafentry.ts `resolveEntry`), level by level of its
+ * provisional stack.
  *
  * Invariants:
  *  - Nothing is ever written: the file is opened read-only.
@@ -22,7 +23,7 @@ import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { FtHeader } from '../format/ft-header.js';
 import type { TranslationImage } from '../format/btt-format.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
-import { FT_MSG, applyMessage, committedValue, emptyUle, isBroadcast, type Ule, type XidCommitted } from './leafentry.js';
+import { FT_MSG, applyMessage, emptyUle, isBroadcast, resolveEntry, rootOnly, type LevelCommitted, type Ule, type XidCommitted } from './leafentry.js';
 import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
 import { decodeRollbackNode, isRollbackBlock, type RollbackNode } from './rollback.js';
 
@@ -62,6 +63,20 @@ export interface RowOptions {
    * tree). A caller that knows which transactions were live at a crash passes them here.
    */
   committed?: XidCommitted;
+  /**
+   * Whether each level of a provisional stack survived, asked outermost first (see
+   * {@link LevelCommitted}). It replaces `committed` when given: a caller that knows which
+   * child transactions aborted after the checkpoint (their ABORT messages never reached the
+   * tree) leaves their records out here. With only `committed`, every level below a
+   * committed root is taken as committed.
+   */
+  committedLevel?: LevelCommitted;
+  /**
+   * Called once for each entry whose provisional records were partly or wholly left out,
+   * with the xids from the root down to the outermost level that did not survive, and the
+   * entry's key. The row yielded for that key (if any) is the resolved one.
+   */
+  onLeftOut?: (xids: readonly bigint[], key: Uint8Array) => void;
   /** The key comparator the dictionary was built with (default: {@link compareBytes}). */
   compare?: KeyCompare;
   /** Needed only when the tree holds UPDATE messages; without it such a tree is refused. */
@@ -214,13 +229,13 @@ interface PathBuffer {
 
 class RowWalker {
   private readonly compare: KeyCompare;
-  private readonly committed: XidCommitted;
+  private readonly committed: LevelCommitted;
   constructor(
     private readonly dict: FtDictionary,
     private readonly opts: RowOptions,
   ) {
     this.compare = opts.compare ?? compareBytes;
-    this.committed = opts.committed ?? (() => true);
+    this.committed = opts.committedLevel ?? rootOnly(opts.committed ?? (() => true));
   }
 
   private inBounds(key: Uint8Array, lower: Uint8Array | null, upper: Uint8Array | null): boolean {
@@ -289,8 +304,9 @@ class RowWalker {
       for (const m of pending) this.apply(m, keys, ules);
     }
     for (let k = 0; k < keys.length; k++) {
-      const v = committedValue(ules[k]!, this.committed);
-      if (v !== null) yield { key: keys[k]!, value: v };
+      const r = resolveEntry(ules[k]!, this.committed);
+      if (r.leftOut !== undefined) this.opts.onLeftOut?.(r.leftOut, keys[k]!);
+      if (r.value !== null) yield { key: keys[k]!, value: r.value };
     }
   }
 

@@ -6,12 +6,12 @@
  * `bn_data::serialize_to_wbuf`, ft/serialize/compress.cc `toku_compress`) in our own code.
  *
  * What it writes: rows given in strictly increasing key order become committed ("clean")
- * leafentries, packed into basement nodes of about `basementNodeSize` uncompressed bytes,
- * leaves of about `nodeSize`, and non-leaf levels of at most `fanout` children with empty
- * message buffers, up to one root. Then the block translation table and one header (slot of
+ * leafentries, or, through addEntry, any MVCC stack (committed records, then provisional
+ * ones of nested transactions, placeholders included; PerconaFT ft/ule.cc `le_pack`),
+ * packed into basement nodes of about `basementNodeSize` uncompressed bytes, leaves of about
+ * `nodeSize`, and non-leaf levels of at most `fanout` children with empty message buffers,
+ * up to one root. Then the block translation table and one header (slot of
  * checkpoint_count 1). Sub-blocks are compressed with none, zlib or zlib without checksum.
- * Provisional leafentries and buffered messages are not written (the S8 reference files
- * cover them).
  *
  * Invariants (checked):
  *  - Keys arrive in strictly increasing byte order.
@@ -24,6 +24,7 @@ import { invariant } from '../../src/base/errors.js';
 import { DISKOFF_UNUSED, FIRST_BLOCK_OFFSET, encodeTranslationPadded, translationSizeOnDisk, type TranslationImage } from '../../src/format/btt-format.js';
 import { encodeFtHeaderSector, headerSlotForCount, headerSlotOffset, newFtHeader } from '../../src/format/ft-header.js';
 import { x1764 } from '../../src/format/x1764.js';
+import { XR_INSERT, XR_PLACEHOLDER, type Ule, type Uxr } from '../../src/ft/leafentry.js';
 
 /** Compression methods this writer can produce (PerconaFT's enum values). */
 export const WRITER_COMPRESSION = { none: 0, zlib: 8, zlibWithoutChecksum: 11 } as const;
@@ -51,6 +52,9 @@ export interface FtWriterOptions {
 
 const BLOCK_ALIGN = 4096;
 const LE_CLEAN = 0;
+const LE_MVCC = 1;
+/** PerconaFT's limit on the provisional records of one entry (MAX_TRANSACTION_RECORDS - 1). */
+const MAX_PROVISIONAL = 254;
 const BASEMENT_HEADER = 4 + 4 + 4 + 1 + 1;
 
 function align(n: number, to: number): number {
@@ -118,18 +122,97 @@ function subBlock(method: WriterCompression, raw: Uint8Array): Uint8Array {
   return o.done();
 }
 
-interface Row {
-  key: Uint8Array;
-  value: Uint8Array;
+/** A packed leaf entry without its key: the type byte and fixed fields (`head`), then the rest. */
+interface PackedEntry {
+  head: Uint8Array;
+  rest: Uint8Array;
 }
 
-/** One basement node's uncompressed partition: 0xaa, count, header, inline clean entries, x1764. */
+interface Row {
+  key: Uint8Array;
+  entry: PackedEntry;
+}
+
+function cleanEntry(value: Uint8Array): PackedEntry {
+  const head = new Out(5);
+  head.u8(LE_CLEAN);
+  head.u32(value.length);
+  return { head: head.done(), rest: value };
+}
+
+/**
+ * Packs an MVCC stack as PerconaFT's `le_pack` lays it out (docs/ft-nodes.md "Leaf entries"):
+ * the outermost provisional xid, the committed xids newest first (not uxrs[0]'s), the length
+ * words of the innermost provisional record and of each committed record newest first,
+ * their values in the same order, then (two or more provisional records) the outermost's
+ * type and value, each middle one's xid, type and value, and the innermost's xid. Xids here
+ * are u64 little-endian (the entry is copied from memory, not written word by word).
+ */
+function packEntry(u: Ule): PackedEntry {
+  const nc = u.nc;
+  const np = u.uxrs.length - nc;
+  invariant(nc >= 1 && u.uxrs[0]!.xid === 0n, 'a leaf entry starts with a committed record of xid 0');
+  invariant(np <= MAX_PROVISIONAL, `at most ${MAX_PROVISIONAL} provisional records`);
+  invariant(u.uxrs.some((r) => r.type === XR_INSERT), 'an entry with no insert anywhere is not stored (PerconaFT packs nothing)');
+  const inner = u.uxrs[u.uxrs.length - 1]!;
+  invariant(inner.type !== XR_PLACEHOLDER, 'the innermost record is not a placeholder');
+  for (let i = 0; i < nc; i++) invariant(u.uxrs[i]!.type !== XR_PLACEHOLDER, 'committed records are inserts or deletes');
+  if (nc === 1 && np === 0) return cleanEntry(u.uxrs[0]!.value!);
+  const valueLen = (r: Uxr): number => (r.type === XR_INSERT ? r.value!.length : 0);
+  let size = 8 * (np > 0 ? 1 : 0) + 8 * (nc - 1) + 4 * (nc + (np > 0 ? 1 : 0));
+  for (let i = 0; i < nc; i++) size += valueLen(u.uxrs[i]!);
+  if (np > 0) size += valueLen(inner);
+  if (np > 1) {
+    for (let i = nc; i < nc + np - 1; i++) size += (i > nc ? 8 : 0) + 1 + (u.uxrs[i]!.type === XR_INSERT ? 4 : 0) + valueLen(u.uxrs[i]!);
+    size += 8;
+  }
+  const head = new Out(6);
+  head.u8(LE_MVCC);
+  head.u32(nc);
+  head.u8(np);
+  const o = new Out(size);
+  const xid = (r: Uxr): void => {
+    o.view.setBigUint64(o.pos, r.xid, true);
+    o.pos += 8;
+  };
+  const lengthWord = (r: Uxr): void => o.u32(r.type === XR_INSERT ? (0x80000000 | r.value!.length) >>> 0 : 0);
+  const data = (r: Uxr): void => {
+    if (r.type === XR_INSERT) o.bytes(r.value!);
+  };
+  const typeAndLength = (r: Uxr): void => {
+    o.u8(r.type);
+    if (r.type === XR_INSERT) o.u32(r.value!.length);
+  };
+  if (np > 0) xid(u.uxrs[nc]!);
+  for (let i = nc - 1; i >= 1; i--) xid(u.uxrs[i]!);
+  if (np > 0) lengthWord(inner);
+  for (let i = nc - 1; i >= 0; i--) lengthWord(u.uxrs[i]!);
+  if (np > 0) data(inner);
+  for (let i = nc - 1; i >= 0; i--) data(u.uxrs[i]!);
+  if (np > 1) {
+    typeAndLength(u.uxrs[nc]!);
+    data(u.uxrs[nc]!);
+    for (let i = nc + 1; i < nc + np - 1; i++) {
+      xid(u.uxrs[i]!);
+      typeAndLength(u.uxrs[i]!);
+      data(u.uxrs[i]!);
+    }
+    xid(inner);
+  }
+  return { head: head.done(), rest: o.done() };
+}
+
+function entrySize(e: PackedEntry): number {
+  return e.head.length + e.rest.length;
+}
+
+/** One basement node's uncompressed partition: 0xaa, count, header, the entries with keys inline, x1764. */
 function basementPartition(rows: readonly Row[]): Uint8Array {
   let keyBytes = 0;
   let valBytes = 0;
   for (const r of rows) {
     keyBytes += 4 + r.key.length;
-    valBytes += 1 + 4 + r.value.length;
+    valBytes += entrySize(r.entry);
   }
   const o = new Out(1 + 4 + BASEMENT_HEADER + keyBytes + valBytes + 4);
   o.u8(0xaa);
@@ -140,11 +223,12 @@ function basementPartition(rows: readonly Row[]): Uint8Array {
   o.u8(0); // all keys same length
   o.u8(0); // keys and values apart
   for (const r of rows) {
-    o.u8(LE_CLEAN);
+    // Inline form: the type byte, the key length, the entry's fixed fields, the key, the rest.
+    o.u8(r.entry.head[0]!);
     o.u32(r.key.length);
-    o.u32(r.value.length);
+    o.bytes(r.entry.head.subarray(1));
     o.bytes(r.key);
-    o.bytes(r.value);
+    o.bytes(r.entry.rest);
   }
   o.checksum();
   return o.done();
@@ -265,17 +349,30 @@ export class FtLayout29Writer {
     invariant(this.fanout >= 2, 'fanout of at least 2');
   }
 
-  /** Adds the next row; keys must increase strictly (bytewise). */
+  /** Adds the next row as a committed (clean) entry; keys must increase strictly (bytewise). */
   add(key: Uint8Array, value: Uint8Array): void {
+    this.addPacked(key, cleanEntry(value), key.length + value.length);
+  }
+
+  /**
+   * Adds the next key with any MVCC stack: `uxrs[0 .. nc)` committed (uxrs[0] with xid 0),
+   * then provisional records outermost first, each with the xid PerconaFT stores for its
+   * level (the root's id, then each child's own id); a middle record may be a placeholder.
+   */
+  addEntry(key: Uint8Array, ule: Ule): void {
+    this.addPacked(key, packEntry(ule), key.length + ule.uxrs.reduce((n, r) => n + (r.type === XR_INSERT ? r.value!.length : 0), 0));
+  }
+
+  private addPacked(key: Uint8Array, entry: PackedEntry, dataBytes: number): void {
     invariant(!this.finished, 'add() after finish()');
     if (this.lastKey !== undefined) invariant(Buffer.compare(this.lastKey, key) < 0, 'keys must be added in strictly increasing order');
     this.lastKey = key;
     this.rowCount++;
-    this.dataBytes += key.length + value.length;
-    const size = 1 + 4 + 4 + key.length + value.length;
+    this.dataBytes += dataBytes;
+    const size = 4 + key.length + entrySize(entry);
     if (this.basement.length > 0 && this.basementBytes + size > this.basementSize) this.closeBasement();
     if (this.leaf.length > 0 && this.basement.length === 0 && this.leafBytes + size > this.nodeSize) this.closeLeaf();
-    this.basement.push({ key, value });
+    this.basement.push({ key, entry });
     this.basementBytes += size;
     this.leafBytes += size;
   }
@@ -334,7 +431,7 @@ export class FtLayout29Writer {
     if (this.rowCount === 0) {
       // An empty dictionary is one empty leaf with one empty basement.
       this.leaf.push([basementPartition([])]);
-      this.prevBasement = [{ key: new Uint8Array(0), value: new Uint8Array(0) }];
+      this.prevBasement = [{ key: new Uint8Array(0), entry: cleanEntry(new Uint8Array(0)) }];
     }
     this.closeLeaf();
     // Close levels bottom-up until one node is left at the top.

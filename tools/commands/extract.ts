@@ -13,7 +13,8 @@
  *    with its rows and, after them, its counts.
  *  - stderr (both forms): a summary, the transactions still open or prepared at the end of the
  *    log (not applied, with their number of writes), the rows withheld because they need the
- *    application, anomalies, and any damage.
+ *    application, per dictionary the provisional entries of its file left out per transaction
+ *    (aborted, or still live or prepared), anomalies, and any damage.
  *  - exit code (tools/cli-support.ts EXIT): 0 when everything was read; 4 (truncated) or 3
  *    (corrupt) for a damaged log tail, after printing every row (the log up to the damage is
  *    used); 3 for a damaged dictionary file, after the other dictionaries (the damaged one's
@@ -26,7 +27,7 @@ import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary } from '../../src/extract/extract.js';
+import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary, type ProvisionalLeftOut } from '../../src/extract/extract.js';
 import { OutputBuffer, bytesJsonText, escapeToString, writeTsvRow } from '../../src/extract/output.js';
 import type { ReplayNote } from '../../src/extract/replay-api.js';
 import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
@@ -135,12 +136,21 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     buf.ascii(
       `],"complete":${failed === undefined},"error":${failed === undefined ? 'null' : JSON.stringify(describeError(failed.err))},` +
         `"counts":{"from_file":${c.fromFile},"from_log":${c.fromLog},"deleted_by_log":${c.deletedByLog},"withheld":${c.withheld}},` +
+        `"provisional_left_out":[${sortedLeftOut(d).map((l) => `{"xid":{"parent":"${l.xid.parent}","child":"${l.xid.child}"},"state":"${l.state}","entries":${l.entries}}`).join(',')}],` +
         `"undetermined_keys":[${d.overlay.undeterminedKeys.map(bytesJsonText).join(',')}],"older_rows_undetermined":${d.overlay.olderRowsUndetermined},` +
         `"unknown_rows":${d.unknownRows},"notes":[${d.notes.map(noteJson).join(',')}]}`,
     );
   }
   buf.ascii(']}\n');
 }
+
+/** A dictionary's left-out provisional entries, by xid. */
+function sortedLeftOut(d: ExtractedDictionary): ProvisionalLeftOut[] {
+  const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+  return [...d.leftOut].sort((a, b) => cmp(a.xid.parent, b.xid.parent) || cmp(a.xid.child, b.xid.child));
+}
+
+const LEFT_OUT_WHY: Record<ProvisionalLeftOut['state'], string> = { aborted: 'aborted', live: 'still live at the end of the log', prepared: 'still prepared at the end of the log' };
 
 function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; err: unknown }>, out: ExtractOutput): void {
   const err: string[] = [];
@@ -154,6 +164,11 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
     err.push(`not applied: txn ${p.xid.parent},${p.xid.child} still ${p.state} at the end of the log (begun at lsn ${p.beginLsn}${kids}): ${p.pendingWrites} write(s) in the log and its provisional entries in the files left out${xa}\n`);
   }
   for (const n of ex.notApplied) err.push(`needs the application: ${noteText(n)}\n`);
+  for (const d of ex.dictionaries) {
+    for (const l of sortedLeftOut(d)) {
+      err.push(`left out: ${escapeToString(d.iname)}: ${l.entries} provisional entr${l.entries === 1 ? 'y' : 'ies'} of txn ${l.xid.parent},${l.xid.child} (${LEFT_OUT_WHY[l.state]})\n`);
+    }
+  }
   for (const d of ex.dictionaries) {
     const parts: string[] = [];
     const und = d.overlay.undeterminedKeys;
