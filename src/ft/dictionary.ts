@@ -23,7 +23,7 @@ import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { FtHeader } from '../format/ft-header.js';
 import type { TranslationImage } from '../format/btt-format.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
-import { FT_MSG, applyMessage, emptyUle, isBroadcast, resolveEntry, rootOnly, type LevelCommitted, type Ule, type XidCommitted } from './leafentry.js';
+import { FT_MSG, XR_INSERT, XR_PLACEHOLDER, applyMessage, emptyUle, isBroadcast, resolveEntry, rootOnly, type LevelCommitted, type Ule, type XidCommitted } from './leafentry.js';
 import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
 import { decodeRollbackNode, isRollbackBlock, type RollbackNode } from './rollback.js';
 
@@ -323,9 +323,24 @@ class RowWalker {
     return { at: lo, found: false };
   }
 
+  /**
+   * Applies one message to the basement's entries. An entry left with no insert anywhere on
+   * its stack is removed, as PerconaFT removes it (ft/ule.cc `le_pack` stores nothing for
+   * it): a later message finds no entry there (a broadcast skips the key; a keyed message
+   * starts from an empty entry).
+   */
   private apply(m: FtMessage, keys: Uint8Array[], ules: Ule[]): void {
     if (isBroadcast(m.type)) {
-      for (let k = 0; k < keys.length; k++) this.applyOne(m, keys[k]!, ules[k]!);
+      let kept = 0;
+      for (let k = 0; k < keys.length; k++) {
+        this.applyOne(m, keys[k]!, ules[k]!);
+        if (hasInsert(ules[k]!)) {
+          keys[kept] = keys[k]!;
+          ules[kept++] = ules[k]!;
+        }
+      }
+      keys.length = kept;
+      ules.length = kept;
       return;
     }
     const { at, found } = this.find(keys, m.key);
@@ -334,6 +349,10 @@ class RowWalker {
       ules.splice(at, 0, emptyUle());
     }
     this.applyOne(m, keys[at]!, ules[at]!);
+    if (!hasInsert(ules[at]!)) {
+      keys.splice(at, 1);
+      ules.splice(at, 1);
+    }
   }
 
   private applyOne(m: FtMessage, key: Uint8Array, ule: Ule): void {
@@ -355,12 +374,18 @@ class RowWalker {
   }
 }
 
+/** True when some record of the entry's stack is an insert (else PerconaFT stores no entry). */
+function hasInsert(u: Ule): boolean {
+  for (const r of u.uxrs) if (r.type === XR_INSERT) return true;
+  return false;
+}
+
 /** The innermost (newest, provisional or not) value of an entry, or null for a delete. */
 function latestValue(u: Ule): Uint8Array | null {
   for (let i = u.uxrs.length - 1; i >= 0; i--) {
     const r = u.uxrs[i]!;
-    if (r.type === 3) continue;
-    return r.type === 1 ? r.value! : null;
+    if (r.type === XR_PLACEHOLDER) continue;
+    return r.type === XR_INSERT ? r.value! : null;
   }
   return null;
 }

@@ -19,7 +19,7 @@
  *    (corrupt) for a damaged log tail, after printing every row (the log up to the damage is
  *    used); 3 for a damaged dictionary file, after the other dictionaries (the damaged one's
  *    rows stop where the damage is, and stderr names file, blocknum, offset, expected and
- *    actual); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
+ *    actual), and likewise for a tree holding update messages (TOKUSIM_NEEDS_APPLICATION); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
  */
 import type { CommandModule } from 'yargs';
 import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
@@ -184,7 +184,10 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
   for (const a of ex.anomalies.slice(0, MAX_ANOMALIES)) err.push(`anomaly: ${noteText(a)}\n`);
   if (ex.anomalies.length > MAX_ANOMALIES) err.push(`anomaly: ... ${ex.anomalies.length - MAX_ANOMALIES} more\n`);
   if (log.damage !== undefined) err.push(`tokusim: the log is damaged, rows reflect it up to lsn ${log.lastLsn ?? 'none'}: ${describeError(log.damage)}\n`);
-  for (const f of failures) err.push(`tokusim: ${escapeToString(f.d.iname)}: rows stop at the damage: ${describeError(f.err)}\n`);
+  for (const f of failures) {
+    const where = f.err instanceof TokusimError && f.err.kind === 'needs-application' ? 'where the tree needs the application' : 'at the damage';
+    err.push(`tokusim: ${escapeToString(f.d.iname)}: rows stop ${where}: ${describeError(f.err)}\n`);
+  }
   out.stderr(err.join(''));
 }
 
