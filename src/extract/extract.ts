@@ -119,6 +119,7 @@ export interface Extraction {
   anomalies: ReplayNote[];
   /** The dictionaries, sorted by iname bytes (system ones included). */
   dictionaries: ExtractedDictionary[];
+  /** Closes what the extraction holds open (a tokusim environment opened read-only). */
   close(): Promise<void>;
 }
 

@@ -40,6 +40,7 @@ export interface CheckpointedTree {
   readonly checkpointLsn: bigint;
   /** The committed rows in key order; `resolver` resolves provisional entries. */
   rows(resolver: ProvisionalResolver): AsyncIterable<ExtractRow>;
+  /** Closes the file or dictionary it reads. */
   close(): Promise<void>;
 }
 

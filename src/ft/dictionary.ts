@@ -52,7 +52,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * finds (null when there is none) and the message's extra bytes, return the new value or null
  * to delete the row.
  */
-export type UpdateFunction = (key: Uint8Array, oldValue: Uint8Array | null, extra: Uint8Array) => Uint8Array | null;
+export type FtUpdateFunction = (key: Uint8Array, oldValue: Uint8Array | null, extra: Uint8Array) => Uint8Array | null;
 
 /** How rows are resolved. */
 export interface RowOptions {
@@ -80,7 +80,7 @@ export interface RowOptions {
   /** The key comparator the dictionary was built with (default: {@link compareBytes}). */
   compare?: KeyCompare;
   /** Needed only when the tree holds UPDATE messages; without it such a tree is refused. */
-  update?: UpdateFunction;
+  update?: FtUpdateFunction;
 }
 
 /** One committed row. */

@@ -29,16 +29,23 @@
  */
 import { TokusimError } from '../base/errors.js';
 
+/** Transaction record type: the transaction inserted (or overwrote) the key's value. */
 export const XR_INSERT = 1;
+/** Transaction record type: the transaction deleted the key. */
 export const XR_DELETE = 2;
+/** Transaction record type: an enclosing transaction that did nothing to the key itself (its children did). */
 export const XR_PLACEHOLDER = 3;
 
+/** Packed leaf entry type: one committed value and nothing else. */
 export const LE_CLEAN = 0;
+/** Packed leaf entry type: a stack of committed and provisional records. */
 export const LE_MVCC = 1;
 
 /** One transaction record. */
 export interface Uxr {
+  /** Insert, delete or placeholder. */
   type: typeof XR_INSERT | typeof XR_DELETE | typeof XR_PLACEHOLDER;
+  /** The transaction's id at this level (0 for the oldest committed record). */
   xid: bigint;
   /** The value (inserts only). */
   value?: Uint8Array;

@@ -121,6 +121,7 @@ export function baseName(path: string): string {
  * ({@link SimulatedCrash}), but the engine depends on this class alone.
  */
 export class MachineHalted extends Error {
+  /** A halt described by `message` (what stopped, and where). */
   constructor(message: string) {
     super(message);
     this.name = 'MachineHalted';
