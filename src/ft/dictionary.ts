@@ -15,7 +15,8 @@
  *  - Nothing is ever written: the file is opened read-only.
  *  - Rows come out in strictly increasing key order (by the comparator), each key once; a
  *    tree whose keys are out of order or outside their pivots is corrupt, and says so.
- *  - At most one node per tree level is held by the walk, plus the basement being resolved.
+ *  - At most one node per tree level is held by the walk; of a leaf, only the basement being
+ *    resolved is decoded (its other partitions stay compressed bytes of the block).
  *  - Every error about the tree's bytes is a TokusimError naming file, blocknum and offset.
  */
 import { TokusimError } from '../base/errors.js';
@@ -24,7 +25,7 @@ import type { FtHeader } from '../format/ft-header.js';
 import type { TranslationImage } from '../format/btt-format.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import { FT_MSG, XR_INSERT, XR_PLACEHOLDER, applyMessage, emptyUle, isBroadcast, resolveEntry, rootOnly, type LevelCommitted, type Ule, type XidCommitted } from './leafentry.js';
-import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
+import { decodeFtNode, decodeFtNodeLazy, type BasementNode, type FtMessage, type FtNode, type LazyFtNode } from './node-format.js';
 import { decodeRollbackNode, isRollbackBlock, type RollbackNode } from './rollback.js';
 
 /** A block as {@link FtDictionary.readAnyNode} finds it. */
@@ -188,6 +189,12 @@ export class FtDictionary {
     return decodeFtNode(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
   }
 
+  /** Read one node, its leaf partitions decoded only when asked for (see LazyFtNode). */
+  async readNodeLazy(blocknum: bigint): Promise<LazyFtNode> {
+    const block = await this.readBlock(blocknum);
+    return decodeFtNodeLazy(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
+  }
+
   /**
    * Read one block and decode it by its magic: a tree node ("tokuleaf"/"tokunode"), a
    * rollback-log node ("tokuroll"), or anything else (returned undecoded).
@@ -246,7 +253,7 @@ class RowWalker {
     if (seen.has(blocknum)) {
       throw new TokusimError('bad-node', 'the tree refers to this node twice on one path (a cycle)', { file: this.dict.path, blocknum });
     }
-    const node = await this.dict.readNode(blocknum);
+    const { node, basement } = await this.dict.readNodeLazy(blocknum);
     this.checkPivots(node, lower, upper);
     const bound = (i: number): [Uint8Array | null, Uint8Array | null] => [i === 0 ? lower : node.pivots[i - 1]!, i === node.pivots.length ? upper : node.pivots[i]!];
     if (node.height > 0) {
@@ -264,9 +271,10 @@ class RowWalker {
       seen.delete(blocknum);
       return;
     }
-    for (let i = 0; i < node.basements.length; i++) {
+    // One basement's entries at a time: a leaf's are decoded as its rows are reached.
+    for (let i = 0; i < node.partitions.length; i++) {
       const [lo, hi] = bound(i);
-      yield* this.basementRows(node, i, path, lo, hi);
+      yield* this.basementRows(node, basement(i), i, path, lo, hi);
     }
   }
 
@@ -280,8 +288,7 @@ class RowWalker {
     }
   }
 
-  private *basementRows(node: FtNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
-    const bn = node.basements[index]!;
+  private *basementRows(node: FtNode, bn: BasementNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
     const keys: Uint8Array[] = [];
     const ules: Ule[] = [];
     for (let k = 0; k < bn.entries.length; k++) {

@@ -191,12 +191,24 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
   out.stderr(err.join(''));
 }
 
-/** stdout with backpressure: resolves once the chunk is handed to the OS or the pipe drained. */
+/**
+ * stdout with backpressure: resolves once the chunk has been written out (the write's
+ * callback), so the output buffer may reuse it, and the stream has room for more.
+ */
 function stdoutWriter(): (chunk: Uint8Array) => Promise<void> {
   return (chunk) =>
     new Promise<void>((resolve) => {
-      if (process.stdout.write(chunk)) resolve();
-      else process.stdout.once('drain', () => resolve());
+      let written = false;
+      let room = process.stdout.write(chunk, () => {
+        written = true;
+        if (room) resolve();
+      });
+      if (!room) {
+        process.stdout.once('drain', () => {
+          room = true;
+          if (written) resolve();
+        });
+      }
     });
 }
 
