@@ -24,3 +24,13 @@ export * from './storage/node-storage.js';
 export { nodeEnvHost, useNodeHostByDefault } from './node/host.js';
 export { nodeProcesses } from './node/host-process.js';
 export { TokusimLevel, type TokusimLevelOptions } from './adapters/abstract-level.js';
+// Reading real PerconaFT dictionaries (layout 29): nodes, rows, rollback nodes.
+export { registerNodeCodecs } from './ft/node-codecs.js';
+export { openFtDictionary, FtDictionary, compareBytes, type AnyNode, type KeyCompare, type FtUpdateFunction, type RowOptions, type FtRow, type OpenFtOptions } from './ft/dictionary.js';
+export { resolveEntry, committedValue, rootOnly, ALL_COMMITTED, XR_INSERT, XR_DELETE, XR_PLACEHOLDER, FT_MSG, type Ule, type Uxr, type ResolvedEntry, type LevelCommitted, type XidCommitted } from './ft/leafentry.js';
+export type { FtNode, LazyFtNode, FtMessage, MessageBuffer, BasementNode, LeafEntry, SubBlockInfo } from './ft/node-format.js';
+export type { RollbackNode, RollEntry, RollbackFieldValue, RollbackFieldType } from './ft/rollback.js';
+// Extract: the committed rows of every dictionary of a PerconaFT or tokusim environment.
+export { openExtraction, type Extraction, type ExtractedDictionary, type ExtractLogSummary, type ExtractOptions, type ProvisionalLeftOut } from './extract/extract.js';
+export type { ExtractRow, RowOverlay, MergeCounts } from './extract/merge.js';
+export type { CheckpointedTree, TreeOpener, ProvisionalResolver, RootCommitted, FileState } from './extract/trees.js';

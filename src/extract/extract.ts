@@ -10,10 +10,13 @@
  *     already holds is skipped (ReplayOptions.alreadyInFile): for PerconaFT a write at or below
  *     the file's checkpoint_lsn (the tree holds it, committed or provisional); for tokusim a
  *     write whose transaction committed at or below it (tokusim applies writes at commit).
- *  2. Each root transaction's fate comes from the log: aborted, still live or prepared at the
- *     end (not committed), or committed (or older than the log, hence resolved: an abort
- *     older than the checkpoint left ABORT messages in the tree). Provisional leafentries are
- *     resolved with that answer.
+ *  2. Each transaction's fate comes from the log: a root aborted, still live or prepared at
+ *     the end (not committed), or committed (or older than the log, hence resolved: an abort
+ *     older than the checkpoint left ABORT messages in the tree); a child aborted (xabort of
+ *     the child) or not. Provisional leafentries are resolved with that answer level by
+ *     level: a child that aborted after the checkpoint left its records in the leaf with no
+ *     ABORT message in the tree, so its level (and any inside it) is dropped even when its
+ *     root committed. Each entry left out is counted per transaction and reported.
  *  3. tokudb.directory is extracted first (file + log); its committed rows name the user
  *     dictionaries (dname → iname). Each dictionary's rows are then streamed: file rows in key
  *     order merged with the replay's overlay (src/extract/merge.ts).
@@ -40,7 +43,8 @@ import { Env, type Dictionary } from '../engine/env.js';
 import { classifyDirectory, notAnEnvironment } from '../engine/env-identity.js';
 import { LogReplayer, ROLLBACK_INAME, SYSTEM_INAMES, type PendingTxn, type ReplayNote, type ReplayResult, type ReplayedDictionary } from './replay-api.js';
 import { EMPTY_OVERLAY, keyString, mergeRows, newMergeCounts, type ExtractRow, type MergeCounts, type RowOverlay } from './merge.js';
-import { openPerconaTree, readFileState, tokusimTree, type CheckpointedTree, type FileState, type RootCommitted, type TreeOpener } from './trees.js';
+import { openPerconaTree, readFileState, tokusimTree, type CheckpointedTree, type FileState, type ProvisionalResolver, type TreeOpener } from './trees.js';
+import type { LevelCommitted } from '../ft/leafentry.js';
 
 /** The dictionary that maps dictionary names to inames. */
 export const DIRECTORY_INAME = 'tokudb.directory';
@@ -74,8 +78,20 @@ export interface ExtractedDictionary {
   notes: ReplayNote[];
   /** Filled in while rows() runs. */
   counts: MergeCounts;
+  /** Provisional entries of the file left out, per transaction, in order of first sight (filled in while rows() runs). */
+  leftOut: ProvisionalLeftOut[];
   /** The committed rows in key order (call once). */
   rows(): AsyncGenerator<ExtractRow>;
+}
+
+/** Provisional leaf entries of one transaction that a dictionary file holds and extract left out. */
+export interface ProvisionalLeftOut {
+  /** The transaction left out: a root (child 0) or a child (its root's id and its own). */
+  xid: TxnidPair;
+  /** It aborted (after the file's checkpoint), or its root is still live or prepared at the end of the log. */
+  state: 'aborted' | 'live' | 'prepared';
+  /** Leaf entries whose records of this transaction (and of any inside it) were left out. */
+  entries: number;
 }
 
 /** The log part of an extraction. */
@@ -103,6 +119,7 @@ export interface Extraction {
   anomalies: ReplayNote[];
   /** The dictionaries, sorted by iname bytes (system ones included). */
   dictionaries: ExtractedDictionary[];
+  /** Closes what the extraction holds open (a tokusim environment opened read-only). */
   close(): Promise<void>;
 }
 
@@ -177,7 +194,10 @@ class FileStates {
 interface ReplayOutcome {
   result: ReplayResult;
   log: ExtractLogSummary;
-  committed: RootCommitted;
+  /** Whether each level of a provisional stack survived (see LevelCommitted). */
+  committedLevel: LevelCommitted;
+  /** Why the transaction named by a stack that committedLevel refused did not commit. */
+  stateOf(xids: readonly bigint[]): ProvisionalLeftOut['state'];
 }
 
 /**
@@ -214,6 +234,8 @@ async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tok
   const files = (await findLogFiles(storage, dir)).map((f) => f.path);
   await learnFiles(storage, files, states);
   const aborted = new Set<bigint>();
+  /** Aborted children as `root,child` (the stack holds the root's id, then each child's own). */
+  const abortedChildren = new Set<string>();
   const alreadyInFile =
     kind === 'perconaft'
       ? (iname: Uint8Array, writeLsn: bigint) => writeLsn <= states.checkpointLsnOf(dec.decode(iname))
@@ -238,7 +260,10 @@ async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tok
         partial = rec.lsn !== 1n;
         replayer = new LogReplayer({ partial, alreadyInFile });
       }
-      if (rec.type === 'xabort' && rec.xid.child === 0n) aborted.add(rec.xid.parent);
+      if (rec.type === 'xabort') {
+        if (rec.xid.child === 0n) aborted.add(rec.xid.parent);
+        else abortedChildren.add(`${rec.xid.parent},${rec.xid.child}`);
+      }
       try {
         replayer.apply(rec);
       } catch (err) {
@@ -251,11 +276,13 @@ async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tok
     await cursor.close();
   }
   const result = (replayer ?? new LogReplayer()).finish();
-  const pendingRoots = new Set(result.pending.map((p) => p.xid.parent));
+  const pendingRoots = new Map(result.pending.map((p) => [p.xid.parent, p.state]));
+  const rootCommitted = (xid: bigint): boolean => !aborted.has(xid) && !pendingRoots.has(xid);
   return {
     result,
     log: { files, records: result.records, firstLsn: result.firstLsn, lastLsn: result.lastLsn, partial, damage },
-    committed: (xid) => !aborted.has(xid) && !pendingRoots.has(xid),
+    committedLevel: (xids) => (xids.length === 1 ? rootCommitted(xids[0]!) : !abortedChildren.has(`${xids[0]!},${xids[xids.length - 1]!}`)),
+    stateOf: (xids) => (xids.length === 1 ? (pendingRoots.get(xids[0]!) ?? 'aborted') : 'aborted'),
   };
 }
 
@@ -298,6 +325,22 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
       if (file.kind === 'missing') notes.push({ lsn: outcome.log.lastLsn ?? 0n, record: 'fopen', iname: enc.encode(iname), detail: 'the dictionary file is missing: only rows the log holds are shown' });
       const counts = newMergeCounts();
       const overlay = overlayOf(replayed);
+      const leftOut: ProvisionalLeftOut[] = [];
+      const leftOutBy = new Map<string, ProvisionalLeftOut>();
+      const resolver: ProvisionalResolver = {
+        committedLevel: outcome.committedLevel,
+        leftOut: (xids) => {
+          const xid: TxnidPair = { parent: xids[0]!, child: xids.length === 1 ? 0n : xids[xids.length - 1]! };
+          const k = xidText(xid);
+          let e = leftOutBy.get(k);
+          if (e === undefined) {
+            e = { xid, state: outcome.stateOf(xids), entries: 0 };
+            leftOutBy.set(k, e);
+            leftOut.push(e);
+          }
+          e.entries++;
+        },
+      };
       return {
         iname: enc.encode(iname),
         dname,
@@ -307,6 +350,7 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
         unknownRows,
         notes,
         counts,
+        leftOut,
         async *rows() {
           if (file.kind !== 'checkpointed') {
             yield* mergeRows(emptyRows(), overlay, counts);
@@ -314,7 +358,7 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
           }
           const tree = await openTree(iname, dname === undefined ? iname : dec.decode(dname));
           try {
-            yield* mergeRows(tree.rows(outcome.committed), overlay, counts);
+            yield* mergeRows(tree.rows(resolver), overlay, counts);
           } finally {
             await tree.close();
           }

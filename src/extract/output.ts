@@ -8,7 +8,9 @@
  *  - `escapeInto` produces exactly the bytes of `escapeBytes(b)` for every input (tested on
  *    every byte value and on random strings).
  *  - The buffer is handed to `flush` only when full or when asked; a chunk handed over is not
- *    reused until `flush` has returned (its promise settled).
+ *    reused until `flush` has returned (its promise settled). After that it is reused: the
+ *    consumer must be done with the chunk when its promise settles (copy it to keep it), so
+ *    two buffers serve a whole extraction instead of a new one per chunk.
  */
 
 /** The escape of each byte value. */
@@ -31,6 +33,8 @@ const MAX_ESCAPE = 4;
 export class OutputBuffer {
   private buf: Buffer;
   private pos = 0;
+  /** The buffer handed over last, free again once its flush settled. */
+  private spare: Buffer | undefined;
 
   constructor(
     private readonly flushTo: (chunk: Uint8Array) => void | Promise<void>,
@@ -49,13 +53,17 @@ export class OutputBuffer {
     return this.pos >= this.capacity >>> 1;
   }
 
-  /** Hands the buffered bytes over; a fresh buffer takes their place. */
+  /** Hands the buffered bytes over; the spare buffer takes their place, and theirs becomes the spare once the consumer is done. */
   async flush(): Promise<void> {
     if (this.pos === 0) return;
-    const chunk = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(this.capacity);
+    const full = this.buf;
+    const chunk = full.subarray(0, this.pos);
+    this.buf = this.spare ?? Buffer.allocUnsafe(this.capacity);
+    this.spare = undefined;
     this.pos = 0;
     await this.flushTo(chunk);
+    // A buffer grown for one large item is not kept.
+    if (full.length === this.capacity) this.spare = full;
   }
 
   private room(n: number): void {

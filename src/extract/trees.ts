@@ -4,7 +4,9 @@
  *
  *  - A PerconaFT dictionary: the layout-29 node decoder of `src/ft/` (buffered messages
  *    applied in MSN order, leafentries resolved to their committed value); provisional
- *    entries are resolved with the caller's answer to "did this root transaction commit?".
+ *    entries are resolved with the caller's answer to "did this transaction commit?", asked
+ *    for each level of the stack (an aborted child's records are left out even when its root
+ *    committed).
  *  - A tokusim dictionary: the engine's own tree, through an environment opened read-only.
  *    It holds committed rows only (tokusim applies a transaction's writes at commit), so the
  *    question is never asked.
@@ -18,17 +20,27 @@ import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import type { Dictionary } from '../engine/env.js';
 import { openFtDictionary } from '../ft/dictionary.js';
+import type { LevelCommitted } from '../ft/leafentry.js';
 import type { ExtractRow } from './merge.js';
 
-/** Answers whether the root transaction with this xid committed (for provisional leafentries). */
+/** Answers whether the root transaction with this xid committed. */
 export type RootCommitted = (rootXid: bigint) => boolean;
+
+/** How a tree's provisional leafentries are resolved. */
+export interface ProvisionalResolver {
+  /** Whether each level of a provisional stack survived, outermost first (src/ft/leafentry.ts `LevelCommitted`). */
+  committedLevel: LevelCommitted;
+  /** Called once per entry whose provisional records were (partly) left out, with the xids from the root down to the outermost level left out. */
+  leftOut?: (xids: readonly bigint[]) => void;
+}
 
 /** A dictionary's checkpointed tree, open for one streaming read. */
 export interface CheckpointedTree {
   /** The checkpoint_lsn of the header the tree was read from. */
   readonly checkpointLsn: bigint;
-  /** The committed rows in key order; `committed` resolves provisional entries. */
-  rows(committed: RootCommitted): AsyncIterable<ExtractRow>;
+  /** The committed rows in key order; `resolver` resolves provisional entries. */
+  rows(resolver: ProvisionalResolver): AsyncIterable<ExtractRow>;
+  /** Closes the file or dictionary it reads. */
   close(): Promise<void>;
 }
 
@@ -100,7 +112,10 @@ export const openPerconaTree: TreeOpener = async (storage, path) => {
   const dict = await openFtDictionary(storage, path);
   return {
     checkpointLsn: dict.header.checkpointLsn,
-    rows: (committed) => dict.committedRows({ committed }),
+    rows: (resolver) => {
+      const leftOut = resolver.leftOut;
+      return dict.committedRows({ committedLevel: resolver.committedLevel, ...(leftOut !== undefined ? { onLeftOut: (xids) => leftOut(xids) } : {}) });
+    },
     close: () => dict.close(),
   };
 };

@@ -8,13 +8,15 @@
  * path's non-leaf nodes, restricted to the basement's key range, broadcasts included) whose MSN
  * is above the leaf's "max MSN applied on disk" are applied in MSN order, as PerconaFT does
  * when it reads a leaf (ft/node.cc `toku_apply_ancestors_messages_to_node`). Each entry is then
- * resolved to its committed value (src/ft/leafentry.ts `committedValue`).
+ * resolved to its committed value (src/ft/leafentry.ts `resolveEntry`), level by level of its
+ * provisional stack.
  *
  * Invariants:
  *  - Nothing is ever written: the file is opened read-only.
  *  - Rows come out in strictly increasing key order (by the comparator), each key once; a
  *    tree whose keys are out of order or outside their pivots is corrupt, and says so.
- *  - At most one node per tree level is held by the walk, plus the basement being resolved.
+ *  - At most one node per tree level is held by the walk; of a leaf, only the basement being
+ *    resolved is decoded (its other partitions stay compressed bytes of the block).
  *  - Every error about the tree's bytes is a TokusimError naming file, blocknum and offset.
  */
 import { TokusimError } from '../base/errors.js';
@@ -22,8 +24,8 @@ import { DictionaryFile } from '../blocks/dictionary-file.js';
 import type { FtHeader } from '../format/ft-header.js';
 import type { TranslationImage } from '../format/btt-format.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
-import { FT_MSG, applyMessage, committedValue, emptyUle, isBroadcast, type Ule, type XidCommitted } from './leafentry.js';
-import { decodeFtNode, type FtMessage, type FtNode } from './node-format.js';
+import { FT_MSG, XR_INSERT, XR_PLACEHOLDER, applyMessage, emptyUle, isBroadcast, resolveEntry, rootOnly, type LevelCommitted, type Ule, type XidCommitted } from './leafentry.js';
+import { decodeFtNode, decodeFtNodeLazy, type BasementNode, type FtMessage, type FtNode, type LazyFtNode } from './node-format.js';
 import { decodeRollbackNode, isRollbackBlock, type RollbackNode } from './rollback.js';
 
 /** A block as {@link FtDictionary.readAnyNode} finds it. */
@@ -51,7 +53,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * finds (null when there is none) and the message's extra bytes, return the new value or null
  * to delete the row.
  */
-export type UpdateFunction = (key: Uint8Array, oldValue: Uint8Array | null, extra: Uint8Array) => Uint8Array | null;
+export type FtUpdateFunction = (key: Uint8Array, oldValue: Uint8Array | null, extra: Uint8Array) => Uint8Array | null;
 
 /** How rows are resolved. */
 export interface RowOptions {
@@ -62,10 +64,24 @@ export interface RowOptions {
    * tree). A caller that knows which transactions were live at a crash passes them here.
    */
   committed?: XidCommitted;
+  /**
+   * Whether each level of a provisional stack survived, asked outermost first (see
+   * {@link LevelCommitted}). It replaces `committed` when given: a caller that knows which
+   * child transactions aborted after the checkpoint (their ABORT messages never reached the
+   * tree) leaves their records out here. With only `committed`, every level below a
+   * committed root is taken as committed.
+   */
+  committedLevel?: LevelCommitted;
+  /**
+   * Called once for each entry whose provisional records were partly or wholly left out,
+   * with the xids from the root down to the outermost level that did not survive, and the
+   * entry's key. The row yielded for that key (if any) is the resolved one.
+   */
+  onLeftOut?: (xids: readonly bigint[], key: Uint8Array) => void;
   /** The key comparator the dictionary was built with (default: {@link compareBytes}). */
   compare?: KeyCompare;
   /** Needed only when the tree holds UPDATE messages; without it such a tree is refused. */
-  update?: UpdateFunction;
+  update?: FtUpdateFunction;
 }
 
 /** One committed row. */
@@ -173,6 +189,12 @@ export class FtDictionary {
     return decodeFtNode(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
   }
 
+  /** Read one node, its leaf partitions decoded only when asked for (see LazyFtNode). */
+  async readNodeLazy(blocknum: bigint): Promise<LazyFtNode> {
+    const block = await this.readBlock(blocknum);
+    return decodeFtNodeLazy(block, { file: this.path, blocknum, diskOffset: this.blockLocation(blocknum)!.diskOffset });
+  }
+
   /**
    * Read one block and decode it by its magic: a tree node ("tokuleaf"/"tokunode"), a
    * rollback-log node ("tokuroll"), or anything else (returned undecoded).
@@ -214,13 +236,13 @@ interface PathBuffer {
 
 class RowWalker {
   private readonly compare: KeyCompare;
-  private readonly committed: XidCommitted;
+  private readonly committed: LevelCommitted;
   constructor(
     private readonly dict: FtDictionary,
     private readonly opts: RowOptions,
   ) {
     this.compare = opts.compare ?? compareBytes;
-    this.committed = opts.committed ?? (() => true);
+    this.committed = opts.committedLevel ?? rootOnly(opts.committed ?? (() => true));
   }
 
   private inBounds(key: Uint8Array, lower: Uint8Array | null, upper: Uint8Array | null): boolean {
@@ -231,7 +253,7 @@ class RowWalker {
     if (seen.has(blocknum)) {
       throw new TokusimError('bad-node', 'the tree refers to this node twice on one path (a cycle)', { file: this.dict.path, blocknum });
     }
-    const node = await this.dict.readNode(blocknum);
+    const { node, basement } = await this.dict.readNodeLazy(blocknum);
     this.checkPivots(node, lower, upper);
     const bound = (i: number): [Uint8Array | null, Uint8Array | null] => [i === 0 ? lower : node.pivots[i - 1]!, i === node.pivots.length ? upper : node.pivots[i]!];
     if (node.height > 0) {
@@ -249,9 +271,10 @@ class RowWalker {
       seen.delete(blocknum);
       return;
     }
-    for (let i = 0; i < node.basements.length; i++) {
+    // One basement's entries at a time: a leaf's are decoded as its rows are reached.
+    for (let i = 0; i < node.partitions.length; i++) {
       const [lo, hi] = bound(i);
-      yield* this.basementRows(node, i, path, lo, hi);
+      yield* this.basementRows(node, basement(i), i, path, lo, hi);
     }
   }
 
@@ -265,8 +288,7 @@ class RowWalker {
     }
   }
 
-  private *basementRows(node: FtNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
-    const bn = node.basements[index]!;
+  private *basementRows(node: FtNode, bn: BasementNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
     const keys: Uint8Array[] = [];
     const ules: Ule[] = [];
     for (let k = 0; k < bn.entries.length; k++) {
@@ -289,8 +311,9 @@ class RowWalker {
       for (const m of pending) this.apply(m, keys, ules);
     }
     for (let k = 0; k < keys.length; k++) {
-      const v = committedValue(ules[k]!, this.committed);
-      if (v !== null) yield { key: keys[k]!, value: v };
+      const r = resolveEntry(ules[k]!, this.committed);
+      if (r.leftOut !== undefined) this.opts.onLeftOut?.(r.leftOut, keys[k]!);
+      if (r.value !== null) yield { key: keys[k]!, value: r.value };
     }
   }
 
@@ -307,9 +330,24 @@ class RowWalker {
     return { at: lo, found: false };
   }
 
+  /**
+   * Applies one message to the basement's entries. An entry left with no insert anywhere on
+   * its stack is removed, as PerconaFT removes it (ft/ule.cc `le_pack` stores nothing for
+   * it): a later message finds no entry there (a broadcast skips the key; a keyed message
+   * starts from an empty entry).
+   */
   private apply(m: FtMessage, keys: Uint8Array[], ules: Ule[]): void {
     if (isBroadcast(m.type)) {
-      for (let k = 0; k < keys.length; k++) this.applyOne(m, keys[k]!, ules[k]!);
+      let kept = 0;
+      for (let k = 0; k < keys.length; k++) {
+        this.applyOne(m, keys[k]!, ules[k]!);
+        if (hasInsert(ules[k]!)) {
+          keys[kept] = keys[k]!;
+          ules[kept++] = ules[k]!;
+        }
+      }
+      keys.length = kept;
+      ules.length = kept;
       return;
     }
     const { at, found } = this.find(keys, m.key);
@@ -318,6 +356,10 @@ class RowWalker {
       ules.splice(at, 0, emptyUle());
     }
     this.applyOne(m, keys[at]!, ules[at]!);
+    if (!hasInsert(ules[at]!)) {
+      keys.splice(at, 1);
+      ules.splice(at, 1);
+    }
   }
 
   private applyOne(m: FtMessage, key: Uint8Array, ule: Ule): void {
@@ -339,12 +381,18 @@ class RowWalker {
   }
 }
 
+/** True when some record of the entry's stack is an insert (else PerconaFT stores no entry). */
+function hasInsert(u: Ule): boolean {
+  for (const r of u.uxrs) if (r.type === XR_INSERT) return true;
+  return false;
+}
+
 /** The innermost (newest, provisional or not) value of an entry, or null for a delete. */
 function latestValue(u: Ule): Uint8Array | null {
   for (let i = u.uxrs.length - 1; i >= 0; i--) {
     const r = u.uxrs[i]!;
-    if (r.type === 3) continue;
-    return r.type === 1 ? r.value! : null;
+    if (r.type === XR_PLACEHOLDER) continue;
+    return r.type === XR_INSERT ? r.value! : null;
   }
   return null;
 }

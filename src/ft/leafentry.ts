@@ -29,16 +29,23 @@
  */
 import { TokusimError } from '../base/errors.js';
 
+/** Transaction record type: the transaction inserted (or overwrote) the key's value. */
 export const XR_INSERT = 1;
+/** Transaction record type: the transaction deleted the key. */
 export const XR_DELETE = 2;
+/** Transaction record type: an enclosing transaction that did nothing to the key itself (its children did). */
 export const XR_PLACEHOLDER = 3;
 
+/** Packed leaf entry type: one committed value and nothing else. */
 export const LE_CLEAN = 0;
+/** Packed leaf entry type: a stack of committed and provisional records. */
 export const LE_MVCC = 1;
 
 /** One transaction record. */
 export interface Uxr {
+  /** Insert, delete or placeholder. */
   type: typeof XR_INSERT | typeof XR_DELETE | typeof XR_PLACEHOLDER;
+  /** The transaction's id at this level (0 for the oldest committed record). */
   xid: bigint;
   /** The value (inserts only). */
   value?: Uint8Array;
@@ -346,21 +353,76 @@ export function uleIsEmpty(u: Ule): boolean {
 export type XidCommitted = (xid: bigint) => boolean;
 
 /**
- * The value a read-committed reader sees once the provisional records are resolved with
- * `committed` (PerconaFT `le_iterate_val` with no live transaction): the innermost record of
- * the provisional stack if its root transaction committed, else the newest committed record.
- * Returns the value, or null when that record is a delete.
+ * Decides whether one level of a provisional stack survived. `xids` is the stack from the
+ * outermost (root) xid down to and including the level asked about: `[root]` asks about the
+ * root transaction, `[root, child]` about a child of it, and so on (each level's xid is the
+ * one PerconaFT stores for it: the root's id, then each child's own id). Levels are asked
+ * outermost first, and a level is asked only when every level outside it survived; a level
+ * that did not (an aborted child, or a root that aborted or is still live or prepared) is
+ * left out together with every level inside it.
  */
-export function committedValue(u: Ule, committed: XidCommitted = () => true): Uint8Array | null {
-  let rec: Uxr | undefined;
-  if (np(u) > 0 && committed(u.uxrs[u.nc]!.xid)) {
-    for (let i = u.uxrs.length - 1; i >= u.nc; i--) {
-      if (u.uxrs[i]!.type !== XR_PLACEHOLDER) {
-        rec = u.uxrs[i];
+export type LevelCommitted = (xids: readonly bigint[]) => boolean;
+
+/** The answer "every transaction committed", for a cleanly closed environment. */
+export const ALL_COMMITTED: LevelCommitted = () => true;
+
+/** Asks only about the root: every level below a committed root is taken as committed. */
+export function rootOnly(committed: XidCommitted): LevelCommitted {
+  return (xids) => xids.length > 1 || committed(xids[0]!);
+}
+
+/** What {@link resolveEntry} found. */
+export interface ResolvedEntry {
+  /** The value a read-committed reader sees, or null when that record is a delete. */
+  value: Uint8Array | null;
+  /**
+   * When part of the provisional stack was left out: the xids from the root down to the
+   * outermost level that did not survive. Undefined when nothing was left out (including an
+   * entry with no provisional records).
+   */
+  leftOut: bigint[] | undefined;
+}
+
+/**
+ * Resolve an entry's provisional stack with `committed`, level by level (PerconaFT
+ * `le_iterate_val` once each transaction's fate is known): the levels from the outermost
+ * down to the last one that survived are kept, the rest are dropped, and the value is that
+ * of the innermost kept record that is not a placeholder, or else the newest committed
+ * record.
+ */
+export function resolveEntry(u: Ule, committed: LevelCommitted): ResolvedEntry {
+  const n = np(u);
+  let kept = n;
+  let leftOut: bigint[] | undefined;
+  if (n > 0) {
+    const stack: bigint[] = [];
+    for (let i = 0; i < n; i++) {
+      stack.push(u.uxrs[u.nc + i]!.xid);
+      if (!committed(stack.slice())) {
+        kept = i;
+        leftOut = stack;
         break;
       }
     }
   }
+  let rec: Uxr | undefined;
+  for (let i = u.nc + kept - 1; i >= u.nc; i--) {
+    if (u.uxrs[i]!.type !== XR_PLACEHOLDER) {
+      rec = u.uxrs[i];
+      break;
+    }
+  }
   rec ??= u.uxrs[u.nc - 1]!;
-  return rec.type === XR_INSERT ? rec.value! : null;
+  return { value: rec.type === XR_INSERT ? rec.value! : null, leftOut };
+}
+
+/**
+ * The value a read-committed reader sees once the provisional records are resolved with
+ * `committed`, asked about the root transaction only (see {@link resolveEntry} to ask about
+ * every level): the innermost record of the provisional stack if its root transaction
+ * committed, else the newest committed record. Returns the value, or null when that record
+ * is a delete.
+ */
+export function committedValue(u: Ule, committed: XidCommitted = () => true): Uint8Array | null {
+  return resolveEntry(u, rootOnly(committed)).value;
 }

@@ -26,7 +26,8 @@
  *  - decodeFtNode checks every checksum, count, length and offset against the bytes it has
  *    before using it, and throws one TokusimError ('bad-node', 'bad-checksum' or 'bad-magic')
  *    naming file, blocknum, the file offset of the part at fault and expected vs actual. It
- *    never returns a node whose bytes did not all check out.
+ *    never returns a node whose bytes did not all check out. decodeFtNodeLazy checks a leaf's
+ *    partitions the same way, each when it is decoded.
  *  - A decoded node reproduces every field tokuftdump prints (sizes included), so the dump can
  *    be made from it alone.
  */
@@ -349,11 +350,32 @@ function decodeBasement(data: Uint8Array, site: NodeSite, what: string, at: numb
   }
   if (p !== data.length) c.failAt(p, 'bytes left over after the leaf entries', `${data.length - c.pos} bytes of entries`, `${p - c.pos}`);
   return { entries, diskSize: disk };
-  return { entries, diskSize: disk };
 }
 
 /** Decode one node block read from the file at `site.diskOffset`. */
 export function decodeFtNode(block: Uint8Array, site: NodeSite): FtNode {
+  return decodeNode(block, site, false).node;
+}
+
+/**
+ * A node whose leaf partitions are decoded one at a time, when asked for: `node.basements` is
+ * empty, and `basement(i)` reads, checks and decodes partition i (throwing as decodeFtNode
+ * would). A reader that streams rows holds one basement's entries at a time instead of the
+ * whole leaf's. For a non-leaf node everything is decoded at once, as by decodeFtNode.
+ */
+export interface LazyFtNode {
+  /** The node; for a leaf, `basements` is empty and `partitions` holds the stored sizes, checked when decoded. */
+  node: FtNode;
+  /** Decode leaf partition i. */
+  basement(i: number): BasementNode;
+}
+
+/** Decode one node block, deferring its leaf partitions (see {@link LazyFtNode}). */
+export function decodeFtNodeLazy(block: Uint8Array, site: NodeSite): LazyFtNode {
+  return decodeNode(block, site, true);
+}
+
+function decodeNode(block: Uint8Array, site: NodeSite, lazy: boolean): LazyFtNode {
   const h = decodeFtNodeHeader(block, site);
   const info = readSubBlock(block, h.size, block.length, site, 'node info');
   const c = new Cursor(info.data, info.data.length, innerFail(site, 'node info', h.size));
@@ -381,13 +403,23 @@ export function decodeFtNode(block: Uint8Array, site: NodeSite): FtNode {
     if (start < info.next || start + size > block.length || size < 13) {
       throw err('bad-node', site, `${what} lies outside the block`, h.size - 4 - 8 * (h.nChildren - i), `within [${info.next}, ${block.length}), at least 13 bytes`, `[${start}, ${start + size})`);
     }
-    const sb = readSubBlock(block, start, start + size, site, what);
-    if (sb.next !== start + size) throw err('bad-node', site, `${what}: size does not match its sub-block`, start, String(size), String(sb.next - start));
+    if (lazy && height === 0) {
+      partitions.push({ offset: start, compressedSize: u32(block, start), uncompressedSize: u32(block, start + 4) });
+      continue;
+    }
+    const sb = readPartition(block, start, size, site, what);
     partitions.push(sb.info);
     if (height > 0) buffers.push(decodeMessageBuffer(sb.data, site, what, start));
     else basements.push(decodeBasement(sb.data, site, what, start));
   }
-  return {
+  const basement = (i: number): BasementNode => {
+    if (!lazy || height > 0) return basements[i]!;
+    const start = h.partitionStarts[i]!;
+    const what = `partition ${i}`;
+    const sb = readPartition(block, start, h.partitionSizes[i]!, site, what);
+    return decodeBasement(sb.data, site, what, start);
+  };
+  const node: FtNode = {
     blocknum: site.blocknum,
     diskOffset: site.diskOffset,
     diskSize: block.length,
@@ -405,4 +437,12 @@ export function decodeFtNode(block: Uint8Array, site: NodeSite): FtNode {
     nodeInfo: info.info,
     partitions,
   };
+  return { node, basement };
+}
+
+/** Read one partition's sub-block, which must fill the partition's stored size exactly. */
+function readPartition(block: Uint8Array, start: number, size: number, site: NodeSite, what: string): { data: Uint8Array; info: SubBlockInfo } {
+  const sb = readSubBlock(block, start, start + size, site, what);
+  if (sb.next !== start + size) throw err('bad-node', site, `${what}: size does not match its sub-block`, start, String(size), String(sb.next - start));
+  return sb;
 }

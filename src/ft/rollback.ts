@@ -20,10 +20,11 @@ import { x1764 } from '../format/x1764.js';
 import { decompressSubBlock } from './compression.js';
 import type { NodeSite } from './node-format.js';
 
-type FieldType = 'FILENUM' | 'BYTESTRING' | 'TXNID_PAIR' | 'uint64_t' | 'BLOCKNUM' | 'FILENUMS' | 'bool';
+/** The type of a roll entry's field, as PerconaFT's rollback log format names it. */
+export type RollbackFieldType = 'FILENUM' | 'BYTESTRING' | 'TXNID_PAIR' | 'uint64_t' | 'BLOCKNUM' | 'FILENUMS' | 'bool';
 
 /** The rollback entry types: command letter, name, fields (PerconaFT logformat.cc `rollbacks[]`). */
-export const ROLLBACK_TYPES: ReadonlyArray<{ cmd: string; name: string; fields: ReadonlyArray<[FieldType, string]> }> = [
+export const ROLLBACK_TYPES: ReadonlyArray<{ cmd: string; name: string; fields: ReadonlyArray<[RollbackFieldType, string]> }> = [
   { cmd: 'U', name: 'fdelete', fields: [['FILENUM', 'filenum']] },
   { cmd: 'F', name: 'fcreate', fields: [['FILENUM', 'filenum'], ['BYTESTRING', 'iname']] },
   { cmd: 'n', name: 'frename', fields: [['BYTESTRING', 'old_iname'], ['BYTESTRING', 'new_iname']] },
@@ -45,7 +46,7 @@ export type RollbackFieldValue = number | bigint | boolean | Uint8Array | number
 export interface RollEntry {
   name: string;
   cmd: string;
-  fields: Array<{ name: string; type: FieldType; value: RollbackFieldValue }>;
+  fields: Array<{ name: string; type: RollbackFieldType; value: RollbackFieldValue }>;
 }
 
 /** A decoded rollback-log node. */

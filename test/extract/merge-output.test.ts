@@ -87,4 +87,29 @@ describe('extract output escaping', () => {
       { numRuns: 500 },
     );
   });
+
+  // Scenario: a long output goes through two buffers in turn (memory does not grow with the
+  // output), and each chunk holds the right bytes while its consumer has it.
+  it('Scenario: OutputBuffer hands over two buffers in turn, each intact until its flush settles', async () => {
+    const seen: ArrayBufferLike[] = [];
+    const text: string[] = [];
+    const out = new OutputBuffer(async (c) => {
+      seen.push(c.buffer);
+      const before = Buffer.from(c).toString('latin1');
+      await new Promise((r) => setTimeout(r, 1));
+      text.push(Buffer.from(c).toString('latin1'));
+      expect(text[text.length - 1]).toBe(before);
+    }, 8192); // large enough not to come from Buffer's shared small-allocation pool
+    let want = '';
+    for (let i = 0; i < 40; i++) {
+      const line = `row ${i} ${'x'.repeat(500 + i)}\n`;
+      want += line;
+      out.ascii(line);
+      if (out.full) await out.flush();
+    }
+    await out.flush();
+    expect(text.join('')).toBe(want);
+    expect(seen.length).toBeGreaterThan(4);
+    expect(new Set(seen).size).toBe(2);
+  });
 });

@@ -49,7 +49,7 @@ describe('hostile input: every command on mutated copies of every fixture', () =
         const i = counts[f.kind]++;
         // A sample also runs as processes of the built CLI (native aborts, real stderr), and
         // recover (which checkpoints) runs on every log and every third dictionary.
-        const spawn: CommandName[] = f.kind === 'log' && i === 3 ? ['tdb-logprint', 'logprint', 'replay --dump'] : f.kind === 'dict' && i === 7 ? ['ftdump --header', 'ftdump --both-headers', 'recover'] : [];
+        const spawn: CommandName[] = f.kind === 'log' && i === 3 ? ['tdb-logprint', 'logprint', 'replay --dump', 'extract'] : f.kind === 'dict' && i === 7 ? ['ftdump --header', 'ftdump --both-headers', 'ftdump --summary', 'recover', 'extract --json'] : [];
         const skipRecover = f.kind === 'dict' && i % 3 !== 0 && i !== 7;
         const r = await fuzzRun(seed++, corpus, work, { timeoutMs: TIMEOUT_MS, distTools: DIST_TOOLS }, { env: env.name, file: f.name, mutation: classFor(f.kind, i), spawn, skipRecover });
         results.push(r);
@@ -68,7 +68,7 @@ describe('hostile input: every command on mutated copies of every fixture', () =
     expect([...classes].sort()).toEqual([...MUTATIONS.blind, ...MUTATIONS.log, ...MUTATIONS.dict].sort());
     expect(results.some((r) => r.outcomes.some((o) => o.how === 'process'))).toBe(true);
     // The mutations are not harmless: each reading command reported damage at least once.
-    for (const c of [...LOG_COMMANDS, ...DICT_COMMANDS, 'recover'] as const) {
+    for (const c of [...LOG_COMMANDS, ...DICT_COMMANDS, 'recover', 'extract', 'extract --json'] as const) {
       expect(results.some((r) => r.outcomes.some((o) => o.command === c && o.code !== 0)), c).toBe(true);
     }
   });

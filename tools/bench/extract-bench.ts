@@ -11,18 +11,19 @@
  * BENCH_SCALE (default 1) scales the sizes. Run after `make build`:
  * node dist/tools/bench/extract-bench.js
  *
- * "Full dump" here is decoding every node of every dictionary (FtDictionary.readNode over
- * all blocknums), the work of `tokuftdump`'s no-option dump without its text.
+ * "Full dump" is `tokusim ftdump FILE`'s no-option text dump of every dictionary (the three
+ * translations, the header and every node, as tokuftdump prints them), streamed node by node
+ * to a byte counter as the CLI streams it to stdout.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
-import { openFtDictionary } from '../../src/ft/dictionary.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { extractCommand } from '../commands/extract.js';
+import { runFtdump } from '../commands/ftdump.js';
 import { FtLayout29Writer, WRITER_COMPRESSION, type WriterCompression } from './ft-layout29-writer.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -123,17 +124,10 @@ async function measure(mode: string, dir: string): Promise<void> {
     const code = await extractCommand(new ReadOnlyStorage(new NodeStorage()), { envdir: dir, json: false, dicts: [] }, { stdout: (c) => void (out += c.length), stderr: () => undefined });
     if (code !== 0) throw new Error(`extract exited ${code}`);
   } else {
-    const storage = new ReadOnlyStorage(new NodeStorage());
     for (const f of files) {
-      const d = await openFtDictionary(storage, f);
-      try {
-        for (const b of d.nodeBlocknums()) {
-          const node = await d.readNode(b);
-          out += node.height;
-        }
-      } finally {
-        await d.close();
-      }
+      const r = await runFtdump({ file: f }, { write: (t) => void (out += t.length) });
+      if (r.code !== 0) throw new Error(`ftdump ${f} exited ${r.code}: ${r.stderr}`);
+      out += r.stdout.length;
     }
   }
   const s = (performance.now() - t0) / 1000;
@@ -164,7 +158,7 @@ async function main(): Promise<void> {
     console.log(`  ${String(mb).padStart(4)} MB of dictionary files (${(read.bytes / MB).toFixed(1)} MB on disk):`);
     console.log(`    raw sequential read  ${rate(read).toFixed(1).padStart(8)} MB/s  (baseline)  peak RSS ${(read.maxRssKiB / 1024).toFixed(1)} MiB`);
     console.log(`    extract (TSV)        ${rate(ex).toFixed(1).padStart(8)} MB/s  ${(rate(ex) / rate(read)).toFixed(3)}x baseline  peak RSS ${(ex.maxRssKiB / 1024).toFixed(1)} MiB  (${(ex.out / MB).toFixed(1)} MB of TSV)`);
-    console.log(`    full node dump       ${rate(dump).toFixed(1).padStart(8)} MB/s  ${(rate(dump) / rate(read)).toFixed(3)}x baseline  peak RSS ${(dump.maxRssKiB / 1024).toFixed(1)} MiB`);
+    console.log(`    ftdump full dump     ${rate(dump).toFixed(1).padStart(8)} MB/s  ${(rate(dump) / rate(read)).toFixed(3)}x baseline  peak RSS ${(dump.maxRssKiB / 1024).toFixed(1)} MiB  (${(dump.out / MB).toFixed(1)} MB of text)`);
     rss.push({ mb, extract: ex.maxRssKiB / 1024, dump: dump.maxRssKiB / 1024, read: read.maxRssKiB / 1024 });
   }
   const first = rss[0]!;

@@ -6,24 +6,34 @@
  * `bn_data::serialize_to_wbuf`, ft/serialize/compress.cc `toku_compress`) in our own code.
  *
  * What it writes: rows given in strictly increasing key order become committed ("clean")
- * leafentries, packed into basement nodes of about `basementNodeSize` uncompressed bytes,
- * leaves of about `nodeSize`, and non-leaf levels of at most `fanout` children with empty
- * message buffers, up to one root. Then the block translation table and one header (slot of
+ * leafentries, or, through addEntry, any MVCC stack (committed records, then provisional
+ * ones of nested transactions, placeholders included; PerconaFT ft/ule.cc `le_pack`),
+ * packed into basement nodes of about `basementNodeSize` uncompressed bytes, leaves of about
+ * `nodeSize`, and non-leaf levels of at most `fanout` children, up to one root. The message
+ * buffers of the non-leaf nodes are empty unless messages are given (option `messages`):
+ * each is put into the buffers of the nodes at its height, in the child whose key range holds
+ * its key, or, for a broadcast, into every child's buffer (PerconaFT ft/node.cc
+ * `ft_nonleaf_msg_all`). Then the block translation table and one header (slot of
  * checkpoint_count 1). Sub-blocks are compressed with none, zlib or zlib without checksum.
- * Provisional leafentries and buffered messages are not written (the S8 reference files
- * cover them).
  *
  * Invariants (checked):
  *  - Keys arrive in strictly increasing byte order.
  *  - Every node block starts 4096-aligned at or after 8192 and is padded to 512 bytes; the
  *    translation follows the last node.
- *  - Only one leaf and one pending key list per level are held in memory, never the rows.
+ *  - Only one leaf and one pending key list per level are held in memory, never the rows
+ *    (plus the given messages).
+ *  - Every given message lands in exactly one buffer, or in every child buffer of each node
+ *    at its height for a broadcast; a message at a height the tree does not reach is an error.
+ *  - A node closed while rows are still coming is never the last of its level (a level closes
+ *    a node once it holds fanout + 1 children), so only the last node's key range is open
+ *    above.
  */
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import { invariant } from '../../src/base/errors.js';
 import { DISKOFF_UNUSED, FIRST_BLOCK_OFFSET, encodeTranslationPadded, translationSizeOnDisk, type TranslationImage } from '../../src/format/btt-format.js';
 import { encodeFtHeaderSector, headerSlotForCount, headerSlotOffset, newFtHeader } from '../../src/format/ft-header.js';
 import { x1764 } from '../../src/format/x1764.js';
+import { XR_INSERT, XR_PLACEHOLDER, isBroadcast, type Ule, type Uxr } from '../../src/ft/leafentry.js';
 
 /** Compression methods this writer can produce (PerconaFT's enum values). */
 export const WRITER_COMPRESSION = { none: 0, zlib: 8, zlibWithoutChecksum: 11 } as const;
@@ -32,6 +42,28 @@ export type WriterCompression = (typeof WRITER_COMPRESSION)[keyof typeof WRITER_
 /** Where the writer puts bytes (a file, or memory in tests). */
 export interface ByteSink {
   pwrite(bytes: Uint8Array, offset: number): void;
+}
+
+/** A sink that keeps the file's bytes in memory (tests), growing as needed. */
+export class MemorySink implements ByteSink {
+  private buf = new Uint8Array(0);
+  private size = 0;
+
+  pwrite(bytes: Uint8Array, offset: number): void {
+    const end = offset + bytes.length;
+    if (end > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(end, this.buf.length * 2));
+      bigger.set(this.buf.subarray(0, this.size));
+      this.buf = bigger;
+    }
+    this.buf.set(bytes, offset);
+    this.size = Math.max(this.size, end);
+  }
+
+  /** The bytes written so far (the file's image). */
+  get image(): Uint8Array {
+    return this.buf.subarray(0, this.size);
+  }
 }
 
 export interface FtWriterOptions {
@@ -47,10 +79,34 @@ export interface FtWriterOptions {
   checkpointLsn?: bigint;
   /** Seconds for time_of_creation / last modification (fixed, so output is deterministic). */
   now?: bigint;
+  /** Messages for the non-leaf buffers (default none). */
+  messages?: readonly WriterMessage[];
+  /** Every leaf's "max MSN applied on disk" (default 0): buffered messages at or below it are already in the leaves. */
+  leafMaxMsn?: bigint;
+}
+
+/** A message to put into non-leaf buffers (PerconaFT's ft_msg as serialized). */
+export interface WriterMessage {
+  /** An ft_msg_type (src/ft/leafentry.ts FT_MSG). */
+  type: number;
+  msn: bigint;
+  /** The transaction stack, root first (default: none, a message outside any transaction). */
+  xids?: readonly bigint[];
+  /** The key (ignored for broadcasts, which are written with an empty key). */
+  key?: Uint8Array;
+  /** The value: the row for inserts, the update function's extra for updates (default empty). */
+  value?: Uint8Array;
+  /** Height of the nodes whose buffers hold it (default 1: the leaves' parents). */
+  height?: number;
+  /** Not yet applied to any basement below (default true). */
+  fresh?: boolean;
 }
 
 const BLOCK_ALIGN = 4096;
 const LE_CLEAN = 0;
+const LE_MVCC = 1;
+/** PerconaFT's limit on the provisional records of one entry (MAX_TRANSACTION_RECORDS - 1). */
+const MAX_PROVISIONAL = 254;
 const BASEMENT_HEADER = 4 + 4 + 4 + 1 + 1;
 
 function align(n: number, to: number): number {
@@ -118,18 +174,97 @@ function subBlock(method: WriterCompression, raw: Uint8Array): Uint8Array {
   return o.done();
 }
 
-interface Row {
-  key: Uint8Array;
-  value: Uint8Array;
+/** A packed leaf entry without its key: the type byte and fixed fields (`head`), then the rest. */
+interface PackedEntry {
+  head: Uint8Array;
+  rest: Uint8Array;
 }
 
-/** One basement node's uncompressed partition: 0xaa, count, header, inline clean entries, x1764. */
+interface Row {
+  key: Uint8Array;
+  entry: PackedEntry;
+}
+
+function cleanEntry(value: Uint8Array): PackedEntry {
+  const head = new Out(5);
+  head.u8(LE_CLEAN);
+  head.u32(value.length);
+  return { head: head.done(), rest: value };
+}
+
+/**
+ * Packs an MVCC stack as PerconaFT's `le_pack` lays it out (docs/ft-nodes.md "Leaf entries"):
+ * the outermost provisional xid, the committed xids newest first (not uxrs[0]'s), the length
+ * words of the innermost provisional record and of each committed record newest first,
+ * their values in the same order, then (two or more provisional records) the outermost's
+ * type and value, each middle one's xid, type and value, and the innermost's xid. Xids here
+ * are u64 little-endian (the entry is copied from memory, not written word by word).
+ */
+function packEntry(u: Ule): PackedEntry {
+  const nc = u.nc;
+  const np = u.uxrs.length - nc;
+  invariant(nc >= 1 && u.uxrs[0]!.xid === 0n, 'a leaf entry starts with a committed record of xid 0');
+  invariant(np <= MAX_PROVISIONAL, `at most ${MAX_PROVISIONAL} provisional records`);
+  invariant(u.uxrs.some((r) => r.type === XR_INSERT), 'an entry with no insert anywhere is not stored (PerconaFT packs nothing)');
+  const inner = u.uxrs[u.uxrs.length - 1]!;
+  invariant(inner.type !== XR_PLACEHOLDER, 'the innermost record is not a placeholder');
+  for (let i = 0; i < nc; i++) invariant(u.uxrs[i]!.type !== XR_PLACEHOLDER, 'committed records are inserts or deletes');
+  if (nc === 1 && np === 0) return cleanEntry(u.uxrs[0]!.value!);
+  const valueLen = (r: Uxr): number => (r.type === XR_INSERT ? r.value!.length : 0);
+  let size = 8 * (np > 0 ? 1 : 0) + 8 * (nc - 1) + 4 * (nc + (np > 0 ? 1 : 0));
+  for (let i = 0; i < nc; i++) size += valueLen(u.uxrs[i]!);
+  if (np > 0) size += valueLen(inner);
+  if (np > 1) {
+    for (let i = nc; i < nc + np - 1; i++) size += (i > nc ? 8 : 0) + 1 + (u.uxrs[i]!.type === XR_INSERT ? 4 : 0) + valueLen(u.uxrs[i]!);
+    size += 8;
+  }
+  const head = new Out(6);
+  head.u8(LE_MVCC);
+  head.u32(nc);
+  head.u8(np);
+  const o = new Out(size);
+  const xid = (r: Uxr): void => {
+    o.view.setBigUint64(o.pos, r.xid, true);
+    o.pos += 8;
+  };
+  const lengthWord = (r: Uxr): void => o.u32(r.type === XR_INSERT ? (0x80000000 | r.value!.length) >>> 0 : 0);
+  const data = (r: Uxr): void => {
+    if (r.type === XR_INSERT) o.bytes(r.value!);
+  };
+  const typeAndLength = (r: Uxr): void => {
+    o.u8(r.type);
+    if (r.type === XR_INSERT) o.u32(r.value!.length);
+  };
+  if (np > 0) xid(u.uxrs[nc]!);
+  for (let i = nc - 1; i >= 1; i--) xid(u.uxrs[i]!);
+  if (np > 0) lengthWord(inner);
+  for (let i = nc - 1; i >= 0; i--) lengthWord(u.uxrs[i]!);
+  if (np > 0) data(inner);
+  for (let i = nc - 1; i >= 0; i--) data(u.uxrs[i]!);
+  if (np > 1) {
+    typeAndLength(u.uxrs[nc]!);
+    data(u.uxrs[nc]!);
+    for (let i = nc + 1; i < nc + np - 1; i++) {
+      xid(u.uxrs[i]!);
+      typeAndLength(u.uxrs[i]!);
+      data(u.uxrs[i]!);
+    }
+    xid(inner);
+  }
+  return { head: head.done(), rest: o.done() };
+}
+
+function entrySize(e: PackedEntry): number {
+  return e.head.length + e.rest.length;
+}
+
+/** One basement node's uncompressed partition: 0xaa, count, header, the entries with keys inline, x1764. */
 function basementPartition(rows: readonly Row[]): Uint8Array {
   let keyBytes = 0;
   let valBytes = 0;
   for (const r of rows) {
     keyBytes += 4 + r.key.length;
-    valBytes += 1 + 4 + r.value.length;
+    valBytes += entrySize(r.entry);
   }
   const o = new Out(1 + 4 + BASEMENT_HEADER + keyBytes + valBytes + 4);
   o.u8(0xaa);
@@ -140,33 +275,70 @@ function basementPartition(rows: readonly Row[]): Uint8Array {
   o.u8(0); // all keys same length
   o.u8(0); // keys and values apart
   for (const r of rows) {
-    o.u8(LE_CLEAN);
+    // Inline form: the type byte, the key length, the entry's fixed fields, the key, the rest.
+    o.u8(r.entry.head[0]!);
     o.u32(r.key.length);
-    o.u32(r.value.length);
+    o.bytes(r.entry.head.subarray(1));
     o.bytes(r.key);
-    o.bytes(r.value);
+    o.bytes(r.entry.rest);
   }
   o.checksum();
   return o.done();
 }
 
-/** An empty message buffer partition of a non-leaf node. */
-function emptyBufferPartition(): Uint8Array {
-  const o = new Out(1 + 4 + 4 + 4 + 4 + 4);
+/**
+ * A message buffer partition: 0xbb, the message count, the messages in MSN order (type,
+ * fresh, MSN, xid count and xids, key, value), then the fresh, stale and broadcast offset
+ * lists, x1764. PerconaFT's offsets point into its in-memory buffer and it rebuilds them on
+ * reading; here each is the message's byte offset in the serialized list, the fresh and
+ * stale lists sorted by key then MSN as PerconaFT keeps them.
+ */
+function bufferPartition(messages: readonly WriterMessage[]): Uint8Array {
+  const sorted = [...messages].sort((a, b) => (a.msn < b.msn ? -1 : a.msn > b.msn ? 1 : 0));
+  const keyOf = (m: WriterMessage): Uint8Array => (isBroadcast(m.type) ? new Uint8Array(0) : m.key ?? new Uint8Array(0));
+  const sizeOf = (m: WriterMessage): number => 1 + 1 + 8 + 1 + 8 * (m.xids?.length ?? 0) + 4 + keyOf(m).length + 4 + (m.value?.length ?? 0);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const m of sorted) {
+    offsets.push(at);
+    at += sizeOf(m);
+  }
+  const byKey = (i: number, j: number): number => Buffer.compare(keyOf(sorted[i]!), keyOf(sorted[j]!)) || (sorted[i]!.msn < sorted[j]!.msn ? -1 : 1);
+  const idx = sorted.map((_, i) => i);
+  const fresh = idx.filter((i) => !isBroadcast(sorted[i]!.type) && sorted[i]!.fresh !== false).sort(byKey);
+  const stale = idx.filter((i) => !isBroadcast(sorted[i]!.type) && sorted[i]!.fresh === false).sort(byKey);
+  const broadcast = idx.filter((i) => isBroadcast(sorted[i]!.type));
+  const o = new Out(1 + 4 + at + 3 * 4 + 4 * sorted.length + 4);
   o.u8(0xbb);
-  o.u32(0); // messages
-  o.u32(0); // fresh offsets
-  o.u32(0); // stale offsets
-  o.u32(0); // broadcast offsets
+  o.u32(sorted.length);
+  for (const m of sorted) {
+    const xids = m.xids ?? [];
+    invariant(xids.length <= 255, 'at most 255 xids in a message');
+    o.u8(m.type);
+    o.u8(m.fresh === false ? 0 : 1);
+    o.u64(m.msn);
+    o.u8(xids.length);
+    for (const x of xids) o.u64(x);
+    const key = keyOf(m);
+    o.u32(key.length);
+    o.bytes(key);
+    const value = m.value ?? new Uint8Array(0);
+    o.u32(value.length);
+    o.bytes(value);
+  }
+  for (const list of [fresh, stale, broadcast]) {
+    o.u32(list.length);
+    for (const i of list) o.u32(offsets[i]!);
+  }
   o.checksum();
   return o.done();
 }
 
 /** The node-info sub-block content: MSN, unused, flags, height, oldest xid, pivots, children, x1764. */
-function nodeInfo(height: number, pivots: readonly Uint8Array[], children: readonly bigint[]): Uint8Array {
+function nodeInfo(height: number, pivots: readonly Uint8Array[], children: readonly bigint[], maxMsn: bigint): Uint8Array {
   const size = 8 + 4 + 4 + 4 + 8 + pivots.reduce((n, p) => n + 4 + p.length, 0) + 8 * children.length + 4;
   const o = new Out(size);
-  o.u64(0n); // max MSN applied on disk
+  o.u64(maxMsn); // max MSN applied on disk
   o.u32(0); // where nodesize used to be
   o.u32(0); // flags
   o.u32(height);
@@ -181,10 +353,10 @@ function nodeInfo(height: number, pivots: readonly Uint8Array[], children: reado
 }
 
 /** A whole node block, padded to 512 bytes. */
-function nodeBlock(method: WriterCompression, height: number, pivots: readonly Uint8Array[], children: readonly bigint[], partitions: readonly Uint8Array[]): Uint8Array {
+function nodeBlock(method: WriterCompression, height: number, pivots: readonly Uint8Array[], children: readonly bigint[], partitions: readonly Uint8Array[], maxMsn: bigint): Uint8Array {
   const n = partitions.length;
   const headerSize = 8 + 4 + 4 + 4 + 4 + 8 * n + 4;
-  const info = subBlock(method, nodeInfo(height, pivots, children));
+  const info = subBlock(method, nodeInfo(height, pivots, children, maxMsn));
   const parts = partitions.map((p) => subBlock(method, p));
   const total = headerSize + info.length + parts.reduce((s, p) => s + p.length, 0);
   const block = new Uint8Array(align(total, 512));
@@ -225,6 +397,8 @@ export interface FtWriterResult {
 interface ChildRef {
   blocknum: bigint;
   lastKey: Uint8Array;
+  /** The node's max MSN applied (of its own buffers and everything below). */
+  msn: bigint;
 }
 
 /** Streams rows into a layout-29 dictionary file. */
@@ -253,6 +427,11 @@ export class FtLayout29Writer {
   /** The rows of the basement closed last (its last key is a pivot). */
   private prevBasement: Row[] = [];
   private finished = false;
+  private readonly leafMaxMsn: bigint;
+  /** Messages not yet placed, per height. */
+  private readonly messagesAt = new Map<number, WriterMessage[]>();
+  /** Per level, the last key of the node closed last there (the next node's exclusive lower bound). */
+  private readonly levelLower: Array<Uint8Array | undefined> = [];
 
   constructor(opts: FtWriterOptions) {
     this.sink = opts.sink;
@@ -263,19 +442,40 @@ export class FtLayout29Writer {
     this.checkpointLsn = opts.checkpointLsn ?? 1n;
     this.now = opts.now ?? 1_795_000_000n;
     invariant(this.fanout >= 2, 'fanout of at least 2');
+    this.leafMaxMsn = opts.leafMaxMsn ?? 0n;
+    for (const m of opts.messages ?? []) {
+      const h = m.height ?? 1;
+      invariant(Number.isInteger(h) && h >= 1, 'a message height of at least 1');
+      let list = this.messagesAt.get(h);
+      if (list === undefined) this.messagesAt.set(h, (list = []));
+      list.push(m);
+    }
   }
 
-  /** Adds the next row; keys must increase strictly (bytewise). */
+  /** Adds the next row as a committed (clean) entry; keys must increase strictly (bytewise). */
   add(key: Uint8Array, value: Uint8Array): void {
+    this.addPacked(key, cleanEntry(value), key.length + value.length);
+  }
+
+  /**
+   * Adds the next key with any MVCC stack: `uxrs[0 .. nc)` committed (uxrs[0] with xid 0),
+   * then provisional records outermost first, each with the xid PerconaFT stores for its
+   * level (the root's id, then each child's own id); a middle record may be a placeholder.
+   */
+  addEntry(key: Uint8Array, ule: Ule): void {
+    this.addPacked(key, packEntry(ule), key.length + ule.uxrs.reduce((n, r) => n + (r.type === XR_INSERT ? r.value!.length : 0), 0));
+  }
+
+  private addPacked(key: Uint8Array, entry: PackedEntry, dataBytes: number): void {
     invariant(!this.finished, 'add() after finish()');
     if (this.lastKey !== undefined) invariant(Buffer.compare(this.lastKey, key) < 0, 'keys must be added in strictly increasing order');
     this.lastKey = key;
     this.rowCount++;
-    this.dataBytes += key.length + value.length;
-    const size = 1 + 4 + 4 + key.length + value.length;
+    this.dataBytes += dataBytes;
+    const size = 4 + key.length + entrySize(entry);
     if (this.basement.length > 0 && this.basementBytes + size > this.basementSize) this.closeBasement();
     if (this.leaf.length > 0 && this.basement.length === 0 && this.leafBytes + size > this.nodeSize) this.closeLeaf();
-    this.basement.push({ key, value });
+    this.basement.push({ key, entry });
     this.basementBytes += size;
     this.leafBytes += size;
   }
@@ -302,29 +502,59 @@ export class FtLayout29Writer {
     this.closeBasement();
     if (this.leaf.length === 0) return;
     const lastKey = this.prevBasement[this.prevBasement.length - 1]!.key;
-    const blocknum = this.writeBlock(nodeBlock(this.method, 0, this.leafPivots, [], this.leaf.map((p) => p[0]!)));
+    const blocknum = this.writeBlock(nodeBlock(this.method, 0, this.leafPivots, [], this.leaf.map((p) => p[0]!), this.leafMaxMsn));
     this.leaf = [];
     this.leafPivots = [];
     this.leafBytes = 0;
-    this.push(0, { blocknum, lastKey });
+    this.push(0, { blocknum, lastKey, msn: this.leafMaxMsn });
   }
 
-  /** Adds a child at a level; a full level becomes a node one level up. */
+  /** Adds a child at a level; a level holding fanout + 1 children closes a node of the first fanout. */
   private push(level: number, child: ChildRef): void {
     const pending = (this.levels[level] ??= []);
     pending.push(child);
-    if (pending.length === this.fanout) this.closeLevel(level);
+    if (pending.length > this.fanout) this.closeLevel(level, this.fanout, false);
   }
 
-  private closeLevel(level: number): void {
+  /**
+   * Writes a node one level up over the first `count` pending children of `level`, with the
+   * messages of its height whose keys fall in its range (the last node of a level, `last`,
+   * has no upper bound).
+   */
+  private closeLevel(level: number, count: number, last: boolean): void {
     const pending = this.levels[level]!;
     if (pending.length === 0) return;
-    const pivots = pending.slice(0, -1).map((c) => c.lastKey);
-    const parts = pending.map(() => emptyBufferPartition());
-    const blocknum = this.writeBlock(nodeBlock(this.method, level + 1, pivots, pending.map((c) => c.blocknum), parts));
-    const lastKey = pending[pending.length - 1]!.lastKey;
-    this.levels[level] = [];
-    this.push(level + 1, { blocknum, lastKey });
+    const children = pending.slice(0, count);
+    const lower = this.levelLower[level];
+    const upper = last ? undefined : children[children.length - 1]!.lastKey;
+    const buffers: WriterMessage[][] = children.map(() => []);
+    const waiting = this.messagesAt.get(level + 1) ?? [];
+    const stay: WriterMessage[] = [];
+    for (const m of waiting) {
+      if (isBroadcast(m.type)) {
+        for (const b of buffers) b.push(m);
+        stay.push(m); // every node at this height gets it
+        continue;
+      }
+      const key = m.key ?? new Uint8Array(0);
+      if ((lower !== undefined && Buffer.compare(key, lower) <= 0) || (upper !== undefined && Buffer.compare(key, upper) > 0)) {
+        stay.push(m);
+        continue;
+      }
+      let i = children.findIndex((c) => Buffer.compare(key, c.lastKey) <= 0);
+      if (i < 0) i = children.length - 1;
+      buffers[i]!.push(m);
+    }
+    if (waiting.length > 0) this.messagesAt.set(level + 1, stay);
+    const pivots = children.slice(0, -1).map((c) => c.lastKey);
+    let msn = 0n;
+    for (const c of children) if (c.msn > msn) msn = c.msn;
+    for (const b of buffers) for (const m of b) if (m.msn > msn) msn = m.msn;
+    const blocknum = this.writeBlock(nodeBlock(this.method, level + 1, pivots, children.map((c) => c.blocknum), buffers.map(bufferPartition), msn));
+    const lastKey = children[children.length - 1]!.lastKey;
+    this.levelLower[level] = lastKey;
+    this.levels[level] = pending.slice(count);
+    this.push(level + 1, { blocknum, lastKey, msn });
   }
 
   /** Writes what is pending, the translation and the header. */
@@ -334,7 +564,7 @@ export class FtLayout29Writer {
     if (this.rowCount === 0) {
       // An empty dictionary is one empty leaf with one empty basement.
       this.leaf.push([basementPartition([])]);
-      this.prevBasement = [{ key: new Uint8Array(0), value: new Uint8Array(0) }];
+      this.prevBasement = [{ key: new Uint8Array(0), entry: cleanEntry(new Uint8Array(0)) }];
     }
     this.closeLeaf();
     // Close levels bottom-up until one node is left at the top.
@@ -348,7 +578,13 @@ export class FtLayout29Writer {
         height = level;
         break;
       }
-      this.closeLevel(level);
+      this.closeLevel(level, pending.length, true);
+    }
+    // Broadcasts stay listed for every node of their height; a keyed message left over, or a
+    // height above the root, means the tree has no node to hold it.
+    for (const [h, list] of this.messagesAt) {
+      invariant(h <= height, `messages at height ${h} but the tree is ${height} high`);
+      invariant(list.every((m) => isBroadcast(m.type)), `a message at height ${h} found no node`);
     }
     const n = this.diskoffs.length;
     const bttLocation = align(this.offset, BLOCK_ALIGN);

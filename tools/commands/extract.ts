@@ -13,12 +13,13 @@
  *    with its rows and, after them, its counts.
  *  - stderr (both forms): a summary, the transactions still open or prepared at the end of the
  *    log (not applied, with their number of writes), the rows withheld because they need the
- *    application, anomalies, and any damage.
+ *    application, per dictionary the provisional entries of its file left out per transaction
+ *    (aborted, or still live or prepared), anomalies, and any damage.
  *  - exit code (tools/cli-support.ts EXIT): 0 when everything was read; 4 (truncated) or 3
  *    (corrupt) for a damaged log tail, after printing every row (the log up to the damage is
  *    used); 3 for a damaged dictionary file, after the other dictionaries (the damaged one's
  *    rows stop where the damage is, and stderr names file, blocknum, offset, expected and
- *    actual); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
+ *    actual), and likewise for a tree holding update messages (TOKUSIM_NEEDS_APPLICATION); 9 when ENVDIR is not an environment; 2 for an unknown --dict; 5 for I/O.
  */
 import type { CommandModule } from 'yargs';
 import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
@@ -26,7 +27,7 @@ import { TokusimError } from '../../src/base/errors.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary } from '../../src/extract/extract.js';
+import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary, type ProvisionalLeftOut } from '../../src/extract/extract.js';
 import { OutputBuffer, bytesJsonText, escapeToString, writeTsvRow } from '../../src/extract/output.js';
 import type { ReplayNote } from '../../src/extract/replay-api.js';
 import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
@@ -135,12 +136,21 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     buf.ascii(
       `],"complete":${failed === undefined},"error":${failed === undefined ? 'null' : JSON.stringify(describeError(failed.err))},` +
         `"counts":{"from_file":${c.fromFile},"from_log":${c.fromLog},"deleted_by_log":${c.deletedByLog},"withheld":${c.withheld}},` +
+        `"provisional_left_out":[${sortedLeftOut(d).map((l) => `{"xid":{"parent":"${l.xid.parent}","child":"${l.xid.child}"},"state":"${l.state}","entries":${l.entries}}`).join(',')}],` +
         `"undetermined_keys":[${d.overlay.undeterminedKeys.map(bytesJsonText).join(',')}],"older_rows_undetermined":${d.overlay.olderRowsUndetermined},` +
         `"unknown_rows":${d.unknownRows},"notes":[${d.notes.map(noteJson).join(',')}]}`,
     );
   }
   buf.ascii(']}\n');
 }
+
+/** A dictionary's left-out provisional entries, by xid. */
+function sortedLeftOut(d: ExtractedDictionary): ProvisionalLeftOut[] {
+  const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+  return [...d.leftOut].sort((a, b) => cmp(a.xid.parent, b.xid.parent) || cmp(a.xid.child, b.xid.child));
+}
+
+const LEFT_OUT_WHY: Record<ProvisionalLeftOut['state'], string> = { aborted: 'aborted', live: 'still live at the end of the log', prepared: 'still prepared at the end of the log' };
 
 function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; err: unknown }>, out: ExtractOutput): void {
   const err: string[] = [];
@@ -154,6 +164,11 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
     err.push(`not applied: txn ${p.xid.parent},${p.xid.child} still ${p.state} at the end of the log (begun at lsn ${p.beginLsn}${kids}): ${p.pendingWrites} write(s) in the log and its provisional entries in the files left out${xa}\n`);
   }
   for (const n of ex.notApplied) err.push(`needs the application: ${noteText(n)}\n`);
+  for (const d of ex.dictionaries) {
+    for (const l of sortedLeftOut(d)) {
+      err.push(`left out: ${escapeToString(d.iname)}: ${l.entries} provisional entr${l.entries === 1 ? 'y' : 'ies'} of txn ${l.xid.parent},${l.xid.child} (${LEFT_OUT_WHY[l.state]})\n`);
+    }
+  }
   for (const d of ex.dictionaries) {
     const parts: string[] = [];
     const und = d.overlay.undeterminedKeys;
@@ -169,16 +184,31 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
   for (const a of ex.anomalies.slice(0, MAX_ANOMALIES)) err.push(`anomaly: ${noteText(a)}\n`);
   if (ex.anomalies.length > MAX_ANOMALIES) err.push(`anomaly: ... ${ex.anomalies.length - MAX_ANOMALIES} more\n`);
   if (log.damage !== undefined) err.push(`tokusim: the log is damaged, rows reflect it up to lsn ${log.lastLsn ?? 'none'}: ${describeError(log.damage)}\n`);
-  for (const f of failures) err.push(`tokusim: ${escapeToString(f.d.iname)}: rows stop at the damage: ${describeError(f.err)}\n`);
+  for (const f of failures) {
+    const where = f.err instanceof TokusimError && f.err.kind === 'needs-application' ? 'where the tree needs the application' : 'at the damage';
+    err.push(`tokusim: ${escapeToString(f.d.iname)}: rows stop ${where}: ${describeError(f.err)}\n`);
+  }
   out.stderr(err.join(''));
 }
 
-/** stdout with backpressure: resolves once the chunk is handed to the OS or the pipe drained. */
+/**
+ * stdout with backpressure: resolves once the chunk has been written out (the write's
+ * callback), so the output buffer may reuse it, and the stream has room for more.
+ */
 function stdoutWriter(): (chunk: Uint8Array) => Promise<void> {
   return (chunk) =>
     new Promise<void>((resolve) => {
-      if (process.stdout.write(chunk)) resolve();
-      else process.stdout.once('drain', () => resolve());
+      let written = false;
+      let room = process.stdout.write(chunk, () => {
+        written = true;
+        if (room) resolve();
+      });
+      if (!room) {
+        process.stdout.once('drain', () => {
+          room = true;
+          if (written) resolve();
+        });
+      }
     });
 }
 

@@ -186,8 +186,19 @@ function fullHeaderJson(h: FtHeader, layoutVersionReadFromDisk: number, descript
   return { ...headerJson(h), layoutVersionReadFromDisk, descriptor: hex };
 }
 
-/** Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). */
-export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; stderr: string; code: number }> {
+/** Where a text dump goes as it is made (the CLI's stdout, a benchmark's counter). */
+export interface FtdumpStream {
+  /** Takes the next part of stdout; resolves when more may be written. */
+  write(text: string): void | Promise<void>;
+}
+
+/**
+ * Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). With
+ * `stream`, the text of the no-option dump is handed to it node by node (so memory does not
+ * grow with the dictionary) and the returned stdout holds only what was not handed over; the
+ * bytes of stream + stdout are the same as without it. JSON is never streamed.
+ */
+export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promise<{ stdout: string; stderr: string; code: number }> {
   registerNodeCodecs();
   const storage = new ReadOnlyStorage(new NodeStorage());
   let stdout = '';
@@ -287,7 +298,14 @@ export async function runFtdump(args: FtdumpArgs): Promise<{ stdout: string; std
       for (const b of dict.nodeBlocknums()) {
         const { any, times } = await readTimed(dict, b);
         if (args.json) doc.nodes.push(nodeJson(any));
-        else out.push(formatAny(any, times));
+        else {
+          out.push(formatAny(any, times));
+          if (stream !== undefined) {
+            const text = out.join('');
+            out.length = 0;
+            await stream.write(text);
+          }
+        }
       }
     }
   } catch (err) {
@@ -355,6 +373,14 @@ function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
   return a.header!.checkpointCount > b.header!.checkpointCount ? 0 : 1;
 }
 
+/** Writes to stdout; resolves once the text is handed to the OS or the pipe drained. */
+function stdoutText(text: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', () => resolve());
+  });
+}
+
 export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
   command: 'ftdump <file>',
   describe: 'dump a dictionary like tokuftdump: with no option the translations, header and every node (exit 1 if it cannot be deserialized)',
@@ -374,7 +400,7 @@ export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
       .example('$0 ftdump ./env/t_5.tokudb --header --json', 'the chosen header as JSON') as never,
   handler: async (argv) => {
     await runCommand(async () => {
-      const r = await runFtdump(argv);
+      const r = await runFtdump(argv, argv.json ? undefined : { write: stdoutText });
       process.stdout.write(r.stdout);
       if (r.stderr) process.stderr.write(r.stderr);
       return r.code;

@@ -22,7 +22,9 @@ import { runFtdump } from '../commands/ftdump.js';
 import { replayCommand } from '../commands/replay.js';
 import { environmentStatus } from '../../src/node/env.js';
 import { runRecover } from '../commands/recover.js';
+import { extractCommand } from '../commands/extract.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { EXIT, describeError, exitCodeFor } from '../cli-support.js';
 
 export type CommandName =
@@ -33,14 +35,24 @@ export type CommandName =
   | 'ftdump --header'
   | 'ftdump --translation-table'
   | 'ftdump --both-headers'
+  | 'ftdump --rootnode'
+  | 'ftdump --summary'
+  | 'ftdump --fragmentation'
+  | 'ftdump --garbage'
+  | 'ftdump --json'
   | 'replay --dump'
   | 'status'
-  | 'recover';
+  | 'recover'
+  | 'extract'
+  | 'extract --json';
 
 /** Commands that read one log file, one dictionary file, or a whole environment directory. */
 export const LOG_COMMANDS: CommandName[] = ['tdb-logprint', 'logprint', 'logprint --json', 'replay --dump'];
-export const DICT_COMMANDS: CommandName[] = ['ftdump', 'ftdump --header', 'ftdump --translation-table', 'ftdump --both-headers'];
-export const ENV_COMMANDS: CommandName[] = ['status', 'recover'];
+export const DICT_COMMANDS: CommandName[] = [
+  'ftdump', 'ftdump --header', 'ftdump --translation-table', 'ftdump --both-headers',
+  'ftdump --rootnode', 'ftdump --summary', 'ftdump --fragmentation', 'ftdump --garbage', 'ftdump --json',
+];
+export const ENV_COMMANDS: CommandName[] = ['status', 'recover', 'extract', 'extract --json'];
 
 export interface RunTarget {
   /** The mutated file. */
@@ -103,16 +115,29 @@ async function runInProcessBody(command: CommandName, t: RunTarget, bytes: () =>
     case 'ftdump --header':
     case 'ftdump --translation-table':
     case 'ftdump --both-headers':
+    case 'ftdump --rootnode':
+    case 'ftdump --summary':
+    case 'ftdump --fragmentation':
+    case 'ftdump --garbage':
+    case 'ftdump --json':
       return asCommand(async (err) => {
         const r = await runFtdump({
           file: t.file,
           header: command === 'ftdump --header',
           'translation-table': command === 'ftdump --translation-table',
           'both-headers': command === 'ftdump --both-headers',
+          rootnode: command === 'ftdump --rootnode',
+          summary: command === 'ftdump --summary',
+          fragmentation: command === 'ftdump --fragmentation',
+          garbage: command === 'ftdump --garbage',
+          json: command === 'ftdump --json',
         });
         err(r.stderr);
         return r.code;
       });
+    case 'extract':
+    case 'extract --json':
+      return asCommand((err) => extractCommand(new ReadOnlyStorage(storage), { envdir: t.dir, json: command === 'extract --json', dicts: [] }, { stdout: () => undefined, stderr: err }));
     case 'replay --dump':
       return asCommand((err) => replayCommand(storage, { logdirs: [t.dir], dump: true, userOnly: false, partial: false }, { stdout: () => undefined, stderr: err }));
     case 'status':
@@ -155,6 +180,10 @@ function processArgs(distTools: string, command: CommandName, t: RunTarget): { a
       return { argv: [tokusim, 'status', t.dir] };
     case 'recover':
       return { argv: [tokusim, 'recover', t.dir] };
+    case 'extract':
+      return { argv: [tokusim, 'extract', t.dir] };
+    case 'extract --json':
+      return { argv: [tokusim, 'extract', '--json', t.dir] };
     default: {
       const [, mode] = command.split(' ');
       return { argv: [tokusim, 'ftdump', t.file, ...(mode !== undefined ? [mode] : [])] };
