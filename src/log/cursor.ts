@@ -95,7 +95,12 @@ const TWO32 = 4294967296;
 
 /** An open log file with a read window. */
 class WindowedFile {
-  private buf: Uint8Array;
+  /**
+   * The window's storage, allocated on the first read and grown only as far as a read needs:
+   * most log files are far smaller than the chunk, and a zero-filled chunk per opened file
+   * dominated the cost of short recoveries.
+   */
+  private buf = new Uint8Array(0);
   private winStart = 0;
   private winLen = 0;
   /** Offset of the first entry (12, or 0 for an empty file). */
@@ -106,9 +111,12 @@ class WindowedFile {
     readonly path: string,
     private readonly handle: StorageFile,
     public size: number,
-    chunk: number,
-  ) {
-    this.buf = new Uint8Array(chunk);
+    private readonly chunk: number,
+  ) {}
+
+  /** Bytes a read loads at least (clamped to EOF): the chunk, or more once an entry needed more. */
+  private get windowSize(): number {
+    return Math.max(this.chunk, this.buf.length);
   }
 
   static async open(storage: Storage, path: string, chunk: number, tailWait: boolean): Promise<WindowedFile | 'wait'> {
@@ -214,7 +222,7 @@ class WindowedFile {
   /** Make the window hold [from, from+len) (clamped to the file), reading from `from`. */
   private async load(from: number, len: number): Promise<void> {
     // Never allocate past EOF, whatever a (possibly garbage) length asked for.
-    const n = Math.max(0, Math.min(Math.max(len, this.buf.length), this.size - from));
+    const n = Math.max(0, Math.min(Math.max(len, this.windowSize), this.size - from));
     if (n > this.buf.length) this.buf = new Uint8Array(n);
     let got = 0;
     while (got < n) {
@@ -259,7 +267,7 @@ class WindowedFile {
    */
   async decodeAt(at: number): Promise<ReturnType<typeof decodeRecord>> {
     if (at < this.winStart || at + 4 > this.winStart + this.winLen) {
-      await this.load(at, Math.min(this.buf.length, Math.max(0, this.size - at)));
+      await this.load(at, Math.min(this.windowSize, Math.max(0, this.size - at)));
     }
     for (;;) {
       const win = this.buf.subarray(0, this.winLen);
@@ -268,7 +276,7 @@ class WindowedFile {
       const haveToEof = this.winStart + this.winLen >= this.size;
       if (haveToEof) return res;
       const have = this.winStart + this.winLen - at;
-      await this.load(at, Math.max(this.buf.length, have + res.need));
+      await this.load(at, Math.max(this.windowSize, have + res.need));
     }
   }
 
@@ -285,7 +293,7 @@ class WindowedFile {
     const from = end - len;
     // Load a window that ends at `end`, so the next backward reads are served from memory.
     if (from < this.winStart || end > this.winStart + this.winLen) {
-      const winFrom = Math.max(this.start, end - Math.max(this.buf.length, len));
+      const winFrom = Math.max(this.start, end - Math.max(this.windowSize, len));
       await this.load(winFrom, end - winFrom);
     }
     const res = decodeRecord(this.buf.subarray(0, end - this.winStart), from - this.winStart, { file: this.path, base: this.winStart });

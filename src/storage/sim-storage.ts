@@ -188,14 +188,26 @@ export interface SimStats extends FaultCounts {
 // Internal model
 // ---------------------------------------------------------------------------------------------
 
-/** A growable byte image; bytes past `len` are not part of the file. */
+/**
+ * A growable byte image; bytes past `len` are not part of the file. Clones share the buffer
+ * until one of them writes (copy on write): snapshots and crashes clone every image, and
+ * most clones are never written.
+ */
 class Image {
   private buf: Uint8Array;
   len: number;
+  /** The buffer may be shared with a clone: copy it before writing into it. */
+  private shared = false;
 
-  constructor(buf = new Uint8Array(0), len = buf.length) {
+  constructor(buf: Uint8Array = new Uint8Array(0), len = buf.length) {
     this.buf = buf;
     this.len = len;
+  }
+
+  private own(): void {
+    if (!this.shared) return;
+    this.buf = this.buf.slice(0, this.len);
+    this.shared = false;
   }
 
   private ensure(cap: number): void {
@@ -207,6 +219,7 @@ class Image {
 
   write(offset: number, data: Uint8Array): void {
     if (data.length === 0) return;
+    this.own();
     const end = offset + data.length;
     this.ensure(end);
     if (offset > this.len) this.buf.fill(0, this.len, offset);
@@ -216,6 +229,7 @@ class Image {
 
   truncate(size: number): void {
     if (size > this.len) {
+      this.own();
       this.ensure(size);
       this.buf.fill(0, this.len, size);
     }
@@ -235,11 +249,15 @@ class Image {
 
   xorByte(i: number, mask: number): void {
     invariant(i < this.len, 'xorByte past end');
+    this.own();
     this.buf[i] = this.buf[i]! ^ mask;
   }
 
   clone(): Image {
-    return new Image(this.buf.slice(0, this.len), this.len);
+    const c = new Image(this.buf, this.len);
+    c.shared = true;
+    this.shared = true;
+    return c;
   }
 }
 

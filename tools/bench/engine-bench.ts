@@ -6,6 +6,9 @@
  *     sync:false), gets (random existing keys, sequential), and durable commits (tokusim
  *     'sync' with group commit vs classic-level sync:true) from 1, 8 and 32 concurrent
  *     writers, one key per commit. ops/s side by side with the ratio tokusim / classic-level.
+ *     The durable commits run interleaved, tokusim then classic-level, over BENCH_ROUNDS rounds
+ *     (at least 5) with the same keys and values, and print the median with the min-max of
+ *     each engine and the ratio of the medians.
  *     Targets (issue 5): durable commits/s >= classic-level; puts and gets within 3x.
  *  2. Recovery time as the log since the last checkpoint grows (several tail sizes), and two
  *     runs with the same tail but a different total log (a long prefix before the checkpoint in
@@ -46,6 +49,8 @@ const VALUE = new Uint8Array(100).fill(0x61);
 const WRITERS = [1, 8, 32];
 const DURABLE_PER_RUN = Math.max(320, Math.round(3200 * SCALE));
 const ONLY_DURABLE = process.env['BENCH_ONLY'] === 'durable';
+/** Rounds of the interleaved durable-commit runs (each engine once per round); at least 5. */
+const ROUNDS = Math.max(5, Number(process.env['BENCH_ROUNDS'] ?? '5'));
 const ONLY_RECOVERY = process.env['BENCH_ONLY'] === 'recovery';
 /** The figures this run prints, for BENCH_JSON. */
 const FIGURES = new Figures('engine-bench');
@@ -112,12 +117,6 @@ interface Row {
   ok: (ratio: number) => boolean;
 }
 
-async function throughput(): Promise<Row[]> {
-  const rows: Row[] = [];
-  if (!ONLY_DURABLE) rows.push(...(await putsAndGets()));
-  rows.push(...(await durableCommits()));
-  return rows;
-}
 
 async function putsAndGets(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -171,21 +170,60 @@ async function warmUp(): Promise<void> {
   await c.close();
 }
 
-async function durableCommits(): Promise<Row[]> {
-  const rows: Row[] = [];
+/** One engine's durable-commit throughput over the rounds: median with the range. */
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(xs: readonly number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]! };
+}
+
+interface DurableRow {
+  writers: number;
+  total: number;
+  ours: Spread;
+  theirs: Spread;
+}
+
+async function tokusimDurable(dir: string, writers: number, per: number): Promise<number> {
+  const e = await openEnv(fresh(dir), 'sync');
+  const dd = await e.createDictionary('bench');
+  const ops = await timed(per * writers, () => concurrent(writers, per, (w, i) => e.put(dd, keyOf(w * 1_000_000 + i), VALUE)));
+  await e.close();
+  return ops;
+}
+
+async function classicDurable(dir: string, writers: number, per: number): Promise<number> {
+  const c = new ClassicLevel<Uint8Array, Uint8Array>(fresh(dir), { keyEncoding: 'view', valueEncoding: 'view' });
+  await c.open();
+  const ops = await timed(per * writers, () => concurrent(writers, per, (w, i) => c.put(keyOf(w * 1_000_000 + i), VALUE, { sync: true })));
+  await c.close();
+  return ops;
+}
+
+/**
+ * The two engines alternate, tokusim then classic-level, ROUNDS times per writer count, each
+ * run in a fresh directory with the same keys and values: the disk's slow and fast spells then
+ * fall on both, and the medians compare like with like.
+ */
+async function durableCommits(): Promise<DurableRow[]> {
+  const rows: DurableRow[] = [];
   await warmUp();
   for (const writers of WRITERS) {
     const per = Math.max(1, Math.round(DURABLE_PER_RUN / writers));
-    const total = per * writers;
-    const e = await openEnv(fresh(`tokusim-sync-${writers}`), 'sync');
-    const dd = await e.createDictionary('bench');
-    const ours = await timed(total, () => concurrent(writers, per, (w, i) => e.put(dd, keyOf(w * 1_000_000 + i), VALUE)));
-    await e.close();
-    const c = new ClassicLevel<Uint8Array, Uint8Array>(fresh(`classic-sync-${writers}`), { keyEncoding: 'view', valueEncoding: 'view' });
-    await c.open();
-    const theirs = await timed(total, () => concurrent(writers, per, (w, i) => c.put(keyOf(w * 1_000_000 + i), VALUE, { sync: true })));
-    await c.close();
-    rows.push({ key: `durable.${writers}w`, what: `durable commits, ${writers} writer${writers > 1 ? 's' : ''} (${total})`, ours, theirs, target: '>= 1', ok: (r) => r >= 1 });
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      ours.push(await tokusimDurable(`tokusim-sync-${writers}`, writers, per));
+      theirs.push(await classicDurable(`classic-sync-${writers}`, writers, per));
+    }
+    rows.push({ writers, total: per * writers, ours: spread(ours), theirs: spread(theirs) });
   }
   return rows;
 }
@@ -237,7 +275,10 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padS
 
 async function main(): Promise<void> {
   console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE}, log O_DSYNC ${USE_DSYNC ? 'on' : 'off'}, warm-up ${WARMUP_COMMITS} durable commits each)`);
-  if (!ONLY_RECOVERY) printRows(await throughput());
+  if (!ONLY_RECOVERY) {
+    if (!ONLY_DURABLE) printRows(await putsAndGets());
+    printDurable(await durableCommits());
+  }
   if (!ONLY_DURABLE) await recoveryFigures();
   FIGURES.writeIfRequested();
 }
@@ -249,6 +290,26 @@ function printRows(rows: Row[]): void {
     console.log(`${r.what.padEnd(36)}${fmt(r.ours)}${fmt(r.theirs)}${ratio.toFixed(2).padStart(8)}  ${r.target} ${r.ok(ratio) ? 'met' : 'MISSED'}`);
     FIGURES.add(`${r.key}.per-s`, `${r.what}, tokusim`, 'ops/s', r.ours, 'higher');
     FIGURES.add(`${r.key}.vs-classic`, `${r.what}, tokusim / classic-level`, 'x', ratio, 'higher');
+  }
+}
+
+function printDurable(rows: DurableRow[]): void {
+  const range = (s: Spread): string => `${s.min.toFixed(0)}-${s.max.toFixed(0)}`.padStart(14);
+  console.log(`\ndurable commits, one key per commit; tokusim and classic-level (sync: true) interleaved over ${ROUNDS} rounds`);
+  console.log(`${'writers'.padEnd(8)}${'commits'.padStart(8)}${'tokusim/s'.padStart(11)}${'min-max'.padStart(14)}${'classic/s'.padStart(11)}${'min-max'.padStart(14)}${'ratio'.padStart(8)}  target`);
+  for (const r of rows) {
+    const ratio = r.ours.median / r.theirs.median;
+    console.log(
+      `${String(r.writers).padEnd(8)}${String(r.total).padStart(8)}${r.ours.median.toFixed(0).padStart(11)}${range(r.ours)}` +
+        `${r.theirs.median.toFixed(0).padStart(11)}${range(r.theirs)}${ratio.toFixed(2).padStart(8)}  >= 1 (medians) ${ratio >= 1 ? 'met' : 'MISSED'}`,
+    );
+    const key = `durable.${r.writers}w`;
+    const what = `durable commits, ${r.writers} writer${r.writers > 1 ? 's' : ''} (${r.total}), median of ${ROUNDS}`;
+    FIGURES.add(`${key}.per-s`, `${what}, tokusim`, 'ops/s', r.ours.median, 'higher');
+    FIGURES.add(`${key}.vs-classic`, `${what}, tokusim / classic-level`, 'x', ratio, 'higher');
+    FIGURES.add(`${key}.per-s.min`, `${what}, tokusim, slowest round`, 'ops/s', r.ours.min, 'neither');
+    FIGURES.add(`${key}.per-s.max`, `${what}, tokusim, fastest round`, 'ops/s', r.ours.max, 'neither');
+    FIGURES.add(`${key}.classic.per-s`, `${what}, classic-level`, 'ops/s', r.theirs.median, 'neither');
   }
 }
 
