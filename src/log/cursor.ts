@@ -17,7 +17,7 @@
  *  - A zero tail (a zero length word at an entry boundary followed only by zeros to EOF: the
  *    space a preallocating LogWriter zeroed ahead of its writes, see writer.ts) ends the
  *    file's entries, forward and backward alike; it is not damage. Any non-zero byte after
- *    that boundary makes it damage, reported as before.
+ *    that boundary makes it damage, reported as any other damage.
  */
 import { decodeRecord, MIN_ENTRY_LENGTH, validEntryLength } from '../format/codec.js';
 import { TokusimError, invariant, type ErrorWhere } from '../base/errors.js';
@@ -173,7 +173,7 @@ class WindowedFile {
    * is usually zero too: the length word's high byte). Otherwise the last non-zero byte is
    * found by reading backward through the zeros, and the entry boundary is the one of the
    * next four positions where a whole entry ends. Only when neither works (damage) is the
-   * file scanned forward to find the boundary, as before.
+   * file scanned forward to find the boundary.
    */
   async logicalEnd(): Promise<number> {
     if (this.logicalEnd_ !== undefined) return this.logicalEnd_;

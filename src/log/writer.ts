@@ -15,7 +15,7 @@
  *    (the handle's dsync is true) a buffer write is durable when it resolves, so syncedLsn
  *    advances with writtenLsn and no separate fsync is issued for commits (the stats count
  *    such writes as durableWrites; the 'fsync' event still marks each new durable LSN). A
- *    storage that does not honour it gets an fsync as before. The directory is still fsynced
+ *    storage that does not honour it gets an fsync after the write instead. The directory is still fsynced
  *    after each file is created, and rollover still fsyncs the old file.
  *  - Preallocation (option preallocate > 0): the current file's bytes [nInFile, allocatedEnd)
  *    are zeros made durable ahead of need (a zero write, plus an fsync unless the handle is

@@ -33,7 +33,7 @@ export type OpenMode =
   /** Create a new empty file; fail if it already exists (O_CREAT|O_EXCL). */
   | 'create-exclusive';
 
-/** Optional per-open settings (additive: every caller that omits them behaves as before). */
+/** Optional per-open settings; a caller that omits them gets a plain open. */
 export interface OpenOptions {
   /**
    * Open with synchronous data writes (O_DSYNC): each pwrite returns only once its bytes are
