@@ -62,6 +62,7 @@ import type { CheckpointStatus } from '../checkpoint/status.js';
 import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
+import type { LogListener } from '../log/events.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import { RealClock, type Clock, type TimerHandle } from '../storage/clock.js';
 import { cooperativeYield, NodeStorage } from '../storage/node-storage.js';
@@ -75,6 +76,7 @@ import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMar
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type RecoveryReport } from './recovery.js';
+import type { BackupTarget, LogArchiveHook } from './checkpoint-hold.js';
 import { inRange, Txn, type Entry, type RangeOptions } from './txn.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
@@ -145,6 +147,11 @@ export interface EnvOptions {
   leaseMs?: number;
   /** B+tree max entries per node (default 64). */
   maxEntries?: number;
+  /**
+   * Archive every log file as it closes (src/backup: `logArchiver(repo)`); trimming then never
+   * deletes a file the archiver has not stored yet.
+   */
+  logArchive?: LogArchiveHook;
   /** Checkpoint crash hooks (tests). */
   checkpointHooks?: Partial<Record<CrashHookName, CrashHook>>;
   /** Events: lock takeover, torn tail repaired, recovery narration. */
@@ -201,6 +208,13 @@ export interface EnvCore {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/** The logger's rollover events, passed on to a log archiver. */
+function archiveListener(hook: LogArchiveHook): LogListener {
+  return (e) => {
+    if (e.type === 'rollover') hook.fileClosed(e.from);
+  };
+}
 
 function stripUndefined(r: Record<string, Uint8Array | undefined>): RangeOptions {
   const out: Record<string, Uint8Array> = {};
@@ -493,7 +507,14 @@ export class Env implements EnvCore {
       dsync: this.durability === 'sync',
       preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && cooperativeYield(this.storage) !== undefined ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
+      ...(this.options.logArchive !== undefined ? { listener: archiveListener(this.options.logArchive) } : {}),
     });
+    const archive = this.options.logArchive;
+    if (archive !== undefined) {
+      this.logWriter.addTrimFloor(() => archive.keepFromIndex());
+      const files = this.logWriter.logFiles();
+      await archive.start(this.rawStorage, this.dir, files[files.length - 1]!.path);
+    }
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;
     this.checkpointer = new Checkpointer({
       cachetable: this.ct,
@@ -1383,6 +1404,16 @@ export class Env implements EnvCore {
     return r;
   }
 
+  /**
+   * A hot backup of this environment to target (a repository of src/backup): see
+   * docs/backup.md. Clients keep committing; checkpoints and dictionary file operations wait
+   * while the files are copied.
+   */
+  async backup<R, O>(target: BackupTarget<R, O>, opts: O): Promise<R> {
+    this.checkWritableEnv();
+    return target.pushFrom(this, opts);
+  }
+
   /** Checkpoint counters, log files and LSNs, dictionaries and transaction counts. */
   status(): EnvStatus {
     const w = this.logWriter;
@@ -1450,7 +1481,9 @@ export class Env implements EnvCore {
         this.checkpointer?.detach(this.rollback.cachefile);
         await this.rollback.close();
       }
+      const lastLog = this.logWriter?.logFiles().at(-1)?.path;
       await this.logWriter?.close();
+      await this.options.logArchive?.finish(lastLog);
       await this.envLock?.release();
     } catch (err) {
       // The machine stopping is not this process failing: leave everything as a crash would.
