@@ -26,6 +26,7 @@ import { BlockStream, type StreamBlock } from './block-stream.js';
 import { isUserDictionary, readDictionaryLayout, roleOf } from './dictionary-blocks.js';
 import { ContentHash, newSha256, sha256Hex } from './hash.js';
 import { scanLogBytes } from './log-bytes.js';
+import { LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import {
   backupName, encodeJson, manifestKey, MANIFEST_FORMAT, partKey, PART_BYTES, sentinelKey,
   type BackupManifest, type BlockEntry, type ChangedBlock, type ManifestFile, type PartRef,
@@ -43,6 +44,13 @@ export interface PushOptions {
 }
 
 const HEADER_REGION = 8192;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 /** Reads a file in PART_BYTES chunks, calling fn with each. */
 async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>): Promise<void> {
@@ -288,10 +296,19 @@ export class Pusher {
     for (let i = logs.length - 1; i >= 0; i--) {
       const name = logs[i]!.name;
       const raw = await this.readAll(hold, name);
-      const scan = scanLogBytes(raw, name);
+      // Recovery needs nothing before begin_checkpoint: the first file is kept from there on
+      // (its header, then the records from that one), so a backup's log stays small.
+      let from = LOG_FILE_HEADER_SIZE;
+      let prevEnd = LOG_FILE_HEADER_SIZE;
+      const scan = scanLogBytes(raw, name, (r, end) => {
+        if (r.lsn === hold.checkpointLsn) from = prevEnd;
+        prevEnd = end;
+      });
       if (scan.firstLsn === undefined) continue;
-      chosen.unshift({ name, bytes: raw.subarray(0, scan.goodEnd), first: scan.firstLsn, last: scan.lastLsn! });
-      if (scan.firstLsn <= hold.checkpointLsn) break;
+      const holdsBegin = scan.firstLsn <= hold.checkpointLsn;
+      const bytes = holdsBegin && from > LOG_FILE_HEADER_SIZE ? concat(raw.subarray(0, LOG_FILE_HEADER_SIZE), raw.subarray(from, scan.goodEnd)) : raw.subarray(0, scan.goodEnd);
+      chosen.unshift({ name, bytes, first: holdsBegin ? hold.checkpointLsn : scan.firstLsn, last: scan.lastLsn! });
+      if (holdsBegin) break;
     }
     if (chosen.length === 0 || chosen[0]!.first > hold.checkpointLsn) {
       throw new TokusimError('truncated', `the log no longer holds the begin_checkpoint of the held checkpoint (LSN ${hold.checkpointLsn})`, { file: hold.dir, lsn: hold.checkpointLsn });
