@@ -31,7 +31,7 @@ export async function dumpAll(env: Env): Promise<Record<string, Record<string, s
 
 /** Open dir on storage (recovering it), dump it, close it. */
 export async function dumpDir(storage: Storage, clock: VirtualClock, dir: string): Promise<Record<string, Record<string, string>>> {
-  const env = await Env.open(dir, { storage, clock, durability: 'sync', checkpointPeriodMs: 0, owner: 'reader' });
+  const env = await Env.open(dir, { storage, clock, durability: 'sync', checkpointPeriodMs: 0, owner: 'tester' });
   try {
     return await dumpAll(env);
   } finally {
