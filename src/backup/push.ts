@@ -174,7 +174,7 @@ export class Pusher {
       kind: parent === undefined ? 'full' : 'delta',
       parent: parent?.name ?? null,
       deltaSteps: parent === undefined ? 0 : parent.deltaSteps + 1,
-      createdAt: new Date(env.clock.nowMs()).toISOString(),
+      createdAt: new Date(Number(env.clock.nowMicros() / 1000n)).toISOString(),
       source: env.dir,
       checkpoint: { beginLsn: String(hold.checkpointLsn), endLsn: String(log.endCheckpointLsn), count: String(hold.checkpointCount) },
       log: { firstLsn: String(log.firstLsn), lastLsn: String(log.lastLsn) },

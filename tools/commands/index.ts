@@ -10,6 +10,7 @@ import { synthLogCommandModule } from './synth-log.js';
 import { recoverCommandModule } from './recover.js';
 import { statusCommandModule } from './status.js';
 import { crashtestCommandModule } from './crashtest.js';
+import { backupCommandModule, logCommandModule } from './backup.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule, backupCommandModule, logCommandModule];

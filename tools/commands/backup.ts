@@ -1,0 +1,170 @@
+/**
+ * `tokusim backup push|fetch|list|verify|delete` and `tokusim log archive` (docs/backup.md).
+ * Parses arguments, calls src/backup, prints. Exit codes: those of tools/cli-support.ts; verify
+ * exits VIOLATION (6) when it found a problem.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
+import { executeDelete, planDelete, type DeleteTarget } from '../../src/backup/delete.js';
+import { fetchBackup } from '../../src/backup/fetch.js';
+import { BackupRepo } from '../../src/backup/repo.js';
+import { LocalStore } from '../../src/backup/store.js';
+import { verifyRepo } from '../../src/backup/verify.js';
+import { TokusimError } from '../../src/base/errors.js';
+import { Env } from '../../src/engine/env.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { EXIT, runCommand } from '../cli-support.js';
+
+function repoAt(dir: string): BackupRepo {
+  return new BackupRepo(new LocalStore(new NodeStorage(), dir));
+}
+
+function parseTime(s: string): number {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(ms)) throw new TokusimError('bad-argument', `--until-time: not a time: ${s} (an ISO time or milliseconds since the epoch)`, { actual: s });
+  return ms;
+}
+
+const push: CommandModule<object, { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string }> = {
+  command: 'push <env>',
+  describe: 'hot backup of an environment into a repository',
+  builder: (y) =>
+    y
+      .positional('env', { type: 'string', demandOption: true })
+      .option('to', { type: 'string', demandOption: true, describe: 'repository directory' })
+      .option('delta-max-steps', { type: 'number', default: 0, describe: 'deltas allowed after a full backup' })
+      .option('delta-origin', { choices: ['LATEST', 'LATEST_FULL'], default: 'LATEST' }) as Argv<{ env: string; to: string; 'delta-max-steps': number; 'delta-origin': string }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const env = await Env.open(a.env, {});
+      try {
+        const m = await env.backup(repoAt(a.to), { deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL' });
+        process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes\n`);
+      } finally {
+        await env.close();
+      }
+    }),
+};
+
+const fetch: CommandModule<object, { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }> = {
+  command: 'fetch <repo> <name> <dest>',
+  describe: 'restore a backup (NAME or LATEST) into DEST (empty or absent), optionally to a point in time',
+  builder: (y) =>
+    y
+      .positional('repo', { type: 'string', demandOption: true })
+      .positional('name', { type: 'string', demandOption: true })
+      .positional('dest', { type: 'string', demandOption: true })
+      .option('until-lsn', { type: 'string' })
+      .option('until-time', { type: 'string' })
+      .conflicts('until-lsn', 'until-time') as Argv<{ repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const opts: Parameters<typeof fetchBackup>[4] = {};
+      if (a['until-lsn'] !== undefined) {
+        if (!/^\d+$/.test(a['until-lsn'])) throw new TokusimError('bad-argument', `--until-lsn: not an LSN: ${a['until-lsn']}`, { actual: a['until-lsn'] });
+        opts.untilLsn = BigInt(a['until-lsn']);
+      }
+      if (a['until-time'] !== undefined) opts.untilTimeMs = parseTime(a['until-time']);
+      const r = await fetchBackup(repoAt(a.repo), a.name, new NodeStorage(), a.dest, opts);
+      process.stdout.write(`restored ${r.name} (chain ${r.chain.join(' <- ')}) to ${a.dest}, log up to LSN ${r.lastLsn}\n`);
+    }),
+};
+
+const list: CommandModule<object, { repo: string; json: boolean }> = {
+  command: 'list <repo>',
+  describe: 'the backups of a repository',
+  builder: (y) => y.positional('repo', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; json: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = repoAt(a.repo);
+      const archive = await archivedLogs(repo.store);
+      const archiveEnd = archive.length === 0 ? null : archive[archive.length - 1]!.lastLsn;
+      const rows = (await repo.manifests()).map((m) => ({
+        name: m.name, kind: m.kind, parent: m.parent, checkpointLsn: m.checkpoint.beginLsn,
+        lsnRange: { first: m.log.firstLsn, last: archiveEnd !== null && BigInt(archiveEnd) > BigInt(m.log.lastLsn) ? archiveEnd : m.log.lastLsn },
+        size: m.bytes.sent, created: m.createdAt,
+      }));
+      if (a.json) {
+        process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+        return;
+      }
+      process.stdout.write(['name', 'kind', 'parent', 'checkpoint_lsn', 'lsn_range', 'size', 'created'].join('\t') + '\n');
+      for (const r of rows) process.stdout.write([r.name, r.kind, r.parent ?? '-', r.checkpointLsn, `${r.lsnRange.first}-${r.lsnRange.last}`, r.size, r.created].join('\t') + '\n');
+    }),
+};
+
+const verify: CommandModule<object, { repo: string; name?: string; 'restore-check': boolean; json: boolean }> = {
+  command: 'verify <repo> [name]',
+  describe: 'check every checksum and LSN of a repository; --restore-check restores into a scratch directory',
+  builder: (y) =>
+    y.positional('repo', { type: 'string', demandOption: true }).positional('name', { type: 'string' }).option('restore-check', { type: 'boolean', default: false }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; name?: string; 'restore-check': boolean; json: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = repoAt(a.repo);
+      const scratch = a['restore-check'] ? await mkdtemp(join(tmpdir(), 'tokusim-verify-')) : undefined;
+      try {
+        const name = a.name ?? (a['restore-check'] ? 'LATEST' : undefined);
+        const r = await verifyRepo(repo, name, scratch === undefined ? {} : { restoreCheck: { storage: new NodeStorage(), dir: (n) => join(scratch, n) } });
+        if (a.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
+        else {
+          process.stdout.write(`checked ${r.backups.length} backup(s), ${r.archivedLogs} archived log file(s)${r.restoreChecked.length > 0 ? `, restore-checked ${r.restoreChecked.join(', ')}` : ''}\n`);
+          for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
+        }
+        return r.problems.length === 0 ? EXIT.OK : EXIT.VIOLATION;
+      } finally {
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+      }
+    }),
+};
+
+const del: CommandModule<object, { repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }> = {
+  command: 'delete <repo> <mode> <arg>',
+  describe: 'delete backups: retain N [--full] | before NAME [--find-full]; a dry run unless --confirm',
+  builder: (y) =>
+    y
+      .positional('repo', { type: 'string', demandOption: true })
+      .positional('mode', { choices: ['retain', 'before'], demandOption: true })
+      .positional('arg', { type: 'string', demandOption: true })
+      .option('full', { type: 'boolean', default: false })
+      .option('find-full', { type: 'boolean', default: false })
+      .option('confirm', { type: 'boolean', default: false }) as Argv<{ repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = repoAt(a.repo);
+      const target: DeleteTarget = a.mode === 'retain' ? { retain: Number(a.arg), fullOnly: a.full } : { before: a.arg, findFull: a['find-full'] };
+      const plan = await planDelete(repo, target);
+      for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
+      for (const l of plan.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} archived log ${l}\n`);
+      if (a.confirm) await executeDelete(repo, plan);
+      else process.stdout.write('dry run: add --confirm to delete\n');
+    }),
+};
+
+export const backupCommandModule: CommandModule<object, object> = {
+  command: 'backup <command>',
+  describe: 'hot backups: push, fetch (with point-in-time recovery), list, verify, delete',
+  builder: (y) => y.command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1),
+  handler: () => undefined,
+};
+
+const archive: CommandModule<object, { env: string; to: string }> = {
+  command: 'archive <env>',
+  describe: 'archive the closed log files of an environment (all but its newest) into a repository',
+  builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = repoAt(a.to);
+      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
+      process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
+    }),
+};
+
+export const logCommandModule: CommandModule<object, object> = {
+  command: 'log <command>',
+  describe: 'log archiving: archive ENV --to REPO',
+  builder: (y) => y.command(archive).demandCommand(1),
+  handler: () => undefined,
+};
