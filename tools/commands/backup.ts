@@ -11,6 +11,7 @@ import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
 import { executeDelete, planDelete, type DeleteTarget } from '../../src/backup/delete.js';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { BackupRepo } from '../../src/backup/repo.js';
+import { isS3Url, parseS3Url, S3Store } from '../../src/backup/s3-store.js';
 import { LocalStore } from '../../src/backup/store.js';
 import { verifyRepo } from '../../src/backup/verify.js';
 import { TokusimError } from '../../src/base/errors.js';
@@ -18,8 +19,19 @@ import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { EXIT, runCommand } from '../cli-support.js';
 
-function repoAt(dir: string): BackupRepo {
-  return new BackupRepo(new LocalStore(new NodeStorage(), dir));
+/** Environment variable naming the S3 endpoint of s3:// repositories (README "Backups"). */
+export const S3_ENDPOINT_ENV = 'TOKUSIM_S3_ENDPOINT';
+
+/** A repository: a directory, or `s3://bucket/prefix` at --s3-endpoint / $TOKUSIM_S3_ENDPOINT (default AWS). */
+function repoAt(where: string, endpoint?: string): BackupRepo {
+  if (!isS3Url(where)) return new BackupRepo(new LocalStore(new NodeStorage(), where));
+  const ep = endpoint ?? process.env[S3_ENDPOINT_ENV];
+  return new BackupRepo(new S3Store({ ...parseS3Url(where), ...(ep !== undefined && ep !== '' ? { endpoint: ep } : {}) }));
+}
+
+function endpointOf(a: object): string | undefined {
+  const v = (a as { 's3-endpoint'?: unknown })['s3-endpoint'];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function parseTime(s: string): number {
@@ -41,7 +53,7 @@ const push: CommandModule<object, { env: string; to: string; 'delta-max-steps': 
     runCommand(async () => {
       const env = await Env.open(a.env, {});
       try {
-        const m = await env.backup(repoAt(a.to), { deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL' });
+        const m = await env.backup(repoAt(a.to, endpointOf(a)), { deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL' });
         process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes\n`);
       } finally {
         await env.close();
@@ -68,7 +80,7 @@ const fetch: CommandModule<object, { repo: string; name: string; dest: string; '
         opts.untilLsn = BigInt(a['until-lsn']);
       }
       if (a['until-time'] !== undefined) opts.untilTimeMs = parseTime(a['until-time']);
-      const r = await fetchBackup(repoAt(a.repo), a.name, new NodeStorage(), a.dest, opts);
+      const r = await fetchBackup(repoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
       process.stdout.write(`restored ${r.name} (chain ${r.chain.join(' <- ')}) to ${a.dest}, log up to LSN ${r.lastLsn}\n`);
     }),
 };
@@ -79,7 +91,7 @@ const list: CommandModule<object, { repo: string; json: boolean }> = {
   builder: (y) => y.positional('repo', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo);
+      const repo = repoAt(a.repo, endpointOf(a));
       const archive = await archivedLogs(repo.store);
       const archiveEnd = archive.length === 0 ? null : archive[archive.length - 1]!.lastLsn;
       const rows = (await repo.manifests()).map((m) => ({
@@ -103,7 +115,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
     y.positional('repo', { type: 'string', demandOption: true }).positional('name', { type: 'string' }).option('restore-check', { type: 'boolean', default: false }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; name?: string; 'restore-check': boolean; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo);
+      const repo = repoAt(a.repo, endpointOf(a));
       const scratch = a['restore-check'] ? await mkdtemp(join(tmpdir(), 'tokusim-verify-')) : undefined;
       try {
         const name = a.name ?? (a['restore-check'] ? 'LATEST' : undefined);
@@ -133,7 +145,7 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       .option('confirm', { type: 'boolean', default: false }) as Argv<{ repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo);
+      const repo = repoAt(a.repo, endpointOf(a));
       const target: DeleteTarget = a.mode === 'retain' ? { retain: Number(a.arg), fullOnly: a.full } : { before: a.arg, findFull: a['find-full'] };
       const plan = await planDelete(repo, target);
       for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
@@ -146,7 +158,7 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
 export const backupCommandModule: CommandModule<object, object> = {
   command: 'backup <command>',
   describe: 'hot backups: push, fetch (with point-in-time recovery), list, verify, delete',
-  builder: (y) => y.command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1),
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1),
   handler: () => undefined,
 };
 
@@ -156,7 +168,7 @@ const archive: CommandModule<object, { env: string; to: string }> = {
   builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.to);
+      const repo = repoAt(a.to, endpointOf(a));
       const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
     }),
@@ -165,6 +177,6 @@ const archive: CommandModule<object, { env: string; to: string }> = {
 export const logCommandModule: CommandModule<object, object> = {
   command: 'log <command>',
   describe: 'log archiving: archive ENV --to REPO',
-  builder: (y) => y.command(archive).demandCommand(1),
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(archive).demandCommand(1),
   handler: () => undefined,
 };
