@@ -38,7 +38,7 @@ export async function planDelete(repo: BackupRepo, target: DeleteTarget): Promis
     keepFrom = counted.length <= target.retain ? 0 : counted[counted.length - target.retain]!.i;
   } else {
     const i = all.findIndex((m) => m.name === target.before);
-    if (i < 0) throw new TokusimError('bad-argument', `delete before: no backup named ${target.before}`, { actual: target.before });
+    if (i < 0) throw new TokusimError('no-such-backup', `delete before: no backup named ${target.before}`, { actual: target.before });
     keepFrom = i;
     const m = all[i]!;
     if (m.kind === 'delta') {

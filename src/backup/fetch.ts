@@ -126,7 +126,7 @@ async function checkDest(storage: Storage, dest: string): Promise<void> {
   }
   const names = await storage.list(dest);
   if (names.length === 0 || names.includes(RESTORE_MARKER)) return;
-  throw new TokusimError('bad-argument', `fetch: ${dest} is not empty (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}); DEST must be empty or absent`, { file: dest, expected: 'an empty or absent directory', actual: `${names.length} entries` });
+  throw new TokusimError('dest-not-empty', `fetch: ${dest} is not empty (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}); DEST must be empty or absent`, { file: dest, expected: 'an empty or absent directory', actual: `${names.length} entries` });
 }
 
 async function writeFileAt(storage: Storage, path: string, write: (f: StorageFile) => Promise<void>): Promise<void> {

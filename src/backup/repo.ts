@@ -38,7 +38,7 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions> {
     const hit = this.cache.get(name);
     if (hit !== undefined) return hit;
     const s = await this.store.get(sentinelKey(name));
-    if (s === undefined) throw new TokusimError('bad-argument', `no backup named ${name} in ${this.store.where}`, { file: this.store.where, actual: name });
+    if (s === undefined) throw new TokusimError('no-such-backup', `no backup named ${name} in ${this.store.where}`, { file: this.store.where, actual: name });
     const sentinel = parseSentinel(s, `${this.store.where}/${sentinelKey(name)}`);
     const where = `${this.store.where}/${manifestKey(name)}`;
     const bytes = await this.store.get(manifestKey(name));
@@ -62,7 +62,7 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions> {
   async resolve(nameOrLatest: string): Promise<string> {
     if (nameOrLatest !== 'LATEST') return nameOrLatest;
     const names = await this.names();
-    if (names.length === 0) throw new TokusimError('bad-argument', `no backups in ${this.store.where}`, { file: this.store.where });
+    if (names.length === 0) throw new TokusimError('no-such-backup', `no backups in ${this.store.where}`, { file: this.store.where });
     return names[names.length - 1]!;
   }
 
