@@ -11,7 +11,8 @@
  */
 import { TokusimError } from '../base/errors.js';
 import { archivedLogs } from './archive.js';
-import { manifestKey, sentinelKey, WAL_DIR, type BackupManifest } from './manifest.js';
+import { defaultLeaseId, Lease } from './lease.js';
+import { LOCK_KEY, manifestKey, sentinelKey, WAL_DIR, type BackupManifest } from './manifest.js';
 import type { BackupRepo } from './repo.js';
 
 export type DeleteTarget = { retain: number; fullOnly?: boolean } | { before: string; findFull?: boolean };
@@ -56,7 +57,19 @@ export async function planDelete(repo: BackupRepo, target: DeleteTarget): Promis
   return { backups, logs, kept: kept.map((m) => m.name) };
 }
 
-export async function executeDelete(repo: BackupRepo, plan: DeletePlan): Promise<void> {
+/** Carry out a plan under the repository's lease (a push or another delete holding it is refused). */
+export async function executeDelete(repo: BackupRepo, plan: DeletePlan, opts: { leaseId?: string; now?: () => number } = {}): Promise<void> {
+  const lease = await Lease.acquire(repo.store, LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'delete', now: opts.now ?? Date.now });
+  try {
+    await deleteUnderLease(repo, plan, () => lease.refresh());
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
+  await lease.release();
+}
+
+async function deleteUnderLease(repo: BackupRepo, plan: DeletePlan, refresh: () => Promise<void>): Promise<void> {
   const manifests = new Map<string, BackupManifest>();
   for (const n of plan.backups) manifests.set(n, await repo.manifest(n));
   for (const n of [...plan.backups].reverse()) await repo.store.delete(sentinelKey(n));
@@ -71,6 +84,7 @@ export async function executeDelete(repo: BackupRepo, plan: DeletePlan): Promise
     }
     for (const k of keys) await repo.store.delete(k);
     await repo.store.delete(manifestKey(n));
+    await refresh();
   }
   for (const l of plan.logs) {
     await repo.store.delete(`${WAL_DIR}/${l}.json`);

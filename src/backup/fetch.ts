@@ -19,12 +19,25 @@ import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName } from '../log/names.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { archivedLogs } from './archive.js';
-import { sha256Hex } from './hash.js';
+import { newSha256, sha256Hex } from './hash.js';
+import { defaultLeaseId, Lease } from './lease.js';
+import { LocalStore } from './store.js';
 import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
-import { WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
+import { encodeJson, WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
 import type { BackupRepo } from './repo.js';
 
 export const RESTORE_MARKER = '__tokusim_restore_incomplete';
+/** The fetch's lease and progress file in DEST (gone when the fetch finishes). */
+export const RESTORE_LEASE = '__tokusim_restore_lease.json';
+export const RESTORE_PROGRESS = '__tokusim_restore_progress.json';
+
+/** What an unfinished fetch into DEST had written: files whose bytes are final, with their sha256. */
+interface RestoreProgress {
+  backup: string;
+  /** sha256 of the manifest (a different backup of the same name is another source). */
+  manifest: string;
+  files: Record<string, string>;
+}
 const ENV_FILE = 'tokudb.environment';
 const ENV_FILE_TMP = 'tokudb.environment.restoring';
 
@@ -38,6 +51,10 @@ export interface FetchOptions {
   /** Options for that open (clock, update functions...). */
   envOptions?: Omit<EnvOptions, 'storage'>;
   onProgress?: (p: { done: number; total: number; file: string }) => void;
+  /** Lease id (default host:pid), time to live (default 60 s) and clock (default Date.now) of DEST's lease. */
+  leaseId?: string;
+  leaseTtlMs?: number;
+  now?: () => number;
 }
 
 export interface FetchResult {
@@ -47,6 +64,8 @@ export interface FetchResult {
   lastLsn: string;
   files: number;
   bytes: number;
+  /** Dictionary files an unfinished fetch had written already (checked by sha256, not rewritten). */
+  kept: string[];
 }
 
 async function getChecked(repo: BackupRepo, key: string, sha: string, where: string): Promise<Uint8Array> {
@@ -119,12 +138,44 @@ async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name
   return written;
 }
 
+/** sha256 of a file's bytes, or undefined when it does not exist. */
+async function fileSha256(storage: Storage, path: string): Promise<string | undefined> {
+  if (!(await storage.exists(path))) return undefined;
+  const f = await storage.open(path, 'read');
+  try {
+    const size = await f.size();
+    const h = newSha256();
+    const buf = new Uint8Array(Math.min(size, 8 << 20));
+    for (let at = 0; at < size; ) {
+      const n = await f.pread(buf.subarray(0, Math.min(buf.length, size - at)), at);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    return h.hex();
+  } finally {
+    await f.close();
+  }
+}
+
+async function readRestoreProgress(storage: Storage, dest: string): Promise<RestoreProgress | undefined> {
+  const bytes = await new LocalStore(storage, dest).get(RESTORE_PROGRESS);
+  if (bytes === undefined) return undefined;
+  try {
+    const p = JSON.parse(new TextDecoder().decode(bytes)) as RestoreProgress;
+    return typeof p.backup === 'string' && typeof p.files === 'object' && p.files !== null ? p : undefined;
+  } catch {
+    // A damaged progress file is no evidence of anything: start over.
+    return undefined;
+  }
+}
+
 async function checkDest(storage: Storage, dest: string): Promise<void> {
   if (!(await storage.exists(dest))) {
     await storage.mkdir(dest);
     return;
   }
-  const names = await storage.list(dest);
+  const names = (await storage.list(dest)).filter((n) => !n.startsWith(RESTORE_LEASE));
   if (names.length === 0 || names.includes(RESTORE_MARKER)) return;
   throw new TokusimError('dest-not-empty', `fetch: ${dest} is not empty (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}); DEST must be empty or absent`, { file: dest, expected: 'an empty or absent directory', actual: `${names.length} entries` });
 }
@@ -224,48 +275,74 @@ export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storag
   const cut = cutLog(logs, target, m);
 
   await checkDest(storage, dest);
-  await writeFileAt(storage, joinPath(dest, RESTORE_MARKER), (f) => f.pwrite(new TextEncoder().encode(`${name}\n`), 0));
-  await storage.fsyncDir(dest);
-  const total = m.files.reduce((a, f) => a + f.size, 0);
+  const destStore = new LocalStore(storage, dest);
+  // The marker first: from here on DEST is recognisably ours (Env.open refuses it, a rerun accepts it).
+  if (!(await storage.exists(joinPath(dest, RESTORE_MARKER)))) {
+    await writeFileAt(storage, joinPath(dest, RESTORE_MARKER), (f) => f.pwrite(new TextEncoder().encode(`${name}\n`), 0));
+    await storage.fsyncDir(dest);
+  }
+  const lease = await Lease.acquire(destStore, RESTORE_LEASE, { id: opts.leaseId ?? defaultLeaseId(), op: 'fetch', now: opts.now ?? Date.now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
   let done = 0;
-  const cache = new PartCache(repo);
-  let identity: Uint8Array | undefined;
-  for (const f of m.files) {
-    if (f.role === 'identity') {
-      identity = await wholeFile(repo, f);
-      continue;
+  const kept: string[] = [];
+  try {
+    const resumed = await readRestoreProgress(storage, dest);
+    const progress: RestoreProgress = { backup: name, manifest: sha256Hex(new TextEncoder().encode(JSON.stringify(m))), files: {} };
+    // An unfinished fetch of another backup (or of a different backup of this name) proves nothing here.
+    const trusted = resumed !== undefined && resumed.backup === progress.backup && resumed.manifest === progress.manifest ? resumed.files : {};
+    const total = m.files.reduce((a, f) => a + f.size, 0);
+    const cache = new PartCache(repo);
+    let identity: Uint8Array | undefined;
+    for (const f of m.files) {
+      if (f.role === 'identity') {
+        identity = await wholeFile(repo, f);
+        continue;
+      }
+      if (f.role !== 'dictionary') continue;
+      const path = joinPath(dest, f.name === ENV_FILE ? ENV_FILE_TMP : f.name);
+      const want = trusted[f.name];
+      if (want !== undefined && (await fileSha256(storage, path)) === want) {
+        kept.push(f.name);
+      } else {
+        await writeFileAt(storage, path, (h) => composeDictionary(repo, chain, f.name, h, cache).then(() => undefined));
+      }
+      progress.files[f.name] = want !== undefined && kept.includes(f.name) ? want : ((await fileSha256(storage, path)) ?? '');
+      await destStore.putAtomic(RESTORE_PROGRESS, encodeJson(progress));
+      await lease.refresh();
+      done += f.size;
+      opts.onProgress?.({ done, total, file: f.name });
     }
-    if (f.role !== 'dictionary') continue;
-    const path = joinPath(dest, f.name === ENV_FILE ? ENV_FILE_TMP : f.name);
-    await writeFileAt(storage, path, (h) => composeDictionary(repo, chain, f.name, h, cache).then(() => undefined));
-    done += f.size;
-    opts.onProgress?.({ done, total, file: f.name });
-  }
-  // Stale files of an earlier try (a longer log, say) must not survive.
-  const wanted = new Set(cut.files.map((f) => f.name));
-  for (const n of await storage.list(dest)) if (parseLogFileName(n) !== undefined && !wanted.has(n)) await storage.unlink(joinPath(dest, n));
-  for (const f of cut.files) {
-    await writeFileAt(storage, joinPath(dest, f.name), (h) => h.pwrite(f.bytes, 0));
-    done += f.bytes.length;
-    opts.onProgress?.({ done, total, file: f.name });
-  }
-  await storage.fsyncDir(dest);
-  if (m.files.some((f) => f.name === ENV_FILE)) {
-    await storage.rename(joinPath(dest, ENV_FILE_TMP), joinPath(dest, ENV_FILE));
+    // Stale files of an earlier try (a longer log, say) must not survive.
+    const wanted = new Set(cut.files.map((f) => f.name));
+    for (const n of await storage.list(dest)) if (parseLogFileName(n) !== undefined && !wanted.has(n)) await storage.unlink(joinPath(dest, n));
+    for (const f of cut.files) {
+      await writeFileAt(storage, joinPath(dest, f.name), (h) => h.pwrite(f.bytes, 0));
+      done += f.bytes.length;
+      opts.onProgress?.({ done, total, file: f.name });
+    }
     await storage.fsyncDir(dest);
-  }
-  if (identity !== undefined) {
-    const tmp = joinPath(dest, `${ENV_IDENTITY_FILE}.restoring`);
-    const id = identity;
-    await writeFileAt(storage, tmp, (h) => h.pwrite(id, 0));
-    await storage.rename(tmp, joinPath(dest, ENV_IDENTITY_FILE));
+    if (m.files.some((f) => f.name === ENV_FILE)) {
+      await storage.rename(joinPath(dest, ENV_FILE_TMP), joinPath(dest, ENV_FILE));
+      await storage.fsyncDir(dest);
+    }
+    if (identity !== undefined) {
+      const tmp = joinPath(dest, `${ENV_IDENTITY_FILE}.restoring`);
+      const id = identity;
+      await writeFileAt(storage, tmp, (h) => h.pwrite(id, 0));
+      await storage.rename(tmp, joinPath(dest, ENV_IDENTITY_FILE));
+      await storage.fsyncDir(dest);
+    }
+    await destStore.delete(RESTORE_PROGRESS);
+    await storage.unlink(joinPath(dest, RESTORE_MARKER));
     await storage.fsyncDir(dest);
+    await lease.release();
+  } catch (err) {
+    // Best effort: a fetch that failed lets a rerun in at once (a killed one's lease expires).
+    await lease.release().catch(() => undefined);
+    throw err;
   }
-  await storage.unlink(joinPath(dest, RESTORE_MARKER));
-  await storage.fsyncDir(dest);
   if (opts.recover !== false) {
     const env = await Env.open(dest, { checkpointPeriodMs: 0, ...opts.envOptions, storage });
     await env.close();
   }
-  return { name, chain: chain.map((c) => c.name), lastLsn: String(cut.lastLsn), files: m.files.length, bytes: done };
+  return { name, chain: chain.map((c) => c.name), lastLsn: String(cut.lastLsn), files: m.files.length, bytes: done, kept };
 }

@@ -68,7 +68,8 @@ export interface BackupManifest {
   log: { firstLsn: string; lastLsn: string };
   files: ManifestFile[];
   contents: { atLsn: string; rows: string; sha256: string };
-  bytes: { total: number; sent: number };
+  /** total: bytes of the environment covered; sent: bytes this backup stores; reused: of those, bytes an interrupted push had stored already. */
+  bytes: { total: number; sent: number; reused?: number };
 }
 
 /** What the sentinel says (the backup exists iff it does). */

@@ -31,6 +31,7 @@ import {
   backupName, encodeJson, manifestKey, MANIFEST_FORMAT, partKey, PART_BYTES, sentinelKey,
   type BackupManifest, type BlockEntry, type ChangedBlock, type ManifestFile, type PartRef,
 } from './manifest.js';
+import { savePushProgress, sameEnvironment, sameSource, type DonePart, type PushProgress, type SourceIdentity } from './progress.js';
 import type { RepoStore } from './store.js';
 
 /** How a push chooses between a full backup and a delta (WAL-G's WALG_DELTA_MAX_STEPS / ORIGIN). */
@@ -41,6 +42,15 @@ export interface PushOptions {
   deltaOrigin?: 'LATEST' | 'LATEST_FULL';
   /** Progress: bytes read of the environment so far, and the total to read. */
   onProgress?: (p: { done: number; total: number; file: string }) => void;
+  /** Lease id of this push (default host:pid) and its time to live (default 60 s). */
+  leaseId?: string;
+  leaseTtlMs?: number;
+  /** Bytes per part of a whole-file copy (default PART_BYTES, 8 MiB): the unit of upload and of resuming. */
+  partBytes?: number;
+  /** Write the progress file after this many parts (default 8). */
+  progressEveryParts?: number;
+  /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
+  onResume?: (r: { from: string; exact: boolean; reason: string }) => void;
 }
 
 const HEADER_REGION = 8192;
@@ -53,9 +63,9 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** Reads a file in PART_BYTES chunks, calling fn with each. */
-async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>): Promise<void> {
+async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>, partBytes = PART_BYTES): Promise<void> {
   for (let at = 0; at < size; ) {
-    const want = Math.min(PART_BYTES, size - at);
+    const want = Math.min(partBytes, size - at);
     const buf = new Uint8Array(want);
     let got = 0;
     while (got < want) {
@@ -100,14 +110,57 @@ export class Pusher {
   private total = 0;
   private readonly contents = new ContentHash();
   private name = '';
+  private source: SourceIdentity | undefined;
+  /** Parts of an interrupted push that may be reused: `file@offset+length` -> part. */
+  private reusable = new Map<string, DonePart>();
+  private readonly doneParts: DonePart[] = [];
+  private partsSinceSave = 0;
+  /** Bytes not sent again because an interrupted push had stored them. */
+  reusedBytes = 0;
+  /** Called after each part (the repository's lease refresh). */
+  afterPart: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly store: RepoStore,
     private readonly opts: PushOptions,
     private readonly parent: BackupManifest | undefined,
+    private readonly interrupted: PushProgress | undefined = undefined,
   ) {}
 
   private nextKey = (): string => partKey(this.name, ++this.partNo);
+
+  /** Store one part of a whole-file copy, or reuse the interrupted push's part with the same bytes. */
+  private async storePart(file: string, offset: number, chunk: Uint8Array): Promise<PartRef> {
+    const sha256 = sha256Hex(chunk);
+    const old = this.reusable.get(`${file}@${offset}+${chunk.length}`);
+    let key: string;
+    if (old !== undefined && old.sha256 === sha256) {
+      key = old.key;
+      this.reusedBytes += chunk.length;
+      this.sent += chunk.length;
+    } else {
+      key = this.nextKey();
+      await this.put(key, chunk);
+    }
+    this.doneParts.push({ file, offset, length: chunk.length, sha256, key });
+    if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) await this.saveProgress();
+    await this.afterPart();
+    return { key, offset, length: chunk.length, sha256 };
+  }
+
+  private async saveProgress(): Promise<void> {
+    this.partsSinceSave = 0;
+    // Parts of the interrupted push not met again yet stay listed: a later resume may still use them.
+    const mine = new Set(this.doneParts.map((p) => `${p.file}@${p.offset}+${p.length}`));
+    const carried = [...this.reusable.entries()].filter(([k]) => !mine.has(k)).map(([, p]) => p);
+    await savePushProgress(this.store, { format: MANIFEST_FORMAT, name: this.name, source: this.source!, parts: [...carried, ...this.doneParts] });
+  }
+
+  /** Keys of stored parts the manifest does not use (an interrupted push's leftovers). */
+  leftoverKeys(m: BackupManifest): string[] {
+    const used = new Set(m.files.flatMap((f) => f.parts.map((p) => p.key)));
+    return [...this.reusable.values()].map((p) => p.key).filter((k) => !used.has(k));
+  }
 
   private put = async (key: string, data: Uint8Array): Promise<void> => {
     await this.store.put(key, data);
@@ -119,8 +172,14 @@ export class Pusher {
     this.opts.onProgress?.({ done: this.done, total: this.total, file });
   }
 
+  /** After a failure: record what is stored so far, so a rerun resumes from there. */
+  async saveProgressAfterFailure(): Promise<void> {
+    if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress();
+  }
+
   async run(env: Env): Promise<BackupManifest> {
-    const hold = await holdCheckpoint(env);
+    const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
+    const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
     let m: BackupManifest;
     try {
       m = await this.copy(env, hold);
@@ -157,6 +216,14 @@ export class Pusher {
       await f.close();
     }
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    this.source = {
+      dir: hold.dir,
+      envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
+      checkpointLsn: String(hold.checkpointLsn),
+      checkpointCount: String(hold.checkpointCount),
+      files: [...sizes.entries()].map(([name, size]) => ({ name, size })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    };
+    this.takeProgress();
     const files: ManifestFile[] = [];
     const packer = new Packer(this.nextKey, this.put);
     for (const n of dicts) {
@@ -180,18 +247,40 @@ export class Pusher {
       log: { firstLsn: String(log.firstLsn), lastLsn: String(log.lastLsn) },
       files,
       contents: { atLsn: String(hold.checkpointLsn), rows: String(this.contents.rows), sha256: this.contents.hex() },
-      bytes: { total, sent: this.sent },
+      bytes: { total, sent: this.sent, ...(this.reusedBytes > 0 ? { reused: this.reusedBytes } : {}) },
     };
+  }
+
+  /**
+   * Decide what of an interrupted push's progress to use: nothing when it was another
+   * environment; otherwise its parts, each only if the bytes read now hash the same.
+   */
+  private takeProgress(): void {
+    const p = this.interrupted;
+    if (p === undefined) return;
+    const src = this.source!;
+    if (!sameEnvironment(p.source, src)) {
+      this.opts.onResume?.({ from: p.name, exact: false, reason: `it was written from another environment (${p.source.dir}); starting over` });
+      return;
+    }
+    const exact = sameSource(p.source, src);
+    const reason = exact
+      ? `the same checkpoint (LSN ${src.checkpointLsn}) is held again; ${p.parts.length} stored part(s)`
+      : `the source changed since (checkpoint LSN ${p.source.checkpointLsn} -> ${src.checkpointLsn}); every range is read again and a stored part is kept only where the bytes read now have its sha256`;
+    this.opts.onResume?.({ from: p.name, exact, reason });
+    for (const d of p.parts) this.reusable.set(`${d.file}@${d.offset}+${d.length}`, d);
+    // New parts of the same backup name must not overwrite ones that may be reused.
+    const mine = partKey(this.name, 0).replace(/\d+$/, '');
+    for (const d of p.parts) if (d.key.startsWith(mine)) this.partNo = Math.max(this.partNo, Number(d.key.slice(mine.length)));
   }
 
   /** A whole file, in parts, with its sha256 (the identity file, or a log file's bytes). */
   private async storeWhole(name: string, role: ManifestFile['role'], bytes: Uint8Array): Promise<ManifestFile> {
     const parts: PartRef[] = [];
-    for (let at = 0; at < bytes.length; at += PART_BYTES) {
-      const chunk = bytes.subarray(at, Math.min(bytes.length, at + PART_BYTES));
-      const key = this.nextKey();
-      await this.put(key, chunk);
-      parts.push({ key, offset: at, length: chunk.length, sha256: sha256Hex(chunk) });
+    const step = this.opts.partBytes ?? PART_BYTES;
+    for (let at = 0; at < bytes.length; at += step) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + step));
+      parts.push(await this.storePart(name, at, chunk));
     }
     return { name, role, size: bytes.length, sha256: sha256Hex(bytes), parts };
   }
@@ -255,11 +344,9 @@ export class Pusher {
           toStore.length = 0;
         } else {
           whole.update(chunk);
-          const key = this.nextKey();
-          await this.put(key, chunk);
-          parts.push({ key, offset: at, length: chunk.length, sha256: sha256Hex(chunk) });
+          parts.push(await this.storePart(name, at, chunk));
         }
-      });
+      }, this.opts.partBytes);
       stream.finish(size);
       blocks.sort((a, b) => a[0] - b[0]);
       const entry: ManifestFile = {

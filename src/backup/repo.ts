@@ -13,7 +13,9 @@ import { TokusimError } from '../base/errors.js';
 import type { BackupTarget } from '../engine/checkpoint-hold.js';
 import type { Env } from '../engine/env.js';
 import { sha256Hex } from './hash.js';
-import { BASE_DIR, isBackupName, manifestKey, parseManifest, parseSentinel, sentinelKey, SENTINEL_SUFFIX, type BackupManifest } from './manifest.js';
+import { defaultLeaseId, Lease } from './lease.js';
+import { loadPushProgress, PUSH_PROGRESS_KEY } from './progress.js';
+import { BASE_DIR, isBackupName, LOCK_KEY, manifestKey, parseManifest, parseSentinel, sentinelKey, SENTINEL_SUFFIX, type BackupManifest } from './manifest.js';
 import { Pusher, type PushOptions } from './push.js';
 import type { RepoStore } from './store.js';
 
@@ -90,11 +92,50 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions> {
     return [...all].reverse().find((m) => m.kind === 'full');
   }
 
-  /** Env.backup(repo, opts): a hot backup of env. */
+  /**
+   * Env.backup(repo, opts): a hot backup of env, under the repository's lease, resuming an
+   * interrupted push from its progress file (docs/backup.md "Resuming").
+   */
   async pushFrom(env: Env, opts: PushOptions = {}): Promise<BackupManifest> {
-    const parent = await this.chooseParent(opts);
-    const m = await new Pusher(this.store, opts, parent).run(env);
-    this.cache.set(m.name, m);
-    return m;
+    const now = (): number => Number(env.clock.nowMicros() / 1000n);
+    const lease = await Lease.acquire(this.store, LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'push', now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
+    let ok = false;
+    try {
+      const parent = await this.chooseParent(opts);
+      const interrupted = await loadPushProgress(this.store);
+      const pusher = new Pusher(this.store, opts, parent, interrupted);
+      pusher.afterPart = () => lease.refresh();
+      let m: BackupManifest;
+      try {
+        m = await pusher.run(env);
+      } catch (err) {
+        await pusher.saveProgressAfterFailure().catch(() => undefined);
+        throw err;
+      }
+      this.cache.set(m.name, m);
+      // The backup exists now; what an interrupted push left and this one did not use is garbage.
+      for (const k of pusher.leftoverKeys(m)) await this.store.delete(k);
+      await this.removeUnfinished(m);
+      await this.store.delete(PUSH_PROGRESS_KEY);
+      await this.store.sync();
+      ok = true;
+      return m;
+    } finally {
+      // A push that failed leaves its lease to expire only if it cannot delete it (a dead machine).
+      await lease.release().catch((err: unknown) => {
+        if (ok) throw err;
+      });
+    }
+  }
+
+  /** Delete the parts (except those m uses) and manifest of every backup directory without a sentinel. */
+  private async removeUnfinished(m: BackupManifest): Promise<void> {
+    const live = new Set(await this.names());
+    const used = new Set(m.files.flatMap((f) => f.parts.map((p) => p.key)));
+    for (const n of await this.store.list(BASE_DIR)) {
+      if (!isBackupName(n) || live.has(n)) continue;
+      for (const p of await this.store.list(`${BASE_DIR}/${n}/p`)) if (!used.has(`${BASE_DIR}/${n}/p/${p}`)) await this.store.delete(`${BASE_DIR}/${n}/p/${p}`);
+      await this.store.delete(manifestKey(n));
+    }
   }
 }

@@ -53,10 +53,14 @@ export interface LogArchiveHook {
   finish(lastPath: string | undefined): Promise<void>;
 }
 
-/** Take a checkpoint and hold it (see the top of this file). */
-export async function holdCheckpoint(env: Env): Promise<CheckpointHold> {
+/**
+ * Take a checkpoint and hold it (see the top of this file). With `reuseAt`, a resumed backup
+ * holds the last completed checkpoint instead when its begin LSN is reuseAt (so the files
+ * are the ones the interrupted copy read); any checkpoint holds its translation just as well.
+ */
+export async function holdCheckpoint(env: Env, opts: { reuseAt?: bigint } = {}): Promise<CheckpointHold> {
   env.checkWritableEnv();
-  await env.checkpoint('client');
+  if (opts.reuseAt === undefined || env.checkpointer?.lastCompletedCheckpointLsn !== opts.reuseAt) await env.checkpoint('client');
   const holder = new GlobalLockHolder('backup (checkpointing postponed)');
   await env.locks.acquire(holder, 'checkpointSafe', 'write');
   let released = false;

@@ -95,7 +95,7 @@ describe('backup: S3 repository (s3rver on 127.0.0.1)', () => {
 
     const down = faulty(() => http(503, 'ServiceUnavailable'));
     const store2 = new S3Store({ bucket: s3.bucket, prefix: 'down', client: down.client, retry: { attempts: 4, sleep: async () => undefined } });
-    await expect(env.backup(new BackupRepo(store2), {})).rejects.toThrow(/S3 PUT of basebackups\/base_\d+\/p\/\d+ failed after 4 tries: ServiceUnavailable, HTTP 503/);
+    await expect(env.backup(new BackupRepo(store2), {})).rejects.toThrow(/S3 GET of locks\/repo\.lease\.json failed after 4 tries: ServiceUnavailable, HTTP 503/);
     expect(down.calls()).toBe(4);
     await env.close();
     expect(isTransient(Object.assign(new Error('x'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }))).toBe(false);
@@ -108,7 +108,7 @@ describe('backup: S3 repository (s3rver on 127.0.0.1)', () => {
     const keys: string[] = [];
     const f = faulty((cmd) => {
       if (!(cmd instanceof PutObjectCommand)) return undefined;
-      keys.push(cmd.input.Key!);
+      if (cmd.input.Key!.includes('/basebackups/')) keys.push(cmd.input.Key!);
       return cmd.input.Key!.endsWith('.sentinel.json') ? http(403, 'AccessDenied') : undefined;
     });
     const repo = new BackupRepo(new S3Store({ bucket: s3.bucket, prefix: 'nosentinel', client: f.client }));
