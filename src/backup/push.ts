@@ -47,6 +47,13 @@ export interface PushOptions {
   leaseTtlMs?: number;
   /** Bytes per part of a whole-file copy (default PART_BYTES, 8 MiB): the unit of upload and of resuming. */
   partBytes?: number;
+  /** Uploads in flight at once (default 1). */
+  concurrency?: number;
+  /** Upload at most this many bytes per second (default: no limit). */
+  rateLimit?: number;
+  /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
   /** Write the progress file after this many parts (default 8). */
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
@@ -148,12 +155,15 @@ export class Pusher {
     return { key, offset, length: chunk.length, sha256 };
   }
 
-  private async saveProgress(): Promise<void> {
+  private async saveProgress(afterFailure = false): Promise<void> {
     this.partsSinceSave = 0;
+    if (afterFailure) await Promise.allSettled([...this.inFlight]);
+    else await this.drain();
     // Parts of the interrupted push not met again yet stay listed: a later resume may still use them.
     const mine = new Set(this.doneParts.map((p) => `${p.file}@${p.offset}+${p.length}`));
     const carried = [...this.reusable.entries()].filter(([k]) => !mine.has(k)).map(([, p]) => p);
-    await savePushProgress(this.store, { format: MANIFEST_FORMAT, name: this.name, source: this.source!, parts: [...carried, ...this.doneParts] });
+    const stored = this.doneParts.filter((p) => !this.failedKeys.has(p.key));
+    await savePushProgress(this.store, { format: MANIFEST_FORMAT, name: this.name, source: this.source!, parts: [...carried, ...stored] });
   }
 
   /** Keys of stored parts the manifest does not use (an interrupted push's leftovers). */
@@ -162,10 +172,47 @@ export class Pusher {
     return [...this.reusable.values()].map((p) => p.key).filter((k) => !used.has(k));
   }
 
+  private readonly inFlight = new Set<Promise<void>>();
+  private uploadFailure: { err: unknown } | undefined;
+  private readonly failedKeys = new Set<string>();
+  private throttleStart: number | undefined;
+  private throttledBytes = 0;
+
+  /** Upload a part: up to `concurrency` in flight, paced to `rateLimit` bytes per second. */
   private put = async (key: string, data: Uint8Array): Promise<void> => {
-    await this.store.put(key, data);
-    this.sent += data.length;
+    await this.throttle(data.length);
+    const limit = Math.max(1, Math.floor(this.opts.concurrency ?? 1));
+    while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
+    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    const p: Promise<void> = this.store.put(key, data).then(
+      () => {
+        this.sent += data.length;
+      },
+      (err: unknown) => {
+        this.uploadFailure ??= { err };
+        this.failedKeys.add(key);
+      },
+    ).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    if (limit === 1) await this.drain();
   };
+
+  /** Wait for every upload in flight; throw the first that failed. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+  }
+
+  /** Sleep until the bytes sent before this part took at least their time at the rate limit. */
+  private async throttle(n: number): Promise<void> {
+    const rate = this.opts.rateLimit;
+    if (rate === undefined || rate <= 0) return;
+    const now = (this.opts.now ?? (() => performance.now()))();
+    this.throttleStart ??= now;
+    const due = this.throttleStart + (this.throttledBytes / rate) * 1000;
+    this.throttledBytes += n;
+    if (due > now) await (this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(due - now);
+  }
 
   private progress(file: string, n: number): void {
     this.done += n;
@@ -174,7 +221,7 @@ export class Pusher {
 
   /** After a failure: record what is stored so far, so a rerun resumes from there. */
   async saveProgressAfterFailure(): Promise<void> {
-    if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress();
+    if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
   }
 
   async run(env: Env): Promise<BackupManifest> {
@@ -234,6 +281,7 @@ export class Pusher {
     if (identity !== undefined) files.push(await this.copyWhole(hold, identity, 'identity'));
     const log = await this.copyLog(hold, logs);
     files.push(...log.files);
+    await this.drain();
     const total = files.reduce((a, f) => a + f.size, 0);
     return {
       format: MANIFEST_FORMAT,

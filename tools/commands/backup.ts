@@ -11,20 +11,25 @@ import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
 import { executeDelete, planDelete, type DeleteTarget } from '../../src/backup/delete.js';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { BackupRepo } from '../../src/backup/repo.js';
-import { isS3Url, parseS3Url, S3Store } from '../../src/backup/s3-store.js';
 import { LocalStore } from '../../src/backup/store.js';
 import { verifyRepo } from '../../src/backup/verify.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { Env } from '../../src/engine/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { EXIT, runCommand } from '../cli-support.js';
+import { startProgress } from '../progress.js';
 
 /** Environment variable naming the S3 endpoint of s3:// repositories (README "Backups"). */
 export const S3_ENDPOINT_ENV = 'TOKUSIM_S3_ENDPOINT';
 
-/** A repository: a directory, or `s3://bucket/prefix` at --s3-endpoint / $TOKUSIM_S3_ENDPOINT (default AWS). */
-function repoAt(where: string, endpoint?: string): BackupRepo {
-  if (!isS3Url(where)) return new BackupRepo(new LocalStore(new NodeStorage(), where));
+/**
+ * A repository: a directory, or `s3://bucket/prefix` at --s3-endpoint / $TOKUSIM_S3_ENDPOINT
+ * (default AWS). The S3 module (and the SDK) is loaded only for an s3:// repository, so other
+ * commands start without it.
+ */
+async function repoAt(where: string, endpoint?: string): Promise<BackupRepo> {
+  if (!where.startsWith('s3://')) return new BackupRepo(new LocalStore(new NodeStorage(), where));
+  const { parseS3Url, S3Store } = await import('../../src/backup/s3-store.js');
   const ep = endpoint ?? process.env[S3_ENDPOINT_ENV];
   return new BackupRepo(new S3Store({ ...parseS3Url(where), ...(ep !== undefined && ep !== '' ? { endpoint: ep } : {}) }));
 }
@@ -40,24 +45,58 @@ function parseTime(s: string): number {
   return ms;
 }
 
-const push: CommandModule<object, { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string }> = {
+/** `123`, `64k`, `10MiB`, `1.5M`, `2G` (powers of 1024) as bytes. */
+export function parseByteSize(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?[bB])?$/.exec(s.trim());
+  const n = m === null ? NaN : Number(m[1]) * 1024 ** ['', 'k', 'm', 'g'].indexOf(m[2]!.toLowerCase());
+  if (!Number.isFinite(n) || n <= 0) throw new TokusimError('bad-argument', `${what}: not a size: ${s} (bytes, or with k, M or G: 512k, 10MiB)`, { actual: s });
+  return Math.floor(n);
+}
+
+function positiveInt(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 1) throw new TokusimError('bad-argument', `${what}: a whole number >= 1, not ${v}`, { actual: String(v) });
+  return v;
+}
+
+const mib = (b: number): number => Math.round(b / (1 << 20));
+
+type PushArgv = { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string; concurrency: number; 'rate-limit'?: string; 'lease-id'?: string };
+
+const push: CommandModule<object, PushArgv> = {
   command: 'push <env>',
-  describe: 'hot backup of an environment into a repository',
+  describe: 'hot backup of an environment into a repository (a directory or s3://bucket/prefix)',
   builder: (y) =>
     y
       .positional('env', { type: 'string', demandOption: true })
-      .option('to', { type: 'string', demandOption: true, describe: 'repository directory' })
+      .option('to', { type: 'string', demandOption: true, describe: 'repository: a directory or s3://bucket/prefix' })
       .option('delta-max-steps', { type: 'number', default: 0, describe: 'deltas allowed after a full backup' })
-      .option('delta-origin', { choices: ['LATEST', 'LATEST_FULL'], default: 'LATEST' }) as Argv<{ env: string; to: string; 'delta-max-steps': number; 'delta-origin': string }>,
+      .option('delta-origin', { choices: ['LATEST', 'LATEST_FULL'], default: 'LATEST' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'parts uploaded at once' })
+      .option('rate-limit', { type: 'string', describe: 'at most this many bytes per second (512k, 10MiB, ...)' })
+      .option('lease-id', { type: 'string', describe: 'id in the repository lease (default host:pid)' }) as Argv<PushArgv>,
   handler: (a) =>
     runCommand(async () => {
+      const concurrency = positiveInt(a.concurrency, '--concurrency');
+      const rateLimit = a['rate-limit'] === undefined ? undefined : parseByteSize(a['rate-limit'], '--rate-limit');
+      const repo = await repoAt(a.to, endpointOf(a));
       const env = await Env.open(a.env, {});
+      const progress = startProgress({ title: 'backup push', unit: 'MiB' });
+      const notes: string[] = [];
+      let m;
       try {
-        const m = await env.backup(repoAt(a.to, endpointOf(a)), { deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL' });
-        process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes\n`);
+        m = await env.backup(repo, {
+          deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL', concurrency,
+          ...(rateLimit !== undefined ? { rateLimit } : {}),
+          ...(a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {}),
+          onProgress: (p) => progress.update(mib(p.done), mib(p.total), p.file),
+          onResume: (r) => notes.push(`${r.exact ? 'resumed' : 'resuming'} ${r.from}: ${r.reason}`),
+        });
       } finally {
+        progress.stop();
         await env.close();
       }
+      for (const n of notes) process.stderr.write(`tokusim: ${n}\n`);
+      process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes${m.bytes.reused !== undefined ? ` (${m.bytes.reused} stored by the interrupted push)` : ''}\n`);
     }),
 };
 
@@ -80,7 +119,14 @@ const fetch: CommandModule<object, { repo: string; name: string; dest: string; '
         opts.untilLsn = BigInt(a['until-lsn']);
       }
       if (a['until-time'] !== undefined) opts.untilTimeMs = parseTime(a['until-time']);
-      const r = await fetchBackup(repoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
+      const progress = startProgress({ title: 'backup fetch', unit: 'MiB' });
+      opts.onProgress = (p) => progress.update(mib(p.done), mib(p.total), p.file);
+      let r;
+      try {
+        r = await fetchBackup(await repoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
+      } finally {
+        progress.stop();
+      }
       process.stdout.write(`restored ${r.name} (chain ${r.chain.join(' <- ')}) to ${a.dest}, log up to LSN ${r.lastLsn}\n`);
     }),
 };
@@ -91,7 +137,7 @@ const list: CommandModule<object, { repo: string; json: boolean }> = {
   builder: (y) => y.positional('repo', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo, endpointOf(a));
+      const repo = await repoAt(a.repo, endpointOf(a));
       const archive = await archivedLogs(repo.store);
       const archiveEnd = archive.length === 0 ? null : archive[archive.length - 1]!.lastLsn;
       const rows = (await repo.manifests()).map((m) => ({
@@ -115,7 +161,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
     y.positional('repo', { type: 'string', demandOption: true }).positional('name', { type: 'string' }).option('restore-check', { type: 'boolean', default: false }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; name?: string; 'restore-check': boolean; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo, endpointOf(a));
+      const repo = await repoAt(a.repo, endpointOf(a));
       const scratch = a['restore-check'] ? await mkdtemp(join(tmpdir(), 'tokusim-verify-')) : undefined;
       try {
         const name = a.name ?? (a['restore-check'] ? 'LATEST' : undefined);
@@ -145,7 +191,7 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       .option('confirm', { type: 'boolean', default: false }) as Argv<{ repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.repo, endpointOf(a));
+      const repo = await repoAt(a.repo, endpointOf(a));
       const target: DeleteTarget = a.mode === 'retain' ? { retain: Number(a.arg), fullOnly: a.full } : { before: a.arg, findFull: a['find-full'] };
       const plan = await planDelete(repo, target);
       for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
@@ -168,7 +214,7 @@ const archive: CommandModule<object, { env: string; to: string }> = {
   builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = repoAt(a.to, endpointOf(a));
+      const repo = await repoAt(a.to, endpointOf(a));
       const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
     }),
