@@ -14,6 +14,8 @@
  *    exactly the transactions committed at or before it (prepared ones stay prepared).
  */
 import { TokusimError } from '../base/errors.js';
+import { encodeRecord } from '../format/codec.js';
+import { LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import { Env, type EnvOptions } from '../engine/env.js';
 import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName } from '../log/names.js';
@@ -242,6 +244,45 @@ function cutLog(files: Array<{ name: string; bytes: Uint8Array }>, target: bigin
   return { files: out, lastLsn: last };
 }
 
+/**
+ * The restored dictionary files are as of the backup's checkpoint, but a log that goes past
+ * the backup (PITR with the archive) holds later complete checkpoints, and recovery turns
+ * around at the last complete one: it would skip the commits between the backup's checkpoint
+ * and that one (and a log ending in a shutdown record needs no recovery at all). So every
+ * later end_checkpoint and shutdown becomes a comment record of the same LSN and time (a
+ * checkpoint then reads as one a crash interrupted), and recovery starts from the backup's
+ * checkpoint, as it does for a crash right after the backup.
+ */
+function withoutLaterCheckpoints(files: Array<{ name: string; bytes: Uint8Array }>, backupBegin: bigint): Array<{ name: string; bytes: Uint8Array }> {
+  const te = new TextEncoder();
+  return files.map((f) => {
+    const pieces: Uint8Array[] = [f.bytes.subarray(0, LOG_FILE_HEADER_SIZE)];
+    let start = LOG_FILE_HEADER_SIZE;
+    let changed = false;
+    scanLogBytes(f.bytes, f.name, (r, end) => {
+      if (r.type === 'end_checkpoint' && r.lsn_begin_checkpoint > backupBegin) {
+        pieces.push(encodeRecord({ type: 'comment', lsn: r.lsn, timestamp: r.timestamp, comment: te.encode(`tokusim PITR: end_checkpoint of the checkpoint begun at LSN ${r.lsn_begin_checkpoint} (after the restored backup)`) }));
+        changed = true;
+      } else if (r.type === 'shutdown' && r.lsn > backupBegin) {
+        // A log ending in shutdown needs no recovery; these files do.
+        pieces.push(encodeRecord({ type: 'comment', lsn: r.lsn, timestamp: r.timestamp, comment: te.encode('tokusim PITR: shutdown (after the restored backup)') }));
+        changed = true;
+      } else {
+        pieces.push(f.bytes.subarray(start, end));
+      }
+      start = end;
+    });
+    if (!changed) return f;
+    const out = new Uint8Array(pieces.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return { name: f.name, bytes: out };
+  });
+}
+
 /** The LSN of the last timestamped record at or before timeMs. */
 function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: number): bigint | undefined {
   const limit = BigInt(Math.floor(timeMs)) * 1000n;
@@ -273,6 +314,7 @@ export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storag
     throw new TokusimError('bad-argument', `fetch: target LSN ${target} is before backup ${name} is consistent (its end_checkpoint, LSN ${endCp}); restore an earlier backup`, { lsn: target, expected: `>= ${endCp}`, actual: String(target) });
   }
   const cut = cutLog(logs, target, m);
+  if (target !== undefined) cut.files = withoutLaterCheckpoints(cut.files, BigInt(m.checkpoint.beginLsn));
 
   await checkDest(storage, dest);
   const destStore = new LocalStore(storage, dest);
