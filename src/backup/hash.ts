@@ -19,30 +19,46 @@ export function newSha256(): { update(b: Uint8Array): void; hex(): string } {
   };
 }
 
-const MOD = 1n << 256n;
 const enc = new TextEncoder();
 
 /** A multiset hash of rows: add() in any order gives the same digest. */
 export class ContentHash {
-  private sum = 0n;
+  /** The sum modulo 2^256 as 8 little-endian 32-bit limbs (limb 0 least significant). */
+  private readonly limbs = new Uint32Array(8);
+  private readonly len = new Uint8Array(8);
+  private readonly lenView = new DataView(this.len.buffer);
+  private lastName = '';
+  private lastNameBytes = new Uint8Array(0);
   rows = 0n;
 
   add(iname: string, key: Uint8Array, value: Uint8Array): void {
+    if (iname !== this.lastName) {
+      this.lastName = iname;
+      this.lastNameBytes = enc.encode(iname);
+    }
     const h = createHash('sha256');
-    const name = enc.encode(iname);
-    const len = new Uint8Array(8);
-    const dv = new DataView(len.buffer);
-    dv.setUint32(0, name.length, true);
-    dv.setUint32(4, key.length, true);
-    h.update(len);
-    h.update(name);
+    this.lenView.setUint32(0, this.lastNameBytes.length, true);
+    this.lenView.setUint32(4, key.length, true);
+    h.update(this.len);
+    h.update(this.lastNameBytes);
     h.update(key);
     h.update(value);
-    this.sum = (this.sum + BigInt('0x' + h.digest('hex'))) % MOD;
+    const d = h.digest();
+    // d is big-endian: its last 4 bytes are limb 0.
+    let carry = 0;
+    for (let i = 0; i < 8; i++) {
+      const o = 28 - 4 * i;
+      const word = ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
+      const sum = this.limbs[i]! + word + carry;
+      this.limbs[i] = sum >>> 0;
+      carry = sum > 0xffff_ffff ? 1 : 0;
+    }
     this.rows++;
   }
 
   hex(): string {
-    return this.sum.toString(16).padStart(64, '0');
+    let out = '';
+    for (let i = 7; i >= 0; i--) out += this.limbs[i]!.toString(16).padStart(8, '0');
+    return out;
   }
 }

@@ -6,7 +6,7 @@
  *  - scanLogBytes never throws for damage: it stops at the first entry that is not whole
  *    and valid (x1764 included, decodeRecord checks it) and reports where.
  */
-import { decodeRecord } from '../format/codec.js';
+import { decodeRecord, validEntryLength } from '../format/codec.js';
 import { decodeLogFileHeader, LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import type { LogRecord } from '../format/record-types.js';
 import type { TokusimError } from '../base/errors.js';
@@ -55,4 +55,58 @@ export function scanLogBytes(bytes: Uint8Array, file: string, visit?: (r: LogRec
 export function recordTimeMicros(r: LogRecord): bigint | undefined {
   if (r.type === 'begin_checkpoint' || r.type === 'end_checkpoint' || r.type === 'comment' || r.type === 'shutdown') return r.timestamp;
   return undefined;
+}
+
+/**
+ * scanLogBytes for large copies: entries are walked with validEntryLength (length, known
+ * command, fields and x1764 all checked, no record built) and only those whose command byte
+ * is in `decode` are decoded for visit; the others are seen as (lsn, cmd, end). At the
+ * first entry validEntryLength refuses, the rest is left to scanLogBytes, which finds the
+ * exact problem (or a zero tail).
+ */
+export function walkLogBytes(
+  bytes: Uint8Array,
+  file: string,
+  decode: ReadonlySet<number>,
+  visit: (e: { lsn: bigint; cmd: number; start: number; end: number; record?: LogRecord }) => void,
+): LogBytesScan {
+  const out: LogBytesScan = { goodEnd: 0, firstLsn: undefined, lastLsn: undefined, records: 0 };
+  if (bytes.length < LOG_FILE_HEADER_SIZE) return scanLogBytes(bytes, file);
+  try {
+    decodeLogFileHeader(bytes.subarray(0, LOG_FILE_HEADER_SIZE), { file });
+  } catch (err) {
+    out.problem = err as TokusimError;
+    return out;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = LOG_FILE_HEADER_SIZE;
+  out.goodEnd = at;
+  while (at < bytes.length) {
+    const len = validEntryLength(bytes, at);
+    if (len < 0) break;
+    const cmd = bytes[at + 4]!;
+    // A u64 in the log is two little-endian u32s, high word first.
+    const lsn = (BigInt(dv.getUint32(at + 5, true)) << 32n) | BigInt(dv.getUint32(at + 9, true));
+    const e: { lsn: bigint; cmd: number; start: number; end: number; record?: LogRecord } = { lsn, cmd, start: at, end: at + len };
+    if (decode.has(cmd)) {
+      const r = decodeRecord(bytes, at, { file });
+      if (r.kind === 'ok') e.record = r.record;
+    }
+    visit(e);
+    out.firstLsn ??= lsn;
+    out.lastLsn = lsn;
+    out.records++;
+    at += len;
+    out.goodEnd = at;
+  }
+  if (at < bytes.length) {
+    // The slow path names the problem; it re-walks only the tail.
+    let zeros = true;
+    for (let i = at; i < bytes.length && zeros; i++) zeros = bytes[i] === 0;
+    if (!zeros) {
+      const r = decodeRecord(bytes, at, { file });
+      out.problem = r.kind === 'corrupt' ? r.error : r.kind === 'ok' ? `entry at offset ${at} decodes but fails the entry checks` : `log ends inside an entry at offset ${at}`;
+    }
+  }
+  return out;
 }

@@ -25,7 +25,11 @@ import { joinPath, type StorageFile } from '../storage/storage.js';
 import { BlockStream, type StreamBlock } from './block-stream.js';
 import { isUserDictionary, readDictionaryLayout, roleOf } from './dictionary-blocks.js';
 import { ContentHash, newSha256, sha256Hex } from './hash.js';
-import { scanLogBytes } from './log-bytes.js';
+import { walkLogBytes } from './log-bytes.js';
+import { specOf } from '../format/codec.js';
+
+const NO_DECODE: ReadonlySet<number> = new Set();
+const END_CHECKPOINT: ReadonlySet<number> = new Set([specOf('end_checkpoint').cmd.charCodeAt(0)]);
 import { LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
 import {
   backupName, encodeJson, manifestKey, MANIFEST_FORMAT, partKey, PART_BYTES, sentinelKey,
@@ -434,10 +438,8 @@ export class Pusher {
       // Recovery needs nothing before begin_checkpoint: the first file is kept from there on
       // (its header, then the records from that one), so a backup's log stays small.
       let from = LOG_FILE_HEADER_SIZE;
-      let prevEnd = LOG_FILE_HEADER_SIZE;
-      const scan = scanLogBytes(raw, name, (r, end) => {
-        if (r.lsn === hold.checkpointLsn) from = prevEnd;
-        prevEnd = end;
+      const scan = walkLogBytes(raw, name, NO_DECODE, (e) => {
+        if (e.lsn === hold.checkpointLsn) from = e.start;
       });
       if (scan.firstLsn === undefined) continue;
       const holdsBegin = scan.firstLsn <= hold.checkpointLsn;
@@ -451,8 +453,9 @@ export class Pusher {
     let endCheckpointLsn: bigint | undefined;
     const files: ManifestFile[] = [];
     for (const c of chosen) {
-      scanLogBytes(c.bytes, c.name, (r) => {
-        if (r.type === 'end_checkpoint' && r.lsn_begin_checkpoint === hold.checkpointLsn) endCheckpointLsn = r.lsn;
+      walkLogBytes(c.bytes, c.name, END_CHECKPOINT, (e) => {
+        const r = e.record;
+        if (r?.type === 'end_checkpoint' && r.lsn_begin_checkpoint === hold.checkpointLsn) endCheckpointLsn = r.lsn;
       });
       this.total += c.bytes.length;
       this.progress(c.name, c.bytes.length);
