@@ -204,7 +204,12 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
 export const backupCommandModule: CommandModule<object, object> = {
   command: 'backup <command>',
   describe: 'hot backups: push, fetch (with point-in-time recovery), list, verify, delete',
-  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1),
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1)
+      .example('$0 backup push ./env --to ./repo --concurrency 4', 'hot full backup into a local repository')
+      .example('$0 backup push ./env --to s3://bucket/db1 --s3-endpoint http://127.0.0.1:9000 --delta-max-steps 6', 'a delta (changed blocks only) when allowed, into S3')
+      .example('$0 backup fetch ./repo LATEST ./restored --until-time 2024-05-01T12:00:00Z', 'restore to a point in time')
+      .example('$0 backup verify ./repo LATEST --restore-check', 'every checksum, then a scratch restore with recovery')
+      .example('$0 backup delete ./repo retain 2 --confirm', 'keep the 2 newest backups (whole delta chains)'),
   handler: () => undefined,
 };
 
@@ -223,6 +228,7 @@ const archive: CommandModule<object, { env: string; to: string }> = {
 export const logCommandModule: CommandModule<object, object> = {
   command: 'log <command>',
   describe: 'log archiving: archive ENV --to REPO',
-  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(archive).demandCommand(1),
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(archive).demandCommand(1)
+      .example('$0 log archive ./env --to ./repo', 'archive the closed log files (all but the newest)'),
   handler: () => undefined,
 };
