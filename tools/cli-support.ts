@@ -29,7 +29,7 @@ export const EXIT = {
   IO: 5,
   /** A check found a violation (crashtest, verify). */
   VIOLATION: 6,
-  /** The environment is locked by another live process. */
+  /** The environment is locked by another live process, or a backup repository by a live lease. */
   LOCKED: 7,
   /** A transaction's write conflicted with another transaction's lock. */
   CONFLICT: 8,
@@ -45,7 +45,13 @@ export function exitCodeFor(err: unknown): number {
       case 'io':
         return EXIT.IO;
       case 'bad-argument':
+      case 'no-such-backup':
+      case 'dest-not-empty':
         return EXIT.USAGE;
+      case 'remote':
+        return EXIT.IO;
+      case 'repo-locked':
+        return EXIT.LOCKED;
       case 'locked':
         return EXIT.LOCKED;
       case 'lock-conflict':

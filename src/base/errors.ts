@@ -27,7 +27,11 @@ export type ErrorKind =
   | 'not-an-environment'
   | 'live-transactions'
   | 'bad-node'
-  | 'needs-application';
+  | 'needs-application'
+  | 'no-such-backup'
+  | 'dest-not-empty'
+  | 'repo-locked'
+  | 'remote';
 
 /**
  * The stable error code of each error kind (README "Exit codes"). Kinds
@@ -54,6 +58,10 @@ export const ERROR_CODES = {
   'live-transactions': 'TOKUSIM_LIVE_TRANSACTIONS',
   'bad-node': 'TOKUSIM_CORRUPT',
   'needs-application': 'TOKUSIM_NEEDS_APPLICATION',
+  'no-such-backup': 'TOKUSIM_NO_SUCH_BACKUP',
+  'dest-not-empty': 'TOKUSIM_DEST_NOT_EMPTY',
+  'repo-locked': 'TOKUSIM_REPO_LOCKED',
+  remote: 'TOKUSIM_REMOTE_STORAGE',
 } as const satisfies Record<ErrorKind, `TOKUSIM_${string}`>;
 
 /** A stable error code: the `code` of every {@link TokusimError}. */

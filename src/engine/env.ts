@@ -70,6 +70,7 @@ import type { CheckpointStatus } from '../checkpoint/status.js';
 import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
+import type { LogListener } from '../log/events.js';
 import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
 import type { Clock } from '../storage/clock.js';
 import { defaultEnvHost, type EnvHost } from './host.js';
@@ -91,6 +92,7 @@ import { Catalog } from './catalog.js';
 import { CommitPath } from './commit-path.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
+import type { BackupTarget, LogArchiveHook } from './checkpoint-hold.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
 export { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FILENUM_ROLLBACK, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul, inameWithNul } from './names.js';
@@ -139,6 +141,11 @@ export interface EnvOptions {
   leaseMs?: number;
   /** B+tree max entries per node (default 64). */
   maxEntries?: number;
+  /**
+   * Archive every log file as it closes (src/backup: `logArchiver(repo)`); trimming then never
+   * deletes a file the archiver has not stored yet.
+   */
+  logArchive?: LogArchiveHook;
   /** Checkpoint crash hooks (tests). */
   checkpointHooks?: Partial<Record<CrashHookName, CrashHook>>;
   /** Events: lock takeover, torn tail repaired, recovery narration. */
@@ -169,6 +176,13 @@ export interface PreparedTxnInfo {
 }
 
 const enc = new TextEncoder();
+
+/** The logger's rollover events, passed on to a log archiver. */
+function archiveListener(hook: LogArchiveHook): LogListener {
+  return (e) => {
+    if (e.type === 'rollover') hook.fileClosed(e.from);
+  };
+}
 
 /** A snapshot of an environment's state: checkpoint counters, log, dictionaries, transaction counters. */
 export interface EnvStatus {
@@ -378,8 +392,15 @@ export class Env implements EnvCore<Txn> {
       dsync: this.durability === 'sync',
       preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && this.storage.capabilities.realDevice ? DEFAULT_LOG_PREALLOCATE : 0),
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
+      ...(this.options.logArchive !== undefined ? { listener: archiveListener(this.options.logArchive) } : {}),
     });
     this.commitPath = new CommitPath(this.logWriter, { durability: this.durability, periodMs: this.options.periodMs ?? 100, clock: this.clock }, (err) => this.enterFailed(err, 'log write'));
+    const archive = this.options.logArchive;
+    if (archive !== undefined) {
+      this.logWriter.addTrimFloor(() => archive.keepFromIndex());
+      const files = this.logWriter.logFiles();
+      await archive.start(this.rawStorage, this.dir, files[files.length - 1]!.path);
+    }
     const periodMs = this.options.checkpointPeriodMs ?? 60_000;
     this.checkpointer = new Checkpointer({
       cachetable: this.ct,
@@ -1016,6 +1037,16 @@ export class Env implements EnvCore<Txn> {
     return r;
   }
 
+  /**
+   * A hot backup of this environment to target (a repository of src/backup): see
+   * docs/backup.md. Clients keep committing; checkpoints and dictionary file operations wait
+   * while the files are copied.
+   */
+  async backup<R, O>(target: BackupTarget<R, O>, opts: O): Promise<R> {
+    this.checkWritableEnv();
+    return target.pushFrom(this, opts);
+  }
+
   /** Checkpoint counters, log files and LSNs, dictionaries and transaction counts. */
   status(): EnvStatus {
     const w = this.logWriter;
@@ -1083,7 +1114,9 @@ export class Env implements EnvCore<Txn> {
         this.checkpointer?.detach(this.rollback.cachefile);
         await this.rollback.close();
       }
+      const lastLog = this.logWriter?.logFiles().at(-1)?.path;
       await this.logWriter?.close();
+      await this.options.logArchive?.finish(lastLog);
       await this.envLock?.release();
     } catch (err) {
       // The machine stopping is not this process failing: leave everything as a crash would.

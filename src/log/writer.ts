@@ -325,9 +325,10 @@ export class LogWriter {
     return this.output.runExclusive(() =>
       this.guard(async () => {
         const deleted: string[] = [];
+        const floor = this.trimFloor();
         while (this.files.length > 1) {
           const oldest = this.files[0]!;
-          if (oldest.maxLsn >= lsnNeeded) break;
+          if (oldest.maxLsn >= lsnNeeded || oldest.index >= floor) break;
           this.files.shift();
           await this.storage.unlink(oldest.path);
           deleted.push(oldest.path);
@@ -340,6 +341,24 @@ export class LogWriter {
         return deleted;
       }),
     );
+  }
+
+  private readonly trimFloors = new Set<() => number>();
+
+  /**
+   * Keep every log file whose index is at least floor() whatever trim() is asked (a log
+   * archiver that has not stored them yet: files are purged only once every consumer is past
+   * them). Returns the function that removes this floor.
+   */
+  addTrimFloor(floor: () => number): () => void {
+    this.trimFloors.add(floor);
+    return () => void this.trimFloors.delete(floor);
+  }
+
+  private trimFloor(): number {
+    let min = Infinity;
+    for (const f of this.trimFloors) min = Math.min(min, f());
+    return min;
   }
 
   /** Write and fsync everything, then close the current file. */

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** The layers of src/, lowest first: a file may import from its own layer and those before it. */
-const LAYERS = ['base', 'format', 'storage', 'log', 'blocks', 'ft', 'cachetable', 'checkpoint', 'engine', 'sim', 'teach', 'extract', 'adapters', 'fast', 'node'] as const;
+const LAYERS = ['base', 'format', 'storage', 'log', 'blocks', 'ft', 'cachetable', 'checkpoint', 'engine', 'sim', 'teach', 'extract', 'backup', 'adapters', 'fast', 'node'] as const;
 
 /** Files allowed to import src/fast/ besides src/fast/ itself: the Node entry and the benchmarks. */
 function mayImportFast(file: string): boolean {

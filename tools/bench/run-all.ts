@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const BENCHMARKS: string[] = ['logprint-bench.js', 'checkpoint-bench.js', 'crashtest-bench.js', 'engine-bench.js', 'cursor-bench.js', 'extract-bench.js'];
+const BENCHMARKS: string[] = ['logprint-bench.js', 'checkpoint-bench.js', 'crashtest-bench.js', 'engine-bench.js', 'cursor-bench.js', 'extract-bench.js', 'backup-bench.js'];
 
 let failed = 0;
 for (const b of BENCHMARKS) {

@@ -12,6 +12,7 @@ import { statusCommandModule } from './status.js';
 import { crashtestCommandModule } from './crashtest.js';
 import { extractCommandModule } from './extract.js';
 import { teachCommandModule } from './teach.js';
+import { backupCommandModule, logCommandModule } from './backup.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule, extractCommandModule, teachCommandModule];
+export const COMMANDS: CommandModule<any, any>[] = [replayCommandModule, ftdumpCommandModule, logprintCommandModule, synthLogCommandModule, recoverCommandModule, statusCommandModule, crashtestCommandModule, extractCommandModule, teachCommandModule, backupCommandModule, logCommandModule];

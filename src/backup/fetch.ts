@@ -1,0 +1,390 @@
+/**
+ * Restore a backup into DEST (docs/backup.md "fetch"): compose the full base and its deltas,
+ * write the log (the backup's, and past its end the archive's), cut it at a PITR target, and
+ * run recovery.
+ *
+ * Invariants:
+ *  - DEST is absent, empty, or an unfinished fetch of ours (its marker file); nothing else
+ *    is ever written into.
+ *  - Every byte read from the repository is checked against its sha256 before it is used.
+ *  - tokudb.environment reaches its name (by rename) only after every other file is durable,
+ *    and the identity file after it: until then every Env.open refuses DEST, so a crash never
+ *    leaves something that opens as an environment with missing parts.
+ *  - With a target, the log ends after the last record with LSN <= target: recovery then keeps
+ *    exactly the transactions committed at or before it (prepared ones stay prepared).
+ */
+import { TokusimError } from '../base/errors.js';
+import { encodeRecord } from '../format/codec.js';
+import { LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
+import { Env, type EnvOptions } from '../engine/env.js';
+import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
+import { parseLogFileName } from '../log/names.js';
+import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
+import { archivedLogs } from './archive.js';
+import { newSha256, sha256Hex } from './hash.js';
+import { defaultLeaseId, Lease } from './lease.js';
+import { LocalStore } from './store.js';
+import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
+import { encodeJson, WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
+import type { BackupRepo } from './repo.js';
+
+export const RESTORE_MARKER = '__tokusim_restore_incomplete';
+/** The fetch's lease and progress file in DEST (gone when the fetch finishes). */
+export const RESTORE_LEASE = '__tokusim_restore_lease.json';
+export const RESTORE_PROGRESS = '__tokusim_restore_progress.json';
+
+/** What an unfinished fetch into DEST had written: files whose bytes are final, with their sha256. */
+interface RestoreProgress {
+  backup: string;
+  /** sha256 of the manifest (a different backup of the same name is another source). */
+  manifest: string;
+  files: Record<string, string>;
+}
+const ENV_FILE = 'tokudb.environment';
+const ENV_FILE_TMP = 'tokudb.environment.restoring';
+
+export interface FetchOptions {
+  /** Keep only transactions committed at or before this LSN. */
+  untilLsn?: bigint;
+  /** Keep only transactions known committed at or before this time (ms since the epoch). */
+  untilTimeMs?: number;
+  /** Run recovery (open and close the restored environment). Default true. */
+  recover?: boolean;
+  /** Options for that open (clock, update functions...). */
+  envOptions?: Omit<EnvOptions, 'storage'>;
+  onProgress?: (p: { done: number; total: number; file: string }) => void;
+  /** Lease id (default host:pid), time to live (default 60 s) and clock (default Date.now) of DEST's lease. */
+  leaseId?: string;
+  leaseTtlMs?: number;
+  now?: () => number;
+}
+
+export interface FetchResult {
+  name: string;
+  chain: string[];
+  /** The LSN the log ends at (the target, or the end of the log available). */
+  lastLsn: string;
+  files: number;
+  bytes: number;
+  /** Dictionary files an unfinished fetch had written already (checked by sha256, not rewritten). */
+  kept: string[];
+}
+
+async function getChecked(repo: BackupRepo, key: string, sha: string, where: string): Promise<Uint8Array> {
+  const bytes = await repo.store.get(key);
+  if (bytes === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${repo.store.where}/${key}`, expected: where });
+  const actual = sha256Hex(bytes);
+  if (actual !== sha) throw new TokusimError('bad-checksum', `repository object ${key} (${where}) does not match its sha256`, { file: `${repo.store.where}/${key}`, expected: sha, actual });
+  return bytes;
+}
+
+/** The bytes of a stored whole file (all parts, checked). */
+export async function wholeFile(repo: BackupRepo, f: ManifestFile): Promise<Uint8Array> {
+  const out = new Uint8Array(f.size);
+  for (const p of f.parts) out.set(await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`), p.offset);
+  if (f.sha256 !== undefined) {
+    const actual = sha256Hex(out);
+    if (actual !== f.sha256) throw new TokusimError('bad-checksum', `file ${f.name} of the backup does not match its sha256`, { file: f.name, expected: f.sha256, actual });
+  }
+  return out;
+}
+
+/** Parsed `key@offset+length`. */
+function pieceRef(s: string): { key: string; offset: number; length: number } {
+  const m = /^(.*)@(\d+)\+(\d+)$/.exec(s);
+  if (m === null) throw new TokusimError('bad-header', 'backup manifest: a bad piece reference', { actual: s });
+  return { key: m[1]!, offset: Number(m[2]), length: Number(m[3]) };
+}
+
+/** Reads packed parts once each. */
+class PartCache {
+  private readonly parts = new Map<string, Uint8Array>();
+  constructor(private readonly repo: BackupRepo) {}
+  async piece(key: string, offset: number, length: number, sha: string, what: string): Promise<Uint8Array> {
+    let p = this.parts.get(key);
+    if (p === undefined) {
+      const got = await this.repo.store.get(key);
+      if (got === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${this.repo.store.where}/${key}`, expected: what });
+      p = got;
+      this.parts.clear();
+      this.parts.set(key, p);
+    }
+    const bytes = p.subarray(offset, offset + length);
+    const actual = sha256Hex(bytes);
+    if (bytes.length !== length || actual !== sha) throw new TokusimError('bad-checksum', `${what} does not match its sha256`, { file: `${this.repo.store.where}/${key}`, offset, expected: sha, actual });
+    return bytes;
+  }
+}
+
+/** Write the dictionary file `name` as of the last backup of chain into f. */
+async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
+  const entries: ManifestFile[] = [];
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const e = chain[i]!.files.find((x) => x.name === name && x.role === 'dictionary');
+    if (e === undefined) throw new TokusimError('bad-header', `backup ${chain[i]!.name} lacks ${name}, which a later delta changes`, { file: name });
+    entries.unshift(e);
+    if (e.delta === undefined) break;
+  }
+  const base = entries[0]!;
+  for (const p of base.parts) await f.pwrite(await getChecked(repo, p.key, p.sha256, `${name} @${p.offset}`), p.offset);
+  let written = base.size;
+  for (const e of entries.slice(1)) {
+    const d = e.delta!;
+    const h = pieceRef(d.headerPart);
+    await f.pwrite(await cache.piece(h.key, h.offset, h.length, d.headerSha256, `${name} header region`), 0);
+    for (const c of d.changed) await f.pwrite(await cache.piece(c.part, c.partOffset, c.size, c.sha256, `${name} block ${c.blocknum}`), c.diskoff);
+    await f.truncate(e.size);
+    written += d.changed.reduce((a, c) => a + c.size, 0);
+  }
+  await f.truncate(entries[entries.length - 1]!.size);
+  return written;
+}
+
+/** sha256 of a file's bytes, or undefined when it does not exist. */
+async function fileSha256(storage: Storage, path: string): Promise<string | undefined> {
+  if (!(await storage.exists(path))) return undefined;
+  const f = await storage.open(path, 'read');
+  try {
+    const size = await f.size();
+    const h = newSha256();
+    const buf = new Uint8Array(Math.min(size, 8 << 20));
+    for (let at = 0; at < size; ) {
+      const n = await f.pread(buf.subarray(0, Math.min(buf.length, size - at)), at);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    return h.hex();
+  } finally {
+    await f.close();
+  }
+}
+
+async function readRestoreProgress(storage: Storage, dest: string): Promise<RestoreProgress | undefined> {
+  const bytes = await new LocalStore(storage, dest).get(RESTORE_PROGRESS);
+  if (bytes === undefined) return undefined;
+  try {
+    const p = JSON.parse(new TextDecoder().decode(bytes)) as RestoreProgress;
+    return typeof p.backup === 'string' && typeof p.files === 'object' && p.files !== null ? p : undefined;
+  } catch {
+    // A damaged progress file is no evidence of anything: start over.
+    return undefined;
+  }
+}
+
+async function checkDest(storage: Storage, dest: string): Promise<void> {
+  if (!(await storage.exists(dest))) {
+    await storage.mkdir(dest);
+    return;
+  }
+  const names = (await storage.list(dest)).filter((n) => !n.startsWith(RESTORE_LEASE));
+  if (names.length === 0 || names.includes(RESTORE_MARKER)) return;
+  throw new TokusimError('dest-not-empty', `fetch: ${dest} is not empty (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}); DEST must be empty or absent`, { file: dest, expected: 'an empty or absent directory', actual: `${names.length} entries` });
+}
+
+async function writeFileAt(storage: Storage, path: string, write: (f: StorageFile) => Promise<void>): Promise<void> {
+  const f = await storage.open(path, 'create');
+  try {
+    await f.truncate(0);
+    await write(f);
+    await f.fsync();
+  } finally {
+    await f.close();
+  }
+}
+
+/** The log files to restore: the backup's, extended (or replaced by a longer copy) from the archive. */
+async function logBytes(repo: BackupRepo, m: BackupManifest, needBeyond: boolean): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+  const own = m.files.filter((f) => f.role === 'log');
+  const out = new Map<string, Uint8Array>();
+  for (const f of own) out.set(f.name, await wholeFile(repo, f));
+  if (needBeyond) {
+    const lastOwn = BigInt(m.log.lastLsn);
+    for (const a of await archivedLogs(repo.store)) {
+      if (BigInt(a.lastLsn) <= lastOwn) continue;
+      out.set(a.name, await getChecked(repo, `${WAL_DIR}/${a.name}`, a.sha256, `archived ${a.name}`));
+    }
+  }
+  return [...out.entries()]
+    .map(([name, bytes]) => ({ name, bytes, index: parseLogFileName(name)!.index }))
+    .sort((a, b) => a.index - b.index)
+    .map(({ name, bytes }) => ({ name, bytes }));
+}
+
+/** Cut the log after the last record <= target; check it is contiguous up to there. */
+function cutLog(files: Array<{ name: string; bytes: Uint8Array }>, target: bigint | undefined, m: BackupManifest): { files: Array<{ name: string; bytes: Uint8Array }>; lastLsn: bigint } {
+  const out: Array<{ name: string; bytes: Uint8Array }> = [];
+  let last: bigint | undefined;
+  let done = false;
+  for (const f of files) {
+    if (done) break;
+    let end = 0;
+    let gap: string | undefined;
+    const scan = scanLogBytes(f.bytes, f.name, (r, at) => {
+      if (target !== undefined && r.lsn > target) {
+        done = true;
+        return false;
+      }
+      if (last !== undefined && r.lsn !== last + 1n) {
+        gap = `LSN ${last} is followed by ${r.lsn}`;
+        return false;
+      }
+      last = r.lsn;
+      end = at;
+      return true;
+    });
+    if (gap !== undefined) throw new TokusimError('lsn-gap', `the log available for the restore has a hole: ${gap}`, { file: f.name, lsn: last });
+    if (scan.problem !== undefined && !done) throw new TokusimError('bad-checksum', `log file ${f.name} of the backup is damaged: ${String(typeof scan.problem === 'string' ? scan.problem : scan.problem.message)}`, { file: f.name, offset: scan.goodEnd });
+    if (end > 0) out.push({ name: f.name, bytes: f.bytes.subarray(0, end) });
+  }
+  if (last === undefined) throw new TokusimError('truncated', 'the backup holds no log records', { file: m.name });
+  if (target !== undefined && last < target) {
+    throw new TokusimError('bad-argument', `the log available ends at LSN ${last}, before the target ${target} (archive more log, or pick an earlier target)`, { lsn: last, expected: `<= ${last}`, actual: String(target) });
+  }
+  return { files: out, lastLsn: last };
+}
+
+/**
+ * The restored dictionary files are as of the backup's checkpoint, but a log that goes past
+ * the backup (PITR with the archive) holds later complete checkpoints, and recovery turns
+ * around at the last complete one: it would skip the commits between the backup's checkpoint
+ * and that one (and a log ending in a shutdown record needs no recovery at all). So every
+ * later end_checkpoint and shutdown becomes a comment record of the same LSN and time (a
+ * checkpoint then reads as one a crash interrupted), and recovery starts from the backup's
+ * checkpoint, as it does for a crash right after the backup.
+ */
+function withoutLaterCheckpoints(files: Array<{ name: string; bytes: Uint8Array }>, backupBegin: bigint): Array<{ name: string; bytes: Uint8Array }> {
+  const te = new TextEncoder();
+  return files.map((f) => {
+    const pieces: Uint8Array[] = [f.bytes.subarray(0, LOG_FILE_HEADER_SIZE)];
+    let start = LOG_FILE_HEADER_SIZE;
+    let changed = false;
+    scanLogBytes(f.bytes, f.name, (r, end) => {
+      if (r.type === 'end_checkpoint' && r.lsn_begin_checkpoint > backupBegin) {
+        pieces.push(encodeRecord({ type: 'comment', lsn: r.lsn, timestamp: r.timestamp, comment: te.encode(`tokusim PITR: end_checkpoint of the checkpoint begun at LSN ${r.lsn_begin_checkpoint} (after the restored backup)`) }));
+        changed = true;
+      } else if (r.type === 'shutdown' && r.lsn > backupBegin) {
+        // A log ending in shutdown needs no recovery; these files do.
+        pieces.push(encodeRecord({ type: 'comment', lsn: r.lsn, timestamp: r.timestamp, comment: te.encode('tokusim PITR: shutdown (after the restored backup)') }));
+        changed = true;
+      } else {
+        pieces.push(f.bytes.subarray(start, end));
+      }
+      start = end;
+    });
+    if (!changed) return f;
+    const out = new Uint8Array(pieces.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return { name: f.name, bytes: out };
+  });
+}
+
+/** The LSN of the last timestamped record at or before timeMs. */
+function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: number): bigint | undefined {
+  const limit = BigInt(Math.floor(timeMs)) * 1000n;
+  let best: bigint | undefined;
+  for (const f of files) {
+    scanLogBytes(f.bytes, f.name, (r) => {
+      const t = recordTimeMicros(r);
+      if (t !== undefined && t <= limit) best = r.lsn;
+    });
+  }
+  return best;
+}
+
+export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
+  if (opts.untilLsn !== undefined && opts.untilTimeMs !== undefined) throw new TokusimError('bad-argument', 'fetch: give --until-lsn or --until-time, not both');
+  const name = await repo.resolve(nameOrLatest);
+  const chain = await repo.chain(name);
+  const m = chain[chain.length - 1]!;
+  const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
+  // Read (and check) the log first: a bad target is refused before DEST is touched.
+  const logs = await logBytes(repo, m, pitr);
+  let target = opts.untilLsn;
+  if (opts.untilTimeMs !== undefined) {
+    target = lsnForTime(logs, opts.untilTimeMs);
+    if (target === undefined) throw new TokusimError('bad-argument', `fetch: no log record of backup ${name} is stamped at or before ${new Date(opts.untilTimeMs).toISOString()}`, { actual: String(opts.untilTimeMs) });
+  }
+  const endCp = BigInt(m.checkpoint.endLsn);
+  if (target !== undefined && target < endCp) {
+    throw new TokusimError('bad-argument', `fetch: target LSN ${target} is before backup ${name} is consistent (its end_checkpoint, LSN ${endCp}); restore an earlier backup`, { lsn: target, expected: `>= ${endCp}`, actual: String(target) });
+  }
+  const cut = cutLog(logs, target, m);
+  if (target !== undefined) cut.files = withoutLaterCheckpoints(cut.files, BigInt(m.checkpoint.beginLsn));
+
+  await checkDest(storage, dest);
+  const destStore = new LocalStore(storage, dest);
+  // The marker first: from here on DEST is recognisably ours (Env.open refuses it, a rerun accepts it).
+  if (!(await storage.exists(joinPath(dest, RESTORE_MARKER)))) {
+    await writeFileAt(storage, joinPath(dest, RESTORE_MARKER), (f) => f.pwrite(new TextEncoder().encode(`${name}\n`), 0));
+    await storage.fsyncDir(dest);
+  }
+  const lease = await Lease.acquire(destStore, RESTORE_LEASE, { id: opts.leaseId ?? defaultLeaseId(), op: 'fetch', now: opts.now ?? Date.now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
+  let done = 0;
+  const kept: string[] = [];
+  try {
+    const resumed = await readRestoreProgress(storage, dest);
+    const progress: RestoreProgress = { backup: name, manifest: sha256Hex(new TextEncoder().encode(JSON.stringify(m))), files: {} };
+    // An unfinished fetch of another backup (or of a different backup of this name) proves nothing here.
+    const trusted = resumed !== undefined && resumed.backup === progress.backup && resumed.manifest === progress.manifest ? resumed.files : {};
+    const total = m.files.reduce((a, f) => a + f.size, 0);
+    const cache = new PartCache(repo);
+    let identity: Uint8Array | undefined;
+    for (const f of m.files) {
+      if (f.role === 'identity') {
+        identity = await wholeFile(repo, f);
+        continue;
+      }
+      if (f.role !== 'dictionary') continue;
+      const path = joinPath(dest, f.name === ENV_FILE ? ENV_FILE_TMP : f.name);
+      const want = trusted[f.name];
+      if (want !== undefined && (await fileSha256(storage, path)) === want) {
+        kept.push(f.name);
+      } else {
+        await writeFileAt(storage, path, (h) => composeDictionary(repo, chain, f.name, h, cache).then(() => undefined));
+      }
+      progress.files[f.name] = want !== undefined && kept.includes(f.name) ? want : ((await fileSha256(storage, path)) ?? '');
+      await destStore.putAtomic(RESTORE_PROGRESS, encodeJson(progress));
+      await lease.refresh();
+      done += f.size;
+      opts.onProgress?.({ done, total, file: f.name });
+    }
+    // Stale files of an earlier try (a longer log, say) must not survive.
+    const wanted = new Set(cut.files.map((f) => f.name));
+    for (const n of await storage.list(dest)) if (parseLogFileName(n) !== undefined && !wanted.has(n)) await storage.unlink(joinPath(dest, n));
+    for (const f of cut.files) {
+      await writeFileAt(storage, joinPath(dest, f.name), (h) => h.pwrite(f.bytes, 0));
+      done += f.bytes.length;
+      opts.onProgress?.({ done, total, file: f.name });
+    }
+    await storage.fsyncDir(dest);
+    if (m.files.some((f) => f.name === ENV_FILE)) {
+      await storage.rename(joinPath(dest, ENV_FILE_TMP), joinPath(dest, ENV_FILE));
+      await storage.fsyncDir(dest);
+    }
+    if (identity !== undefined) {
+      const tmp = joinPath(dest, `${ENV_IDENTITY_FILE}.restoring`);
+      const id = identity;
+      await writeFileAt(storage, tmp, (h) => h.pwrite(id, 0));
+      await storage.rename(tmp, joinPath(dest, ENV_IDENTITY_FILE));
+      await storage.fsyncDir(dest);
+    }
+    await destStore.delete(RESTORE_PROGRESS);
+    await storage.unlink(joinPath(dest, RESTORE_MARKER));
+    await storage.fsyncDir(dest);
+    await lease.release();
+  } catch (err) {
+    // Best effort: a fetch that failed lets a rerun in at once (a killed one's lease expires).
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
+  if (opts.recover !== false) {
+    const env = await Env.open(dest, { checkpointPeriodMs: 0, ...opts.envOptions, storage });
+    await env.close();
+  }
+  return { name, chain: chain.map((c) => c.name), lastLsn: String(cut.lastLsn), files: m.files.length, bytes: done, kept };
+}

@@ -1,0 +1,472 @@
+/**
+ * A hot backup of an open environment into a repository (docs/backup.md): take and hold a
+ * checkpoint (engine/checkpoint-hold.ts), copy every dictionary file (hashing each block of
+ * its chosen translation, and folding the rows of user dictionaries into the content hash as
+ * the blocks stream by), then the log from the file holding the checkpoint's begin_checkpoint,
+ * release the hold, and publish: parts synced, manifest, sentinel last.
+ *
+ * Invariants:
+ *  - The hold is released on every path (success, error, crash of the machine).
+ *  - The sentinel is written after the manifest, and the manifest after every part is
+ *    durable: a backup with a sentinel is complete.
+ *  - A delta stores a block only when its (diskoff, size, sha256) differs from the parent's
+ *    entry for the same blocknum; every other block of its translation is byte-identical in
+ *    the parent's composed file (copy-on-write: a block is never rewritten in place while a
+ *    translation names it, and the sha256 catches a block reused at the same place).
+ */
+import { TokusimError } from '../base/errors.js';
+import { unframeBlock } from '../checkpoint/checkpointable-dictionary.js';
+import { decodeNode } from '../engine/btree/node-codec.js';
+import { holdCheckpoint, type CheckpointHold } from '../engine/checkpoint-hold.js';
+import type { Env } from '../engine/env.js';
+import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
+import { parseLogFileName, compareLogFiles } from '../log/names.js';
+import { joinPath, type StorageFile } from '../storage/storage.js';
+import { BlockStream, type StreamBlock } from './block-stream.js';
+import { isUserDictionary, readDictionaryLayout, roleOf } from './dictionary-blocks.js';
+import { ContentHash, newSha256, sha256Hex } from './hash.js';
+import { walkLogBytes } from './log-bytes.js';
+import { specOf } from '../format/codec.js';
+
+const NO_DECODE: ReadonlySet<number> = new Set();
+const END_CHECKPOINT: ReadonlySet<number> = new Set([specOf('end_checkpoint').cmd.charCodeAt(0)]);
+import { LOG_FILE_HEADER_SIZE } from '../format/log-header.js';
+import {
+  backupName, encodeJson, manifestKey, MANIFEST_FORMAT, partKey, PART_BYTES, sentinelKey,
+  type BackupManifest, type BlockEntry, type ChangedBlock, type ManifestFile, type PartRef,
+} from './manifest.js';
+import { savePushProgress, sameEnvironment, sameSource, type DonePart, type PushProgress, type SourceIdentity } from './progress.js';
+import type { RepoStore } from './store.js';
+
+/** How a push chooses between a full backup and a delta (WAL-G's WALG_DELTA_MAX_STEPS / ORIGIN). */
+export interface PushOptions {
+  /** Deltas allowed after a full backup before the next full one (0, the default: always full). */
+  deltaMaxSteps?: number;
+  /** What a delta is relative to: the latest backup (default) or the latest full backup. */
+  deltaOrigin?: 'LATEST' | 'LATEST_FULL';
+  /** Progress: bytes read of the environment so far, and the total to read. */
+  onProgress?: (p: { done: number; total: number; file: string }) => void;
+  /** Lease id of this push (default host:pid) and its time to live (default 60 s). */
+  leaseId?: string;
+  leaseTtlMs?: number;
+  /** Bytes per part of a whole-file copy (default PART_BYTES, 8 MiB): the unit of upload and of resuming. */
+  partBytes?: number;
+  /** Uploads in flight at once (default 1). */
+  concurrency?: number;
+  /** Upload at most this many bytes per second (default: no limit). */
+  rateLimit?: number;
+  /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Write the progress file after this many parts (default 8). */
+  progressEveryParts?: number;
+  /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
+  onResume?: (r: { from: string; exact: boolean; reason: string }) => void;
+}
+
+const HEADER_REGION = 8192;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Reads a file in PART_BYTES chunks, calling fn with each. */
+async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>, partBytes = PART_BYTES): Promise<void> {
+  for (let at = 0; at < size; ) {
+    const want = Math.min(partBytes, size - at);
+    const buf = new Uint8Array(want);
+    let got = 0;
+    while (got < want) {
+      const n = await f.pread(buf.subarray(got), at + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got === 0) break;
+    await fn(got === want ? buf : buf.subarray(0, got), at);
+    at += got;
+  }
+}
+
+/** Packs small pieces (a delta's header regions and changed blocks) into parts. */
+class Packer {
+  private buf = new Uint8Array(PART_BYTES);
+  private fill = 0;
+  private key: string;
+  constructor(private readonly next: () => string, private readonly put: (key: string, data: Uint8Array) => Promise<void>) {
+    this.key = next();
+  }
+  async add(bytes: Uint8Array): Promise<{ part: string; partOffset: number }> {
+    if (this.fill > 0 && this.fill + bytes.length > PART_BYTES) await this.flush();
+    if (bytes.length > this.buf.length) this.buf = new Uint8Array(bytes.length);
+    this.buf.set(bytes, this.fill);
+    const at = { part: this.key, partOffset: this.fill };
+    this.fill += bytes.length;
+    return at;
+  }
+  async flush(): Promise<void> {
+    if (this.fill === 0) return;
+    await this.put(this.key, this.buf.slice(0, this.fill));
+    this.fill = 0;
+    this.key = this.next();
+  }
+}
+
+export class Pusher {
+  private partNo = 0;
+  private sent = 0;
+  private done = 0;
+  private total = 0;
+  private readonly contents = new ContentHash();
+  private name = '';
+  private source: SourceIdentity | undefined;
+  /** Parts of an interrupted push that may be reused: `file@offset+length` -> part. */
+  private reusable = new Map<string, DonePart>();
+  private readonly doneParts: DonePart[] = [];
+  private partsSinceSave = 0;
+  /** Bytes not sent again because an interrupted push had stored them. */
+  reusedBytes = 0;
+  /** Called after each part (the repository's lease refresh). */
+  afterPart: () => Promise<void> = async () => undefined;
+
+  constructor(
+    private readonly store: RepoStore,
+    private readonly opts: PushOptions,
+    private readonly parent: BackupManifest | undefined,
+    private readonly interrupted: PushProgress | undefined = undefined,
+  ) {}
+
+  private nextKey = (): string => partKey(this.name, ++this.partNo);
+
+  /** Store one part of a whole-file copy, or reuse the interrupted push's part with the same bytes. */
+  private async storePart(file: string, offset: number, chunk: Uint8Array): Promise<PartRef> {
+    const sha256 = sha256Hex(chunk);
+    const old = this.reusable.get(`${file}@${offset}+${chunk.length}`);
+    let key: string;
+    if (old !== undefined && old.sha256 === sha256) {
+      key = old.key;
+      this.reusedBytes += chunk.length;
+      this.sent += chunk.length;
+    } else {
+      key = this.nextKey();
+      await this.put(key, chunk);
+    }
+    this.doneParts.push({ file, offset, length: chunk.length, sha256, key });
+    if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) await this.saveProgress();
+    await this.afterPart();
+    return { key, offset, length: chunk.length, sha256 };
+  }
+
+  private async saveProgress(afterFailure = false): Promise<void> {
+    this.partsSinceSave = 0;
+    if (afterFailure) await Promise.allSettled([...this.inFlight]);
+    else await this.drain();
+    // Parts of the interrupted push not met again yet stay listed: a later resume may still use them.
+    const mine = new Set(this.doneParts.map((p) => `${p.file}@${p.offset}+${p.length}`));
+    const carried = [...this.reusable.entries()].filter(([k]) => !mine.has(k)).map(([, p]) => p);
+    const stored = this.doneParts.filter((p) => !this.failedKeys.has(p.key));
+    await savePushProgress(this.store, { format: MANIFEST_FORMAT, name: this.name, source: this.source!, parts: [...carried, ...stored] });
+  }
+
+  /** Keys of stored parts the manifest does not use (an interrupted push's leftovers). */
+  leftoverKeys(m: BackupManifest): string[] {
+    const used = new Set(m.files.flatMap((f) => f.parts.map((p) => p.key)));
+    return [...this.reusable.values()].map((p) => p.key).filter((k) => !used.has(k));
+  }
+
+  private readonly inFlight = new Set<Promise<void>>();
+  private uploadFailure: { err: unknown } | undefined;
+  private readonly failedKeys = new Set<string>();
+  private throttleStart: number | undefined;
+  private throttledBytes = 0;
+
+  /** Upload a part: up to `concurrency` in flight, paced to `rateLimit` bytes per second. */
+  private put = async (key: string, data: Uint8Array): Promise<void> => {
+    await this.throttle(data.length);
+    const limit = Math.max(1, Math.floor(this.opts.concurrency ?? 1));
+    while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
+    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    const p: Promise<void> = this.store.put(key, data).then(
+      () => {
+        this.sent += data.length;
+      },
+      (err: unknown) => {
+        this.uploadFailure ??= { err };
+        this.failedKeys.add(key);
+      },
+    ).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    if (limit === 1) await this.drain();
+  };
+
+  /** Wait for every upload in flight; throw the first that failed. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+  }
+
+  /** Sleep until the bytes sent before this part took at least their time at the rate limit. */
+  private async throttle(n: number): Promise<void> {
+    const rate = this.opts.rateLimit;
+    if (rate === undefined || rate <= 0) return;
+    const now = (this.opts.now ?? (() => performance.now()))();
+    this.throttleStart ??= now;
+    const due = this.throttleStart + (this.throttledBytes / rate) * 1000;
+    this.throttledBytes += n;
+    if (due > now) await (this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(due - now);
+  }
+
+  private progress(file: string, n: number): void {
+    this.done += n;
+    this.opts.onProgress?.({ done: this.done, total: this.total, file });
+  }
+
+  /** After a failure: record what is stored so far, so a rerun resumes from there. */
+  async saveProgressAfterFailure(): Promise<void> {
+    if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
+  }
+
+  async run(env: Env): Promise<BackupManifest> {
+    const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
+    const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
+    let m: BackupManifest;
+    try {
+      m = await this.copy(env, hold);
+    } finally {
+      hold.release();
+    }
+    await this.store.sync();
+    const manifestBytes = encodeJson(m);
+    await this.store.putAtomic(manifestKey(m.name), manifestBytes);
+    await this.store.putAtomic(sentinelKey(m.name), encodeJson({ format: MANIFEST_FORMAT, name: m.name, manifestSha256: sha256Hex(manifestBytes) }));
+    return m;
+  }
+
+  private async copy(env: Env, hold: CheckpointHold): Promise<BackupManifest> {
+    const parent = this.parent;
+    const parentLsn = parent === undefined ? undefined : BigInt(parent.checkpoint.beginLsn);
+    this.name = backupName(hold.checkpointLsn, parentLsn);
+    const names = await hold.storage.list(hold.dir);
+    const dicts: string[] = [];
+    let identity: string | undefined;
+    const logs: Array<{ name: string; index: number; version: number }> = [];
+    for (const n of names) {
+      const parsed = parseLogFileName(n);
+      const role = roleOf(n, ENV_IDENTITY_FILE, parsed !== undefined);
+      if (role === 'dictionary') dicts.push(n);
+      else if (role === 'identity') identity = n;
+      else if (role === 'log') logs.push({ name: n, ...parsed! });
+    }
+    logs.sort(compareLogFiles);
+    const sizes = new Map<string, number>();
+    for (const n of [...dicts, ...(identity !== undefined ? [identity] : [])]) {
+      const f = await hold.storage.open(joinPath(hold.dir, n), 'read');
+      sizes.set(n, await f.size());
+      await f.close();
+    }
+    this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    this.source = {
+      dir: hold.dir,
+      envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
+      checkpointLsn: String(hold.checkpointLsn),
+      checkpointCount: String(hold.checkpointCount),
+      files: [...sizes.entries()].map(([name, size]) => ({ name, size })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    };
+    this.takeProgress();
+    const files: ManifestFile[] = [];
+    const packer = new Packer(this.nextKey, this.put);
+    for (const n of dicts) {
+      const parentFile = parent?.files.find((f) => f.name === n && f.role === 'dictionary');
+      files.push(await this.copyDictionary(hold, n, parentFile, packer));
+    }
+    await packer.flush();
+    if (identity !== undefined) files.push(await this.copyWhole(hold, identity, 'identity'));
+    const log = await this.copyLog(hold, logs);
+    files.push(...log.files);
+    await this.drain();
+    const total = files.reduce((a, f) => a + f.size, 0);
+    return {
+      format: MANIFEST_FORMAT,
+      name: this.name,
+      kind: parent === undefined ? 'full' : 'delta',
+      parent: parent?.name ?? null,
+      deltaSteps: parent === undefined ? 0 : parent.deltaSteps + 1,
+      createdAt: new Date(Number(env.clock.nowMicros() / 1000n)).toISOString(),
+      source: env.dir,
+      checkpoint: { beginLsn: String(hold.checkpointLsn), endLsn: String(log.endCheckpointLsn), count: String(hold.checkpointCount) },
+      log: { firstLsn: String(log.firstLsn), lastLsn: String(log.lastLsn) },
+      files,
+      contents: { atLsn: String(hold.checkpointLsn), rows: String(this.contents.rows), sha256: this.contents.hex() },
+      bytes: { total, sent: this.sent, ...(this.reusedBytes > 0 ? { reused: this.reusedBytes } : {}) },
+    };
+  }
+
+  /**
+   * Decide what of an interrupted push's progress to use: nothing when it was another
+   * environment; otherwise its parts, each only if the bytes read now hash the same.
+   */
+  private takeProgress(): void {
+    const p = this.interrupted;
+    if (p === undefined) return;
+    const src = this.source!;
+    if (!sameEnvironment(p.source, src)) {
+      this.opts.onResume?.({ from: p.name, exact: false, reason: `it was written from another environment (${p.source.dir}); starting over` });
+      return;
+    }
+    const exact = sameSource(p.source, src);
+    const reason = exact
+      ? `the same checkpoint (LSN ${src.checkpointLsn}) is held again; ${p.parts.length} stored part(s)`
+      : `the source changed since (checkpoint LSN ${p.source.checkpointLsn} -> ${src.checkpointLsn}); every range is read again and a stored part is kept only where the bytes read now have its sha256`;
+    this.opts.onResume?.({ from: p.name, exact, reason });
+    for (const d of p.parts) this.reusable.set(`${d.file}@${d.offset}+${d.length}`, d);
+    // New parts of the same backup name must not overwrite ones that may be reused.
+    const mine = partKey(this.name, 0).replace(/\d+$/, '');
+    for (const d of p.parts) if (d.key.startsWith(mine)) this.partNo = Math.max(this.partNo, Number(d.key.slice(mine.length)));
+  }
+
+  /** A whole file, in parts, with its sha256 (the identity file, or a log file's bytes). */
+  private async storeWhole(name: string, role: ManifestFile['role'], bytes: Uint8Array): Promise<ManifestFile> {
+    const parts: PartRef[] = [];
+    const step = this.opts.partBytes ?? PART_BYTES;
+    for (let at = 0; at < bytes.length; at += step) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + step));
+      parts.push(await this.storePart(name, at, chunk));
+    }
+    return { name, role, size: bytes.length, sha256: sha256Hex(bytes), parts };
+  }
+
+  private async readAll(hold: CheckpointHold, name: string): Promise<Uint8Array> {
+    const f = await hold.storage.open(joinPath(hold.dir, name), 'read');
+    try {
+      const size = await f.size();
+      const out = new Uint8Array(size);
+      let got = 0;
+      await readChunks(f, size, async (c, at) => {
+        out.set(c, at);
+        got = at + c.length;
+      });
+      return out.subarray(0, got);
+    } finally {
+      await f.close();
+    }
+  }
+
+  private async copyWhole(hold: CheckpointHold, name: string, role: ManifestFile['role']): Promise<ManifestFile> {
+    const bytes = await this.readAll(hold, name);
+    this.progress(name, bytes.length);
+    return this.storeWhole(name, role, bytes);
+  }
+
+  private async copyDictionary(hold: CheckpointHold, name: string, parentFile: ManifestFile | undefined, packer: Packer): Promise<ManifestFile> {
+    const path = joinPath(hold.dir, name);
+    const f = await hold.storage.open(path, 'read');
+    try {
+      const size = await f.size();
+      const layout = await readDictionaryLayout(f, path);
+      const asDelta = parentFile?.blocks !== undefined;
+      const prev = new Map<number, BlockEntry>();
+      for (const e of parentFile?.blocks ?? []) prev.set(e[0], e);
+      const blocks: BlockEntry[] = [];
+      const changed: ChangedBlock[] = [];
+      const toStore: Array<{ b: StreamBlock; bytes: Uint8Array; sha: string }> = [];
+      const user = isUserDictionary(name);
+      const stream = new BlockStream(path, layout.blocks, (b, bytes) => {
+        const sha = sha256Hex(bytes);
+        blocks.push([b.blocknum, b.diskoff, b.size, sha]);
+        if (user && b.blocknum >= 3) this.foldRows(name, b, bytes, path);
+        if (asDelta) {
+          const p = prev.get(b.blocknum);
+          if (p === undefined || p[1] !== b.diskoff || p[2] !== b.size || p[3] !== sha) toStore.push({ b, bytes: bytes.slice(), sha });
+        }
+      });
+      const parts: PartRef[] = [];
+      const whole = newSha256();
+      let header: Uint8Array | undefined;
+      await readChunks(f, size, async (chunk, at) => {
+        stream.feed(chunk, at);
+        this.progress(name, chunk.length);
+        if (asDelta) {
+          if (at === 0) header = chunk.slice(0, HEADER_REGION);
+          for (const s of toStore) {
+            const loc = await packer.add(s.bytes);
+            changed.push({ blocknum: s.b.blocknum, diskoff: s.b.diskoff, size: s.b.size, sha256: s.sha, ...loc });
+          }
+          toStore.length = 0;
+        } else {
+          whole.update(chunk);
+          parts.push(await this.storePart(name, at, chunk));
+        }
+      }, this.opts.partBytes);
+      stream.finish(size);
+      blocks.sort((a, b) => a[0] - b[0]);
+      const entry: ManifestFile = {
+        name, role: 'dictionary', size, parts,
+        header: { slot: layout.slot, checkpointCount: String(layout.checkpointCount), checkpointLsn: String(layout.checkpointLsn) },
+        blocks,
+      };
+      if (asDelta) {
+        const h = header ?? new Uint8Array(0);
+        const loc = await packer.add(h);
+        entry.delta = { headerPart: `${loc.part}@${loc.partOffset}+${h.length}`, headerSha256: sha256Hex(h), changed };
+      } else {
+        entry.sha256 = whole.hex();
+      }
+      return entry;
+    } finally {
+      await f.close();
+    }
+  }
+
+  private foldRows(iname: string, b: StreamBlock, bytes: Uint8Array, path: string): void {
+    const node = decodeNode(unframeBlock(bytes, { file: path, offset: b.diskoff }), { blocknum: BigInt(b.blocknum) });
+    if (node.kind !== 'leaf') return;
+    for (let i = 0; i < node.keys.length; i++) this.contents.add(iname, node.keys[i]!, node.values[i]!);
+  }
+
+  /**
+   * The log from the newest file whose first record is at or before the checkpoint's begin,
+   * each file cut after its last whole record; finds the checkpoint's end_checkpoint.
+   */
+  private async copyLog(hold: CheckpointHold, logs: Array<{ name: string }>): Promise<{ files: ManifestFile[]; firstLsn: bigint; lastLsn: bigint; endCheckpointLsn: bigint }> {
+    await hold.flushLog();
+    const chosen: Array<{ name: string; bytes: Uint8Array; first: bigint; last: bigint }> = [];
+    for (let i = logs.length - 1; i >= 0; i--) {
+      const name = logs[i]!.name;
+      const raw = await this.readAll(hold, name);
+      // Recovery needs nothing before begin_checkpoint: the first file is kept from there on
+      // (its header, then the records from that one), so a backup's log stays small.
+      let from = LOG_FILE_HEADER_SIZE;
+      const scan = walkLogBytes(raw, name, NO_DECODE, (e) => {
+        if (e.lsn === hold.checkpointLsn) from = e.start;
+      });
+      if (scan.firstLsn === undefined) continue;
+      const holdsBegin = scan.firstLsn <= hold.checkpointLsn;
+      const bytes = holdsBegin && from > LOG_FILE_HEADER_SIZE ? concat(raw.subarray(0, LOG_FILE_HEADER_SIZE), raw.subarray(from, scan.goodEnd)) : raw.subarray(0, scan.goodEnd);
+      chosen.unshift({ name, bytes, first: holdsBegin ? hold.checkpointLsn : scan.firstLsn, last: scan.lastLsn! });
+      if (holdsBegin) break;
+    }
+    if (chosen.length === 0 || chosen[0]!.first > hold.checkpointLsn) {
+      throw new TokusimError('truncated', `the log no longer holds the begin_checkpoint of the held checkpoint (LSN ${hold.checkpointLsn})`, { file: hold.dir, lsn: hold.checkpointLsn });
+    }
+    let endCheckpointLsn: bigint | undefined;
+    const files: ManifestFile[] = [];
+    for (const c of chosen) {
+      walkLogBytes(c.bytes, c.name, END_CHECKPOINT, (e) => {
+        const r = e.record;
+        if (r?.type === 'end_checkpoint' && r.lsn_begin_checkpoint === hold.checkpointLsn) endCheckpointLsn = r.lsn;
+      });
+      this.total += c.bytes.length;
+      this.progress(c.name, c.bytes.length);
+      const e = await this.storeWhole(c.name, 'log', c.bytes);
+      e.firstLsn = String(c.first);
+      e.lastLsn = String(c.last);
+      files.push(e);
+    }
+    if (endCheckpointLsn === undefined) {
+      throw new TokusimError('truncated', `the log holds no end_checkpoint for the held checkpoint (LSN ${hold.checkpointLsn})`, { file: hold.dir, lsn: hold.checkpointLsn });
+    }
+    return { files, firstLsn: chosen[0]!.first, lastLsn: chosen[chosen.length - 1]!.last, endCheckpointLsn };
+  }
+}

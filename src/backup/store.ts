@@ -1,0 +1,142 @@
+/**
+ * Where a backup repository keeps its objects: a flat key space ('a/b/c') with one-level
+ * listing. LocalStore keeps them as files under a directory of a Storage (so the crash tests
+ * run it on SimStorage); S3Store (s3-store.ts, node only) as objects of a bucket.
+ *
+ * Invariants:
+ *  - putAtomic(key, data): when it resolves the object is durable with exactly data; a crash
+ *    before leaves either no object or the previous one, never a part of data.
+ *  - put(key, data) is durable only after the next sync() resolves; objects are looked at only
+ *    through a manifest and sentinel written later with putAtomic, so a torn one is never used.
+ *  - list(dir) returns the names directly under dir (files and sub-directories), sorted; a
+ *    missing dir lists as empty. Temporary names of putAtomic are never listed.
+ */
+import { TokusimError } from '../base/errors.js';
+import { ioErrorCode } from '../storage/io-error.js';
+import { dirName, joinPath, type Storage } from '../storage/storage.js';
+
+/** The object store under a backup repository. */
+export interface RepoStore {
+  /** Where it is, for messages ("/backups", "s3://bucket/prefix"). */
+  readonly where: string;
+  put(key: string, data: Uint8Array): Promise<void>;
+  putAtomic(key: string, data: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  list(dir: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+  /** Make every put so far durable. */
+  sync(): Promise<void>;
+}
+
+const TMP_SUFFIX = '.tmp-put';
+
+/** A repository in a directory of a Storage. */
+export class LocalStore implements RepoStore {
+  private readonly madeDirs = new Set<string>();
+  private unsyncedFiles = new Set<string>();
+  private unsyncedDirs = new Set<string>();
+
+  constructor(
+    readonly storage: Storage,
+    readonly root: string,
+  ) {}
+
+  get where(): string {
+    return this.root;
+  }
+
+  private path(key: string): string {
+    return joinPath(this.root, key);
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await this.storage.mkdir(dir);
+    // A directory entry made here must be durable in its parent too.
+    for (let d = dir; d.length > this.root.length; d = dirName(d)) this.unsyncedDirs.add(dirName(d));
+    this.madeDirs.add(dir);
+  }
+
+  private async writeFile(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
+    await this.ensureDir(dirName(path));
+    const f = await this.storage.open(path, 'create');
+    try {
+      await f.truncate(0);
+      if (data.length > 0) await f.pwrite(data, 0);
+      if (fsync) await f.fsync();
+    } finally {
+      await f.close();
+    }
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const p = this.path(key);
+    await this.writeFile(p, data, false);
+    this.unsyncedFiles.add(p);
+    this.unsyncedDirs.add(dirName(p));
+  }
+
+  async putAtomic(key: string, data: Uint8Array): Promise<void> {
+    const p = this.path(key);
+    const tmp = p + TMP_SUFFIX;
+    await this.writeFile(tmp, data, true);
+    await this.storage.rename(tmp, p);
+    for (const d of this.unsyncedDirs) await this.storage.fsyncDir(d);
+    this.unsyncedDirs.clear();
+    await this.storage.fsyncDir(dirName(p));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const p = this.path(key);
+    let f;
+    try {
+      f = await this.storage.open(p, 'read');
+    } catch (err) {
+      if (ioErrorCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const size = await f.size();
+      const out = new Uint8Array(size);
+      let at = 0;
+      while (at < size) {
+        const n = await f.pread(out.subarray(at), at);
+        if (n === 0) break;
+        at += n;
+      }
+      if (at !== size) throw new TokusimError('truncated', 'repository object shrank while it was read', { file: p, expected: `${size} bytes`, actual: `${at} bytes` });
+      return out;
+    } finally {
+      await f.close();
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const p = this.path(dir);
+    if (!(await this.storage.exists(p))) return [];
+    return (await this.storage.list(p)).filter((n) => !n.endsWith(TMP_SUFFIX));
+  }
+
+  async delete(key: string): Promise<void> {
+    const p = this.path(key);
+    if (!(await this.storage.exists(p))) return;
+    await this.storage.unlink(p);
+    this.unsyncedDirs.add(dirName(p));
+  }
+
+  async sync(): Promise<void> {
+    const files = this.unsyncedFiles;
+    this.unsyncedFiles = new Set();
+    for (const p of files) {
+      const f = await this.storage.open(p, 'readwrite');
+      try {
+        await f.fsync();
+      } finally {
+        await f.close();
+      }
+    }
+    const dirs = this.unsyncedDirs;
+    this.unsyncedDirs = new Set();
+    for (const d of dirs) await this.storage.fsyncDir(d);
+  }
+}

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Env } from '../../src/engine/env.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { parseByteSize } from '../../tools/commands/backup.js';
+import { startLocalS3, type LocalS3 } from '../../tools/bench/s3rver-local.js';
+
+// The built CLI (`make test` builds first; here `npx tsc -p tsconfig.json`), run as a process.
+const ROOT = join(import.meta.dirname, '..', '..');
+const TOKUSIM = join(ROOT, 'dist', 'tools', 'tokusim.js');
+const enc = (s: string) => new TextEncoder().encode(s);
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tokusim(args: string[], extraEnv: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TOKUSIM, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TOKUSIM_DEBUG: '', ...extraEnv } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+let s3: LocalS3;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tokusim-backup-cli-'));
+  const env = await Env.open(join(dir, 'env'), { storage: new NodeStorage(), checkpointPeriodMs: 0 });
+  const t = await env.createDictionary('t');
+  for (let i = 0; i < 300; i += 50) await env.writeBatch(Array.from({ length: 50 }, (_, j) => ({ dict: t, op: 'insert' as const, key: enc(`k${i + j}`), value: enc(`v${i + j}`) })));
+  await env.close();
+  s3 = await startLocalS3('cli-bucket');
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function rows(path: string): Promise<Record<string, string>> {
+  const env = await Env.open(path, { storage: new NodeStorage(), checkpointPeriodMs: 0 });
+  try {
+    const d = await env.openDictionary('t');
+    const out: Record<string, string> = {};
+    for (const e of await d.committedRange({})) out[new TextDecoder().decode(e.key)] = new TextDecoder().decode(e.value);
+    return out;
+  } finally {
+    await env.close();
+  }
+}
+
+describe('tokusim backup (the built CLI as a process)', () => {
+  // Scenario: push with --concurrency and --rate-limit, list --json, verify, fetch; then every documented failure exits with its code and one line.
+  it('Scenario: push, list, verify, fetch, and the exit codes of refusals', async () => {
+    const env = join(dir, 'env');
+    const repo = join(dir, 'repo');
+    const push = await tokusim(['backup', 'push', env, '--to', repo, '--concurrency', '3', '--rate-limit', '64MiB']);
+    expect(push.stderr).toBe('');
+    expect(push.code).toBe(0);
+    expect(push.stdout).toMatch(/^base_\d{20} full checkpoint \d+ log \d+-\d+ sent \d+ of \d+ bytes\n$/);
+    const list = await tokusim(['backup', 'list', repo, '--json']);
+    expect(list.code).toBe(0);
+    const listed = JSON.parse(list.stdout) as Array<{ name: string; kind: string }>;
+    expect(listed.map((r) => r.kind)).toEqual(['full']);
+    expect(push.stdout.startsWith(listed[0]!.name)).toBe(true);
+    expect((await tokusim(['backup', 'verify', repo])).code).toBe(0);
+    const dest = join(dir, 'restored');
+    const fetched = await tokusim(['backup', 'fetch', repo, 'LATEST', dest]);
+    expect(fetched.code).toBe(0);
+    expect(fetched.stdout).toMatch(/^restored base_\d+ /);
+    expect(await rows(dest)).toEqual(await rows(env));
+
+    const notEmpty = await tokusim(['backup', 'fetch', repo, 'LATEST', dest]);
+    expect(notEmpty.code).toBe(2);
+    expect(notEmpty.stderr).toMatch(/^tokusim: .*restored: fetch: .* is not empty .*DEST must be empty or absent.*\n$/);
+    const noSuch = await tokusim(['backup', 'fetch', repo, 'base_00000000000000000001', join(dir, 'x')]);
+    expect(noSuch.code).toBe(2);
+    expect(noSuch.stderr).toMatch(/^tokusim: .*no backup named base_00000000000000000001 in .*\n$/);
+    const badRate = await tokusim(['backup', 'push', env, '--to', repo, '--rate-limit', 'fast']);
+    expect(badRate.code).toBe(2);
+    expect(badRate.stderr).toMatch(/--rate-limit: not a size: fast/);
+
+    // A live lease of someone else: exit 7, naming owner and expiry.
+    const until = Date.now() + 3_600_000;
+    writeFileSync(join(repo, 'locks', 'repo.lease.json'), JSON.stringify({ id: 'other-host:4242', op: 'push', expireAtMs: until, expireAt: new Date(until).toISOString() }));
+    const locked = await tokusim(['backup', 'push', env, '--to', repo]);
+    expect(locked.code).toBe(7);
+    expect(locked.stderr).toBe(`tokusim: ${join(repo, 'locks', 'repo.lease.json')}: ${repo} is held by push other-host:4242 until ${new Date(until).toISOString()} (its lease); wait for it to finish or expire\n`);
+    rmSync(join(repo, 'locks', 'repo.lease.json'));
+
+    // A damaged part: verify exits 6 and names it.
+    const name = listed[0]!.name;
+    const part = join(repo, 'basebackups', name, 'p', readdirSync(join(repo, 'basebackups', name, 'p'))[0]!);
+    writeFileSync(part, 'garbage');
+    const bad = await tokusim(['backup', 'verify', repo]);
+    expect(bad.code).toBe(6);
+    expect(bad.stdout).toMatch(/problem: .*does not match its sha256/);
+  });
+
+  // Scenario: an s3:// repository through TOKUSIM_S3_ENDPOINT; the SDK's Node-version warning never reaches stderr.
+  it('Scenario: push and fetch through s3:// with the endpoint from the environment; stderr stays empty', async () => {
+    const env = join(dir, 'env');
+    const creds = { TOKUSIM_S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    const push = await tokusim(['backup', 'push', env, '--to', 's3://cli-bucket/prod/db1'], creds);
+    expect(push.stderr).toBe('');
+    expect(push.code).toBe(0);
+    const list = await tokusim(['backup', 'list', 's3://cli-bucket/prod/db1'], creds);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[1]).toMatch(/^base_\d+\tfull\t-\t/);
+    const dest = join(dir, 'from-s3');
+    const fetched = await tokusim(['backup', 'fetch', 's3://cli-bucket/prod/db1', 'LATEST', dest, '--s3-endpoint', s3.endpoint], { ...creds, TOKUSIM_S3_ENDPOINT: 'http://127.0.0.1:1' });
+    expect(fetched.stderr).toBe('');
+    expect(fetched.code).toBe(0);
+    expect(await rows(dest)).toEqual(await rows(env));
+    // Nothing listening: retried, then exit 5 with one line naming the object.
+    const down = await tokusim(['backup', 'list', 's3://cli-bucket/x'], { ...creds, TOKUSIM_S3_ENDPOINT: 'http://127.0.0.1:1' });
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/^tokusim: s3:\/\/cli-bucket\/x\/wal: S3 LIST of wal failed after 6 tries: ECONNREFUSED.*\n$/);
+  }, 60_000);
+
+  it('parses --rate-limit sizes', () => {
+    expect(parseByteSize('512k', 'x')).toBe(512 * 1024);
+    expect(parseByteSize('10MiB', 'x')).toBe(10 << 20);
+    expect(parseByteSize('1.5M', 'x')).toBe(1.5 * (1 << 20));
+    expect(parseByteSize('2000', 'x')).toBe(2000);
+    expect(() => parseByteSize('0', 'x')).toThrow(/not a size/);
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * `tokusim backup push|fetch|list|verify|delete` and `tokusim log archive` (docs/backup.md).
+ * Parses arguments, calls src/backup, prints. Exit codes: those of tools/cli-support.ts; verify
+ * exits VIOLATION (6) when it found a problem.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
+import { executeDelete, planDelete, type DeleteTarget } from '../../src/backup/delete.js';
+import { fetchBackup } from '../../src/backup/fetch.js';
+import { BackupRepo } from '../../src/backup/repo.js';
+import { LocalStore } from '../../src/backup/store.js';
+import { verifyRepo } from '../../src/backup/verify.js';
+import { TokusimError } from '../../src/base/errors.js';
+import { Env } from '../../src/engine/env.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { EXIT, runCommand } from '../cli-support.js';
+import { startProgress } from '../progress.js';
+
+/** Environment variable naming the S3 endpoint of s3:// repositories (README "Backups"). */
+export const S3_ENDPOINT_ENV = 'TOKUSIM_S3_ENDPOINT';
+
+/**
+ * A repository: a directory, or `s3://bucket/prefix` at --s3-endpoint / $TOKUSIM_S3_ENDPOINT
+ * (default AWS). The S3 module (and the SDK) is loaded only for an s3:// repository, so other
+ * commands start without it.
+ */
+async function repoAt(where: string, endpoint?: string): Promise<BackupRepo> {
+  if (!where.startsWith('s3://')) return new BackupRepo(new LocalStore(new NodeStorage(), where));
+  const { parseS3Url, S3Store } = await import('../../src/backup/s3-store.js');
+  const ep = endpoint ?? process.env[S3_ENDPOINT_ENV];
+  return new BackupRepo(new S3Store({ ...parseS3Url(where), ...(ep !== undefined && ep !== '' ? { endpoint: ep } : {}) }));
+}
+
+function endpointOf(a: object): string | undefined {
+  const v = (a as { 's3-endpoint'?: unknown })['s3-endpoint'];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function parseTime(s: string): number {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(ms)) throw new TokusimError('bad-argument', `--until-time: not a time: ${s} (an ISO time or milliseconds since the epoch)`, { actual: s });
+  return ms;
+}
+
+/** `123`, `64k`, `10MiB`, `1.5M`, `2G` (powers of 1024) as bytes. */
+export function parseByteSize(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?[bB])?$/.exec(s.trim());
+  const n = m === null ? NaN : Number(m[1]) * 1024 ** ['', 'k', 'm', 'g'].indexOf(m[2]!.toLowerCase());
+  if (!Number.isFinite(n) || n <= 0) throw new TokusimError('bad-argument', `${what}: not a size: ${s} (bytes, or with k, M or G: 512k, 10MiB)`, { actual: s });
+  return Math.floor(n);
+}
+
+function positiveInt(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 1) throw new TokusimError('bad-argument', `${what}: a whole number >= 1, not ${v}`, { actual: String(v) });
+  return v;
+}
+
+const mib = (b: number): number => Math.round(b / (1 << 20));
+
+type PushArgv = { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string; concurrency: number; 'rate-limit'?: string; 'lease-id'?: string };
+
+const push: CommandModule<object, PushArgv> = {
+  command: 'push <env>',
+  describe: 'hot backup of an environment into a repository (a directory or s3://bucket/prefix)',
+  builder: (y) =>
+    y
+      .positional('env', { type: 'string', demandOption: true })
+      .option('to', { type: 'string', demandOption: true, describe: 'repository: a directory or s3://bucket/prefix' })
+      .option('delta-max-steps', { type: 'number', default: 0, describe: 'deltas allowed after a full backup' })
+      .option('delta-origin', { choices: ['LATEST', 'LATEST_FULL'], default: 'LATEST' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'parts uploaded at once' })
+      .option('rate-limit', { type: 'string', describe: 'at most this many bytes per second (512k, 10MiB, ...)' })
+      .option('lease-id', { type: 'string', describe: 'id in the repository lease (default host:pid)' }) as Argv<PushArgv>,
+  handler: (a) =>
+    runCommand(async () => {
+      const concurrency = positiveInt(a.concurrency, '--concurrency');
+      const rateLimit = a['rate-limit'] === undefined ? undefined : parseByteSize(a['rate-limit'], '--rate-limit');
+      const repo = await repoAt(a.to, endpointOf(a));
+      const env = await Env.open(a.env, {});
+      const progress = startProgress({ title: 'backup push', unit: 'MiB' });
+      const notes: string[] = [];
+      let m;
+      try {
+        m = await env.backup(repo, {
+          deltaMaxSteps: a['delta-max-steps'], deltaOrigin: a['delta-origin'] as 'LATEST' | 'LATEST_FULL', concurrency,
+          ...(rateLimit !== undefined ? { rateLimit } : {}),
+          ...(a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {}),
+          onProgress: (p) => progress.update(mib(p.done), mib(p.total), p.file),
+          onResume: (r) => notes.push(`${r.exact ? 'resumed' : 'resuming'} ${r.from}: ${r.reason}`),
+        });
+      } finally {
+        progress.stop();
+        await env.close();
+      }
+      for (const n of notes) process.stderr.write(`tokusim: ${n}\n`);
+      process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes${m.bytes.reused !== undefined ? ` (${m.bytes.reused} stored by the interrupted push)` : ''}\n`);
+    }),
+};
+
+const fetch: CommandModule<object, { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }> = {
+  command: 'fetch <repo> <name> <dest>',
+  describe: 'restore a backup (NAME or LATEST) into DEST (empty or absent), optionally to a point in time',
+  builder: (y) =>
+    y
+      .positional('repo', { type: 'string', demandOption: true })
+      .positional('name', { type: 'string', demandOption: true })
+      .positional('dest', { type: 'string', demandOption: true })
+      .option('until-lsn', { type: 'string' })
+      .option('until-time', { type: 'string' })
+      .conflicts('until-lsn', 'until-time') as Argv<{ repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const opts: Parameters<typeof fetchBackup>[4] = {};
+      if (a['until-lsn'] !== undefined) {
+        if (!/^\d+$/.test(a['until-lsn'])) throw new TokusimError('bad-argument', `--until-lsn: not an LSN: ${a['until-lsn']}`, { actual: a['until-lsn'] });
+        opts.untilLsn = BigInt(a['until-lsn']);
+      }
+      if (a['until-time'] !== undefined) opts.untilTimeMs = parseTime(a['until-time']);
+      const progress = startProgress({ title: 'backup fetch', unit: 'MiB' });
+      opts.onProgress = (p) => progress.update(mib(p.done), mib(p.total), p.file);
+      let r;
+      try {
+        r = await fetchBackup(await repoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
+      } finally {
+        progress.stop();
+      }
+      process.stdout.write(`restored ${r.name} (chain ${r.chain.join(' <- ')}) to ${a.dest}, log up to LSN ${r.lastLsn}\n`);
+    }),
+};
+
+const list: CommandModule<object, { repo: string; json: boolean }> = {
+  command: 'list <repo>',
+  describe: 'the backups of a repository',
+  builder: (y) => y.positional('repo', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; json: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = await repoAt(a.repo, endpointOf(a));
+      const archive = await archivedLogs(repo.store);
+      const archiveEnd = archive.length === 0 ? null : archive[archive.length - 1]!.lastLsn;
+      const rows = (await repo.manifests()).map((m) => ({
+        name: m.name, kind: m.kind, parent: m.parent, checkpointLsn: m.checkpoint.beginLsn,
+        lsnRange: { first: m.log.firstLsn, last: archiveEnd !== null && BigInt(archiveEnd) > BigInt(m.log.lastLsn) ? archiveEnd : m.log.lastLsn },
+        size: m.bytes.sent, created: m.createdAt,
+      }));
+      if (a.json) {
+        process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+        return;
+      }
+      process.stdout.write(['name', 'kind', 'parent', 'checkpoint_lsn', 'lsn_range', 'size', 'created'].join('\t') + '\n');
+      for (const r of rows) process.stdout.write([r.name, r.kind, r.parent ?? '-', r.checkpointLsn, `${r.lsnRange.first}-${r.lsnRange.last}`, r.size, r.created].join('\t') + '\n');
+    }),
+};
+
+const verify: CommandModule<object, { repo: string; name?: string; 'restore-check': boolean; json: boolean }> = {
+  command: 'verify <repo> [name]',
+  describe: 'check every checksum and LSN of a repository; --restore-check restores into a scratch directory',
+  builder: (y) =>
+    y.positional('repo', { type: 'string', demandOption: true }).positional('name', { type: 'string' }).option('restore-check', { type: 'boolean', default: false }).option('json', { type: 'boolean', default: false }) as Argv<{ repo: string; name?: string; 'restore-check': boolean; json: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = await repoAt(a.repo, endpointOf(a));
+      const scratch = a['restore-check'] ? await mkdtemp(join(tmpdir(), 'tokusim-verify-')) : undefined;
+      try {
+        const name = a.name ?? (a['restore-check'] ? 'LATEST' : undefined);
+        const r = await verifyRepo(repo, name, scratch === undefined ? {} : { restoreCheck: { storage: new NodeStorage(), dir: (n) => join(scratch, n) } });
+        if (a.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
+        else {
+          process.stdout.write(`checked ${r.backups.length} backup(s), ${r.archivedLogs} archived log file(s)${r.restoreChecked.length > 0 ? `, restore-checked ${r.restoreChecked.join(', ')}` : ''}\n`);
+          for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
+        }
+        return r.problems.length === 0 ? EXIT.OK : EXIT.VIOLATION;
+      } finally {
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+      }
+    }),
+};
+
+const del: CommandModule<object, { repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }> = {
+  command: 'delete <repo> <mode> <arg>',
+  describe: 'delete backups: retain N [--full] | before NAME [--find-full]; a dry run unless --confirm',
+  builder: (y) =>
+    y
+      .positional('repo', { type: 'string', demandOption: true })
+      .positional('mode', { choices: ['retain', 'before'], demandOption: true })
+      .positional('arg', { type: 'string', demandOption: true })
+      .option('full', { type: 'boolean', default: false })
+      .option('find-full', { type: 'boolean', default: false })
+      .option('confirm', { type: 'boolean', default: false }) as Argv<{ repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = await repoAt(a.repo, endpointOf(a));
+      const target: DeleteTarget = a.mode === 'retain' ? { retain: Number(a.arg), fullOnly: a.full } : { before: a.arg, findFull: a['find-full'] };
+      const plan = await planDelete(repo, target);
+      for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
+      for (const l of plan.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} archived log ${l}\n`);
+      if (a.confirm) await executeDelete(repo, plan);
+      else process.stdout.write('dry run: add --confirm to delete\n');
+    }),
+};
+
+export const backupCommandModule: CommandModule<object, object> = {
+  command: 'backup <command>',
+  describe: 'hot backups: push, fetch (with point-in-time recovery), list, verify, delete',
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(push).command(fetch).command(list).command(verify).command(del).demandCommand(1)
+      .example('$0 backup push ./env --to ./repo --concurrency 4', 'hot full backup into a local repository')
+      .example('$0 backup push ./env --to s3://bucket/db1 --s3-endpoint http://127.0.0.1:9000 --delta-max-steps 6', 'a delta (changed blocks only) when allowed, into S3')
+      .example('$0 backup fetch ./repo LATEST ./restored --until-time 2024-05-01T12:00:00Z', 'restore to a point in time')
+      .example('$0 backup verify ./repo LATEST --restore-check', 'every checksum, then a scratch restore with recovery')
+      .example('$0 backup delete ./repo retain 2 --confirm', 'keep the 2 newest backups (whole delta chains)'),
+  handler: () => undefined,
+};
+
+const archive: CommandModule<object, { env: string; to: string }> = {
+  command: 'archive <env>',
+  describe: 'archive the closed log files of an environment (all but its newest) into a repository',
+  builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
+  handler: (a) =>
+    runCommand(async () => {
+      const repo = await repoAt(a.to, endpointOf(a));
+      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
+      process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
+    }),
+};
+
+export const logCommandModule: CommandModule<object, object> = {
+  command: 'log <command>',
+  describe: 'log archiving: archive ENV --to REPO',
+  builder: (y) => y.option('s3-endpoint', { type: 'string', describe: `endpoint of s3:// repositories (default $${S3_ENDPOINT_ENV}, else AWS)` }).command(archive).demandCommand(1)
+      .example('$0 log archive ./env --to ./repo', 'archive the closed log files (all but the newest)'),
+  handler: () => undefined,
+};
