@@ -25,14 +25,9 @@ export class BackgroundJobManager {
   }
 
   /** How many jobs are running. */
-  get numJobs(): number {
-    return this.jobs;
-  }
-
+  get numJobs(): number { return this.jobs; }
   /** False once waitForJobsToFinish() has stopped accepting jobs (until reset()). */
-  get acceptingJobs(): boolean {
-    return this.accepting;
-  }
+  get acceptingJobs(): boolean { return this.accepting; }
 
   /** bjm_add_background_job, asserting success as the checkpointer does. */
   add(): void {

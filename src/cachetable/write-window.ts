@@ -50,20 +50,11 @@ export class CheckpointWriteWindow {
     this.maxBytes = maxBytes;
   }
 
-  /** How many writes are in flight. */
-  get inFlight(): number {
-    return this.writes;
-  }
-
-  /** The bytes of the writes in flight (the sizes they were started with). */
-  get bytesInFlight(): number {
-    return this.bytes;
-  }
-
+  /** How many writes are in flight, and their bytes (the sizes they were started with). */
+  get inFlight(): number { return this.writes; }
+  get bytesInFlight(): number { return this.bytes; }
   /** Whether a write of the current pass failed (the walk that feeds the window stops then). */
-  get failed(): boolean {
-    return this.anyFailed;
-  }
+  get failed(): boolean { return this.anyFailed; }
 
   /** Start a pass (one checkpoint_pending_pairs): nothing may be in flight; forgets an earlier failure. */
   open(): void {
