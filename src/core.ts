@@ -64,3 +64,6 @@ export * from './engine/index.js';
 export {
   defaultEnvHost, setDefaultEnvHost, portableEnvHost, PORTABLE_PROCESS, type EnvHost, type HostProcesses, type ProcessIdentity, type ProcessState,
 } from './engine/host.js';
+
+export type { BackupTarget, LogArchiveHook } from './engine/checkpoint-hold.js';
+export type { RecoveryEvent } from './engine/recovery.js';

@@ -35,6 +35,7 @@ export interface CheckpointHold {
 
 /** Something an environment can back itself up to ({@link Env.backup}); implemented in src/backup. */
 export interface BackupTarget<R, O> {
+  /** Copy `env` as of a held checkpoint (the target decides how and where); resolves with its report. */
   pushFrom(env: Env, opts: O): Promise<R>;
 }
 
