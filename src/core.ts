@@ -65,5 +65,5 @@ export {
   defaultEnvHost, setDefaultEnvHost, portableEnvHost, PORTABLE_PROCESS, type EnvHost, type HostProcesses, type ProcessIdentity, type ProcessState,
 } from './engine/host.js';
 
-export type { BackupTarget, LogArchiveHook } from './engine/checkpoint-hold.js';
+export type { BackupTarget, LogArchiveHook } from './engine/backup-hooks.js';
 export type { RecoveryEvent } from './engine/recovery.js';

@@ -19,7 +19,7 @@ import { BASE_DIR, isBackupName, LOCK_KEY, manifestKey, parseManifest, parseSent
 import { Pusher, type PushOptions } from './push.js';
 import type { RepoStore } from './store.js';
 
-export class BackupRepo implements BackupTarget<BackupManifest, PushOptions> {
+export class BackupRepo implements BackupTarget<BackupManifest, PushOptions, Env> {
   private readonly cache = new Map<string, BackupManifest>();
 
   constructor(readonly store: RepoStore) {}

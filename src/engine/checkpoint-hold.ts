@@ -15,8 +15,10 @@
  */
 import { invariant } from '../base/errors.js';
 import { GlobalLockHolder } from '../checkpoint/locks.js';
-import type { Storage } from '../storage/storage.js';
 import type { Env } from './env.js';
+import type { Storage } from '../storage/storage.js';
+
+export type { BackupTarget, LogArchiveHook } from './backup-hooks.js';
 
 /** A checkpoint held for a backup: the files of the environment do not change until release(). */
 export interface CheckpointHold {
@@ -31,27 +33,6 @@ export interface CheckpointHold {
   flushLog(): Promise<bigint>;
   /** Let checkpoints and file operations run again. */
   release(): void;
-}
-
-/** Something an environment can back itself up to ({@link Env.backup}); implemented in src/backup. */
-export interface BackupTarget<R, O> {
-  /** Copy `env` as of a held checkpoint (the target decides how and where); resolves with its report. */
-  pushFrom(env: Env, opts: O): Promise<R>;
-}
-
-/**
- * A log archiver an environment feeds (EnvOptions.logArchive; implemented in src/backup):
- * told about every log file that closes, and asked which files trimming must keep.
- */
-export interface LogArchiveHook {
-  /** Index of the oldest log file not yet archived (Infinity when all are): trim keeps it and every later one. */
-  keepFromIndex(): number;
-  /** The logger closed this file (rollover): it will not change again. */
-  fileClosed(path: string): void;
-  /** Called once the logger is open: archive files closed before (a previous run). */
-  start(storage: Storage, dir: string, currentPath: string): Promise<void>;
-  /** Called at a clean close after the logger closed: archive what is left, wait for it. */
-  finish(lastPath: string | undefined): Promise<void>;
 }
 
 /**

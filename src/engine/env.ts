@@ -92,7 +92,7 @@ import { Catalog } from './catalog.js';
 import { CommitPath } from './commit-path.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
-import type { BackupTarget, LogArchiveHook } from './checkpoint-hold.js';
+import type { BackupTarget, LogArchiveHook } from './backup-hooks.js';
 import { UpdateRegistry, encodeUpdateExtra, type UpdateFunction } from './update-functions.js';
 
 export { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FILENUM_ROLLBACK, NO_ROLLBACK_NODE, ROLLBACK_INAME, inameFromNul, inameWithNul } from './names.js';
@@ -1042,7 +1042,7 @@ export class Env implements EnvCore<Txn> {
    * docs/backup.md. Clients keep committing; checkpoints and dictionary file operations wait
    * while the files are copied.
    */
-  async backup<R, O>(target: BackupTarget<R, O>, opts: O): Promise<R> {
+  async backup<R, O>(target: BackupTarget<R, O, Env>, opts: O): Promise<R> {
     this.checkWritableEnv();
     return target.pushFrom(this, opts);
   }
