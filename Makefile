@@ -28,7 +28,7 @@ test: build typecheck chromium
 
 # The explorable teaching page: one self-contained HTML file (open it from file://).
 teach: build
-	node dist/tools/tokusim.js teach --html teach.html
+	node dist/tools/tokusim.js teach --html teach.html --force
 
 demo: build
 	node dist/tools/demo.js

@@ -161,7 +161,7 @@ async function fileSha256(storage: Storage, path: string): Promise<string | unde
 }
 
 async function readRestoreProgress(storage: Storage, dest: string): Promise<RestoreProgress | undefined> {
-  const bytes = await new LocalStore(storage, dest).get(RESTORE_PROGRESS);
+  const bytes = await new LocalStore(storage, dest, { repository: false }).get(RESTORE_PROGRESS);
   if (bytes === undefined) return undefined;
   try {
     const p = JSON.parse(new TextDecoder().decode(bytes)) as RestoreProgress;
@@ -317,7 +317,7 @@ export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storag
   if (target !== undefined) cut.files = withoutLaterCheckpoints(cut.files, BigInt(m.checkpoint.beginLsn));
 
   await checkDest(storage, dest);
-  const destStore = new LocalStore(storage, dest);
+  const destStore = new LocalStore(storage, dest, { repository: false });
   // The marker first: from here on DEST is recognisably ours (Env.open refuses it, a rerun accepts it).
   if (!(await storage.exists(joinPath(dest, RESTORE_MARKER)))) {
     await writeFileAt(storage, joinPath(dest, RESTORE_MARKER), (f) => f.pwrite(new TextEncoder().encode(`${name}\n`), 0));

@@ -10,6 +10,9 @@
  *    through a manifest and sentinel written later with putAtomic, so a torn one is never used.
  *  - list(dir) returns the names directly under dir (files and sub-directories), sorted; a
  *    missing dir lists as empty. Temporary names of putAtomic are never listed.
+ *  - A LocalStore repository writes (or deletes) nothing under a directory it does not own: before its first
+ *    change the directory must be missing, empty or marked as a repository (REPO_MARKER, written
+ *    then); any other directory is refused with 'dest-not-empty' and left as it was.
  */
 import { TokusimError } from '../base/errors.js';
 import { ioErrorCode } from '../storage/io-error.js';
@@ -30,15 +33,25 @@ export interface RepoStore {
 
 const TMP_SUFFIX = '.tmp-put';
 
+/** The file that marks a directory as a tokusim backup repository. */
+export const REPO_MARKER = 'tokusim-backup-repository';
+
 /** A repository in a directory of a Storage. */
 export class LocalStore implements RepoStore {
   private readonly madeDirs = new Set<string>();
   private unsyncedFiles = new Set<string>();
   private unsyncedDirs = new Set<string>();
+  private claimed: Promise<void> | undefined;
 
+  /**
+   * A store under `root`. As a repository (the default) it writes only where the invariants allow;
+   * `{ repository: false }` is for a fetch's DEST, which fetch itself checks (empty or absent, or
+   * its own unfinished restore) before anything is written.
+   */
   constructor(
     readonly storage: Storage,
     readonly root: string,
+    private readonly opts: { repository?: boolean } = {},
   ) {}
 
   get where(): string {
@@ -57,7 +70,37 @@ export class LocalStore implements RepoStore {
     this.madeDirs.add(dir);
   }
 
+  /** Make sure the root is ours before the first change (see the invariants); once per store. */
+  private claim(): Promise<void> {
+    if (this.opts.repository === false) return Promise.resolve();
+    return (this.claimed ??= this.claimRoot());
+  }
+
+  private async claimRoot(): Promise<void> {
+    const marker = joinPath(this.root, REPO_MARKER);
+    if (await this.storage.exists(marker)) return;
+    const names = (await this.storage.exists(this.root)) ? await this.storage.list(this.root) : [];
+    if (names.length > 0) {
+      throw new TokusimError('dest-not-empty', `${this.root} is not a tokusim backup repository and not empty (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}); give a new or empty directory`, {
+        file: this.root,
+        expected: `an empty or absent directory, or one holding ${REPO_MARKER}`,
+        actual: `${names.length} entries`,
+      });
+    }
+    await this.storage.mkdir(this.root);
+    const f = await this.storage.open(marker, 'create');
+    try {
+      await f.pwrite(new TextEncoder().encode('tokusim backup repository\n'), 0);
+      await f.fsync();
+    } finally {
+      await f.close();
+    }
+    await this.storage.fsyncDir(this.root);
+    await this.storage.fsyncDir(dirName(this.root));
+  }
+
   private async writeFile(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
+    await this.claim();
     await this.ensureDir(dirName(path));
     const f = await this.storage.open(path, 'create');
     try {
@@ -120,6 +163,7 @@ export class LocalStore implements RepoStore {
   async delete(key: string): Promise<void> {
     const p = this.path(key);
     if (!(await this.storage.exists(p))) return;
+    await this.claim();
     await this.storage.unlink(p);
     this.unsyncedDirs.add(dirName(p));
   }

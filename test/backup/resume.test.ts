@@ -180,7 +180,7 @@ describe('backup: resumable push and fetch, lease lock', () => {
     expect(await disk.exists(`/r/${RESTORE_LEASE}`)).toBe(false);
     expect(await dumpDir(disk, h.clock, '/r')).toEqual(live);
     // A lease held by someone else on an empty DEST.
-    await Lease.acquire(new LocalStore(disk, '/r2'), RESTORE_LEASE, { id: 'other', op: 'fetch', now: () => 0 });
+    await Lease.acquire(new LocalStore(disk, '/r2', { repository: false }), RESTORE_LEASE, { id: 'other', op: 'fetch', now: () => 0 });
     await expect(fetchBackup(repo, 'LATEST', disk, '/r2', { leaseId: 'me', now: () => 10 })).rejects.toMatchObject({ code: 'TOKUSIM_REPO_LOCKED' });
     expect(LOCK_KEY).toBe('locks/repo.lease.json');
   });

@@ -4,7 +4,8 @@
  * narration, in the order of the events.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { recordTour, type TeachStep, type TeachTour } from '../../src/teach/recorder.js';
@@ -159,5 +160,25 @@ describe('teach: the terminal tour', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/^tokusim: teach script line 1: not an operation \(expected /);
+  });
+
+  // Scenario: --html never replaces a file the user did not ask to replace.
+  it('Scenario: tokusim teach --html refuses an existing file (exit 2, file untouched) unless --force', () => {
+    const cli = join(import.meta.dirname, '..', '..', 'dist', 'tools', 'tokusim.js');
+    const dir = mkdtempSync(join(tmpdir(), 'teach-html-'));
+    try {
+      const page = join(dir, 'notes.html');
+      writeFileSync(page, 'my own notes');
+      const r = spawnSync(process.execPath, [cli, 'teach', '--html', page], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('exists; pass --force');
+      expect(readFileSync(page, 'utf8')).toBe('my own notes');
+      const f = spawnSync(process.execPath, [cli, 'teach', '--html', page, '--force'], { encoding: 'utf8' });
+      expect(f.status).toBe(0);
+      expect(readFileSync(page, 'utf8').startsWith('<!doctype html>')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

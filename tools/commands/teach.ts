@@ -29,6 +29,7 @@ interface TeachArgs {
   unsynced?: string;
   flip?: string;
   html?: string;
+  force?: boolean;
   json: boolean;
 }
 
@@ -134,6 +135,7 @@ export const teachCommandModule: CommandModule<object, TeachArgs> = {
       .option('unsynced', { type: 'string', choices: ['keep', 'drop', 'torn'], describe: 'what a crash does to unsynced writes (default drop)' })
       .option('flip', { type: 'string', describe: 'after the first crash, corrupt a header slot: FILE:SLOT (e.g. d_2.tokudb:1)' })
       .option('html', { type: 'string', describe: 'write the explorable page (one self-contained HTML file) to FILE' })
+      .option('force', { type: 'boolean', default: false, describe: 'with --html: replace FILE if it exists' })
       .option('json', { type: 'boolean', default: false, describe: 'with --steps/--all: print the steps as JSON lines (event, narration, state)' })
       .example('$0 teach --list', 'the scenarios')
       .example('$0 teach clone-on-write', 'step through a client write-pinning a pending PAIR (interactive on a terminal)')
@@ -150,7 +152,14 @@ export const teachCommandModule: CommandModule<object, TeachArgs> = {
       if (argv.html !== undefined) {
         const { buildTeachPage } = await import('../teach/bundle.js');
         const html = await buildTeachPage();
-        writeFileSync(argv.html, html);
+        // 'wx' creates the file and fails if something is there: a page never replaces a file
+        // the user did not ask to replace.
+        try {
+          writeFileSync(argv.html, html, { flag: argv.force ? 'w' : 'wx' });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          throw new TokusimError('bad-argument', `${argv.html} exists; pass --force to replace it`, { file: argv.html, expected: 'a path where nothing exists yet (or --force)', actual: 'an existing file' });
+        }
         process.stderr.write(`wrote ${argv.html} (${Buffer.byteLength(html)} bytes); open it in a browser (file:// works)\n`);
         return 0;
       }
