@@ -19,7 +19,7 @@ import { baseName, type Storage } from '../storage/storage.js';
 import { sha256Hex } from './hash.js';
 import { scanLogBytes } from './log-bytes.js';
 import { encodeJson, WAL_DIR } from './manifest.js';
-import type { RepoStore } from './store.js';
+import { readOpenFile, type RepoStore } from './store.js';
 
 export interface ArchivedLog {
   name: string;
@@ -35,15 +35,7 @@ const dec = new TextDecoder();
 async function readWhole(storage: Storage, path: string): Promise<Uint8Array> {
   const f = await storage.open(path, 'read');
   try {
-    const size = await f.size();
-    const out = new Uint8Array(size);
-    let at = 0;
-    while (at < size) {
-      const n = await f.pread(out.subarray(at), at);
-      if (n === 0) break;
-      at += n;
-    }
-    return out.subarray(0, at);
+    return await readOpenFile(f);
   } finally {
     await f.close();
   }

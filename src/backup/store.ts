@@ -16,7 +16,7 @@
  */
 import { TokusimError } from '../base/errors.js';
 import { ioErrorCode } from '../storage/io-error.js';
-import { dirName, joinPath, type Storage } from '../storage/storage.js';
+import { dirName, joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 
 /** The object store under a backup repository. */
 export interface RepoStore {
@@ -32,6 +32,20 @@ export interface RepoStore {
 }
 
 const TMP_SUFFIX = '.tmp-put';
+
+/** Every byte of an open file; an error if it shrinks while it is read. */
+export async function readOpenFile(f: StorageFile): Promise<Uint8Array> {
+  const size = await f.size();
+  const out = new Uint8Array(size);
+  let at = 0;
+  while (at < size) {
+    const n = await f.pread(out.subarray(at), at);
+    if (n === 0) break;
+    at += n;
+  }
+  if (at !== size) throw new TokusimError('truncated', 'file shrank while it was read', { file: f.path, expected: `${size} bytes`, actual: `${at} bytes` });
+  return out;
+}
 
 /** The file that marks a directory as a tokusim backup repository. */
 export const REPO_MARKER = 'tokusim-backup-repository';
@@ -139,16 +153,7 @@ export class LocalStore implements RepoStore {
       throw err;
     }
     try {
-      const size = await f.size();
-      const out = new Uint8Array(size);
-      let at = 0;
-      while (at < size) {
-        const n = await f.pread(out.subarray(at), at);
-        if (n === 0) break;
-        at += n;
-      }
-      if (at !== size) throw new TokusimError('truncated', 'repository object shrank while it was read', { file: p, expected: `${size} bytes`, actual: `${at} bytes` });
-      return out;
+      return await readOpenFile(f);
     } finally {
       await f.close();
     }
