@@ -35,7 +35,7 @@
  */
 import { TokusimError } from '../base/errors.js';
 import type { LogRecord, TxnidPair } from '../format/record-types.js';
-import { LogCursor } from '../log/cursor.js';
+import { LogCursor, type LogEntry } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import { ReadOnlyStorage } from '../storage/read-only-storage.js';
 import { joinPath, type Storage } from '../storage/storage.js';
@@ -206,6 +206,22 @@ interface ReplayOutcome {
  * when it is renamed later in the log. Damage ends the pass quietly (pass 2 reports it).
  */
 async function learnFiles(storage: Storage, files: string[], states: FileStates): Promise<void> {
+  await eachLogEntry(storage, files, async ({ record: rec }) => {
+    for (const raw of inamesOf(rec)) {
+      const name = dec.decode(stripNul(raw));
+      if (name !== ROLLBACK_INAME) await states.load(name);
+    }
+    if (rec.type === 'frename') states.renamed(dec.decode(stripNul(rec.old_iname)), dec.decode(stripNul(rec.new_iname)));
+    return undefined;
+  });
+}
+
+/**
+ * Feed the log's entries in order to `each` until the log ends, `each` returns the damage that
+ * ends it, or an entry is damaged; returns that damage (undefined at a clean end). I/O errors
+ * and broken invariants are thrown, not returned.
+ */
+async function eachLogEntry(storage: Storage, files: string[], each: (entry: LogEntry) => Promise<TokusimError | undefined> | TokusimError | undefined): Promise<TokusimError | undefined> {
   const cursor = new LogCursor(storage, files);
   try {
     for (;;) {
@@ -214,15 +230,11 @@ async function learnFiles(storage: Storage, files: string[], states: FileStates)
         entry = await cursor.next();
       } catch (err) {
         if (!(err instanceof TokusimError) || err.kind === 'io' || err.kind === 'invariant') throw err;
-        return;
+        return err;
       }
-      if (entry === undefined) return;
-      const rec = entry.record;
-      for (const raw of inamesOf(rec)) {
-        const name = dec.decode(stripNul(raw));
-        if (name !== ROLLBACK_INAME) await states.load(name);
-      }
-      if (rec.type === 'frename') states.renamed(dec.decode(stripNul(rec.old_iname)), dec.decode(stripNul(rec.new_iname)));
+      if (entry === undefined) return undefined;
+      const stop = await each(entry);
+      if (stop !== undefined) return stop;
     }
   } finally {
     await cursor.close();
@@ -241,40 +253,25 @@ async function replayLog(storage: Storage, dir: string, kind: 'perconaft' | 'tok
       ? (iname: Uint8Array, writeLsn: bigint) => writeLsn <= states.checkpointLsnOf(dec.decode(iname))
       : (iname: Uint8Array, _writeLsn: bigint, commitLsn: bigint) => commitLsn <= states.checkpointLsnOf(dec.decode(iname));
   let replayer: LogReplayer | undefined;
-  let damage: TokusimError | undefined;
   let partial = false;
-  const cursor = new LogCursor(storage, files);
-  try {
-    for (;;) {
-      let entry;
-      try {
-        entry = await cursor.next();
-      } catch (err) {
-        if (!(err instanceof TokusimError) || err.kind === 'io' || err.kind === 'invariant') throw err;
-        damage = err;
-        break;
-      }
-      if (entry === undefined) break;
-      const rec = entry.record;
-      if (replayer === undefined) {
-        partial = rec.lsn !== 1n;
-        replayer = new LogReplayer({ partial, alreadyInFile });
-      }
-      if (rec.type === 'xabort') {
-        if (rec.xid.child === 0n) aborted.add(rec.xid.parent);
-        else abortedChildren.add(`${rec.xid.parent},${rec.xid.child}`);
-      }
-      try {
-        replayer.apply(rec);
-      } catch (err) {
-        if (!(err instanceof TokusimError) || err.kind !== 'lsn-gap') throw err;
-        damage = new TokusimError('lsn-gap', 'LSNs are not consecutive', { file: entry.file, offset: entry.offset, lsn: rec.lsn - 1n, expected: err.where.expected, actual: err.where.actual });
-        break;
-      }
+  const damage = await eachLogEntry(storage, files, (entry) => {
+    const rec = entry.record;
+    if (replayer === undefined) {
+      partial = rec.lsn !== 1n;
+      replayer = new LogReplayer({ partial, alreadyInFile });
     }
-  } finally {
-    await cursor.close();
-  }
+    if (rec.type === 'xabort') {
+      if (rec.xid.child === 0n) aborted.add(rec.xid.parent);
+      else abortedChildren.add(`${rec.xid.parent},${rec.xid.child}`);
+    }
+    try {
+      replayer.apply(rec);
+    } catch (err) {
+      if (!(err instanceof TokusimError) || err.kind !== 'lsn-gap') throw err;
+      return new TokusimError('lsn-gap', 'LSNs are not consecutive', { file: entry.file, offset: entry.offset, lsn: rec.lsn - 1n, expected: err.where.expected, actual: err.where.actual });
+    }
+    return undefined;
+  });
   const result = (replayer ?? new LogReplayer()).finish();
   const pendingRoots = new Map(result.pending.map((p) => [p.xid.parent, p.state]));
   const rootCommitted = (xid: bigint): boolean => !aborted.has(xid) && !pendingRoots.has(xid);
