@@ -108,13 +108,28 @@ export class Dictionary {
     return out;
   }
 
-  /** The value of key as of snapshot snap (undefined when absent then). */
-  async getAsOf(key: Uint8Array, snap: Snapshot): Promise<Uint8Array | undefined> {
-    snap.checkLive('get');
-    const newest = await this.getCommitted(key);
-    snap.checkLive('get');
-    const v = isBugPlanted('snapshot-reads-latest') ? undefined : this.versions.asOf(key, snap.seq);
-    return v !== undefined ? v.prior?.slice() : newest;
+  /**
+   * The value of key as of snapshot snap (undefined when absent then). A key changed since the
+   * snapshot is answered from the version store without reading the tree (its first version
+   * newer than the snapshot never changes while the snapshot lives); any other key is read
+   * from the tree and looked up again after, for a commit that landed during the read.
+   */
+  getAsOf(key: Uint8Array, snap: Snapshot): Promise<Uint8Array | undefined> {
+    try {
+      this.checkOpen();
+      snap.checkLive('get');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ignoreVersions = isBugPlanted('snapshot-reads-latest');
+    const before = ignoreVersions ? undefined : this.versions.asOf(key, snap.seq);
+    if (before !== undefined) return Promise.resolve(before.prior?.slice());
+    return this.getCommitted(key).then((newest) => {
+      // Released during the read: what it needed may be collected already.
+      snap.checkLive('get');
+      const v = ignoreVersions ? undefined : this.versions.asOf(key, snap.seq);
+      return v !== undefined ? v.prior?.slice() : newest;
+    });
   }
 
   /**

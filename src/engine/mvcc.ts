@@ -73,6 +73,7 @@ export class VersionStore {
 
   /** The version that holds key's value as of snapshot seq (the first one newer than it), if key changed since. */
   asOf(key: Uint8Array, seq: number): Version | undefined {
+    if (this.byKey.size === 0) return undefined;
     const kv = this.byKey.get(keyIndex(key));
     if (kv === undefined) return undefined;
     for (const v of kv.versions) if (v.seq > seq) return v;
@@ -81,6 +82,7 @@ export class VersionStore {
 
   /** True when a commit after snapshot seq changed key. */
   changedAfter(key: Uint8Array, seq: number): boolean {
+    if (this.byKey.size === 0) return false;
     const kv = this.byKey.get(keyIndex(key));
     const last = kv?.versions[kv.versions.length - 1];
     return last !== undefined && last.seq > seq;

@@ -234,6 +234,31 @@ describe('engine: isolation levels and snapshot reads', () => {
     await env.close();
   });
 
+  // Scenario: recovery restores committed state only: a crash while a snapshot transaction (with writes) and an explicit snapshot are live
+  // recovers every acknowledged commit, none of the live transaction's writes, and starts with no snapshot and no version.
+  it('Scenario: a crash with live snapshots recovers committed state only', async () => {
+    const storage = new SimStorage({ seed: 9 });
+    const opts = { storage, clock: new VirtualClock(), checkpointPeriodMs: 0, durability: 'sync' as const, owner: 'mvcc' };
+    const env = await Env.open('/env', opts);
+    const d = await env.createDictionary('t');
+    await env.put(d, k(1), v('a'));
+    const t = env.begin({ isolation: 'snapshot' });
+    const s = env.snapshot();
+    await t.put(d, k(2), v('uncommitted'));
+    await env.put(d, k(1), v('b'));
+    await env.checkpoint();
+    await env.put(d, k(3), v('c'));
+    expect(dec.decode((await t.get(d, k(1)))!)).toBe('a');
+    env.abandon();
+    storage.crash({ mode: 'drop-all' });
+    const again = await Env.open('/env', opts);
+    const d2 = await again.openDictionary('t');
+    expect((await again.begin().range(d2)).map((e) => `${dec.decode(e.key)}=${dec.decode(e.value)}`)).toEqual(['k0001=b', 'k0003=c']);
+    expect(again.status().mvcc).toMatchObject({ liveSnapshots: 0, versionsKept: 0, versionsCreated: 0 });
+    expect(s.released).toBe(false);
+    await again.close();
+  });
+
   // Scenario: the planted bug 'snapshot-reads-latest' makes a snapshot read the newest value; with it switched off again the read is right.
   it('Scenario: the planted snapshot bug is observable', async () => {
     const env = await openEnv();
