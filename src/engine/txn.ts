@@ -12,6 +12,9 @@
  *  - Root commit logs xcommit and applies the write set under the same client lock.
  *  - After commit/abort a txn is 'committed'/'aborted', owns no locks and no rollback node.
  *  - A root commit whose log write or fsync failed leaves the txn 'failed' (never visible).
+ *  - A snapshot transaction's snapshot is taken at begin and shared by its children; it and
+ *    every implicit cursor snapshot of a txn are released when the txn ends, if not before.
+ *  - Under snapshot isolation no write to a key changed after the snapshot is ever logged.
  */
 import { TokusimError, invariant } from '../base/errors.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
@@ -73,7 +76,8 @@ function badState(what: string, state: string): TokusimError {
 
 /**
  * A transaction (from {@link Env.begin}): reads see its own and its ancestors' writes over
- * committed data (read committed); writes take row write locks at once and are logged at once.
+ * committed data, the newest or as of a snapshot per its {@link Isolation} level; writes take
+ * row write locks at once and are logged at once.
  * End it with {@link Txn.commit}, {@link Txn.abort} or {@link Txn.prepare}.
  */
 export class Txn {
@@ -177,12 +181,12 @@ export class Txn {
    * values commits replaced since), whatever the size of the range.
    */
   cursor(dict: Dictionary, r: RangeOptions = {}, opts: { snapshot?: boolean } = {}): TxnCursor {
-    this.checkUsable('cursor');
     return new TxnCursor(this, dict, r, CURSOR_CHUNK, this.cursorSnapshot(opts));
   }
 
-  /** The snapshot a new cursor reads at (see {@link Txn.cursor}). */
+  /** The snapshot a new cursor reads at (see {@link Txn.cursor}); none for an ended txn, whose cursor's first step throws. */
   private cursorSnapshot(opts: { snapshot?: boolean }): { snap: Snapshot; owned: boolean } | undefined {
+    if (this.state !== 'live' && this.state !== 'preparing') return undefined;
     if (this.snapshot !== undefined) return { snap: this.snapshot, owned: false };
     if (opts.snapshot === false || this.isolation === 'serializable') return undefined;
     const snap = this.env.snapshot();
