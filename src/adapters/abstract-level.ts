@@ -7,11 +7,14 @@
  * chunks through Dictionary.committedChunk, so a limit or a seek costs what it reads.
  *
  * Supported optional features: has / hasMany, iterator seek, getMany, clear (in chunks, not
- * atomic, as abstract-level allows), createIfMissing / errorIfExists, permanence. Not
- * supported: implicit or explicit snapshots (an iterator reads lazily and sees commits made
- * after it was created, never part of one), getSync.
+ * atomic, as abstract-level allows, on a snapshot), createIfMissing / errorIfExists,
+ * permanence, implicit snapshots (an iterator reads at an Env snapshot taken when it is
+ * created; a get reads at the instant it is called, see _get) and explicit snapshots
+ * (`db.snapshot()`, an Env snapshot released by `snapshot.close()`). Not supported: getSync.
  *
  * Invariants:
+ *  - Every Env snapshot the adapter takes is released exactly once: an iterator's own at its
+ *    close, an explicit one at its close (abstract-level closes both at db.close()).
  *  - While the database is open, `env` and `dict` are set; after close both are undefined.
  *  - An iterator's position only moves forward in its direction: each chunk starts strictly
  *    after the last key it returned (or at the seek target), inside the original range.
@@ -19,7 +22,7 @@
  *    transactions waits for it (retries) instead of failing: abstract-level callers may
  *    write the same key concurrently.
  */
-import { AbstractIterator, AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
+import { AbstractIterator, AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
 import { TokusimError, invariant } from '../base/errors.js';
 import type { Clock } from '../storage/clock.js';
 import type { Storage } from '../storage/storage.js';
@@ -29,6 +32,7 @@ import { compareKeys } from '../engine/btree/node.js';
 import { Env, type Dictionary, type Durability, type EnvOptions } from '../engine/env.js';
 import { LockConflictError } from '../engine/locktree.js';
 import type { Entry, RangeOptions } from '../engine/range.js';
+import type { Snapshot } from '../engine/mvcc.js';
 import { nextMacrotask } from '../base/portable.js';
 
 /**
@@ -102,6 +106,30 @@ function narrow(r: RangeOptions, pos: { key: Bytes; strict: boolean } | undefine
 
 type WriteOp = Parameters<Env['writeBatch']>[0][number];
 
+/** abstract-level's snapshot base class; its declared constructor omits the options (with the owner) the code requires. */
+const SnapshotBase = AbstractSnapshot as unknown as new (options: object) => AbstractSnapshot;
+
+/** An explicit snapshot (`db.snapshot()`): an Env snapshot, released when abstract-level closes it. */
+class TokusimSnapshot extends SnapshotBase {
+  constructor(
+    options: object,
+    /** The Env snapshot reads given this one use. */
+    readonly snap: Snapshot,
+  ) {
+    super(options);
+  }
+
+  async _close(): Promise<void> {
+    this.snap.release();
+  }
+}
+
+/** The Env snapshot of a read's `snapshot` option, if it has one. */
+function explicitSnapshot(options: { snapshot?: unknown } | undefined): Snapshot | undefined {
+  const s = options?.snapshot;
+  return s instanceof TokusimSnapshot ? s.snap : undefined;
+}
+
 /** Commit ops as one transaction, waiting out row locks held by this database's other writers. */
 async function commitOps(env: Env, ops: WriteOp[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -131,23 +159,34 @@ class TokusimIterator extends AbstractIterator<AnyLevel, Bytes, Bytes> {
   private ended = false;
   private readonly wantKeys: boolean;
   private readonly wantValues: boolean;
+  /** The snapshot it reads at: the explicit one given, else its own (released at close). */
+  private readonly snap: Snapshot;
+  private readonly ownsSnap: boolean;
 
-  constructor(db: AnyLevel, options: RangeLike & { keys?: boolean; values?: boolean }) {
+  constructor(db: AnyLevel, options: RangeLike & { keys?: boolean; values?: boolean; snapshot?: unknown }) {
     super(db, options as never);
     this.range = rangeOf(options);
     this.wantKeys = options.keys !== false;
     this.wantValues = options.values !== false;
+    const given = explicitSnapshot(options);
+    // Taken synchronously here: the iterator reads the state as of its creation.
+    this.snap = given ?? db.env!.snapshot();
+    this.ownsSnap = given === undefined;
   }
 
   private async fill(want: number): Promise<void> {
-    if (this.buffer.length > 0 || this.ended) return;
     const d = (this.db as AnyLevel).dictionary;
-    const chunk = await d.committedChunk(narrow(this.range, this.pos), Math.max(1, Math.min(want, CHUNK * 16)));
-    if (chunk.length === 0) this.ended = true;
-    else {
-      this.buffer = chunk;
-      this.pos = { key: chunk[chunk.length - 1]!.key, strict: true };
+    // A read at the snapshot may return no entry although more follow (keys changed since).
+    while (this.buffer.length === 0 && !this.ended) {
+      const res = await d.chunkAsOf(narrow(this.range, this.pos), Math.max(1, Math.min(want, CHUNK * 16)), this.snap);
+      this.buffer = res.entries;
+      if (res.done) this.ended = true;
+      else this.pos = { key: res.last!, strict: true };
     }
+  }
+
+  async _close(): Promise<void> {
+    if (this.ownsSnap) this.snap.release();
   }
 
   private shape(e: Entry): [Bytes | undefined, Bytes | undefined] {
@@ -221,8 +260,9 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Arr
         permanence: true,
         createIfMissing: true,
         errorIfExists: true,
-        implicitSnapshots: false,
-        explicitSnapshots: false,
+        snapshots: true,
+        implicitSnapshots: true,
+        explicitSnapshots: true,
         additionalMethods: {},
       } as never,
       levelOptions(options) as never,
@@ -279,26 +319,41 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Arr
     await env?.close();
   }
 
-  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  async _get(key: Bytes): Promise<Bytes | undefined> {
-    return this.dictionary.getCommitted(key);
+  /**
+   * One committed read: at the explicit snapshot when given, else of the newest committed
+   * value. The latter is already an implicit snapshot in abstract-level's sense: the read
+   * takes the commit-visibility lock synchronously (or queues for it), so it sees every write
+   * finished before the call and all or nothing of one in flight.
+   */
+  private read(key: Bytes, snap: Snapshot | undefined): Promise<Bytes | undefined> {
+    return snap !== undefined ? this.dictionary.getAsOf(key, snap) : this.dictionary.getCommitted(key);
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  async _getMany(keys: Bytes[]): Promise<Array<Bytes | undefined>> {
-    const d = this.dictionary;
-    return Promise.all(keys.map((k) => d.getCommitted(k)));
+  async _get(key: Bytes, options?: { snapshot?: unknown }): Promise<Bytes | undefined> {
+    return this.read(key, explicitSnapshot(options));
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  async _has(key: Bytes): Promise<boolean> {
-    return (await this.dictionary.getCommitted(key)) !== undefined;
+  async _getMany(keys: Bytes[], options?: { snapshot?: unknown }): Promise<Array<Bytes | undefined>> {
+    const snap = explicitSnapshot(options);
+    return Promise.all(keys.map((k) => this.read(k, snap)));
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  async _hasMany(keys: Bytes[]): Promise<boolean[]> {
-    const d = this.dictionary;
-    return Promise.all(keys.map(async (k) => (await d.getCommitted(k)) !== undefined));
+  async _has(key: Bytes, options?: { snapshot?: unknown }): Promise<boolean> {
+    return (await this.read(key, explicitSnapshot(options))) !== undefined;
+  }
+
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
+  async _hasMany(keys: Bytes[], options?: { snapshot?: unknown }): Promise<boolean[]> {
+    const snap = explicitSnapshot(options);
+    return Promise.all(keys.map(async (k) => (await this.read(k, snap)) !== undefined));
+  }
+
+  /** @internal abstract-level private API (called by AbstractLevel, not by users). */
+  _snapshot(options: object): TokusimSnapshot {
+    return new TokusimSnapshot(options, this.env!.snapshot());
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
@@ -324,22 +379,33 @@ export class TokusimLevel<K = string, V = string> extends AbstractLevel<Uint8Arr
   }
 
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  _iterator(options: RangeLike & { keys?: boolean; values?: boolean }): TokusimIterator {
+  _iterator(options: RangeLike & { keys?: boolean; values?: boolean; snapshot?: unknown }): TokusimIterator {
     return new TokusimIterator(this, options);
   }
 
-  /** Delete a range in chunks (not atomic, as abstract-level allows), honouring limit and reverse. */
+  /**
+   * Delete a range in chunks (not atomic, as abstract-level allows), honouring limit and
+   * reverse: the entries of the explicit snapshot when given, else of a snapshot taken at the
+   * call, so entries written after the call are never deleted.
+   */
   /** @internal abstract-level private API (called by AbstractLevel, not by users). */
-  async _clear(options: RangeLike): Promise<void> {
+  async _clear(options: RangeLike & { snapshot?: unknown }): Promise<void> {
     const d = this.dictionary;
-    let r = rangeOf(options);
-    let left = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity;
-    while (left > 0) {
-      const chunk = await d.committedChunk(r, Math.min(left, CHUNK * 4));
-      if (chunk.length === 0) return;
-      await commitOps(this.env!, chunk.map((e) => ({ dict: d, op: 'delete' as const, key: e.key })));
-      left -= chunk.length;
-      r = narrow(r, { key: chunk[chunk.length - 1]!.key, strict: true });
+    const given = explicitSnapshot(options);
+    const snap = given ?? this.env!.snapshot();
+    try {
+      let r = rangeOf(options);
+      let left = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity;
+      while (left > 0) {
+        const res = await d.chunkAsOf(r, Math.min(left, CHUNK * 4), snap);
+        const chunk = res.entries.slice(0, left);
+        if (chunk.length > 0) await commitOps(this.env!, chunk.map((e) => ({ dict: d, op: 'delete' as const, key: e.key })));
+        left -= chunk.length;
+        if (res.done) return;
+        r = narrow(r, { key: res.last!, strict: true });
+      }
+    } finally {
+      if (given === undefined) snap.release();
     }
   }
 }

@@ -28,6 +28,8 @@ export const PLANTED_BUGS = {
     'engine: recovery forgets to abort the transactions left open at the crash',
   'header-slot-by-offset':
     'format: when both header slots are valid the reader takes slot 0 instead of the larger checkpoint count',
+  'snapshot-reads-latest':
+    'engine: a snapshot read ignores the version store and reads the newest committed value (a non-repeatable read under snapshot isolation)',
   'abort-leaks-client-lock':
     'engine: an abort takes the multi-operation client lock once more and never releases it, so the next checkpoint waits for it for ever (a hang)',
 } as const;

@@ -10,6 +10,7 @@
 import type { Xid } from '../format/record-types.js';
 import type { Release } from '../checkpoint/locks.js';
 import type { LogRecordInput } from '../log/writer.js';
+import type { Snapshot } from './mvcc.js';
 
 /**
  * What a commit waits for: `sync` (its log record is fsynced before commit() returns),
@@ -24,6 +25,10 @@ export type Durability = 'sync' | 'periodic' | 'none';
 export interface EnvCore<T> {
   /** Take txn's row write lock on key in the dictionary of that filenum. */
   lockRow(txn: T, dict: { readonly filenum: number }, key: Uint8Array): void;
+  /** Take txn's row read lock on key (serializable reads). */
+  lockRead(txn: T, dict: { readonly filenum: number }, key: Uint8Array): void;
+  /** A snapshot of the committed state now (release it when done). */
+  snapshot(): Snapshot;
   /** The multi-operation client lock: a checkpoint's begin waits for its holders. */
   clientLock(): Promise<Release>;
   /** Append a record to the log; returns its LSN. */

@@ -7,6 +7,11 @@
  *  - Every committed read (getCommitted, committedRange, committedChunk) runs inside
  *    DictionaryHost.readVisible, so it sees all of a commit or none of it.
  *  - A closed dictionary refuses every read (checkOpen).
+ *  - A snapshot read (getAsOf, chunkAsOf) reads the tree first, then the version store.
+ *    That order needs no common lock: a commit after the snapshot records the value it
+ *    replaces before it changes the tree, and a live snapshot's versions are never collected,
+ *    so a key the tree read saw changed is found changed in the store read after it, and a
+ *    key the store shows unchanged since the snapshot had its snapshot value in the tree.
  */
 import { TokusimError } from '../base/errors.js';
 import type { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
@@ -14,6 +19,9 @@ import type { Btree } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
 import { inRange, type Entry, type RangeOptions } from './range.js';
 import type { RowWrite } from './write-set.js';
+import { compareKeys } from './btree/node.js';
+import { isBugPlanted } from '../base/bug-switches.js';
+import type { Snapshot, VersionStore } from './mvcc.js';
 
 /** @hidden What a Dictionary needs from its environment (implemented by Env). */
 export interface DictionaryHost {
@@ -48,6 +56,8 @@ export class Dictionary {
     readonly tree: Btree,
     /** The header checkpoint_lsn when the file was opened (replay's LSN filter). */
     readonly openedCheckpointLsn: bigint,
+    /** The values commits replaced while older snapshots were live (see mvcc.ts). */
+    readonly versions: VersionStore,
   ) {}
 
   /** Throws a TokusimError (kind `bad-argument`) when the dictionary has been closed. */
@@ -74,25 +84,91 @@ export class Dictionary {
    */
   async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
     this.checkOpen();
-    return this.env.readVisible(async () => {
-      const c = this.tree.cursor();
-      const out: Entry[] = [];
-      const rev = r.reverse === true;
-      // The scan starts at one bound; leaving the other bound ends it.
-      const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
-      let e = rev
-        ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
-        : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
-      while (e !== undefined && out.length < max) {
-        if (!inRange(e.key, end)) break;
-        // The tree cursor's entries are already copies the caller may keep: a second copy
-        // per row would only double the garbage a long scan makes.
-        if (inRange(e.key, r)) out.push(e);
-        // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
-        e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
-      }
-      return out;
+    return this.env.readVisible(() => this.treeChunk(r, max));
+  }
+
+  /** committedChunk's read of the tree, inside readVisible. */
+  private async treeChunk(r: RangeOptions, max: number): Promise<Entry[]> {
+    const c = this.tree.cursor();
+    const out: Entry[] = [];
+    const rev = r.reverse === true;
+    // The scan starts at one bound; leaving the other bound ends it.
+    const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
+    let e = rev
+      ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
+      : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
+    while (e !== undefined && out.length < max) {
+      if (!inRange(e.key, end)) break;
+      // The tree cursor's entries are already copies the caller may keep: a second copy
+      // per row would only double the garbage a long scan makes.
+      if (inRange(e.key, r)) out.push(e);
+      // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
+      e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
+    }
+    return out;
+  }
+
+  /**
+   * The value of key as of snapshot snap (undefined when absent then). A key changed since the
+   * snapshot is answered from the version store without reading the tree (its first version
+   * newer than the snapshot never changes while the snapshot lives); any other key is read
+   * from the tree and looked up again after, for a commit that landed during the read.
+   */
+  getAsOf(key: Uint8Array, snap: Snapshot): Promise<Uint8Array | undefined> {
+    try {
+      this.checkOpen();
+      snap.checkLive('get');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ignoreVersions = isBugPlanted('snapshot-reads-latest');
+    const before = ignoreVersions ? undefined : this.versions.asOf(key, snap.seq);
+    if (before !== undefined) return Promise.resolve(before.prior?.slice());
+    return this.getCommitted(key).then((newest) => {
+      // Released during the read: what it needed may be collected already.
+      snap.checkLive('get');
+      const v = ignoreVersions ? undefined : this.versions.asOf(key, snap.seq);
+      return v !== undefined ? v.prior?.slice() : newest;
     });
+  }
+
+  /**
+   * The entries of range r as of snapshot snap, in scan order, read from at most max tree
+   * entries: the tree's entries with the keys changed after the snapshot replaced by (or,
+   * when they were absent then, dropped for) their value as of the snapshot, and the keys the
+   * snapshot had that commits since deleted added back. `last` is the last key the read
+   * covered (resume strictly after it); `done` says nothing of r is left after it. The
+   * entries may be fewer than max, even none, while not done.
+   */
+  async chunkAsOf(r: RangeOptions, max: number, snap: Snapshot): Promise<{ entries: Entry[]; last: Uint8Array | undefined; done: boolean }> {
+    snap.checkLive('read');
+    const tree = await this.committedChunk(r, max);
+    // Released during the read: what it needed may be collected already.
+    snap.checkLive('read');
+    const done = tree.length < max;
+    const last = done ? undefined : tree[tree.length - 1]!.key;
+    if (isBugPlanted('snapshot-reads-latest')) return { entries: tree, last, done };
+    const changed = this.versions.changedIn(r, snap.seq, last);
+    if (changed.length === 0) return { entries: tree, last, done };
+    const dir = r.reverse === true ? -1 : 1;
+    const entries: Entry[] = [];
+    let ti = 0;
+    let vi = 0;
+    while (ti < tree.length || vi < changed.length) {
+      const t = tree[ti];
+      const v = changed[vi];
+      const order = t === undefined ? 1 : v === undefined ? -1 : compareKeys(t.key, v.key) * dir;
+      if (order < 0) {
+        entries.push(t!);
+        ti++;
+        continue;
+      }
+      // The key changed after the snapshot: its value then decides (absent: skipped).
+      if (order === 0) ti++;
+      vi++;
+      if (v!.version.prior !== undefined) entries.push({ key: v!.key.slice(), value: v!.version.prior.slice() });
+    }
+    return { entries, last, done };
   }
 
   private async committedRangeUnlocked(r: RangeOptions): Promise<Entry[]> {
@@ -110,9 +186,17 @@ export class Dictionary {
     return out;
   }
 
-  /** Apply committed row operations to the tree. */
-  async applyRows(rows: readonly RowWrite[]): Promise<void> {
+  /**
+   * Apply committed row operations to the tree. With commit.keep (a snapshot older than the
+   * commit is live), every value a row replaces is first recorded as a version of commit.seq.
+   */
+  async applyRows(rows: readonly RowWrite[], commit: { seq: number; keep: boolean } = { seq: 0, keep: false }): Promise<void> {
     for (const w of rows) {
+      if (commit.keep) {
+        const prior = await this.tree.get(w.key);
+        const changes = w.op === 'delete' ? prior !== undefined : !(w.op === 'insert_no_overwrite' && prior !== undefined);
+        if (changes) this.versions.record(w.key, commit.seq, prior);
+      }
       if (w.op === 'insert') await this.tree.put(w.key, w.value);
       else if (w.op === 'insert_no_overwrite') await this.tree.insertIfAbsent(w.key, w.value);
       else await this.tree.delete(w.key);

@@ -84,12 +84,13 @@ import { classifyDirectory, notAnEnvironment, publishIdentity, removeCreationMar
 import { FencedStorage } from './fenced-storage.js';
 import { LockManager } from './locktree.js';
 import { recoverEnvironment, type FileMap, type RecoveryEvent, type RecoveryReport } from './recovery.js';
-import { Txn } from './txn.js';
+import { ISOLATION_LEVELS, Txn, type Isolation } from './txn.js';
 import type { Durability, EnvCore } from './core.js';
 import { Dictionary } from './dictionary.js';
 import { DEFAULT_LOG_PREALLOCATE, DIRECTORY_INAME, ENVIRONMENT_INAME, FILENUM_DIRECTORY, FILENUM_ENVIRONMENT, FILENUM_NONE, FIRST_USER_FILENUM, NO_ROLLBACK_NODE, ROLLBACK_INAME } from './names.js';
 import { Catalog } from './catalog.js';
 import { CommitPath } from './commit-path.js';
+import { Mvcc, type MvccStatus, type Snapshot } from './mvcc.js';
 import { createRollbackFile, dropRollbackNode, openRollbackFile, updateRollbackNode, type RollbackFileContext, type RollbackValue } from './rollback.js';
 import { WriteSet, type RowOp } from './write-set.js';
 import type { BackupTarget, LogArchiveHook } from './backup-hooks.js';
@@ -212,6 +213,8 @@ export interface EnvStatus {
   writes: number;
   /** What crash recovery did at open, or null when none ran. */
   recovery: RecoveryReport | null;
+  /** Snapshot reads: commit sequence, live snapshots, replaced values kept and collected. */
+  mvcc: MvccStatus;
 }
 
 /** Options of {@link Env.close}. */
@@ -264,6 +267,8 @@ export class Env implements EnvCore<Txn> {
   /** @internal */ readonly txns = new Map<bigint, Txn>();
   /** writeBatch calls between their start and their end (each is a transaction of its own). */
   private batchesInFlight = 0;
+  /** @internal The commit sequence, live snapshots and version stores (snapshot reads, mvcc.ts). */
+  readonly mvcc = new Mvcc();
   /** @internal Commit visibility (see the invariants): write = applying a commit, read = reading committed data. */
   readonly visibility = new RwLock('commit_visibility_lock');
   /** @internal */ lastXid = 0n;
@@ -541,7 +546,7 @@ export class Env implements EnvCore<Txn> {
   private makeDictionary(name: string, iname: string, filenum: number, cd: CheckpointableDictionary<BtreeNode>): Dictionary {
     this.checkpointer?.attach(cd.cachefile, cd);
     const tree = new Btree(new CachetableNodeStore(this.ct, cd), { maxEntries: this.options.maxEntries ?? 64 });
-    const d = new Dictionary(this, name, iname, filenum, cd, tree, cd.header.checkpointLsn);
+    const d = new Dictionary(this, name, iname, filenum, cd, tree, cd.header.checkpointLsn, this.mvcc.storeFor(iname));
     this.dicts.set(filenum, d);
     if (filenum >= this.nextFilenum) this.nextFilenum = filenum + 1;
     return d;
@@ -581,6 +586,7 @@ export class Env implements EnvCore<Txn> {
     this.checkpointer?.detach(d.file.cachefile);
     await d.file.close();
     if (unlink) {
+      this.mvcc.dropStore(d.iname);
       await this.storage.unlink(this.path(d.iname));
       await this.storage.fsyncDir(this.dir);
     }
@@ -658,6 +664,7 @@ export class Env implements EnvCore<Txn> {
 
   /** @internal The file of d now has this iname (rename, its undo, or replay). */
   setIname(d: Dictionary, iname: string): void {
+    this.mvcc.renameStore(d.iname, iname);
     d.iname = iname;
     // The cachefile keeps its handle (a rename does not change the inode); fassociate must
     // name the new iname from now on.
@@ -682,20 +689,30 @@ export class Env implements EnvCore<Txn> {
 
   // ------------------------------------------------------------------ transactions
 
-  /** Begin a transaction (a child of parent when given). */
-  begin(opts: { parent?: Txn } = {}): Txn {
+  /**
+   * Begin a transaction (a child of parent when given). `isolation` says what its reads see
+   * (see {@link Isolation}; default 'read-committed'); a child has its parent's, and a
+   * snapshot transaction's snapshot is taken here.
+   */
+  begin(opts: { parent?: Txn; isolation?: Isolation } = {}): Txn {
     if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
     this.checkNotFailed();
     const parent = opts.parent;
+    if (opts.isolation !== undefined && !ISOLATION_LEVELS.includes(opts.isolation)) {
+      throw new TokusimError('bad-argument', `unknown isolation level ${JSON.stringify(opts.isolation)}`, { expected: ISOLATION_LEVELS.join(', '), actual: String(opts.isolation) });
+    }
     let t: Txn;
     if (parent !== undefined) {
       parent.checkWritable('begin a child');
+      if (opts.isolation !== undefined && opts.isolation !== parent.isolation) {
+        throw new TokusimError('bad-argument', 'a child transaction has its parent\'s isolation level', { expected: parent.isolation, actual: opts.isolation });
+      }
       const xid = parent.nextChildXid();
-      t = new Txn(this, xid.child, parent, xid);
+      t = new Txn(this, xid.child, parent, xid, parent.isolation);
       parent.child = t;
     } else {
       const id = ++this.lastXid;
-      t = new Txn(this, id, undefined, { parent: id, child: 0n });
+      t = new Txn(this, id, undefined, { parent: id, child: 0n }, opts.isolation ?? 'read-committed');
     }
     this.txns.set(t.id, t);
     return t;
@@ -763,9 +780,21 @@ export class Env implements EnvCore<Txn> {
     for (const d of this.dicts.values()) if (d.closeWhenIdle) return true;
     return false;
   }
-  /** The committed value of key (read committed; no transaction). */
-  async get(d: Dictionary, key: Uint8Array): Promise<Uint8Array | undefined> {
-    return d.getCommitted(key);
+  /** The committed value of key (no transaction): the newest, or as of opts.snapshot. */
+  async get(d: Dictionary, key: Uint8Array, opts: { snapshot?: Snapshot } = {}): Promise<Uint8Array | undefined> {
+    return opts.snapshot !== undefined ? d.getAsOf(key, opts.snapshot) : d.getCommitted(key);
+  }
+
+  /**
+   * A snapshot of the committed state now: reads given it ({@link Env.get},
+   * {@link Dictionary.getAsOf}, {@link Dictionary.chunkAsOf}) see exactly the commits applied
+   * before it, across checkpoints, evictions and later commits. Release it when done: the
+   * values commits replace are kept while an older snapshot is live.
+   */
+  snapshot(): Snapshot {
+    this.checkNotFailed();
+    if (this.closed) throw new TokusimError('bad-argument', 'the environment is closed');
+    return this.mvcc.snapshot();
   }
 
   /** The prepared transactions waiting for commit or abort (see {@link Env.preparedTransaction}). */
@@ -847,6 +876,11 @@ export class Env implements EnvCore<Txn> {
     this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, `filenum ${dict.filenum}`, key, 'write');
   }
 
+  /** Take txn's row read lock on key (LockConflictError when another transaction write-locked it). Used by {@link Txn}. */
+  lockRead(txn: Txn, dict: Dictionary, key: Uint8Array): void {
+    this.lockMgr.tryAcquire({ rootTxnId: txn.root.id, txnId: txn.id }, `filenum ${dict.filenum}`, key, 'read');
+  }
+
   /** The multi-operation client lock: a checkpoint's begin waits for its holders. Used by {@link Txn}. */
   clientLock(): Promise<Release> {
     return this.locks.multiOperationClientLock();
@@ -920,11 +954,12 @@ export class Env implements EnvCore<Txn> {
   async applyCommitted(ws: WriteSet, commitLsn: bigint | null, dicts: Map<number, Dictionary> = this.dicts): Promise<void> {
     await this.visibility.writeLock();
     try {
+      const commit = this.mvcc.nextCommit();
       for (const { filenum, rows } of Txn.sortedRows(ws)) {
         const d = dicts.get(filenum);
         if (d === undefined || d.closed) continue;
         if (commitLsn !== null && commitLsn <= d.openedCheckpointLsn) continue;
-        await d.applyRows(rows);
+        await d.applyRows(rows, commit);
       }
     } finally {
       this.visibility.writeUnlock();
@@ -1063,6 +1098,7 @@ export class Env implements EnvCore<Txn> {
       preparedTxns: [...this.txns.values()].filter((t) => t.state === 'preparing').length,
       ...this.counters,
       recovery: this.recoveryReport,
+      mvcc: this.mvcc.status(),
     };
   }
 

@@ -12,16 +12,54 @@
  *  - Root commit logs xcommit and applies the write set under the same client lock.
  *  - After commit/abort a txn is 'committed'/'aborted', owns no locks and no rollback node.
  *  - A root commit whose log write or fsync failed leaves the txn 'failed' (never visible).
+ *  - A snapshot transaction's snapshot is taken at begin and shared by its children; it and
+ *    every implicit cursor snapshot of a txn are released when the txn ends, if not before.
+ *  - Under snapshot isolation no write to a key changed after the snapshot is ever logged.
  */
 import { TokusimError, invariant } from '../base/errors.js';
 import type { TxnidPair, Xid } from '../format/record-types.js';
 import { isBugPlanted } from '../base/bug-switches.js';
 import type { Release } from '../checkpoint/locks.js';
-import { compareKeys } from './btree/node.js';
+import { compareKeys, escapeKey } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import type { EnvCore } from './core.js';
 import type { Dictionary } from './dictionary.js';
 import { inRange, type Entry, type RangeOptions } from './range.js';
+import type { Snapshot } from './mvcc.js';
+
+/**
+ * What a transaction's reads see (TokuDB's isolation levels, docs/engine.md "Isolation and
+ * snapshots"); every level sees the transaction's own writes first.
+ *  - `serializable`: the newest committed value, under a row read lock held to the end, so a
+ *    key read cannot change until the transaction ends (point reads; a range read locks the
+ *    keys it returns, not the gaps between them).
+ *  - `snapshot`: the state committed when the transaction began, whatever commits since; a
+ *    write to a key some commit changed after that is refused (first committer wins, so no
+ *    lost update).
+ *  - `read-committed`: the newest committed value at each read; a cursor reads on a snapshot
+ *    taken when it is made.
+ *  - `read-uncommitted`: as read-committed (other transactions' writes are private until they
+ *    commit, so there is nothing uncommitted to read).
+ */
+export type Isolation = 'serializable' | 'snapshot' | 'read-committed' | 'read-uncommitted';
+/** The isolation levels, in the order TokuDB lists them. */
+export const ISOLATION_LEVELS: readonly Isolation[] = ['serializable', 'snapshot', 'read-committed', 'read-uncommitted'];
+
+/**
+ * A write refused under snapshot isolation because a commit after the transaction's snapshot
+ * changed the key (kind `lock-conflict`): writing it would lose that update. Abort and retry.
+ */
+export class SnapshotConflictError extends TokusimError {
+  /** The refused write's dictionary, key, transaction and the snapshot it read at. */
+  constructor(readonly dictionary: string, readonly key: Uint8Array, readonly txnId: bigint, readonly snapshotSeq: number) {
+    super('lock-conflict', `write conflict: dictionary ${dictionary} key "${escapeKey(key)}" was changed by a commit after txn ${txnId}'s snapshot (commit ${snapshotSeq}); abort and retry`, {
+      file: `dictionary ${dictionary}`,
+      expected: `no commit to the key after commit ${snapshotSeq}`,
+      actual: 'a later commit changed it',
+    });
+    this.name = 'SnapshotConflictError';
+  }
+}
 
 /**
  * A transaction's state: `live` until commit, abort or prepare; `preparing` while xprepare is
@@ -38,7 +76,8 @@ function badState(what: string, state: string): TokusimError {
 
 /**
  * A transaction (from {@link Env.begin}): reads see its own and its ancestors' writes over
- * committed data (read committed); writes take row write locks at once and are logged at once.
+ * committed data, the newest or as of a snapshot per its {@link Isolation} level; writes take
+ * row write locks at once and are logged at once.
  * End it with {@link Txn.commit}, {@link Txn.abort} or {@link Txn.prepare}.
  */
 export class Txn {
@@ -55,6 +94,10 @@ export class Txn {
   /** The live child transaction, if one was begun from this one. */
   child: Txn | undefined;
   private childCounter = 0n;
+  /** The snapshot every read of a snapshot transaction uses (a child uses its root's). */
+  readonly snapshot: Snapshot | undefined;
+  /** Snapshots of this transaction's cursors not yet released (released when it ends at the latest). */
+  private readonly cursorSnapshots = new Set<Snapshot>();
 
   /** Made by {@link Env.begin}, not by users. */
   constructor(
@@ -62,7 +105,11 @@ export class Txn {
     readonly id: bigint,
     readonly parent: Txn | undefined,
     readonly xid: TxnidPair,
-  ) {}
+    /** What its reads see (a child has its parent's). */
+    readonly isolation: Isolation = 'read-committed',
+  ) {
+    if (isolation === 'snapshot') this.snapshot = parent !== undefined ? parent.snapshot : env.snapshot();
+  }
 
   /** The outermost ancestor of this transaction (itself for a root transaction). */
   get root(): Txn {
@@ -97,6 +144,8 @@ export class Txn {
     this.checkUsable('get');
     const w = this.overlay(dict.filenum, key);
     if (w !== undefined) return w.op === 'delete' ? undefined : w.value.slice();
+    if (this.snapshot !== undefined) return dict.getAsOf(key, this.snapshot);
+    if (this.isolation === 'serializable') this.env.lockRead(this, dict, key);
     return dict.getCommitted(key);
   }
 
@@ -110,21 +159,57 @@ export class Txn {
     this.checkUsable('range');
     // A cursor whose one chunk is the whole range: one read of the tree, merged as a cursor
     // merges, without a second copy of the rows.
-    const cursor = new TxnCursor(this, dict, r, Number.POSITIVE_INFINITY);
+    const cursor = new TxnCursor(this, dict, r, Number.POSITIVE_INFINITY, this.cursorSnapshot({}));
     const out: Entry[] = [];
-    for (let e = await cursor.next(); e !== undefined; e = await cursor.next()) out.push(e);
+    try {
+      for (let e = await cursor.next(); e !== undefined; e = await cursor.next()) out.push(e);
+    } finally {
+      cursor.close();
+    }
     return out;
   }
 
   /**
    * An ordered cursor over range that streams from the tree: committed entries are read in
-   * chunks (each chunk sees all of a commit or none of it; later chunks may see later commits,
-   * as read-committed allows) and merged with this transaction's own and its ancestors' writes
-   * as they were at the cursor's first step. Memory is one chunk plus that overlay, whatever
-   * the size of the range.
+   * chunks and merged with this transaction's own and its ancestors' writes as they were at
+   * the cursor's first step. What the committed entries are: the transaction's snapshot under
+   * `snapshot` isolation; otherwise a snapshot taken now (an implicit snapshot, released at
+   * the end of the range, by {@link TxnCursor.close} or when the transaction ends), unless
+   * `opts.snapshot` is false or the transaction is `serializable`: then each chunk sees all
+   * of a commit or none of it and later chunks may see later commits (serializable read-locks
+   * each key it returns). Memory is one chunk plus that overlay (plus, under a snapshot, the
+   * values commits replaced since), whatever the size of the range.
    */
-  cursor(dict: Dictionary, r: RangeOptions = {}): TxnCursor {
-    return new TxnCursor(this, dict, r);
+  cursor(dict: Dictionary, r: RangeOptions = {}, opts: { snapshot?: boolean } = {}): TxnCursor {
+    return new TxnCursor(this, dict, r, CURSOR_CHUNK, this.cursorSnapshot(opts));
+  }
+
+  /** The snapshot a new cursor reads at (see {@link Txn.cursor}); none for an ended txn, whose cursor's first step throws. */
+  private cursorSnapshot(opts: { snapshot?: boolean }): { snap: Snapshot; owned: boolean } | undefined {
+    if (this.state !== 'live' && this.state !== 'preparing') return undefined;
+    if (this.snapshot !== undefined) return { snap: this.snapshot, owned: false };
+    if (opts.snapshot === false || this.isolation === 'serializable') return undefined;
+    const snap = this.env.snapshot();
+    this.cursorSnapshots.add(snap);
+    return { snap, owned: true };
+  }
+
+  /** @internal A cursor is done with its own snapshot. */
+  releaseCursorSnapshot(snap: Snapshot): void {
+    snap.release();
+    this.cursorSnapshots.delete(snap);
+  }
+
+  /** @internal The transaction ended: its snapshot and its cursors' are released. */
+  releaseSnapshots(): void {
+    for (const s of this.cursorSnapshots) s.release();
+    this.cursorSnapshots.clear();
+    if (this.parent === undefined) this.snapshot?.release();
+  }
+
+  /** @internal A serializable cursor returned key: it is read-locked like a point read. */
+  lockReadIfSerializable(dict: Dictionary, key: Uint8Array): void {
+    if (this.isolation === 'serializable') this.env.lockRead(this, dict, key);
   }
 
   /**
@@ -159,7 +244,7 @@ export class Txn {
   /** Insert only if the key is absent as this txn sees it; returns whether it inserted. */
   async insertIfAbsent(dict: Dictionary, key: Uint8Array, value: Uint8Array): Promise<boolean> {
     this.checkWritable('insertIfAbsent');
-    this.env.lockRow(this, dict, key);
+    this.lockForWrite(dict, key);
     if ((await this.get(dict, key)) !== undefined) return false;
     await this.write(dict, 'insert_no_overwrite', key, value);
     return true;
@@ -178,7 +263,7 @@ export class Txn {
     dict.checkOpen();
     this.env.checkWritableEnv();
     const logged = this.env.updateExtra(fnName, extra);
-    this.env.lockRow(this, dict, key);
+    this.lockForWrite(dict, key);
     const release = await this.env.clientLock();
     try {
       const next = this.env.applyUpdate(fnName, await this.get(dict, key), extra);
@@ -196,7 +281,7 @@ export class Txn {
     this.checkWritable(op);
     dict.checkOpen();
     this.env.checkWritableEnv();
-    this.env.lockRow(this, dict, key);
+    this.lockForWrite(dict, key);
     const release = await this.env.clientLock();
     try {
       this.ensureBegun();
@@ -208,6 +293,25 @@ export class Txn {
       release();
     }
     this.env.noteWrite();
+  }
+
+  /**
+   * Take the row write lock on key; under snapshot isolation first refuse the write when a
+   * commit after the snapshot changed the key (SnapshotConflictError). Synchronous from the
+   * check to the lock: no commit can slip in between (a committer holds the row lock until
+   * its versions are recorded).
+   */
+  private lockForWrite(dict: Dictionary, key: Uint8Array): void {
+    const snap = this.snapshot;
+    if (snap !== undefined && !this.ownsWrite(dict.filenum, key) && dict.versions.changedAfter(key, snap.seq)) {
+      throw new SnapshotConflictError(dict.name, key, this.id, snap.seq);
+    }
+    this.env.lockRow(this, dict, key);
+  }
+
+  /** True when this txn or an ancestor already wrote key (it holds the row lock since). */
+  private ownsWrite(filenum: number, key: Uint8Array): boolean {
+    return this.overlay(filenum, key) !== undefined;
   }
 
   /** Log xbegin for this txn and its ancestors (outermost first) if not yet logged. */
@@ -224,14 +328,22 @@ export class Txn {
   async commit(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('commit', this.state);
     if (this.child !== undefined) throw new TokusimError('bad-argument', 'commit of a transaction whose child is still live', { expected: 'no live child', actual: `child ${this.child.id}` });
-    await this.env.finishTxn(this, 'commit');
+    try {
+      await this.env.finishTxn(this, 'commit');
+    } finally {
+      if (this.state !== 'live' && this.state !== 'preparing') this.releaseSnapshots();
+    }
   }
 
   /** Abort: the writes are undone and its locks released (logged as xabort). */
   async abort(): Promise<void> {
     if (this.state !== 'live' && this.state !== 'preparing') throw badState('abort', this.state);
     if (this.child !== undefined) await this.child.abort();
-    await this.env.finishTxn(this, 'abort');
+    try {
+      await this.env.finishTxn(this, 'abort');
+    } finally {
+      if (this.state !== 'live' && this.state !== 'preparing') this.releaseSnapshots();
+    }
     if (isBugPlanted('abort-leaks-client-lock')) await this.env.clientLock();
   }
 
@@ -285,6 +397,11 @@ const NEED_CHUNK = Symbol('need chunk');
  *  - `pos` is the last key consumed from either source; every committed chunk is read
  *    strictly after it, so a key is never returned twice even if commits land between chunks.
  *  - At most one chunk of committed entries is held at a time.
+ *  - With a snapshot, every committed entry is the key's value as of that snapshot, and the
+ *    next chunk starts strictly after the last key the previous read covered (`resume`),
+ *    which may be past the last entry it returned.
+ *  - A snapshot the cursor owns is released once: at the end of the range, at close, or
+ *    when its transaction ends.
  */
 export class TxnCursor implements AsyncIterable<Entry> {
   private overlay: RowWrite[] | undefined;
@@ -296,6 +413,8 @@ export class TxnCursor implements AsyncIterable<Entry> {
   private returned = 0;
   private readonly dir: 1 | -1;
   private readonly scan: RangeOptions;
+  /** Under a snapshot: the last key the previous chunk read covered. */
+  private resume: Uint8Array | undefined;
 
   /** @internal Use {@link Txn.cursor}. */
   constructor(
@@ -303,6 +422,8 @@ export class TxnCursor implements AsyncIterable<Entry> {
     private readonly dict: Dictionary,
     private readonly r: RangeOptions,
     private readonly chunkSize = CURSOR_CHUNK,
+    /** The snapshot committed entries are read at (owned: the cursor releases it), or none. */
+    private readonly snap?: { snap: Snapshot; owned: boolean },
   ) {
     invariant(chunkSize >= 1, 'a cursor chunk holds at least one entry');
     this.dir = r.reverse === true ? -1 : 1;
@@ -314,9 +435,17 @@ export class TxnCursor implements AsyncIterable<Entry> {
   async next(): Promise<Entry | undefined> {
     for (;;) {
       const e = this.step();
-      if (e !== NEED_CHUNK) return e;
+      if (e !== NEED_CHUNK) {
+        if (e === undefined) this.close();
+        return e;
+      }
       await this.readChunk();
     }
+  }
+
+  /** Stop early: releases the cursor's own snapshot (the end of the range does too). Idempotent. */
+  close(): void {
+    if (this.snap?.owned === true && !this.snap.snap.released) this.txn.releaseCursorSnapshot(this.snap.snap);
   }
 
   /**
@@ -336,6 +465,7 @@ export class TxnCursor implements AsyncIterable<Entry> {
       if (order < 0) {
         this.ci++;
         this.pos = c!.key;
+        this.txn.lockReadIfSerializable(this.dict, c!.key);
         this.returned++;
         return c;
       }
@@ -354,20 +484,29 @@ export class TxnCursor implements AsyncIterable<Entry> {
     // Drop the old chunk first, so that at most one is held while the next is read.
     this.chunk = [];
     this.ci = 0;
+    if (this.snap !== undefined) {
+      const res = await this.dict.chunkAsOf(this.after(), this.chunkSize, this.snap.snap);
+      this.chunk = res.entries;
+      this.resume = res.last;
+      if (res.done) this.committedDone = true;
+      return;
+    }
     this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
     if (this.chunk.length < this.chunkSize) this.committedDone = true;
   }
 
   /** The scan range narrowed to start strictly after pos. */
   private after(): RangeOptions {
-    if (this.pos === undefined) return this.scan;
+    // Every key up to resume was read and is consumed (pos <= resume), so resume is the start.
+    const from = this.resume ?? this.pos;
+    if (from === undefined) return this.scan;
     const out: RangeOptions = { ...this.scan };
     if (this.dir === 1) {
       delete out.gte;
-      out.gt = this.pos;
+      out.gt = from;
     } else {
       delete out.lte;
-      out.lt = this.pos;
+      out.lt = from;
     }
     return out;
   }
@@ -383,6 +522,7 @@ export class TxnCursor implements AsyncIterable<Entry> {
       next: () => {
         try {
           const e = this.step();
+          if (e === undefined) this.close();
           return e === NEED_CHUNK ? this.next().then(result) : Promise.resolve(result(e));
         } catch (err) {
           return Promise.reject(err);

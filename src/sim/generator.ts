@@ -8,6 +8,10 @@
  *  - Generated writes never touch a key another open or prepared transaction holds (the
  *    engine would refuse them with a lock conflict, which is not what is under test).
  *  - A program ends with a crash, so its last state is always recovered and checked.
+ *  - Reads and isolation levels (the history checker's workload) come from a second seeded
+ *    stream and do not count towards the length, so the other operations are drawn exactly
+ *    as without them; only what the engine does differently (a refused snapshot write, the
+ *    I/O a read makes) can make a program differ.
  */
 import { Prng } from '../base/prng.js';
 import { CRASH_HOOK_NAMES } from '../checkpoint/events.js';
@@ -20,6 +24,11 @@ export interface GeneratorOptions {
   dictionaries?: number;
   keys?: number;
   slots?: number;
+  /**
+   * Reads inside transactions and transactions at snapshot isolation, for the history checker
+   * (default false: the plain alphabet, whose programs per seed are fixed by recorded tests).
+   */
+  history?: boolean;
 }
 
 export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r: Runner) => Op | undefined {
@@ -28,6 +37,8 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
   const nd = opts.dictionaries ?? 2;
   const nk = opts.keys ?? 6;
   const ns = opts.slots ?? 2;
+  const history = opts.history ?? false;
+  const hrng = new Prng((seed ^ 0x3c6ef372) >>> 0);
   let emitted = 0;
   let value = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
@@ -35,11 +46,15 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
 
   return (r: Runner): Op | undefined => {
     if (emitted >= length) return undefined;
-    emitted++;
-    if (emitted === length) return { t: 'crash', mode: mode() };
     const m = r.model;
     const state = m.current();
     const dicts = [...state.keys()];
+    if (history && m.slots.size > 0 && dicts.length > 0 && hrng.chance(0.3)) {
+      const live = [...m.slots.keys()];
+      return { t: 'read', x: live[hrng.int(live.length)]!, d: dicts[hrng.int(dicts.length)]!, k: hrng.int(nk) };
+    }
+    emitted++;
+    if (emitted === length) return { t: 'crash', mode: mode() };
     if (dicts.length === 0) return { t: 'create', d: 0 };
     const locked = m.lockedKeys();
     const freeKey = (d: number, except?: number): number | undefined => {
@@ -51,7 +66,12 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
     if (dicts.length < nd) add(2, () => ({ t: 'create', d: dicts.length }));
     const freeSlots = [...Array(ns).keys()].filter((x) => !m.slots.has(x));
     const liveSlots = [...m.slots.keys()];
-    if (freeSlots.length > 0) add(8, () => ({ t: 'begin', x: pick(freeSlots) }));
+    if (freeSlots.length > 0) {
+      add(8, () => {
+        const x = pick(freeSlots);
+        return history && hrng.chance(0.5) ? { t: 'begin', x, iso: 'snapshot' } : { t: 'begin', x };
+      });
+    }
     if (liveSlots.length > 0) {
       add(20, () => {
         const x = pick(liveSlots);

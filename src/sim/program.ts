@@ -9,6 +9,7 @@
  */
 import { TokusimError } from '../base/errors.js';
 import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
+import { ISOLATION_LEVELS, type Isolation } from '../engine/txn.js';
 
 export type DurabilityMode = 'sync' | 'periodic' | 'none';
 export const DURABILITY_MODES: readonly DurabilityMode[] = ['sync', 'periodic', 'none'];
@@ -16,7 +17,10 @@ export const DURABILITY_MODES: readonly DurabilityMode[] = ['sync', 'periodic', 
 /** Dictionaries are d0..d(N-1); keys k0..k(M-1); transaction slots x0..x(S-1). */
 export type Op =
   | { t: 'create'; d: number }
-  | { t: 'begin'; x: number }
+  /** Begin a transaction in slot x, at isolation level iso (default read-committed). */
+  | { t: 'begin'; x: number; iso?: Isolation }
+  /** Slot x's transaction reads a key; the history checker (history-check.ts) checks the value. */
+  | { t: 'read'; x: number; d: number; k: number }
   | { t: 'put'; x: number; d: number; k: number; v: number }
   | { t: 'del'; x: number; d: number; k: number }
   /** Update with the built-in 'add' function: the row becomes its value (0 if absent) + n. */
@@ -52,6 +56,9 @@ export function formatOp(op: Op): string {
     case 'create':
       return `create d${op.d}`;
     case 'begin':
+      return op.iso === undefined ? `begin x${op.x}` : `begin x${op.x} ${op.iso}`;
+    case 'read':
+      return `read x${op.x} d${op.d} k${op.k}`;
     case 'commit':
     case 'abort':
     case 'prepare':
@@ -116,7 +123,16 @@ export function parseOp(line: string): Op {
     case 'create':
       arity(2);
       return { t: 'create', d: num(line, w[1], 'd') };
-    case 'begin':
+    case 'begin': {
+      if (w.length !== 2 && w.length !== 3) throw bad(line, 'expected begin x<number> [isolation level]');
+      if (w.length === 2) return { t: 'begin', x: num(line, w[1], 'x') };
+      const iso = ISOLATION_LEVELS.find((l) => l === w[2]);
+      if (iso === undefined) throw bad(line, `expected an isolation level: ${ISOLATION_LEVELS.join(', ')}`);
+      return { t: 'begin', x: num(line, w[1], 'x'), iso };
+    }
+    case 'read':
+      arity(4);
+      return { t: 'read', x: num(line, w[1], 'x'), d: num(line, w[2], 'd'), k: num(line, w[3], 'k') };
     case 'commit':
     case 'abort':
     case 'prepare':

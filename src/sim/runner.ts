@@ -14,6 +14,8 @@
  *  - recovery itself succeeds (any error is a violation);
  *  - progress (the watchdog): a program that stops making progress is a violation, never a
  *    silent exit or a hang of the harness (see watchForStall below).
+ * Checked as the program runs: every read in a transaction, and every write of a snapshot
+ * transaction, against the model for the transaction's isolation level (history-check.ts).
  * After every completed checkpoint the image oracle runs: a copy of the disk with every
  * unsynced write dropped, opened read-only at the newest headers, holds exactly the model's
  * state as of the checkpoint's begin.
@@ -39,6 +41,8 @@ import { SimStorage, SimulatedCrash, type SimFaults, type SimStats } from '../st
 import { joinPath } from '../storage/storage.js';
 import { Model, formatState, statesEqual, type ModelState, type RowWrite } from './model.js';
 import { formatOp, type DurabilityMode, type Op } from './program.js';
+import { HistoryChecker } from './history-check.js';
+import { SnapshotConflictError } from '../engine/txn.js';
 import { nextMacrotask } from '../base/portable.js';
 
 export const ENV_DIR = '/env';
@@ -129,6 +133,8 @@ export class Runner {
   readonly disk: SimStorage;
   readonly clock = new VirtualClock();
   readonly model = new Model();
+  /** Checks transactions' reads and snapshot writes against the model. */
+  readonly history = new HistoryChecker(this.model);
   env: Env | undefined;
   mode: DurabilityMode;
   crashStates = 0;
@@ -356,9 +362,19 @@ export class Runner {
       }
       case 'begin': {
         if (m.slots.has(op.x)) return;
-        const t = this.e.begin();
+        const t = this.e.begin(op.iso !== undefined ? { isolation: op.iso } : {});
         this.txns.set(op.x, t);
         m.slots.set(op.x, { id: t.id, writes: [], state: 'live' });
+        this.history.begin(op.x, op.iso ?? 'read-committed');
+        return;
+      }
+      case 'read': {
+        const mt = m.slots.get(op.x);
+        const t = this.txns.get(op.x);
+        if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
+        const got = await t.get(await this.dict(op.d), keyBytes(op.k));
+        const problem = this.history.checkRead(op.x, op.d, op.k, got === undefined ? null : Number(dec.decode(got)));
+        if (problem !== null) this.fail(problem);
         return;
       }
       case 'put':
@@ -368,8 +384,8 @@ export class Runner {
         if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
         if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
-        if (op.t === 'put') await t.put(d, keyBytes(op.k), valueBytes(op.v));
-        else await t.del(d, keyBytes(op.k));
+        const write = op.t === 'put' ? () => t.put(d, keyBytes(op.k), valueBytes(op.v)) : () => t.del(d, keyBytes(op.k));
+        if (await this.refusedWrite(op.x, op.d, op.k, write)) return;
         mt.writes.push({ d: op.d, k: op.k, v: op.t === 'put' ? op.v : null });
         return;
       }
@@ -379,7 +395,7 @@ export class Runner {
         if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
         if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
-        await t.update(d, keyBytes(op.k), valueBytes(op.n), 'add');
+        if (await this.refusedWrite(op.x, op.d, op.k, () => t.update(d, keyBytes(op.k), valueBytes(op.n), 'add'))) return;
         mt.writes.push({ d: op.d, k: op.k, v: op.n, add: true });
         return;
       }
@@ -396,6 +412,7 @@ export class Runner {
         const mt = m.slots.get(op.x);
         const t = this.txns.get(op.x);
         if (mt === undefined || t === undefined || mt.state !== 'live') return;
+        this.history.end(op.x);
         if (op.t === 'commit') {
           const i = m.addCommit({ writes: mt.writes, creates: [], label: `x${op.x}` });
           m.slots.delete(op.x);
@@ -413,6 +430,7 @@ export class Runner {
         const t = this.txns.get(op.x);
         if (mt === undefined || t === undefined || mt.state !== 'live' || mt.writes.length === 0) return;
         const n = m.commits.length;
+        this.history.end(op.x);
         m.slots.delete(op.x);
         this.txns.delete(op.x);
         m.prepared.set(t.id, { writes: mt.writes, acked: false });
@@ -483,12 +501,30 @@ export class Runner {
         this.env = undefined;
         this.txns.clear();
         m.dropOpenTxns();
+        this.history.forget();
         m.markDurable(m.commits.length);
         await this.open(op.mode, false);
         await this.verify('clean reopen');
         return;
       }
     }
+  }
+
+  /**
+   * Run a transaction's write; returns true when it was refused as a snapshot conflict. The
+   * history checker says whether the refusal (or its absence) was right.
+   */
+  private async refusedWrite(x: number, d: number, k: number, write: () => Promise<void>): Promise<boolean> {
+    let refused = false;
+    try {
+      await write();
+    } catch (err) {
+      if (!(err instanceof SnapshotConflictError)) throw err;
+      refused = true;
+    }
+    const problem = this.history.checkWrite(x, d, k, refused);
+    if (problem !== null) this.fail(problem);
+    return refused;
   }
 
   private armHook(hook: CrashHookName): void {
@@ -564,6 +600,7 @@ export class Runner {
     this.env = undefined;
     this.txns.clear();
     this.model.dropOpenTxns();
+    this.history.forget();
     if (this.armedHook !== undefined) {
       delete this.hooks[this.armedHook];
       this.armedHook = undefined;

@@ -45,9 +45,41 @@ describe('adapters: abstract-level', () => {
     });
     await finished;
     expect(failures).toEqual([]);
+    // The snapshot tests ran: implicit (an iterator reads at its creation) and explicit (db.snapshot()).
+    const ran = new Set(names.values());
+    for (const name of ['delete key after snapshotting', 'overwrite key after snapshotting', 'get() changed entry from snapshot', 'get() entries from multiple snapshots', 'iterator(), keys(), values() with snapshot', 'clear() entries from snapshot', 'snapshot is closed along with iterator']) {
+      expect(ran.has(name), name).toBe(true);
+    }
     // The suite really ran (it has well over a thousand assertions).
     expect(asserts).toBeGreaterThan(1000);
   }, 120_000);
+
+  // Scenario: iterators read at a snapshot taken when they are made and release it at close; an explicit snapshot serves gets and iterators
+  // until closed; afterwards the environment keeps no version and no snapshot (nothing leaks through the adapter).
+  it('Scenario: adapter snapshots read the state when taken and are released', async () => {
+    const db = new TokusimLevel('/snaps', { storage: new SimStorage({ seed: 3 }), clock: new VirtualClock(), durability: 'none', env: { checkpointPeriodMs: 0, owner: 's' } });
+    await db.open();
+    await db.batch(Array.from({ length: 600 }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(3, '0')}`, value: 'a' })));
+    const it = db.iterator();
+    const first = await it.next();
+    expect(first).toEqual(['k000', 'a']);
+    const snapshot = db.snapshot();
+    await db.put('k599', 'b');
+    await db.del('k300');
+    await db.put('k999', 'new');
+    const rest = await it.all();
+    expect(rest.length).toBe(599);
+    expect(rest.at(-1)).toEqual(['k599', 'a']);
+    expect(await db.get('k599', { snapshot })).toBe('a');
+    expect(await db.get('k599')).toBe('b');
+    expect(await db.keys({ snapshot, gte: 'k598' }).all()).toEqual(['k598', 'k599']);
+    expect(db.env!.status().mvcc.versionsKept).toBe(3);
+    await snapshot.close();
+    const m = db.env!.status().mvcc;
+    expect(m).toMatchObject({ liveSnapshots: 0, versionsKept: 0 });
+    expect(m.versionsCollected).toBe(m.versionsCreated);
+    await db.close();
+  });
 
   // Scenario: data written through the adapter is an ordinary dictionary of the environment, durable across a crash with 'sync' durability.
   it('Scenario: adapter writes survive a crash and are readable through Env', async () => {

@@ -3,12 +3,15 @@ import fc from 'fast-check';
 import { formatOp, formatScript, parseOp, parseScript, type Op } from '../../src/sim/program.js';
 import { CRASH_HOOK_NAMES } from '../../src/checkpoint/events.js';
 import { TokusimError } from '../../src/base/errors.js';
+import { ISOLATION_LEVELS } from '../../src/engine/txn.js';
 
 const small = fc.integer({ min: 0, max: 9 });
 const mode = fc.constantFrom('sync' as const, 'periodic' as const, 'none' as const);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   small.map((d) => ({ t: 'create' as const, d })),
   small.map((x) => ({ t: 'begin' as const, x })),
+  fc.record({ x: small, iso: fc.constantFrom(...ISOLATION_LEVELS) }).map((r) => ({ t: 'begin' as const, ...r })),
+  fc.record({ x: small, d: small, k: small }).map((r) => ({ t: 'read' as const, ...r })),
   fc.record({ x: small, d: small, k: small, v: fc.nat() }).map((r) => ({ t: 'put' as const, ...r })),
   fc.record({ x: small, d: small, k: small }).map((r) => ({ t: 'del' as const, ...r })),
   small.map((x) => ({ t: 'commit' as const, x })),
@@ -45,7 +48,7 @@ describe('sim: crash-test scripts', () => {
       { t: 'create', d: 0 },
       { t: 'autoput', d: 0, k: 1, v: 5 },
     ]);
-    for (const bad of ['put x0 d0', 'explode', 'crash sometimes', 'crash-at-hook nowhere', 'put y0 d0 k1 2']) {
+    for (const bad of ['put x0 d0', 'explode', 'crash sometimes', 'crash-at-hook nowhere', 'put y0 d0 k1 2', 'begin x0 eventual', 'read x0 d0']) {
       let err: unknown;
       try {
         parseOp(bad);

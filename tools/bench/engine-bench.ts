@@ -16,9 +16,16 @@
  *     left by abandon() (as a killed process leaves it) and timed while it recovers; then,
  *     recovered and closed, it is opened once more, cleanly, as a baseline from the same
  *     process and disk (the ratio recovery / clean open carries less of the machine's noise).
+ *  3. Snapshot reads against read-committed reads in the same environment: random point gets
+ *     and a full scan by a snapshot transaction (whose snapshot predates an overwrite of a
+ *     tenth of the keys, so those are read from the version store) and by a read-committed
+ *     one (its scan without a snapshot), interleaved over BENCH_ROUNDS rounds (the order
+ *     alternating per round); median with min-max of each and the ratio snapshot /
+ *     read-committed of the medians.
  *
  * BENCH_SCALE (default 1) scales the operation counts. BENCH_ONLY=durable runs just the durable
- * commits (section 1's last rows), for quick comparisons; BENCH_ONLY=recovery just section 2.
+ * commits (section 1's last rows), for quick comparisons; BENCH_ONLY=recovery just section 2,
+ * BENCH_ONLY=snapshot just section 3.
  * BENCH_JSON=<file> also writes the figures to that file (tools/bench/figures.ts).
  * BENCH_DSYNC=0 opens the tokusim
  * environments' log without O_DSYNC (write + fdatasync per group commit) for comparison. Run after `make build`:
@@ -52,6 +59,8 @@ const ONLY_DURABLE = process.env['BENCH_ONLY'] === 'durable';
 /** Rounds of the interleaved durable-commit runs (each engine once per round); at least 5. */
 const ROUNDS = Math.max(5, Number(process.env['BENCH_ROUNDS'] ?? '5'));
 const ONLY_RECOVERY = process.env['BENCH_ONLY'] === 'recovery';
+const ONLY_SNAPSHOT = process.env['BENCH_ONLY'] === 'snapshot';
+const N_SNAPSHOT = Math.max(2000, Math.round(20000 * SCALE));
 /** The figures this run prints, for BENCH_JSON. */
 const FIGURES = new Figures('engine-bench');
 /** Durable commits each engine does in a throwaway directory before the timed runs (JIT warm-up). */
@@ -275,12 +284,80 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padS
 
 async function main(): Promise<void> {
   console.log(`engine-bench: tokusim Env vs classic-level, NodeStorage in ${DATA} (BENCH_SCALE=${SCALE}, log O_DSYNC ${USE_DSYNC ? 'on' : 'off'}, warm-up ${WARMUP_COMMITS} durable commits each)`);
+  if (ONLY_SNAPSHOT) {
+    await snapshotFigures();
+    FIGURES.writeIfRequested();
+    return;
+  }
   if (!ONLY_RECOVERY) {
     if (!ONLY_DURABLE) printRows(await putsAndGets());
     printDurable(await durableCommits());
   }
   if (!ONLY_DURABLE) await recoveryFigures();
+  if (!ONLY_DURABLE && !ONLY_RECOVERY) await snapshotFigures();
   FIGURES.writeIfRequested();
+}
+
+/** Section 3: snapshot reads against read-committed reads, interleaved in one environment. */
+async function snapshotFigures(): Promise<void> {
+  const env = await openEnv(fresh('tokusim-snapshot'), 'none');
+  const d = await env.createDictionary('bench');
+  for (let i = 0; i < N_SNAPSHOT; i += 1000) {
+    await env.writeBatch(Array.from({ length: Math.min(1000, N_SNAPSHOT - i) }, (_, j) => ({ dict: d, op: 'insert' as const, key: keyOf(i + j), value: VALUE })));
+  }
+  const snap = env.begin({ isolation: 'snapshot' });
+  const rc = env.begin({ isolation: 'read-committed' });
+  // A tenth of the keys overwritten after the snapshot: those it reads from the version store.
+  const changed = new Uint8Array(100).fill(0x62);
+  for (const i of order(N_SNAPSHOT, 11).slice(0, Math.round(N_SNAPSHOT / 10))) await env.put(d, keyOf(i), changed);
+  const getOrder = order(N_SNAPSHOT, 13);
+  const gets = async (t: typeof snap): Promise<number> =>
+    timed(N_SNAPSHOT, async () => {
+      for (const i of getOrder) if ((await t.get(d, keyOf(i))) === undefined) throw new Error(`missing key ${i}`);
+    });
+  const scan = async (t: typeof snap, opts: { snapshot?: boolean }): Promise<number> =>
+    timed(N_SNAPSHOT, async () => {
+      let n = 0;
+      for await (const _ of t.cursor(d, {}, opts)) n++;
+      if (n !== N_SNAPSHOT) throw new Error(`scan returned ${n} of ${N_SNAPSHOT} rows`);
+    });
+  const figures = { getRc: [] as number[], getSnap: [] as number[], scanRc: [] as number[], scanSnap: [] as number[] };
+  await gets(snap); // warm-up, not counted
+  await scan(snap, {});
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first, so a drift of the machine's load falls on both.
+    if (round % 2 === 0) {
+      figures.getRc.push(await gets(rc));
+      figures.getSnap.push(await gets(snap));
+      figures.scanRc.push(await scan(rc, { snapshot: false }));
+      figures.scanSnap.push(await scan(snap, {}));
+    } else {
+      figures.getSnap.push(await gets(snap));
+      figures.getRc.push(await gets(rc));
+      figures.scanSnap.push(await scan(snap, {}));
+      figures.scanRc.push(await scan(rc, { snapshot: false }));
+    }
+  }
+  const kept = env.status().mvcc.versionsKept;
+  await snap.commit();
+  await rc.commit();
+  await env.close();
+  const range = (s: Spread): string => `${s.min.toFixed(0)}-${s.max.toFixed(0)}`.padStart(16);
+  console.log(`
+snapshot vs read-committed reads (${N_SNAPSHOT} rows, ${kept} versions kept for the snapshot), interleaved over ${ROUNDS} rounds`);
+  console.log(`${'workload'.padEnd(14)}${'read-committed/s'.padStart(17)}${'min-max'.padStart(16)}${'snapshot/s'.padStart(12)}${'min-max'.padStart(16)}${'ratio'.padStart(8)}`);
+  for (const [what, key, a, b] of [
+    ['random gets', 'gets', figures.getRc, figures.getSnap],
+    ['full scan', 'scan', figures.scanRc, figures.scanSnap],
+  ] as const) {
+    const rcS = spread(a);
+    const snS = spread(b);
+    const ratio = snS.median / rcS.median;
+    console.log(`${what.padEnd(14)}${rcS.median.toFixed(0).padStart(17)}${range(rcS)}${snS.median.toFixed(0).padStart(12)}${range(snS)}${ratio.toFixed(2).padStart(8)}`);
+    FIGURES.add(`snapshot.${key}.per-s`, `${what} under snapshot isolation (rows/s), median of ${ROUNDS}`, 'ops/s', snS.median, 'higher');
+    FIGURES.add(`snapshot.${key}.rc.per-s`, `${what} under read-committed (rows/s), median of ${ROUNDS}`, 'ops/s', rcS.median, 'neither');
+    FIGURES.add(`snapshot.${key}.vs-read-committed`, `${what}, snapshot / read-committed (medians)`, 'x', ratio, 'higher');
+  }
 }
 
 function printRows(rows: Row[]): void {
