@@ -163,8 +163,12 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
     if (height !== 0) fail('bad-header', 'leaf with nonzero height', 16, '0', String(height));
     // Each entry needs at least 8 bytes, so a count larger than that is impossible.
     if (count * 8 > payload) fail('bad-header', 'entry count does not fit the payload', 20, `<= ${Math.floor(payload / 8)}`, String(count));
-    // Offsets are relative to the payload, which the leaf keeps as one copy (leaf-rows.ts).
-    const starts = new Uint32Array(2 * count + 1);
+    // The leaf keeps one copy of the payload with its offset table after it, in one array
+    // buffer (leaf-rows.ts); offsets are relative to the payload.
+    const payloadLen = sumAt - NODE_HEADER_SIZE;
+    const startsAt = (payloadLen + 3) & ~3;
+    const buffer = new ArrayBuffer(startsAt + 4 * (2 * count + 1));
+    const starts = new Uint32Array(buffer, startsAt, 2 * count + 1);
     let prevKey = -1;
     let prevKeyEnd = -1;
     for (let i = 0; i < count; i++) {
@@ -184,8 +188,10 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
       r.pos += vLen;
     }
     if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last leaf entry', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
-    starts[2 * count] = sumAt - NODE_HEADER_SIZE + 4;
-    return newPackedLeaf(new PackedRows(bytes.slice(NODE_HEADER_SIZE, sumAt), starts));
+    starts[2 * count] = payloadLen + 4;
+    const rowBytes = new Uint8Array(buffer, 0, payloadLen);
+    rowBytes.set(bytes.subarray(NODE_HEADER_SIZE, sumAt));
+    return newPackedLeaf(new PackedRows(rowBytes, starts));
   }
 
   if (height === 0) fail('bad-header', 'internal node with height 0', 16, '>= 1', '0');

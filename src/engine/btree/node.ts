@@ -24,7 +24,9 @@ import { ArrayRows, firstRowOutOfOrder, type LeafRows, PackedRows } from './leaf
  * leaf keeps the arrays from then on.
  */
 export class LeafNode implements LeafRows {
+  /** Always 'leaf' (tells the node kinds apart). */
   readonly kind = 'leaf';
+  /** Always 0: leaves are the lowest level. */
   readonly height = 0;
   private packed: PackedRows | null;
   private keyArray: Uint8Array[];
