@@ -5,12 +5,12 @@
  * leaf entries ([u32 key length][key][u32 value length][value] per row, little-endian), plus a
  * Uint32Array of where each key and each value starts. Keys and values are read in place
  * (compared without copying, copied out only when a reader returns them). Why: a cached leaf
- * is then five JS objects whose bytes live in two array buffers, instead of two Uint8Arrays
- * (and their ArrayBuffers) per row. A long scan keeps each cached leaf alive for a while, so
- * V8 promotes many of them to its old generation before they are evicted; promoted garbage is
- * only freed by a full collection, and the old generation fills to a multiple of the live heap
- * before one runs. Few objects per leaf keep that multiple small (docs/engine.md, "Scans and
- * memory").
+ * is then five JS objects whose bytes live in one array buffer (the codec puts the offsets
+ * after the rows), instead of two Uint8Arrays (and their ArrayBuffers) per row. A long scan
+ * keeps each cached leaf alive for a while, so V8 promotes many of them to its old generation
+ * before they are evicted; promoted garbage is only freed by a full collection, and the old
+ * generation fills to a multiple of the live heap before one runs. Few objects per leaf keep
+ * that garbage small (docs/engine.md, "Scans and memory").
  *
  * Invariants (the PackedRows constructor checks the first two; firstRowOutOfOrder finds
  * breaks of the last, which the codec and checkNodeShape check):
