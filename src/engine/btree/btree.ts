@@ -562,8 +562,9 @@ export class Btree {
 
 /**
  * A cursor over a Btree. Its position is the key it last returned. Between calls it holds no
- * pin and no latch, only a copy of the last leaf it read and the tree version at that time;
- * when the tree has changed since, it re-seeks from its last key, so it never returns a stale
+ * pin and no latch, only a snapshot of the last leaf it read (the leaf's packed rows
+ * themselves, which are never written, or copies of its arrays) and the tree version at that
+ * time; when the tree has changed since, it re-seeks from its last key, so it never returns a stale
  * row or the same row twice. A step that finds nothing leaves the position unchanged.
  */
 export class BtreeCursor {
