@@ -10,7 +10,8 @@
  * scanning process bounds its cachetable (CACHE_BYTES, smaller than the 10k-row tree) because
  * the cachetable keeps every node it reads up to its limit (unlimited by default): with the
  * limit reached in every scan, what differs between sizes is what the scan itself holds. BENCH_SCALE (default 1) scales the row counts,
- * BENCH_CACHE_BYTES (default 1 MiB) sets that limit. Run after `make build`:
+ * BENCH_CACHE_BYTES (default 1 MiB) sets that limit; 0 leaves the cachetable
+ * unlimited, Env's default. Run after `make build`:
  * node dist/tools/bench/cursor-bench.js
  */
 import { spawnSync } from 'node:child_process';
@@ -59,7 +60,7 @@ const BUILT = 'bench-built';
 
 /** Child mode `scan DIR N cursor|range`: scan every row; print rows, ms and peak RSS as JSON. */
 async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<void> {
-  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0, cacheSize: CACHE_BYTES });
+  const env = await Env.open(dir, { durability: 'none', checkpointPeriodMs: 0, ...(CACHE_BYTES > 0 ? { cacheSize: CACHE_BYTES } : {}) });
   const d = await env.openDictionary('t');
   const t = env.begin();
   const t0 = performance.now();
@@ -85,7 +86,8 @@ function child(args: string[]): string {
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
-  console.log(`full scans, each in a fresh process (cachetable limit ${(CACHE_BYTES / 1024).toFixed(0)} KiB, 8-byte keys, 100-byte values)`);
+  const limit = CACHE_BYTES > 0 ? `cachetable limit ${(CACHE_BYTES / 1024).toFixed(0)} KiB` : 'no cachetable limit (the default)';
+  console.log(`full scans, each in a fresh process (${limit}, 8-byte keys, 100-byte values)`);
   const results: Record<string, Array<{ rows: number; ms: number; mib: number; heap: number }>> = { cursor: [], range: [] };
   for (const n of SIZES) {
     const dir = join(DATA, `rows-${n}`);

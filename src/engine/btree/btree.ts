@@ -34,8 +34,8 @@ import {
   lowerBound,
   newInternal,
   newLeaf,
-  upperBound,
 } from './node.js';
+import { type LeafRows, rowsLowerBound, rowsUpperBound } from './leaf-rows.js';
 import { encodedNodeSize } from './node-codec.js';
 import type { NodeStore, Pinned } from './node-store.js';
 
@@ -64,10 +64,9 @@ export interface BtreeStats {
   maxFill: number;
 }
 
-/** The leaf a descent reached: copies of its entries and the key range [lo, hi) it covers. */
+/** The leaf a descent reached: its rows as they were then and the key range [lo, hi) it covers. */
 export interface LeafSnapshot {
-  keys: Uint8Array[];
-  values: Uint8Array[];
+  rows: LeafRows;
   lo: Uint8Array | null;
   hi: Uint8Array | null;
 }
@@ -135,10 +134,11 @@ export class Btree {
   /** The value stored under key, or undefined. */
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.latch.read(async () => {
-      const snap = await this.descend(key, 'containing');
-      if (snap === null) return undefined;
-      const i = lowerBound(snap.keys, key);
-      return i < snap.keys.length && compareKeys(snap.keys[i]!, key) === 0 ? snap.values[i]!.slice() : undefined;
+      const found = await this.descend(key, 'containing', (leaf) => {
+        const i = rowsLowerBound(leaf, key);
+        return i < leaf.count && leaf.compareKey(i, key) === 0 ? leaf.copyValue(i) : undefined;
+      });
+      return found?.result;
     });
   }
 
@@ -151,10 +151,10 @@ export class Btree {
       let bound = x;
       let strictNow = strict;
       for (;;) {
-        const snap = await this.descend(bound, bound === null ? 'first' : 'containing');
+        const snap = await this.descendForSnapshot(bound, bound === null ? 'first' : 'containing');
         if (snap === null) return null;
-        const i = bound === null ? 0 : strictNow ? upperBound(snap.keys, bound) : lowerBound(snap.keys, bound);
-        if (i < snap.keys.length) return { snap, i };
+        const i = bound === null ? 0 : strictNow ? rowsUpperBound(snap.rows, bound) : rowsLowerBound(snap.rows, bound);
+        if (i < snap.rows.count) return { snap, i };
         if (snap.hi === null) return null;
         bound = snap.hi;
         strictNow = false;
@@ -169,14 +169,14 @@ export class Btree {
       let strictNow = strict;
       for (;;) {
         const pick: Pick = bound === null ? 'last' : strictNow ? 'below' : 'containing';
-        const snap = await this.descend(bound, pick);
+        const snap = await this.descendForSnapshot(bound, pick);
         if (snap === null) return null;
         const i =
           bound === null
-            ? snap.keys.length - 1
+            ? snap.rows.count - 1
             : strictNow
-              ? lowerBound(snap.keys, bound) - 1
-              : upperBound(snap.keys, bound) - 1;
+              ? rowsLowerBound(snap.rows, bound) - 1
+              : rowsUpperBound(snap.rows, bound) - 1;
         if (i >= 0) return { snap, i };
         if (snap.lo === null) return null;
         bound = snap.lo;
@@ -216,11 +216,22 @@ export class Btree {
     }
   }
 
+  /** Descend to one leaf (as descend does) and take a snapshot of its rows. */
+  private async descendForSnapshot(x: Uint8Array | null, pick: Pick): Promise<LeafSnapshot | null> {
+    const found = await this.descend(x, pick, (leaf) => leaf.snapshot());
+    return found === null ? null : { rows: found.result, lo: found.lo, hi: found.hi };
+  }
+
   /**
-   * Descend from the root to one leaf, pinning for read hand over hand. 'containing' picks
-   * the child whose range holds x, 'below' the last child that may hold keys < x.
+   * Descend from the root to one leaf, pinning for read hand over hand, and run `atLeaf` on it
+   * while it is pinned. 'containing' picks the child whose range holds x, 'below' the last
+   * child that may hold keys < x. Returns null for an empty tree.
    */
-  private async descend(x: Uint8Array | null, pick: Pick): Promise<LeafSnapshot | null> {
+  private async descend<T>(
+    x: Uint8Array | null,
+    pick: Pick,
+    atLeaf: (leaf: LeafNode) => T,
+  ): Promise<{ result: T; lo: Uint8Array | null; hi: Uint8Array | null } | null> {
     const root = this.store.rootBlocknum;
     if (root === null) return null;
     let lo: Uint8Array | null = null;
@@ -243,8 +254,7 @@ export class Btree {
         await this.store.unpin(p, { dirty: false });
         p = child;
       }
-      const leaf: LeafNode = p.node;
-      return { keys: leaf.keys.slice(), values: leaf.values.slice(), lo, hi };
+      return { result: atLeaf(p.node), lo, hi };
     } finally {
       await this.store.unpin(p, { dirty: false });
     }
@@ -509,7 +519,7 @@ export class Btree {
           invariant(!this.policy.isOverfull(node), () => `${where}: overfull (${entryCount(node)} entries, ${encodedNodeSize(node)} bytes)`);
           if (!isRoot) invariant(!this.policy.isHardUnderfull(node), () => `${where}: underfull (${entryCount(node)} entries)`);
           if (isRoot && node.kind === 'internal') invariant(node.children.length >= 2, () => `${where}: internal root with one child`);
-          const bounded = node.kind === 'leaf' ? node.keys : node.pivots;
+          const bounded = node.kind === 'leaf' ? Array.from({ length: node.count }, (_, i) => node.key(i)) : node.pivots;
           for (const k of bounded) {
             invariant(
               (lo === null || compareKeys(lo, k) <= 0) && (hi === null || compareKeys(k, hi) < 0),
@@ -520,10 +530,10 @@ export class Btree {
         }
         if (node.kind === 'leaf') {
           stats.leaves++;
-          stats.entries += node.keys.length;
-          for (let i = 0; i < node.keys.length; i++) {
-            stats.keyBytes += node.keys[i]!.length;
-            stats.valueBytes += node.values[i]!.length;
+          stats.entries += node.count;
+          for (let i = 0; i < node.count; i++) {
+            stats.keyBytes += node.key(i).length;
+            stats.valueBytes += node.value(i).length;
           }
           return 1;
         }
@@ -552,22 +562,23 @@ export class Btree {
 
 /**
  * A cursor over a Btree. Its position is the key it last returned. Between calls it holds no
- * pin and no latch, only a copy of the last leaf it read and the tree version at that time;
- * when the tree has changed since, it re-seeks from its last key, so it never returns a stale
+ * pin and no latch, only a snapshot of the last leaf it read (the leaf's packed rows
+ * themselves, which are never written, or copies of its arrays) and the tree version at that
+ * time; when the tree has changed since, it re-seeks from its last key, so it never returns a stale
  * row or the same row twice. A step that finds nothing leaves the position unchanged.
  */
 export class BtreeCursor {
+  /** The leaf copy held; the cursor's position is its row i (null: not placed). */
   private snap: LeafSnapshot | null = null;
   private i = -1;
   private seenVersion = -1;
-  private pos: Uint8Array | null = null;
 
   /** A cursor over tree, not yet placed; first(), last(), next() and prev() move it. */
   constructor(private readonly tree: Btree) {}
 
   /** The entry last returned, if the cursor is positioned. */
   current(): BtreeEntry | undefined {
-    if (this.snap === null || this.pos === null) return undefined;
+    if (this.snap === null) return undefined;
     return this.entry();
   }
 
@@ -603,22 +614,22 @@ export class BtreeCursor {
 
   /** Moves to the next entry and returns it (the first when the cursor is not placed; undefined past the end). */
   async next(): Promise<BtreeEntry | undefined> {
-    if (this.pos === null) return this.first();
+    if (this.snap === null) return this.first();
     const held = this.nextHeld();
     if (held !== undefined) return held;
     // Past the end of an unchanged leaf the next key is the first one >= the leaf's upper
     // bound: descending there directly saves re-reading this leaf only to find it used up.
-    if (this.fresh()) return this.snap!.hi === null ? undefined : this.land(this.tree.firstFrom(this.snap!.hi, false), false);
-    return this.land(this.tree.firstFrom(this.pos, true), false);
+    if (this.fresh()) return this.snap.hi === null ? undefined : this.land(this.tree.firstFrom(this.snap.hi, false), false);
+    return this.land(this.tree.firstFrom(this.position(), true), false);
   }
 
   /** Moves to the previous entry and returns it (the last when the cursor is not placed; undefined before the start). */
   async prev(): Promise<BtreeEntry | undefined> {
-    if (this.pos === null) return this.last();
+    if (this.snap === null) return this.last();
     const held = this.prevHeld();
     if (held !== undefined) return held;
-    if (this.fresh()) return this.snap!.lo === null ? undefined : this.land(this.tree.lastFrom(this.snap!.lo, true), false);
-    return this.land(this.tree.lastFrom(this.pos, true), false);
+    if (this.fresh()) return this.snap.lo === null ? undefined : this.land(this.tree.lastFrom(this.snap.lo, true), false);
+    return this.land(this.tree.lastFrom(this.position(), true), false);
   }
 
   /**
@@ -627,16 +638,16 @@ export class BtreeCursor {
    * spends no promise on the rows of a leaf it already holds.
    */
   nextHeld(): BtreeEntry | undefined {
-    if (this.pos === null || !this.fresh() || this.i + 1 >= this.snap!.keys.length) return undefined;
+    if (!this.fresh() || this.i + 1 >= this.snap!.rows.count) return undefined;
     this.i++;
-    return this.take();
+    return this.entry();
   }
 
   /** Like nextHeld, in descending order. */
   prevHeld(): BtreeEntry | undefined {
-    if (this.pos === null || !this.fresh() || this.i - 1 < 0) return undefined;
+    if (!this.fresh() || this.i - 1 < 0) return undefined;
     this.i--;
-    return this.take();
+    return this.entry();
   }
 
   private fresh(): boolean {
@@ -651,24 +662,22 @@ export class BtreeCursor {
     const version = this.tree.version;
     const r = await found;
     if (r === null) {
-      if (resetWhenMissing) {
-        this.snap = null;
-        this.pos = null;
-      }
+      if (resetWhenMissing) this.snap = null;
       return undefined;
     }
     this.snap = r.snap;
     this.i = r.i;
     this.seenVersion = version;
-    return this.take();
-  }
-
-  private take(): BtreeEntry {
-    this.pos = this.snap!.keys[this.i]!;
     return this.entry();
   }
 
+  /** The key last returned (a view into the rows held). */
+  private position(): Uint8Array {
+    return this.snap!.rows.key(this.i);
+  }
+
   private entry(): BtreeEntry {
-    return { key: this.snap!.keys[this.i]!.slice(), value: this.snap!.values[this.i]!.slice() };
+    const rows = this.snap!.rows;
+    return { key: rows.copyKey(this.i), value: rows.copyValue(this.i) };
   }
 }

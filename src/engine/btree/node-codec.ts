@@ -16,7 +16,8 @@
 import CRC32 from 'crc-32';
 import { ByteReader, ByteWriter, readU32At } from '../../base/bytes.js';
 import { TokusimError } from '../../base/errors.js';
-import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newLeaf } from './node.js';
+import { compareRanges, PackedRows } from './leaf-rows.js';
+import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newPackedLeaf } from './node.js';
 
 /** The 8 ASCII bytes every serialized node starts with. */
 export const NODE_MAGIC = 'tokubtnd';
@@ -47,6 +48,8 @@ export function encodedNodeSize(node: BtreeNode): number {
 function payloadSize(node: BtreeNode): number {
   let n = 0;
   if (node.kind === 'leaf') {
+    const packed = node.packedRows;
+    if (packed !== null) return packed.bytes.length;
     for (let i = 0; i < node.keys.length; i++) n += 8 + node.keys[i]!.length + node.values[i]!.length;
   } else {
     n += 8 * node.children.length;
@@ -72,7 +75,10 @@ export function encodeNode(node: BtreeNode): Uint8Array {
   w.u32(node.height);
   w.u32(node.kind === 'leaf' ? node.keys.length : node.children.length);
   w.u32(payload);
-  if (node.kind === 'leaf') {
+  if (node.kind === 'leaf' && node.packedRows !== null) {
+    // Packed rows are already laid out as the payload.
+    w.bytes(node.packedRows.bytes);
+  } else if (node.kind === 'leaf') {
     for (let i = 0; i < node.keys.length; i++) {
       const k = node.keys[i]!;
       const v = node.values[i]!;
@@ -157,17 +163,35 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
     if (height !== 0) fail('bad-header', 'leaf with nonzero height', 16, '0', String(height));
     // Each entry needs at least 8 bytes, so a count larger than that is impossible.
     if (count * 8 > payload) fail('bad-header', 'entry count does not fit the payload', 20, `<= ${Math.floor(payload / 8)}`, String(count));
-    const keys: Uint8Array[] = [];
-    const values: Uint8Array[] = [];
+    // The leaf keeps one copy of the payload with its offset table after it, in one array
+    // buffer (leaf-rows.ts); offsets are relative to the payload.
+    const payloadLen = sumAt - NODE_HEADER_SIZE;
+    const startsAt = (payloadLen + 3) & ~3;
+    const buffer = new ArrayBuffer(startsAt + 4 * (2 * count + 1));
+    const starts = new Uint32Array(buffer, startsAt, 2 * count + 1);
+    let prevKey = -1;
+    let prevKeyEnd = -1;
     for (let i = 0; i < count; i++) {
       const kAt = r.pos;
-      const k = r.copy(r.u32('key length'), 'key');
-      if (i > 0 && compareKeys(keys[i - 1]!, k) >= 0) fail('bad-header', `leaf keys out of order at entry ${i}`, kAt);
-      keys.push(k);
-      values.push(r.copy(r.u32('value length'), 'value'));
+      const kLen = r.u32('key length');
+      r.need(kLen, 'key');
+      if (prevKey >= 0 && compareRanges(bytes, prevKey, prevKeyEnd, r.pos, r.pos + kLen) >= 0) {
+        fail('bad-header', `leaf keys out of order at entry ${i}`, kAt);
+      }
+      prevKey = r.pos;
+      prevKeyEnd = r.pos + kLen;
+      starts[2 * i] = r.pos - NODE_HEADER_SIZE;
+      r.pos += kLen;
+      const vLen = r.u32('value length');
+      r.need(vLen, 'value');
+      starts[2 * i + 1] = r.pos - NODE_HEADER_SIZE;
+      r.pos += vLen;
     }
     if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last leaf entry', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
-    return newLeaf(keys, values);
+    starts[2 * count] = payloadLen + 4;
+    const rowBytes = new Uint8Array(buffer, 0, payloadLen);
+    rowBytes.set(bytes.subarray(NODE_HEADER_SIZE, sumAt));
+    return newPackedLeaf(new PackedRows(rowBytes, starts));
   }
 
   if (height === 0) fail('bad-header', 'internal node with height 0', 16, '>= 1', '0');

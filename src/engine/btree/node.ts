@@ -8,18 +8,109 @@
  *
  * Invariants (checked by checkNodeShape, by the codec on encode and decode, and by
  * Btree.check for the whole tree):
- *  - leaf: height 0, keys.length === values.length, keys strictly increasing.
+ *  - leaf: height 0, keys.length === values.length (packed rows: leaf-rows.ts), keys strictly
+ *    increasing.
  *  - internal: height >= 1, children.length >= 1, pivots.length === children.length - 1,
  *    pivots strictly increasing.
  */
 import { invariant } from '../../base/errors.js';
+import { ArrayRows, firstRowOutOfOrder, type LeafRows, PackedRows } from './leaf-rows.js';
 
-/** A leaf of the B+tree: keys in order and their values. */
-export interface LeafNode {
-  kind: 'leaf';
-  height: 0;
-  keys: Uint8Array[];
-  values: Uint8Array[];
+/**
+ * A leaf of the B+tree: keys in order and their values. A leaf read from disk holds its rows
+ * packed (leaf-rows.ts: one buffer, read in place); readers use the {@link LeafRows} methods,
+ * which never change that. A writer uses `keys` and `values`, two arrays it may change in
+ * place: the first use unpacks the rows into them (one copy of each key and value), and the
+ * leaf keeps the arrays from then on.
+ */
+export class LeafNode implements LeafRows {
+  /** Always 'leaf' (tells the node kinds apart). */
+  readonly kind = 'leaf';
+  /** Always 0: leaves are the lowest level. */
+  readonly height = 0;
+  private packed: PackedRows | null;
+  private keyArray: Uint8Array[];
+  private valueArray: Uint8Array[];
+
+  /** A leaf over packed rows, or (rows null) over the two arrays, which it then owns. */
+  constructor(rows: PackedRows | null, keys: Uint8Array[] = [], values: Uint8Array[] = []) {
+    this.packed = rows;
+    this.keyArray = rows === null ? keys : [];
+    this.valueArray = rows === null ? values : [];
+  }
+
+  /** The keys, in order, as an array a writer may change (unpacks packed rows first). */
+  get keys(): Uint8Array[] {
+    this.unpack();
+    return this.keyArray;
+  }
+
+  set keys(keys: Uint8Array[]) {
+    this.unpack();
+    this.keyArray = keys;
+  }
+
+  /** The values, matching `keys` (unpacks packed rows first). */
+  get values(): Uint8Array[] {
+    this.unpack();
+    return this.valueArray;
+  }
+
+  set values(values: Uint8Array[]) {
+    this.unpack();
+    this.valueArray = values;
+  }
+
+  /** The packed rows, or null once a writer has unpacked them. */
+  get packedRows(): PackedRows | null {
+    return this.packed;
+  }
+
+  get count(): number {
+    return this.packed !== null ? this.packed.count : this.keyArray.length;
+  }
+
+  key(i: number): Uint8Array {
+    return this.packed !== null ? this.packed.key(i) : this.keyArray[i]!;
+  }
+
+  value(i: number): Uint8Array {
+    return this.packed !== null ? this.packed.value(i) : this.valueArray[i]!;
+  }
+
+  copyKey(i: number): Uint8Array {
+    return this.packed !== null ? this.packed.copyKey(i) : this.keyArray[i]!.slice();
+  }
+
+  copyValue(i: number): Uint8Array {
+    return this.packed !== null ? this.packed.copyValue(i) : this.valueArray[i]!.slice();
+  }
+
+  compareKey(i: number, key: Uint8Array): number {
+    return this.packed !== null ? this.packed.compareKey(i, key) : compareKeys(this.keyArray[i]!, key);
+  }
+
+  /**
+   * The rows as they are now, unaffected by later writes to this leaf: the packed rows
+   * themselves (never written), or copies of the two arrays.
+   */
+  snapshot(): LeafRows {
+    return this.packed ?? new ArrayRows(this.keyArray.slice(), this.valueArray.slice());
+  }
+
+  private unpack(): void {
+    const p = this.packed;
+    if (p === null) return;
+    const keys: Uint8Array[] = new Array<Uint8Array>(p.count);
+    const values: Uint8Array[] = new Array<Uint8Array>(p.count);
+    for (let i = 0; i < p.count; i++) {
+      keys[i] = p.copyKey(i);
+      values[i] = p.copyValue(i);
+    }
+    this.keyArray = keys;
+    this.valueArray = values;
+    this.packed = null;
+  }
 }
 
 /** An internal node of the B+tree: pivot keys and the block numbers of its children. */
@@ -52,7 +143,12 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** A new leaf node with the given keys and values (in key order). */
 export function newLeaf(keys: Uint8Array[] = [], values: Uint8Array[] = []): LeafNode {
-  return { kind: 'leaf', height: 0, keys, values };
+  return new LeafNode(null, keys, values);
+}
+
+/** A new leaf over packed rows (which it shares: they are never written). */
+export function newPackedLeaf(rows: PackedRows): LeafNode {
+  return new LeafNode(rows);
 }
 
 /** A new internal node of the given height with its pivot keys and child block numbers. */
@@ -62,7 +158,7 @@ export function newInternal(height: number, pivots: Uint8Array[], children: bigi
 
 /** Number of entries that count against the node's fan-out: keys in a leaf, children otherwise. */
 export function entryCount(node: BtreeNode): number {
-  return node.kind === 'leaf' ? node.keys.length : node.children.length;
+  return node.kind === 'leaf' ? node.count : node.children.length;
 }
 
 /** Index of the first key >= key in a sorted array (keys.length when none). */
@@ -94,25 +190,43 @@ export function childIndexFor(node: InternalNode, key: Uint8Array): number {
   return upperBound(node.pivots, key);
 }
 
-/** A deep copy (fresh arrays and fresh byte buffers). */
+/** A deep copy (fresh arrays and fresh byte buffers; packed rows, never written, are shared). */
 export function cloneNode(node: BtreeNode): BtreeNode {
   if (node.kind === 'leaf') {
+    const packed = node.packedRows;
+    if (packed !== null) return newPackedLeaf(packed);
     return newLeaf(node.keys.map((k) => k.slice()), node.values.map((v) => v.slice()));
   }
   return newInternal(node.height, node.pivots.map((p) => p.slice()), node.children.slice());
+}
+
+/** The node's contents as plain arrays, whatever a leaf's representation (for comparisons and dumps). */
+export function nodeContents(
+  node: BtreeNode,
+): { kind: 'leaf'; keys: Uint8Array[]; values: Uint8Array[] } | { kind: 'internal'; height: number; pivots: Uint8Array[]; children: bigint[] } {
+  if (node.kind === 'internal') return { kind: 'internal', height: node.height, pivots: node.pivots.slice(), children: node.children.slice() };
+  const keys: Uint8Array[] = [];
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < node.count; i++) {
+    keys.push(node.key(i));
+    values.push(node.value(i));
+  }
+  return { kind: 'leaf', keys, values };
 }
 
 /** Check the per-node shape invariants listed above; `where` names the node in the message. */
 export function checkNodeShape(node: BtreeNode, where: string): void {
   if (node.kind === 'leaf') {
     invariant(node.height === 0, () => `${where}: leaf height ${node.height}`);
-    invariant(
-      node.keys.length === node.values.length,
-      () => `${where}: ${node.keys.length} keys but ${node.values.length} values`,
-    );
-    for (let i = 1; i < node.keys.length; i++) {
-      invariant(compareKeys(node.keys[i - 1]!, node.keys[i]!) < 0, () => `${where}: keys not increasing at ${i}`);
+    // Packed rows check their own layout; arrays a writer changed must still pair up.
+    if (node.packedRows === null) {
+      invariant(
+        node.keys.length === node.values.length,
+        () => `${where}: ${node.keys.length} keys but ${node.values.length} values`,
+      );
     }
+    const bad = firstRowOutOfOrder(node);
+    invariant(bad < 0, () => `${where}: keys not increasing at ${bad}`);
   } else {
     invariant(Number.isInteger(node.height) && node.height >= 1, () => `${where}: internal height ${node.height}`);
     invariant(node.children.length >= 1, () => `${where}: internal node without children`);
