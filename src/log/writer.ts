@@ -29,6 +29,11 @@
  *    them (ENOSPC) never fails the writer: the extension's partial zeros are cut off again and
  *    the next extension is half the size (none below MIN_PREALLOCATE), leaving what room is
  *    left to log entries.
+ *  - How a write is issued (after a gathering turn or at once; a solo one on the calling
+ *    thread or through the I/O threads) is chosen from measured times on real devices only
+ *    and changes timing only: syncedLsn still advances only when the write carrying those
+ *    records is durable. On other storage the choice is fixed (at once; on the thread where
+ *    pwriteSync exists), so seeded schedules never depend on the host.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
@@ -68,9 +73,10 @@ const SOLO_PERIOD = 128;
 
 /**
  * Chooses where a solo durable write goes: on the calling thread (pwriteSync) or through the
- * I/O threads (pwrite). On the thread saves the round trip through the I/O threads (~50 us on
- * an idle machine); on a crowded one the commit cycle was measured 2-4 times slower that way
- * (docs/engine.md). So neither is assumed: each period of SOLO_PERIOD solo writes starts with
+ * I/O threads (pwrite). On the thread saves the round trip through the I/O threads on an idle
+ * machine; on a crowded one a thread that blocked in the write can be slow to get a CPU back,
+ * and the commit cycle was measured longer that way (docs/engine.md). So neither is assumed:
+ * each period of SOLO_PERIOD solo writes starts with
  * SOLO_EXPLORE writes each way, timing each write's cycle (its start to the next write's
  * start, which includes everything the committer does between), and the rest of the period
  * goes the way whose cycles were shorter on average. A cycle interrupted by a write that was
