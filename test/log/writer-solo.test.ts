@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LogWriter, SoloWayChooser, type LogRecordInput } from '../../src/log/writer.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
+import { RealClock } from '../../src/storage/clock.js';
 import { readAllRecords } from '../support/log-records.js';
 import { tempDir } from './helpers.js';
 
@@ -126,6 +127,35 @@ describe('LogWriter: solo commits', () => {
       expect(got.filter((r) => r.type === 'xcommit').map((r) => r.lsn)).toEqual(lsns);
     } finally {
       cleanup();
+    }
+  });
+
+  it('Scenario: group commits with gathering turns (gather always, and adaptive) on a dsync NodeStorage log: every commit durable when its fsync resolves, all read back in LSN order', async () => {
+    for (const gather of ['always', 'adaptive'] as const) {
+      const { dir, cleanup } = tempDir(`gather-${gather}`);
+      try {
+        const storage = new NodeStorage();
+        const w = await LogWriter.open({ storage, dir, dsync: true, clock: new RealClock(), gather });
+        const acknowledged: bigint[] = [];
+        // Four committers, each logging its next commit as soon as the last one is durable.
+        await Promise.all(
+          [0, 1, 2, 3].map(async (c) => {
+            for (let i = 0; i < 6; i++) {
+              const lsn = w.append(commit(c * 100 + i));
+              await w.fsync(lsn);
+              expect(w.syncedLsn).toBeGreaterThanOrEqual(lsn);
+              acknowledged.push(lsn);
+            }
+          }),
+        );
+        // Groups formed: fewer durable writes than commits.
+        expect(w.stats().durableWrites).toBeLessThan(24);
+        await w.close();
+        const got = (await readAllRecords(storage, dir)).filter((r) => r.type === 'xcommit').map((r) => r.lsn);
+        expect(got).toEqual([...acknowledged].sort((a, b) => (a < b ? -1 : 1)));
+      } finally {
+        cleanup();
+      }
     }
   });
 });
