@@ -71,7 +71,7 @@ import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
 import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import type { LogListener } from '../log/events.js';
-import { LogWriter, type LogRecordInput, type LogWriterStats } from '../log/writer.js';
+import { LogWriter, type LogRecordInput, type LogWriterOptions, type LogWriterStats } from '../log/writer.js';
 import type { Clock } from '../storage/clock.js';
 import { defaultEnvHost, type EnvHost } from './host.js';
 import { joinPath, MachineHalted, type Storage } from '../storage/storage.js';
@@ -134,6 +134,11 @@ export interface EnvOptions {
    * cut at close and at rollover.
    */
   logPreallocate?: number;
+  /**
+   * How 'sync' commits share and issue their durable log writes on a real device
+   * (LogWriterOptions.soloWrites and .gather; both 'adaptive' by default). For measurements.
+   */
+  logGroupCommit?: Pick<LogWriterOptions, 'soloWrites' | 'gather'>;
   /** Open without recovery, log or lock, for reading what is intact (like force-recovery). */
   readOnly?: boolean;
   /** Owner id written in the env lock file (default: random). */
@@ -396,6 +401,7 @@ export class Env implements EnvCore<Txn> {
       // storage cannot do it).
       dsync: this.durability === 'sync',
       preallocate: this.options.logPreallocate ?? (this.durability === 'sync' && this.storage.capabilities.realDevice ? DEFAULT_LOG_PREALLOCATE : 0),
+      ...this.options.logGroupCommit,
       ...(this.options.lgMax !== undefined ? { lgMax: this.options.lgMax } : {}),
       ...(this.options.logArchive !== undefined ? { listener: archiveListener(this.options.logArchive) } : {}),
     });

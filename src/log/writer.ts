@@ -29,6 +29,11 @@
  *    them (ENOSPC) never fails the writer: the extension's partial zeros are cut off again and
  *    the next extension is half the size (none below MIN_PREALLOCATE), leaving what room is
  *    left to log entries.
+ *  - How a write is issued (after a gathering turn or at once; a solo one on the calling
+ *    thread or through the I/O threads) is chosen from measured times on real devices only
+ *    and changes timing only: syncedLsn still advances only when the write carrying those
+ *    records is durable. On other storage the choice is fixed (at once; on the thread where
+ *    pwriteSync exists), so seeded schedules never depend on the host.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
@@ -53,6 +58,71 @@ import { nextMacrotask } from '../base/portable.js';
 
 /** A record as a caller logs it: its type and fields, without the LSN (the writer assigns it). */
 export type LogRecordInput = { [N in LogRecordName]: { type: N } & LogRecordFields<N> }[LogRecordName];
+
+/** A dsync writer that does not gather measures one gathering turn every this many group writes. */
+const GATHER_PROBE_EVERY = 32;
+
+function movingAverage(avg: number, sample: number): number {
+  return avg === 0 ? sample : avg + (sample - avg) / 4;
+}
+
+/** Solo writes each way at the start of every SoloWayChooser period. */
+const SOLO_EXPLORE = 8;
+/** Length of a SoloWayChooser period, in solo writes. */
+const SOLO_PERIOD = 128;
+
+/**
+ * Chooses where a solo durable write goes: on the calling thread (pwriteSync) or through the
+ * I/O threads (pwrite). On the thread saves the round trip through the I/O threads on an idle
+ * machine; on a crowded one a thread that blocked in the write can be slow to get a CPU back,
+ * and the commit cycle was measured longer that way (docs/engine.md). So neither is assumed:
+ * each period of SOLO_PERIOD solo writes starts with
+ * SOLO_EXPLORE writes each way, timing each write's cycle (its start to the next write's
+ * start, which includes everything the committer does between), and the rest of the period
+ * goes the way whose cycles were shorter on average. A cycle interrupted by a write that was
+ * not solo is not counted. Deterministic given the times it is fed.
+ */
+export class SoloWayChooser {
+  private n = 0;
+  private last: { at: number; onThread: boolean; exploring: boolean } | undefined;
+  private readonly sum = { on: 0, off: 0 };
+  private readonly count = { on: 0, off: 0 };
+  private onThread = true;
+
+  /** Where the solo write starting at time `now` (ms) goes: true = on the calling thread. */
+  choose(now: number): boolean {
+    const last = this.last;
+    if (last !== undefined && last.exploring) {
+      const k = last.onThread ? 'on' : 'off';
+      this.sum[k] += now - last.at;
+      this.count[k]++;
+    }
+    const i = this.n;
+    this.n = (this.n + 1) % SOLO_PERIOD;
+    let way: boolean;
+    if (i < 2 * SOLO_EXPLORE) {
+      if (i === 0) this.sum.on = this.sum.off = this.count.on = this.count.off = 0;
+      way = i < SOLO_EXPLORE;
+    } else {
+      if (i === 2 * SOLO_EXPLORE && this.count.on > 0 && this.count.off > 0) {
+        this.onThread = this.sum.on / this.count.on <= this.sum.off / this.count.off;
+      }
+      way = this.onThread;
+    }
+    this.last = { at: now, onThread: way, exploring: i < 2 * SOLO_EXPLORE };
+    return way;
+  }
+
+  /** A write that was not solo happened: the running cycle is not a solo one. */
+  interrupt(): void {
+    this.last = undefined;
+  }
+
+  /** The way chosen for the exploiting part of the current period. */
+  get preferOnThread(): boolean {
+    return this.onThread;
+  }
+}
 
 /** lg_max default: 100 MiB. */
 export const DEFAULT_LG_MAX = 100 << 20;
@@ -85,6 +155,18 @@ export interface LogWriterOptions {
    * file-size metadata to journal). The zero tail is cut at close and before rollover.
    */
   preallocate?: number;
+  /**
+   * Where a solo commit's durable write goes (see fsync's solo option): 'adaptive' (default;
+   * measured, see SoloWayChooser; on the calling thread where there is no clock or no real
+   * device), 'on-thread' or 'off-thread'.
+   */
+  soloWrites?: 'adaptive' | 'on-thread' | 'off-thread';
+  /**
+   * Whether a group durable write on a dsync handle first lets one turn of the event loop pass
+   * so the commits just released can join it: 'adaptive' (default; when the recent writes took
+   * longer than such a turn, see gatherCommits), 'never' or 'always'. Real devices only.
+   */
+  gather?: 'adaptive' | 'never' | 'always';
 }
 
 /** Per-file bookkeeping (PerconaFT's logfilemgr). */
@@ -110,6 +192,8 @@ export interface LogWriterStats {
   bytesPreallocated: number;
   /** Durable buffer writes done on the calling thread for a solo commit (fsync's solo option). */
   writesOnThisThread: number;
+  /** Durable buffer writes for a solo commit, on the calling thread or not (soloWrites option). */
+  soloWrites: number;
 }
 
 /** The logger: gives records their LSNs, buffers them, writes and fsyncs them by the durability policy and rolls over to new log files. */
@@ -124,6 +208,7 @@ export class LogWriter {
   private readonly clock: Clock | undefined;
   private listener: LogListener | undefined;
   private readonly dsync: boolean;
+  private readonly gatherMode: 'adaptive' | 'never' | 'always';
   /** Bytes per extension; halved (down to 0) each time the disk has no room for one. */
   private preallocate: number;
   private zeros: Uint8Array | undefined;
@@ -149,12 +234,20 @@ export class LogWriter {
   private syncWaiters = 0;
   /** Waiters covered by the most recent fsync (group-commit heuristic, see gatherCommits). */
   private lastSyncWaiters = 0;
+  /** Recent durable buffer write time, ms (moving average; real devices only, see gatherCommits). */
+  private writeMsAvg = 0;
+  /** Where solo durable writes go (see the soloWrites option). */
+  private readonly soloWay: SoloWayChooser | 'on-thread' | 'off-thread';
+  /** Recent time one gathering turn of the event loop took, ms (moving average). */
+  private gatherMsAvg = 0;
+  /** Durable writes since the last gathering turn (see GATHER_PROBE_EVERY). */
+  private writesSinceGather = 0;
   private flushScheduled = false;
   private failure: unknown;
   private closed = false;
   /** See lastSyncStartMs. */
   private syncStartMs: number;
-  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0, writesOnThisThread: 0 };
+  private readonly counters: LogWriterStats = { records: 0, bytesWritten: 0, writes: 0, fsyncs: 0, durableWrites: 0, rollovers: 0, filesDeleted: 0, bytesPreallocated: 0, writesOnThisThread: 0, soloWrites: 0 };
 
   private constructor(opts: LogWriterOptions, files: LogFileInfo[], lastLsn: bigint) {
     this.storage = opts.storage;
@@ -165,6 +258,9 @@ export class LogWriter {
     this.listener = opts.listener;
     this.dsync = opts.dsync === true;
     this.preallocate = opts.preallocate ?? 0;
+    const solo = opts.soloWrites ?? 'adaptive';
+    this.soloWay = solo === 'adaptive' ? (this.clock !== undefined && this.storage.capabilities.realDevice ? new SoloWayChooser() : 'on-thread') : solo;
+    this.gatherMode = opts.gather ?? 'adaptive';
     invariant(Number.isSafeInteger(this.preallocate) && this.preallocate >= 0, 'preallocate must be a non-negative integer');
     invariant(this.lgMax > 0 && this.bufferSize > 0, 'lgMax and bufferSize must be positive');
     this.files = files;
@@ -406,10 +502,18 @@ export class LogWriter {
     const file = this.current;
     // Never let an extension's zeros land on log bytes: wait for one still zeroing this range.
     if (this.extending !== undefined && offset + bytes.length > this.extendFrom) await this.extending;
-    if (onThisThread && file.dsync === true && this.storage.capabilities.syncWrites) {
+    const timing = this.clock !== undefined && file.dsync === true && this.storage.capabilities.realDevice;
+    const writeStart = timing ? this.clock!.nowMs() : 0;
+    const solo = onThisThread && file.dsync === true && this.storage.capabilities.syncWrites;
+    const way = this.soloWay;
+    const here = solo && (typeof way === 'string' ? way === 'on-thread' : way.choose(writeStart));
+    if (!solo && typeof way !== 'string') way.interrupt();
+    if (solo) this.counters.soloWrites++;
+    if (here) {
       file.pwriteSync(bytes, offset);
       this.counters.writesOnThisThread++;
     } else await file.pwrite(bytes, offset);
+    if (timing) this.writeMsAvg = movingAverage(this.writeMsAvg, this.clock!.nowMs() - writeStart);
     this.nInFile += bytes.length;
     if (this.nInFile > this.allocatedEnd) this.allocatedEnd = this.nInFile;
     this.maybeExtend();
@@ -432,20 +536,38 @@ export class LogWriter {
   }
 
   /**
-   * Group commit on real storage with a separate fsync (no dsync handle): when the previous
-   * fsync was shared by several waiters (so several clients commit concurrently), let one
-   * turn of the event loop pass before the next write starts, so the clients that fsync just
-   * released can log their next commits into it. With a dsync handle this does not pay: a
-   * durable write is short enough that starting it at once, with the commits the other
-   * clients log meanwhile going into the next one, overlaps their work with the disk
-   * (measured, 8 writers: 1.2-1.4x classic-level without the wait, 0.94-1.0x with it).
+   * Group commit on real storage, when the previous write or fsync was shared by several
+   * waiters (so several clients commit concurrently): whether to let one turn of the event
+   * loop pass before the next write starts, so the clients it just released can log their
+   * next commits into it.
+   *
+   * With a separate fsync (no dsync handle) always. With a dsync handle it depends: starting
+   * at once keeps the disk busy, but the released clients' commits then go into the write
+   * after, so N concurrent committers settle into two halves taking turns (N/2 commits per
+   * write of time L, while the CPU work c of the other half overlaps it); gathering puts all N
+   * in one write but leaves the disk idle for the turn g that lets them log (about N * c). N
+   * per (L + g) beats N/2 per L exactly when L > g, so the writer gathers when its recent
+   * writes took longer than its recent gathering turns: a fast disk and busy CPUs start at
+   * once, a slow disk (or one shared with other work) gathers. A writer that does not gather
+   * still gathers once every GATHER_PROBE_EVERY writes to keep g current.
+   *
    * Only on a real device: simulated storage never waits here, so its schedule does not
    * depend on the host's event loop.
    */
   private async gatherCommits(): Promise<void> {
-    if (this.lastSyncWaiters > 1 && this.current.dsync !== true && this.storage.capabilities.realDevice) {
+    if (this.lastSyncWaiters <= 1 || !this.storage.capabilities.realDevice) return;
+    if (this.current.dsync !== true) {
       await nextMacrotask();
+      return;
     }
+    const mode = this.gatherMode;
+    if (mode === 'never' || this.clock === undefined) return;
+    const probe = ++this.writesSinceGather >= GATHER_PROBE_EVERY;
+    if (mode === 'adaptive' && !probe && !(this.writeMsAvg > this.gatherMsAvg)) return;
+    this.writesSinceGather = 0;
+    const start = this.clock.nowMs();
+    await nextMacrotask();
+    this.gatherMsAvg = movingAverage(this.gatherMsAvg, this.clock.nowMs() - start);
   }
 
   private async syncLocked(solo: boolean): Promise<void> {

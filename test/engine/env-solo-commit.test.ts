@@ -2,7 +2,8 @@
  * Solo commits in `sync` mode on NodeStorage: a commit whose transaction is the only one live
  * writes its log buffer on the calling thread (LogWriter.fsync's solo option); commits that
  * overlap another live transaction use the group-commit path. Either way every commit is
- * durable and reads back after reopening.
+ * durable and reads back after reopening. Where a solo write goes by default is measured
+ * (LogWriter's SoloWayChooser), so the scenario that counts on-thread writes asks for them.
  */
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/node/env.js';
@@ -16,7 +17,7 @@ describe('engine: solo commits', () => {
   it('Scenario: sequential autocommit puts are solo; a commit while another transaction is live is not; all survive reopen', async () => {
     const tmp = tempDir('tokusim-solo-');
     try {
-      const env = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't' });
+      const env = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't', logGroupCommit: { soloWrites: 'on-thread' } });
       const d = await env.createDictionary('t');
       const solo0 = env.status().log!.stats.writesOnThisThread;
       for (let i = 0; i < 10; i++) await env.put(d, enc(`k${i}`), enc(`v${i}`));
@@ -39,6 +40,34 @@ describe('engine: solo commits', () => {
       for (let i = 0; i < 10; i++) expect(dec.decode((await again.get(d2, enc(`k${i}`)))!)).toBe(`v${i}`);
       expect(dec.decode((await again.get(d2, enc('a')))!)).toBe('A');
       expect(dec.decode((await again.get(d2, enc('b')))!)).toBe('B');
+      await again.close();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('Scenario: by default (adaptive) the same sequential puts are all solo writes, some of them on this thread, and all survive reopen', async () => {
+    const tmp = tempDir('tokusim-solo-adaptive-');
+    try {
+      const env = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't' });
+      const d = await env.createDictionary('t');
+      const s0 = env.status().log!.stats;
+      for (let i = 0; i < 20; i++) await env.put(d, enc(`k${i}`), enc(`v${i}`));
+      const s1 = env.status().log!.stats;
+      expect(s1.soloWrites - s0.soloWrites).toBe(20);
+      // Each period of 128 solo writes starts with 8 on the thread and 8 off it; the rest go
+      // the way measured faster. The writer counts solo writes from its open, so the ways of
+      // these 20 are known but for the measured part.
+      const positions = Array.from({ length: 20 }, (_, i) => (s0.soloWrites + i) % 128);
+      const surelyOn = positions.filter((p) => p < 8).length;
+      const surelyOff = positions.filter((p) => p >= 8 && p < 16).length;
+      const onThread = s1.writesOnThisThread - s0.writesOnThisThread;
+      expect(onThread).toBeGreaterThanOrEqual(surelyOn);
+      expect(onThread).toBeLessThanOrEqual(20 - surelyOff);
+      await env.close();
+      const again = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't' });
+      const d2 = await again.openDictionary('t');
+      for (let i = 0; i < 20; i++) expect(dec.decode((await again.get(d2, enc(`k${i}`)))!)).toBe(`v${i}`);
       await again.close();
     } finally {
       tmp.cleanup();
