@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeBytes } from '../../src/format/json.js';
 import { mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
-import { OutputBuffer, bytesJsonText, escapeToString } from '../../src/extract/output.js';
+import { OutputBuffer, byteEscapes, bytesJsonText, escapeToString } from '../../src/extract/output.js';
 
 const key = (s: string): string => s;
 async function* stream(rows: ExtractRow[]): AsyncGenerator<ExtractRow> {
@@ -84,6 +84,31 @@ describe('extract output escaping', () => {
         const j = JSON.parse(bytesJsonText(b)) as { len: number; text: string; hex: string };
         expect(j).toEqual({ len: b.length, text: escapeBytes(b), hex: Buffer.from(b).toString('hex') });
       }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Property: the writer's number, short-text, byte and custom-escape paths give the same
+  // text as String(n), the string itself and the table's escapes, across buffer growth.
+  it('Property: OutputBuffer.uint, ascii, bytes and escaped with a table equal their string forms', async () => {
+    const octal = byteEscapes((c) => (c >= 0x61 && c <= 0x7a ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`));
+    const octalText = (b: Uint8Array): string => Array.from(b, (c) => (c >= 0x61 && c <= 0x7a ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`)).join('');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom(0, 9, 10, 99, 100, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }),
+        fc.uint8Array({ maxLength: 60 }),
+        async (n, text, b) => {
+          const chunks: Uint8Array[] = [];
+          const out = new OutputBuffer((c) => void chunks.push(Buffer.from(c)), 16);
+          out.uint(n);
+          out.ascii(text);
+          out.bytes(b);
+          out.escaped(b, octal);
+          await out.flush();
+          expect(Buffer.concat(chunks).toString('latin1')).toBe(String(n) + text + Buffer.from(b).toString('latin1') + octalText(b));
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -30,7 +30,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary, type ProvisionalLeftOut } from '../../src/extract/extract.js';
 import { OutputBuffer, bytesJsonText, escapeToString, writeTsvRow } from '../../src/extract/output.js';
 import type { ReplayNote } from '../../src/extract/replay-api.js';
-import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
+import { EXIT, describeError, exitCodeFor, runCommand, stdoutChunkWriter } from '../cli-support.js';
 
 export interface ExtractCommandOptions {
   envdir: string;
@@ -191,27 +191,6 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
   out.stderr(err.join(''));
 }
 
-/**
- * stdout with backpressure: resolves once the chunk has been written out (the write's
- * callback), so the output buffer may reuse it, and the stream has room for more.
- */
-function stdoutWriter(): (chunk: Uint8Array) => Promise<void> {
-  return (chunk) =>
-    new Promise<void>((resolve) => {
-      let written = false;
-      let room = process.stdout.write(chunk, () => {
-        written = true;
-        if (room) resolve();
-      });
-      if (!room) {
-        process.stdout.once('drain', () => {
-          room = true;
-          if (written) resolve();
-        });
-      }
-    });
-}
-
 interface Args {
   envdir: string;
   json: boolean;
@@ -233,7 +212,7 @@ export const extractCommandModule: CommandModule<object, Args> = {
       extractCommand(
         new ReadOnlyStorage(new NodeStorage()),
         { envdir: argv.envdir, json: argv.json, dicts: argv.dict ?? [] },
-        { stdout: stdoutWriter(), stderr: (s) => void process.stderr.write(s) },
+        { stdout: stdoutChunkWriter(), stderr: (s) => void process.stderr.write(s) },
       ),
     ),
 };
