@@ -13,20 +13,34 @@
  *    two buffers serve a whole extraction instead of a new one per chunk.
  */
 
+/** The longest escape of one byte (`\ooo`); `c << 2` in OutputBuffer.escaped relies on it being 4. */
+const MAX_ESCAPE = 4;
+
 /** How each byte value is printed: `plain[c]` is 1 where c is printed as itself, else `escapes[c]` (ASCII). */
 export interface ByteEscapes {
   readonly plain: Uint8Array;
   readonly escapes: readonly Uint8Array[];
   readonly text: readonly string[];
+  /** The escape of byte c at [4c, 4c + lengths[c]) (one table lookup per byte when writing). */
+  readonly flat: Uint8Array;
+  readonly lengths: Uint8Array;
 }
 
 /** The table for an escaping given as the text of each byte value (at most 4 characters each). */
 export function byteEscapes(textOf: (c: number) => string): ByteEscapes {
   const text = Array.from({ length: 256 }, (_, c) => textOf(c));
+  const escapes = text.map((t) => Buffer.from(t, 'latin1'));
+  const flat = new Uint8Array(256 * MAX_ESCAPE);
+  escapes.forEach((e, c) => {
+    if (e.length < 1 || e.length > MAX_ESCAPE) throw new RangeError(`byte ${c}: an escape takes 1 to ${MAX_ESCAPE} characters, not ${e.length}`);
+    flat.set(e, c * MAX_ESCAPE);
+  });
   return {
     plain: Uint8Array.from(text, (t, c) => (t.length === 1 && t.charCodeAt(0) === c ? 1 : 0)),
-    escapes: text.map((t) => Buffer.from(t, 'latin1')),
+    escapes,
     text,
+    flat,
+    lengths: Uint8Array.from(escapes, (e) => e.length),
   };
 }
 
@@ -41,8 +55,6 @@ export const PRINTER_ESCAPES: ByteEscapes = byteEscapes((c) => {
 const ESCAPE_TEXT = PRINTER_ESCAPES.text;
 const PLAIN = PRINTER_ESCAPES.plain;
 
-/** The longest escape of one byte (`\ooo`). */
-const MAX_ESCAPE = 4;
 
 /** Accumulates output bytes and hands them to `flush` in large chunks. */
 export class OutputBuffer {
@@ -145,15 +157,21 @@ export class OutputBuffer {
   escaped(b: Uint8Array, table: ByteEscapes = PRINTER_ESCAPES): void {
     this.room(b.length * MAX_ESCAPE);
     const out = this.buf;
-    const plain = table.plain;
+    const { flat, lengths } = table;
     let p = this.pos;
     for (let i = 0; i < b.length; i++) {
       const c = b[i]!;
-      if (plain[c] === 1) {
-        out[p++] = c;
+      const n = lengths[c]!;
+      const at = c << 2;
+      if (n === 1) {
+        out[p++] = flat[at]!;
       } else {
-        const e = table.escapes[c]!;
-        for (let j = 0; j < e.length; j++) out[p++] = e[j]!;
+        // All four bytes: there is room for MAX_ESCAPE per input byte, and the next ones overwrite the excess.
+        out[p] = flat[at]!;
+        out[p + 1] = flat[at + 1]!;
+        out[p + 2] = flat[at + 2]!;
+        out[p + 3] = flat[at + 3]!;
+        p += n;
       }
     }
     this.pos = p;

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeBytes } from '../../src/format/json.js';
-import { mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
+import { mergeRowBatches, mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
 import { OutputBuffer, byteEscapes, bytesJsonText, escapeToString } from '../../src/extract/output.js';
 
 const key = (s: string): string => s;
@@ -13,6 +13,40 @@ async function* stream(rows: ExtractRow[]): AsyncGenerator<ExtractRow> {
 async function collect(it: AsyncIterable<ExtractRow>): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   for await (const r of it) out.push([Buffer.from(r.key).toString('latin1'), Buffer.from(r.value).toString('latin1')]);
+  return out;
+}
+/**
+ * rows as batches of the given sizes whose bytes live in one buffer, overwritten (with 0xee)
+ * when the next batch is asked for, as a reader that reuses leaf memory hands them over.
+ */
+async function* reusedBatches(rows: ExtractRow[], sizes: number[]): AsyncGenerator<ExtractRow[]> {
+  const mem = new Uint8Array(4096);
+  let at = 0;
+  let s = 0;
+  while (at < rows.length) {
+    const n = Math.max(1, sizes[s++ % Math.max(1, sizes.length)] ?? 1);
+    mem.fill(0xee);
+    let p = 0;
+    const batch: ExtractRow[] = [];
+    for (const r of rows.slice(at, at + n)) {
+      mem.set(r.key, p);
+      const key = mem.subarray(p, p + r.key.length);
+      p += r.key.length;
+      mem.set(r.value, p);
+      batch.push({ key, value: mem.subarray(p, p + r.value.length) });
+      p += r.value.length;
+    }
+    at += n;
+    yield batch;
+  }
+}
+/** The rows of a batched merge, copied as each batch arrives. */
+async function collectBatches(it: AsyncIterable<ExtractRow[]>): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const b of it) {
+    expect(b.length).toBeGreaterThan(0);
+    for (const r of b) out.push([Buffer.from(r.key).toString('latin1'), Buffer.from(r.value).toString('latin1')]);
+  }
   return out;
 }
 const row = (k: string, v: string): ExtractRow => ({ key: Buffer.from(k, 'latin1'), value: Buffer.from(v, 'latin1') });
@@ -29,7 +63,8 @@ describe('extract merge', () => {
         fc.uniqueArray(fc.tuple(keyArb, fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
         fc.uniqueArray(fc.tuple(keyArb, fc.constantFrom('put', 'del', 'und'), fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
         fc.boolean(),
-        async (fileRows, ops, older) => {
+        fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 8 }),
+        async (fileRows, ops, older, batchSizes) => {
           const sortRows = <T extends [string, ...unknown[]]>(xs: T[]): T[] => [...xs].sort((x, y) => Buffer.compare(bytes(x[0]), bytes(y[0])));
           const file = sortRows(fileRows).map(([k, v]) => row(k, v));
           const overlay: RowOverlay = {
@@ -49,6 +84,10 @@ describe('extract merge', () => {
           expect(got).toEqual(sortRows([...expected.entries()]));
           expect(counts.fromFile + counts.fromLog).toBe(got.length);
           expect(counts.outOfOrder).toBe(false);
+          // The batched merge, its file rows in memory reused from batch to batch, gives the same.
+          const batchCounts = newMergeCounts();
+          expect(await collectBatches(mergeRowBatches(reusedBatches(file, batchSizes), overlay, batchCounts))).toEqual(got);
+          expect(batchCounts).toEqual(counts);
         },
       ),
       { numRuns: 300 },
@@ -64,6 +103,15 @@ describe('extract merge', () => {
     );
     expect(got).toEqual([['a', 'log'], ['b', '1'], ['bb', 'new']]);
     expect(counts).toEqual({ fromFile: 1, fromLog: 2, deletedByLog: 1, withheld: 0, outOfOrder: true });
+    // Batched, with the order broken across a batch boundary in reused memory: the same.
+    for (const sizes of [[1], [2], [3]]) {
+      const batchCounts = newMergeCounts();
+      const batched = await collectBatches(
+        mergeRowBatches(reusedBatches([row('b', '1'), row('a', '2'), row('c', '3')], sizes), { rows: [row('a', 'log'), row('bb', 'new')], deletedKeys: [bytes('c')], undeterminedKeys: [], olderRowsUndetermined: false }, batchCounts),
+      );
+      expect(batched).toEqual(got);
+      expect(batchCounts).toEqual(counts);
+    }
   });
 });
 

@@ -80,12 +80,18 @@ export async function extractCommand(storage: Storage, opts: ExtractCommandOptio
   return ex.log.damage === undefined ? EXIT.OK : exitCodeFor(ex.log.damage);
 }
 
-/** Reads one dictionary's rows through `each`; damage in its file is recorded, not thrown. */
+/**
+ * Reads one dictionary's rows through `each`, a batch at a time; damage in its file is
+ * recorded, not thrown. A row's bytes are valid only during its call (the file's leaves are
+ * read into reused memory).
+ */
 async function eachRow(d: ExtractedDictionary, failures: Array<{ d: ExtractedDictionary; err: unknown }>, each: (key: Uint8Array, value: Uint8Array) => void | Promise<void>): Promise<void> {
   try {
-    for await (const r of d.rows()) {
-      const p = each(r.key, r.value);
-      if (p !== undefined) await p;
+    for await (const batch of d.rowBatches({ reuseMemory: true })) {
+      for (let i = 0; i < batch.length; i++) {
+        const p = each(batch[i]!.key, batch[i]!.value);
+        if (p !== undefined) await p;
+      }
     }
   } catch (err) {
     // Only damage in the file is reported and skipped; a bug or an I/O failure stops everything.

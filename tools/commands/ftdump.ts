@@ -28,7 +28,7 @@ import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
-import { FtDictionary, type AnyNode } from '../../src/ft/dictionary.js';
+import { FtDictionary, LeafMemory, type AnyNode } from '../../src/ft/dictionary.js';
 import { decodeFtNode } from '../../src/ft/node-format.js';
 import { decodeRollbackNode, isRollbackBlock } from '../../src/ft/rollback.js';
 import { describeError, exitCodeFor } from '../cli-support.js';
@@ -308,8 +308,10 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
       doc.header = fullHeaderJson(header, dict.layoutVersionReadFromDisk, dict.descriptor);
       doc.translationTable = translationJson(translation);
       doc.nodes = [];
+      // Each block's text is written before the next block is read: one buffer serves them all.
+      const memory = args.json ? undefined : new LeafMemory();
       for (const b of dict.nodeBlocknums()) {
-        const { any, times } = await readTimed(dict, b);
+        const { any, times } = await readTimed(dict, b, memory);
         if (args.json) doc.nodes.push(nodeJson(any));
         else {
           await writeAny(dump, any, times);
@@ -331,10 +333,13 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
   return { stdout: args.json ? asJson() : out.join(''), stderr: '', code: 0 };
 }
 
-/** Read and decode one block, measuring the read and the decoding separately. */
-async function readTimed(dict: FtDictionary, blocknum: bigint): Promise<{ any: AnyNode; times: NodeTimes }> {
+/**
+ * Read and decode one block, measuring the read and the decoding separately. With memory, the
+ * block is read into it: the node returned is valid until memory is used again.
+ */
+async function readTimed(dict: FtDictionary, blocknum: bigint, memory?: LeafMemory): Promise<{ any: AnyNode; times: NodeTimes }> {
   const t0 = performance.now();
-  const block = await dict.readBlock(blocknum);
+  const block = await dict.readBlock(blocknum, memory?.take(dict.blockLocation(blocknum)?.size ?? 0));
   const t1 = performance.now();
   const site = { file: dict.path, blocknum, diskOffset: dict.blockLocation(blocknum)!.diskOffset };
   let any: AnyNode;
