@@ -257,7 +257,7 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
   const full = !Object.values(modes).some(Boolean) && !args['both-headers'];
   const out: string[] = [stdout];
   // The full dump's text: handed to the stream, or gathered for the returned stdout.
-  const dump = new OutputBuffer(stream !== undefined ? (c) => stream.write(c) : (c) => void out.push(latin1Text(c)), DUMP_BUFFER_BYTES);
+  const dump = full && !args.json ? new OutputBuffer(stream !== undefined ? (c) => stream.write(c) : (c) => void out.push(latin1Text(c)), DUMP_BUFFER_BYTES) : undefined;
   try {
     const header = dict.header;
     const translation = dict.translation;
@@ -301,7 +301,7 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
       doc.garbage = { leaves, totalSize: gc.total, usedSize: gc.used };
     }
     if (full) {
-      if (!args.json) {
+      if (dump !== undefined) {
         dump.ascii(formatBlockTranslations(translation));
         dump.ascii(formatHeader(header, dict.layoutVersionReadFromDisk, dict.descriptor));
       }
@@ -309,21 +309,21 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
       doc.translationTable = translationJson(translation);
       doc.nodes = [];
       // Each block's text is written before the next block is read: one buffer serves them all.
-      const memory = args.json ? undefined : new LeafMemory();
+      const memory = dump === undefined ? undefined : new LeafMemory();
       for (const b of dict.nodeBlocknums()) {
         const { any, times } = await readTimed(dict, b, memory);
-        if (args.json) doc.nodes.push(nodeJson(any));
+        if (dump === undefined) doc.nodes.push(nodeJson(any));
         else {
           await writeAny(dump, any, times);
           if (dump.full) await dump.flush();
         }
       }
     }
-    await dump.flush();
+    await dump?.flush();
   } catch (err) {
     if (err instanceof TokusimError && err.kind !== 'invariant') {
       // The text made before the damage is output, as tokuftdump's would be before it aborts.
-      await dump.flush();
+      await dump?.flush();
       return { stdout: args.json ? '' : out.join(''), stderr: `tokusim: ${describeError(err)}\n`, code: exitCodeFor(err) };
     }
     throw err;
