@@ -113,6 +113,12 @@ export class OutputBuffer {
     } else this.pos += this.buf.write(s, this.pos, 'latin1');
   }
 
+  /** Appends any text as UTF-8 (file names and messages in JSON may hold any character). */
+  text(s: string): void {
+    this.room(Buffer.byteLength(s, 'utf8'));
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
   /** Appends raw bytes. */
   bytes(b: Uint8Array): void {
     this.room(b.length);

@@ -116,7 +116,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     const xa = p.xaXid !== undefined ? `,"xa":{"formatID":${p.xaXid.formatID >>> 0},"gtrid_length":${p.xaXid.gtridLength},"bqual_length":${p.xaXid.bqualLength},"data":${bytesJsonText(p.xaXid.data)}}` : '';
     return `{"xid":{"parent":"${p.xid.parent}","child":"${p.xid.child}"},"state":"${p.state}","begin_lsn":"${p.beginLsn}","open_children":${p.openChildren},"pending_writes":${p.pendingWrites}${xa}}`;
   });
-  buf.ascii(
+  buf.text(
     `{"format":"tokusim-extract","version":${EXTRACT_JSON_VERSION},"environment":{"dir":${JSON.stringify(ex.dir)},"kind":"${ex.kind}"},` +
       `"log":{"files":${JSON.stringify(log.files)},"records":${log.records},"first_lsn":${log.firstLsn === undefined ? 'null' : `"${log.firstLsn}"`},` +
       `"last_lsn":${log.lastLsn === undefined ? 'null' : `"${log.lastLsn}"`},"partial":${log.partial},"damage":${log.damage === undefined ? 'null' : JSON.stringify(describeError(log.damage))}},` +
@@ -126,7 +126,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
   let first = true;
   for (const d of ex.dictionaries) {
     const f = d.file;
-    buf.ascii(
+    buf.text(
       `${first ? '' : ','}{"iname":${bytesJsonText(d.iname)},"dname":${d.dname === undefined ? 'null' : bytesJsonText(d.dname)},"system":${d.system},` +
         `"file":"${f.kind}","checkpoint_lsn":${f.kind === 'checkpointed' ? `"${f.checkpointLsn}"` : 'null'},"rows":[`,
     );
@@ -139,7 +139,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     });
     const failed = failures.find((x) => x.d === d);
     const c = d.counts;
-    buf.ascii(
+    buf.text(
       `],"complete":${failed === undefined},"error":${failed === undefined ? 'null' : JSON.stringify(describeError(failed.err))},` +
         `"counts":{"from_file":${c.fromFile},"from_log":${c.fromLog},"deleted_by_log":${c.deletedByLog},"withheld":${c.withheld}},` +
         `"provisional_left_out":[${sortedLeftOut(d).map((l) => `{"xid":{"parent":"${l.xid.parent}","child":"${l.xid.child}"},"state":"${l.state}","entries":${l.entries}}`).join(',')}],` +
