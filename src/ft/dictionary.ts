@@ -190,10 +190,11 @@ export class FtDictionary {
   }
 
   /**
-   * The raw bytes of a block; with `into` (at least the block's size, see
-   * {@link blockLocation}), read into its start instead of a new buffer.
+   * The raw bytes of a block; with `into`, read into that memory (valid until it is used
+   * again) instead of a new buffer. The block's place is checked against the file first, so
+   * a damaged translation never makes it allocate more than the file holds.
    */
-  async readBlock(blocknum: bigint, into?: Uint8Array): Promise<Uint8Array> {
+  async readBlock(blocknum: bigint, into?: LeafMemory): Promise<Uint8Array> {
     const loc = this.blockLocation(blocknum);
     if (loc === null) {
       throw new TokusimError('bad-node', 'blocknum has no block in the checkpointed translation', {
@@ -206,7 +207,7 @@ export class FtDictionary {
     if (loc.diskOffset + loc.size > this.fileSize) {
       throw new TokusimError('truncated', 'block lies past the end of the file', { file: this.path, blocknum, offset: loc.diskOffset, expected: `${loc.size} bytes`, actual: `${Math.max(0, this.fileSize - loc.diskOffset)} in the file` });
     }
-    return readExactly(this.file.handle, loc.diskOffset, loc.size, into !== undefined && into.length >= loc.size ? into : undefined);
+    return readExactly(this.file.handle, loc.diskOffset, loc.size, into?.take(loc.size));
   }
 
   /** Read and decode one node. */
@@ -287,7 +288,7 @@ class RowWalker {
   private async readNode(blocknum: bigint): Promise<LazyFtNode> {
     const memory = this.opts.leafMemory;
     if (memory === undefined) return this.dict.readNodeLazy(blocknum);
-    let block = await this.dict.readBlock(blocknum, memory.take(this.dict.blockLocation(blocknum)?.size ?? 0));
+    let block = await this.dict.readBlock(blocknum, memory);
     if (!isLeafBlock(block)) block = block.slice();
     return decodeFtNodeLazy(block, { file: this.dict.path, blocknum, diskOffset: this.dict.blockLocation(blocknum)!.diskOffset });
   }

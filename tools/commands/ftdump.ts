@@ -339,7 +339,7 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
  */
 async function readTimed(dict: FtDictionary, blocknum: bigint, memory?: LeafMemory): Promise<{ any: AnyNode; times: NodeTimes }> {
   const t0 = performance.now();
-  const block = await dict.readBlock(blocknum, memory?.take(dict.blockLocation(blocknum)?.size ?? 0));
+  const block = await dict.readBlock(blocknum, memory);
   const t1 = performance.now();
   const site = { file: dict.path, blocknum, diskOffset: dict.blockLocation(blocknum)!.diskOffset };
   let any: AnyNode;
