@@ -26,7 +26,7 @@ export { nodeProcesses } from './node/host-process.js';
 export { TokusimLevel, type TokusimLevelOptions } from './adapters/abstract-level.js';
 // Reading real PerconaFT dictionaries (layout 29): nodes, rows, rollback nodes.
 export { registerNodeCodecs } from './ft/node-codecs.js';
-export { openFtDictionary, FtDictionary, compareBytes, type AnyNode, type KeyCompare, type FtUpdateFunction, type RowOptions, type FtRow, type OpenFtOptions } from './ft/dictionary.js';
+export { openFtDictionary, FtDictionary, LeafMemory, compareBytes, type AnyNode, type KeyCompare, type FtUpdateFunction, type RowOptions, type FtRow, type OpenFtOptions } from './ft/dictionary.js';
 export { resolveEntry, committedValue, rootOnly, ALL_COMMITTED, XR_INSERT, XR_DELETE, XR_PLACEHOLDER, FT_MSG, type Ule, type Uxr, type ResolvedEntry, type LevelCommitted, type XidCommitted } from './ft/leafentry.js';
 export type { FtNode, LazyFtNode, FtMessage, MessageBuffer, BasementNode, LeafEntry, SubBlockInfo } from './ft/node-format.js';
 export type { RollbackNode, RollEntry, RollbackFieldValue, RollbackFieldType } from './ft/rollback.js';

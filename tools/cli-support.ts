@@ -109,6 +109,29 @@ export function isClosedPipe(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'EPIPE';
 }
 
+/**
+ * stdout for a buffered writer, with backpressure: the returned function resolves once its
+ * chunk has been written out (the write's callback), so the writer may reuse the chunk's
+ * memory, and the stream has room for more. A closed pipe ends the program through
+ * handleStdoutErrors.
+ */
+export function stdoutChunkWriter(stream: NodeJS.WritableStream = process.stdout): (chunk: Uint8Array) => Promise<void> {
+  return (chunk) =>
+    new Promise<void>((resolve) => {
+      let written = false;
+      let room = stream.write(chunk, () => {
+        written = true;
+        if (room) resolve();
+      });
+      if (!room) {
+        stream.once('drain', () => {
+          room = true;
+          if (written) resolve();
+        });
+      }
+    });
+}
+
 let stdoutHandled = false;
 
 /**

@@ -42,9 +42,10 @@ import { joinPath, type Storage } from '../storage/storage.js';
 import { Env, type Dictionary } from '../engine/env.js';
 import { classifyDirectory, notAnEnvironment } from '../engine/env-identity.js';
 import { LogReplayer, ROLLBACK_INAME, SYSTEM_INAMES, type PendingTxn, type ReplayNote, type ReplayResult, type ReplayedDictionary } from './replay-api.js';
-import { EMPTY_OVERLAY, keyString, mergeRows, newMergeCounts, type ExtractRow, type MergeCounts, type RowOverlay } from './merge.js';
+import { EMPTY_OVERLAY, keyString, mergeRowBatches, newMergeCounts, type ExtractRow, type MergeCounts, type RowOverlay } from './merge.js';
 import { openPerconaTree, readFileState, tokusimTree, type CheckpointedTree, type FileState, type ProvisionalResolver, type TreeOpener } from './trees.js';
 import type { LevelCommitted } from '../ft/leafentry.js';
+import { LeafMemory } from '../ft/dictionary.js';
 
 /** The dictionary that maps dictionary names to inames. */
 export const DIRECTORY_INAME = 'tokudb.directory';
@@ -80,8 +81,15 @@ export interface ExtractedDictionary {
   counts: MergeCounts;
   /** Provisional entries of the file left out, per transaction, in order of first sight (filled in while rows() runs). */
   leftOut: ProvisionalLeftOut[];
-  /** The committed rows in key order (call once). */
+  /** The committed rows in key order (call this or rowBatches, once). */
   rows(): AsyncGenerator<ExtractRow>;
+  /**
+   * The same rows in batches (none empty), for readers that print them: one await per batch
+   * instead of per row. With `reuseMemory`, the file's leaves are read into one buffer that
+   * every dictionary of the extraction reuses (memory does not grow with the environment) and
+   * a batch's rows are valid only until the next batch is asked for; copy what you keep.
+   */
+  rowBatches(opts?: { reuseMemory?: boolean }): AsyncGenerator<ExtractRow[]>;
 }
 
 /** Provisional leaf entries of one transaction that a dictionary file holds and extract left out. */
@@ -295,6 +303,8 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
   if (found.kind !== 'perconaft' && found.kind !== 'tokusim') throw notAnEnvironment(dir, found, 'extract rows from it');
   const kind = found.kind;
   const states = new FileStates(storage, dir);
+  // One buffer for the leaves of every dictionary read with reuseMemory.
+  const leafMemory = new LeafMemory();
   const outcome = await replayLog(storage, dir, kind, states);
   const byIname = new Map(outcome.result.dictionaries.map((d) => [keyString(d.iname), d]));
 
@@ -338,6 +348,19 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
           e.entries++;
         },
       };
+      const rowBatches = async function* (batchOpts: { reuseMemory?: boolean } = {}): AsyncGenerator<ExtractRow[]> {
+        if (file.kind !== 'checkpointed') {
+          yield* mergeRowBatches(emptyRows(), overlay, counts);
+          return;
+        }
+        const tree = await openTree(iname, dname === undefined ? iname : dec.decode(dname));
+        try {
+          const base = tree.rowBatches !== undefined ? tree.rowBatches(resolver, batchOpts.reuseMemory === true ? leafMemory : undefined) : oneRowBatches(tree.rows(resolver));
+          yield* mergeRowBatches(base, overlay, counts);
+        } finally {
+          await tree.close();
+        }
+      };
       return {
         iname: enc.encode(iname),
         dname,
@@ -348,17 +371,9 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
         notes,
         counts,
         leftOut,
+        rowBatches,
         async *rows() {
-          if (file.kind !== 'checkpointed') {
-            yield* mergeRows(emptyRows(), overlay, counts);
-            return;
-          }
-          const tree = await openTree(iname, dname === undefined ? iname : dec.decode(dname));
-          try {
-            yield* mergeRows(tree.rows(resolver), overlay, counts);
-          } finally {
-            await tree.close();
-          }
+          for await (const batch of rowBatches()) yield* batch;
         },
       };
     };
@@ -371,6 +386,9 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
     // Printed from memory (its counts were filled by the read above): it is read only once.
     directory.rows = async function* () {
       yield* dirRows;
+    };
+    directory.rowBatches = async function* () {
+      if (dirRows.length > 0) yield dirRows;
     };
 
     const all: ExtractedDictionary[] = [directory, await make('tokudb.environment', undefined)];
@@ -405,8 +423,13 @@ export async function openExtraction(base: Storage, dir: string, opts: ExtractOp
   }
 }
 
-async function* emptyRows(): AsyncGenerator<ExtractRow> {
+async function* emptyRows(): AsyncGenerator<ExtractRow[]> {
   // A dictionary whose file holds no checkpoint yet: every row comes from the log.
+}
+
+/** A tree that gives rows one at a time, as batches of one. */
+async function* oneRowBatches(rows: AsyncIterable<ExtractRow>): AsyncGenerator<ExtractRow[]> {
+  for await (const r of rows) yield [r];
 }
 
 /** The xid text `parent,child` used in reports. */

@@ -68,53 +68,127 @@ export function keyString(b: Uint8Array): string {
  * with `overlay`; `counts` is updated as rows go by.
  */
 export async function* mergeRows(base: AsyncIterable<ExtractRow>, overlay: RowOverlay, counts: MergeCounts): AsyncGenerator<ExtractRow> {
-  const replaced = new Map<string, number>();
-  overlay.rows.forEach((r, i) => replaced.set(keyString(r.key), i));
-  const deleted = new Set(overlay.deletedKeys.map(keyString));
-  const undetermined = new Set(overlay.undeterminedKeys.map(keyString));
-  for (const k of deleted) invariant(!replaced.has(k) && !undetermined.has(k), 'extract overlay: a deleted key is also known or undetermined');
-  for (const k of undetermined) invariant(!replaced.has(k), 'extract overlay: a key is both known and undetermined');
-
-  const used = new Uint8Array(overlay.rows.length);
-  let next = 0; // the first overlay row not yet emitted or passed
-  let prev: Uint8Array | undefined;
-  const skipUsed = (): void => {
-    while (next < overlay.rows.length && used[next] === 1) next++;
-  };
+  const m = new RowMerger(overlay, counts);
+  const out: ExtractRow[] = [];
   for await (const row of base) {
-    if (prev !== undefined && compareKeys(prev, row.key) >= 0) counts.outOfOrder = true;
-    prev = row.key;
+    m.push(row, out);
+    yield* out;
+    out.length = 0;
+  }
+  m.finish(out);
+  yield* out;
+}
+
+/**
+ * The same merge over batches of rows: each batch of `base` gives one batch out (possibly
+ * empty, then not yielded), and the overlay's rows left at the end one more. A base row is
+ * only read while its batch is being merged, so a base whose batches reuse memory (rows
+ * valid until the next batch is asked for) can be merged; the rows yielded have the same
+ * lifetime as the batch they came with.
+ */
+export async function* mergeRowBatches(base: AsyncIterable<readonly ExtractRow[]>, overlay: RowOverlay, counts: MergeCounts): AsyncGenerator<ExtractRow[]> {
+  const m = new RowMerger(overlay, counts);
+  for await (const batch of base) {
+    const out: ExtractRow[] = [];
+    for (let i = 0; i < batch.length; i++) m.push(batch[i]!, out);
+    if (out.length > 0) yield out;
+  }
+  const out: ExtractRow[] = [];
+  m.finish(out);
+  if (out.length > 0) yield out;
+}
+
+/** The merge's state: which overlay rows went out, and the previous file key (copied, as file rows may not outlive their batch). */
+class RowMerger {
+  private readonly replaced = new Map<string, number>();
+  private readonly deleted: Set<string>;
+  private readonly undetermined: Set<string>;
+  /** Nothing in the overlay names a file key: file rows pass without a lookup. */
+  private readonly passThrough: boolean;
+  private readonly used: Uint8Array;
+  /** The first overlay row not yet emitted or passed. */
+  private next = 0;
+  private prev = new Uint8Array(64);
+  private prevLength = -1;
+
+  constructor(
+    private readonly overlay: RowOverlay,
+    private readonly counts: MergeCounts,
+  ) {
+    overlay.rows.forEach((r, i) => this.replaced.set(keyString(r.key), i));
+    this.deleted = new Set(overlay.deletedKeys.map(keyString));
+    this.undetermined = new Set(overlay.undeterminedKeys.map(keyString));
+    for (const k of this.deleted) invariant(!this.replaced.has(k) && !this.undetermined.has(k), 'extract overlay: a deleted key is also known or undetermined');
+    for (const k of this.undetermined) invariant(!this.replaced.has(k), 'extract overlay: a key is both known and undetermined');
+    this.used = new Uint8Array(overlay.rows.length);
+    this.passThrough = this.replaced.size === 0 && this.deleted.size === 0 && this.undetermined.size === 0;
+  }
+
+  private skipUsed(): void {
+    while (this.next < this.overlay.rows.length && this.used[this.next] === 1) this.next++;
+  }
+
+  /** True when key does not sort after the previous file key; remembers key as the previous one. */
+  private backwards(key: Uint8Array): boolean {
+    let back = false;
+    if (this.prevLength >= 0) {
+      const p = this.prev;
+      const n = Math.min(this.prevLength, key.length);
+      let i = 0;
+      while (i < n && p[i] === key[i]) i++;
+      back = i < n ? p[i]! > key[i]! : this.prevLength >= key.length;
+    }
+    if (key.length > this.prev.length) this.prev = new Uint8Array(Math.max(key.length, this.prev.length * 2));
+    this.prev.set(key);
+    this.prevLength = key.length;
+    return back;
+  }
+
+  /** Merges one file row (in key order) into out. */
+  push(row: ExtractRow, out: ExtractRow[]): void {
+    const counts = this.counts;
+    const rows = this.overlay.rows;
+    if (this.backwards(row.key)) counts.outOfOrder = true;
     // Overlay rows for new keys that sort before this file row come first.
-    if (!counts.outOfOrder) {
-      skipUsed();
-      while (next < overlay.rows.length && compareKeys(overlay.rows[next]!.key, row.key) < 0) {
-        const r = overlay.rows[next]!;
-        used[next] = 1;
+    if (!counts.outOfOrder && rows.length > 0) {
+      this.skipUsed();
+      while (this.next < rows.length && compareKeys(rows[this.next]!.key, row.key) < 0) {
+        this.used[this.next] = 1;
         counts.fromLog++;
-        yield r;
-        skipUsed();
+        out.push(rows[this.next]!);
+        this.skipUsed();
       }
     }
+    if (this.passThrough && !this.overlay.olderRowsUndetermined) {
+      counts.fromFile++;
+      out.push(row);
+      return;
+    }
     const k = keyString(row.key);
-    const i = replaced.get(k);
+    const i = this.replaced.get(k);
     if (i !== undefined) {
-      if (used[i] === 1) continue; // emitted already (only possible out of order)
-      used[i] = 1;
+      if (this.used[i] === 1) return; // emitted already (only possible out of order)
+      this.used[i] = 1;
       counts.fromLog++;
-      yield overlay.rows[i]!;
-    } else if (deleted.has(k)) {
+      out.push(rows[i]!);
+    } else if (this.deleted.has(k)) {
       counts.deletedByLog++;
-    } else if (undetermined.has(k) || overlay.olderRowsUndetermined) {
+    } else if (this.undetermined.has(k) || this.overlay.olderRowsUndetermined) {
       counts.withheld++;
     } else {
       counts.fromFile++;
-      yield row;
+      out.push(row);
     }
   }
-  for (let i = 0; i < overlay.rows.length; i++) {
-    if (used[i] === 1) continue;
-    used[i] = 1;
-    counts.fromLog++;
-    yield overlay.rows[i]!;
+
+  /** The overlay rows not yet emitted, into out. */
+  finish(out: ExtractRow[]): void {
+    const rows = this.overlay.rows;
+    for (let i = 0; i < rows.length; i++) {
+      if (this.used[i] === 1) continue;
+      this.used[i] = 1;
+      this.counts.fromLog++;
+      out.push(rows[i]!);
+    }
   }
 }

@@ -19,7 +19,7 @@ import { chooseHeader, HEADER_SLOT_RESERVE } from '../format/ft-header.js';
 import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import type { Dictionary } from '../engine/env.js';
-import { openFtDictionary } from '../ft/dictionary.js';
+import { openFtDictionary, type LeafMemory, type RowOptions } from '../ft/dictionary.js';
 import type { LevelCommitted } from '../ft/leafentry.js';
 import type { ExtractRow } from './merge.js';
 
@@ -40,6 +40,12 @@ export interface CheckpointedTree {
   readonly checkpointLsn: bigint;
   /** The committed rows in key order; `resolver` resolves provisional entries. */
   rows(resolver: ProvisionalResolver): AsyncIterable<ExtractRow>;
+  /**
+   * The same rows in batches (none empty). With `leafMemory`, a batch's rows may point into
+   * that memory, reused for the next batch: they are valid until the next batch is asked for.
+   * Optional: without it, `rows` is read one row per batch.
+   */
+  rowBatches?(resolver: ProvisionalResolver, leafMemory: LeafMemory | undefined): AsyncIterable<readonly ExtractRow[]>;
   /** Closes the file or dictionary it reads. */
   close(): Promise<void>;
 }
@@ -86,21 +92,32 @@ async function slotMagicIsZero(f: StorageFile, offset: number): Promise<boolean>
 /** Rows read from a tokusim dictionary per engine call. */
 const TOKUSIM_CHUNK = 1024;
 
+/** A tokusim dictionary's committed rows, TOKUSIM_CHUNK at a time. */
+async function* tokusimChunks(d: Dictionary): AsyncGenerator<ExtractRow[]> {
+  let after: Uint8Array | undefined;
+  for (;;) {
+    const chunk = await d.committedChunk(after === undefined ? {} : { gt: after }, TOKUSIM_CHUNK);
+    if (chunk.length > 0) yield chunk.map((e) => ({ key: e.key, value: e.value }));
+    if (chunk.length < TOKUSIM_CHUNK) return;
+    after = chunk[chunk.length - 1]!.key;
+  }
+}
+
 /** The checkpointed tree of a tokusim dictionary opened in a read-only environment. */
 export function tokusimTree(d: Dictionary): CheckpointedTree {
   return {
     checkpointLsn: d.openedCheckpointLsn,
     async *rows(): AsyncIterable<ExtractRow> {
-      let after: Uint8Array | undefined;
-      for (;;) {
-        const chunk = await d.committedChunk(after === undefined ? {} : { gt: after }, TOKUSIM_CHUNK);
-        for (const e of chunk) yield { key: e.key, value: e.value };
-        if (chunk.length < TOKUSIM_CHUNK) return;
-        after = chunk[chunk.length - 1]!.key;
-      }
+      for await (const chunk of tokusimChunks(d)) yield* chunk;
     },
+    rowBatches: () => tokusimChunks(d),
     close: async () => undefined,
   };
+}
+
+function rowOptions(resolver: ProvisionalResolver, leafMemory: LeafMemory | undefined): RowOptions {
+  const leftOut = resolver.leftOut;
+  return { committedLevel: resolver.committedLevel, ...(leafMemory !== undefined ? { leafMemory } : {}), ...(leftOut !== undefined ? { onLeftOut: (xids) => leftOut(xids) } : {}) };
 }
 
 /**
@@ -112,10 +129,8 @@ export const openPerconaTree: TreeOpener = async (storage, path) => {
   const dict = await openFtDictionary(storage, path);
   return {
     checkpointLsn: dict.header.checkpointLsn,
-    rows: (resolver) => {
-      const leftOut = resolver.leftOut;
-      return dict.committedRows({ committedLevel: resolver.committedLevel, ...(leftOut !== undefined ? { onLeftOut: (xids) => leftOut(xids) } : {}) });
-    },
+    rows: (resolver) => dict.committedRows(rowOptions(resolver, undefined)),
+    rowBatches: (resolver, leafMemory) => dict.committedRowBatches(rowOptions(resolver, leafMemory)),
     close: () => dict.close(),
   };
 };

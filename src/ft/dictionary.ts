@@ -82,7 +82,30 @@ export interface RowOptions {
   compare?: KeyCompare;
   /** Needed only when the tree holds UPDATE messages; without it such a tree is refused. */
   update?: FtUpdateFunction;
+  /**
+   * Read every leaf into this memory, reused from leaf to leaf (and from dictionary to
+   * dictionary when the same one is passed again), so that memory holds one block per tree
+   * level however many leaves are read. The rows' keys and values (and the keys given to
+   * onLeftOut) then point into it: they are valid only until the next batch is asked for
+   * ({@link FtDictionary.committedRowBatches}) or the next row ({@link FtDictionary.committedRows});
+   * copy what you keep. Default: each leaf in its own buffer, every row's bytes stay valid.
+   */
+  leafMemory?: LeafMemory;
 }
+
+/** Memory that blocks are read into, one at a time (leaves: see {@link RowOptions.leafMemory}). */
+export class LeafMemory {
+  private buffer = new Uint8Array(0);
+
+  /** A buffer of at least size bytes; the previous one's contents are dead once this is asked for. */
+  take(size: number): Uint8Array {
+    // Leaves of one tree differ in size by a few KiB: grow to the next MiB so they all fit.
+    if (size > this.buffer.length) this.buffer = new Uint8Array(Math.ceil(size / LEAF_MEMORY_STEP) * LEAF_MEMORY_STEP);
+    return this.buffer;
+  }
+}
+
+const LEAF_MEMORY_STEP = 1 << 20;
 
 /** One committed row. */
 export interface FtRow {
@@ -96,8 +119,8 @@ export interface OpenFtOptions {
   maxAcceptableLsn?: bigint;
 }
 
-async function readExactly(f: StorageFile, offset: number, len: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(len);
+async function readExactly(f: StorageFile, offset: number, len: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buf = into !== undefined ? into.subarray(0, len) : new Uint8Array(len);
   let got = 0;
   while (got < len) {
     const n = await f.pread(buf.subarray(got), offset + got);
@@ -166,8 +189,12 @@ export class FtDictionary {
     return out;
   }
 
-  /** The raw bytes of a block. */
-  async readBlock(blocknum: bigint): Promise<Uint8Array> {
+  /**
+   * The raw bytes of a block; with `into`, read into that memory (valid until it is used
+   * again) instead of a new buffer. The block's place is checked against the file first, so
+   * a damaged translation never makes it allocate more than the file holds.
+   */
+  async readBlock(blocknum: bigint, into?: LeafMemory): Promise<Uint8Array> {
     const loc = this.blockLocation(blocknum);
     if (loc === null) {
       throw new TokusimError('bad-node', 'blocknum has no block in the checkpointed translation', {
@@ -180,7 +207,7 @@ export class FtDictionary {
     if (loc.diskOffset + loc.size > this.fileSize) {
       throw new TokusimError('truncated', 'block lies past the end of the file', { file: this.path, blocknum, offset: loc.diskOffset, expected: `${loc.size} bytes`, actual: `${Math.max(0, this.fileSize - loc.diskOffset)} in the file` });
     }
-    return readExactly(this.file.handle, loc.diskOffset, loc.size);
+    return readExactly(this.file.handle, loc.diskOffset, loc.size, into?.take(loc.size));
   }
 
   /** Read and decode one node. */
@@ -213,8 +240,16 @@ export class FtDictionary {
    * of nodes is in memory at a time.
    */
   async *committedRows(opts: RowOptions = {}): AsyncGenerator<FtRow> {
-    const walker = new RowWalker(this, opts);
-    yield* walker.walk(this.rootBlocknum, [], null, null, new Set());
+    for await (const batch of this.committedRowBatches(opts)) yield* batch;
+  }
+
+  /**
+   * The same rows as {@link committedRows}, one array per basement node (none empty): a
+   * reader that takes rows in batches pays the cost of the asynchronous walk once per
+   * basement instead of once per row.
+   */
+  committedRowBatches(opts: RowOptions = {}): AsyncGenerator<FtRow[]> {
+    return new RowWalker(this, opts).walk(this.rootBlocknum, [], null, null, new Set());
   }
 
   /** Close the file. */
@@ -249,11 +284,20 @@ class RowWalker {
     return (lower === null || this.compare(key, lower) > 0) && (upper === null || this.compare(key, upper) <= 0);
   }
 
-  async *walk(blocknum: bigint, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null, seen: Set<bigint>): AsyncGenerator<FtRow> {
+  /** Reads a node; with leafMemory a leaf's block lands in it, a non-leaf's in its own buffer (it stays on the path). */
+  private async readNode(blocknum: bigint): Promise<LazyFtNode> {
+    const memory = this.opts.leafMemory;
+    if (memory === undefined) return this.dict.readNodeLazy(blocknum);
+    let block = await this.dict.readBlock(blocknum, memory);
+    if (!isLeafBlock(block)) block = block.slice();
+    return decodeFtNodeLazy(block, { file: this.dict.path, blocknum, diskOffset: this.dict.blockLocation(blocknum)!.diskOffset });
+  }
+
+  async *walk(blocknum: bigint, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null, seen: Set<bigint>): AsyncGenerator<FtRow[]> {
     if (seen.has(blocknum)) {
       throw new TokusimError('bad-node', 'the tree refers to this node twice on one path (a cycle)', { file: this.dict.path, blocknum });
     }
-    const { node, basement } = await this.dict.readNodeLazy(blocknum);
+    const { node, basement } = await this.readNode(blocknum);
     this.checkPivots(node, lower, upper);
     const bound = (i: number): [Uint8Array | null, Uint8Array | null] => [i === 0 ? lower : node.pivots[i - 1]!, i === node.pivots.length ? upper : node.pivots[i]!];
     if (node.height > 0) {
@@ -274,7 +318,8 @@ class RowWalker {
     // One basement's entries at a time: a leaf's are decoded as its rows are reached.
     for (let i = 0; i < node.partitions.length; i++) {
       const [lo, hi] = bound(i);
-      yield* this.basementRows(node, basement(i), i, path, lo, hi);
+      const rows = this.basementRows(node, basement(i), i, path, lo, hi);
+      if (rows.length > 0) yield rows;
     }
   }
 
@@ -288,7 +333,7 @@ class RowWalker {
     }
   }
 
-  private *basementRows(node: FtNode, bn: BasementNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): Generator<FtRow> {
+  private basementRows(node: FtNode, bn: BasementNode, index: number, path: PathBuffer[], lower: Uint8Array | null, upper: Uint8Array | null): FtRow[] {
     const keys: Uint8Array[] = [];
     const ules: Ule[] = [];
     for (let k = 0; k < bn.entries.length; k++) {
@@ -310,11 +355,20 @@ class RowWalker {
       pending.sort((a, b) => (a.msn < b.msn ? -1 : a.msn > b.msn ? 1 : 0));
       for (const m of pending) this.apply(m, keys, ules);
     }
+    const rows: FtRow[] = [];
     for (let k = 0; k < keys.length; k++) {
-      const r = resolveEntry(ules[k]!, this.committed);
+      const u = ules[k]!;
+      if (u.uxrs.length === u.nc) {
+        // No provisional records: the newest committed one is the row.
+        const top = u.uxrs[u.nc - 1]!;
+        if (top.type === XR_INSERT) rows.push({ key: keys[k]!, value: top.value! });
+        continue;
+      }
+      const r = resolveEntry(u, this.committed);
       if (r.leftOut !== undefined) this.opts.onLeftOut?.(r.leftOut, keys[k]!);
-      if (r.value !== null) yield { key: keys[k]!, value: r.value };
+      if (r.value !== null) rows.push({ key: keys[k]!, value: r.value });
     }
+    return rows;
   }
 
   private find(keys: Uint8Array[], key: Uint8Array): { at: number; found: boolean } {
@@ -379,6 +433,11 @@ class RowWalker {
       applyMessage(ule, FT_MSG.INSERT, m.xids, next);
     }
   }
+}
+
+/** True when the block starts with a leaf node's magic ("tokuleaf"). */
+function isLeafBlock(b: Uint8Array): boolean {
+  return b.length >= 8 && b[0] === 0x74 && b[1] === 0x6f && b[2] === 0x6b && b[3] === 0x75 && b[4] === 0x6c && b[5] === 0x65 && b[6] === 0x61 && b[7] === 0x66;
 }
 
 /** True when some record of the entry's stack is an insert (else PerconaFT stores no entry). */

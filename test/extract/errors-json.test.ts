@@ -82,4 +82,19 @@ describe('extract --json', () => {
     expect(ledger.rows.map((x) => x.key.text)).toEqual(['acct\\011\\342\\202\\254', 'acct\\nC', 'acct\\"A\\"', 'acct-z', 'acct\\\\B']);
     expect(ledger.rows[3]).toMatchObject({ key: { hex: Buffer.from('acct-z').toString('hex') }, value: { text: 'balance=0' } });
   });
+
+  // Scenario: the document is UTF-8 even where it quotes names that are not ASCII (the
+  // environment's path, its log files): JSON.parse of the bytes read as UTF-8 gives the path back.
+  it('Scenario: an environment path with non-ASCII characters comes back intact in the JSON', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tokusim-extract-utf8-'));
+    made.push(parent);
+    const dir = join(parent, 'env-é-€');
+    cpSync(envFrom('S1_basic/dicts', 'S1_basic/logs'), dir, { recursive: true });
+    const r = await runExtract(dir, { json: true });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(Buffer.from(r.stdout, 'latin1').toString('utf8')) as { environment: { dir: string }; log: { files: string[] } };
+    expect(doc.environment.dir).toBe(dir);
+    expect(doc.log.files.length).toBeGreaterThan(0);
+    for (const f of doc.log.files) expect(f.startsWith(dir)).toBe(true);
+  });
 });

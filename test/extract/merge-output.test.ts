@@ -3,8 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeBytes } from '../../src/format/json.js';
-import { mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
-import { OutputBuffer, bytesJsonText, escapeToString } from '../../src/extract/output.js';
+import { mergeRowBatches, mergeRows, newMergeCounts, type ExtractRow, type RowOverlay } from '../../src/extract/merge.js';
+import { OutputBuffer, byteEscapes, bytesJsonText, escapeToString } from '../../src/extract/output.js';
 
 const key = (s: string): string => s;
 async function* stream(rows: ExtractRow[]): AsyncGenerator<ExtractRow> {
@@ -13,6 +13,40 @@ async function* stream(rows: ExtractRow[]): AsyncGenerator<ExtractRow> {
 async function collect(it: AsyncIterable<ExtractRow>): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   for await (const r of it) out.push([Buffer.from(r.key).toString('latin1'), Buffer.from(r.value).toString('latin1')]);
+  return out;
+}
+/**
+ * rows as batches of the given sizes whose bytes live in one buffer, overwritten (with 0xee)
+ * when the next batch is asked for, as a reader that reuses leaf memory hands them over.
+ */
+async function* reusedBatches(rows: ExtractRow[], sizes: number[]): AsyncGenerator<ExtractRow[]> {
+  const mem = new Uint8Array(4096);
+  let at = 0;
+  let s = 0;
+  while (at < rows.length) {
+    const n = Math.max(1, sizes[s++ % Math.max(1, sizes.length)] ?? 1);
+    mem.fill(0xee);
+    let p = 0;
+    const batch: ExtractRow[] = [];
+    for (const r of rows.slice(at, at + n)) {
+      mem.set(r.key, p);
+      const key = mem.subarray(p, p + r.key.length);
+      p += r.key.length;
+      mem.set(r.value, p);
+      batch.push({ key, value: mem.subarray(p, p + r.value.length) });
+      p += r.value.length;
+    }
+    at += n;
+    yield batch;
+  }
+}
+/** The rows of a batched merge, copied as each batch arrives. */
+async function collectBatches(it: AsyncIterable<ExtractRow[]>): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const b of it) {
+    expect(b.length).toBeGreaterThan(0);
+    for (const r of b) out.push([Buffer.from(r.key).toString('latin1'), Buffer.from(r.value).toString('latin1')]);
+  }
   return out;
 }
 const row = (k: string, v: string): ExtractRow => ({ key: Buffer.from(k, 'latin1'), value: Buffer.from(v, 'latin1') });
@@ -29,7 +63,8 @@ describe('extract merge', () => {
         fc.uniqueArray(fc.tuple(keyArb, fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
         fc.uniqueArray(fc.tuple(keyArb, fc.constantFrom('put', 'del', 'und'), fc.string({ maxLength: 3 })), { selector: (x) => x[0], maxLength: 30 }),
         fc.boolean(),
-        async (fileRows, ops, older) => {
+        fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 8 }),
+        async (fileRows, ops, older, batchSizes) => {
           const sortRows = <T extends [string, ...unknown[]]>(xs: T[]): T[] => [...xs].sort((x, y) => Buffer.compare(bytes(x[0]), bytes(y[0])));
           const file = sortRows(fileRows).map(([k, v]) => row(k, v));
           const overlay: RowOverlay = {
@@ -49,6 +84,10 @@ describe('extract merge', () => {
           expect(got).toEqual(sortRows([...expected.entries()]));
           expect(counts.fromFile + counts.fromLog).toBe(got.length);
           expect(counts.outOfOrder).toBe(false);
+          // The batched merge, its file rows in memory reused from batch to batch, gives the same.
+          const batchCounts = newMergeCounts();
+          expect(await collectBatches(mergeRowBatches(reusedBatches(file, batchSizes), overlay, batchCounts))).toEqual(got);
+          expect(batchCounts).toEqual(counts);
         },
       ),
       { numRuns: 300 },
@@ -64,6 +103,15 @@ describe('extract merge', () => {
     );
     expect(got).toEqual([['a', 'log'], ['b', '1'], ['bb', 'new']]);
     expect(counts).toEqual({ fromFile: 1, fromLog: 2, deletedByLog: 1, withheld: 0, outOfOrder: true });
+    // Batched, with the order broken across a batch boundary in reused memory: the same.
+    for (const sizes of [[1], [2], [3]]) {
+      const batchCounts = newMergeCounts();
+      const batched = await collectBatches(
+        mergeRowBatches(reusedBatches([row('b', '1'), row('a', '2'), row('c', '3')], sizes), { rows: [row('a', 'log'), row('bb', 'new')], deletedKeys: [bytes('c')], undeterminedKeys: [], olderRowsUndetermined: false }, batchCounts),
+      );
+      expect(batched).toEqual(got);
+      expect(batchCounts).toEqual(counts);
+    }
   });
 });
 
@@ -84,6 +132,31 @@ describe('extract output escaping', () => {
         const j = JSON.parse(bytesJsonText(b)) as { len: number; text: string; hex: string };
         expect(j).toEqual({ len: b.length, text: escapeBytes(b), hex: Buffer.from(b).toString('hex') });
       }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Property: the writer's number, short-text, byte and custom-escape paths give the same
+  // text as String(n), the string itself and the table's escapes, across buffer growth.
+  it('Property: OutputBuffer.uint, ascii, bytes and escaped with a table equal their string forms', async () => {
+    const octal = byteEscapes((c) => (c >= 0x61 && c <= 0x7a ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`));
+    const octalText = (b: Uint8Array): string => Array.from(b, (c) => (c >= 0x61 && c <= 0x7a ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`)).join('');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom(0, 9, 10, 99, 100, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }),
+        fc.uint8Array({ maxLength: 60 }),
+        async (n, text, b) => {
+          const chunks: Uint8Array[] = [];
+          const out = new OutputBuffer((c) => void chunks.push(Buffer.from(c)), 16);
+          out.uint(n);
+          out.ascii(text);
+          out.bytes(b);
+          out.escaped(b, octal);
+          await out.flush();
+          expect(Buffer.concat(chunks).toString('latin1')).toBe(String(n) + text + Buffer.from(b).toString('latin1') + octalText(b));
+        },
+      ),
       { numRuns: 500 },
     );
   });

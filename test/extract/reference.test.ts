@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { escapeBytes } from '../../src/format/json.js';
+import { openExtraction } from '../../src/extract/extract.js';
+import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
+import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { rowsOf, runExtract, snapshotDir } from './helpers.js';
 
 const F = join(import.meta.dirname, '..', '..', 'fixtures', 'perconaft');
@@ -66,6 +70,32 @@ describe('tokusim extract on PerconaFT reference environments', () => {
     }
     // tokudb.directory maps each dname (with its NUL) to its iname.
     expect(rowsOf(r.stdout, 'tokudb.directory')).toEqual(lines(inames.map((i) => [b(`${i.split('_db_')[0]}.db\0`), b(`${i}\0`)])));
+  });
+
+  // Scenario: the bound of the replay's memory (docs/extract.md "Memory and speed"): S8's log
+  // holds every write of its dictionaries (44 728 records, from LSN 1), all at or below their
+  // files' checkpoints, so the overlay the replay keeps holds none of them; the rows come from the files, in
+  // batches whose bytes live in the reused leaf memory.
+  it('Scenario: S8: the replay keeps no rows of writes its files already hold', async () => {
+    registerNodeCodecs();
+    const dir = envFrom('S8_node_formats/dicts');
+    writeFileSync(join(dir, 'log000000000000.tokulog29'), gunzipSync(readFileSync(join(F, 'S8_node_formats', 'log_gz', 'log000000000000.tokulog29.gz'))));
+    const ex = await openExtraction(new ReadOnlyStorage(new NodeStorage()), dir);
+    try {
+      expect(ex.log.records).toBe(44728);
+      const user = ex.dictionaries.filter((d) => !d.system);
+      expect(user).toHaveLength(6);
+      for (const d of user) {
+        const name = Buffer.from(d.iname).toString('latin1');
+        expect(d.overlay.rows.length + d.overlay.deletedKeys.length + d.overlay.undeterminedKeys.length, name).toBe(0);
+        let rows = 0;
+        for await (const batch of d.rowBatches({ reuseMemory: true })) rows += batch.length;
+        expect(rows, name).toBe(6200);
+        expect(d.counts, name).toEqual({ fromFile: 6200, fromLog: 0, deletedByLog: 0, withheld: 0, outOfOrder: false });
+      }
+    } finally {
+      await ex.close();
+    }
   });
 
   // Scenario S1: 50 single-insert txns over three dictionaries, one checkpoint, clean close.

@@ -100,6 +100,8 @@ describe('a reader that goes away ends every command quietly (exit 0, nothing on
     { name: 'logprint', args: () => ['logprint', logDir] },
     { name: 'logprint --json', args: () => ['logprint', logDir, '--json'] },
     { name: 'logprint --type', args: () => ['logprint', logDir, '--type', 'enq_insert'] },
+    // About 1.2 MB of node text, written in buffered chunks that wait for the pipe.
+    { name: 'ftdump (full dump)', args: () => ['ftdump', join(ROOT, 'fixtures', 'perconaft', 'S8_node_formats', 'dicts', 'zlib_db_2_3_1d.tokudb')] },
   ];
   for (const c of bigOutputs) {
     it(`Scenario: tokusim ${c.name} piped into a reader that closes after the first line`, async () => {

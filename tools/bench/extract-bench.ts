@@ -8,12 +8,14 @@
  *
  * Each measurement runs in a fresh process (so peak RSS is its own). The environments are
  * built under bench-data/extract (git-ignored) once and reused; delete the folder to rebuild.
- * BENCH_SCALE (default 1) scales the sizes. Run after `make build`:
+ * BENCH_SCALE (default 1) scales the sizes, BENCH_ROUNDS (default 3) sets the rounds per size;
+ * figures are medians with min-max, each ratio taken against the same round's baseline. Run
+ * after `make build`:
  * node dist/tools/bench/extract-bench.js
  *
  * "Full dump" is `tokusim ftdump FILE`'s no-option text dump of every dictionary (the three
- * translations, the header and every node, as tokuftdump prints them), streamed node by node
- * to a byte counter as the CLI streams it to stdout.
+ * translations, the header and every node, as tokuftdump prints them), streamed in chunks to
+ * a byte counter as the CLI streams it to stdout.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -31,6 +33,8 @@ const DATA = join(ROOT, 'bench-data', 'extract');
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const MB = 1_000_000;
 const SIZES_MB = [50, 100, 200].map((m) => Math.max(1, Math.round(m * SCALE)));
+/** Rounds per size (BENCH_ROUNDS, default 3): read, extract and dump alternate within each. */
+const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
 /** User dictionaries per environment (their data split evenly). */
 const DICTS = 4;
 /** Written last by a build, so a build cut short is redone. */
@@ -125,7 +129,7 @@ async function measure(mode: string, dir: string): Promise<void> {
     if (code !== 0) throw new Error(`extract exited ${code}`);
   } else {
     for (const f of files) {
-      const r = await runFtdump({ file: f }, { write: (t) => void (out += t.length) });
+      const r = await runFtdump({ file: f }, { write: (c) => void (out += c.length) });
       if (r.code !== 0) throw new Error(`ftdump ${f} exited ${r.code}: ${r.stderr}`);
       out += r.stdout.length;
     }
@@ -134,16 +138,25 @@ async function measure(mode: string, dir: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ bytes, seconds: s, out, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
 }
 
-function child(args: string[]): { bytes: number; seconds: number; out: number; maxRssKiB: number } {
+function child(args: string[]): Measure {
   const r = spawnSync(process.execPath, [import.meta.filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { bytes: number; seconds: number; out: number; maxRssKiB: number };
+  return JSON.parse(r.stdout) as Measure;
 }
+
+type Measure = { bytes: number; seconds: number; out: number; maxRssKiB: number };
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+/** "median (min-max)" of xs with `digits` decimals. */
+const spread = (xs: number[], digits: number): string => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
 
 async function main(): Promise<void> {
   registerNodeCodecs();
   mkdirSync(DATA, { recursive: true });
-  console.log(`extract and full node dump of generated PerconaFT layout-29 environments (${DICTS} dictionaries each, no compression), each run in a fresh process`);
+  console.log(`extract and full node dump of generated PerconaFT layout-29 environments (${DICTS} dictionaries each, no compression), each run in a fresh process, ${ROUNDS} rounds of read / extract / dump interleaved; median (min-max)`);
   const rss: Array<{ mb: number; extract: number; dump: number; read: number }> = [];
   for (const mb of SIZES_MB) {
     const dir = join(DATA, `env-${mb}MB`);
@@ -151,18 +164,23 @@ async function main(): Promise<void> {
       const r = spawnSync(process.execPath, [import.meta.filename, 'build', dir, String(mb)], { stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`build of ${dir} failed`);
     }
-    const read = child(['read', dir]);
-    const ex = child(['extract', dir]);
-    const dump = child(['dump', dir]);
-    const rate = (m: { bytes: number; seconds: number }) => m.bytes / MB / m.seconds;
-    console.log(`  ${String(mb).padStart(4)} MB of dictionary files (${(read.bytes / MB).toFixed(1)} MB on disk):`);
-    console.log(`    raw sequential read  ${rate(read).toFixed(1).padStart(8)} MB/s  (baseline)  peak RSS ${(read.maxRssKiB / 1024).toFixed(1)} MiB`);
-    console.log(`    extract (TSV)        ${rate(ex).toFixed(1).padStart(8)} MB/s  ${(rate(ex) / rate(read)).toFixed(3)}x baseline  peak RSS ${(ex.maxRssKiB / 1024).toFixed(1)} MiB  (${(ex.out / MB).toFixed(1)} MB of TSV)`);
-    console.log(`    ftdump full dump     ${rate(dump).toFixed(1).padStart(8)} MB/s  ${(rate(dump) / rate(read)).toFixed(3)}x baseline  peak RSS ${(dump.maxRssKiB / 1024).toFixed(1)} MiB  (${(dump.out / MB).toFixed(1)} MB of text)`);
-    rss.push({ mb, extract: ex.maxRssKiB / 1024, dump: dump.maxRssKiB / 1024, read: read.maxRssKiB / 1024 });
+    const runs: Record<'read' | 'extract' | 'dump', Measure[]> = { read: [], extract: [], dump: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['read', 'extract', 'dump'] as const) runs[mode].push(child([mode, dir]));
+    }
+    const rate = (m: Measure) => m.bytes / MB / m.seconds;
+    const rates = (mode: keyof typeof runs) => runs[mode].map(rate);
+    // Each round's ratio is against that round's baseline.
+    const ratios = (mode: keyof typeof runs) => runs[mode].map((m, i) => rate(m) / rate(runs.read[i]!));
+    const peak = (mode: keyof typeof runs) => runs[mode].map((m) => m.maxRssKiB / 1024);
+    console.log(`  ${String(mb).padStart(4)} MB of dictionary files (${(runs.read[0]!.bytes / MB).toFixed(1)} MB on disk):`);
+    console.log(`    raw sequential read  ${spread(rates('read'), 1)} MB/s  (baseline)  peak RSS ${spread(peak('read'), 1)} MiB`);
+    console.log(`    extract (TSV)        ${spread(rates('extract'), 1)} MB/s  ${spread(ratios('extract'), 4)}x baseline  peak RSS ${spread(peak('extract'), 1)} MiB  (${(runs.extract[0]!.out / MB).toFixed(1)} MB of TSV)`);
+    console.log(`    ftdump full dump     ${spread(rates('dump'), 1)} MB/s  ${spread(ratios('dump'), 4)}x baseline  peak RSS ${spread(peak('dump'), 1)} MiB  (${(runs.dump[0]!.out / MB).toFixed(1)} MB of text)`);
+    rss.push({ mb, extract: median(peak('extract')), dump: median(peak('dump')), read: median(peak('read')) });
   }
   const first = rss[0]!;
-  console.log('  peak RSS against the smallest environment (flat = about 1x):');
+  console.log('  median peak RSS against the smallest environment (flat = about 1x):');
   for (const r of rss) console.log(`    ${String(r.mb).padStart(4)} MB  extract ${(r.extract / first.extract).toFixed(2)}x  full dump ${(r.dump / first.dump).toFixed(2)}x  raw read ${(r.read / first.read).toFixed(2)}x`);
 }
 

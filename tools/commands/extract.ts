@@ -30,7 +30,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { openExtraction, type ExtractOptions, type Extraction, type ExtractedDictionary, type ProvisionalLeftOut } from '../../src/extract/extract.js';
 import { OutputBuffer, bytesJsonText, escapeToString, writeTsvRow } from '../../src/extract/output.js';
 import type { ReplayNote } from '../../src/extract/replay-api.js';
-import { EXIT, describeError, exitCodeFor, runCommand } from '../cli-support.js';
+import { EXIT, describeError, exitCodeFor, runCommand, stdoutChunkWriter } from '../cli-support.js';
 
 export interface ExtractCommandOptions {
   envdir: string;
@@ -80,12 +80,18 @@ export async function extractCommand(storage: Storage, opts: ExtractCommandOptio
   return ex.log.damage === undefined ? EXIT.OK : exitCodeFor(ex.log.damage);
 }
 
-/** Reads one dictionary's rows through `each`; damage in its file is recorded, not thrown. */
+/**
+ * Reads one dictionary's rows through `each`, a batch at a time; damage in its file is
+ * recorded, not thrown. A row's bytes are valid only during its call (the file's leaves are
+ * read into reused memory).
+ */
 async function eachRow(d: ExtractedDictionary, failures: Array<{ d: ExtractedDictionary; err: unknown }>, each: (key: Uint8Array, value: Uint8Array) => void | Promise<void>): Promise<void> {
   try {
-    for await (const r of d.rows()) {
-      const p = each(r.key, r.value);
-      if (p !== undefined) await p;
+    for await (const batch of d.rowBatches({ reuseMemory: true })) {
+      for (let i = 0; i < batch.length; i++) {
+        const p = each(batch[i]!.key, batch[i]!.value);
+        if (p !== undefined) await p;
+      }
     }
   } catch (err) {
     // Only damage in the file is reported and skipped; a bug or an I/O failure stops everything.
@@ -110,7 +116,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     const xa = p.xaXid !== undefined ? `,"xa":{"formatID":${p.xaXid.formatID >>> 0},"gtrid_length":${p.xaXid.gtridLength},"bqual_length":${p.xaXid.bqualLength},"data":${bytesJsonText(p.xaXid.data)}}` : '';
     return `{"xid":{"parent":"${p.xid.parent}","child":"${p.xid.child}"},"state":"${p.state}","begin_lsn":"${p.beginLsn}","open_children":${p.openChildren},"pending_writes":${p.pendingWrites}${xa}}`;
   });
-  buf.ascii(
+  buf.text(
     `{"format":"tokusim-extract","version":${EXTRACT_JSON_VERSION},"environment":{"dir":${JSON.stringify(ex.dir)},"kind":"${ex.kind}"},` +
       `"log":{"files":${JSON.stringify(log.files)},"records":${log.records},"first_lsn":${log.firstLsn === undefined ? 'null' : `"${log.firstLsn}"`},` +
       `"last_lsn":${log.lastLsn === undefined ? 'null' : `"${log.lastLsn}"`},"partial":${log.partial},"damage":${log.damage === undefined ? 'null' : JSON.stringify(describeError(log.damage))}},` +
@@ -120,7 +126,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
   let first = true;
   for (const d of ex.dictionaries) {
     const f = d.file;
-    buf.ascii(
+    buf.text(
       `${first ? '' : ','}{"iname":${bytesJsonText(d.iname)},"dname":${d.dname === undefined ? 'null' : bytesJsonText(d.dname)},"system":${d.system},` +
         `"file":"${f.kind}","checkpoint_lsn":${f.kind === 'checkpointed' ? `"${f.checkpointLsn}"` : 'null'},"rows":[`,
     );
@@ -133,7 +139,7 @@ async function writeJson(ex: Extraction, buf: OutputBuffer, failures: Array<{ d:
     });
     const failed = failures.find((x) => x.d === d);
     const c = d.counts;
-    buf.ascii(
+    buf.text(
       `],"complete":${failed === undefined},"error":${failed === undefined ? 'null' : JSON.stringify(describeError(failed.err))},` +
         `"counts":{"from_file":${c.fromFile},"from_log":${c.fromLog},"deleted_by_log":${c.deletedByLog},"withheld":${c.withheld}},` +
         `"provisional_left_out":[${sortedLeftOut(d).map((l) => `{"xid":{"parent":"${l.xid.parent}","child":"${l.xid.child}"},"state":"${l.state}","entries":${l.entries}}`).join(',')}],` +
@@ -191,27 +197,6 @@ function writeReport(ex: Extraction, failures: Array<{ d: ExtractedDictionary; e
   out.stderr(err.join(''));
 }
 
-/**
- * stdout with backpressure: resolves once the chunk has been written out (the write's
- * callback), so the output buffer may reuse it, and the stream has room for more.
- */
-function stdoutWriter(): (chunk: Uint8Array) => Promise<void> {
-  return (chunk) =>
-    new Promise<void>((resolve) => {
-      let written = false;
-      let room = process.stdout.write(chunk, () => {
-        written = true;
-        if (room) resolve();
-      });
-      if (!room) {
-        process.stdout.once('drain', () => {
-          room = true;
-          if (written) resolve();
-        });
-      }
-    });
-}
-
 interface Args {
   envdir: string;
   json: boolean;
@@ -233,7 +218,7 @@ export const extractCommandModule: CommandModule<object, Args> = {
       extractCommand(
         new ReadOnlyStorage(new NodeStorage()),
         { envdir: argv.envdir, json: argv.json, dicts: argv.dict ?? [] },
-        { stdout: stdoutWriter(), stderr: (s) => void process.stderr.write(s) },
+        { stdout: stdoutChunkWriter(), stderr: (s) => void process.stderr.write(s) },
       ),
     ),
 };

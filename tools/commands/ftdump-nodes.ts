@@ -14,8 +14,9 @@
 import type { TranslationImage } from '../../src/format/btt-format.js';
 import { escapeBytes } from '../../src/format/json.js';
 import { FT_MSG, XR_DELETE, XR_INSERT, XR_PLACEHOLDER, type Ule } from '../../src/ft/leafentry.js';
-import type { FtNode } from '../../src/ft/node-format.js';
+import type { FtNode, LeafEntry } from '../../src/ft/node-format.js';
 import type { AnyNode } from '../../src/ft/dictionary.js';
+import { OutputBuffer, byteEscapes } from '../../src/extract/output.js';
 import type { RollbackNode, RollEntry } from '../../src/ft/rollback.js';
 
 /**
@@ -62,12 +63,8 @@ function garbagePercent(used: number, total: number): number {
   return f(f(1 - f(a / b)) * 100);
 }
 
-/** tokuftdump's `print_item`: quoted, printable bytes as is except `\` and `"`, the rest as \ooo. */
-function printItem(b: Uint8Array): string {
-  let s = '"';
-  for (const c of b) s += c >= 0x20 && c <= 0x7e && c !== 0x5c && c !== 0x22 ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`;
-  return `${s}"`;
-}
+/** tokuftdump's `print_item` escaping: printable bytes as is except `\` and `"`, the rest as \ooo. */
+const ITEM_ESCAPES = byteEscapes((c) => (c >= 0x20 && c <= 0x7e && c !== 0x5c && c !== 0x22 ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`));
 
 /** `{len=N data="..."}` as PerconaFT's toku_print_BYTESTRING prints it. */
 function byteString(b: Uint8Array): string {
@@ -135,18 +132,6 @@ function hex16(x: bigint): string {
   return x.toString(16).padStart(16, '0');
 }
 
-/** One leaf entry as PerconaFT's `print_klpair` prints it. */
-export function formatLeafEntry(key: Uint8Array, ule: Ule): string {
-  let s = `{key=${byteString(key)}`;
-  ule.uxrs.forEach((u, i) => {
-    const prov = i < ule.nc ? 'c' : 'p';
-    if (u.type === XR_PLACEHOLDER) s += ` P: xid=${hex16(u.xid)}`;
-    else if (u.type === XR_DELETE) s += ` ${prov}D: xid=${hex16(u.xid)}`;
-    else s += ` ${prov}I: xid=${hex16(u.xid)} val=${byteString(u.value!)}`;
-  });
-  return `${s}}`;
-}
-
 /** Timings printed on the "io time" line (seconds); tokuftdump's are measured, and so are ours. */
 export interface NodeTimes {
   io: number;
@@ -154,48 +139,130 @@ export interface NodeTimes {
   deserialize: number;
 }
 
-/** tokuftdump's `dump_node` text for one node. */
-export function formatNode(node: FtNode, times: NodeTimes): string {
-  const out: string[] = [];
+const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const ENTRY_KEY = latin1(': {key={len=');
+const DATA = latin1(' data="');
+const CLOSE_BYTES = latin1('"}');
+const PLACEHOLDER = latin1(' P: xid=');
+const DELETE_XID = latin1('D: xid=');
+const INSERT_XID = latin1('I: xid=');
+const VAL = latin1(' val={len=');
+const ENTRY_END = latin1('}\n');
+
+/** 16 lowercase hex digits of a 64-bit xid; the last one is kept, as entries of one leaf mostly repeat it. */
+class Hex16 {
+  private last = -1n;
+  private text: Uint8Array = new Uint8Array(16);
+  of(x: bigint): Uint8Array {
+    if (x !== this.last) {
+      this.text = latin1(hex16(x));
+      this.last = x;
+    }
+    return this.text;
+  }
+}
+
+/** `{len=N data="..."}` (toku_print_BYTESTRING) into out. */
+function writeByteString(out: OutputBuffer, b: Uint8Array): void {
+  out.uint(b.length);
+  out.bytes(DATA);
+  out.escaped(b);
+  out.bytes(CLOSE_BYTES);
+}
+
+/** The `print_klpair` text of a basement's entries, one line each, handing out full buffers. */
+async function writeLeafEntries(out: OutputBuffer, entries: readonly LeafEntry[]): Promise<void> {
+  const hex = new Hex16();
+  for (let k = 0; k < entries.length; k++) {
+    const e = entries[k]!;
+    out.uint(k);
+    out.bytes(ENTRY_KEY);
+    writeByteString(out, e.key);
+    const { uxrs, nc } = e.ule;
+    for (let i = 0; i < uxrs.length; i++) {
+      const u = uxrs[i]!;
+      if (u.type === XR_PLACEHOLDER) {
+        out.bytes(PLACEHOLDER);
+        out.bytes(hex.of(u.xid));
+        continue;
+      }
+      out.byte(0x20);
+      out.byte(i < nc ? 0x63 : 0x70);
+      if (u.type === XR_DELETE) {
+        out.bytes(DELETE_XID);
+        out.bytes(hex.of(u.xid));
+      } else {
+        out.bytes(INSERT_XID);
+        out.bytes(hex.of(u.xid));
+        out.bytes(VAL);
+        writeByteString(out, u.value!);
+      }
+    }
+    out.bytes(ENTRY_END);
+    if (out.full) await out.flush();
+  }
+}
+
+/**
+ * tokuftdump's `dump_node` text for one node, written into out; whenever out fills up it is
+ * flushed (awaited), so a large leaf passes through in buffer-sized chunks.
+ */
+export async function writeNode(out: OutputBuffer, node: FtNode, times: NodeTimes): Promise<void> {
   const n = node.height > 0 ? node.childBlocknums.length : node.basements.length;
-  out.push('ftnode');
-  out.push(` diskoffset  =${node.diskOffset}`);
-  out.push(` disksize    =${node.diskSize}`);
-  out.push(` serialize_size =${serializeSize(node)}`);
-  out.push(` flags       =${node.flags >>> 0}`);
-  out.push(` blocknum=${node.blocknum}`);
-  out.push(` height      =${node.height}`);
-  out.push(` layout_version=${node.layoutVersion}`);
-  out.push(` layout_version_original=${node.layoutVersionOriginal}`);
-  out.push(` layout_version_read_from_disk=${node.layoutVersion}`);
-  out.push(` build_id=${node.buildId | 0}`);
-  out.push(` max_msn_applied_to_node_on_disk=${BigInt.asIntN(64, node.maxMsnOnDisk)} (0x${node.maxMsnOnDisk.toString(16)})`);
-  out.push(` io time ${cFixed(times.io, 6)} decompress time ${cFixed(times.decompress, 6)} deserialize time ${cFixed(times.deserialize, 6)}`);
-  out.push(` n_children=${n}`);
-  out.push(` pivotkeys.total_size()=${pivotsTotalSize(node.pivots)}`);
-  out.push(node.height > 0 ? ' pivots:' : 'LEAF keys:');
-  node.pivots.forEach((p, i) => {
-    out.push(`  pivot ${String(i).padStart(2, ' ')}:${node.flags !== 0 ? ` flags=${(node.flags >>> 0).toString(16)} ` : ''}${printItem(p)}`);
-  });
-  out.push(node.height > 0 ? ' children:' : 'LEAF data:');
+  out.ascii(
+    `ftnode\n diskoffset  =${node.diskOffset}\n disksize    =${node.diskSize}\n serialize_size =${serializeSize(node)}\n flags       =${node.flags >>> 0}\n` +
+      ` blocknum=${node.blocknum}\n height      =${node.height}\n layout_version=${node.layoutVersion}\n layout_version_original=${node.layoutVersionOriginal}\n` +
+      ` layout_version_read_from_disk=${node.layoutVersion}\n build_id=${node.buildId | 0}\n` +
+      ` max_msn_applied_to_node_on_disk=${BigInt.asIntN(64, node.maxMsnOnDisk)} (0x${node.maxMsnOnDisk.toString(16)})\n` +
+      ` io time ${cFixed(times.io, 6)} decompress time ${cFixed(times.decompress, 6)} deserialize time ${cFixed(times.deserialize, 6)}\n` +
+      ` n_children=${n}\n pivotkeys.total_size()=${pivotsTotalSize(node.pivots)}\n${node.height > 0 ? ' pivots:' : 'LEAF keys:'}\n`,
+  );
+  const flags = node.flags !== 0 ? ` flags=${(node.flags >>> 0).toString(16)} ` : '';
+  for (let i = 0; i < node.pivots.length; i++) {
+    out.ascii(`  pivot ${String(i).padStart(2, ' ')}:${flags}"`);
+    out.escaped(node.pivots[i]!, ITEM_ESCAPES);
+    out.ascii('"\n');
+    if (out.full) await out.flush();
+  }
+  out.ascii(node.height > 0 ? ' children:\n' : 'LEAF data:\n');
   for (let i = 0; i < n; i++) {
     if (node.height > 0) {
-      out.push(`  child ${i}: ${node.childBlocknums[i]}`);
+      out.ascii(`  child ${i}: ${node.childBlocknums[i]}\n`);
       const msgs = node.buffers[i]!.messages;
       const bytes = bufferBytes(node, i);
-      if (bytes > 0 || msgs.length > 0) out.push(`   buffer contains ${bytes} bytes (${msgs.length} items)`);
+      if (bytes > 0 || msgs.length > 0) out.ascii(`   buffer contains ${bytes} bytes (${msgs.length} items)\n`);
       for (const m of msgs) {
-        let line = `    msn=${m.msn} (0x${m.msn.toString(16)})     TYPE=${messageTypeName(m.type)} xid=[|${m.xids.length}| ${m.xids.map((x) => x.toString(16)).join(',')}] ${printItem(m.key)}`;
-        if (m.value.length > 0) line += ` ${printItem(m.value)}`;
-        out.push(line);
+        out.ascii(`    msn=${m.msn} (0x${m.msn.toString(16)})     TYPE=${messageTypeName(m.type)} xid=[|${m.xids.length}| ${m.xids.map((x) => x.toString(16)).join(',')}] "`);
+        out.escaped(m.key, ITEM_ESCAPES);
+        out.byte(0x22);
+        if (m.value.length > 0) {
+          out.ascii(' "');
+          out.escaped(m.value, ITEM_ESCAPES);
+          out.byte(0x22);
+        }
+        out.byte(0x0a);
+        if (out.full) await out.flush();
       }
     } else {
       const bn = node.basements[i]!;
-      out.push(`  child ${i}:  n_bytes_in_buffer= ${bn.diskSize} items_in_buffer=${bn.entries.length}`);
-      bn.entries.forEach((e, k) => out.push(`${k}: ${formatLeafEntry(e.key, e.ule)}`));
+      out.ascii(`  child ${i}:  n_bytes_in_buffer= ${bn.diskSize} items_in_buffer=${bn.entries.length}\n`);
+      await writeLeafEntries(out, bn.entries);
     }
   }
-  return `${out.join('\n')}\n`;
+}
+
+/** The text `out` receives, as one string (ftdump's output is ASCII). */
+export async function collectText(write: (out: OutputBuffer) => Promise<void>): Promise<string> {
+  const parts: string[] = [];
+  const out = new OutputBuffer((c) => void parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1')), 1 << 16);
+  await write(out);
+  await out.flush();
+  return parts.join('');
+}
+
+/** tokuftdump's `dump_node` text for one node, as a string. */
+export function formatNode(node: FtNode, times: NodeTimes): Promise<string> {
+  return collectText((out) => writeNode(out, node, times));
 }
 
 function translationListing(t: TranslationImage, current: boolean): string {

@@ -28,11 +28,12 @@ import { NodeStorage } from '../../src/storage/node-storage.js';
 import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { readHeaderSlots } from '../../src/blocks/dictionary-file.js';
 import { registerNodeCodecs } from '../../src/ft/node-codecs.js';
-import { FtDictionary, type AnyNode } from '../../src/ft/dictionary.js';
+import { FtDictionary, LeafMemory, type AnyNode } from '../../src/ft/dictionary.js';
 import { decodeFtNode } from '../../src/ft/node-format.js';
 import { decodeRollbackNode, isRollbackBlock } from '../../src/ft/rollback.js';
 import { describeError, exitCodeFor } from '../cli-support.js';
-import { formatBlockTranslations, formatFragmentation, formatNode, formatRollbackNode, fragmentationFigures, GarbageCounter, SummaryCounter, nodeJson, type NodeTimes } from './ftdump-nodes.js';
+import { OutputBuffer } from '../../src/extract/output.js';
+import { collectText, formatBlockTranslations, formatFragmentation, writeNode, formatRollbackNode, fragmentationFigures, GarbageCounter, SummaryCounter, nodeJson, type NodeTimes } from './ftdump-nodes.js';
 import { TokusimError } from '../../src/base/errors.js';
 import {
   EINVAL,
@@ -44,7 +45,7 @@ import {
   type HeaderSlotReport,
 } from '../../src/format/ft-header.js';
 import type { TranslationImage } from '../../src/format/btt-format.js';
-import { runCommand } from '../cli-support.js';
+import { runCommand, stdoutChunkWriter } from '../cli-support.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -188,15 +189,23 @@ function fullHeaderJson(h: FtHeader, layoutVersionReadFromDisk: number, descript
 
 /** Where a text dump goes as it is made (the CLI's stdout, a benchmark's counter). */
 export interface FtdumpStream {
-  /** Takes the next part of stdout; resolves when more may be written. */
-  write(text: string): void | Promise<void>;
+  /**
+   * Takes the next part of stdout (ASCII bytes); resolves when more may be written. The chunk's
+   * memory is reused once the returned promise settles (at once for a void return): copy it
+   * to keep it.
+   */
+  write(chunk: Uint8Array): void | Promise<void>;
 }
+
+/** Bytes of dump text gathered before they are handed on (a chunk is handed on at half of it). */
+const DUMP_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Run ftdump and return stdout, stderr and the exit code (used by the CLI and by tests). With
- * `stream`, the text of the no-option dump is handed to it node by node (so memory does not
- * grow with the dictionary) and the returned stdout holds only what was not handed over; the
- * bytes of stream + stdout are the same as without it. JSON is never streamed.
+ * `stream`, the text of the no-option dump is handed to it in chunks as it is made (so memory
+ * holds one decoded node and one buffer of text, whatever the dictionary's size) and the
+ * returned stdout is empty; the bytes of stream + stdout are the same as without it. JSON is
+ * never streamed.
  */
 export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promise<{ stdout: string; stderr: string; code: number }> {
   registerNodeCodecs();
@@ -247,6 +256,8 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
   const modes = { header: !!args.header, rootnode: !!args.rootnode, fragmentation: !!args.fragmentation, translation: !!args['translation-table'], summary: !!args.summary, garbage: !!args.garbage };
   const full = !Object.values(modes).some(Boolean) && !args['both-headers'];
   const out: string[] = [stdout];
+  // The full dump's text: handed to the stream, or gathered for the returned stdout.
+  const dump = full && !args.json ? new OutputBuffer(stream !== undefined ? (c) => stream.write(c) : (c) => void out.push(latin1Text(c)), DUMP_BUFFER_BYTES) : undefined;
   try {
     const header = dict.header;
     const translation = dict.translation;
@@ -256,7 +267,7 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
     }
     if (modes.rootnode) {
       const { any, times } = await readTimed(dict, dict.rootBlocknum);
-      out.push(formatAny(any, times));
+      out.push(await collectText((o) => writeAny(o, any, times)));
       doc.rootNode = nodeJson(any);
     }
     if (modes.fragmentation) {
@@ -290,26 +301,29 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
       doc.garbage = { leaves, totalSize: gc.total, usedSize: gc.used };
     }
     if (full) {
-      out.push(formatBlockTranslations(translation));
-      out.push(formatHeader(header, dict.layoutVersionReadFromDisk, dict.descriptor));
+      if (dump !== undefined) {
+        dump.ascii(formatBlockTranslations(translation));
+        dump.ascii(formatHeader(header, dict.layoutVersionReadFromDisk, dict.descriptor));
+      }
       doc.header = fullHeaderJson(header, dict.layoutVersionReadFromDisk, dict.descriptor);
       doc.translationTable = translationJson(translation);
       doc.nodes = [];
+      // Each block's text is written before the next block is read: one buffer serves them all.
+      const memory = dump === undefined ? undefined : new LeafMemory();
       for (const b of dict.nodeBlocknums()) {
-        const { any, times } = await readTimed(dict, b);
-        if (args.json) doc.nodes.push(nodeJson(any));
+        const { any, times } = await readTimed(dict, b, memory);
+        if (dump === undefined) doc.nodes.push(nodeJson(any));
         else {
-          out.push(formatAny(any, times));
-          if (stream !== undefined) {
-            const text = out.join('');
-            out.length = 0;
-            await stream.write(text);
-          }
+          await writeAny(dump, any, times);
+          if (dump.full) await dump.flush();
         }
       }
     }
+    await dump?.flush();
   } catch (err) {
     if (err instanceof TokusimError && err.kind !== 'invariant') {
+      // The text made before the damage is output, as tokuftdump's would be before it aborts.
+      await dump?.flush();
       return { stdout: args.json ? '' : out.join(''), stderr: `tokusim: ${describeError(err)}\n`, code: exitCodeFor(err) };
     }
     throw err;
@@ -319,10 +333,13 @@ export async function runFtdump(args: FtdumpArgs, stream?: FtdumpStream): Promis
   return { stdout: args.json ? asJson() : out.join(''), stderr: '', code: 0 };
 }
 
-/** Read and decode one block, measuring the read and the decoding separately. */
-async function readTimed(dict: FtDictionary, blocknum: bigint): Promise<{ any: AnyNode; times: NodeTimes }> {
+/**
+ * Read and decode one block, measuring the read and the decoding separately. With memory, the
+ * block is read into it: the node returned is valid until memory is used again.
+ */
+async function readTimed(dict: FtDictionary, blocknum: bigint, memory?: LeafMemory): Promise<{ any: AnyNode; times: NodeTimes }> {
   const t0 = performance.now();
-  const block = await dict.readBlock(blocknum);
+  const block = await dict.readBlock(blocknum, memory);
   const t1 = performance.now();
   const site = { file: dict.path, blocknum, diskOffset: dict.blockLocation(blocknum)!.diskOffset };
   let any: AnyNode;
@@ -345,12 +362,15 @@ async function readForStats(dict: FtDictionary, blocknum: bigint) {
   return any.kind === 'ft' ? any.node : null;
 }
 
-function formatAny(any: AnyNode, times: NodeTimes): string {
-  if (any.kind === 'ft') return formatNode(any.node, times);
-  if (any.kind === 'rollback') return formatRollbackNode(any.node);
+/** One block's text into out: a tree node, a rollback node, or a block that is neither. */
+async function writeAny(out: OutputBuffer, any: AnyNode, times: NodeTimes): Promise<void> {
+  if (any.kind === 'ft') return writeNode(out, any.node, times);
+  if (any.kind === 'rollback') return out.ascii(formatRollbackNode(any.node));
   const magic = Array.from(any.magic, (b) => (b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : '.')).join('');
-  return `block\n blocknum=${any.blocknum}\n diskoffset  =${any.diskOffset}\n disksize    =${any.diskSize}\n not a PerconaFT node (magic "${magic}")\n`;
+  out.ascii(`block\n blocknum=${any.blocknum}\n diskoffset  =${any.diskOffset}\n disksize    =${any.diskSize}\n not a PerconaFT node (magic "${magic}")\n`);
 }
+
+const latin1Text = (c: Uint8Array): string => Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1');
 
 /** tokuftdump's exit status when a dictionary cannot be deserialized (README "Exit codes"). */
 const EXIT_CANNOT_DESERIALIZE = 1;
@@ -373,14 +393,6 @@ function pickNewest(slots: [HeaderSlotReport, HeaderSlotReport]): 0 | 1 {
   return a.header!.checkpointCount > b.header!.checkpointCount ? 0 : 1;
 }
 
-/** Writes to stdout; resolves once the text is handed to the OS or the pipe drained. */
-function stdoutText(text: string): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (process.stdout.write(text)) resolve();
-    else process.stdout.once('drain', () => resolve());
-  });
-}
-
 export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
   command: 'ftdump <file>',
   describe: 'dump a dictionary like tokuftdump: with no option the translations, header and every node (exit 1 if it cannot be deserialized)',
@@ -400,7 +412,7 @@ export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
       .example('$0 ftdump ./env/t_5.tokudb --header --json', 'the chosen header as JSON') as never,
   handler: async (argv) => {
     await runCommand(async () => {
-      const r = await runFtdump(argv, argv.json ? undefined : { write: stdoutText });
+      const r = await runFtdump(argv, argv.json ? undefined : { write: stdoutChunkWriter() });
       process.stdout.write(r.stdout);
       if (r.stderr) process.stderr.write(r.stderr);
       return r.code;
