@@ -21,7 +21,7 @@ import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName } from '../log/names.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { archivedLogs } from './archive.js';
-import { newSha256, sha256Hex } from './hash.js';
+import { blockCuts, newSha256, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
 import { defaultLeaseId, Lease } from './lease.js';
 import { LocalStore } from './store.js';
 import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
@@ -70,20 +70,34 @@ export interface FetchResult {
   kept: string[];
 }
 
-async function getChecked(repo: BackupRepo, key: string, sha: string, where: string): Promise<Uint8Array> {
+/** A stored object, checked against its sha256 (block-segmented at `seg.offset` of its file when seg is given). */
+async function getChecked(repo: BackupRepo, key: string, sha: string, where: string, seg?: { offset: number; cuts: readonly number[] }): Promise<Uint8Array> {
   const bytes = await repo.store.get(key);
   if (bytes === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${repo.store.where}/${key}`, expected: where });
-  const actual = sha256Hex(bytes);
+  const actual = seg === undefined ? sha256Hex(bytes) : segmentedSha256(bytes, seg.offset, seg.cuts);
   if (actual !== sha) throw new TokusimError('bad-checksum', `repository object ${key} (${where}) does not match its sha256`, { file: `${repo.store.where}/${key}`, expected: sha, actual });
   return bytes;
+}
+
+/** The cut points of a file whose parts are block-segmented (hashing 'blocks'), else undefined. */
+function cutsOf(f: ManifestFile): number[] | undefined {
+  if (f.hashing !== 'blocks') return undefined;
+  return blockCuts((f.blocks ?? []).map((b) => ({ diskoff: b[1], size: b[2] })));
+}
+
+/** The parts of a stored whole file, each checked, in file order. */
+async function* checkedParts(repo: BackupRepo, f: ManifestFile): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
+  const cuts = cutsOf(f);
+  for (const p of f.parts) yield { offset: p.offset, bytes: await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`, cuts === undefined ? undefined : { offset: p.offset, cuts }) };
 }
 
 /** The bytes of a stored whole file (all parts, checked). */
 export async function wholeFile(repo: BackupRepo, f: ManifestFile): Promise<Uint8Array> {
   const out = new Uint8Array(f.size);
-  for (const p of f.parts) out.set(await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`), p.offset);
+  for await (const p of checkedParts(repo, f)) out.set(p.bytes, p.offset);
   if (f.sha256 !== undefined) {
-    const actual = sha256Hex(out);
+    // Every part matched its digest just now, so the parts' digests stand for their bytes.
+    const actual = f.hashing === 'blocks' ? sha256OfDigests(f.parts.map((p) => p.sha256)) : sha256Hex(out);
     if (actual !== f.sha256) throw new TokusimError('bad-checksum', `file ${f.name} of the backup does not match its sha256`, { file: f.name, expected: f.sha256, actual });
   }
   return out;
@@ -126,7 +140,7 @@ async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name
     if (e.delta === undefined) break;
   }
   const base = entries[0]!;
-  for (const p of base.parts) await f.pwrite(await getChecked(repo, p.key, p.sha256, `${name} @${p.offset}`), p.offset);
+  for await (const p of checkedParts(repo, base)) await f.pwrite(p.bytes, p.offset);
   let written = base.size;
   for (const e of entries.slice(1)) {
     const d = e.delta!;
@@ -299,8 +313,16 @@ function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: n
 export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   if (opts.untilLsn !== undefined && opts.untilTimeMs !== undefined) throw new TokusimError('bad-argument', 'fetch: give --until-lsn or --until-time, not both');
   const name = await repo.resolve(nameOrLatest);
-  const chain = await repo.chain(name);
+  return restoreChain(repo, await repo.chain(name), storage, dest, opts);
+}
+
+/**
+ * fetchBackup of a chain of manifests (full base first): also for a backup whose sentinel is
+ * not written yet (a push recording its contents restores its own copy this way).
+ */
+export async function restoreChain(repo: BackupRepo, chain: BackupManifest[], storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const m = chain[chain.length - 1]!;
+  const name = m.name;
   const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
   // Read (and check) the log first: a bad target is refused before DEST is touched.
   const logs = await logBytes(repo, m, pitr);

@@ -1,9 +1,10 @@
 /**
  * A hot backup of an open environment into a repository (docs/backup.md): take and hold a
- * checkpoint (engine/checkpoint-hold.ts), copy every dictionary file (hashing each block of
- * its chosen translation, and folding the rows of user dictionaries into the content hash as
- * the blocks stream by), then the log from the file holding the checkpoint's begin_checkpoint,
- * release the hold, and publish: parts synced, manifest, sentinel last.
+ * checkpoint (engine/checkpoint-hold.ts), copy every dictionary file in large sequential
+ * parts (each byte hashed once: a part's digest is block-segmented, so the blocks of the chosen
+ * translation get their sha256 from the same pass), then the log from the file holding the
+ * checkpoint's begin_checkpoint, release the hold, optionally record the recovered contents
+ * (a restore rehearsal, PushOptions.contents), and publish: parts synced, manifest, sentinel last.
  *
  * Invariants:
  *  - The hold is released on every path (success, error, crash of the machine).
@@ -15,16 +16,14 @@
  *    translation names it, and the sha256 catches a block reused at the same place).
  */
 import { TokusimError } from '../base/errors.js';
-import { unframeBlock } from '../checkpoint/checkpointable-dictionary.js';
-import { decodeNode } from '../engine/btree/node-codec.js';
 import { holdCheckpoint, type CheckpointHold } from '../engine/checkpoint-hold.js';
 import type { Env } from '../engine/env.js';
 import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName, compareLogFiles } from '../log/names.js';
-import { joinPath, type StorageFile } from '../storage/storage.js';
+import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { BlockStream, type StreamBlock } from './block-stream.js';
-import { isUserDictionary, readDictionaryLayout, roleOf } from './dictionary-blocks.js';
-import { ContentHash, newSha256, sha256Hex } from './hash.js';
+import { readDictionaryLayout, roleOf } from './dictionary-blocks.js';
+import { blockCuts, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
 import { walkLogBytes } from './log-bytes.js';
 import { specOf } from '../format/codec.js';
 
@@ -62,6 +61,13 @@ export interface PushOptions {
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
   onResume?: (r: { from: string; exact: boolean; reason: string }) => void;
+  /**
+   * Record the manifest's `contents`: after the copy, the backup is restored into this
+   * scratch directory (absent or empty; its files are removed afterwards), recovered to the
+   * end of its log, and its committed rows counted and hashed. Costs a restore and a
+   * recovery, so it is off by default; `backup verify --restore-check` compares with it.
+   */
+  contents?: { storage: Storage; dir: string };
 }
 
 const HEADER_REGION = 8192;
@@ -119,7 +125,6 @@ export class Pusher {
   private sent = 0;
   private done = 0;
   private total = 0;
-  private readonly contents = new ContentHash();
   private name = '';
   private source: SourceIdentity | undefined;
   /** Parts of an interrupted push that may be reused: `file@offset+length` -> part. */
@@ -141,8 +146,7 @@ export class Pusher {
   private nextKey = (): string => partKey(this.name, ++this.partNo);
 
   /** Store one part of a whole-file copy, or reuse the interrupted push's part with the same bytes. */
-  private async storePart(file: string, offset: number, chunk: Uint8Array): Promise<PartRef> {
-    const sha256 = sha256Hex(chunk);
+  private async storePart(file: string, offset: number, chunk: Uint8Array, sha256 = sha256Hex(chunk)): Promise<PartRef> {
     const old = this.reusable.get(`${file}@${offset}+${chunk.length}`);
     let key: string;
     if (old !== undefined && old.sha256 === sha256) {
@@ -228,7 +232,8 @@ export class Pusher {
     if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
   }
 
-  async run(env: Env): Promise<BackupManifest> {
+  /** Copy, then (hold released, parts synced) beforePublish may complete the manifest, then publish. */
+  async run(env: Env, beforePublish?: (m: BackupManifest) => Promise<void>): Promise<BackupManifest> {
     const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
     const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
     let m: BackupManifest;
@@ -238,6 +243,7 @@ export class Pusher {
       hold.release();
     }
     await this.store.sync();
+    await beforePublish?.(m);
     const manifestBytes = encodeJson(m);
     await this.store.putAtomic(manifestKey(m.name), manifestBytes);
     await this.store.putAtomic(sentinelKey(m.name), encodeJson({ format: MANIFEST_FORMAT, name: m.name, manifestSha256: sha256Hex(manifestBytes) }));
@@ -298,7 +304,6 @@ export class Pusher {
       checkpoint: { beginLsn: String(hold.checkpointLsn), endLsn: String(log.endCheckpointLsn), count: String(hold.checkpointCount) },
       log: { firstLsn: String(log.firstLsn), lastLsn: String(log.lastLsn) },
       files,
-      contents: { atLsn: String(hold.checkpointLsn), rows: String(this.contents.rows), sha256: this.contents.hex() },
       bytes: { total, sent: this.sent, ...(this.reusedBytes > 0 ? { reused: this.reusedBytes } : {}) },
     };
   }
@@ -371,20 +376,28 @@ export class Pusher {
       const blocks: BlockEntry[] = [];
       const changed: ChangedBlock[] = [];
       const toStore: Array<{ b: StreamBlock; bytes: Uint8Array; sha: string }> = [];
-      const user = isUserDictionary(name);
+      const cuts = blockCuts(layout.blocks);
+      const blockEnd = new Map<number, number>();
+      for (const b of layout.blocks) blockEnd.set(b.diskoff, b.diskoff + b.size);
+      // sha256 of the blocks lying whole in the current chunk, from its segments (by diskoff).
+      const segmentSha = new Map<number, string>();
       const stream = new BlockStream(path, layout.blocks, (b, bytes) => {
-        const sha = sha256Hex(bytes);
+        const seg = segmentSha.get(b.diskoff);
+        // A block straddling two chunks is hashed on its own (at most one per chunk boundary).
+        const sha = seg ?? sha256Hex(bytes);
         blocks.push([b.blocknum, b.diskoff, b.size, sha]);
-        if (user && b.blocknum >= 3) this.foldRows(name, b, bytes, path);
         if (asDelta) {
           const p = prev.get(b.blocknum);
           if (p === undefined || p[1] !== b.diskoff || p[2] !== b.size || p[3] !== sha) toStore.push({ b, bytes: bytes.slice(), sha });
         }
       });
       const parts: PartRef[] = [];
-      const whole = newSha256();
       let header: Uint8Array | undefined;
       await readChunks(f, size, async (chunk, at) => {
+        segmentSha.clear();
+        const partSha = segmentedSha256(chunk, at, cuts, (s, e, d) => {
+          if (blockEnd.get(s) === e) segmentSha.set(s, d.toString('hex'));
+        });
         stream.feed(chunk, at);
         this.progress(name, chunk.length);
         if (asDelta) {
@@ -395,8 +408,7 @@ export class Pusher {
           }
           toStore.length = 0;
         } else {
-          whole.update(chunk);
-          parts.push(await this.storePart(name, at, chunk));
+          parts.push(await this.storePart(name, at, chunk, partSha));
         }
       }, this.opts.partBytes);
       stream.finish(size);
@@ -411,18 +423,13 @@ export class Pusher {
         const loc = await packer.add(h);
         entry.delta = { headerPart: `${loc.part}@${loc.partOffset}+${h.length}`, headerSha256: sha256Hex(h), changed };
       } else {
-        entry.sha256 = whole.hex();
+        entry.hashing = 'blocks';
+        entry.sha256 = sha256OfDigests(parts.map((p) => p.sha256));
       }
       return entry;
     } finally {
       await f.close();
     }
-  }
-
-  private foldRows(iname: string, b: StreamBlock, bytes: Uint8Array, path: string): void {
-    const node = decodeNode(unframeBlock(bytes, { file: path, offset: b.diskoff }), { blocknum: BigInt(b.blocknum) });
-    if (node.kind !== 'leaf') return;
-    for (let i = 0; i < node.keys.length; i++) this.contents.add(iname, node.keys[i]!, node.values[i]!);
   }
 
   /**
