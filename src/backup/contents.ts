@@ -58,7 +58,7 @@ export async function recoveredContents(
     throw new TokusimError('dest-not-empty', `scratch directory for the backup's contents is not empty; give a new or empty one`, { file: dir, expected: 'an empty or absent directory' });
   }
   try {
-    const r = await restoreChain(repo, chain, storage, dir, { recover: false, ...(opts.archive === true ? { untilLsn: BigInt(m.log.lastLsn) } : {}) });
+    const r = await restoreChain(repo, chain, storage, dir, { recover: false, ...(opts.archive === true ? { untilLsn: BigInt(m.log.lastLsn), preferArchive: true } : {}) });
     const env = await Env.open(scratch.dir, { checkpointPeriodMs: 0, owner: 'backup-contents', ...opts.envOptions, storage });
     try {
       await opts.check?.(env);

@@ -48,6 +48,11 @@ export interface FetchOptions {
   untilLsn?: bigint;
   /** Keep only transactions known committed at or before this time (ms since the epoch). */
   untilTimeMs?: number;
+  /**
+   * Replay the archive's copy of every log file it holds from the backup's first record on,
+   * instead of the backup's own copy (restore-check: the archive must give the same state).
+   */
+  preferArchive?: boolean;
   /** Run recovery (open and close the restored environment). Default true. */
   recover?: boolean;
   /** Options for that open (clock, update functions...). */
@@ -207,15 +212,19 @@ async function writeFileAt(storage: Storage, path: string, write: (f: StorageFil
   }
 }
 
-/** The log files to restore: the backup's, extended (or replaced by a longer copy) from the archive. */
-async function logBytes(repo: BackupRepo, m: BackupManifest, needBeyond: boolean): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+/**
+ * The log files to restore: the backup's, extended (or replaced by a longer copy) from the
+ * archive ('beyond'); with 'prefer', the archive's copy of every file it holds from the
+ * backup's first record on replaces the backup's own (restore-check replays the archive).
+ */
+async function logBytes(repo: BackupRepo, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer'): Promise<Array<{ name: string; bytes: Uint8Array }>> {
   const own = m.files.filter((f) => f.role === 'log');
   const out = new Map<string, Uint8Array>();
   for (const f of own) out.set(f.name, await wholeFile(repo, f));
-  if (needBeyond) {
-    const lastOwn = BigInt(m.log.lastLsn);
+  if (archive !== 'none') {
+    const from = archive === 'prefer' ? BigInt(m.log.firstLsn) : BigInt(m.log.lastLsn) + 1n;
     for (const a of await archivedLogs(repo.store)) {
-      if (BigInt(a.lastLsn) <= lastOwn) continue;
+      if (BigInt(a.lastLsn) < from) continue;
       out.set(a.name, await getChecked(repo, `${WAL_DIR}/${a.name}`, a.sha256, `archived ${a.name}`));
     }
   }
@@ -325,7 +334,7 @@ export async function restoreChain(repo: BackupRepo, chain: BackupManifest[], st
   const name = m.name;
   const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
   // Read (and check) the log first: a bad target is refused before DEST is touched.
-  const logs = await logBytes(repo, m, pitr);
+  const logs = await logBytes(repo, m, opts.preferArchive === true ? 'prefer' : pitr ? 'beyond' : 'none');
   let target = opts.untilLsn;
   if (opts.untilTimeMs !== undefined) {
     target = lsnForTime(logs, opts.untilTimeMs);

@@ -79,9 +79,12 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads a file in PART_BYTES chunks, calling fn with each. */
+/**
+ * Reads a file in PART_BYTES chunks, calling fn with each; the next chunk is read while fn
+ * works on the current one (hashing overlaps the read).
+ */
 async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>, partBytes = PART_BYTES): Promise<void> {
-  for (let at = 0; at < size; ) {
+  const readAt = async (at: number): Promise<Uint8Array> => {
     const want = Math.min(partBytes, size - at);
     const buf = new Uint8Array(want);
     let got = 0;
@@ -90,9 +93,18 @@ async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, 
       if (n === 0) break;
       got += n;
     }
-    if (got === 0) break;
-    await fn(got === want ? buf : buf.subarray(0, got), at);
-    at += got;
+    return got === want ? buf : buf.subarray(0, got);
+  };
+  let next: Promise<Uint8Array> | undefined = size > 0 ? readAt(0) : undefined;
+  for (let at = 0; next !== undefined; ) {
+    const chunk = await next;
+    if (chunk.length === 0) break;
+    const after = at + chunk.length;
+    next = after < size ? readAt(after) : undefined;
+    // A read ahead that fails after fn failed must not go unhandled.
+    next?.catch(() => undefined);
+    await fn(chunk, at);
+    at = after;
   }
 }
 
