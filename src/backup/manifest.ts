@@ -103,6 +103,8 @@ export interface Sentinel {
 export const BASE_DIR = 'basebackups';
 export const WAL_DIR = 'wal';
 export const LOCK_KEY = 'locks/repo.lease.json';
+/** The lease of `log archive` (apart from LOCK_KEY, so a long push does not hold up archiving). */
+export const WAL_LOCK_KEY = 'locks/wal.lease.json';
 export const SENTINEL_SUFFIX = '.sentinel.json';
 
 export function manifestKey(name: string): string {

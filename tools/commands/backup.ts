@@ -218,14 +218,18 @@ export const backupCommandModule: CommandModule<object, object> = {
   handler: () => undefined,
 };
 
-const archive: CommandModule<object, { env: string; to: string }> = {
+const archive: CommandModule<object, { env: string; to: string; 'lease-id'?: string }> = {
   command: 'archive <env>',
   describe: 'archive the closed log files of an environment (all but its newest) into a repository',
-  builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
+  builder: (y) =>
+    y
+      .positional('env', { type: 'string', demandOption: true })
+      .option('to', { type: 'string', demandOption: true })
+      .option('lease-id', { type: 'string', describe: 'id in the archive lease (default host:pid)' }) as Argv<{ env: string; to: string; 'lease-id'?: string }>,
   handler: (a) =>
     runCommand(async () => {
       const repo = await repoAt(a.to, endpointOf(a));
-      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
+      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env, a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {});
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
     }),
 };
