@@ -24,6 +24,7 @@ import { joinPath, type Storage, type StorageFile } from '../storage/storage.js'
 import { BlockStream, type StreamBlock } from './block-stream.js';
 import { readDictionaryLayout, roleOf } from './dictionary-blocks.js';
 import { blockCuts, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
+import { HashWorkers } from './hash-workers.js';
 import { walkLogBytes } from './log-bytes.js';
 import { specOf } from '../format/codec.js';
 
@@ -57,6 +58,11 @@ export interface PushOptions {
   /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Worker threads that hash parts (default 2, on a real device only: on SimStorage hashing
+   * stays on the main thread so the order of I/O does not depend on threads' timing); 0: none.
+   */
+  hashThreads?: number;
   /** Write the progress file after this many parts (default 8). */
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
@@ -80,31 +86,74 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Reads a file in PART_BYTES chunks, calling fn with each; the next chunk is read while fn
- * works on the current one (hashing overlaps the read).
+ * Part-sized buffers for reading: reused once a chunk is hashed and its upload finished.
+ * A fresh 8 MiB buffer per chunk costs more (page faults, zeroing) than copying it.
  */
-async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>, partBytes = PART_BYTES): Promise<void> {
+class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  constructor(private readonly size: number) {}
+  take(n: number): Uint8Array {
+    if (n > this.size) return new Uint8Array(n);
+    return (this.free.pop() ?? new Uint8Array(this.size)).subarray(0, n);
+  }
+  give(b: Uint8Array): void {
+    if (b.buffer.byteLength === this.size && b.byteOffset === 0) this.free.push(new Uint8Array(b.buffer as ArrayBuffer));
+  }
+}
+
+/**
+ * Reads a file in PART_BYTES chunks; prepare(chunk, at) runs on each as soon as it is read
+ * (up to `depth` chunks ahead: hashing overlaps the reads, and with hash workers several
+ * chunks hash at once), then fn(prepared, at, release) on each in file order, with a
+ * release() for its buffer (called once nothing uses the chunk any more).
+ */
+async function readChunks<T extends { bytes: Uint8Array }>(
+  f: StorageFile,
+  size: number,
+  prepare: (chunk: Uint8Array, at: number) => Promise<T>,
+  fn: (prepared: T, at: number, release: () => void) => Promise<void>,
+  partBytes = PART_BYTES,
+  depth = 1,
+  pool = new BufferPool(partBytes),
+): Promise<void> {
   const readAt = async (at: number): Promise<Uint8Array> => {
-    const want = Math.min(partBytes, size - at);
-    const buf = new Uint8Array(want);
+    const buf = pool.take(Math.min(partBytes, size - at));
     let got = 0;
-    while (got < want) {
+    while (got < buf.length) {
       const n = await f.pread(buf.subarray(got), at + got);
       if (n === 0) break;
       got += n;
     }
-    return got === want ? buf : buf.subarray(0, got);
+    return got === buf.length ? buf : buf.subarray(0, got);
   };
-  let next: Promise<Uint8Array> | undefined = size > 0 ? readAt(0) : undefined;
-  for (let at = 0; next !== undefined; ) {
-    const chunk = await next;
-    if (chunk.length === 0) break;
-    const after = at + chunk.length;
-    next = after < size ? readAt(after) : undefined;
-    // A read ahead that fails after fn failed must not go unhandled.
-    next?.catch(() => undefined);
-    await fn(chunk, at);
-    at = after;
+  const ahead: Array<{ at: number; p: Promise<T> }> = [];
+  let nextAt = 0;
+  const fill = (): void => {
+    while (ahead.length < depth && nextAt < size) {
+      const at = nextAt;
+      const p = readAt(at).then((c) => prepare(c, at));
+      // One that fails after an earlier one failed must not go unhandled.
+      p.catch(() => undefined);
+      ahead.push({ at, p });
+      nextAt = Math.min(size, at + partBytes);
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const { at, p } = ahead.shift()!;
+    const prepared = await p;
+    if (prepared.bytes.length === 0) break;
+    if (prepared.bytes.length < Math.min(partBytes, size - at)) {
+      // The file ended early (it shrank): what was read ahead beyond is not used.
+      ahead.length = 0;
+      nextAt = size;
+    }
+    fill();
+    let released = false;
+    await fn(prepared, at, () => {
+      if (!released) pool.give(prepared.bytes);
+      released = true;
+    });
   }
 }
 
@@ -145,6 +194,8 @@ export class Pusher {
   private partsSinceSave = 0;
   /** Bytes not sent again because an interrupted push had stored them. */
   reusedBytes = 0;
+  /** Hashing threads of this push (see PushOptions.hashThreads). */
+  private workers: HashWorkers | undefined;
   /** Called after each part (the repository's lease refresh). */
   afterPart: () => Promise<void> = async () => undefined;
 
@@ -158,16 +209,17 @@ export class Pusher {
   private nextKey = (): string => partKey(this.name, ++this.partNo);
 
   /** Store one part of a whole-file copy, or reuse the interrupted push's part with the same bytes. */
-  private async storePart(file: string, offset: number, chunk: Uint8Array, sha256 = sha256Hex(chunk)): Promise<PartRef> {
+  private async storePart(file: string, offset: number, chunk: Uint8Array, sha256 = sha256Hex(chunk), release: () => void = () => undefined): Promise<PartRef> {
     const old = this.reusable.get(`${file}@${offset}+${chunk.length}`);
     let key: string;
     if (old !== undefined && old.sha256 === sha256) {
       key = old.key;
       this.reusedBytes += chunk.length;
       this.sent += chunk.length;
+      release();
     } else {
       key = this.nextKey();
-      await this.put(key, chunk);
+      await this.put(key, chunk, release);
     }
     this.doneParts.push({ file, offset, length: chunk.length, sha256, key });
     if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) await this.saveProgress();
@@ -199,11 +251,16 @@ export class Pusher {
   private throttledBytes = 0;
 
   /** Upload a part: up to `concurrency` in flight, paced to `rateLimit` bytes per second. */
-  private put = async (key: string, data: Uint8Array): Promise<void> => {
-    await this.throttle(data.length);
+  private put = async (key: string, data: Uint8Array, release: () => void = () => undefined): Promise<void> => {
     const limit = Math.max(1, Math.floor(this.opts.concurrency ?? 1));
-    while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
-    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    try {
+      await this.throttle(data.length);
+      while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
+      if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    } catch (err) {
+      release();
+      throw err;
+    }
     const p: Promise<void> = this.store.put(key, data).then(
       () => {
         this.sent += data.length;
@@ -212,7 +269,10 @@ export class Pusher {
         this.uploadFailure ??= { err };
         this.failedKeys.add(key);
       },
-    ).finally(() => this.inFlight.delete(p));
+    ).finally(() => {
+      this.inFlight.delete(p);
+      release();
+    });
     this.inFlight.add(p);
     if (limit === 1) await this.drain();
   };
@@ -248,11 +308,15 @@ export class Pusher {
   async run(env: Env, beforePublish?: (m: BackupManifest) => Promise<void>): Promise<BackupManifest> {
     const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
     const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
+    const threads = this.opts.hashThreads ?? 2;
+    if (hold.storage.capabilities.realDevice && threads > 0) this.workers = new HashWorkers(threads);
     let m: BackupManifest;
     try {
       m = await this.copy(env, hold);
     } finally {
       hold.release();
+      await this.workers?.close();
+      this.workers = undefined;
     }
     await this.store.sync();
     await beforePublish?.(m);
@@ -360,9 +424,10 @@ export class Pusher {
       const size = await f.size();
       const out = new Uint8Array(size);
       let got = 0;
-      await readChunks(f, size, async (c, at) => {
-        out.set(c, at);
-        got = at + c.length;
+      await readChunks(f, size, async (c) => ({ bytes: c }), async ({ bytes }, at, release) => {
+        out.set(bytes, at);
+        got = at + bytes.length;
+        release();
       });
       return out.subarray(0, got);
     } finally {
@@ -391,8 +456,8 @@ export class Pusher {
       const cuts = blockCuts(layout.blocks);
       const blockEnd = new Map<number, number>();
       for (const b of layout.blocks) blockEnd.set(b.diskoff, b.diskoff + b.size);
-      // sha256 of the blocks lying whole in the current chunk, from its segments (by diskoff).
-      const segmentSha = new Map<number, string>();
+      // sha256 of the blocks lying whole in a chunk come from its segments (by diskoff).
+      let segmentSha = new Map<number, string>();
       const stream = new BlockStream(path, layout.blocks, (b, bytes) => {
         const seg = segmentSha.get(b.diskoff);
         // A block straddling two chunks is hashed on its own (at most one per chunk boundary).
@@ -403,13 +468,22 @@ export class Pusher {
           if (p === undefined || p[1] !== b.diskoff || p[2] !== b.size || p[3] !== sha) toStore.push({ b, bytes: bytes.slice(), sha });
         }
       });
+      const hashPart = async (chunk: Uint8Array, at: number): Promise<{ bytes: Uint8Array; sha: string; blockSha: Map<number, string> }> => {
+        const blockSha = new Map<number, string>();
+        if (this.workers !== undefined && chunk.byteOffset === 0) {
+          const r = await this.workers.segmented(chunk, at, cuts);
+          for (const [s, e, d] of r.segments) if (blockEnd.get(s) === e) blockSha.set(s, d);
+          return { bytes: r.bytes, sha: r.sha256, blockSha };
+        }
+        const sha = segmentedSha256(chunk, at, cuts, (s, e, d) => {
+          if (blockEnd.get(s) === e) blockSha.set(s, d.toString('hex'));
+        });
+        return { bytes: chunk, sha, blockSha };
+      };
       const parts: PartRef[] = [];
       let header: Uint8Array | undefined;
-      await readChunks(f, size, async (chunk, at) => {
-        segmentSha.clear();
-        const partSha = segmentedSha256(chunk, at, cuts, (s, e, d) => {
-          if (blockEnd.get(s) === e) segmentSha.set(s, d.toString('hex'));
-        });
+      await readChunks(f, size, hashPart, async ({ bytes: chunk, sha: partSha, blockSha }, at, release) => {
+        segmentSha = blockSha;
         stream.feed(chunk, at);
         this.progress(name, chunk.length);
         if (asDelta) {
@@ -419,10 +493,11 @@ export class Pusher {
             changed.push({ blocknum: s.b.blocknum, diskoff: s.b.diskoff, size: s.b.size, sha256: s.sha, ...loc });
           }
           toStore.length = 0;
+          release();
         } else {
-          parts.push(await this.storePart(name, at, chunk, partSha));
+          parts.push(await this.storePart(name, at, chunk, partSha, release));
         }
-      }, this.opts.partBytes);
+      }, this.opts.partBytes, this.workers === undefined ? 1 : 3);
       stream.finish(size);
       blocks.sort((a, b) => a[0] - b[0]);
       const entry: ManifestFile = {

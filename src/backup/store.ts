@@ -55,6 +55,7 @@ export class LocalStore implements RepoStore {
   private readonly madeDirs = new Set<string>();
   /** fsyncs of put() objects in flight: sync() waits for them. */
   private syncing: Array<Promise<void>> = [];
+  private fsyncChain: Promise<void> = Promise.resolve();
   private unsyncedDirs = new Set<string>();
   private claimed: Promise<void> | undefined;
 
@@ -144,7 +145,10 @@ export class LocalStore implements RepoStore {
       await f.close();
       throw err;
     }
-    const durable = f.fsync().finally(() => f.close());
+    // One fsync at a time, in put order: the disk writes parts back while later ones are read
+    // and hashed, and the other I/O threads stay free for those reads and writes.
+    const durable = this.fsyncChain.then(() => f.fsync()).finally(() => f.close());
+    this.fsyncChain = durable.catch(() => undefined);
     // Its failure is reported by the sync() that waits for it.
     durable.catch(() => undefined);
     this.syncing.push(durable);
