@@ -18,7 +18,7 @@ import { joinPath, type Storage } from '../storage/storage.js';
 import { restoreChain } from './fetch.js';
 import { ContentHash } from './hash.js';
 import type { BackupManifest, RecordedContents } from './manifest.js';
-import type { BackupRepo } from './repo.js';
+import type { BackupSource } from './source.js';
 
 const CHUNK_ROWS = 4096;
 
@@ -47,7 +47,7 @@ export async function envContents(env: Env, atLsn: bigint): Promise<RecordedCont
  * also runs `check` on the recovered environment (tree invariants) when given.
  */
 export async function recoveredContents(
-  repo: BackupRepo,
+  repo: BackupSource,
   chain: BackupManifest[],
   scratch: { storage: Storage; dir: string },
   opts: { envOptions?: Omit<EnvOptions, 'storage'>; archive?: boolean; check?: (env: Env) => Promise<void> } = {},

@@ -26,7 +26,7 @@ import { defaultLeaseId, Lease } from './lease.js';
 import { LocalStore } from './store.js';
 import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
 import { encodeJson, WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
-import type { BackupRepo } from './repo.js';
+import type { BackupSource } from './source.js';
 
 export const RESTORE_MARKER = '__tokusim_restore_incomplete';
 /** The fetch's lease and progress file in DEST (gone when the fetch finishes). */
@@ -76,7 +76,7 @@ export interface FetchResult {
 }
 
 /** A stored object, checked against its sha256 (block-segmented at `seg.offset` of its file when seg is given). */
-async function getChecked(repo: BackupRepo, key: string, sha: string, where: string, seg?: { offset: number; cuts: readonly number[] }): Promise<Uint8Array> {
+async function getChecked(repo: BackupSource, key: string, sha: string, where: string, seg?: { offset: number; cuts: readonly number[] }): Promise<Uint8Array> {
   const bytes = await repo.store.get(key);
   if (bytes === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${repo.store.where}/${key}`, expected: where });
   const actual = seg === undefined ? sha256Hex(bytes) : segmentedSha256(bytes, seg.offset, seg.cuts);
@@ -91,13 +91,13 @@ function cutsOf(f: ManifestFile): number[] | undefined {
 }
 
 /** The parts of a stored whole file, each checked, in file order. */
-async function* checkedParts(repo: BackupRepo, f: ManifestFile): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
+async function* checkedParts(repo: BackupSource, f: ManifestFile): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
   const cuts = cutsOf(f);
   for (const p of f.parts) yield { offset: p.offset, bytes: await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`, cuts === undefined ? undefined : { offset: p.offset, cuts }) };
 }
 
 /** The bytes of a stored whole file (all parts, checked). */
-export async function wholeFile(repo: BackupRepo, f: ManifestFile): Promise<Uint8Array> {
+export async function wholeFile(repo: BackupSource, f: ManifestFile): Promise<Uint8Array> {
   const out = new Uint8Array(f.size);
   for await (const p of checkedParts(repo, f)) out.set(p.bytes, p.offset);
   if (f.sha256 !== undefined) {
@@ -118,7 +118,7 @@ function pieceRef(s: string): { key: string; offset: number; length: number } {
 /** Reads packed parts once each. */
 class PartCache {
   private readonly parts = new Map<string, Uint8Array>();
-  constructor(private readonly repo: BackupRepo) {}
+  constructor(private readonly repo: BackupSource) {}
   async piece(key: string, offset: number, length: number, sha: string, what: string): Promise<Uint8Array> {
     let p = this.parts.get(key);
     if (p === undefined) {
@@ -136,7 +136,7 @@ class PartCache {
 }
 
 /** Write the dictionary file `name` as of the last backup of chain into f. */
-async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
+async function composeDictionary(repo: BackupSource, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
   const entries: ManifestFile[] = [];
   for (let i = chain.length - 1; i >= 0; i--) {
     const e = chain[i]!.files.find((x) => x.name === name && x.role === 'dictionary');
@@ -217,7 +217,7 @@ async function writeFileAt(storage: Storage, path: string, write: (f: StorageFil
  * archive ('beyond'); with 'prefer', the archive's copy of every file it holds from the
  * backup's first record on replaces the backup's own (restore-check replays the archive).
  */
-async function logBytes(repo: BackupRepo, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer'): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+async function logBytes(repo: BackupSource, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer'): Promise<Array<{ name: string; bytes: Uint8Array }>> {
   const own = m.files.filter((f) => f.role === 'log');
   const out = new Map<string, Uint8Array>();
   for (const f of own) out.set(f.name, await wholeFile(repo, f));
@@ -319,7 +319,7 @@ function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: n
   return best;
 }
 
-export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
+export async function fetchBackup(repo: BackupSource, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   if (opts.untilLsn !== undefined && opts.untilTimeMs !== undefined) throw new TokusimError('bad-argument', 'fetch: give --until-lsn or --until-time, not both');
   const name = await repo.resolve(nameOrLatest);
   return restoreChain(repo, await repo.chain(name), storage, dest, opts);
@@ -329,7 +329,7 @@ export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storag
  * fetchBackup of a chain of manifests (full base first): also for a backup whose sentinel is
  * not written yet (a push recording its contents restores its own copy this way).
  */
-export async function restoreChain(repo: BackupRepo, chain: BackupManifest[], storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
+export async function restoreChain(repo: BackupSource, chain: BackupManifest[], storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const m = chain[chain.length - 1]!;
   const name = m.name;
   const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
