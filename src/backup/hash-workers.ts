@@ -59,7 +59,8 @@ export class HashWorkers {
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      // No execArgv of the host: the program is CommonJS whatever flags started the host (--input-type=module would make it ESM).
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
       w.unref();
       w.on('message', (r: Reply) => {
         const p = this.waiting.get(r.id);

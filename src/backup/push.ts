@@ -59,8 +59,9 @@ export interface PushOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   /**
-   * Worker threads that hash parts (default 2, on a real device only: on SimStorage hashing
-   * stays on the main thread so the order of I/O does not depend on threads' timing); 0: none.
+   * Worker threads that hash parts (default 2; used on a real device only, and only when the
+   * dictionary files hold at least 64 MiB: on SimStorage hashing stays on the main thread so
+   * the order of I/O does not depend on threads' timing); 0: none.
    */
   hashThreads?: number;
   /** Write the progress file after this many parts (default 8). */
@@ -77,6 +78,8 @@ export interface PushOptions {
 }
 
 const HEADER_REGION = 8192;
+/** Bytes of dictionary files from which a push hashes on worker threads (PushOptions.hashThreads). */
+const HASH_THREADS_FROM = 64 << 20;
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -308,8 +311,6 @@ export class Pusher {
   async run(env: Env, beforePublish?: (m: BackupManifest) => Promise<void>): Promise<BackupManifest> {
     const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
     const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
-    const threads = this.opts.hashThreads ?? 2;
-    if (hold.storage.capabilities.realDevice && threads > 0) this.workers = new HashWorkers(threads);
     let m: BackupManifest;
     try {
       m = await this.copy(env, hold);
@@ -349,6 +350,9 @@ export class Pusher {
       await f.close();
     }
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    // Threads cost a start (a few hundred ms on a busy machine): only for a large copy.
+    const threads = this.opts.hashThreads ?? 2;
+    if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= HASH_THREADS_FROM) this.workers = new HashWorkers(threads);
     this.source = {
       dir: hold.dir,
       envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
