@@ -59,7 +59,8 @@ export interface PushOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   /**
-   * Worker threads that hash parts (default 2; used on a real device only, and only when the
+   * Worker threads that hash parts (default 1: on the shared 2-core machine one beat two and
+   * none, docs/backup.md "Benchmark"; used on a real device only, and only when the
    * dictionary files hold at least 64 MiB: on SimStorage hashing stays on the main thread so
    * the order of I/O does not depend on threads' timing); 0: none.
    */
@@ -351,7 +352,7 @@ export class Pusher {
     }
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
     // Threads cost a start (a few hundred ms on a busy machine): only for a large copy.
-    const threads = this.opts.hashThreads ?? 2;
+    const threads = this.opts.hashThreads ?? 1;
     if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= HASH_THREADS_FROM) this.workers = new HashWorkers(threads);
     this.source = {
       dir: hold.dir,
