@@ -65,6 +65,8 @@ export interface PushOptions {
    * the order of I/O does not depend on threads' timing); 0: none.
    */
   hashThreads?: number;
+  /** Bytes of dictionary files from which hash threads are used (default 64 MiB). */
+  hashThreadsFrom?: number;
   /** Write the progress file after this many parts (default 8). */
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
@@ -353,7 +355,7 @@ export class Pusher {
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
     // Threads cost a start (a few hundred ms on a busy machine): only for a large copy.
     const threads = this.opts.hashThreads ?? 1;
-    if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= HASH_THREADS_FROM) this.workers = new HashWorkers(threads);
+    if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= (this.opts.hashThreadsFrom ?? HASH_THREADS_FROM)) this.workers = new HashWorkers(threads);
     this.source = {
       dir: hold.dir,
       envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
