@@ -89,8 +89,12 @@ export interface RecordedContents {
   atLsn: string;
   rows: string;
   sha256: string;
-  /** Per dictionary: name -> row count (to name the dictionary that differs). */
-  dictionaries: Record<string, string>;
+  /**
+   * Per dictionary: name -> row count (to name the dictionary that differs). Absent in
+   * manifests written before contents described the recovered state (theirs is the
+   * checkpoint image's, at the checkpoint's begin LSN).
+   */
+  dictionaries?: Record<string, string>;
 }
 
 /** What the sentinel says (the backup exists iff it does). */

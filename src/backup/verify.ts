@@ -106,10 +106,17 @@ async function restoreCheck(repo: BackupRepo, m: BackupManifest, scratch: { stor
     notes.push(`${m.name}: restore-check: the backup records no contents (pushed without --record-contents): recovered ${got.rows} rows at LSN ${got.atLsn}, tree invariants checked, nothing to compare with`);
     return;
   }
+  const wantDicts = want.dictionaries;
+  const gotDicts = got.dictionaries ?? {};
+  if (wantDicts === undefined) {
+    // Written before contents meant the recovered state: its figure is the checkpoint image's.
+    notes.push(`${m.name}: restore-check: the manifest's contents (at LSN ${want.atLsn}) describe the checkpoint image (an older manifest), not the recovered state: recovered ${got.rows} rows at LSN ${got.atLsn}, tree invariants checked, nothing to compare with`);
+    return;
+  }
   if (got.atLsn !== want.atLsn) p(`recovered to LSN ${got.atLsn}, the manifest's contents are at LSN ${want.atLsn}`);
   if (got.rows !== want.rows || got.sha256 !== want.sha256) {
-    const names = [...new Set([...Object.keys(got.dictionaries), ...Object.keys(want.dictionaries ?? {})])].sort();
-    const differ = names.filter((n) => got.dictionaries[n] !== want.dictionaries?.[n]).map((n) => `${n}: ${got.dictionaries[n] ?? 'absent'} rows, recorded ${want.dictionaries?.[n] ?? 'absent'}`);
+    const names = [...new Set([...Object.keys(gotDicts), ...Object.keys(wantDicts)])].sort();
+    const differ = names.filter((n) => gotDicts[n] !== wantDicts[n]).map((n) => `${n}: ${gotDicts[n] ?? 'absent'} rows, recorded ${wantDicts[n] ?? 'absent'}`);
     p(`recovered state at LSN ${got.atLsn} holds ${got.rows} rows (hash ${got.sha256.slice(0, 16)}...), the manifest records ${want.rows} (${want.sha256.slice(0, 16)}...)${differ.length > 0 ? `; ${differ.join('; ')}` : '; same row counts, different rows'}`);
   }
 }

@@ -3,7 +3,8 @@ import { archivedLogs, LogArchiver } from '../../src/backup/archive.js';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { sha256Hex } from '../../src/backup/hash.js';
 import { scanLogBytes } from '../../src/backup/log-bytes.js';
-import { encodeJson, WAL_DIR } from '../../src/backup/manifest.js';
+import { encodeJson, manifestKey, MANIFEST_FORMAT, sentinelKey, WAL_DIR } from '../../src/backup/manifest.js';
+import { BackupRepo } from '../../src/backup/repo.js';
 import { verifyRepo } from '../../src/backup/verify.js';
 import { encodeRecord } from '../../src/format/codec.js';
 import { LOG_FILE_HEADER_SIZE } from '../../src/format/log-header.js';
@@ -96,6 +97,18 @@ describe('backup: verify --restore-check compares the recovered state', () => {
     const rep = await verifyRepo(repo, m.name, { restoreCheck: { storage: h.storage, dir: (n) => `/scratch-${n}` } });
     expect(rep.problems).toHaveLength(1);
     expect(rep.problems[0]).toMatch(new RegExp(`^${m.name}: restore-check: recovered state at LSN ${m.log.lastLsn} holds ${m.contents!.rows} rows .*the manifest records ${m.contents!.rows} .*same row counts, different rows$`));
+  });
+
+  // Scenario: a manifest written before contents described the recovered state (no per-dictionary counts, at the checkpoint's LSN) is not compared: a note, not a false problem.
+  it('Scenario: an older manifest whose contents are the checkpoint image is not compared', async () => {
+    const { h, repo, m } = await backedUpWithArchive();
+    const older = { ...m, contents: { atLsn: m.checkpoint.beginLsn, rows: '40', sha256: '0'.repeat(64) } };
+    const bytes = encodeJson(older);
+    await repo.store.putAtomic(manifestKey(m.name), bytes);
+    await repo.store.putAtomic(sentinelKey(m.name), encodeJson({ format: MANIFEST_FORMAT, name: m.name, manifestSha256: sha256Hex(bytes) }));
+    const rep = await verifyRepo(new BackupRepo(repo.store), m.name, { restoreCheck: { storage: h.storage, dir: (n) => `/scratch-${n}` } });
+    expect(rep.problems).toEqual([]);
+    expect(rep.notes).toEqual([expect.stringMatching(new RegExp(`^${m.name}: restore-check: the manifest's contents \\(at LSN ${m.checkpoint.beginLsn}\\) describe the checkpoint image \\(an older manifest\\)`))]);
   });
 
   // Scenario: a backup pushed without recorded contents is still restored, recovered and tree-checked; the report says there was nothing to compare with.
