@@ -9,6 +9,9 @@
  *    complete, durable copy, and readers look only at files with a sidecar.
  *  - Only whole files are archived (every record whole and valid; a closed file has no torn
  *    tail), and an archived file is never replaced by different bytes.
+ *  - archiveClosedLogs (`log archive`) runs under the archive's lease, apart from the
+ *    repository's (a long push does not hold up archiving); the archiver of an open
+ *    environment (EnvOptions.logArchive) runs inside the environment's own lock instead.
  *  - keepFromIndex() is at most the index of every closed file not yet archived, so the
  *    logger's trim (LogWriter.addTrimFloor) never deletes one.
  */
@@ -18,7 +21,8 @@ import { findLogFiles, parseLogFileName } from '../log/names.js';
 import { baseName, type Storage } from '../storage/storage.js';
 import { sha256Hex } from './hash.js';
 import { scanLogBytes } from './log-bytes.js';
-import { encodeJson, WAL_DIR } from './manifest.js';
+import { defaultLeaseId, Lease } from './lease.js';
+import { encodeJson, WAL_DIR, WAL_LOCK_KEY } from './manifest.js';
 import { readOpenFile, type RepoStore } from './store.js';
 
 export interface ArchivedLog {
@@ -84,15 +88,35 @@ export async function archiveLogFile(store: RepoStore, storage: Storage, path: s
   return sidecar;
 }
 
-/** Archive every log file of dir except the newest (it may still be written). Returns the names archived now. */
-export async function archiveClosedLogs(store: RepoStore, storage: Storage, dir: string): Promise<string[]> {
-  const files = await findLogFiles(storage, dir);
-  const have = new Set((await archivedLogs(store)).map((a) => a.name));
+export interface ArchiveOptions {
+  /** Lease id (default host:pid), time to live (default 60 s) and clock (default Date.now) of the archive lease. */
+  leaseId?: string;
+  leaseTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Archive every log file of dir except the newest (it may still be written), under the
+ * archive's lease (WAL_LOCK_KEY: another `log archive` holding it is refused, naming owner
+ * and expiry). Returns the names archived now.
+ */
+export async function archiveClosedLogs(store: RepoStore, storage: Storage, dir: string, opts: ArchiveOptions = {}): Promise<string[]> {
+  const lease = await Lease.acquire(store, WAL_LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'log archive', now: opts.now ?? Date.now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
   const done: string[] = [];
-  for (const f of files.slice(0, -1)) {
-    if (have.has(f.name)) continue;
-    if ((await archiveLogFile(store, storage, f.path)) !== undefined) done.push(f.name);
+  try {
+    const files = await findLogFiles(storage, dir);
+    const have = new Set((await archivedLogs(store)).map((a) => a.name));
+    for (const f of files.slice(0, -1)) {
+      if (have.has(f.name)) continue;
+      if ((await archiveLogFile(store, storage, f.path)) !== undefined) done.push(f.name);
+      await lease.refresh();
+    }
+  } catch (err) {
+    // One that failed lets the next run in at once (one that was killed leaves its lease to expire).
+    await lease.release().catch(() => undefined);
+    throw err;
   }
+  await lease.release();
   return done;
 }
 

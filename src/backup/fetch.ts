@@ -21,12 +21,12 @@ import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName } from '../log/names.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { archivedLogs } from './archive.js';
-import { newSha256, sha256Hex } from './hash.js';
+import { blockCuts, newSha256, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
 import { defaultLeaseId, Lease } from './lease.js';
 import { LocalStore } from './store.js';
 import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
 import { encodeJson, WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
-import type { BackupRepo } from './repo.js';
+import type { BackupSource } from './source.js';
 
 export const RESTORE_MARKER = '__tokusim_restore_incomplete';
 /** The fetch's lease and progress file in DEST (gone when the fetch finishes). */
@@ -48,6 +48,11 @@ export interface FetchOptions {
   untilLsn?: bigint;
   /** Keep only transactions known committed at or before this time (ms since the epoch). */
   untilTimeMs?: number;
+  /**
+   * Replay the archive's copy of every log file it holds from the backup's first record on,
+   * instead of the backup's own copy (restore-check: the archive must give the same state).
+   */
+  preferArchive?: boolean;
   /** Run recovery (open and close the restored environment). Default true. */
   recover?: boolean;
   /** Options for that open (clock, update functions...). */
@@ -70,20 +75,34 @@ export interface FetchResult {
   kept: string[];
 }
 
-async function getChecked(repo: BackupRepo, key: string, sha: string, where: string): Promise<Uint8Array> {
+/** A stored object, checked against its sha256 (block-segmented at `seg.offset` of its file when seg is given). */
+async function getChecked(repo: BackupSource, key: string, sha: string, where: string, seg?: { offset: number; cuts: readonly number[] }): Promise<Uint8Array> {
   const bytes = await repo.store.get(key);
   if (bytes === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${repo.store.where}/${key}`, expected: where });
-  const actual = sha256Hex(bytes);
+  const actual = seg === undefined ? sha256Hex(bytes) : segmentedSha256(bytes, seg.offset, seg.cuts);
   if (actual !== sha) throw new TokusimError('bad-checksum', `repository object ${key} (${where}) does not match its sha256`, { file: `${repo.store.where}/${key}`, expected: sha, actual });
   return bytes;
 }
 
+/** The cut points of a file whose parts are block-segmented (hashing 'blocks'), else undefined. */
+function cutsOf(f: ManifestFile): number[] | undefined {
+  if (f.hashing !== 'blocks') return undefined;
+  return blockCuts((f.blocks ?? []).map((b) => ({ diskoff: b[1], size: b[2] })));
+}
+
+/** The parts of a stored whole file, each checked, in file order. */
+async function* checkedParts(repo: BackupSource, f: ManifestFile): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
+  const cuts = cutsOf(f);
+  for (const p of f.parts) yield { offset: p.offset, bytes: await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`, cuts === undefined ? undefined : { offset: p.offset, cuts }) };
+}
+
 /** The bytes of a stored whole file (all parts, checked). */
-export async function wholeFile(repo: BackupRepo, f: ManifestFile): Promise<Uint8Array> {
+export async function wholeFile(repo: BackupSource, f: ManifestFile): Promise<Uint8Array> {
   const out = new Uint8Array(f.size);
-  for (const p of f.parts) out.set(await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`), p.offset);
+  for await (const p of checkedParts(repo, f)) out.set(p.bytes, p.offset);
   if (f.sha256 !== undefined) {
-    const actual = sha256Hex(out);
+    // Every part matched its digest just now, so the parts' digests stand for their bytes.
+    const actual = f.hashing === 'blocks' ? sha256OfDigests(f.parts.map((p) => p.sha256)) : sha256Hex(out);
     if (actual !== f.sha256) throw new TokusimError('bad-checksum', `file ${f.name} of the backup does not match its sha256`, { file: f.name, expected: f.sha256, actual });
   }
   return out;
@@ -99,7 +118,7 @@ function pieceRef(s: string): { key: string; offset: number; length: number } {
 /** Reads packed parts once each. */
 class PartCache {
   private readonly parts = new Map<string, Uint8Array>();
-  constructor(private readonly repo: BackupRepo) {}
+  constructor(private readonly repo: BackupSource) {}
   async piece(key: string, offset: number, length: number, sha: string, what: string): Promise<Uint8Array> {
     let p = this.parts.get(key);
     if (p === undefined) {
@@ -117,7 +136,7 @@ class PartCache {
 }
 
 /** Write the dictionary file `name` as of the last backup of chain into f. */
-async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
+async function composeDictionary(repo: BackupSource, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
   const entries: ManifestFile[] = [];
   for (let i = chain.length - 1; i >= 0; i--) {
     const e = chain[i]!.files.find((x) => x.name === name && x.role === 'dictionary');
@@ -126,7 +145,7 @@ async function composeDictionary(repo: BackupRepo, chain: BackupManifest[], name
     if (e.delta === undefined) break;
   }
   const base = entries[0]!;
-  for (const p of base.parts) await f.pwrite(await getChecked(repo, p.key, p.sha256, `${name} @${p.offset}`), p.offset);
+  for await (const p of checkedParts(repo, base)) await f.pwrite(p.bytes, p.offset);
   let written = base.size;
   for (const e of entries.slice(1)) {
     const d = e.delta!;
@@ -193,15 +212,19 @@ async function writeFileAt(storage: Storage, path: string, write: (f: StorageFil
   }
 }
 
-/** The log files to restore: the backup's, extended (or replaced by a longer copy) from the archive. */
-async function logBytes(repo: BackupRepo, m: BackupManifest, needBeyond: boolean): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+/**
+ * The log files to restore: the backup's, extended (or replaced by a longer copy) from the
+ * archive ('beyond'); with 'prefer', the archive's copy of every file it holds from the
+ * backup's first record on replaces the backup's own (restore-check replays the archive).
+ */
+async function logBytes(repo: BackupSource, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer'): Promise<Array<{ name: string; bytes: Uint8Array }>> {
   const own = m.files.filter((f) => f.role === 'log');
   const out = new Map<string, Uint8Array>();
   for (const f of own) out.set(f.name, await wholeFile(repo, f));
-  if (needBeyond) {
-    const lastOwn = BigInt(m.log.lastLsn);
+  if (archive !== 'none') {
+    const from = archive === 'prefer' ? BigInt(m.log.firstLsn) : BigInt(m.log.lastLsn) + 1n;
     for (const a of await archivedLogs(repo.store)) {
-      if (BigInt(a.lastLsn) <= lastOwn) continue;
+      if (BigInt(a.lastLsn) < from) continue;
       out.set(a.name, await getChecked(repo, `${WAL_DIR}/${a.name}`, a.sha256, `archived ${a.name}`));
     }
   }
@@ -296,14 +319,22 @@ function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: n
   return best;
 }
 
-export async function fetchBackup(repo: BackupRepo, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
+export async function fetchBackup(repo: BackupSource, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   if (opts.untilLsn !== undefined && opts.untilTimeMs !== undefined) throw new TokusimError('bad-argument', 'fetch: give --until-lsn or --until-time, not both');
   const name = await repo.resolve(nameOrLatest);
-  const chain = await repo.chain(name);
+  return restoreChain(repo, await repo.chain(name), storage, dest, opts);
+}
+
+/**
+ * fetchBackup of a chain of manifests (full base first): also for a backup whose sentinel is
+ * not written yet (a push recording its contents restores its own copy this way).
+ */
+export async function restoreChain(repo: BackupSource, chain: BackupManifest[], storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const m = chain[chain.length - 1]!;
+  const name = m.name;
   const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
   // Read (and check) the log first: a bad target is refused before DEST is touched.
-  const logs = await logBytes(repo, m, pitr);
+  const logs = await logBytes(repo, m, opts.preferArchive === true ? 'prefer' : pitr ? 'beyond' : 'none');
   let target = opts.untilLsn;
   if (opts.untilTimeMs !== undefined) {
     target = lsnForTime(logs, opts.untilTimeMs);

@@ -62,3 +62,56 @@ export class ContentHash {
     return out;
   }
 }
+
+/** The cut points of a dictionary file: every block's start and end, sorted, without repeats. */
+export function blockCuts(blocks: ReadonlyArray<{ diskoff: number; size: number }>): number[] {
+  const s = new Set<number>();
+  for (const b of blocks) {
+    s.add(b.diskoff);
+    s.add(b.diskoff + b.size);
+  }
+  return [...s].sort((a, b) => a - b);
+}
+
+/** Index of the first cut greater than x. */
+function firstCutAfter(cuts: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = cuts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cuts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The block-segmented sha256 of a dictionary file's part (docs/backup.md "Manifest"): the
+ * part's bytes (at `offset` in the file) are cut at every cut point inside them, each segment
+ * is hashed, and the digest is the sha256 of the segments' sha256 digests in order. A segment
+ * that is a whole block has exactly the block's sha256, so one pass over the bytes gives both
+ * the part's and the blocks' digests (onSegment sees each segment's). Equal digests mean equal
+ * bytes whatever the cuts: the list of 32-byte digests determines every segment.
+ */
+export function segmentedSha256(bytes: Uint8Array, offset: number, cuts: readonly number[], onSegment?: (start: number, end: number, digest: Buffer) => void): string {
+  const outer = createHash('sha256');
+  const end = offset + bytes.length;
+  let at = offset;
+  let i = firstCutAfter(cuts, offset);
+  while (at < end) {
+    const next = i < cuts.length && cuts[i]! < end ? cuts[i]! : end;
+    const d = createHash('sha256').update(bytes.subarray(at - offset, next - offset)).digest();
+    outer.update(d);
+    onSegment?.(at, next, d);
+    at = next;
+    i++;
+  }
+  return outer.digest('hex');
+}
+
+/** sha256 of the concatenated binary digests given as hex (a file's digest from its parts'). */
+export function sha256OfDigests(hexDigests: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const x of hexDigests) h.update(Buffer.from(x, 'hex'));
+  return h.digest('hex');
+}

@@ -41,8 +41,16 @@ export interface ManifestFile {
   name: string;
   role: FileRole;
   size: number;
-  /** sha256 of the whole file as copied (full copies only). */
+  /**
+   * Full copies only: the file's digest. Without `hashing`, the sha256 of its bytes; with
+   * `hashing: 'blocks'`, the sha256 of its parts' digests in order.
+   */
   sha256?: string;
+  /**
+   * 'blocks' (dictionary files): every part's sha256 is block-segmented (hash.ts
+   * segmentedSha256, cut at every start and end of `blocks`), so a push hashes each byte once.
+   */
+  hashing?: 'blocks';
   /** Full copy: the parts in file order. Delta: the parts holding the header region and changed blocks. */
   parts: PartRef[];
   /** Dictionary files: the chosen header. */
@@ -67,9 +75,26 @@ export interface BackupManifest {
   checkpoint: { beginLsn: string; endLsn: string; count: string };
   log: { firstLsn: string; lastLsn: string };
   files: ManifestFile[];
-  contents: { atLsn: string; rows: string; sha256: string };
+  /**
+   * The committed rows after restore and recovery to `atLsn` (the end of the backup's log),
+   * recorded only when the push was asked to (PushOptions.contents): count and multiset hash
+   * over (dictionary name, key, value). `backup verify --restore-check` compares with it.
+   */
+  contents?: RecordedContents;
   /** total: bytes of the environment covered; sent: bytes this backup stores; reused: of those, bytes an interrupted push had stored already. */
   bytes: { total: number; sent: number; reused?: number };
+}
+
+export interface RecordedContents {
+  atLsn: string;
+  rows: string;
+  sha256: string;
+  /**
+   * Per dictionary: name -> row count (to name the dictionary that differs). Absent in
+   * manifests written before contents described the recovered state (theirs is the
+   * checkpoint image's, at the checkpoint's begin LSN).
+   */
+  dictionaries?: Record<string, string>;
 }
 
 /** What the sentinel says (the backup exists iff it does). */
@@ -82,6 +107,8 @@ export interface Sentinel {
 export const BASE_DIR = 'basebackups';
 export const WAL_DIR = 'wal';
 export const LOCK_KEY = 'locks/repo.lease.json';
+/** The lease of `log archive` (apart from LOCK_KEY, so a long push does not hold up archiving). */
+export const WAL_LOCK_KEY = 'locks/wal.lease.json';
 export const SENTINEL_SUFFIX = '.sentinel.json';
 
 export function manifestKey(name: string): string {
@@ -137,7 +164,8 @@ export function parseManifest(bytes: Uint8Array, where: string): BackupManifest 
   if (m.kind !== 'full' && m.kind !== 'delta') throw bad(where, 'kind full or delta', String(m.kind));
   if (m.kind === 'delta' && (typeof m.parent !== 'string' || !isBackupName(m.parent))) throw bad(where, 'a delta names its parent', String(m.parent));
   if (!Array.isArray(m.files)) throw bad(where, 'files is an array', typeof m.files);
-  for (const k of ['checkpoint', 'log', 'contents', 'bytes'] as const) if (typeof m[k] !== 'object' || m[k] === null) throw bad(where, `${k} is an object`, typeof m[k]);
+  if (m.contents !== undefined && (typeof m.contents !== 'object' || m.contents === null || typeof m.contents.sha256 !== 'string')) throw bad(where, 'contents is an object with rows and sha256', typeof m.contents);
+  for (const k of ['checkpoint', 'log', 'bytes'] as const) if (typeof m[k] !== 'object' || m[k] === null) throw bad(where, `${k} is an object`, typeof m[k]);
   for (const f of m.files) {
     if (typeof f?.name !== 'string' || !Array.isArray(f.parts) || typeof f.size !== 'number') throw bad(where, 'each file has name, size and parts', JSON.stringify(f).slice(0, 80));
   }

@@ -1,9 +1,10 @@
 /**
  * A hot backup of an open environment into a repository (docs/backup.md): take and hold a
- * checkpoint (engine/checkpoint-hold.ts), copy every dictionary file (hashing each block of
- * its chosen translation, and folding the rows of user dictionaries into the content hash as
- * the blocks stream by), then the log from the file holding the checkpoint's begin_checkpoint,
- * release the hold, and publish: parts synced, manifest, sentinel last.
+ * checkpoint (engine/checkpoint-hold.ts), copy every dictionary file in large sequential
+ * parts (each byte hashed once: a part's digest is block-segmented, so the blocks of the chosen
+ * translation get their sha256 from the same pass), then the log from the file holding the
+ * checkpoint's begin_checkpoint, release the hold, optionally record the recovered contents
+ * (a restore rehearsal, PushOptions.contents), and publish: parts synced, manifest, sentinel last.
  *
  * Invariants:
  *  - The hold is released on every path (success, error, crash of the machine).
@@ -15,16 +16,15 @@
  *    translation names it, and the sha256 catches a block reused at the same place).
  */
 import { TokusimError } from '../base/errors.js';
-import { unframeBlock } from '../checkpoint/checkpointable-dictionary.js';
-import { decodeNode } from '../engine/btree/node-codec.js';
 import { holdCheckpoint, type CheckpointHold } from '../engine/checkpoint-hold.js';
 import type { Env } from '../engine/env.js';
 import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName, compareLogFiles } from '../log/names.js';
-import { joinPath, type StorageFile } from '../storage/storage.js';
+import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { BlockStream, type StreamBlock } from './block-stream.js';
-import { isUserDictionary, readDictionaryLayout, roleOf } from './dictionary-blocks.js';
-import { ContentHash, newSha256, sha256Hex } from './hash.js';
+import { readDictionaryLayout, roleOf } from './dictionary-blocks.js';
+import { blockCuts, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
+import { HashWorkers } from './hash-workers.js';
 import { walkLogBytes } from './log-bytes.js';
 import { specOf } from '../format/codec.js';
 
@@ -58,13 +58,31 @@ export interface PushOptions {
   /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Worker threads that hash parts (default 1: on the shared 2-core machine one beat two and
+   * none, docs/backup.md "Benchmark"; used on a real device only, and only when the
+   * dictionary files hold at least 64 MiB: on SimStorage hashing stays on the main thread so
+   * the order of I/O does not depend on threads' timing); 0: none.
+   */
+  hashThreads?: number;
+  /** Bytes of dictionary files from which hash threads are used (default 64 MiB). */
+  hashThreadsFrom?: number;
   /** Write the progress file after this many parts (default 8). */
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
   onResume?: (r: { from: string; exact: boolean; reason: string }) => void;
+  /**
+   * Record the manifest's `contents`: after the copy, the backup is restored into this
+   * scratch directory (absent or empty; its files are removed afterwards), recovered to the
+   * end of its log, and its committed rows counted and hashed. Costs a restore and a
+   * recovery, so it is off by default; `backup verify --restore-check` compares with it.
+   */
+  contents?: { storage: Storage; dir: string };
 }
 
 const HEADER_REGION = 8192;
+/** Bytes of dictionary files from which a push hashes on worker threads (PushOptions.hashThreads). */
+const HASH_THREADS_FROM = 64 << 20;
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -73,20 +91,75 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads a file in PART_BYTES chunks, calling fn with each. */
-async function readChunks(f: StorageFile, size: number, fn: (chunk: Uint8Array, at: number) => Promise<void>, partBytes = PART_BYTES): Promise<void> {
-  for (let at = 0; at < size; ) {
-    const want = Math.min(partBytes, size - at);
-    const buf = new Uint8Array(want);
+/**
+ * Part-sized buffers for reading: reused once a chunk is hashed and its upload finished.
+ * A fresh 8 MiB buffer per chunk costs more (page faults, zeroing) than copying it.
+ */
+class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  constructor(private readonly size: number) {}
+  take(n: number): Uint8Array {
+    if (n > this.size) return new Uint8Array(n);
+    return (this.free.pop() ?? new Uint8Array(this.size)).subarray(0, n);
+  }
+  give(b: Uint8Array): void {
+    if (b.buffer.byteLength === this.size && b.byteOffset === 0) this.free.push(new Uint8Array(b.buffer as ArrayBuffer));
+  }
+}
+
+/**
+ * Reads a file in PART_BYTES chunks; prepare(chunk, at) runs on each as soon as it is read
+ * (up to `depth` chunks ahead: hashing overlaps the reads, and with hash workers several
+ * chunks hash at once), then fn(prepared, at, release) on each in file order, with a
+ * release() for its buffer (called once nothing uses the chunk any more).
+ */
+async function readChunks<T extends { bytes: Uint8Array }>(
+  f: StorageFile,
+  size: number,
+  prepare: (chunk: Uint8Array, at: number) => Promise<T>,
+  fn: (prepared: T, at: number, release: () => void) => Promise<void>,
+  partBytes = PART_BYTES,
+  depth = 1,
+  pool = new BufferPool(partBytes),
+): Promise<void> {
+  const readAt = async (at: number): Promise<Uint8Array> => {
+    const buf = pool.take(Math.min(partBytes, size - at));
     let got = 0;
-    while (got < want) {
+    while (got < buf.length) {
       const n = await f.pread(buf.subarray(got), at + got);
       if (n === 0) break;
       got += n;
     }
-    if (got === 0) break;
-    await fn(got === want ? buf : buf.subarray(0, got), at);
-    at += got;
+    return got === buf.length ? buf : buf.subarray(0, got);
+  };
+  const ahead: Array<{ at: number; p: Promise<T> }> = [];
+  let nextAt = 0;
+  const fill = (): void => {
+    while (ahead.length < depth && nextAt < size) {
+      const at = nextAt;
+      const p = readAt(at).then((c) => prepare(c, at));
+      // One that fails after an earlier one failed must not go unhandled.
+      p.catch(() => undefined);
+      ahead.push({ at, p });
+      nextAt = Math.min(size, at + partBytes);
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const { at, p } = ahead.shift()!;
+    const prepared = await p;
+    if (prepared.bytes.length === 0) break;
+    if (prepared.bytes.length < Math.min(partBytes, size - at)) {
+      // The file ended early (it shrank): what was read ahead beyond is not used.
+      ahead.length = 0;
+      nextAt = size;
+    }
+    fill();
+    let released = false;
+    await fn(prepared, at, () => {
+      if (!released) pool.give(prepared.bytes);
+      released = true;
+    });
   }
 }
 
@@ -119,7 +192,6 @@ export class Pusher {
   private sent = 0;
   private done = 0;
   private total = 0;
-  private readonly contents = new ContentHash();
   private name = '';
   private source: SourceIdentity | undefined;
   /** Parts of an interrupted push that may be reused: `file@offset+length` -> part. */
@@ -128,6 +200,8 @@ export class Pusher {
   private partsSinceSave = 0;
   /** Bytes not sent again because an interrupted push had stored them. */
   reusedBytes = 0;
+  /** Hashing threads of this push (see PushOptions.hashThreads). */
+  private workers: HashWorkers | undefined;
   /** Called after each part (the repository's lease refresh). */
   afterPart: () => Promise<void> = async () => undefined;
 
@@ -141,17 +215,17 @@ export class Pusher {
   private nextKey = (): string => partKey(this.name, ++this.partNo);
 
   /** Store one part of a whole-file copy, or reuse the interrupted push's part with the same bytes. */
-  private async storePart(file: string, offset: number, chunk: Uint8Array): Promise<PartRef> {
-    const sha256 = sha256Hex(chunk);
+  private async storePart(file: string, offset: number, chunk: Uint8Array, sha256 = sha256Hex(chunk), release: () => void = () => undefined): Promise<PartRef> {
     const old = this.reusable.get(`${file}@${offset}+${chunk.length}`);
     let key: string;
     if (old !== undefined && old.sha256 === sha256) {
       key = old.key;
       this.reusedBytes += chunk.length;
       this.sent += chunk.length;
+      release();
     } else {
       key = this.nextKey();
-      await this.put(key, chunk);
+      await this.put(key, chunk, release);
     }
     this.doneParts.push({ file, offset, length: chunk.length, sha256, key });
     if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) await this.saveProgress();
@@ -183,11 +257,16 @@ export class Pusher {
   private throttledBytes = 0;
 
   /** Upload a part: up to `concurrency` in flight, paced to `rateLimit` bytes per second. */
-  private put = async (key: string, data: Uint8Array): Promise<void> => {
-    await this.throttle(data.length);
+  private put = async (key: string, data: Uint8Array, release: () => void = () => undefined): Promise<void> => {
     const limit = Math.max(1, Math.floor(this.opts.concurrency ?? 1));
-    while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
-    if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    try {
+      await this.throttle(data.length);
+      while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
+      if (this.uploadFailure !== undefined) throw this.uploadFailure.err;
+    } catch (err) {
+      release();
+      throw err;
+    }
     const p: Promise<void> = this.store.put(key, data).then(
       () => {
         this.sent += data.length;
@@ -196,7 +275,10 @@ export class Pusher {
         this.uploadFailure ??= { err };
         this.failedKeys.add(key);
       },
-    ).finally(() => this.inFlight.delete(p));
+    ).finally(() => {
+      this.inFlight.delete(p);
+      release();
+    });
     this.inFlight.add(p);
     if (limit === 1) await this.drain();
   };
@@ -228,7 +310,8 @@ export class Pusher {
     if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
   }
 
-  async run(env: Env): Promise<BackupManifest> {
+  /** Copy, then (hold released, parts synced) beforePublish may complete the manifest, then publish. */
+  async run(env: Env, beforePublish?: (m: BackupManifest) => Promise<void>): Promise<BackupManifest> {
     const reuseAt = this.interrupted === undefined ? undefined : BigInt(this.interrupted.source.checkpointLsn);
     const hold = await holdCheckpoint(env, reuseAt === undefined ? {} : { reuseAt });
     let m: BackupManifest;
@@ -236,8 +319,11 @@ export class Pusher {
       m = await this.copy(env, hold);
     } finally {
       hold.release();
+      await this.workers?.close();
+      this.workers = undefined;
     }
     await this.store.sync();
+    await beforePublish?.(m);
     const manifestBytes = encodeJson(m);
     await this.store.putAtomic(manifestKey(m.name), manifestBytes);
     await this.store.putAtomic(sentinelKey(m.name), encodeJson({ format: MANIFEST_FORMAT, name: m.name, manifestSha256: sha256Hex(manifestBytes) }));
@@ -267,6 +353,9 @@ export class Pusher {
       await f.close();
     }
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    // Threads cost a start (a few hundred ms on a busy machine): only for a large copy.
+    const threads = this.opts.hashThreads ?? 1;
+    if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= (this.opts.hashThreadsFrom ?? HASH_THREADS_FROM)) this.workers = new HashWorkers(threads);
     this.source = {
       dir: hold.dir,
       envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
@@ -298,7 +387,6 @@ export class Pusher {
       checkpoint: { beginLsn: String(hold.checkpointLsn), endLsn: String(log.endCheckpointLsn), count: String(hold.checkpointCount) },
       log: { firstLsn: String(log.firstLsn), lastLsn: String(log.lastLsn) },
       files,
-      contents: { atLsn: String(hold.checkpointLsn), rows: String(this.contents.rows), sha256: this.contents.hex() },
       bytes: { total, sent: this.sent, ...(this.reusedBytes > 0 ? { reused: this.reusedBytes } : {}) },
     };
   }
@@ -343,9 +431,10 @@ export class Pusher {
       const size = await f.size();
       const out = new Uint8Array(size);
       let got = 0;
-      await readChunks(f, size, async (c, at) => {
-        out.set(c, at);
-        got = at + c.length;
+      await readChunks(f, size, async (c) => ({ bytes: c }), async ({ bytes }, at, release) => {
+        out.set(bytes, at);
+        got = at + bytes.length;
+        release();
       });
       return out.subarray(0, got);
     } finally {
@@ -371,20 +460,37 @@ export class Pusher {
       const blocks: BlockEntry[] = [];
       const changed: ChangedBlock[] = [];
       const toStore: Array<{ b: StreamBlock; bytes: Uint8Array; sha: string }> = [];
-      const user = isUserDictionary(name);
+      const cuts = blockCuts(layout.blocks);
+      const blockEnd = new Map<number, number>();
+      for (const b of layout.blocks) blockEnd.set(b.diskoff, b.diskoff + b.size);
+      // sha256 of the blocks lying whole in a chunk come from its segments (by diskoff).
+      let segmentSha = new Map<number, string>();
       const stream = new BlockStream(path, layout.blocks, (b, bytes) => {
-        const sha = sha256Hex(bytes);
+        const seg = segmentSha.get(b.diskoff);
+        // A block straddling two chunks is hashed on its own (at most one per chunk boundary).
+        const sha = seg ?? sha256Hex(bytes);
         blocks.push([b.blocknum, b.diskoff, b.size, sha]);
-        if (user && b.blocknum >= 3) this.foldRows(name, b, bytes, path);
         if (asDelta) {
           const p = prev.get(b.blocknum);
           if (p === undefined || p[1] !== b.diskoff || p[2] !== b.size || p[3] !== sha) toStore.push({ b, bytes: bytes.slice(), sha });
         }
       });
+      const hashPart = async (chunk: Uint8Array, at: number): Promise<{ bytes: Uint8Array; sha: string; blockSha: Map<number, string> }> => {
+        const blockSha = new Map<number, string>();
+        if (this.workers !== undefined && chunk.byteOffset === 0) {
+          const r = await this.workers.segmented(chunk, at, cuts);
+          for (const [s, e, d] of r.segments) if (blockEnd.get(s) === e) blockSha.set(s, d);
+          return { bytes: r.bytes, sha: r.sha256, blockSha };
+        }
+        const sha = segmentedSha256(chunk, at, cuts, (s, e, d) => {
+          if (blockEnd.get(s) === e) blockSha.set(s, d.toString('hex'));
+        });
+        return { bytes: chunk, sha, blockSha };
+      };
       const parts: PartRef[] = [];
-      const whole = newSha256();
       let header: Uint8Array | undefined;
-      await readChunks(f, size, async (chunk, at) => {
+      await readChunks(f, size, hashPart, async ({ bytes: chunk, sha: partSha, blockSha }, at, release) => {
+        segmentSha = blockSha;
         stream.feed(chunk, at);
         this.progress(name, chunk.length);
         if (asDelta) {
@@ -394,11 +500,11 @@ export class Pusher {
             changed.push({ blocknum: s.b.blocknum, diskoff: s.b.diskoff, size: s.b.size, sha256: s.sha, ...loc });
           }
           toStore.length = 0;
+          release();
         } else {
-          whole.update(chunk);
-          parts.push(await this.storePart(name, at, chunk));
+          parts.push(await this.storePart(name, at, chunk, partSha, release));
         }
-      }, this.opts.partBytes);
+      }, this.opts.partBytes, this.workers === undefined ? 1 : 3);
       stream.finish(size);
       blocks.sort((a, b) => a[0] - b[0]);
       const entry: ManifestFile = {
@@ -411,18 +517,13 @@ export class Pusher {
         const loc = await packer.add(h);
         entry.delta = { headerPart: `${loc.part}@${loc.partOffset}+${h.length}`, headerSha256: sha256Hex(h), changed };
       } else {
-        entry.sha256 = whole.hex();
+        entry.hashing = 'blocks';
+        entry.sha256 = sha256OfDigests(parts.map((p) => p.sha256));
       }
       return entry;
     } finally {
       await f.close();
     }
-  }
-
-  private foldRows(iname: string, b: StreamBlock, bytes: Uint8Array, path: string): void {
-    const node = decodeNode(unframeBlock(bytes, { file: path, offset: b.diskoff }), { blocknum: BigInt(b.blocknum) });
-    if (node.kind !== 'leaf') return;
-    for (let i = 0; i < node.keys.length; i++) this.contents.add(iname, node.keys[i]!, node.values[i]!);
   }
 
   /**

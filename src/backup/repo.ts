@@ -12,6 +12,7 @@
 import { TokusimError } from '../base/errors.js';
 import type { BackupTarget } from '../engine/checkpoint-hold.js';
 import type { Env } from '../engine/env.js';
+import { recoveredContents } from './contents.js';
 import { sha256Hex } from './hash.js';
 import { defaultLeaseId, Lease } from './lease.js';
 import { loadPushProgress, PUSH_PROGRESS_KEY } from './progress.js';
@@ -107,7 +108,11 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions, Env
       pusher.afterPart = () => lease.refresh();
       let m: BackupManifest;
       try {
-        m = await pusher.run(env);
+        const scratch = opts.contents;
+        m = await pusher.run(env, scratch === undefined ? undefined : async (made) => {
+          const chain = parent === undefined ? [made] : [...(await this.chain(parent.name)), made];
+          made.contents = await recoveredContents(this, chain, scratch, { envOptions: { clock: env.clock, ...(env.options.updateFunctions !== undefined ? { updateFunctions: env.options.updateFunctions } : {}) } });
+        });
       } catch (err) {
         await pusher.saveProgressAfterFailure().catch(() => undefined);
         throw err;

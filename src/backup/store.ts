@@ -53,7 +53,9 @@ export const REPO_MARKER = 'tokusim-backup-repository';
 /** A repository in a directory of a Storage. */
 export class LocalStore implements RepoStore {
   private readonly madeDirs = new Set<string>();
-  private unsyncedFiles = new Set<string>();
+  /** fsyncs of put() objects in flight: sync() waits for them. */
+  private syncing: Array<Promise<void>> = [];
+  private fsyncChain: Promise<void> = Promise.resolve();
   private unsyncedDirs = new Set<string>();
   private claimed: Promise<void> | undefined;
 
@@ -126,10 +128,30 @@ export class LocalStore implements RepoStore {
     }
   }
 
+  /**
+   * Write the object and start its fsync without waiting for it (sync() waits): the disk
+   * writes the part back while the next ones are read and hashed, instead of a push stopping
+   * at every progress save to flush everything at once.
+   */
   async put(key: string, data: Uint8Array): Promise<void> {
     const p = this.path(key);
-    await this.writeFile(p, data, false);
-    this.unsyncedFiles.add(p);
+    await this.claim();
+    await this.ensureDir(dirName(p));
+    const f = await this.storage.open(p, 'create');
+    try {
+      await f.truncate(0);
+      if (data.length > 0) await f.pwrite(data, 0);
+    } catch (err) {
+      await f.close();
+      throw err;
+    }
+    // One fsync at a time, in put order: the disk writes parts back while later ones are read
+    // and hashed, and the other I/O threads stay free for those reads and writes.
+    const durable = this.fsyncChain.then(() => f.fsync()).finally(() => f.close());
+    this.fsyncChain = durable.catch(() => undefined);
+    // Its failure is reported by the sync() that waits for it.
+    durable.catch(() => undefined);
+    this.syncing.push(durable);
     this.unsyncedDirs.add(dirName(p));
   }
 
@@ -174,16 +196,10 @@ export class LocalStore implements RepoStore {
   }
 
   async sync(): Promise<void> {
-    const files = this.unsyncedFiles;
-    this.unsyncedFiles = new Set();
-    for (const p of files) {
-      const f = await this.storage.open(p, 'readwrite');
-      try {
-        await f.fsync();
-      } finally {
-        await f.close();
-      }
-    }
+    const pending = this.syncing;
+    this.syncing = [];
+    const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     const dirs = this.unsyncedDirs;
     this.unsyncedDirs = new Set();
     for (const d of dirs) await this.storage.fsyncDir(d);

@@ -22,7 +22,8 @@ describe('backup: push and fetch', () => {
         writes++;
       }
     })();
-    const m = await env.backup(repo, {});
+    // Recording the contents restores and recovers the copy in scratch storage (docs/backup.md).
+    const m = await env.backup(repo, { contents: { storage: h.storage, dir: '/contents-scratch' } });
     stop = true;
     await writer;
     expect(writes).toBeGreaterThan(0);
@@ -44,7 +45,11 @@ describe('backup: push and fetch', () => {
     expect(restored['t']).toEqual(model);
     expect(newest).toBeGreaterThanOrEqual(0);
     expect(BigInt(m.log.lastLsn)).toBeGreaterThanOrEqual(BigInt(m.checkpoint.endLsn));
-    expect(m.contents.rows).toBe('350');
+    expect(m.contents?.rows).toBe('350');
+    expect(m.contents?.atLsn).toBe(m.log.lastLsn);
+    expect(m.contents?.dictionaries).toEqual({ t: '300', u: '50' });
+    // The scratch restore is removed again.
+    expect(await h.storage.list('/contents-scratch')).toEqual([]);
   });
 
   // Scenario: --concurrency keeps up to N part uploads in flight (never more), --rate-limit paces them: the waits add up to the bytes over the rate.

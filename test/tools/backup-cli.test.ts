@@ -107,6 +107,30 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(bad.stdout).toMatch(/problem: .*does not match its sha256/);
   });
 
+  // Scenario: log archive takes the archive lease: a live one of someone else is refused (exit 7, owner and expiry), a free one is taken and released.
+  it('Scenario: log archive under a live lease is refused; push --record-contents then verify --restore-check compares', async () => {
+    const env = join(dir, 'env');
+    const repo = join(dir, 'repo-archive');
+    const first = await tokusim(['log', 'archive', env, '--to', repo]);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^archived \d+ log file\(s\)/);
+    expect(readdirSync(join(repo, 'locks'))).toEqual([]);
+    const until = Date.now() + 3_600_000;
+    writeFileSync(join(repo, 'locks', 'wal.lease.json'), JSON.stringify({ id: 'other-host:77', op: 'log archive', expireAtMs: until, expireAt: new Date(until).toISOString() }));
+    const locked = await tokusim(['log', 'archive', env, '--to', repo]);
+    expect(locked.code).toBe(7);
+    expect(locked.stderr).toBe(`tokusim: ${join(repo, 'locks', 'wal.lease.json')}: ${repo} is held by log archive other-host:77 until ${new Date(until).toISOString()} (its lease); wait for it to finish or expire\n`);
+    // The archive lease is not the repository's: a push goes on meanwhile.
+    const push = await tokusim(['backup', 'push', env, '--to', repo, '--record-contents']);
+    expect(push.stderr).toBe('');
+    expect(push.code).toBe(0);
+    expect(push.stdout).toMatch(/; contents 300 rows at LSN \d+\n$/);
+    const checked = await tokusim(['backup', 'verify', repo, 'LATEST', '--restore-check']);
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(/^checked 1 backup\(s\), \d+ archived log file\(s\), restore-checked base_\d+\n$/);
+  });
+
   // Scenario: an s3:// repository through TOKUSIM_S3_ENDPOINT; the SDK's Node-version warning never reaches stderr.
   it('Scenario: push and fetch through s3:// with the endpoint from the environment; stderr stays empty', async () => {
     const env = join(dir, 'env');

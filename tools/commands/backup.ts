@@ -60,7 +60,7 @@ function positiveInt(v: number, what: string): number {
 
 const mib = (b: number): number => Math.round(b / (1 << 20));
 
-type PushArgv = { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string; concurrency: number; 'rate-limit'?: string; 'lease-id'?: string };
+type PushArgv = { env: string; to: string; 'delta-max-steps': number; 'delta-origin': string; concurrency: number; 'rate-limit'?: string; 'lease-id'?: string; 'record-contents': boolean };
 
 const push: CommandModule<object, PushArgv> = {
   command: 'push <env>',
@@ -73,7 +73,8 @@ const push: CommandModule<object, PushArgv> = {
       .option('delta-origin', { choices: ['LATEST', 'LATEST_FULL'], default: 'LATEST' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parts uploaded at once' })
       .option('rate-limit', { type: 'string', describe: 'at most this many bytes per second (512k, 10MiB, ...)' })
-      .option('lease-id', { type: 'string', describe: 'id in the repository lease (default host:pid)' }) as Argv<PushArgv>,
+      .option('lease-id', { type: 'string', describe: 'id in the repository lease (default host:pid)' })
+      .option('record-contents', { type: 'boolean', default: false, describe: 'restore and recover the copy in a scratch directory and record its rows (for verify --restore-check)' }) as Argv<PushArgv>,
   handler: (a) =>
     runCommand(async () => {
       const concurrency = positiveInt(a.concurrency, '--concurrency');
@@ -82,6 +83,7 @@ const push: CommandModule<object, PushArgv> = {
       const env = await Env.open(a.env, {});
       const progress = startProgress({ title: 'backup push', unit: 'MiB' });
       const notes: string[] = [];
+      const scratch = a['record-contents'] ? await mkdtemp(join(tmpdir(), 'tokusim-push-')) : undefined;
       let m;
       try {
         m = await env.backup(repo, {
@@ -90,13 +92,15 @@ const push: CommandModule<object, PushArgv> = {
           ...(a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {}),
           onProgress: (p) => progress.update(mib(p.done), mib(p.total), p.file),
           onResume: (r) => notes.push(`${r.exact ? 'resumed' : 'resuming'} ${r.from}: ${r.reason}`),
+          ...(scratch !== undefined ? { contents: { storage: new NodeStorage(), dir: join(scratch, 'restore') } } : {}),
         });
       } finally {
         progress.stop();
         await env.close();
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
       }
       for (const n of notes) process.stderr.write(`tokusim: ${n}\n`);
-      process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes${m.bytes.reused !== undefined ? ` (${m.bytes.reused} stored by the interrupted push)` : ''}\n`);
+      process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes${m.bytes.reused !== undefined ? ` (${m.bytes.reused} stored by the interrupted push)` : ''}${m.contents !== undefined ? `; contents ${m.contents.rows} rows at LSN ${m.contents.atLsn}` : ''}\n`);
     }),
 };
 
@@ -169,6 +173,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
         if (a.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
         else {
           process.stdout.write(`checked ${r.backups.length} backup(s), ${r.archivedLogs} archived log file(s)${r.restoreChecked.length > 0 ? `, restore-checked ${r.restoreChecked.join(', ')}` : ''}\n`);
+          for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
           for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
         }
         return r.problems.length === 0 ? EXIT.OK : EXIT.VIOLATION;
@@ -213,14 +218,18 @@ export const backupCommandModule: CommandModule<object, object> = {
   handler: () => undefined,
 };
 
-const archive: CommandModule<object, { env: string; to: string }> = {
+const archive: CommandModule<object, { env: string; to: string; 'lease-id'?: string }> = {
   command: 'archive <env>',
   describe: 'archive the closed log files of an environment (all but its newest) into a repository',
-  builder: (y) => y.positional('env', { type: 'string', demandOption: true }).option('to', { type: 'string', demandOption: true }) as Argv<{ env: string; to: string }>,
+  builder: (y) =>
+    y
+      .positional('env', { type: 'string', demandOption: true })
+      .option('to', { type: 'string', demandOption: true })
+      .option('lease-id', { type: 'string', describe: 'id in the archive lease (default host:pid)' }) as Argv<{ env: string; to: string; 'lease-id'?: string }>,
   handler: (a) =>
     runCommand(async () => {
       const repo = await repoAt(a.to, endpointOf(a));
-      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env);
+      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env, a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {});
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
     }),
 };
