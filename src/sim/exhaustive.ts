@@ -13,6 +13,7 @@ import type { SimFaults, SimStats } from '../storage/sim-storage.js';
 import { SimStorage } from '../storage/sim-storage.js';
 import type { DurabilityMode, Op } from './program.js';
 import { Runner, watchForStall, type RunResult } from './runner.js';
+import { forkWorkload, RecoveryMemo } from './fork.js';
 import type { ModelState } from './model.js';
 
 /** The alphabet: each letter is a short, fixed list of operations. */
@@ -37,7 +38,19 @@ export interface ExhaustiveOptions {
   /** Only run workloads whose index satisfies this (sharding / sampling). */
   filter?: (index: number) => boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * How a crash state is reached: 'rerun' runs the workload again with the crash armed (the
+   * simple path), 'fork' runs it once and forks the disk at every crash point (fork.ts).
+   * Both explore the same first crash of every run; 'rerun' also goes on after that recovery
+   * with the rest of the workload and a final crash. Default 'fork'.
+   */
+  path?: SearchPath;
+  /** Per point outcome lines of each workload (for comparing the paths). */
+  onTrace?: (workload: number, point: number, trace: string) => void;
 }
+
+/** See ExhaustiveOptions.path. */
+export type SearchPath = 'rerun' | 'fork';
 
 export interface ExhaustiveResult {
   workloads: number;
@@ -108,6 +121,7 @@ export async function runExhaustive(opts: ExhaustiveOptions): Promise<Exhaustive
   const baseStats = base.stats();
   const workloads = enumerateWorkloads(opts.maxOps ?? 3);
   const result: ExhaustiveResult = { workloads: 0, crashStates: 0, imageChecks: 0, failures: [], faults: zeroStats() };
+  const memo = new RecoveryMemo();
   let done = 0;
   for (let wi = 0; wi < workloads.length; wi++) {
     if (opts.filter !== undefined && !opts.filter(wi)) continue;
@@ -116,9 +130,26 @@ export async function runExhaustive(opts: ExhaustiveOptions): Promise<Exhaustive
     const body = letters.flatMap((a) => EXHAUSTIVE_ALPHABET[a]!.ops);
     const mode: DurabilityMode = opts.durability ?? (wi % 2 === 0 ? 'sync' : 'none');
     const seedOf = (n: number) => (opts.seed * 1_000_003 + wi * 7919 + n) >>> 0;
+    if ((opts.path ?? 'fork') === 'fork') {
+      const w = await forkWorkload({ base, baseState: BASE_STATE, mode, body, seedOf, memo, ...(opts.faults !== undefined ? { faults: opts.faults } : {}) });
+      result.crashStates += w.crashStates;
+      result.imageChecks += w.imageChecks;
+      addStats(result.faults, w.faults);
+      for (const f of w.failures) result.failures.push({ workload: name, seed: f.seed, result: f.result, script: [...prelude(mode), ...f.result.ops] });
+      if (opts.onTrace !== undefined) for (const [n, t] of w.traces) opts.onTrace(wi, n, t);
+      result.workloads++;
+      opts.onProgress?.(++done, workloads.length);
+      continue;
+    }
     let ioCalls = 0;
     const runOne = async (crashOps: Op[], n: number): Promise<RunResult> => {
-      const runner = new Runner({ seed: seedOf(n), baseDisk: base, baseState: BASE_STATE, durability: mode, ...(opts.faults !== undefined ? { faults: opts.faults } : {}) });
+      let first = true;
+      const onCrashState = (t: string): void => {
+        // The first crash of the run is the state both paths explore (the dry run: its final one).
+        if (first || n === 0) opts.onTrace?.(wi, n, n === 0 ? (t.includes(' VIOLATION ') ? `VIOLATION ${t.slice(t.indexOf(' VIOLATION ') + 11)}` : 'ok') : t);
+        first = false;
+      };
+      const runner = new Runner({ seed: seedOf(n), baseDisk: base, baseState: BASE_STATE, durability: mode, ...(opts.faults !== undefined ? { faults: opts.faults } : {}), ...(opts.onTrace !== undefined ? { onCrashState } : {}) });
       const ops: Op[] = [...crashOps, ...body, { t: 'crash', mode }];
       let i = 0;
       let ioAfterOpen = 0;

@@ -350,6 +350,19 @@ function checkOffset(op: string, path: string, offset: number): void {
   }
 }
 
+/** Length and two 32-bit hashes (FNV-1a and a multiply-rotate hash) of bytes, as text. */
+function hashBytes(b: Uint8Array): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c ^ b.length;
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i]!;
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h2 = Math.imul(h2 ^ x, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  return `${b.length.toString(36)}.${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
+}
+
 function zeroReport(seed: number, mode: CrashMode): CrashReport {
   return { seed, mode, ...zeroFaultCounts() };
 }
@@ -496,7 +509,7 @@ export class SimStorage implements Storage {
   private faults: SimFaults;
   private rng: Prng;
   private jitterRng: Prng;
-  private readonly ioJitter: number;
+  private ioJitter: number;
   private inodes = new Map<number, Inode>();
   private dirs = new Map<string, Dir>();
   private nextInode = 1;
@@ -873,6 +886,32 @@ export class SimStorage implements Storage {
     copy.totals = { ...this.totals };
     copy.capacity = this.capacity;
     return copy;
+  }
+
+  /** Change the I/O jitter for later calls (0: every call completes in order). */
+  setIoJitter(turns: number): void {
+    if (!Number.isSafeInteger(turns) || turns < 0) throw new TokusimError('bad-argument', 'ioJitter must be a non-negative integer', { actual: String(turns) });
+    this.ioJitter = turns;
+  }
+
+  /**
+   * A key for what a reader of the disk sees now: every directory's entries and the bytes of
+   * every file they name, hashed (two independent 32-bit hashes per file). Two disks with the
+   * same key hold the same names and bytes, up to a hash collision (about 2^-64 per pair).
+   * Unsynced operations, inode numbers, counters and generators are not part of it, so after
+   * a crash (nothing unsynced) it identifies the disk recovery will read.
+   */
+  contentKey(): string {
+    const parts: string[] = [];
+    for (const p of [...this.dirs.keys()].sort(compareBytewise)) {
+      const d = this.dirs.get(p)!;
+      parts.push(`${p}:`);
+      for (const name of [...d.current.keys()].sort(compareBytewise)) {
+        const inode = this.inodes.get(d.current.get(name)!)!;
+        parts.push(`${name}=${hashBytes(inode.current.view())}`);
+      }
+    }
+    return parts.join('/');
   }
 
   /** Full consistency check (replays pending operations; costs O(disk size)). */
