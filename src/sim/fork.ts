@@ -218,25 +218,20 @@ export function forkRng(seed: number): Prng {
 /**
  * Run a program (as runRandomProgram does) and explore, besides its own crash states, a
  * forked crash at each sampled I/O call. A failing fork ends the search with a violation
- * whose script replays it on the simple path: the program's operations up to the one in
- * which the I/O call came, with `crash-at-io k seed S mode M` armed just before it.
+ * whose script replays it on the simple path: `crash-at io N seed S mode M`, then the
+ * program's operations up to the one in which I/O call N came.
  */
 export async function runWithForks(options: RunnerOptions, program: (r: Runner) => Op | undefined, sampling: ForkSampling): Promise<RunResult & { forkedStates: number }> {
   const runner = new Runner(options);
   const rng = forkRng(options.seed);
-  const forks: Array<{ point: CrashPoint; crashSeed: number; mode: DurabilityMode; k: number }> = [];
-  const opStartIo: number[] = [];
-  runner.disk.onIo((ev) => {
+  const forks: Array<{ point: CrashPoint; crashSeed: number; mode: DurabilityMode }> = [];
+  runner.disk.onIo(() => {
     if (!runner.forkable() || !rng.chance(sampling.rate)) return;
     const point = runner.capture();
     const mode = DURABILITY_MODES[rng.int(DURABILITY_MODES.length)]!;
-    forks.push({ point, crashSeed: rng.nextU32(), mode, k: ev.seq - opStartIo[point.opIndex]! });
+    forks.push({ point, crashSeed: rng.nextU32(), mode });
   });
-  const res = await runner.run((r) => {
-    const op = program(r);
-    if (op !== undefined) opStartIo[r.ops.length] = r.disk.ioOps();
-    return op;
-  });
+  const res = await runner.run(program);
   let forkedStates = 0;
   if (res.violation !== null) return { ...res, forkedStates };
   for (const f of forks) {
@@ -245,7 +240,7 @@ export async function runWithForks(options: RunnerOptions, program: (r: Runner) 
     for (const k of Object.keys(res.faults) as Array<keyof SimStats>) res.faults[k] += s.faults[k];
     if (s.violation !== null) {
       const j = f.point.opIndex;
-      const ops: Op[] = [...res.ops.slice(0, j), { t: 'crash-at-io', n: f.k, seed: f.crashSeed, mode: f.mode }, res.ops[j]!];
+      const ops: Op[] = [{ t: 'crash-at', io: f.point.ioSeq, seed: f.crashSeed, mode: f.mode }, ...res.ops.slice(0, j + 1)];
       return { ...res, ops, violation: { opIndex: j + 1, message: s.violation.message }, crashStates: res.crashStates + forkedStates, forkedStates };
     }
   }

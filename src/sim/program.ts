@@ -40,12 +40,15 @@ export type Op =
   | { t: 'advance'; ms: number }
   /** Crash now (seeded faults), reopen with recovery in the given durability mode, verify. */
   | { t: 'crash'; mode: DurabilityMode }
+  /** Arm a crash at the n-th I/O call from now; it strikes inside a later operation. */
+  | { t: 'crash-at-io'; n: number }
   /**
-   * Arm a crash at the n-th I/O call from now; it strikes inside a later operation. With
-   * `seed` and `mode` the crash uses that crash seed and recovers in that mode instead of
-   * drawing both from the run's seed (a forked crash state replays this way).
+   * Crash at I/O call number `io` of the run (counted from the disk's first call), whichever
+   * task makes it, with this crash seed, then recover (without I/O jitter: recovery is one
+   * task) in this mode. A forked crash state (src/sim/fork.ts) replays as this, first in the
+   * script, followed by the operations up to the one it struck in.
    */
-  | { t: 'crash-at-io'; n: number; seed?: number; mode?: DurabilityMode }
+  | { t: 'crash-at'; io: number; seed: number; mode: DurabilityMode }
   /** The next checkpoint crashes at this hook. */
   | { t: 'crash-at-hook'; hook: CrashHookName }
   /** Clean close and reopen in the given durability mode. */
@@ -85,9 +88,11 @@ export function formatOp(op: Op): string {
     case 'reopen':
       return `${op.t} ${op.mode}`;
     case 'crash-at-io':
-      return `crash-at-io ${op.n}${op.seed !== undefined ? ` seed ${op.seed}` : ''}${op.mode !== undefined ? ` mode ${op.mode}` : ''}`;
+      return `crash-at-io ${op.n}`;
     case 'crash-at-hook':
       return `crash-at-hook ${op.hook}`;
+    case 'crash-at':
+      return `crash-at io ${op.io} seed ${op.seed} mode ${op.mode}`;
   }
 }
 
@@ -162,16 +167,13 @@ export function parseOp(line: string): Op {
     case 'reopen':
       arity(2);
       return { t: w[0], mode: mode(line, w[1]) };
-    case 'crash-at-io': {
-      if (w.length < 2) throw bad(line, 'expected 1 argument (and optionally: seed N, mode M)');
-      const op: Op = { t: 'crash-at-io', n: Math.max(1, num(line, w[1], '')) };
-      for (let i = 2; i < w.length; i += 2) {
-        if (w[i] === 'seed' && op.seed === undefined) op.seed = num(line, w[i + 1], '');
-        else if (w[i] === 'mode' && op.mode === undefined) op.mode = mode(line, w[i + 1]);
-        else throw bad(line, `expected 'seed N' or 'mode M' after the I/O count, got ${w[i]}`);
-      }
-      return op;
-    }
+    case 'crash-at-io':
+      arity(2);
+      return { t: 'crash-at-io', n: Math.max(1, num(line, w[1], '')) };
+    case 'crash-at':
+      arity(7);
+      if (w[1] !== 'io' || w[3] !== 'seed' || w[5] !== 'mode') throw bad(line, "expected 'crash-at io N seed S mode M'");
+      return { t: 'crash-at', io: Math.max(1, num(line, w[2], '')), seed: num(line, w[4], ''), mode: mode(line, w[6]) };
     case 'crash-at-hook': {
       arity(2);
       const hook = CRASH_HOOK_NAMES.find((h) => h === w[1]);

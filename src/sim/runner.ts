@@ -182,8 +182,8 @@ export class Runner {
   private readonly hooks: Partial<Record<CrashHookName, CrashHook>> = {};
   /** What the environment calls at its crash hooks: the armed hooks, or dispatchers when options.onHook is set. */
   private readonly envHooks: Partial<Record<CrashHookName, CrashHook>>;
-  /** Seed and recovery mode of the armed crash-at-io, when the script gave them. */
-  private armedCrash: { seed?: number; mode?: DurabilityMode } | undefined;
+  /** A `crash-at` that struck and is not yet recovered: its crash seed and recovery mode. */
+  private seededCrash: { seed: number; mode: DurabilityMode } | undefined;
   private armedHook: CrashHookName | undefined;
   private bg: { promise: Promise<void>; commitsAtStart: number } | null = null;
   /** Prepared transactions resolved (or being resolved) since the last verification. */
@@ -393,6 +393,11 @@ export class Runner {
     this.ops.push(op);
     this.opIndex = this.ops.length - 1;
     await this.guard(() => this.exec(op));
+    // A crash-at that struck another task (a background checkpoint) is recovered now, not at
+    // the next operation's I/O: the state is the one at its I/O call, whatever runs next.
+    if (this.seededCrash !== undefined && this.disk.isHalted()) {
+      await this.guard(() => Promise.reject(new SimulatedCrash(this.disk.ioOps(), 'a crash-at struck')));
+    }
   }
 
   /** Run fn; a SimulatedCrash becomes crash + recovery + verification. */
@@ -405,9 +410,10 @@ export class Runner {
       // (e.g. a client meeting the leftovers of a checkpoint the crash interrupted) never
       // happens on real hardware, so it is the crash, not a violation.
       if (err instanceof SimulatedCrash || this.disk.isHalted()) {
-        const armed = this.armedCrash;
-        this.armedCrash = undefined;
-        await this.crashAndRecover(armed?.mode ?? this.pickMode(), armed?.seed);
+        const seeded = this.seededCrash;
+        this.seededCrash = undefined;
+        if (seeded !== undefined) await this.crashAndRecover(seeded.mode, seeded.seed, true);
+        else await this.crashAndRecover(this.pickMode());
         return;
       }
       if (err instanceof ViolationFound) throw err;
@@ -562,8 +568,17 @@ export class Runner {
         return;
       case 'crash-at-io':
         this.disk.crashAtIo(this.disk.ioOps() + op.n);
-        this.armedCrash = op.seed === undefined && op.mode === undefined ? undefined : { ...(op.seed !== undefined ? { seed: op.seed } : {}), ...(op.mode !== undefined ? { mode: op.mode } : {}) };
         return;
+      case 'crash-at': {
+        if (op.io <= this.disk.ioOps()) return;
+        const off = this.disk.onIo((ev) => {
+          if (ev.seq !== op.io) return;
+          off();
+          this.seededCrash = { seed: op.seed, mode: op.mode };
+          throw new SimulatedCrash(ev.seq, `simulated crash at I/O #${ev.seq} (${ev.op} ${ev.path})`);
+        });
+        return;
+      }
       case 'crash-at-hook':
         this.armHook(op.hook);
         return;
@@ -643,12 +658,15 @@ export class Runner {
 
   // ------------------------------------------------------------------ crash and verify
 
-  async crashAndRecover(mode: DurabilityMode, crashSeed?: number): Promise<void> {
+  async crashAndRecover(mode: DurabilityMode, crashSeed?: number, withoutJitter = false): Promise<void> {
     this.opening++;
+    const jitter = this.disk.ioJitterTurns();
+    if (withoutJitter) this.disk.setIoJitter(0);
     try {
       await this.crashAndRecoverInner(mode, crashSeed);
     } finally {
       this.opening--;
+      this.disk.setIoJitter(jitter);
     }
   }
 

@@ -188,6 +188,9 @@ export interface SimStats extends FaultCounts {
 // Internal model
 // ---------------------------------------------------------------------------------------------
 
+/** Hashes of buffers no Image writes into any more (see Image.contentHash). */
+const frozenHashes = new WeakMap<Uint8Array, Map<number, string>>();
+
 /**
  * A growable byte image; bytes past `len` are not part of the file. Clones share the buffer
  * until one of them writes (copy on write): snapshots and crashes clone every image, and
@@ -251,6 +254,24 @@ class Image {
     invariant(i < this.len, 'xorByte past end');
     this.own();
     this.buf[i] = this.buf[i]! ^ mask;
+  }
+
+  /** True when other holds the same bytes through the same buffer (a cheap equality proof). */
+  sharesBytesWith(other: Image): boolean {
+    return this.buf === other.buf && this.len === other.len;
+  }
+
+  /**
+   * hashBytes of the contents. A buffer once shared is never written again (every holder
+   * copies before writing), so its hash is kept per buffer and length.
+   */
+  contentHash(): string {
+    if (!this.shared) return hashBytes(this.view());
+    let byLen = frozenHashes.get(this.buf);
+    if (byLen === undefined) frozenHashes.set(this.buf, (byLen = new Map()));
+    let h = byLen.get(this.len);
+    if (h === undefined) byLen.set(this.len, (h = hashBytes(this.view())));
+    return h;
   }
 
   clone(): Image {
@@ -888,6 +909,11 @@ export class SimStorage implements Storage {
     return copy;
   }
 
+  /** The I/O jitter (most promise turns before a call completes). */
+  ioJitterTurns(): number {
+    return this.ioJitter;
+  }
+
   /** Change the I/O jitter for later calls (0: every call completes in order). */
   setIoJitter(turns: number): void {
     if (!Number.isSafeInteger(turns) || turns < 0) throw new TokusimError('bad-argument', 'ioJitter must be a non-negative integer', { actual: String(turns) });
@@ -908,7 +934,7 @@ export class SimStorage implements Storage {
       parts.push(`${p}:`);
       for (const name of [...d.current.keys()].sort(compareBytewise)) {
         const inode = this.inodes.get(d.current.get(name)!)!;
-        parts.push(`${name}=${hashBytes(inode.current.view())}`);
+        parts.push(`${name}=${inode.current.contentHash()}`);
       }
     }
     return parts.join('/');
@@ -928,6 +954,7 @@ export class SimStorage implements Storage {
       );
     }
     for (const inode of this.inodes.values()) {
+      if (inode.pending.length === 0 && inode.durable.sharesBytesWith(inode.current)) continue;
       const img = inode.durable.clone();
       for (const op of inode.pending) applyFileOp(img, op);
       invariant(
