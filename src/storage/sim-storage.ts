@@ -628,6 +628,7 @@ export class SimStorage implements Storage {
       this.halted = true;
       throw new SimulatedCrash(seq, `simulated crash at I/O #${seq} (${ev.op} ${ev.path})`);
     }
+    if (this.hooks.length === 0) return;
     const full: IoEvent = { ...ev, seq };
     for (const hook of [...this.hooks]) {
       try {
