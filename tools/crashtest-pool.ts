@@ -9,8 +9,9 @@
  *    function of the options and its index, and units are merged in index order. Stopping at
  *    the first violation stops after the lowest-numbered failing program (every lower one is
  *    still run; results of higher ones are dropped), as the in-process loop does.
- *  - With a deadline (--duration) programs are handed out until it passes; the summary holds
- *    every program handed out (each finishes), so it is the in-process summary of that many.
+ *  - With a deadline (--duration) programs are handed out until it passes (the first one in
+ *    any case); the summary holds every program handed out (each finishes), so it is the
+ *    in-process summary of that many.
  *  - Every worker is terminated when the search ends, normally or not.
  *  - The workers run the compiled crashtest-worker.js beside this module, or, when this module
  *    runs from its TypeScript source (the test runner), that module bundled by esbuild.
@@ -74,7 +75,7 @@ export async function crashtestParallel(opts: ParallelOptions): Promise<Crashtes
     // Phase 1: random programs (a fixed count, or until the deadline).
     const endless = opts.until !== undefined;
     let firstFailing = Infinity;
-    const programs = await runPhase(workers, 'program', (i) => i < firstFailing && (endless ? !opts.until!() : i < opts.runs), (r) => {
+    const programs = await runPhase(workers, 'program', (i) => i < firstFailing && (endless ? i === 0 || !opts.until!() : i < opts.runs), (r) => {
       if (stopAtFirst && r.violations.length > 0) firstFailing = Math.min(firstFailing, r.unit.index);
     }, (done) => opts.onStep?.({ phase: 'programs', done, total: endless ? done : opts.runs }));
     for (const r of programs) {

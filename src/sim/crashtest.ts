@@ -40,7 +40,7 @@ export interface CrashtestOptions {
   path?: SearchPath;
   /** Chance that an I/O call of a random program is forked (path 'fork'; default FORK_RATE). */
   forkRate?: number;
-  /** Soak: run random programs until this returns true (checked between programs) instead of `runs`. */
+  /** Soak: run random programs (at least one) until this returns true (checked between programs) instead of `runs`. */
   until?: () => boolean;
 }
 
@@ -169,7 +169,7 @@ export async function crashtest(opts: CrashtestOptions): Promise<CrashtestSummar
   const s = emptySummary();
   const units = new UnitRunner(opts);
   const endless = opts.until !== undefined;
-  for (let i = 0; endless ? !opts.until!() : i < opts.runs; i++) {
+  for (let i = 0; endless ? i === 0 || !opts.until!() : i < opts.runs; i++) {
     const r = await units.run({ kind: 'program', index: i });
     addUnit(s, r);
     if (r.violations.length > 0 && stopAtFirst) return s;
