@@ -10,6 +10,8 @@ import type { CrashtestSummary } from '../../src/sim/crashtest.js';
  * opens and recoveries forked. Together at least 100,000 crash states, none violating.
  * (The re-run path keeps its own CI runs: test/sim/random.test.ts, test/sim/exhaustive.test.ts.)
  */
+const RANDOM_PROGRAMS = 120;
+
 function firstViolation(s: CrashtestSummary): string {
   const v = s.violations[0];
   return v === undefined ? 'none' : `seed ${v.seed}: ${v.message}\n${formatScript(v.ops)}`;
@@ -33,5 +35,3 @@ describe('sim: crash-state volume of the CI run', () => {
     expect(big.faults.crashes).toBeGreaterThanOrEqual(big.crashStates);
   }, 600_000);
 });
-
-const RANDOM_PROGRAMS = 120;
