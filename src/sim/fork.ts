@@ -24,7 +24,7 @@
 import { plantedBugs } from '../base/bug-switches.js';
 import { Prng } from '../base/prng.js';
 import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
-import type { SimStats, SimStorage } from '../storage/sim-storage.js';
+import type { SimFaults, SimStats, SimStorage } from '../storage/sim-storage.js';
 import type { ModelState } from './model.js';
 import { DURABILITY_MODES, type DurabilityMode, type Op } from './program.js';
 import { Runner, watchForStall, describe, type CrashPoint, type RecoveredFacts, type RunnerOptions, type RunResult } from './runner.js';
@@ -71,7 +71,6 @@ function statsDelta(after: SimStats, before: SimStats): SimStats {
   return out;
 }
 
-
 /**
  * Crash a captured point, recover and check. `options` are those of the run it came from with
  * the seed that draws this state's recovery mode and crash seed (unless given).
@@ -116,7 +115,7 @@ export interface WorkloadSpec {
   baseState: ModelState;
   mode: DurabilityMode;
   body: Op[];
-  faults?: SimFaults | Partial<SimFaults>;
+  faults?: Partial<SimFaults>;
   /** The seed of the simple path's run that crashes at point n (I/O n; 100000 + hook index). */
   seedOf: (n: number) => number;
   memo?: RecoveryMemo;
@@ -133,8 +132,6 @@ export interface WorkloadStates {
   /** Per point n (dry run as 0), the outcome line (for comparing with the simple path). */
   traces: Map<number, string>;
 }
-
-type SimFaults = import('../storage/sim-storage.js').SimFaults;
 
 /**
  * Run a workload once on a copy of the base disk with its final crash, fork it at every I/O
