@@ -69,6 +69,15 @@ let encoder: { encode(s: string): Uint8Array } | undefined;
 
 export function compareUtf8(a: string, b: string): number {
   if (a === b) return 0;
+  // UTF-16 code units below 0xD800 order as their UTF-8 bytes do, and equal code units give
+  // equal bytes: the first difference decides, unless a surrogate or a unit past it is there.
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length < 0 ? -1 : 1;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
   encoder ??= new TextEncoder();
   return compareBytes(encoder.encode(a), encoder.encode(b));
 }

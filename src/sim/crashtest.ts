@@ -10,7 +10,8 @@
  *    (runScript(seed, ops) reproduces it).
  */
 import type { SimFaults, SimStats } from '../storage/sim-storage.js';
-import { runExhaustive, addStats } from './exhaustive.js';
+import { addStats, EXHAUSTIVE_ALPHABET, exhaustiveContext, exploreWorkload, type ExhaustiveContext, type SearchPath } from './exhaustive.js';
+import { RecoveryMemo, runWithForks, type ForkSampling } from './fork.js';
 import { programGenerator } from './generator.js';
 import type { Op } from './program.js';
 import { Runner, type RunResult } from './runner.js';
@@ -37,7 +38,19 @@ export interface CrashtestOptions {
   onProgress?: (line: string) => void;
   /** Called after every random program and every exhaustive workload (the CLI draws it). */
   onStep?: (step: CrashtestStep) => void;
+  /**
+   * 'fork' (default): random programs also explore forked crashes at sampled I/O calls and
+   * exhaustive mode forks instead of re-running (src/sim/fork.ts); 'rerun': the simple path.
+   */
+  path?: SearchPath;
+  /** Chance that an I/O call of a random program is forked (path 'fork'; default FORK_RATE). */
+  forkRate?: number;
+  /** Soak: run random programs (at least one) until this returns true (checked between programs) instead of `runs`. */
+  until?: () => boolean;
 }
+
+/** Default chance that an I/O call of a random program is forked. */
+export const FORK_RATE = 1;
 
 /** Progress of a crashtest run: `done` of `total` programs or exhaustive workloads. */
 export interface CrashtestStep {
@@ -74,13 +87,17 @@ export function jitterFor(seed: number): number {
 }
 
 /**
+/**
  * Run one random program (seed fixes the program, the disk and every crash). With history,
  * the program also reads in transactions and begins some at snapshot isolation (crashtest's
  * default); without it (the default here) it is the plain alphabet's program for the seed.
+ * With `forks`, sampled I/O calls are forked too (fork.ts): the program's own crash states
+ * are the same.
  */
-export async function runRandomProgram(seed: number, faults: Partial<SimFaults>, length = 40, history = false): Promise<RunResult> {
-  const r = new Runner({ seed, faults, ioJitter: jitterFor(seed) });
-  return r.run(programGenerator(seed, { length, history }));
+export async function runRandomProgram(seed: number, faults: Partial<SimFaults>, length = 40, history = false, forks?: ForkSampling): Promise<RunResult> {
+  const options = { seed, faults, ioJitter: jitterFor(seed) };
+  if (forks !== undefined) return runWithForks(options, programGenerator(seed, { length, history }), forks);
+  return new Runner(options).run(programGenerator(seed, { length, history }));
 }
 
 /** Replay a script exactly as the failing run executed it. */
@@ -89,40 +106,91 @@ export async function runScript(seed: number, ops: readonly Op[], faults: Partia
   return r.run(ops);
 }
 
-export async function crashtest(opts: CrashtestOptions): Promise<CrashtestSummary> {
-  const faults = opts.faults ?? DEFAULT_FAULTS;
-  const stopAtFirst = opts.stopAtFirst ?? true;
-  const s: CrashtestSummary = { programs: 0, workloads: 0, crashStates: 0, imageChecks: 0, faults: zero(), violations: [] };
-  for (let i = 0; i < opts.runs; i++) {
-    const seed = (opts.seed + i) >>> 0;
-    const res = await runRandomProgram(seed, faults, opts.length, opts.history ?? true);
-    s.programs++;
-    s.crashStates += res.crashStates;
-    s.imageChecks += res.imageChecks;
-    addStats(s.faults, res.faults);
-    if (res.violation !== null) {
-      s.violations.push({ seed, jitter: jitterFor(seed), ops: res.ops, message: res.violation.message, opIndex: res.violation.opIndex });
-      if (stopAtFirst) return s;
+/** One independent piece of a search: random program `index` or exhaustive workload `index`. */
+export interface CrashtestUnit {
+  kind: 'program' | 'workload';
+  index: number;
+}
+
+/** What one unit explored. */
+export interface UnitResult {
+  unit: CrashtestUnit;
+  crashStates: number;
+  imageChecks: number;
+  faults: SimStats;
+  violations: CrashtestFailure[];
+}
+
+/** The options a unit depends on (plain data: worker threads get a copy). */
+export type UnitOptions = Pick<CrashtestOptions, 'seed' | 'faults' | 'maxOps' | 'length' | 'path' | 'forkRate' | 'history'>;
+
+/**
+ * Runs units. Every unit is a pure function of the options and its index, so units may run
+ * in any order, on any thread, and a summary merged in unit order is the same.
+ */
+export class UnitRunner {
+  private readonly memo = new RecoveryMemo();
+  private exhaustive: Promise<ExhaustiveContext> | undefined;
+
+  constructor(readonly opts: UnitOptions) {}
+
+  async run(unit: CrashtestUnit): Promise<UnitResult> {
+    const o = this.opts;
+    const faults = o.faults ?? DEFAULT_FAULTS;
+    const path = o.path ?? 'fork';
+    if (unit.kind === 'program') {
+      const seed = (o.seed + unit.index) >>> 0;
+      const res = await runRandomProgram(seed, faults, o.length, o.history ?? true, path === 'fork' ? { rate: o.forkRate ?? FORK_RATE, memo: this.memo } : undefined);
+      const violations: CrashtestFailure[] = res.violation === null ? [] : [{ seed, jitter: jitterFor(seed), ops: res.ops, message: res.violation.message, opIndex: res.violation.opIndex }];
+      return { unit, crashStates: res.crashStates, imageChecks: res.imageChecks, faults: res.faults, violations };
     }
-    opts.onStep?.({ phase: 'programs', done: i + 1, total: opts.runs });
-    if ((i + 1) % 50 === 0) opts.onProgress?.(`${i + 1}/${opts.runs} programs, ${s.crashStates} crash states`);
+    this.exhaustive ??= exhaustiveContext({ seed: o.seed, maxOps: o.maxOps ?? 3, faults, path });
+    const ex = await exploreWorkload(await this.exhaustive, unit.index);
+    const violations = ex.failures.map((f) => ({ seed: f.seed, jitter: 0, ops: f.script, message: `[${f.workload}] ${f.result.violation!.message}`, opIndex: f.result.violation!.opIndex }));
+    return { unit, crashStates: ex.crashStates, imageChecks: ex.imageChecks, faults: ex.faults, violations };
+  }
+}
+
+/** The number of exhaustive workloads of up to maxOps operations. */
+export function workloadCount(maxOps = 3): number {
+  let n = 0;
+  for (let len = 1, layer = 1; len <= maxOps; len++) n += layer *= EXHAUSTIVE_ALPHABET.length;
+  return n;
+}
+
+/** An empty summary. */
+export function emptySummary(): CrashtestSummary {
+  return { programs: 0, workloads: 0, crashStates: 0, imageChecks: 0, faults: zero(), violations: [] };
+}
+
+/** Add a unit's result to a summary (units must be added in order: programs, then workloads). */
+export function addUnit(s: CrashtestSummary, r: UnitResult): void {
+  if (r.unit.kind === 'program') s.programs++;
+  else s.workloads++;
+  s.crashStates += r.crashStates;
+  s.imageChecks += r.imageChecks;
+  addStats(s.faults, r.faults);
+  s.violations.push(...r.violations);
+}
+
+export async function crashtest(opts: CrashtestOptions): Promise<CrashtestSummary> {
+  const stopAtFirst = opts.stopAtFirst ?? true;
+  const s = emptySummary();
+  const units = new UnitRunner(opts);
+  const endless = opts.until !== undefined;
+  for (let i = 0; endless ? i === 0 || !opts.until!() : i < opts.runs; i++) {
+    const r = await units.run({ kind: 'program', index: i });
+    addUnit(s, r);
+    if (r.violations.length > 0 && stopAtFirst) return s;
+    opts.onStep?.({ phase: 'programs', done: i + 1, total: endless ? i + 1 : opts.runs });
+    if ((i + 1) % 50 === 0) opts.onProgress?.(`${i + 1}${endless ? '' : `/${opts.runs}`} programs, ${s.crashStates} crash states`);
   }
   if (opts.exhaustive === true) {
-    const ex = await runExhaustive({
-      seed: opts.seed,
-      maxOps: opts.maxOps ?? 3,
-      faults,
-      onProgress: (done, total) => {
-        opts.onStep?.({ phase: 'exhaustive', done, total });
-        if (done % 25 === 0) opts.onProgress?.(`exhaustive: ${done}/${total} workloads`);
-      },
-    });
-    s.workloads += ex.workloads;
-    s.crashStates += ex.crashStates;
-    s.imageChecks += ex.imageChecks;
-    addStats(s.faults, ex.faults);
-    for (const f of ex.failures) {
-      s.violations.push({ seed: f.seed, jitter: 0, ops: f.script, message: `[${f.workload}] ${f.result.violation!.message}`, opIndex: f.result.violation!.opIndex });
+    const total = workloadCount(opts.maxOps ?? 3);
+    for (let wi = 0; wi < total; wi++) {
+      addUnit(s, await units.run({ kind: 'workload', index: wi }));
+      opts.onStep?.({ phase: 'exhaustive', done: wi + 1, total });
+      if ((wi + 1) % 25 === 0) opts.onProgress?.(`exhaustive: ${wi + 1}/${total} workloads`);
     }
   }
   return s;

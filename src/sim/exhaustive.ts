@@ -13,6 +13,7 @@ import type { SimFaults, SimStats } from '../storage/sim-storage.js';
 import { SimStorage } from '../storage/sim-storage.js';
 import type { DurabilityMode, Op } from './program.js';
 import { Runner, watchForStall, type RunResult } from './runner.js';
+import { forkWorkload, RecoveryMemo } from './fork.js';
 import type { ModelState } from './model.js';
 
 /** The alphabet: each letter is a short, fixed list of operations. */
@@ -37,7 +38,19 @@ export interface ExhaustiveOptions {
   /** Only run workloads whose index satisfies this (sharding / sampling). */
   filter?: (index: number) => boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * How a crash state is reached: 'rerun' runs the workload again with the crash armed (the
+   * simple path), 'fork' runs it once and forks the disk at every crash point (fork.ts).
+   * Both explore the same first crash of every run; 'rerun' also goes on after that recovery
+   * with the rest of the workload and a final crash. Default 'fork'.
+   */
+  path?: SearchPath;
+  /** Per point outcome lines of each workload (for comparing the paths). */
+  onTrace?: (workload: number, point: number, trace: string) => void;
 }
+
+/** See ExhaustiveOptions.path. */
+export type SearchPath = 'rerun' | 'fork';
 
 export interface ExhaustiveResult {
   workloads: number;
@@ -103,43 +116,86 @@ function prelude(mode: DurabilityMode): Op[] {
   return [{ t: 'create', d: 0 }, { t: 'autoput', d: 0, k: 0, v: 1 }, { t: 'autoput', d: 0, k: 1, v: 2 }, { t: 'autoput', d: 0, k: 3, v: 3 }, { t: 'checkpoint' }, { t: 'reopen', mode }];
 }
 
-export async function runExhaustive(opts: ExhaustiveOptions): Promise<ExhaustiveResult> {
+/** What every workload of one exhaustive search shares: the base disk and the workload list. */
+export interface ExhaustiveContext {
+  opts: ExhaustiveOptions;
+  base: SimStorage;
+  baseStats: SimStats;
+  workloads: number[][];
+  memo: RecoveryMemo;
+}
+
+export async function exhaustiveContext(opts: ExhaustiveOptions): Promise<ExhaustiveContext> {
   const base = await buildBase(opts.seed, opts.faults);
-  const baseStats = base.stats();
-  const workloads = enumerateWorkloads(opts.maxOps ?? 3);
+  return { opts, base, baseStats: base.stats(), workloads: enumerateWorkloads(opts.maxOps ?? 3), memo: new RecoveryMemo() };
+}
+
+/** Explore workload wi (every crash point of it) into a result of its own. */
+export async function exploreWorkload(ctx: ExhaustiveContext, wi: number): Promise<ExhaustiveResult> {
+  const { opts, base, baseStats } = ctx;
+  const result: ExhaustiveResult = { workloads: 1, crashStates: 0, imageChecks: 0, failures: [], faults: zeroStats() };
+  const letters = ctx.workloads[wi]!;
+  const name = letters.map((a) => EXHAUSTIVE_ALPHABET[a]!.name).join(',');
+  const body = letters.flatMap((a) => EXHAUSTIVE_ALPHABET[a]!.ops);
+  const mode: DurabilityMode = opts.durability ?? (wi % 2 === 0 ? 'sync' : 'none');
+  const seedOf = (n: number) => (opts.seed * 1_000_003 + wi * 7919 + n) >>> 0;
+  if ((opts.path ?? 'fork') === 'fork') {
+    const w = await forkWorkload({ base, baseState: BASE_STATE, mode, body, seedOf, memo: ctx.memo, ...(opts.faults !== undefined ? { faults: opts.faults } : {}) });
+    result.crashStates += w.crashStates;
+    result.imageChecks += w.imageChecks;
+    addStats(result.faults, w.faults);
+    for (const f of w.failures) result.failures.push({ workload: name, seed: f.seed, result: f.result, script: [...prelude(mode), ...f.result.ops] });
+    if (opts.onTrace !== undefined) for (const [n, t] of w.traces) opts.onTrace(wi, n, t);
+    return result;
+  }
+  let ioCalls = 0;
+  const runOne = async (crashOps: Op[], n: number): Promise<RunResult> => {
+    let first = true;
+    const onCrashState = (t: string): void => {
+      // The first crash of the run is the state both paths explore (the dry run: its final one).
+      if (first || n === 0) opts.onTrace?.(wi, n, n === 0 ? (t.includes(' VIOLATION ') ? `VIOLATION ${t.slice(t.indexOf(' VIOLATION ') + 11)}` : 'ok') : t);
+      first = false;
+    };
+    const runner = new Runner({ seed: seedOf(n), baseDisk: base, baseState: BASE_STATE, durability: mode, ...(opts.faults !== undefined ? { faults: opts.faults } : {}), ...(opts.onTrace !== undefined ? { onCrashState } : {}) });
+    const ops: Op[] = [...crashOps, ...body, { t: 'crash', mode }];
+    let i = 0;
+    let ioAfterOpen = 0;
+    const res = await runner.run((r) => {
+      if (i === 0) ioAfterOpen = r.disk.ioOps();
+      // The I/O calls the workload makes before its final crash (measured on the dry run).
+      if (i === ops.length - 1 && crashOps.length === 0) ioCalls = r.disk.ioOps() - ioAfterOpen;
+      return ops[i++];
+    });
+    result.crashStates += res.crashStates;
+    result.imageChecks += res.imageChecks;
+    addStats(result.faults, res.faults, baseStats);
+    if (res.violation !== null) result.failures.push({ workload: name, seed: seedOf(n), result: res, script: [...prelude(mode), ...res.ops] });
+    return res;
+  };
+  // A dry run counts the I/O calls of the workload (and checks its final crash).
+  await runOne([], 0);
+  for (let n = 1; n <= ioCalls; n++) await runOne([{ t: 'crash-at-io', n }], n);
+  for (let h = 0; h < CRASH_HOOK_NAMES.length; h++) await runOne([{ t: 'crash-at-hook', hook: CRASH_HOOK_NAMES[h]! }], 100_000 + h);
+  return result;
+}
+
+/** Add one workload's (or program's) result into a running total. */
+export function addExhaustive(into: ExhaustiveResult, r: ExhaustiveResult): void {
+  into.workloads += r.workloads;
+  into.crashStates += r.crashStates;
+  into.imageChecks += r.imageChecks;
+  addStats(into.faults, r.faults);
+  into.failures.push(...r.failures);
+}
+
+export async function runExhaustive(opts: ExhaustiveOptions): Promise<ExhaustiveResult> {
+  const ctx = await exhaustiveContext(opts);
   const result: ExhaustiveResult = { workloads: 0, crashStates: 0, imageChecks: 0, failures: [], faults: zeroStats() };
   let done = 0;
-  for (let wi = 0; wi < workloads.length; wi++) {
+  for (let wi = 0; wi < ctx.workloads.length; wi++) {
     if (opts.filter !== undefined && !opts.filter(wi)) continue;
-    const letters = workloads[wi]!;
-    const name = letters.map((a) => EXHAUSTIVE_ALPHABET[a]!.name).join(',');
-    const body = letters.flatMap((a) => EXHAUSTIVE_ALPHABET[a]!.ops);
-    const mode: DurabilityMode = opts.durability ?? (wi % 2 === 0 ? 'sync' : 'none');
-    const seedOf = (n: number) => (opts.seed * 1_000_003 + wi * 7919 + n) >>> 0;
-    let ioCalls = 0;
-    const runOne = async (crashOps: Op[], n: number): Promise<RunResult> => {
-      const runner = new Runner({ seed: seedOf(n), baseDisk: base, baseState: BASE_STATE, durability: mode, ...(opts.faults !== undefined ? { faults: opts.faults } : {}) });
-      const ops: Op[] = [...crashOps, ...body, { t: 'crash', mode }];
-      let i = 0;
-      let ioAfterOpen = 0;
-      const res = await runner.run((r) => {
-        if (i === 0) ioAfterOpen = r.disk.ioOps();
-        // The I/O calls the workload makes before its final crash (measured on the dry run).
-        if (i === ops.length - 1 && crashOps.length === 0) ioCalls = r.disk.ioOps() - ioAfterOpen;
-        return ops[i++];
-      });
-      result.crashStates += res.crashStates;
-      result.imageChecks += res.imageChecks;
-      addStats(result.faults, res.faults, baseStats);
-      if (res.violation !== null) result.failures.push({ workload: name, seed: seedOf(n), result: res, script: [...prelude(mode), ...res.ops] });
-      return res;
-    };
-    // A dry run counts the I/O calls of the workload (and checks its final crash).
-    await runOne([], 0);
-    for (let n = 1; n <= ioCalls; n++) await runOne([{ t: 'crash-at-io', n }], n);
-    for (let h = 0; h < CRASH_HOOK_NAMES.length; h++) await runOne([{ t: 'crash-at-hook', hook: CRASH_HOOK_NAMES[h]! }], 100_000 + h);
-    result.workloads++;
-    opts.onProgress?.(++done, workloads.length);
+    addExhaustive(result, await exploreWorkload(ctx, wi));
+    opts.onProgress?.(++done, ctx.workloads.length);
   }
   return result;
 }

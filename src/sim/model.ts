@@ -82,6 +82,20 @@ export class Model {
   /** Prepared transactions by id, oldest first; `acked` when prepare returned. */
   readonly prepared = new Map<bigint, { writes: RowWrite[]; acked: boolean }>();
 
+  /**
+   * An independent copy (a crash point forked from a run gets its own history). Commits and
+   * their write lists are shared: they never change once appended.
+   */
+  clone(): Model {
+    const c = new Model();
+    c.base = this.base;
+    c.commits = [...this.commits];
+    c.durable = this.durable;
+    for (const [slot, t] of this.slots) c.slots.set(slot, { ...t, writes: [...t.writes] });
+    for (const [id, p] of this.prepared) c.prepared.set(id, { ...p });
+    return c;
+  }
+
   /** Start from contents already on disk (acknowledged durable). */
   setBase(state: ModelState): void {
     this.base = cloneState(state);

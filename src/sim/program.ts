@@ -46,6 +46,13 @@ export type Op =
   | { t: 'crash'; mode: DurabilityMode }
   /** Arm a crash at the n-th I/O call from now; it strikes inside a later operation. */
   | { t: 'crash-at-io'; n: number }
+  /**
+   * Crash at I/O call number `io` of the run (counted from the disk's first call), whichever
+   * task makes it, with this crash seed, then recover (without I/O jitter: recovery is one
+   * task) in this mode. A forked crash state (src/sim/fork.ts) replays as this, first in the
+   * script, followed by the operations up to the one it struck in.
+   */
+  | { t: 'crash-at'; io: number; seed: number; mode: DurabilityMode }
   /** The next checkpoint crashes at this hook. */
   | { t: 'crash-at-hook'; hook: CrashHookName }
   /** Clean close and reopen in the given durability mode. */
@@ -91,6 +98,8 @@ export function formatOp(op: Op): string {
       return `crash-at-io ${op.n}`;
     case 'crash-at-hook':
       return `crash-at-hook ${op.hook}`;
+    case 'crash-at':
+      return `crash-at io ${op.io} seed ${op.seed} mode ${op.mode}`;
   }
 }
 
@@ -177,6 +186,10 @@ export function parseOp(line: string): Op {
     case 'crash-at-io':
       arity(2);
       return { t: 'crash-at-io', n: Math.max(1, num(line, w[1], '')) };
+    case 'crash-at':
+      arity(7);
+      if (w[1] !== 'io' || w[3] !== 'seed' || w[5] !== 'mode') throw bad(line, "expected 'crash-at io N seed S mode M'");
+      return { t: 'crash-at', io: Math.max(1, num(line, w[2], '')), seed: num(line, w[4], ''), mode: mode(line, w[6]) };
     case 'crash-at-hook': {
       arity(2);
       const hook = CRASH_HOOK_NAMES.find((h) => h === w[1]);

@@ -33,11 +33,11 @@ import type { Xid } from '../format/record-types.js';
 import { Env } from '../engine/env.js';
 import type { Txn } from '../engine/txn.js';
 import type { CrashHook } from '../checkpoint/checkpointer.js';
-import type { CrashHookName } from '../checkpoint/events.js';
+import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
 import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import { VirtualClock } from '../storage/clock.js';
 import { Prng } from '../base/prng.js';
-import { SimStorage, SimulatedCrash, type SimFaults, type SimStats } from '../storage/sim-storage.js';
+import { SimStorage, SimulatedCrash, type CrashReport, type SimFaults, type SimStats } from '../storage/sim-storage.js';
 import { joinPath } from '../storage/storage.js';
 import { Model, formatState, statesEqual, type ModelState, type RowWrite } from './model.js';
 import { formatOp, type DurabilityMode, type Op } from './program.js';
@@ -73,6 +73,48 @@ export interface RunnerOptions {
   stallTurns?: number;
   /** Simulated I/O calls after which a program still running is reported as not finishing (a livelock). Default 1,000,000. */
   maxIoOps?: number;
+  /**
+   * Called (synchronously) when a checkpoint reaches a crash hook, before the hook the program
+   * armed (if any) runs: the fork explorer captures a crash point there (src/sim/fork.ts).
+   * Setting it makes every hook a call, which costs each checkpoint a few promise turns.
+   */
+  onHook?: (hook: CrashHookName, r: Runner) => void;
+  /** Called after every crash recovery with its outcome line (stateTrace), for comparing search paths. */
+  onCrashState?: (trace: string) => void;
+}
+
+/**
+ * The moment of a run a crash can strike, captured without stopping the run: the disk as of
+ * that I/O call (a copy-on-write snapshot), the model and what the runner knows of prepared
+ * transactions being resolved. A forked crash state is recovered from it (src/sim/fork.ts).
+ */
+export interface CrashPoint {
+  disk: SimStorage;
+  model: Model;
+  resolving: Map<bigint, { writes: RowWrite[]; commit: boolean; commitIndex: number }>;
+  clockMs: number;
+  /** The I/O calls the disk had counted (the crash strikes the last one). */
+  ioSeq: number;
+  /** The operation running at that moment (-1 while opening). */
+  opIndex: number;
+}
+
+/**
+ * What recovery produced, read off the recovered environment and independent of the model:
+ * the same crashed disk always gives the same facts, so a forked crash state whose crashed
+ * disk is identical to one already recovered reuses them (RecoveryMemo in fork.ts).
+ */
+export interface RecoveredFacts {
+  /** A violation found while opening (recovery failed, the write-ahead rule broken). */
+  openViolation?: string;
+  /** The user dictionaries' contents, or why they could not be read. */
+  contents: ModelState | { error: string };
+  /** Ids of the transactions listed as prepared. */
+  prepared: bigint[];
+  liveTxns: number;
+  preparedTxns: number;
+  /** The first structural invariant that fails, if any. */
+  structure?: string;
 }
 
 export const DEFAULT_STALL_TURNS = 64;
@@ -132,9 +174,9 @@ class ViolationFound extends Error {}
 export class Runner {
   readonly disk: SimStorage;
   readonly clock = new VirtualClock();
-  readonly model = new Model();
-  /** Checks transactions' reads and snapshot writes against the model. */
-  readonly history = new HistoryChecker(this.model);
+  model = new Model();
+  /** Checks transactions' reads and snapshot writes against the model (a forked runner gets a new one with its model). */
+  history = new HistoryChecker(this.model);
   env: Env | undefined;
   mode: DurabilityMode;
   crashStates = 0;
@@ -144,11 +186,17 @@ export class Runner {
   private readonly crashRng: Prng;
   private readonly txns = new Map<number, Txn>();
   private readonly hooks: Partial<Record<CrashHookName, CrashHook>> = {};
+  /** What the environment calls at its crash hooks: the armed hooks, or dispatchers when options.onHook is set. */
+  private readonly envHooks: Partial<Record<CrashHookName, CrashHook>>;
+  /** A `crash-at` that struck and is not yet recovered: its crash seed and recovery mode. */
+  private seededCrash: { seed: number; mode: DurabilityMode } | undefined;
   private armedHook: CrashHookName | undefined;
   private bg: { promise: Promise<void>; commitsAtStart: number } | null = null;
   /** Prepared transactions resolved (or being resolved) since the last verification. */
   private resolving = new Map<bigint, { writes: RowWrite[]; commit: boolean; commitIndex: number }>();
   private opIndex = -1;
+  /** Opens and crash recoveries under way (a crash inside one is not where a script's armed crash would strike). */
+  private opening = 0;
   /** Set once the I/O budget is spent: every later I/O call crashes and the run ends with this. */
   private stopped: string | undefined;
 
@@ -165,6 +213,38 @@ export class Runner {
     this.crashRng = new Prng((options.seed ^ 0x2545f491) >>> 0);
     this.mode = options.durability ?? 'sync';
     if (options.baseState !== undefined) this.model.setBase(options.baseState);
+    const onHook = options.onHook;
+    if (onHook === undefined) this.envHooks = this.hooks;
+    else {
+      this.envHooks = {};
+      for (const name of CRASH_HOOK_NAMES) {
+        this.envHooks[name] = (ctx) => {
+          onHook(name, this);
+          return this.hooks[name]?.(ctx);
+        };
+      }
+    }
+  }
+
+  /** Capture the present moment as a crash point (synchronous: the run goes on unchanged). */
+  capture(): CrashPoint {
+    const resolving = new Map<bigint, { writes: RowWrite[]; commit: boolean; commitIndex: number }>();
+    for (const [id, r] of this.resolving) resolving.set(id, { ...r });
+    return { disk: this.disk.snapshot(), model: this.model.clone(), resolving, clockMs: this.clock.nowMs(), ioSeq: this.disk.ioOps(), opIndex: this.opIndex };
+  }
+
+  /**
+   * A runner standing at a captured crash point, on its own copy of the disk, whose crash
+   * draws its recovery mode and crash seed from `seed` exactly as a runner of that seed
+   * crashed there by an armed crash would (pickMode, then the crash seed).
+   */
+  static atPoint(point: CrashPoint, options: RunnerOptions): Runner {
+    const r = new Runner({ ...options, baseDisk: point.disk });
+    r.model = point.model.clone();
+    r.history = new HistoryChecker(r.model);
+    for (const [id, x] of point.resolving) r.resolving.set(id, { ...x });
+    r.opIndex = point.opIndex;
+    return r;
   }
 
   // ------------------------------------------------------------------ environment
@@ -179,12 +259,21 @@ export class Runner {
       owner: OWNER,
       maxEntries: this.options.maxEntries ?? 4,
       lgMax: this.options.lgMax ?? 4096,
-      checkpointHooks: this.hooks,
+      checkpointHooks: this.envHooks,
     };
   }
 
   /** Open (recovering if needed). A crash during recovery is crashed and recovered again. */
   async open(mode: DurabilityMode, afterCrash: boolean): Promise<void> {
+    this.opening++;
+    try {
+      await this.openInner(mode, afterCrash);
+    } finally {
+      this.opening--;
+    }
+  }
+
+  private async openInner(mode: DurabilityMode, afterCrash: boolean): Promise<void> {
     this.mode = mode;
     for (let attempt = 0; ; attempt++) {
       const headerLsn = afterCrash ? await this.newestHeaderLsn() : 0n;
@@ -311,6 +400,11 @@ export class Runner {
     this.ops.push(op);
     this.opIndex = this.ops.length - 1;
     await this.guard(() => this.exec(op));
+    // A crash-at that struck another task (a background checkpoint) is recovered now, not at
+    // the next operation's I/O: the state is the one at its I/O call, whatever runs next.
+    if (this.seededCrash !== undefined && this.disk.isHalted()) {
+      await this.guard(() => Promise.reject(new SimulatedCrash(this.disk.ioOps(), 'a crash-at struck')));
+    }
   }
 
   /** Run fn; a SimulatedCrash becomes crash + recovery + verification. */
@@ -323,7 +417,10 @@ export class Runner {
       // (e.g. a client meeting the leftovers of a checkpoint the crash interrupted) never
       // happens on real hardware, so it is the crash, not a violation.
       if (err instanceof SimulatedCrash || this.disk.isHalted()) {
-        await this.crashAndRecover(this.pickMode());
+        const seeded = this.seededCrash;
+        this.seededCrash = undefined;
+        if (seeded !== undefined) await this.crashAndRecover(seeded.mode, seeded.seed, true);
+        else await this.crashAndRecover(this.pickMode());
         return;
       }
       if (err instanceof ViolationFound) throw err;
@@ -491,6 +588,16 @@ export class Runner {
       case 'crash-at-io':
         this.disk.crashAtIo(this.disk.ioOps() + op.n);
         return;
+      case 'crash-at': {
+        if (op.io <= this.disk.ioOps()) return;
+        const off = this.disk.onIo((ev) => {
+          if (ev.seq !== op.io) return;
+          off();
+          this.seededCrash = { seed: op.seed, mode: op.mode };
+          throw new SimulatedCrash(ev.seq, `simulated crash at I/O #${ev.seq} (${ev.op} ${ev.path})`);
+        });
+        return;
+      }
       case 'crash-at-hook':
         this.armHook(op.hook);
         return;
@@ -588,14 +695,26 @@ export class Runner {
 
   // ------------------------------------------------------------------ crash and verify
 
-  async crashAndRecover(mode: DurabilityMode): Promise<void> {
+  async crashAndRecover(mode: DurabilityMode, crashSeed?: number, withoutJitter = false): Promise<void> {
+    this.opening++;
+    const jitter = this.disk.ioJitterTurns();
+    if (withoutJitter) this.disk.setIoJitter(0);
+    try {
+      await this.crashAndRecoverInner(mode, crashSeed);
+    } finally {
+      this.opening--;
+      this.disk.setIoJitter(jitter);
+    }
+  }
+
+  private async crashAndRecoverInner(mode: DurabilityMode, crashSeed?: number): Promise<void> {
     // Halt the disk first so a background task cannot write after the crash point.
     if (!this.disk.isHalted()) this.disk.crashAtIo(this.disk.ioOps() + 1);
     this.env?.abandon();
     const bg = this.bg;
     this.bg = null;
     if (bg !== null) await bg.promise.catch(() => undefined);
-    this.disk.crash({ seed: this.crashRng.nextU32() });
+    const report = this.disk.crash({ seed: crashSeed ?? this.crashRng.nextU32() });
     this.crashStates++;
     this.env = undefined;
     this.txns.clear();
@@ -605,20 +724,110 @@ export class Runner {
       delete this.hooks[this.armedHook];
       this.armedHook = undefined;
     }
-    await this.open(mode, true);
-    await this.verify('recovery');
+    let facts: RecoveredFacts | undefined;
+    try {
+      await this.open(mode, true);
+      facts = await this.readFacts(this.e);
+      this.checkFacts(facts, 'recovery');
+    } catch (err) {
+      if (err instanceof ViolationFound) this.options.onCrashState?.(stateTrace(report, facts?.contents, err.message));
+      throw err;
+    }
+    this.options.onCrashState?.(stateTrace(report, facts.contents, null));
+  }
+
+  /**
+   * A forked crash state: crash this runner's disk (it stands at a captured point), recover
+   * and check, as crashAndRecover does, but read what recovery produced as facts and leave
+   * no environment open. `facts` (from a recovery of an identical crashed disk) replaces
+   * the recovery; `keyOf` is called on the crashed disk before recovering, to file the facts.
+   * Returns the facts it used; a violation is thrown as by every check.
+   */
+  async crashForked(
+    mode: DurabilityMode | undefined,
+    crashSeed: number | undefined,
+    reuse?: (crashed: SimStorage, mode: DurabilityMode) => { facts?: RecoveredFacts; store?: (f: RecoveredFacts) => void },
+    trace?: (line: string) => void,
+  ): Promise<{ facts: RecoveredFacts; reused: boolean; report: CrashReport }> {
+    // The same draws, in the same order, as an armed crash: the mode (guard), then the seed.
+    const m = mode ?? this.pickMode();
+    const report = this.disk.crash({ seed: crashSeed ?? this.crashRng.nextU32() });
+    this.crashStates++;
+    this.txns.clear();
+    this.model.dropOpenTxns();
+    const known = reuse?.(this.disk, m);
+    const facts = known?.facts ?? (await this.recoverFacts(m));
+    if (known?.facts === undefined) known?.store?.(facts);
+    try {
+      this.checkFacts(facts, 'recovery');
+    } catch (err) {
+      if (err instanceof ViolationFound) trace?.(stateTrace(report, facts.openViolation !== undefined ? undefined : facts.contents, err.message));
+      throw err;
+    }
+    trace?.(stateTrace(report, facts.contents, null));
+    return { facts, reused: known?.facts !== undefined, report };
+  }
+
+  /** True when a crash at the present I/O call replays from a script: an operation is running and no open is under way. */
+  forkable(): boolean {
+    return this.opIndex >= 0 && this.opening === 0 && this.stopped === undefined;
+  }
+
+  /** Open with recovery and read the facts (the environment is abandoned afterwards). */
+  private async recoverFacts(mode: DurabilityMode): Promise<RecoveredFacts> {
+    try {
+      await this.open(mode, true);
+    } catch (err) {
+      if (err instanceof ViolationFound) return { openViolation: err.message, contents: new Map(), prepared: [], liveTxns: 0, preparedTxns: 0 };
+      throw err;
+    }
+    try {
+      return await this.readFacts(this.e);
+    } finally {
+      this.env?.abandon();
+      this.env = undefined;
+    }
+  }
+
+  /** What an environment holds after recovery (see RecoveredFacts). */
+  private async readFacts(env: Env): Promise<RecoveredFacts> {
+    let contents: RecoveredFacts['contents'];
+    try {
+      contents = await readContents(env, (msg) => {
+        throw new ViolationFound(msg);
+      });
+    } catch (err) {
+      if (!(err instanceof ViolationFound)) throw err;
+      contents = { error: err.message };
+    }
+    const st = env.status();
+    const facts: RecoveredFacts = { contents, prepared: env.listPreparedTransactions().map((p) => p.id), liveTxns: st.liveTxns, preparedTxns: st.preparedTxns };
+    try {
+      for (const d of env.dicts.values()) d.file.file.blockTable.checkInvariants();
+      env.rollback?.file.blockTable.checkInvariants();
+      this.disk.checkInvariants();
+    } catch (err) {
+      facts.structure = describe(err);
+    }
+    return facts;
   }
 
   async verify(when: string): Promise<void> {
-    const env = this.e;
+    this.checkFacts(await this.readFacts(this.e), when);
+  }
+
+  /** The oracles of a recovery (see the top of this file), on what it produced. */
+  private checkFacts(facts: RecoveredFacts, when: string): void {
+    if (facts.openViolation !== undefined) this.fail(facts.openViolation);
     const m = this.model;
-    const actual = await readContents(env, (msg) => this.fail(`after ${when}: ${msg}`));
+    if (!(facts.contents instanceof Map)) this.fail(`after ${when}: ${facts.contents.error}`);
+    const actual = facts.contents;
     const total = m.commits.length;
     const durable = m.durable;
     const candidates = total - durable + 1;
     // A prepared transaction whose commit was in flight and that is still prepared did not
     // commit: the history settles on a prefix before its commit (and its commit must be lost).
-    const listed = new Set(env.listPreparedTransactions().map((p) => p.id));
+    const listed = new Set(facts.prepared);
     let upTo = total;
     for (const [id, r] of this.resolving) if (r.commit && listed.has(id) && r.commitIndex < upTo) upTo = r.commitIndex;
     if (upTo < total && m.matchingPrefix(actual, upTo) === null && m.matchingPrefix(actual) !== null) {
@@ -650,18 +859,16 @@ export class Runner {
       }
     }
     for (const id of listed) if (!m.prepared.has(id)) this.fail(`after ${when} transaction ${id} is prepared, but the program never prepared it`);
-    const st = env.status();
-    if (st.liveTxns !== 0) this.fail(`after ${when} ${st.liveTxns} transaction(s) are still live (recovery must abort them)`);
-    if (st.preparedTxns !== listed.size) this.fail(`after ${when} ${st.preparedTxns} transactions are in the prepared state but ${listed.size} are listed as prepared (open transactions were not aborted)`);
-    // Structure.
-    try {
-      for (const d of env.dicts.values()) d.file.file.blockTable.checkInvariants();
-      env.rollback?.file.blockTable.checkInvariants();
-      this.disk.checkInvariants();
-    } catch (err) {
-      this.fail(`after ${when} a structural invariant fails: ${describe(err)}`);
-    }
+    if (facts.liveTxns !== 0) this.fail(`after ${when} ${facts.liveTxns} transaction(s) are still live (recovery must abort them)`);
+    if (facts.preparedTxns !== listed.size) this.fail(`after ${when} ${facts.preparedTxns} transactions are in the prepared state but ${listed.size} are listed as prepared (open transactions were not aborted)`);
+    if (facts.structure !== undefined) this.fail(`after ${when} a structural invariant fails: ${facts.structure}`);
   }
+}
+
+/** A line naming one crash state's outcome: the crash's seed and fates, what recovery produced, the violation. */
+export function stateTrace(report: CrashReport, contents: ModelState | { error: string } | undefined, violation: string | null): string {
+  const c = contents === undefined ? '-' : contents instanceof Map ? formatState(contents) : `error ${contents.error}`;
+  return `seed ${report.seed} kept ${report.writesKept} dropped ${report.writesDropped} torn ${report.writesTorn}/${report.sectorsLost} dirlost ${report.dirOpsLost} gone ${report.filesGone} -> ${c}${violation !== null ? ` VIOLATION ${violation}` : ''}`;
 }
 
 /** Every user dictionary d<N> of env and its rows, as model state. */

@@ -188,6 +188,9 @@ export interface SimStats extends FaultCounts {
 // Internal model
 // ---------------------------------------------------------------------------------------------
 
+/** Hashes of buffers no Image writes into any more (see Image.contentHash). */
+const frozenHashes = new WeakMap<Uint8Array, Map<number, string>>();
+
 /**
  * A growable byte image; bytes past `len` are not part of the file. Clones share the buffer
  * until one of them writes (copy on write): snapshots and crashes clone every image, and
@@ -251,6 +254,24 @@ class Image {
     invariant(i < this.len, 'xorByte past end');
     this.own();
     this.buf[i] = this.buf[i]! ^ mask;
+  }
+
+  /** True when other holds the same bytes through the same buffer (a cheap equality proof). */
+  sharesBytesWith(other: Image): boolean {
+    return this.buf === other.buf && this.len === other.len;
+  }
+
+  /**
+   * hashBytes of the contents. A buffer once shared is never written again (every holder
+   * copies before writing), so its hash is kept per buffer and length.
+   */
+  contentHash(): string {
+    if (!this.shared) return hashBytes(this.view());
+    let byLen = frozenHashes.get(this.buf);
+    if (byLen === undefined) frozenHashes.set(this.buf, (byLen = new Map()));
+    let h = byLen.get(this.len);
+    if (h === undefined) byLen.set(this.len, (h = hashBytes(this.view())));
+    return h;
   }
 
   clone(): Image {
@@ -348,6 +369,19 @@ function checkOffset(op: string, path: string, offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw ioError(op, path, 'EINVAL', `offset ${offset} is not a non-negative integer`);
   }
+}
+
+/** Length and two 32-bit hashes (FNV-1a and a multiply-rotate hash) of bytes, as text. */
+function hashBytes(b: Uint8Array): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c ^ b.length;
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i]!;
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h2 = Math.imul(h2 ^ x, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  return `${b.length.toString(36)}.${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
 }
 
 function zeroReport(seed: number, mode: CrashMode): CrashReport {
@@ -496,7 +530,7 @@ export class SimStorage implements Storage {
   private faults: SimFaults;
   private rng: Prng;
   private jitterRng: Prng;
-  private readonly ioJitter: number;
+  private ioJitter: number;
   private inodes = new Map<number, Inode>();
   private dirs = new Map<string, Dir>();
   private nextInode = 1;
@@ -594,6 +628,7 @@ export class SimStorage implements Storage {
       this.halted = true;
       throw new SimulatedCrash(seq, `simulated crash at I/O #${seq} (${ev.op} ${ev.path})`);
     }
+    if (this.hooks.length === 0) return;
     const full: IoEvent = { ...ev, seq };
     for (const hook of [...this.hooks]) {
       try {
@@ -875,6 +910,37 @@ export class SimStorage implements Storage {
     return copy;
   }
 
+  /** The I/O jitter (most promise turns before a call completes). */
+  ioJitterTurns(): number {
+    return this.ioJitter;
+  }
+
+  /** Change the I/O jitter for later calls (0: every call completes in order). */
+  setIoJitter(turns: number): void {
+    if (!Number.isSafeInteger(turns) || turns < 0) throw new TokusimError('bad-argument', 'ioJitter must be a non-negative integer', { actual: String(turns) });
+    this.ioJitter = turns;
+  }
+
+  /**
+   * A key for what a reader of the disk sees now: every directory's entries and the bytes of
+   * every file they name, hashed (two independent 32-bit hashes per file). Two disks with the
+   * same key hold the same names and bytes, up to a hash collision (about 2^-64 per pair).
+   * Unsynced operations, inode numbers, counters and generators are not part of it, so after
+   * a crash (nothing unsynced) it identifies the disk recovery will read.
+   */
+  contentKey(): string {
+    const parts: string[] = [];
+    for (const p of [...this.dirs.keys()].sort(compareBytewise)) {
+      const d = this.dirs.get(p)!;
+      parts.push(`${p}:`);
+      for (const name of [...d.current.keys()].sort(compareBytewise)) {
+        const inode = this.inodes.get(d.current.get(name)!)!;
+        parts.push(`${name}=${inode.current.contentHash()}`);
+      }
+    }
+    return parts.join('/');
+  }
+
   /** Full consistency check (replays pending operations; costs O(disk size)). */
   checkInvariants(): void {
     for (const [p, d] of this.dirs) {
@@ -889,6 +955,7 @@ export class SimStorage implements Storage {
       );
     }
     for (const inode of this.inodes.values()) {
+      if (inode.pending.length === 0 && inode.durable.sharesBytesWith(inode.current)) continue;
       const img = inode.durable.clone();
       for (const op of inode.pending) applyFileOp(img, op);
       invariant(

@@ -5,6 +5,7 @@ import { LockConflictError } from '../../src/engine/locktree.js';
 import { SnapshotConflictError, type Txn } from '../../src/engine/txn.js';
 import type { Snapshot } from '../../src/engine/mvcc.js';
 import type { Dictionary } from '../../src/engine/dictionary.js';
+import type { RangeOptions } from '../../src/engine/range.js';
 import { SimStorage } from '../../src/storage/sim-storage.js';
 import { VirtualClock } from '../../src/storage/clock.js';
 import { clearPlantedBugs, plantBug } from '../../src/base/bug-switches.js';
@@ -321,7 +322,7 @@ describe('engine: isolation levels and snapshot reads', () => {
               const [lo, hi] = op.lo <= op.hi ? [op.lo, op.hi] : [op.hi, op.lo];
               const r = { gte: k(lo), lt: k(hi), ...(op.reverse ? { reverse: true } : {}) };
               const got: string[] = [];
-              let from = r as typeof r & { gt?: Uint8Array; lt?: Uint8Array };
+              let from: RangeOptions = r;
               for (;;) {
                 const res = await d.chunkAsOf(from, op.chunk, s);
                 for (const e of res.entries) got.push(`${dec.decode(e.key)}=${dec.decode(e.value)}`);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PLANTED_BUGS, clearPlantedBugs, isBugPlanted, plantBug, plantedBugs, type PlantedBugName } from '../../src/base/bug-switches.js';
 import { crashtest, runScript } from '../../src/sim/crashtest.js';
+import { crashtestParallel } from '../../tools/crashtest-pool.js';
 import { runCrashtest } from '../../tools/commands/crashtest.js';
 import { EXIT } from '../../tools/cli-support.js';
 import { TokusimError } from '../../src/base/errors.js';
@@ -47,6 +48,22 @@ describe('sim: planted bugs prove the harness can fail', () => {
         expect(clean.violation).toBeNull();
       }
     }, 60_000);
+  }
+
+  for (const bug of CAUGHT) {
+    // Scenario: the fork-path search (the default) on two worker threads, with seeds no other
+    // test uses, catches the bug in random mode, and its printed script replays it.
+    it(`Scenario: planted bug ${bug} is caught by the forked search on worker threads with fresh seeds`, async () => {
+      for (const seed of [60_601, 70_707]) {
+        plantBug(bug);
+        const s = await crashtestParallel({ seed, runs: 200, jobs: 2 });
+        expect(s.violations.length, `seed ${seed}`).toBe(1);
+        const v = s.violations[0]!;
+        const again = await runScript(v.seed, v.ops, undefined, v.jitter);
+        expect(again.violation?.message, `seed ${seed}`).toBe(v.message);
+        clearPlantedBugs();
+      }
+    }, 120_000);
   }
 
   it('Scenario: tokusim crashtest --plant-bug reports the violation with a replayable script and exits 6', async () => {

@@ -34,7 +34,7 @@ describe('sim: crash outcomes on fixed seeds are unchanged by the harness speed-
   }, 120_000);
 
   it('Scenario: every 5th exhaustive workload of up to 2 operations (seed 77) gives the recorded counts and fates', async () => {
-    const e = await runExhaustive({ seed: 77, maxOps: 2, faults: DEFAULT_FAULTS, filter: (i) => i % 5 === 0 });
+    const e = await runExhaustive({ seed: 77, maxOps: 2, faults: DEFAULT_FAULTS, filter: (i) => i % 5 === 0, path: 'rerun' });
     const got = row(e.workloads, e.crashStates, e.imageChecks, e.faults, e.failures.length);
     expect(got).toEqual(EXHAUSTIVE_BEFORE);
   }, 120_000);

@@ -1,10 +1,15 @@
 /**
  * `tokusim crashtest --seed S --runs N [--faults LIST] [--exhaustive] [--plant-bug NAME|list]
- *  [--script 'op; op; ...' | --replay FILE] [--jitter J]`: run the crash-test harness
+ *  [--script 'op; op; ...' | --replay FILE] [--jitter J] [--jobs N] [--duration SECONDS]
+ *  [--path fork|rerun]`: run the crash-test harness
  * (src/sim/) and print crash states explored, faults injected by type and violations found.
  * On a violation it prints the seed and the operation list as a replayable script, with the
  * command that replays it, and exits with EXIT.VIOLATION (6). With --json the same facts are
  * one JSON document on stdout (README "JSON output"). Progress goes to stderr (tools/progress.ts).
+ *
+ * --jobs N spreads the search over N worker threads (tools/crashtest-pool.ts) with the same
+ * report as --jobs 1; --duration runs random programs until the time is up (a soak), then
+ * prints the report with every violation found.
  *
  * Invariants:
  *  - Exit 0 only when no violation was found; 6 on a violation; 2 on a bad argument.
@@ -15,7 +20,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { TokusimError } from '../../src/base/errors.js';
 import { PLANTED_BUGS, PLANTED_BUG_NAMES, clearPlantedBugs, plantBug } from '../../src/base/bug-switches.js';
 import type { SimFaults } from '../../src/storage/sim-storage.js';
-import { crashtest, DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestStep, type CrashtestSummary } from '../../src/sim/crashtest.js';
+import { DEFAULT_FAULTS, jitterFor, runScript, type CrashtestFailure, type CrashtestStep, type CrashtestSummary } from '../../src/sim/crashtest.js';
+import type { SearchPath } from '../../src/sim/exhaustive.js';
+import { crashtestParallel } from '../crashtest-pool.js';
 import { formatOp, parseScript } from '../../src/sim/program.js';
 import { EXIT, runCommand } from '../cli-support.js';
 import { startProgress, type ProgressDisplay, type ProgressStream } from '../progress.js';
@@ -47,6 +54,12 @@ export interface CrashtestCliOptions {
   jitter?: number;
   /** One JSON document on stdout instead of the text summary. */
   json?: boolean;
+  /** Worker threads (default 1: in process). */
+  jobs?: number;
+  /** Soak: run random programs for this many seconds instead of --runs. */
+  duration?: number;
+  /** How crash states are reached (default fork). */
+  path?: SearchPath;
   /** Where progress is drawn (default process.stderr). */
   progress?: ProgressStream;
 }
@@ -147,17 +160,36 @@ export async function runCrashtest(opts: CrashtestCliOptions, out: (line: string
       }
       return summary.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
     }
+    const jobs = opts.jobs ?? 1;
+    if (!Number.isSafeInteger(jobs) || jobs < 1) throw new TokusimError('bad-argument', '--jobs must be a positive integer', { actual: String(opts.jobs) });
+    const soak = opts.duration !== undefined;
+    if (soak && (!Number.isFinite(opts.duration) || opts.duration! <= 0)) throw new TokusimError('bad-argument', '--duration must be a positive number of seconds', { actual: String(opts.duration) });
+    if (soak && opts.exhaustive === true) throw new TokusimError('bad-argument', '--duration runs random programs only; leave out --exhaustive', { actual: '--duration with --exhaustive' });
+    if (opts.path !== undefined && opts.path !== 'fork' && opts.path !== 'rerun') throw new TokusimError('bad-argument', '--path must be fork or rerun', { actual: String(opts.path) });
     const progress = crashtestProgress(opts.progress);
     let s: CrashtestSummary;
+    const started = Date.now();
+    const deadline = started + (opts.duration ?? 0) * 1000;
     try {
-      s = await crashtest({ seed: opts.seed, runs: opts.runs, faults, exhaustive: opts.exhaustive === true, onStep: progress.onStep });
+      s = await crashtestParallel({
+        seed: opts.seed,
+        runs: opts.runs,
+        faults,
+        exhaustive: opts.exhaustive === true,
+        onStep: progress.onStep,
+        jobs,
+        ...(opts.path !== undefined ? { path: opts.path } : {}),
+        // A soak keeps going past a violation and reports every one.
+        ...(soak ? { until: () => Date.now() >= deadline, stopAtFirst: false } : {}),
+      });
     } finally {
       progress.stop();
     }
     if (opts.json) out(JSON.stringify(crashtestJson(s, opts, faults), null, 2));
     else {
       printSummary(s, out);
-      for (const v of s.violations.slice(0, 1)) printViolation(v, faults, opts.plantBug, out);
+      if (soak) out(`soak: ${((Date.now() - started) / 1000).toFixed(0)} s, programs with seeds ${opts.seed}..${opts.seed + s.programs - 1}`);
+      for (const v of s.violations.slice(0, soak ? undefined : 1)) printViolation(v, faults, opts.plantBug, out);
     }
     return s.violations.length > 0 ? EXIT.VIOLATION : EXIT.OK;
   } finally {
@@ -175,6 +207,9 @@ interface CrashtestArgv {
   replay?: string;
   jitter?: number;
   json: boolean;
+  jobs: number;
+  duration?: number;
+  path?: string;
 }
 
 export const crashtestCommandModule: CommandModule<object, CrashtestArgv> = {
@@ -191,13 +226,19 @@ export const crashtestCommandModule: CommandModule<object, CrashtestArgv> = {
       .option('replay', { type: 'string', describe: 'replay one program from a file (one operation per line)' })
       .option('jitter', { type: 'number', describe: 'I/O jitter for --script/--replay (printed with a violation)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (summary and violations) instead of text' })
+      .option('jobs', { type: 'number', default: 1, describe: 'worker threads to spread the search over (same report for any number)' })
+      .option('duration', { type: 'number', describe: 'soak: run random programs for this many seconds (instead of --runs), then report every violation' })
+      .option('path', { type: 'string', choices: ['fork', 'rerun'], describe: 'reach crash states by forking the disk at each crash point (fork, default) or by re-running the workload (rerun)' })
       .example('$0 crashtest --seed 7 --runs 500', 'run 500 random programs, seeds 7..506')
       .example('$0 crashtest --exhaustive --runs 0 --faults dropUnsynced', 'every small workload, crashed at every I/O, losing unsynced writes only')
       .example('$0 crashtest --plant-bug list', 'list the bugs that can be planted to check the checker')
+      .example('$0 crashtest --jobs 2 --duration 600', 'a ten-minute soak on two worker threads')
       .example("$0 crashtest --seed 3 --script 'create d0; begin x1; put x1 d0 k1 7; commit x1; crash sync'", 'replay one program (as printed with a violation)') as unknown as Argv<CrashtestArgv>,
   handler: async (argv) => {
     await runCommand(async () => {
-      const opts: CrashtestCliOptions = { seed: argv.seed, runs: argv.runs, exhaustive: argv.exhaustive, json: argv.json };
+      const opts: CrashtestCliOptions = { seed: argv.seed, runs: argv.runs, exhaustive: argv.exhaustive, json: argv.json, jobs: argv.jobs };
+      if (argv.duration !== undefined) opts.duration = argv.duration;
+      if (argv.path !== undefined) opts.path = argv.path as SearchPath;
       if (argv.faults !== undefined) opts.faults = argv.faults;
       if (argv['plant-bug'] !== undefined) opts.plantBug = argv['plant-bug'];
       if (argv.script !== undefined) opts.script = argv.script;
