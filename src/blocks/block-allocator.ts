@@ -89,19 +89,45 @@ export class BlockAllocator {
 
   /** CreateFromBlockPairs: rebuild from the blocks a checkpointed translation references. */
   static fromBlocks(pairs: readonly BlockRange[], reserve = BLOCK_ALLOCATOR_TOTAL_HEADER_RESERVE, alignment = BLOCK_ALLOCATOR_ALIGNMENT): BlockAllocator {
+    const offsets = new Float64Array(pairs.length);
+    const sizes = new Float64Array(pairs.length);
+    pairs.forEach((p, k) => {
+      offsets[k] = exact(p.offset, 'block offset');
+      sizes[k] = exact(p.size, 'block size');
+    });
+    return BlockAllocator.fromBlockArrays(offsets, sizes, pairs.length, reserve, alignment);
+  }
+
+  /**
+   * CreateFromBlockPairs over parallel arrays: block k is (offsets[k], sizes[k]) for k < count,
+   * in any order. No object per block: the offsets are sorted as a typed array and each
+   * block's size is found again through the block map.
+   */
+  static fromBlockArrays(
+    offsets: Float64Array,
+    sizes: Float64Array,
+    count: number,
+    reserve = BLOCK_ALLOCATOR_TOTAL_HEADER_RESERVE,
+    alignment = BLOCK_ALLOCATOR_ALIGNMENT,
+  ): BlockAllocator {
     const a = new BlockAllocator(reserve, alignment);
-    const sorted = pairs
-      .map((p) => ({ offset: exact(p.offset, 'block offset'), size: exact(p.size, 'block size') }))
-      .sort((x, y) => x.offset - y.offset);
+    for (let k = 0; k < count; k++) {
+      const offset = offsets[k]!;
+      const size = sizes[k]!;
+      invariant(Number.isSafeInteger(offset) && Number.isSafeInteger(size), () => `block pair (${offset}, ${size}) is below 2^53`);
+      invariant(size > 0 && offset >= a.reserveN && offset % a.alignmentN === 0, () => `block pair (${offset}, ${size}) is a valid block`);
+      invariant(!a.blocks.has(offset), () => `block pairs overlap at ${offset}`);
+      a.blocks.set(offset, size);
+      a.bytesInUse += size;
+    }
+    const sorted = offsets.slice(0, count).sort();
     const holes: Hole[] = [];
     let cursor = a.reserveN;
-    for (const p of sorted) {
-      invariant(p.size > 0 && p.offset >= a.reserveN && p.offset % a.alignmentN === 0, () => `block pair (${p.offset}, ${p.size}) is a valid block`);
-      invariant(p.offset >= cursor, () => `block pairs overlap at ${p.offset}`);
-      if (p.offset > cursor) holes.push({ offset: cursor, size: p.offset - cursor });
-      a.blocks.set(p.offset, p.size);
-      a.bytesInUse += p.size;
-      cursor = p.offset + p.size;
+    for (let k = 0; k < count; k++) {
+      const offset = sorted[k]!;
+      invariant(offset >= cursor, () => `block pairs overlap at ${offset}`);
+      if (offset > cursor) holes.push({ offset: cursor, size: offset - cursor });
+      cursor = offset + a.blocks.get(offset)!;
     }
     holes.push({ offset: cursor, size: Infinity });
     a.holes = holes;

@@ -18,13 +18,12 @@ import { invariant } from '../base/errors.js';
 import { isBugPlanted } from '../base/bug-switches.js';
 import {
   DISKOFF_UNUSED,
-  SIZE_IS_FREE,
   encodeTranslationPadded,
   translationSizeOnDisk,
   type TranslationImage,
 } from '../format/btt-format.js';
 import { BlockAllocator, planPreallocate, planTruncate } from './block-allocator.js';
-import { Translation, type TranslationEntry } from './translation.js';
+import { Translation } from './translation.js';
 
 /** A zero-fill write that makes the file large enough before a block write. */
 export interface FileGrowth {
@@ -49,8 +48,9 @@ export interface SerializedTranslation {
   bytes: Uint8Array;
 }
 
-function prevents(t: Translation | null, b: number, old: TranslationEntry): boolean {
-  return t !== null && b < t.smallestNeverUsed && t.diskoffs[b] === old.diskoff;
+/** True when translation t still refers, at blocknum b, to the block `from` has there. */
+function prevents(t: Translation | null, b: number, from: Translation): boolean {
+  return t !== null && t.sameDiskoff(b, from);
 }
 
 /** The block translation table of a dictionary with its three translations (current, in progress, checkpointed) and the block allocator they share. */
@@ -85,7 +85,8 @@ export class BlockTable {
   static fromCheckpointed(image: TranslationImage, fileSize: bigint, hooks: BlockTableHooks = {}): BlockTable {
     const cp = Translation.fromImage(image, 'checkpointed');
     cp.checkWellFormed();
-    const allocator = BlockAllocator.fromBlocks(cp.onDiskEntries().map((e) => ({ offset: e.diskoff, size: e.size })));
+    const { offsets, sizes, count } = cp.onDiskArrays();
+    const allocator = BlockAllocator.fromBlockArrays(offsets, sizes, count);
     return new BlockTable(cp, allocator, fileSize, hooks);
   }
 
@@ -108,17 +109,11 @@ export class BlockTable {
     const t = this.current;
     let res: number;
     if (t.freelistHead === -1) {
-      if (t.lengthOfArray <= t.smallestNeverUsed) {
-        const newLen = 2 * t.smallestNeverUsed;
-        while (t.diskoffs.length < newLen) {
-          t.diskoffs.push(-1n);
-          t.sizes.push(SIZE_IS_FREE);
-        }
-      }
+      if (t.lengthOfArray <= t.smallestNeverUsed) t.resize(2 * t.smallestNeverUsed);
       res = t.smallestNeverUsed++;
     } else {
       res = t.freelistHead;
-      t.freelistHead = Number(t.diskoffs[res]!);
+      t.freelistHead = t.nextFree(res);
     }
     t.set(res, DISKOFF_UNUSED, 0n);
     this.dirty(false);
@@ -140,9 +135,11 @@ export class BlockTable {
     invariant(size >= 0n, () => `realloc size ${size} >= 0`);
     if (forCheckpoint) invariant(this.inprogress !== null, 'a for-checkpoint write happens during a checkpoint');
     this.dirty(forCheckpoint);
-    const old = this.current.entry(i);
-    const cannotFree = (!forCheckpoint && prevents(this.inprogress, i, old)) || prevents(this.checkpointed, i, old);
-    if (!cannotFree && old.diskoff !== DISKOFF_UNUSED && old.size > 0n) this.allocator.freeBlock(old.diskoff, old.size);
+    const cannotFree = (!forCheckpoint && prevents(this.inprogress, i, this.current)) || prevents(this.checkpointed, i, this.current);
+    if (!cannotFree && this.current.hasBlock(i)) {
+      const old = this.current.entry(i);
+      this.allocator.freeBlock(old.diskoff, old.size);
+    }
     const offset = size > 0n ? this.allocator.allocBlock(size) : DISKOFF_UNUSED;
     this.current.set(i, offset, size);
     if (forCheckpoint) {
@@ -173,7 +170,8 @@ export class BlockTable {
       this.inprogress.freeBlocknum(i);
     }
     if (old.size > 0n) {
-      if (!prevents(this.inprogress, i, old) && !prevents(this.checkpointed, i, old)) this.allocator.freeBlock(old.diskoff, old.size);
+      const held = (t: Translation | null) => t !== null && t.holdsDiskoff(i, old.diskoff);
+      if (!held(this.inprogress) && !held(this.checkpointed)) this.allocator.freeBlock(old.diskoff, old.size);
     } else {
       invariant(old.diskoff === DISKOFF_UNUSED && old.size === 0n, 'a freed blocknum without a block is (-2, 0)');
     }
@@ -185,8 +183,8 @@ export class BlockTable {
     const t = this.current;
     for (let b = 3; b < t.smallestNeverUsed; b++) {
       if (BigInt(b) === root) continue;
-      if (t.sizes[b] === 0n) {
-        invariant(t.diskoffs[b] === DISKOFF_UNUSED, 'an unused blocknum is (-2, 0)');
+      if (t.isAllocatedEmpty(b)) {
+        invariant(t.entry(b).diskoff === DISKOFF_UNUSED, 'an unused blocknum is (-2, 0)');
         t.freeBlocknum(b);
       }
     }
@@ -229,8 +227,9 @@ export class BlockTable {
   private freeCheckpointedEarly(): void {
     const cp = this.checkpointed;
     for (let i = 0; i < cp.smallestNeverUsed; i++) {
+      if (!cp.hasBlock(i) || prevents(this.current, i, cp)) continue;
       const old = cp.entry(i);
-      if (old.size > 0n && !prevents(this.current, i, old)) this.allocator.freeBlock(old.diskoff, old.size);
+      this.allocator.freeBlock(old.diskoff, old.size);
     }
     this.checkpointed = this.current.copyAs('checkpointed');
   }
@@ -242,8 +241,7 @@ export class BlockTable {
     if (n === t.smallestNeverUsed) return;
     t.smallestNeverUsed = n;
     if (Math.floor(t.lengthOfArray / 4) > n) {
-      t.diskoffs.length = 2 * n;
-      t.sizes.length = 2 * n;
+      t.resize(2 * n);
     }
     t.freelistHead = -1;
     for (let b = 3; b < n; b++) if (t.isFree(b)) t.freeBlocknum(b);
@@ -256,7 +254,7 @@ export class BlockTable {
   serializeTranslation(): SerializedTranslation & { growth: FileGrowth | null } {
     const ip = this.inprogress;
     invariant(ip !== null, 'serializeTranslation runs during a checkpoint');
-    invariant(ip.diskoffs[1] === DISKOFF_UNUSED && ip.sizes[1] === 0n, 'the translation is serialized once per checkpoint');
+    invariant(ip.entry(1).diskoff === DISKOFF_UNUSED && ip.entry(1).size === 0n, 'the translation is serialized once per checkpoint');
     const size = translationSizeOnDisk(ip.smallestNeverUsed);
     const address = this.allocator.allocBlock(size);
     ip.set(1, address, size);
@@ -281,13 +279,13 @@ export class BlockTable {
       this.inprogress = null;
       return { truncateTo: null };
     }
-    invariant(ip.sizes[1]! > 0n && ip.diskoffs[1]! > 0n, 'the translation was serialized before the end of the checkpoint');
+    invariant(ip.hasBlock(1) && ip.entry(1).diskoff > 0n, 'the translation was serialized before the end of the checkpoint');
     const cp = this.checkpointed;
     for (let i = 0; i < cp.smallestNeverUsed; i++) {
-      const old = cp.entry(i);
-      if (old.size <= 0n) continue;
-      if (!prevents(ip, i, old)) {
-        invariant(!prevents(this.current, i, old), () => `block (${old.diskoff}, ${old.size}) of blocknum ${i} is not still used by current`);
+      if (!cp.hasBlock(i)) continue;
+      if (!prevents(ip, i, cp)) {
+        const old = cp.entry(i);
+        invariant(!prevents(this.current, i, cp), () => `block (${old.diskoff}, ${old.size}) of blocknum ${i} is not still used by current`);
         this.allocator.freeBlock(old.diskoff, old.size);
       }
     }
@@ -322,7 +320,8 @@ export class BlockTable {
   checkInvariants(): void {
     const ts = [this.current, this.inprogress, this.checkpointed].filter((t): t is Translation => t !== null);
     for (const t of ts) t.checkWellFormed();
-    invariant(this.current.diskoffs[1] === DISKOFF_UNUSED && this.current.sizes[1] === 0n, 'current[1] is (-2, 0)');
+    const one = this.current.entry(1);
+    invariant(one.diskoff === DISKOFF_UNUSED && one.size === 0n, 'current[1] is (-2, 0)');
     const byOffset = new Map<bigint, { b: number; size: bigint }>();
     for (const t of ts) {
       for (const e of t.onDiskEntries()) {

@@ -12,11 +12,12 @@
  *  - decode also checks every entry without trusting the checksum (a damaged entry whose
  *    checksum was re-computed must not reach the block table's invariants): entry 0 is
  *    (-2, 0); entry 2 and each entry of [3, N) is FREE, ALLOCATED-EMPTY (-2, 0) or ON-DISK
- *    (diskoff >= 8192 and 4096-aligned, size > 0, inside the file when its size is given);
+ *    (diskoff >= 8192 and 4096-aligned, size > 0, inside the file when its size is given and
+ *    below 2^53 when it is not);
  *    no two ON-DISK blocks overlap; the free list visits exactly the FREE entries of [3, N),
  *    once each, and ends at -1. The error names the entry's own offset.
  */
-import { ByteReader, ByteWriter, readU32At } from '../base/bytes.js';
+import { ByteReader, readU32At } from '../base/bytes.js';
 import { TokusimError, invariant } from '../base/errors.js';
 import { x1764 } from './x1764.js';
 
@@ -35,14 +36,40 @@ export const DISKOFF_UNUSED = -2n;
 /** end of the blocknum free list. */
 export const FREELIST_NULL = -1n;
 
-/** A translation as it is stored: entries [0, N). */
+/**
+ * A translation as it is stored: entries [0, N), each field an 8-byte signed integer exactly
+ * as on disk, held in typed arrays (16 bytes per entry, no per-entry objects or bigints).
+ */
 export interface TranslationImage {
   smallestNeverUsed: bigint;
   freelistHead: bigint;
   /** diskoff, or next_free_blocknum for FREE entries; length N. */
-  diskoffs: bigint[];
+  diskoffs: BigInt64Array;
   /** size: -1 FREE, 0 allocated-empty, > 0 on disk; length N. */
-  sizes: bigint[];
+  sizes: BigInt64Array;
+}
+
+/**
+ * @internal Index of the low and high 32-bit word of element i of a BigInt64Array in an
+ * Int32Array over the same bytes: 2i + WORD_LO and 2i + WORD_HI (typed arrays use the host's
+ * byte order).
+ */
+export const WORD_LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+/** @internal See WORD_LO. */
+export const WORD_HI = 1 - WORD_LO;
+
+/** @internal The 32-bit words of a BigInt64Array's elements, as an Int32Array over the same bytes. */
+export function int64Words(a: BigInt64Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, 2 * a.length);
+}
+
+/**
+ * @internal Element i of the array whose words are w, as a number: exact when its magnitude is
+ * below 2^53; beyond that it is off by less than its own magnitude, so comparisons with small
+ * bounds still come out right.
+ */
+export function int64Number(w: Int32Array, i: number): number {
+  return w[2 * i + WORD_HI]! * 4294967296 + (w[2 * i + WORD_LO]! >>> 0);
 }
 
 /** Size in bytes of a serialized block translation table with n entries, checksum included. */
@@ -55,27 +82,39 @@ export function roundUp512(n: bigint): bigint {
   return ((n + 511n) / 512n) * 512n;
 }
 
-/** The unpadded S bytes of a translation. */
-export function encodeTranslationImage(t: TranslationImage): Uint8Array {
+/** The unpadded S bytes of a translation, written into `out` (which must hold them) or a new array. */
+function encodeInto(t: TranslationImage, out: Uint8Array): Uint8Array {
   const n = Number(t.smallestNeverUsed);
   invariant(t.diskoffs.length === n && t.sizes.length === n, 'translation image arrays have length N');
-  const w = new ByteWriter(Number(translationSizeOnDisk(n)));
-  w.u64(t.smallestNeverUsed);
-  w.u64(t.freelistHead);
-  for (let i = 0; i < n; i++) {
-    w.u64(t.diskoffs[i]!);
-    w.u64(t.sizes[i]!);
+  const s = Number(translationSizeOnDisk(n));
+  const view = new DataView(out.buffer, out.byteOffset, s);
+  const head = BigInt.asUintN(64, t.freelistHead);
+  view.setUint32(0, Number(t.smallestNeverUsed >> 32n), true);
+  view.setUint32(4, Number(t.smallestNeverUsed & 0xffffffffn), true);
+  view.setUint32(8, Number(head >> 32n), true);
+  view.setUint32(12, Number(head & 0xffffffffn), true);
+  // Each field straight from the typed arrays' words: high word first, each little-endian.
+  const dw = int64Words(t.diskoffs);
+  const sw = int64Words(t.sizes);
+  for (let i = 0, p = 16; i < n; i++, p += 16) {
+    view.setInt32(p, dw[2 * i + WORD_HI]!, true);
+    view.setInt32(p + 4, dw[2 * i + WORD_LO]!, true);
+    view.setInt32(p + 8, sw[2 * i + WORD_HI]!, true);
+    view.setInt32(p + 12, sw[2 * i + WORD_LO]!, true);
   }
-  const body = w.bytesView();
-  w.u32(x1764(body, 0, body.length));
-  return w.toBytes();
+  view.setUint32(s - 4, x1764(out, 0, s - 4), true);
+  return out.subarray(0, s);
+}
+
+/** The unpadded S bytes of a translation. */
+export function encodeTranslationImage(t: TranslationImage): Uint8Array {
+  return encodeInto(t, new Uint8Array(Number(translationSizeOnDisk(t.smallestNeverUsed))));
 }
 
 /** The S bytes zero-padded to a multiple of 512, as written with one pwrite. */
 export function encodeTranslationPadded(t: TranslationImage): Uint8Array {
-  const raw = encodeTranslationImage(t);
-  const out = new Uint8Array(Number(roundUp512(BigInt(raw.length))));
-  out.set(raw);
+  const out = new Uint8Array(Number(roundUp512(translationSizeOnDisk(t.smallestNeverUsed))));
+  encodeInto(t, out);
   return out;
 }
 
@@ -111,11 +150,18 @@ export function decodeTranslationImage(buf: Uint8Array, where: { file: string; l
   if (translationSizeOnDisk(n) !== size) {
     throw bad('translation table size does not match its blocknum count', file, location, { expected: `${translationSizeOnDisk(n)} bytes for N = ${n}`, actual: `${size} bytes` });
   }
-  const diskoffs: bigint[] = [];
-  const sizes: bigint[] = [];
-  for (let i = 0n; i < n; i++) {
-    diskoffs.push(r.i64('entry diskoff'));
-    sizes.push(r.i64('entry size'));
+  // Straight into the typed arrays, word by word: no bigint per field.
+  const count = Number(n);
+  const diskoffs = new BigInt64Array(count);
+  const sizes = new BigInt64Array(count);
+  const dw = int64Words(diskoffs);
+  const sw = int64Words(sizes);
+  const view = new DataView(buf.buffer, buf.byteOffset, s);
+  for (let i = 0, p = 16; i < count; i++, p += 16) {
+    dw[2 * i + WORD_HI] = view.getInt32(p, true);
+    dw[2 * i + WORD_LO] = view.getInt32(p + 4, true);
+    sw[2 * i + WORD_HI] = view.getInt32(p + 8, true);
+    sw[2 * i + WORD_LO] = view.getInt32(p + 12, true);
   }
   if (diskoffs[1] !== location || sizes[1] !== size) {
     throw bad('translation table entry 1 does not describe its own block', file, location + 32n, { expected: `(${location}, ${size})`, actual: `(${diskoffs[1]}, ${sizes[1]})` });
@@ -130,58 +176,76 @@ export const FIRST_BLOCK_OFFSET = 8192n;
 /** Blocks start on 4096-byte boundaries. */
 export const BLOCK_ALIGNMENT = 4096n;
 
-/** The entry checks listed in the module invariants (everything but the framing). */
+/**
+ * The entry checks listed in the module invariants (everything but the framing). The fields are
+ * compared as numbers read from the arrays' words (see int64Number) and become bigints only
+ * for an error message, so the check allocates nothing per entry.
+ */
 function checkTranslationEntries(t: TranslationImage, where: { file: string; location: bigint; fileSize?: number }): void {
   const { file, location } = where;
   const n = Number(t.smallestNeverUsed);
   const entryAt = (b: number) => location + 16n + 16n * BigInt(b);
-  if (t.diskoffs[0] !== DISKOFF_UNUSED || t.sizes[0] !== 0n) {
+  const dw = int64Words(t.diskoffs);
+  const sw = int64Words(t.sizes);
+  if (int64Number(dw, 0) !== -2 || int64Number(sw, 0) !== 0) {
     throw bad('translation table entry 0 is not (-2, 0)', file, entryAt(0), { expected: '(-2, 0)', actual: `(${t.diskoffs[0]}, ${t.sizes[0]})` });
   }
-  const onDisk: Array<{ b: number; diskoff: bigint; size: bigint }> = [];
+  // Blocks end within the file (or, with no file size given, below 2^53), so every ON-DISK
+  // diskoff and size is an exact number for the overlap check below.
+  const limit = where.fileSize ?? Number.MAX_SAFE_INTEGER;
+  const onDisk = new Uint32Array(n);
+  let onDiskCount = 0;
   let freeCount = 0;
   for (let b = 1; b < n; b++) {
-    const d = t.diskoffs[b]!;
-    const s = t.sizes[b]!;
-    if (s === SIZE_IS_FREE && b >= 3) {
+    const d = int64Number(dw, b);
+    const s = int64Number(sw, b);
+    if (s === -1 && b >= 3) {
       freeCount++;
-    } else if (s === 0n && b >= 2) {
-      if (d !== DISKOFF_UNUSED) throw bad(`translation table entry ${b} has size 0 but a disk offset`, file, entryAt(b), { expected: 'diskoff -2', actual: `diskoff ${d}` });
-    } else if (s > 0n) {
-      if (d < FIRST_BLOCK_OFFSET || d % BLOCK_ALIGNMENT !== 0n) {
-        throw bad(`translation table entry ${b} has an invalid disk offset`, file, entryAt(b), { expected: `a multiple of ${BLOCK_ALIGNMENT} >= ${FIRST_BLOCK_OFFSET}`, actual: String(d) });
+    } else if (s === 0 && b >= 2) {
+      if (d !== -2) throw bad(`translation table entry ${b} has size 0 but a disk offset`, file, entryAt(b), { expected: 'diskoff -2', actual: `diskoff ${t.diskoffs[b]}` });
+    } else if (s > 0) {
+      // 2^32 is a multiple of the alignment, so the low word alone decides it.
+      if (d < Number(FIRST_BLOCK_OFFSET) || (dw[2 * b + WORD_LO]! & (Number(BLOCK_ALIGNMENT) - 1)) !== 0) {
+        throw bad(`translation table entry ${b} has an invalid disk offset`, file, entryAt(b), { expected: `a multiple of ${BLOCK_ALIGNMENT} >= ${FIRST_BLOCK_OFFSET}`, actual: String(t.diskoffs[b]) });
       }
-      if (where.fileSize !== undefined && d + s > BigInt(where.fileSize)) {
-        throw bad(`translation table entry ${b} points past the end of the file`, file, entryAt(b), { expected: `diskoff + size <= ${where.fileSize} (file size)`, actual: `${d} + ${s} = ${d + s}` });
+      if (d + s > limit) {
+        const dd = t.diskoffs[b]!;
+        const ss = t.sizes[b]!;
+        const expected = where.fileSize !== undefined ? `diskoff + size <= ${where.fileSize} (file size)` : `diskoff + size <= ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`;
+        throw bad(`translation table entry ${b} points past the end of the file`, file, entryAt(b), { expected, actual: `${dd} + ${ss} = ${dd + ss}` });
       }
-      onDisk.push({ b, diskoff: d, size: s });
+      onDisk[onDiskCount++] = b;
     } else {
-      throw bad(`translation table entry ${b} has an invalid size`, file, entryAt(b) + 8n, { expected: b >= 3 ? '-1 (free), 0 or > 0' : '0 or > 0', actual: String(s) });
+      throw bad(`translation table entry ${b} has an invalid size`, file, entryAt(b) + 8n, { expected: b >= 3 ? '-1 (free), 0 or > 0' : '0 or > 0', actual: String(t.sizes[b]) });
     }
   }
-  onDisk.sort((x, y) => (x.diskoff < y.diskoff ? -1 : x.diskoff > y.diskoff ? 1 : 0));
-  for (let i = 1; i < onDisk.length; i++) {
-    const prev = onDisk[i - 1]!;
-    const cur = onDisk[i]!;
-    if (cur.diskoff < prev.diskoff + prev.size) {
-      throw bad(`translation table entries ${prev.b} and ${cur.b} overlap`, file, entryAt(cur.b), { expected: `diskoff >= ${prev.diskoff + prev.size}`, actual: String(cur.diskoff) });
+  const byOffset = onDisk.subarray(0, onDiskCount).sort((x, y) => int64Number(dw, x) - int64Number(dw, y));
+  for (let i = 1; i < byOffset.length; i++) {
+    const prev = byOffset[i - 1]!;
+    const cur = byOffset[i]!;
+    const prevEnd = int64Number(dw, prev) + int64Number(sw, prev);
+    if (int64Number(dw, cur) < prevEnd) {
+      throw bad(`translation table entries ${prev} and ${cur} overlap`, file, entryAt(cur), { expected: `diskoff >= ${prevEnd}`, actual: String(t.diskoffs[cur]) });
     }
   }
   // The free list: bounded by the number of entries, so a cycle ends the walk.
-  const seen = new Set<number>();
+  const seen = new Uint8Array(n);
+  let seenCount = 0;
   let cur = t.freelistHead;
   let at = location + 8n;
   while (cur !== FREELIST_NULL) {
-    if (cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed || t.sizes[Number(cur)] !== SIZE_IS_FREE || seen.has(Number(cur))) {
-      const why = cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed ? `lies outside [3, ${n})` : seen.has(Number(cur)) ? 'is visited twice (a cycle)' : 'is not a free entry';
+    const c = Number(cur);
+    if (cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed || int64Number(sw, c) !== -1 || seen[c] === 1) {
+      const why = cur < RESERVED_BLOCKNUMS || cur >= t.smallestNeverUsed ? `lies outside [3, ${n})` : seen[c] === 1 ? 'is visited twice (a cycle)' : 'is not a free entry';
       throw bad(`translation table free list entry ${cur} ${why}`, file, at, { expected: `a free blocknum in [3, ${n}) or -1`, actual: String(cur) });
     }
-    seen.add(Number(cur));
-    at = entryAt(Number(cur));
-    cur = t.diskoffs[Number(cur)]!;
+    seen[c] = 1;
+    seenCount++;
+    at = entryAt(c);
+    cur = t.diskoffs[c]!;
   }
-  if (seen.size !== freeCount) {
-    throw bad('translation table free list does not reach every free entry', file, location + 8n, { expected: `${freeCount} free entries`, actual: `${seen.size} on the list` });
+  if (seenCount !== freeCount) {
+    throw bad('translation table free list does not reach every free entry', file, location + 8n, { expected: `${freeCount} free entries`, actual: `${seenCount} on the list` });
   }
 }
 

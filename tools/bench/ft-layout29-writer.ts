@@ -588,7 +588,7 @@ export class FtLayout29Writer {
     }
     const n = this.diskoffs.length;
     const bttLocation = align(this.offset, BLOCK_ALIGN);
-    const t: TranslationImage = { smallestNeverUsed: BigInt(n), freelistHead: -1n, diskoffs: [...this.diskoffs], sizes: [...this.sizes] };
+    const t: TranslationImage = { smallestNeverUsed: BigInt(n), freelistHead: -1n, diskoffs: BigInt64Array.from(this.diskoffs), sizes: BigInt64Array.from(this.sizes) };
     t.diskoffs[1] = BigInt(bttLocation);
     t.sizes[1] = translationSizeOnDisk(n);
     const btt = encodeTranslationPadded(t);
