@@ -353,15 +353,14 @@ export class LogWriter {
       input = { ...input, timestamp: this.clock.nowMicros() } as LogRecordInput;
     }
     const lsn = this.lsn + 1n;
-    const full = { ...input, lsn } as LogRecord;
     const before = this.inbuf.length;
-    encodeRecordInto(this.inbuf, full);
+    encodeRecordInto(this.inbuf, input as Omit<LogRecord, 'lsn'>, lsn);
     this.lsn = lsn;
     this.inbufLastLsn = lsn;
     this.counters.records++;
     this.appendedBytes += this.inbuf.length - before;
     if (this.listener !== undefined) {
-      this.emit({ type: 'record-logged', lsn, recordType: full.type, bytes: this.inbuf.length - before });
+      this.emit({ type: 'record-logged', lsn, recordType: input.type, bytes: this.inbuf.length - before });
     }
     if (this.inbuf.length >= this.bufferSize && !this.flushScheduled) {
       this.flushScheduled = true;
