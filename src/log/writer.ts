@@ -33,7 +33,9 @@
  *    thread or through the I/O threads) is chosen from measured times on real devices only
  *    and changes timing only: syncedLsn still advances only when the write carrying those
  *    records is durable. On other storage the choice is fixed (at once; on the thread where
- *    pwriteSync exists), so seeded schedules never depend on the host.
+ *    pwriteSync exists), so seeded schedules never depend on the host. A solo write on the
+ *    thread is the same write whether syncSoloNow issues it synchronously or fsync does after
+ *    queueing for the output; syncSoloNow never writes while another write could be pending.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
