@@ -96,6 +96,11 @@ export class ByteWriter {
     return this;
   }
 
+  /** Forget the bytes written so far and keep the capacity (views taken earlier see the next writes). */
+  clear(): void {
+    this.n = 0;
+  }
+
   /** The bytes written so far (a view; copy it if the writer is reused). */
   bytesView(): Uint8Array {
     return this.buf.subarray(0, this.n);

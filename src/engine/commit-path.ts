@@ -7,7 +7,8 @@
  *
  * Invariants:
  *  - Whether a commit waits is decided synchronously: a commit that needs no sync adds no
- *    await (no change of schedule).
+ *    await (no change of schedule). In 'sync' mode "no wait" means the records are durable
+ *    already: a solo commit's write done synchronously by LogWriter.syncSoloNow.
  *  - 'periodic' bound: a commit acknowledged without waiting was logged less than periodMs
  *    after the start of the last durable write or fsync, even when the host's event loop is
  *    too busy to run the fsync timer.
@@ -57,12 +58,21 @@ export class CommitPath {
 
   /**
    * What a commit logged at lsn waits for before its write set is applied, or undefined when
-   * its mode asks for no wait. `solo`: see LogWriter.fsync.
+   * its mode asks for no wait or its records are already durable (a solo write done at once,
+   * LogWriter.syncSoloNow). `solo`: see LogWriter.fsync.
    */
   commitDurable(lsn: bigint, solo: boolean): Promise<void> | undefined {
     const { durability, clock, periodMs } = this.opts;
     if (durability === 'none') return undefined;
     if (durability === 'periodic' && clock.nowMs() - this.writer.lastSyncStartMs < periodMs) return undefined;
+    if (solo) {
+      // A solo commit whose write the writer can do right now waits for nothing after it.
+      try {
+        if (this.writer.syncSoloNow(lsn)) return undefined;
+      } catch (err) {
+        return Promise.reject(this.fail(err));
+      }
+    }
     return this.writer.fsync(lsn, { solo }).catch((err: unknown) => {
       throw this.fail(err);
     });

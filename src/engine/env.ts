@@ -949,7 +949,7 @@ export class Env implements EnvCore<Txn> {
       else this.counters.aborts++;
     }
     this.txns.delete(txn.id);
-    if (txn.parent === undefined) await this.catalog.closeIdleDictionaries();
+    if (txn.parent === undefined && this.hasCloseWhenIdle) await this.catalog.closeIdleDictionaries();
   }
 
   /**

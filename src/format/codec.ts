@@ -213,15 +213,19 @@ function writeField(w: ByteWriter, code: T, v: unknown, what: string, rawBool: n
   }
 }
 
-/** Append the full entry (len, cmd, lsn, fields, crc, len) to w. */
-export function encodeRecordInto(w: ByteWriter, rec: LogRecord): void {
-  const c = compiledFor(rec);
+/**
+ * Append the full entry (len, cmd, lsn, fields, crc, len) to w. `lsn`, when given, is written
+ * instead of rec.lsn and the record is a new one: its bools are written as 0/1, never as raw
+ * bytes remembered by a decoder (the log writer assigns LSNs without copying the record).
+ */
+export function encodeRecordInto(w: ByteWriter, rec: Omit<LogRecord, 'lsn'> & { lsn?: bigint }, lsn?: bigint): void {
+  const c = compiledFor(rec as LogRecord);
   const r = rec as unknown as Record<string, unknown>;
-  const raw = (rec as { [RAW_BOOL_BYTES]?: Record<string, number> })[RAW_BOOL_BYTES];
+  const raw = lsn === undefined ? (rec as { [RAW_BOOL_BYTES]?: Record<string, number> })[RAW_BOOL_BYTES] : undefined;
   const start = w.length;
   w.u32(0); // patched below once the length is known
   w.u8(c.cmd);
-  w.u64(checkU64(rec.lsn, 'lsn'));
+  w.u64(checkU64(lsn ?? rec.lsn, 'lsn'));
   for (let i = 0; i < c.codes.length; i++) {
     const name = c.names[i]!;
     writeField(w, c.codes[i]!, r[name], `${rec.type}.${name}`, raw?.[name]);

@@ -33,7 +33,9 @@
  *    thread or through the I/O threads) is chosen from measured times on real devices only
  *    and changes timing only: syncedLsn still advances only when the write carrying those
  *    records is durable. On other storage the choice is fixed (at once; on the thread where
- *    pwriteSync exists), so seeded schedules never depend on the host.
+ *    pwriteSync exists), so seeded schedules never depend on the host. A solo write on the
+ *    thread is the same write whether syncSoloNow issues it synchronously or fsync does after
+ *    queueing for the output; syncSoloNow never writes while another write could be pending.
  *  - trim() deletes files oldest first, only while the oldest file's maxLsn < the LSN needed,
  *    and never the current file; the remaining files are a contiguous suffix.
  *  - After an I/O failure the writer is failed: every later call rethrows that failure, and
@@ -238,6 +240,8 @@ export class LogWriter {
   private writeMsAvg = 0;
   /** Where solo durable writes go (see the soloWrites option). */
   private readonly soloWay: SoloWayChooser | 'on-thread' | 'off-thread';
+  /** The way syncSoloNow chose for a solo write it left to fsync (the next solo flush takes it). */
+  private soloWayChosen: boolean | undefined;
   /** Recent time one gathering turn of the event loop took, ms (moving average). */
   private gatherMsAvg = 0;
   /** Durable writes since the last gathering turn (see GATHER_PROBE_EVERY). */
@@ -351,15 +355,14 @@ export class LogWriter {
       input = { ...input, timestamp: this.clock.nowMicros() } as LogRecordInput;
     }
     const lsn = this.lsn + 1n;
-    const full = { ...input, lsn } as LogRecord;
     const before = this.inbuf.length;
-    encodeRecordInto(this.inbuf, full);
+    encodeRecordInto(this.inbuf, input as Omit<LogRecord, 'lsn'>, lsn);
     this.lsn = lsn;
     this.inbufLastLsn = lsn;
     this.counters.records++;
     this.appendedBytes += this.inbuf.length - before;
     if (this.listener !== undefined) {
-      this.emit({ type: 'record-logged', lsn, recordType: full.type, bytes: this.inbuf.length - before });
+      this.emit({ type: 'record-logged', lsn, recordType: input.type, bytes: this.inbuf.length - before });
     }
     if (this.inbuf.length >= this.bufferSize && !this.flushScheduled) {
       this.flushScheduled = true;
@@ -409,6 +412,52 @@ export class LogWriter {
     } finally {
       this.syncWaiters--;
     }
+  }
+
+  /**
+   * A solo commit's durable write done at once, synchronously, when nothing stands in its
+   * way: the same write fsync(upTo, { solo: true }) would issue on this thread (a dsync handle
+   * whose storage offers pwriteSync, the solo way chosen on-thread), without the turns of the
+   * event loop its queueing costs. Returns true when every record up to upTo is durable on
+   * return; false (nothing written) when the write must go through fsync: another sync is
+   * waiting or in flight, the output is busy, the write would need a gathering turn, an
+   * extension's zeros or a rollover, or goes through the I/O threads. A failed write fails the
+   * writer and throws.
+   */
+  syncSoloNow(upTo: bigint): boolean {
+    this.throwIfFailed();
+    invariant(upTo <= this.lsn, () => `fsync up to lsn ${upTo} which was never logged (last ${this.lsn})`);
+    if (upTo <= this.synced) return true;
+    const file = this.current;
+    const n = this.inbuf.length;
+    if (this.syncWaiters !== 0 || this.syncInFlight !== undefined || this.flushScheduled || this.closed || this.output.isLocked()) return false;
+    if (file.dsync !== true || !this.storage.capabilities.syncWrites || n === 0) return false;
+    if (this.lastSyncWaiters > 1 && this.storage.capabilities.realDevice) return false;
+    if (this.extending !== undefined && this.nInFile + n > this.extendFrom) return false;
+    if (this.nInFile + n > this.lgMax) return false;
+    const startMs = this.clock?.nowMs() ?? 0;
+    const way = this.soloWay;
+    if (way === 'off-thread') return false;
+    if (way !== 'on-thread' && !way.choose(startMs)) {
+      // fsync's write goes off the thread as chosen here, without choosing again.
+      this.soloWayChosen = false;
+      return false;
+    }
+    this.counters.soloWrites++;
+    const offset = this.nInFile;
+    try {
+      file.pwriteSync(this.inbuf.bytesView(), offset);
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+    this.counters.writesOnThisThread++;
+    // The write has returned, so the buffer is free to take the next records.
+    this.inbuf.clear();
+    if (this.clock !== undefined && this.storage.capabilities.realDevice) this.writeMsAvg = movingAverage(this.writeMsAvg, this.clock.nowMs() - startMs);
+    this.lastSyncWaiters = 1;
+    this.wrote(file, offset, n, this.inbufLastLsn, startMs, 1);
+    return true;
   }
 
   /**
@@ -506,7 +555,9 @@ export class LogWriter {
     const writeStart = timing ? this.clock!.nowMs() : 0;
     const solo = onThisThread && file.dsync === true && this.storage.capabilities.syncWrites;
     const way = this.soloWay;
-    const here = solo && (typeof way === 'string' ? way === 'on-thread' : way.choose(writeStart));
+    const chosen = this.soloWayChosen;
+    this.soloWayChosen = undefined;
+    const here = solo && (typeof way === 'string' ? way === 'on-thread' : (chosen ?? way.choose(writeStart)));
     if (!solo && typeof way !== 'string') way.interrupt();
     if (solo) this.counters.soloWrites++;
     if (here) {
@@ -514,11 +565,18 @@ export class LogWriter {
       this.counters.writesOnThisThread++;
     } else await file.pwrite(bytes, offset);
     if (timing) this.writeMsAvg = movingAverage(this.writeMsAvg, this.clock!.nowMs() - writeStart);
-    this.nInFile += bytes.length;
+    this.wrote(file, offset, bytes.length, upTo, startMs, this.syncWaiters);
+    if (this.nInFile > this.lgMax) await this.rollover();
+    return file.dsync === true;
+  }
+
+  /** The bookkeeping after a buffer write of n bytes at offset carrying the records up to upTo returned (waiters: for the 'fsync' event). */
+  private wrote(file: StorageFile, offset: number, n: number, upTo: bigint, startMs: number, waiters: number): void {
+    this.nInFile += n;
     if (this.nInFile > this.allocatedEnd) this.allocatedEnd = this.nInFile;
     this.maybeExtend();
     this.written = upTo;
-    this.counters.bytesWritten += bytes.length;
+    this.counters.bytesWritten += n;
     this.counters.writes++;
     const durable = file.dsync === true;
     if (durable) {
@@ -528,11 +586,9 @@ export class LogWriter {
       this.counters.durableWrites++;
     }
     if (this.listener !== undefined) {
-      this.emit({ type: 'buffer-written', file: file.path, offset, bytes: bytes.length, upToLsn: upTo });
-      if (durable) this.emit({ type: 'fsync', file: file.path, upToLsn: upTo, waiters: this.syncWaiters });
+      this.emit({ type: 'buffer-written', file: file.path, offset, bytes: n, upToLsn: upTo });
+      if (durable) this.emit({ type: 'fsync', file: file.path, upToLsn: upTo, waiters });
     }
-    if (this.nInFile > this.lgMax) await this.rollover();
-    return durable;
   }
 
   /**

@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { Env } from '../../src/node/env.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ioError } from '../../src/storage/io-error.js';
+import type { OpenMode, OpenOptions, StorageFile } from '../../src/storage/storage.js';
 import { tempDir } from '../log/helpers.js';
 import { enc } from './helpers.js';
 
@@ -68,6 +70,48 @@ describe('engine: solo commits', () => {
       const again = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't' });
       const d2 = await again.openDictionary('t');
       for (let i = 0; i < 20; i++) expect(dec.decode((await again.get(d2, enc(`k${i}`)))!)).toBe(`v${i}`);
+      await again.close();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('Scenario: a solo commit whose on-thread log write fails is failed, never visible, and the environment fails with the write\'s error', async () => {
+    /** NodeStorage whose log files' on-thread writes fail with EIO once `failing` is set. */
+    class FailingLogWrites extends NodeStorage {
+      failing = false;
+      override async open(path: string, mode: OpenMode, opts?: OpenOptions): Promise<StorageFile> {
+        const f = await super.open(path, mode, opts);
+        if (!path.endsWith('.tokulog29')) return f;
+        const write = f.pwriteSync.bind(f);
+        f.pwriteSync = (data: Uint8Array, offset: number): void => {
+          if (this.failing) throw ioError('pwrite', path, 'EIO', 'injected');
+          write(data, offset);
+        };
+        return f;
+      }
+    }
+    const tmp = tempDir('tokusim-solo-fail-');
+    try {
+      const storage = new FailingLogWrites();
+      const env = await Env.open(tmp.dir, { storage, durability: 'sync', checkpointPeriodMs: 0, owner: 't', logGroupCommit: { soloWrites: 'on-thread' } });
+      const d = await env.createDictionary('t');
+      await env.put(d, enc('ok'), enc('1'));
+      storage.failing = true;
+      const t = env.begin();
+      await t.put(d, enc('lost'), enc('2'));
+      await expect(t.commit()).rejects.toThrow(/environment failed at log write: .*EIO/);
+      expect(t.state).toBe('failed');
+      await expect(env.put(d, enc('after'), enc('3'))).rejects.toThrow(/environment failed at log write/);
+      await expect(env.get(d, enc('lost'))).rejects.toThrow(/environment failed at log write/);
+      env.abandon();
+      storage.failing = false;
+      const again = await Env.open(tmp.dir, { storage: new NodeStorage(), durability: 'sync', checkpointPeriodMs: 0, owner: 't' });
+      const d2 = await again.openDictionary('t');
+      expect(dec.decode((await again.get(d2, enc('ok')))!)).toBe('1');
+      // The failed write never reached the file.
+      expect(await again.get(d2, enc('lost'))).toBeUndefined();
+      expect(await again.get(d2, enc('after'))).toBeUndefined();
       await again.close();
     } finally {
       tmp.cleanup();

@@ -58,6 +58,64 @@ describe('LogWriter: solo commits', () => {
     }
   });
 
+  it('Scenario: syncSoloNow writes a solo commit synchronously on a dsync NodeStorage log, the same bytes as through fsync', async () => {
+    const { dir, cleanup } = tempDir('solo-now');
+    try {
+      const storage = new NodeStorage();
+      const w = await LogWriter.open({ storage, dir, dsync: true });
+      const events: string[] = [];
+      w.setListener((e) => events.push(e.type === 'fsync' ? `fsync ${e.upToLsn} waiters ${e.waiters}` : e.type));
+      const lsns: bigint[] = [];
+      for (let i = 0; i < 4; i++) {
+        const lsn = w.append(commit(i));
+        lsns.push(lsn);
+        // Durable on return: no promise to wait for.
+        expect(w.syncSoloNow(lsn)).toBe(true);
+        expect(w.syncedLsn).toBe(lsn);
+      }
+      expect(w.syncSoloNow(lsns[3]!)).toBe(true); // already durable
+      expect(w.stats().writesOnThisThread).toBe(4);
+      expect(w.stats().soloWrites).toBe(4);
+      expect(w.stats().durableWrites).toBe(4);
+      expect(events.filter((e) => e.startsWith('fsync'))).toEqual(lsns.map((l) => `fsync ${l} waiters 1`));
+      await w.close();
+      const got = await readAllRecords(storage, dir);
+      expect(got.filter((r) => r.type === 'xcommit').map((r) => r.lsn)).toEqual(lsns);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('Scenario: syncSoloNow leaves the write to fsync while another sync is in flight, on an off-thread writer, and on SimStorage', async () => {
+    const { dir, cleanup } = tempDir('solo-now2');
+    try {
+      const storage = new NodeStorage();
+      const w = await LogWriter.open({ storage, dir, dsync: true });
+      const a = w.append(commit(1));
+      const pa = w.fsync(a);
+      const b = w.append(commit(2));
+      expect(w.syncSoloNow(b)).toBe(false);
+      await Promise.all([pa, w.fsync(b, { solo: true })]);
+      expect(w.syncedLsn).toBe(b);
+      expect(w.stats().writesOnThisThread).toBe(0);
+      await w.close();
+      const off = await LogWriter.open({ storage, dir, dsync: true, soloWrites: 'off-thread' });
+      const c = off.append(commit(3));
+      expect(off.syncSoloNow(c)).toBe(false);
+      expect(off.syncedLsn).toBeLessThan(c);
+      await off.close();
+    } finally {
+      cleanup();
+    }
+    const s = new SimStorage({ seed: 3 });
+    await s.mkdir('log');
+    const sw = await LogWriter.open({ storage: s, dir: 'log', dsync: true });
+    const lsn = sw.append(commit(1));
+    expect(sw.syncSoloNow(lsn)).toBe(false);
+    expect(sw.stats().writes).toBe(0);
+    await sw.close();
+  });
+
   it('Scenario: on SimStorage (no pwriteSync) a solo fsync takes the usual path and stays deterministic', async () => {
     const s = new SimStorage({ seed: 3 });
     await s.mkdir('log');
