@@ -307,14 +307,18 @@ export interface HeaderSlotReport {
  */
 export function validateHeaderSlot(bytes: Uint8Array, slot: 0 | 1, file: string): HeaderSlotReport {
   const offset = headerSlotOffset(slot);
-  const fail = (status: HeaderSlotStatus, message: string, extra: Partial<HeaderSlotReport> = {}, ev: { expected?: string; actual?: string } = {}): HeaderSlotReport => ({
-    slot,
-    offset,
-    status,
-    code: CODE_OF[status],
-    error: new HeaderError(`header slot ${slot}: ${message}`, CODE_OF[status], { file, offset, ...ev }),
-    ...extra,
-  });
+  const fail = (status: HeaderSlotStatus, message: string, extra: Partial<HeaderSlotReport> = {}, ev: { expected?: string; actual?: string } = {}): HeaderSlotReport => {
+    const report: HeaderSlotReport = { slot, offset, status, code: CODE_OF[status], ...extra };
+    // Built on first use: an empty or stale slot is common when opening (the other slot is
+    // used) and most reports are never looked at, while building an error costs a stack trace.
+    let error: HeaderError | undefined;
+    Object.defineProperty(report, 'error', {
+      enumerable: true,
+      configurable: true,
+      get: () => (error ??= new HeaderError(`header slot ${slot}: ${message}`, CODE_OF[status], { file, offset, ...ev })),
+    });
+    return report;
+  };
   if (bytes.length === 0) return fail('no-header', 'no bytes at the slot (file too short)');
   if (bytes.length < HEADER_WRITE_SIZE) {
     return fail('einval', 'short read of the header sector', {}, { expected: `${HEADER_WRITE_SIZE} bytes`, actual: `${bytes.length} bytes` });

@@ -207,9 +207,16 @@ class Image {
     this.len = len;
   }
 
-  private own(): void {
+  /** Make the buffer this image's own, holding at least `cap` bytes, in one copy. */
+  private own(cap = 0): void {
     if (!this.shared) return;
-    this.buf = this.buf.slice(0, this.len);
+    if (cap > this.len) {
+      const next = new Uint8Array(Math.max(cap, this.len * 2, 64));
+      next.set(this.buf.subarray(0, this.len));
+      this.buf = next;
+    } else {
+      this.buf = this.buf.slice(0, this.len);
+    }
     this.shared = false;
   }
 
@@ -222,8 +229,8 @@ class Image {
 
   write(offset: number, data: Uint8Array): void {
     if (data.length === 0) return;
-    this.own();
     const end = offset + data.length;
+    this.own(end);
     this.ensure(end);
     if (offset > this.len) this.buf.fill(0, this.len, offset);
     this.buf.set(data, offset);
@@ -232,7 +239,7 @@ class Image {
 
   truncate(size: number): void {
     if (size > this.len) {
-      this.own();
+      this.own(size);
       this.ensure(size);
       this.buf.fill(0, this.len, size);
     }
@@ -355,6 +362,8 @@ function replayDirOp(entries: Map<string, number>, op: DirOp): void {
 /** Normalize a path: collapse '//' and '.', drop a trailing '/'. The roots are '.' and '/'. */
 function normalize(path: string): string {
   if (path.length === 0) throw ioError('resolve', path, 'ENOENT', 'empty path');
+  // Already normal (the usual case): no empty or '.' component and no trailing '/'.
+  if (path !== '.' && !path.endsWith('/') && !path.endsWith('/.') && !path.startsWith('./') && !path.includes('//') && !path.includes('/./')) return path;
   const absolute = path.startsWith('/');
   const parts = path.split('/').filter((p) => p.length > 0 && p !== '.');
   if (parts.length === 0) return absolute ? '/' : '.';
