@@ -315,8 +315,36 @@ export class Pusher {
     this.opts.onProgress?.({ done: this.done, total: this.total, file });
   }
 
+  /** A progress save running beside the copy (saveProgressSoon), and the first such save that failed. */
+  private saving: Promise<void> | undefined;
+  private savingFailure: { err: unknown } | undefined;
+
+  /**
+   * Save the progress without stopping the copy: the parts listed are those done now, and the
+   * save makes them durable first (savePushProgress syncs the store, whose pending fsyncs
+   * include every part listed: a part is listed only after its put registered its fsync).
+   * One at a time: parts done while one runs are listed by the next.
+   */
+  private saveProgressSoon(): void {
+    if (this.saving !== undefined) return;
+    this.saving = this.saveProgress()
+      .catch((err: unknown) => {
+        this.savingFailure ??= { err };
+      })
+      .finally(() => {
+        this.saving = undefined;
+      });
+  }
+
+  /** Wait for a progress save running beside the copy; throw if one failed. */
+  private async settleSaving(): Promise<void> {
+    await this.saving;
+    if (this.savingFailure !== undefined) throw this.savingFailure.err;
+  }
+
   /** After a failure: record what is stored so far, so a rerun resumes from there. */
   async saveProgressAfterFailure(): Promise<void> {
+    await this.saving;
     if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
   }
 
@@ -602,11 +630,14 @@ export class Pusher {
         // The file ended early (it shrank): parts copied beyond are not used.
         if (r.length < r.asked) break;
         fill();
-        if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) await this.saveProgress();
+        // The copy goes on while the parts so far are synced and listed (a stop here costs a drained pipeline).
+        if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) this.saveProgressSoon();
         await this.afterPart();
       }
+      await this.settleSaving();
     } finally {
       await Promise.allSettled(ahead);
+      await this.saving;
       c.copier.done(path);
     }
     const blocks: BlockEntry[] = [];
