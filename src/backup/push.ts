@@ -601,9 +601,10 @@ export class Pusher {
     type Copied = { key: string; at: number; asked: number; length: number; sha256: string; segments: Array<[number, number, string]> };
     const ahead: Array<Promise<Copied>> = [];
     let nextAt = 0;
-    // Two parts per thread: one copying, one waiting, so a thread never idles between parts.
+    // Parts queued ahead cost no memory here (each thread has one buffer), and a deep queue keeps
+    // the threads busy while the main thread is slow to take a finished part on a busy machine.
     const fill = (): void => {
-      while (ahead.length < 2 * c.threads && nextAt < size) {
+      while (ahead.length < 8 * c.threads && nextAt < size) {
         const at = nextAt;
         const asked = Math.min(step, size - at);
         const key = this.nextKey();
