@@ -14,6 +14,17 @@
  *    entry for the same blocknum; every other block of its translation is byte-identical in
  *    the parent's composed file (copy-on-write: a block is never rewritten in place while a
  *    translation names it, and the sha256 catches a block reused at the same place).
+ *  - Every part's sha256 is of the bytes stored in it, on either path: the chunk path hashes
+ *    the buffer it puts; the part copier (copyDictionaryDirect) hashes the buffer it writes.
+ *    Neither hashes the source separately from the copy: regions the held translation does
+ *    not name (free space, the other header slot) may change during the hold, so only a
+ *    digest of the copied bytes is sure to match the part.
+ *  - A block's sha256 is of the bytes stored for it: taken from the part's segments, or, for a
+ *    block straddling two parts on the copier's path, from a separate read of the block while
+ *    the hold lasts; the held translation names it, so it is not rewritten until release and
+ *    that read sees the bytes the copier stored.
+ *  - A progress file lists a part only once the part is durable (savePushProgress syncs the
+ *    store first); a save beside the copy lists only parts whose put came before it.
  */
 import { TokusimError } from '../base/errors.js';
 import { holdCheckpoint, type CheckpointHold } from '../engine/checkpoint-hold.js';

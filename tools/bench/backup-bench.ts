@@ -151,7 +151,10 @@ async function main(): Promise<void> {
   FIGURES.add('backup.push.vs-cp', 'push speed / cp -r speed', '%', ratio * 100, 'higher');
   FIGURES.add('backup.push.vs-cp-sync', 'push speed / (cp -r + sync) speed', '%', (pushMBps / (envBytes / MB / (median(cpSyncMs) / 1000))) * 100, 'higher');
 
-  if (process.env['BENCH_ONLY_PUSH'] === '1') return;
+  if (process.env['BENCH_ONLY_PUSH'] === '1') {
+    FIGURES.writeIfRequested();
+    return;
+  }
 
   // ---- 2. delta after changing 1% of the rows
   env = await openEnv(envDir);
