@@ -56,15 +56,17 @@ export class BlockStream {
   }
 
   finish(fileSize: number): void {
-    if (this.i < this.blocks.length) {
-      const b = this.blocks[this.i]!;
-      throw new TokusimError('truncated', `block ${b.blocknum} of the translation lies beyond the end of the file`, {
-        file: this.file,
-        offset: b.diskoff,
-        blocknum: b.blocknum,
-        expected: `a file of at least ${b.diskoff + b.size} bytes`,
-        actual: `${fileSize} bytes`,
-      });
-    }
+    if (this.i < this.blocks.length) throw blockBeyondEnd(this.file, this.blocks[this.i]!, fileSize);
   }
+}
+
+/** The error for a block of the translation that the file's bytes do not reach. */
+export function blockBeyondEnd(file: string, b: StreamBlock, fileSize: number): TokusimError {
+  return new TokusimError('truncated', `block ${b.blocknum} of the translation lies beyond the end of the file`, {
+    file,
+    offset: b.diskoff,
+    blocknum: b.blocknum,
+    expected: `a file of at least ${b.diskoff + b.size} bytes`,
+    actual: `${fileSize} bytes`,
+  });
 }

@@ -14,6 +14,17 @@
  *    entry for the same blocknum; every other block of its translation is byte-identical in
  *    the parent's composed file (copy-on-write: a block is never rewritten in place while a
  *    translation names it, and the sha256 catches a block reused at the same place).
+ *  - Every part's sha256 is of the bytes stored in it, on either path: the chunk path hashes
+ *    the buffer it puts; the part copier (copyDictionaryDirect) hashes the buffer it writes.
+ *    Neither hashes the source separately from the copy: regions the held translation does
+ *    not name (free space, the other header slot) may change during the hold, so only a
+ *    digest of the copied bytes is sure to match the part.
+ *  - A block's sha256 is of the bytes stored for it: taken from the part's segments, or, for a
+ *    block straddling two parts on the copier's path, from a separate read of the block while
+ *    the hold lasts; the held translation names it, so it is not rewritten until release and
+ *    that read sees the bytes the copier stored.
+ *  - A progress file lists a part only once the part is durable (savePushProgress syncs the
+ *    store first); a save beside the copy lists only parts whose put came before it.
  */
 import { TokusimError } from '../base/errors.js';
 import { holdCheckpoint, type CheckpointHold } from '../engine/checkpoint-hold.js';
@@ -21,7 +32,8 @@ import type { Env } from '../engine/env.js';
 import { ENV_IDENTITY_FILE } from '../engine/env-identity.js';
 import { parseLogFileName, compareLogFiles } from '../log/names.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
-import { BlockStream, type StreamBlock } from './block-stream.js';
+import { BlockStream, blockBeyondEnd, type StreamBlock } from './block-stream.js';
+import type { PartCopier } from '../storage/part-copy.js';
 import { readDictionaryLayout, roleOf } from './dictionary-blocks.js';
 import { blockCuts, segmentedSha256, sha256Hex, sha256OfDigests } from './hash.js';
 import { HashWorkers } from './hash-workers.js';
@@ -36,7 +48,7 @@ import {
   type BackupManifest, type BlockEntry, type ChangedBlock, type ManifestFile, type PartRef,
 } from './manifest.js';
 import { savePushProgress, sameEnvironment, sameSource, type DonePart, type PushProgress, type SourceIdentity } from './progress.js';
-import type { RepoStore } from './store.js';
+import { LocalStore, type RepoStore } from './store.js';
 
 /** How a push chooses between a full backup and a delta (WAL-G's WALG_DELTA_MAX_STEPS / ORIGIN). */
 export interface PushOptions {
@@ -67,6 +79,13 @@ export interface PushOptions {
   hashThreads?: number;
   /** Bytes of dictionary files from which hash threads are used (default 64 MiB). */
   hashThreadsFrom?: number;
+  /**
+   * Worker threads that copy and hash a full dictionary's parts when the source storage and a
+   * local repository's storage can do it themselves (StorageCapabilities.partCopy; from the
+   * same size as hashThreadsFrom). Default 2 (both cores of the machine this was measured on,
+   * docs/backup.md "Benchmark"); 0: parts go through the main thread (read, hash, put).
+   */
+  copyThreads?: number;
   /** Write the progress file after this many parts (default 8). */
   progressEveryParts?: number;
   /** Told when a push finds a progress file (resumed: the same held checkpoint; else the source changed). */
@@ -202,6 +221,8 @@ export class Pusher {
   reusedBytes = 0;
   /** Hashing threads of this push (see PushOptions.hashThreads). */
   private workers: HashWorkers | undefined;
+  /** Copying threads of this push (see PushOptions.copyThreads), when the fast path applies. */
+  private copier: { copier: PartCopier; threads: number; store: LocalStore } | undefined;
   /** Called after each part (the repository's lease refresh). */
   afterPart: () => Promise<void> = async () => undefined;
 
@@ -305,8 +326,36 @@ export class Pusher {
     this.opts.onProgress?.({ done: this.done, total: this.total, file });
   }
 
+  /** A progress save running beside the copy (saveProgressSoon), and the first such save that failed. */
+  private saving: Promise<void> | undefined;
+  private savingFailure: { err: unknown } | undefined;
+
+  /**
+   * Save the progress without stopping the copy: the parts listed are those done now, and the
+   * save makes them durable first (savePushProgress syncs the store, whose pending fsyncs
+   * include every part listed: a part is listed only after its put registered its fsync).
+   * One at a time: parts done while one runs are listed by the next.
+   */
+  private saveProgressSoon(): void {
+    if (this.saving !== undefined) return;
+    this.saving = this.saveProgress()
+      .catch((err: unknown) => {
+        this.savingFailure ??= { err };
+      })
+      .finally(() => {
+        this.saving = undefined;
+      });
+  }
+
+  /** Wait for a progress save running beside the copy; throw if one failed. */
+  private async settleSaving(): Promise<void> {
+    await this.saving;
+    if (this.savingFailure !== undefined) throw this.savingFailure.err;
+  }
+
   /** After a failure: record what is stored so far, so a rerun resumes from there. */
   async saveProgressAfterFailure(): Promise<void> {
+    await this.saving;
     if (this.source !== undefined && this.doneParts.length > 0) await this.saveProgress(true);
   }
 
@@ -321,6 +370,8 @@ export class Pusher {
       hold.release();
       await this.workers?.close();
       this.workers = undefined;
+      await this.copier?.copier.close();
+      this.copier = undefined;
     }
     await this.store.sync();
     await beforePublish?.(m);
@@ -354,8 +405,17 @@ export class Pusher {
     }
     this.total = [...sizes.values()].reduce((a, b) => a + b, 0);
     // Threads cost a start (a few hundred ms on a busy machine): only for a large copy.
+    const large = this.total >= (this.opts.hashThreadsFrom ?? HASH_THREADS_FROM);
+    const copyThreads = this.opts.copyThreads ?? 2;
+    const partCopy = hold.storage.capabilities.partCopy;
+    // The fast path copies whole parts: not under a rate limit (paced per part by put) nor for a delta's blocks.
+    if (large && partCopy !== null && copyThreads > 0 && this.store instanceof LocalStore && this.store.takesCopies && this.opts.rateLimit === undefined) {
+      this.copier = { copier: partCopy(copyThreads), threads: copyThreads, store: this.store };
+    }
     const threads = this.opts.hashThreads ?? 1;
-    if (hold.storage.capabilities.realDevice && threads > 0 && this.total >= (this.opts.hashThreadsFrom ?? HASH_THREADS_FROM)) this.workers = new HashWorkers(threads);
+    // A delta's dictionaries (and, without the copier, every one) are read and hashed here.
+    const chunked = this.copier === undefined || parent !== undefined;
+    if (hold.storage.capabilities.realDevice && threads > 0 && large && chunked) this.workers = new HashWorkers(threads);
     this.source = {
       dir: hold.dir,
       envId: identity === undefined ? '' : sha256Hex(await this.readAll(hold, identity)),
@@ -455,6 +515,8 @@ export class Pusher {
       const size = await f.size();
       const layout = await readDictionaryLayout(f, path);
       const asDelta = parentFile?.blocks !== undefined;
+      const resumed = [...this.reusable.values()].some((p) => p.file === name);
+      if (!asDelta && !resumed && this.copier !== undefined) return await this.copyDictionaryDirect(name, path, f, size, layout, this.copier);
       const prev = new Map<number, BlockEntry>();
       for (const e of parentFile?.blocks ?? []) prev.set(e[0], e);
       const blocks: BlockEntry[] = [];
@@ -524,6 +586,96 @@ export class Pusher {
     } finally {
       await f.close();
     }
+  }
+
+  /**
+   * A full copy of a dictionary file by the storage's part copier (StorageCapabilities.partCopy)
+   * straight into the repository's part files, several parts at once, handled in file order.
+   * Each part's digest is of the bytes the copier wrote (part-copy.ts). The blocks' sha256 come
+   * from the parts' segments; a block straddling two parts is read again here on its own: the
+   * held translation names it, so it is not rewritten while the hold lasts (checkpoint-hold.ts)
+   * and these are the bytes the copier copied.
+   */
+  private async copyDictionaryDirect(
+    name: string,
+    path: string,
+    f: StorageFile,
+    size: number,
+    layout: Awaited<ReturnType<typeof readDictionaryLayout>>,
+    c: { copier: PartCopier; threads: number; store: LocalStore },
+  ): Promise<ManifestFile> {
+    const cuts = blockCuts(layout.blocks);
+    const blockEnd = new Map<number, number>();
+    for (const b of layout.blocks) blockEnd.set(b.diskoff, b.diskoff + b.size);
+    const segmentSha = new Map<number, string>();
+    const step = this.opts.partBytes ?? PART_BYTES;
+    type Copied = { key: string; at: number; asked: number; length: number; sha256: string; segments: Array<[number, number, string]> };
+    const ahead: Array<Promise<Copied>> = [];
+    let nextAt = 0;
+    // Parts queued ahead cost no memory here (each thread has one buffer), and a deep queue keeps
+    // the threads busy while the main thread is slow to take a finished part on a busy machine.
+    const fill = (): void => {
+      while (ahead.length < 8 * c.threads && nextAt < size) {
+        const at = nextAt;
+        const asked = Math.min(step, size - at);
+        const key = this.nextKey();
+        const p = c.store.putWith(key, (dest) => c.copier.copy(path, at, asked, dest, cuts)).then((r) => ({ key, at, asked, ...r }));
+        // One that fails after an earlier one failed must not go unhandled.
+        p.catch(() => undefined);
+        ahead.push(p);
+        nextAt = at + asked;
+      }
+    };
+    const parts: PartRef[] = [];
+    let copied = 0;
+    try {
+      fill();
+      while (ahead.length > 0) {
+        const r = await ahead.shift()!;
+        if (r.length === 0) break;
+        for (const [s, e, d] of r.segments) if (blockEnd.get(s) === e) segmentSha.set(s, d);
+        this.sent += r.length;
+        copied = r.at + r.length;
+        this.doneParts.push({ file: name, offset: r.at, length: r.length, sha256: r.sha256, key: r.key });
+        parts.push({ key: r.key, offset: r.at, length: r.length, sha256: r.sha256 });
+        this.progress(name, r.length);
+        // The file ended early (it shrank): parts copied beyond are not used.
+        if (r.length < r.asked) break;
+        fill();
+        // The copy goes on while the parts so far are synced and listed (a stop here costs a drained pipeline).
+        if (++this.partsSinceSave >= (this.opts.progressEveryParts ?? 8)) this.saveProgressSoon();
+        await this.afterPart();
+      }
+      await this.settleSaving();
+    } finally {
+      await Promise.allSettled(ahead);
+      await this.saving;
+      c.copier.done(path);
+    }
+    const blocks: BlockEntry[] = [];
+    for (const b of layout.blocks) {
+      if (b.diskoff + b.size > copied) throw blockBeyondEnd(path, b, copied);
+      let sha = segmentSha.get(b.diskoff);
+      if (sha === undefined) {
+        const bytes = new Uint8Array(b.size);
+        let got = 0;
+        while (got < bytes.length) {
+          const n = await f.pread(bytes.subarray(got), b.diskoff + got);
+          if (n === 0) throw blockBeyondEnd(path, b, b.diskoff + got);
+          got += n;
+        }
+        sha = sha256Hex(bytes);
+      }
+      blocks.push([b.blocknum, b.diskoff, b.size, sha]);
+    }
+    blocks.sort((a, b) => a[0] - b[0]);
+    return {
+      name, role: 'dictionary', size, parts,
+      header: { slot: layout.slot, checkpointCount: String(layout.checkpointCount), checkpointLsn: String(layout.checkpointLsn) },
+      blocks,
+      hashing: 'blocks',
+      sha256: sha256OfDigests(parts.map((p) => p.sha256)),
+    };
   }
 
   /**

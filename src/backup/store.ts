@@ -145,6 +145,32 @@ export class LocalStore implements RepoStore {
       await f.close();
       throw err;
     }
+    this.syncLater(f, p);
+  }
+
+  /**
+   * Whether putWith() works: this store's storage copies parts itself (capabilities.partCopy,
+   * a real file system, where object keys are plain files a copier can write).
+   */
+  get takesCopies(): boolean {
+    return this.storage.capabilities.partCopy !== null;
+  }
+
+  /**
+   * Have write(path) create the object `key` as a file at `path` (a part copier of this
+   * store's kind of storage, see takesCopies), then treat it as put() does: durable after the
+   * next sync().
+   */
+  async putWith<T>(key: string, write: (path: string) => Promise<T>): Promise<T> {
+    const p = this.path(key);
+    await this.claim();
+    await this.ensureDir(dirName(p));
+    const r = await write(p);
+    this.syncLater(await this.storage.open(p, 'readwrite'), p);
+    return r;
+  }
+
+  private syncLater(f: StorageFile, p: string): void {
     // One fsync at a time, in put order: the disk writes parts back while later ones are read
     // and hashed, and the other I/O threads stay free for those reads and writes.
     const durable = this.fsyncChain.then(() => f.fsync()).finally(() => f.close());

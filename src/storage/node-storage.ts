@@ -26,6 +26,7 @@ import { constants as fsConstants, write as writeWithCallback, writeSync } from 
 import { performance } from 'node:perf_hooks';
 import { invariant } from '../base/errors.js';
 import { ioError } from './io-error.js';
+import { WorkerPartCopier, type PartCopier } from './part-copy.js';
 import type { BlockSink, OpenMode, OpenOptions, Storage, StorageCapabilities, StorageFile } from './storage.js';
 
 function codeOf(err: unknown): string {
@@ -254,6 +255,8 @@ export interface NodeStorageOptions {
   fileSync?: 'datasync' | 'fsync';
 }
 
+const newPartCopier = (threads: number): PartCopier => new WorkerPartCopier(threads);
+
 /** A {@link Storage} over real files (node:fs) under a directory. */
 export class NodeStorage implements Storage {
   private readonly fullSync: boolean;
@@ -267,13 +270,13 @@ export class NodeStorage implements Storage {
     this.caps = this.capabilitiesNow();
   }
 
-  /** Real device, yield hook, synchronous writes, and a block sink when one was installed. */
+  /** Real device, yield hook, synchronous writes, part copies on worker threads, and a block sink when one was installed. */
   get capabilities(): StorageCapabilities {
     return this.caps;
   }
 
   private capabilitiesNow(): StorageCapabilities {
-    return Object.freeze({ realDevice: true, yieldNow: nextTurn, syncWrites: true, blockSinks: this.sinks });
+    return Object.freeze({ realDevice: true, yieldNow: nextTurn, syncWrites: true, blockSinks: this.sinks, partCopy: newPartCopier });
   }
 
   /**

@@ -22,6 +22,7 @@
  *  - pwriteSync on a storage whose capabilities say `syncWrites: false` throws a TokusimError
  *    of kind 'io' (ENOTSUP) and changes nothing.
  */
+import type { PartCopier } from './part-copy.js';
 
 export type OpenMode =
   /** Open an existing file read-only. */
@@ -127,10 +128,17 @@ export interface StorageCapabilities {
    * NodeStorage); null: the plain sink (checkpoint/node-sink.ts).
    */
   readonly blockSinks: (() => BlockSink) | null;
+  /**
+   * Copies regions of this storage's files into new files and hashes what it copied, on
+   * `threads` worker threads (part-copy.ts; a backup's fast path to a local repository on the
+   * same kind of storage); null where copies go through pread and pwrite (SimStorage, whose
+   * seeded schedule must see every write).
+   */
+  readonly partCopy: ((threads: number) => PartCopier) | null;
 }
 
 /** The capabilities of a storage that offers nothing beyond the interface. */
-export const PLAIN_CAPABILITIES: StorageCapabilities = Object.freeze({ realDevice: false, yieldNow: null, syncWrites: false, blockSinks: null });
+export const PLAIN_CAPABILITIES: StorageCapabilities = Object.freeze({ realDevice: false, yieldNow: null, syncWrites: false, blockSinks: null, partCopy: null });
 
 /** A node's serialized bytes on their way to a block (see {@link BlockSink}). */
 export interface BlockPayload {

@@ -16,6 +16,7 @@
  * BENCH_SCALE (default 1) scales the environment: 1 GB of rows at 1 (the issue's size); use
  * e.g. 0.05 for a smoke run. BENCH_CONCURRENCY sets the push's uploads in flight (default 4).
  * BENCH_JSON=<file> writes the figures (tools/bench/figures.ts).
+ * BENCH_ONLY_PUSH=1 stops after part 1 (push against cp -r, and the push without the part copier).
  * Run after `make build`: node dist/tools/bench/backup-bench.js
  */
 import { spawnSync } from 'node:child_process';
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
   const cpMs: number[] = [];
   const cpSyncMs: number[] = [];
   const pushMs: number[] = [];
+  const mainPushMs: number[] = [];
   let fullName = '';
   let pushedBytes = 0;
   for (let r = 0; r < ROUNDS; r++) {
@@ -119,6 +121,14 @@ async function main(): Promise<void> {
     pushedBytes = p.r.bytes.total;
     fullName = p.r.name;
     if (r < ROUNDS - 1) rmSync(repoDir, { recursive: true, force: true });
+    // The same push with its parts read, hashed and put through the main thread (no part copier): the path before it.
+    const mainRepo = join(DATA, `repo-main-${r}`);
+    env = await openEnv(envDir);
+    const pm = await timed(() => env.backup(new BackupRepo(new LocalStore(new NodeStorage(), mainRepo)), { concurrency: CONCURRENCY, copyThreads: 0 }));
+    await env.close();
+    mainPushMs.push(pm.ms);
+    rmSync(mainRepo, { recursive: true, force: true });
+    console.log(`round ${r + 1}: cp -r ${c.ms.toFixed(0)} ms, cp -r + sync ${cs.ms.toFixed(0)} ms, push ${p.ms.toFixed(0)} ms, push without part copier ${pm.ms.toFixed(0)} ms; load average ${load()}`);
   }
   const repoDir = join(DATA, `repo-${ROUNDS - 1}`);
   const cpMBps = envBytes / MB / (median(cpMs) / 1000);
@@ -129,6 +139,10 @@ async function main(): Promise<void> {
   // Per round, push against the cp of the same round (they ran back to back).
   const perRound = pushMs.map((p, i) => (pushedBytes / p) / (envBytes / cpMs[i]!));
   console.log(`push / cp per round: ${perRound.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}`);
+  const perRoundSync = pushMs.map((p, i) => (pushedBytes / p) / (envBytes / cpSyncMs[i]!));
+  console.log(`push / (cp + sync) per round: ${perRoundSync.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}`);
+  const mainPerRound = mainPushMs.map((p, i) => (pushedBytes / p) / (envBytes / cpMs[i]!));
+  console.log(`push without part copier: ${median(mainPushMs).toFixed(0)} ms (rounds: ${mainPushMs.map((x) => x.toFixed(0)).join(', ')}); / cp per round: ${mainPerRound.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; push time / its time per round: ${pushMs.map((p, i) => (p / mainPushMs[i]!).toFixed(2)).join(', ')}`);
   console.log(`cp -r+sync: ${median(cpSyncMs).toFixed(0)} ms  ${(envBytes / MB / (median(cpSyncMs) / 1000)).toFixed(1)} MB/s  (rounds: ${cpSyncMs.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`push speed / cp speed: ${(ratio * 100).toFixed(0)}%  (target >= 80%); / cp+sync speed: ${((pushMBps / (envBytes / MB / (median(cpSyncMs) / 1000))) * 100).toFixed(0)}%`);
   console.log('  (cp copies every file of the directory, push only the dictionaries and the log from the checkpoint on; speeds are per byte each copied)');
@@ -136,6 +150,11 @@ async function main(): Promise<void> {
   FIGURES.add('backup.cp.mbps', 'cp -r of the same environment', 'MB/s', cpMBps, 'neither');
   FIGURES.add('backup.push.vs-cp', 'push speed / cp -r speed', '%', ratio * 100, 'higher');
   FIGURES.add('backup.push.vs-cp-sync', 'push speed / (cp -r + sync) speed', '%', (pushMBps / (envBytes / MB / (median(cpSyncMs) / 1000))) * 100, 'higher');
+
+  if (process.env['BENCH_ONLY_PUSH'] === '1') {
+    FIGURES.writeIfRequested();
+    return;
+  }
 
   // ---- 2. delta after changing 1% of the rows
   env = await openEnv(envDir);
