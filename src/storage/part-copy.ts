@@ -19,6 +19,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ioError } from './io-error.js';
+import type { PartCopier, PartCopyResult } from './storage.js';
+
+export type { PartCopier, PartCopyResult } from './storage.js';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -75,25 +78,6 @@ parentPort.on('message', (m) => {
   parentPort.postMessage(run(m));
 });
 `;
-
-/** What one region copy did. */
-export interface PartCopyResult {
-  /** Bytes copied: the length asked, or fewer where the source ended. */
-  length: number;
-  /** Block-segmented sha256 of the bytes copied (hex). */
-  sha256: string;
-  /** Every segment: [start, end, sha256 hex] in source file offsets. */
-  segments: Array<[number, number, string]>;
-}
-
-/** Copies regions of files on worker threads (see the top of this file). */
-export interface PartCopier {
-  /** Copy [offset, offset + length) of `src` into a new file `dest`, hashed in segments at `cuts` (sorted). */
-  copy(src: string, offset: number, length: number, dest: string, cuts: readonly number[]): Promise<PartCopyResult>;
-  /** Let the workers close what they keep open of `src`. */
-  done(src: string): void;
-  close(): Promise<void>;
-}
 
 interface Reply {
   id: number;

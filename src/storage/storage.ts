@@ -22,8 +22,7 @@
  *  - pwriteSync on a storage whose capabilities say `syncWrites: false` throws a TokusimError
  *    of kind 'io' (ENOTSUP) and changes nothing.
  */
-import type { PartCopier } from './part-copy.js';
-
+/** How a file is opened. */
 export type OpenMode =
   /** Open an existing file read-only. */
   | 'read'
@@ -200,3 +199,24 @@ export class MachineHalted extends Error {
     this.name = 'MachineHalted';
   }
 }
+
+/** What one region copy did. */
+export interface PartCopyResult {
+  /** Bytes copied: the length asked, or fewer where the source ended. */
+  length: number;
+  /** Block-segmented sha256 of the bytes copied (hex). */
+  sha256: string;
+  /** Every segment: [start, end, sha256 hex] in source file offsets. */
+  segments: Array<[number, number, string]>;
+}
+
+/** Copies regions of files on worker threads (a Node-side implementation: storage/part-copy.ts). */
+export interface PartCopier {
+  /** Copy [offset, offset + length) of `src` into a new file `dest`, hashed in segments at `cuts` (sorted). */
+  copy(src: string, offset: number, length: number, dest: string, cuts: readonly number[]): Promise<PartCopyResult>;
+  /** Let the workers close what they keep open of `src`. */
+  done(src: string): void;
+  /** Stop the workers. */
+  close(): Promise<void>;
+}
+
