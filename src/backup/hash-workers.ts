@@ -11,7 +11,7 @@
  *    returned view, never the one it passed in.
  *  - Workers are unref'd while idle, so a pool never keeps a process alive; close() ends them.
  */
-import { Worker } from 'node:worker_threads';
+import { EvalWorkerPool, segmentTriples } from '../storage/eval-workers.js';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -51,70 +51,28 @@ interface Reply {
 }
 
 export class HashWorkers {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void; worker: Worker }>();
-  private readonly busy = new Map<Worker, number>();
-  private nextId = 0;
-  private failure: unknown;
+  private readonly pool: EvalWorkerPool<Reply>;
 
   constructor(n: number) {
-    for (let i = 0; i < n; i++) {
-      // No execArgv of the host: the program is CommonJS whatever flags started the host (--input-type=module would make it ESM).
-      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-      w.unref();
-      w.on('message', (r: Reply) => {
-        const p = this.waiting.get(r.id);
-        if (p === undefined) return;
-        this.waiting.delete(r.id);
-        this.done(p.worker);
-        p.resolve(r);
-      });
-      w.on('error', (err) => this.fail(err));
-      this.workers.push(w);
-      this.busy.set(w, 0);
-    }
-  }
-
-  private done(w: Worker): void {
-    const n = (this.busy.get(w) ?? 1) - 1;
-    this.busy.set(w, n);
-    if (n === 0) w.unref();
-  }
-
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    for (const [id, p] of this.waiting) {
-      this.waiting.delete(id);
-      p.reject(err);
-    }
+    this.pool = new EvalWorkerPool<Reply>(WORKER_SOURCE, n);
   }
 
   /** segmentedSha256(bytes, offset, cuts) with its segments, on the least busy worker. bytes must be a whole ArrayBuffer's view from offset 0. */
   segmented(bytes: Uint8Array, offset: number, cuts: readonly number[]): Promise<SegmentedResult> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
     // Read before the transfer detaches the view.
     const byteOffset = bytes.byteOffset;
     const length = bytes.length;
     const end = offset + length;
     const inner = cuts.filter((c) => c > offset && c < end);
-    let w = this.workers[0]!;
-    for (const x of this.workers) if (this.busy.get(x)! < this.busy.get(w)!) w = x;
-    const id = this.nextId++;
-    this.busy.set(w, this.busy.get(w)! + 1);
-    w.ref();
-    return new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, worker: w });
-      const buffer = bytes.buffer as ArrayBuffer;
-      w.postMessage({ id, buffer, byteOffset, length, offset, cuts: inner }, [buffer]);
-    }).then((r) => {
-      const segments: Array<[number, number, string]> = [];
-      for (let i = 0; i < r.segs.length; i += 3) segments.push([r.segs[i] as number, r.segs[i + 1] as number, r.segs[i + 2] as string]);
-      return { bytes: new Uint8Array(r.buffer, byteOffset, length), sha256: r.sha, segments };
-    });
+    const buffer = bytes.buffer as ArrayBuffer;
+    return this.pool.request({ buffer, byteOffset, length, offset, cuts: inner }, [buffer]).then((r) => ({
+      bytes: new Uint8Array(r.buffer, byteOffset, length),
+      sha256: r.sha,
+      segments: segmentTriples(r.segs),
+    }));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    await this.pool.close();
   }
 }

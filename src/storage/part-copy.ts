@@ -17,8 +17,8 @@
  *  - A failure is a TokusimError of kind 'io' naming the operation, path and OS code.
  *  - Workers are unref'd while idle, so a copier never keeps a process alive; close() ends them.
  */
-import { Worker } from 'node:worker_threads';
 import { ioError } from './io-error.js';
+import { EvalWorkerPool, segmentTriples } from './eval-workers.js';
 import type { PartCopier, PartCopyResult } from './storage.js';
 
 export type { PartCopier, PartCopyResult } from './storage.js';
@@ -89,64 +89,25 @@ interface Reply {
 
 /** A {@link PartCopier} with `threads` worker threads. */
 export class WorkerPartCopier implements PartCopier {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void; worker: Worker }>();
-  private readonly busy = new Map<Worker, number>();
-  private nextId = 0;
-  private failure: unknown;
+  private readonly pool: EvalWorkerPool<Reply>;
 
   constructor(threads: number) {
-    for (let i = 0; i < Math.max(1, threads); i++) {
-      // No execArgv of the host: the program is CommonJS whatever flags started the host.
-      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-      w.unref();
-      w.on('message', (r: Reply) => {
-        const p = this.waiting.get(r.id);
-        if (p === undefined) return;
-        this.waiting.delete(r.id);
-        const n = this.busy.get(p.worker)! - 1;
-        this.busy.set(p.worker, n);
-        if (n === 0) p.worker.unref();
-        p.resolve(r);
-      });
-      w.on('error', (err) => {
-        this.failure ??= err;
-        for (const [id, p] of this.waiting) {
-          this.waiting.delete(id);
-          p.reject(err);
-        }
-      });
-      this.workers.push(w);
-      this.busy.set(w, 0);
-    }
+    this.pool = new EvalWorkerPool<Reply>(WORKER_SOURCE, threads);
   }
 
   async copy(src: string, offset: number, length: number, dest: string, cuts: readonly number[]): Promise<PartCopyResult> {
-    if (this.failure !== undefined) throw this.failure;
     const end = offset + length;
     const inner = cuts.filter((c) => c > offset && c < end);
-    let w = this.workers[0]!;
-    for (const x of this.workers) if (this.busy.get(x)! < this.busy.get(w)!) w = x;
-    const id = this.nextId++;
-    this.busy.set(w, this.busy.get(w)! + 1);
-    w.ref();
-    const r = await new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, worker: w });
-      w.postMessage({ id, src, offset, length, dest, cuts: inner });
-    });
+    const r = await this.pool.request({ src, offset, length, dest, cuts: inner });
     if (r.error !== undefined) throw ioError(r.error.op, r.error.path, r.error.code, r.error.message);
-    const segments: Array<[number, number, string]> = [];
-    const s = r.segs!;
-    for (let i = 0; i < s.length; i += 3) segments.push([s[i] as number, s[i + 1] as number, s[i + 2] as string]);
-    return { length: r.length!, sha256: r.sha!, segments };
+    return { length: r.length!, sha256: r.sha!, segments: segmentTriples(r.segs!) };
   }
 
   done(src: string): void {
-    for (const w of this.workers) w.postMessage({ close: src });
+    this.pool.broadcast({ close: src });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    await this.pool.close();
   }
 }
