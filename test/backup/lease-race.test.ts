@@ -34,13 +34,18 @@ class FakeBucket {
   /** Every lease object written, in order. */
   readonly leaseWrites: LeaseRecord[] = [];
   private serial = 0;
-  constructor(private readonly conditions: boolean) {}
+  /** Calls that carried a conditional header. */
+  conditionalCalls = 0;
+  constructor(private readonly conditions: boolean | 'not-implemented') {}
 
   /** A client of this bucket; `before` runs before each call (to order two clients' calls). */
-  client(before: (cmd: unknown) => Promise<void> = async () => undefined): S3Client {
+  client(before: (cmd: unknown) => Promise<void> = async () => undefined, after: (cmd: unknown) => void = () => undefined): S3Client {
     return { send: async (cmd: unknown) => {
       await before(cmd);
-      return this.handle(cmd);
+      const r = this.handle(cmd);
+      // The call was carried out; `after` may still lose its answer (throw).
+      after(cmd);
+      return r;
     } } as unknown as S3Client;
   }
 
@@ -52,8 +57,12 @@ class FakeBucket {
       return { ETag: have.etag, Body: { transformToByteArray: async () => have.bytes.slice() } };
     }
     if (cmd instanceof PutObjectCommand) {
-      if (this.conditions && input.IfNoneMatch === '*' && have !== undefined) throw s3Error(412, 'PreconditionFailed');
-      if (this.conditions && input.IfMatch !== undefined && have?.etag !== input.IfMatch) throw s3Error(412, 'PreconditionFailed');
+      if (input.IfNoneMatch !== undefined || input.IfMatch !== undefined) {
+        this.conditionalCalls++;
+        if (this.conditions === 'not-implemented') throw s3Error(501, 'NotImplemented');
+      }
+      if (this.conditions === true && input.IfNoneMatch === '*' && have !== undefined) throw s3Error(412, 'PreconditionFailed');
+      if (this.conditions === true && input.IfMatch !== undefined && have?.etag !== input.IfMatch) throw s3Error(412, 'PreconditionFailed');
       const etag = `"${++this.serial}"`;
       const bytes = new Uint8Array(input.Body!);
       this.objects.set(input.Key!, { bytes, etag });
@@ -272,6 +281,38 @@ describe('backup: two tools racing for a lease', () => {
     expect(await repo.names()).toEqual([]);
     expect(await loadPushProgress(repo.store)).toBeUndefined();
     expect(JSON.parse(dec((await repo.store.get(LOCK_KEY))!)).id).toBe('del:7');
+  });
+
+  // Scenario: the answer to the lease's conditional PUT is lost (a reset after the server wrote it); the retry gets 412 because the object now exists, and the lease sees its own record there: taken, once, not refused.
+  it('Scenario: a conditional PUT that landed but whose answer was lost counts as taken', async () => {
+    const bucket = new FakeBucket(true);
+    let dropped = 0;
+    const retries: string[] = [];
+    const loseFirstLeasePut = (cmd: unknown): void => {
+      if (cmd instanceof PutObjectCommand && isLeaseCall(cmd) && dropped++ === 0) throw Object.assign(new Error('socket hang up (store double)'), { code: 'ECONNRESET' });
+    };
+    const store = new S3Store({ bucket: 'race', prefix: 'repo', client: bucket.client(async () => undefined, loseFirstLeasePut), retry: { sleep: async () => undefined }, onRetry: (r) => retries.push(`${r.op} ${r.key}: ${r.cause}`) });
+    const lease = await Lease.acquire(store, LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0 });
+    expect(retries).toEqual([`PUT ${LOCK_KEY}: ECONNRESET: socket hang up (store double)`]);
+    expect(bucket.leaseWrites.map((r) => r.id)).toEqual(['a:1']);
+    await lease.release();
+    expect(bucket.objects.size).toBe(0);
+  });
+
+  // Scenario: a server that refuses conditional headers as not implemented (501) gets one such call; the store then writes plainly and the lease's whole life works (taken, refused to another, refreshed, released).
+  it('Scenario: a server without conditional writes (501): plain puts from then on', async () => {
+    const bucket = new FakeBucket('not-implemented');
+    const store = s3At(bucket, async () => undefined);
+    let now = 0;
+    const lease = await Lease.acquire(store, LOCK_KEY, { id: 'a:1', op: 'push', now: () => now, ttlMs: 30_000 });
+    await expect(Lease.acquire(s3At(bucket, async () => undefined), LOCK_KEY, { id: 'b:2', op: 'push', now: () => now })).rejects.toMatchObject({ code: 'TOKUSIM_REPO_LOCKED' });
+    now = 20_000;
+    await lease.refresh();
+    expect(bucket.leaseWrites.map((r) => [r.id, r.expireAtMs])).toEqual([['a:1', 30_000], ['a:1', 50_000]]);
+    // One 501 (the first write; the refused tool never wrote), then no conditional header: the refresh was plain.
+    expect(bucket.conditionalCalls).toBe(1);
+    await lease.release();
+    expect(bucket.objects.size).toBe(0);
   });
 
   // Scenario: on a local directory (SimStorage), two tools that both read "no lease" race to create it: the hard link lets exactly one in.
