@@ -4,6 +4,7 @@
  * past the available log, `--delta-origin LATEST_FULL`, `delete retain N --full`, archived
  * log deleted only when no kept backup needs it, and verify finding a hole in the archive.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { archivedLogs, LogArchiver } from '../../src/backup/archive.js';
 import { executeDelete, planDelete } from '../../src/backup/delete.js';
@@ -11,6 +12,7 @@ import { fetchBackup } from '../../src/backup/fetch.js';
 import { BackupRepo } from '../../src/backup/repo.js';
 import { verifyRepo } from '../../src/backup/verify.js';
 import { Env } from '../../src/engine/env.js';
+import { LOG_FILE_HEADER_SIZE } from '../../src/format/log-header.js';
 import type { Xid } from '../../src/format/record-types.js';
 import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
 import { backupHarness, dumpAll, dumpDir, enc } from './helpers.js';
@@ -151,5 +153,29 @@ describe('backup: edges of point-in-time restore, deltas, delete and verify', ()
     await repo.store.sync();
     const holes = (await verifyRepo(new BackupRepo(repo.store), undefined)).problems;
     expect(holes).toEqual([expect.stringMatching(new RegExp(`^archive: LSN hole between \\d+ and \\d+ \\(before ${left[2]!.replace(/\./g, '\\.')}\\)$`))]);
+  });
+
+  // Scenario: an archived log file whose bytes match its sidecar's sha256 but hold a record whose x1764 does not match (damaged before it was archived): verify decodes every record and names the file and offset.
+  it('Scenario: verify checks every archived record\'s x1764, not only the file sha256', async () => {
+    const h = backupHarness();
+    const repo = h.repo();
+    const archiver = new LogArchiver(repo.store);
+    const env = await h.open({ logArchive: archiver, lgMax: 2048 });
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 40; i++) await env.put(t, enc(`k${i}`), enc('v'.repeat(80)));
+    await env.close();
+    await archiver.drain();
+    const victim = (await archivedLogs(repo.store))[1]!;
+    const bytes = (await repo.store.get(`wal/${victim.name}`))!.slice();
+    // A byte inside the first record's body (after the header, its length and command, and its LSN).
+    const at = LOG_FILE_HEADER_SIZE + 4 + 1 + 8 + 2;
+    bytes[at]! ^= 0x40;
+    await repo.store.putAtomic(`wal/${victim.name}`, bytes);
+    const sidecar = JSON.parse(new TextDecoder().decode((await repo.store.get(`wal/${victim.name}.json`))!)) as { sha256: string };
+    sidecar.sha256 = createHash('sha256').update(bytes).digest('hex');
+    await repo.store.putAtomic(`wal/${victim.name}.json`, enc(JSON.stringify(sidecar)));
+    const problems = (await verifyRepo(new BackupRepo(repo.store), undefined)).problems;
+    expect(problems.some((p) => p.includes('does not match its sha256'))).toBe(false);
+    expect(problems[0]).toMatch(new RegExp(`^archive ${victim.name.replace(/\./g, '\\.')}: damaged at offset ${LOG_FILE_HEADER_SIZE}: .*(x1764|checksum)`, 'i'));
   });
 });
