@@ -162,8 +162,21 @@ describe('tokusim backup (the built CLI as a process)', () => {
       expect(push.code).toBe(0);
       names.push(push.stdout.split(' ')[0]!);
     }
-    const listed = JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string; kind: string; parent: string | null }>;
+    const listed = JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string; kind: string; parent: string | null; checkpointLsn: string; lsnRange: { first: string; last: string }; size: number; created: string }>;
     expect(listed.map((r) => [r.name, r.kind, r.parent])).toEqual([[names[0], 'full', null], [names[1], 'delta', names[0]], [names[2], 'full', null], [names[3], 'delta', names[2]]]);
+    for (const r of listed) {
+      expect(Object.keys(r).sort()).toEqual(['checkpointLsn', 'created', 'kind', 'lsnRange', 'name', 'parent', 'size']);
+      expect(r.name).toContain(r.checkpointLsn.padStart(20, '0'));
+      expect(BigInt(r.lsnRange.first)).toBeLessThanOrEqual(BigInt(r.checkpointLsn));
+      expect(BigInt(r.lsnRange.last)).toBeGreaterThan(BigInt(r.checkpointLsn));
+      expect(r.size).toBeGreaterThan(0);
+      expect(Number.isFinite(Date.parse(r.created))).toBe(true);
+    }
+    // A delta stores less than the full before it.
+    expect(listed[1]!.size).toBeLessThan(listed[0]!.size);
+    const table = (await tokusim(['backup', 'list', repo])).stdout.split('\n');
+    expect(table[0]).toBe('name\tkind\tparent\tcheckpoint_lsn\tlsn_range\tsize\tcreated');
+    expect(table[2]).toBe([listed[1]!.name, 'delta', names[0], listed[1]!.checkpointLsn, `${listed[1]!.lsnRange.first}-${listed[1]!.lsnRange.last}`, listed[1]!.size, listed[1]!.created].join('\t'));
 
     const orphan = await tokusim(['backup', 'delete', repo, 'before', names[3]!]);
     expect(orphan.code).toBe(2);
@@ -196,7 +209,7 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(timed.stderr).toBe('');
     expect(timed.code).toBe(0);
     expect(await rows(far)).toEqual(await rows(env));
-  }, 60_000);
+  }, 120_000);
 
   it('parses --rate-limit sizes', () => {
     expect(parseByteSize('512k', 'x')).toBe(512 * 1024);
