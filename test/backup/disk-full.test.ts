@@ -18,7 +18,7 @@ import { Env } from '../../src/engine/env.js';
 import { ioErrorCode } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { EXIT, describeError, exitCodeFor } from '../../tools/cli-support.js';
-import { dumpAll, enc } from './helpers.js';
+import { backupHarness, dumpAll, dumpDir, enc } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tokusim-disk-full-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,5 +160,56 @@ describe('backup: the repository disk fills up during a push through the part co
     } finally {
       await back.close();
     }
+  });
+});
+
+describe('backup: the disk fills up on the simulated disk (push on the main thread, fetch)', () => {
+  // Scenario: the simulated disk fills during a push whose parts go through the main thread: one ENOSPC io error naming a repository file (exit 5), no visible backup, the environment keeps its rows; once space is freed a push completes and restores.
+  it('Scenario: ENOSPC during a push on SimStorage', async () => {
+    const h = backupHarness(21);
+    const env = await h.open();
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 400; i += 50) await env.writeBatch(Array.from({ length: 50 }, (_, j) => ({ dict: t, op: 'insert' as const, key: enc(`k${String(i + j).padStart(4, '0')}`), value: enc('w'.repeat(200)) })));
+    const before = await dumpAll(env);
+    let calls = 0;
+    const err: unknown = await env.backup(h.repo(), {
+      partBytes: 4096,
+      onProgress: () => {
+        // Some parts in, the disk has 3000 bytes left.
+        if (++calls === 3) h.storage.setCapacity(h.storage.usedBytes() + 3000);
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    expect(ioErrorCode(err)).toBe('ENOSPC');
+    expect(exitCodeFor(err)).toBe(EXIT.IO);
+    expect((err as TokusimError).where.file).toMatch(/^\/repo\//);
+    expect(describeError(err)).not.toMatch(/\n/);
+    expect(await h.repo().names()).toEqual([]);
+    expect(await dumpAll(env)).toEqual(before);
+    h.storage.setCapacity(undefined);
+    const m = await env.backup(h.repo(), { partBytes: 4096 });
+    await env.close();
+    expect((await verifyRepo(h.repo(), undefined)).problems).toEqual([]);
+    await fetchBackup(h.repo(), m.name, h.storage, '/r', { envOptions: { clock: h.clock } });
+    expect(await dumpDir(h.storage, h.clock, '/r')).toEqual(before);
+  });
+
+  // Scenario: the disk fills during a fetch: one ENOSPC io error naming a file in DEST (exit 5); DEST is no environment (Env.open refuses it) until a rerun into it, once space is freed, completes the restore.
+  it('Scenario: ENOSPC during a fetch; the rerun completes DEST', async () => {
+    const h = backupHarness(22);
+    const env = await h.open();
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 400; i += 50) await env.writeBatch(Array.from({ length: 50 }, (_, j) => ({ dict: t, op: 'insert' as const, key: enc(`k${String(i + j).padStart(4, '0')}`), value: enc('w'.repeat(200)) })));
+    const m = await env.backup(h.repo(), {});
+    const live = await dumpAll(env);
+    await env.close();
+    h.storage.setCapacity(h.storage.usedBytes() + 20_000);
+    const err: unknown = await fetchBackup(h.repo(), m.name, h.storage, '/dest', { envOptions: { clock: h.clock } }).then(() => undefined, (e: unknown) => e);
+    expect(ioErrorCode(err)).toBe('ENOSPC');
+    expect(exitCodeFor(err)).toBe(EXIT.IO);
+    expect((err as TokusimError).where.file).toMatch(/^\/dest\//);
+    await expect(Env.open('/dest', { storage: h.storage, clock: h.clock, checkpointPeriodMs: 0, owner: 'tester' })).rejects.toMatchObject({ code: 'TOKUSIM_NOT_AN_ENVIRONMENT' });
+    h.storage.setCapacity(undefined);
+    await fetchBackup(h.repo(), m.name, h.storage, '/dest', { envOptions: { clock: h.clock } });
+    expect(await dumpDir(h.storage, h.clock, '/dest')).toEqual(live);
   });
 });
