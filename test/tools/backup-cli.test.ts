@@ -199,13 +199,13 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(tooFar.code).toBe(2);
     expect(tooFar.stderr).toMatch(/^tokusim: .*the log available ends at LSN \d+, before the target 999999999 .*\n$/);
     expect(readdirSync(dir)).not.toContain('far');
-    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0']]) {
+    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast']]) {
       const r = await tokusim(['backup', 'fetch', repo, 'LATEST', far, ...bad]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time)[^\n]*\n/);
+      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit)[^\n]*\n/);
     }
     expect(readdirSync(dir)).not.toContain('far');
-    const timed = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-time', new Date().toISOString()]);
+    const timed = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-time', new Date().toISOString(), '--rate-limit', '512MiB']);
     expect(timed.stderr).toBe('');
     expect(timed.code).toBe(0);
     expect(await rows(far)).toEqual(await rows(env));
