@@ -73,6 +73,10 @@ describe('backup: edges of point-in-time restore, deltas, delete and verify', ()
     expect(BigInt(ends![1]!)).toBeLessThan(end + 1000n);
     expect(exitCodeFor(err)).toBe(EXIT.USAGE);
     expect(await h.storage.exists('/too-far')).toBe(false);
+    // A time before the backup's first record: nothing to cut at; refused the same way.
+    const early: unknown = await fetchBackup(repo, m.name, h.storage, '/too-early', { untilTimeMs: 0 }).then(() => undefined, (e: unknown) => e);
+    expect(early).toMatchObject({ code: 'TOKUSIM_BAD_ARGUMENT', message: expect.stringContaining(`fetch: no log record of backup ${m.name} is stamped at or before 1970-01-01T00:00:00.000Z`) });
+    expect(await h.storage.exists('/too-early')).toBe(false);
   });
 
   // Scenario: with --delta-origin LATEST_FULL a delta's parent is the latest full backup even when a delta came after it; deltaMaxSteps still counts from the latest backup; the delta composes over the full alone.
