@@ -8,6 +8,8 @@
  *  - Execution removes every chosen sentinel first (newest first, so a delta disappears
  *    before its parent), makes that durable, then parts and manifests, then log files: a
  *    crash at any point leaves only backups that are whole, plus invisible garbage.
+ *  - Archived log files go oldest first, each sidecar durably before the next and before any
+ *    data: the archive never lists a file whose data is gone, nor gets a hole.
  */
 import { TokusimError } from '../base/errors.js';
 import { archivedLogs } from './archive.js';
@@ -86,9 +88,14 @@ async function deleteUnderLease(repo: BackupRepo, plan: DeletePlan, refresh: () 
     await repo.store.delete(manifestKey(n));
     await refresh();
   }
+  // Sidecars first, oldest first, each made durable before the next, then the data: an archived
+  // file is listed by its sidecar, so a crash leaves the archive listing a contiguous run of
+  // whole files (no hole where an older sidecar's removal was lost and a newer one's was not),
+  // never a listed file without its data.
   for (const l of plan.logs) {
     await repo.store.delete(`${WAL_DIR}/${l}.json`);
-    await repo.store.delete(`${WAL_DIR}/${l}`);
+    await repo.store.sync();
   }
+  for (const l of plan.logs) await repo.store.delete(`${WAL_DIR}/${l}`);
   await repo.store.sync();
 }

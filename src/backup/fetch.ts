@@ -26,6 +26,7 @@ import { defaultLeaseId, Lease } from './lease.js';
 import { LocalStore } from './store.js';
 import { recordTimeMicros, scanLogBytes } from './log-bytes.js';
 import { encodeJson, WAL_DIR, type BackupManifest, type ManifestFile } from './manifest.js';
+import { PacedStore, Pacer } from './pacer.js';
 import type { BackupSource } from './source.js';
 
 export const RESTORE_MARKER = '__tokusim_restore_incomplete';
@@ -62,6 +63,11 @@ export interface FetchOptions {
   leaseId?: string;
   leaseTtlMs?: number;
   now?: () => number;
+  /** Download at most this many bytes per second from the repository (default: no limit). */
+  rateLimit?: number;
+  /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
+  paceNow?: () => number;
+  paceSleep?: (ms: number) => Promise<void>;
 }
 
 export interface FetchResult {
@@ -322,7 +328,14 @@ function lsnForTime(files: Array<{ name: string; bytes: Uint8Array }>, timeMs: n
 export async function fetchBackup(repo: BackupSource, nameOrLatest: string, storage: Storage, dest: string, opts: FetchOptions = {}): Promise<FetchResult> {
   if (opts.untilLsn !== undefined && opts.untilTimeMs !== undefined) throw new TokusimError('bad-argument', 'fetch: give --until-lsn or --until-time, not both');
   const name = await repo.resolve(nameOrLatest);
-  return restoreChain(repo, await repo.chain(name), storage, dest, opts);
+  const chain = await repo.chain(name);
+  if (opts.rateLimit !== undefined) {
+    // Manifests are read unpaced (small); parts and log files from here on are paced.
+    const store = new PacedStore(repo.store, new Pacer({ rate: opts.rateLimit, ...(opts.paceNow !== undefined ? { now: opts.paceNow } : {}), ...(opts.paceSleep !== undefined ? { sleep: opts.paceSleep } : {}) }));
+    const inner = repo;
+    repo = { store, resolve: (n) => inner.resolve(n), chain: (n) => inner.chain(n) };
+  }
+  return restoreChain(repo, chain, storage, dest, opts);
 }
 
 /**

@@ -6,17 +6,26 @@
  *
  * Invariants:
  *  - acquire() succeeds only if no lease exists, the existing one has expired, or it is the
- *    caller's own id; it writes the lease with putAtomic before returning.
+ *    caller's own id; it writes the lease durably before returning.
+ *  - Where the store has conditional writes (RepoStore.conditional), the lease is written only
+ *    if the object is still what acquire() read: absent (`If-None-Match: *`), or the expired
+ *    lease with the tag read (`If-Match`). Of two tools that read the same state, exactly one
+ *    write lands; the other re-reads and is refused naming the winner. On S3 that holds for
+ *    both cases (the server checks); on a local directory for the absent case only (see
+ *    store.ts). A store that ignores the conditions (s3rver) falls back to the read-back below.
+ *  - After writing, acquire() reads the lease back and refuses if another write won.
  *  - refresh() rewrites the lease once a third of its time has passed, so a live holder's
- *    lease never expires while it calls refresh() at least that often.
+ *    lease never expires while it calls refresh() at least that often. The rewrite is
+ *    conditional on the tag of its own last write (or, without conditional writes, checked by
+ *    reading first): a holder whose lease was taken over (it expired, e.g. a stalled machine)
+ *    fails with 'repo-locked' naming the new holder instead of writing over it; `lost` is set.
  *  - release() deletes the lease only if it is still the caller's.
- *  - Object stores offer no compare-and-swap here, so two holders that start within one
- *    round trip of each other can both write; acquire() reads the lease back and refuses if
- *    the other write won. Leases keep honest tools apart; they are not a consensus protocol.
+ *  - Leases keep honest tools apart; they are not a consensus protocol (a holder stalled past
+ *    its expiry may still do some work before its next refresh finds the lease lost).
  */
 import { TokusimError } from '../base/errors.js';
 import { encodeJson } from './manifest.js';
-import type { RepoStore } from './store.js';
+import type { PutCondition, RepoStore } from './store.js';
 
 export interface LeaseRecord {
   id: string;
@@ -50,8 +59,21 @@ function parseLease(bytes: Uint8Array, where: string): LeaseRecord {
   throw new TokusimError('bad-header', 'lease lock is not a lease record', { file: where, expected: '{ id, op, expireAtMs, expireAt }' });
 }
 
+function lockedError(store: RepoStore, where: string, r: LeaseRecord): TokusimError {
+  return new TokusimError('repo-locked', `${store.where} is held by ${r.op ?? 'another tool'} ${r.id} until ${new Date(r.expireAtMs).toISOString()} (its lease); wait for it to finish or expire`, { file: where, actual: r.id });
+}
+
+/** Rounds of read, conditional write and re-read before acquire() gives up on a busy lease object. */
+const ACQUIRE_ROUNDS = 4;
+
 export class Lease {
   private lastWriteMs: number;
+  /** The tag of this holder's last write (stores with conditional writes). */
+  private tag: string | undefined;
+  /** The record of this holder's last write. */
+  private written: LeaseRecord | undefined;
+  /** Set when refresh() found the lease taken over by another holder. */
+  lost = false;
 
   private constructor(
     private readonly store: RepoStore,
@@ -61,46 +83,114 @@ export class Lease {
     this.lastWriteMs = o.now();
   }
 
+  private get where(): string {
+    return `${this.store.where}/${this.key}`;
+  }
+
   /** Take the lease at key, or refuse with TOKUSIM_REPO_LOCKED naming the live holder. */
   static async acquire(store: RepoStore, key: string, opts: LeaseOptions): Promise<Lease> {
     const o: Required<LeaseOptions> = { ttlMs: DEFAULT_LEASE_TTL_MS, ...opts };
-    const where = `${store.where}/${key}`;
-    const check = async (): Promise<void> => {
-      const have = await store.get(key);
-      if (have === undefined) return;
-      const r = parseLease(have, where);
-      if (r.id !== o.id && r.expireAtMs > o.now()) {
-        throw new TokusimError('repo-locked', `${store.where} is held by ${r.op ?? 'another tool'} ${r.id} until ${new Date(r.expireAtMs).toISOString()} (its lease); wait for it to finish or expire`, { file: where, actual: r.id });
-      }
-    };
-    await check();
     const lease = new Lease(store, key, o);
-    await lease.write();
+    const where = lease.where;
+    const refuseLive = (r: LeaseRecord): void => {
+      if (r.id !== o.id && r.expireAtMs > o.now()) throw lockedError(store, where, r);
+    };
+    const c = store.conditional;
+    if (c === undefined) {
+      const have = await store.get(key);
+      if (have !== undefined) refuseLive(parseLease(have, where));
+      await lease.write();
+    } else {
+      for (let round = 1; ; round++) {
+        const have = await c.getTagged(key);
+        if (have !== undefined) refuseLive(parseLease(have.bytes, where));
+        if (await lease.writeIf(have === undefined ? { ifAbsent: true } : { ifTag: have.tag })) break;
+        if (round >= ACQUIRE_ROUNDS) {
+          const now = await c.getTagged(key);
+          if (now !== undefined) refuseLive(parseLease(now.bytes, where));
+          throw new TokusimError('repo-locked', `${store.where}: the lease changed under every one of ${ACQUIRE_ROUNDS} tries to take it; try again`, { file: where });
+        }
+      }
+    }
+    // A store that ignores conditions (or has none) may have let another write land after ours.
     const back = await store.get(key);
-    if (back === undefined || parseLease(back, where).id !== o.id) await check();
+    if (back === undefined) throw new TokusimError('repo-locked', `${store.where}: the lease just written is gone (another tool released or took it); try again`, { file: where });
+    const r = parseLease(back, where);
+    if (r.id !== o.id) {
+      refuseLive(r);
+      throw new TokusimError('repo-locked', `${store.where}: another tool (${r.id}) wrote the lease at the same time; try again`, { file: where, actual: r.id });
+    }
     return lease;
   }
 
-  private async write(): Promise<void> {
+  private record(): LeaseRecord {
     const now = this.o.now();
     const exp = now + this.o.ttlMs;
-    const rec: LeaseRecord = { id: this.o.id, op: this.o.op, expireAtMs: exp, expireAt: new Date(exp).toISOString() };
+    return { id: this.o.id, op: this.o.op, expireAtMs: exp, expireAt: new Date(exp).toISOString() };
+  }
+
+  private async write(): Promise<void> {
+    const rec = this.record();
     await this.store.putAtomic(this.key, encodeJson(rec));
-    this.lastWriteMs = now;
+    this.written = rec;
+    this.lastWriteMs = this.o.now();
+  }
+
+  /**
+   * Write the lease only if the condition holds; true when it landed. A failed condition whose
+   * object is exactly the record just sent is a write that landed but whose answer was lost
+   * (a retried PUT): it counts as landed.
+   */
+  private async writeIf(cond: PutCondition): Promise<boolean> {
+    const c = this.store.conditional!;
+    const rec = this.record();
+    const bytes = encodeJson(rec);
+    let tag = await c.putIf(this.key, bytes, cond);
+    if (tag === undefined) {
+      const now = await c.getTagged(this.key);
+      if (now === undefined || !sameBytes(now.bytes, bytes)) return false;
+      tag = now.tag;
+    }
+    this.tag = tag;
+    this.written = rec;
+    this.lastWriteMs = this.o.now();
+    return true;
+  }
+
+  /** Fail with 'repo-locked' if the lease is no longer this holder's (it expired and was taken over). */
+  private async takenOver(): Promise<never> {
+    this.lost = true;
+    const have = await this.store.get(this.key);
+    const other = have === undefined ? undefined : parseLease(have, this.where);
+    const by = other === undefined ? 'removed by another tool' : `taken over by ${other.op ?? 'another tool'} ${other.id} until ${new Date(other.expireAtMs).toISOString()}`;
+    const mine = this.written === undefined ? '' : ` (it expired at ${this.written.expireAt})`;
+    throw new TokusimError('repo-locked', `the lease of ${this.o.op} ${this.o.id} was ${by}${mine}; stopped`, { file: this.where, ...(other !== undefined ? { actual: other.id } : {}) });
   }
 
   /** Extend the lease if a third of its time has passed since the last write. */
   async refresh(): Promise<void> {
-    if (this.o.now() - this.lastWriteMs >= this.o.ttlMs / 3) await this.write();
+    if (this.o.now() - this.lastWriteMs < this.o.ttlMs / 3) return;
+    const c = this.store.conditional;
+    if (c !== undefined && this.tag !== undefined) {
+      if (!(await this.writeIf({ ifTag: this.tag }))) await this.takenOver();
+      return;
+    }
+    const have = await this.store.get(this.key);
+    if (have === undefined || parseLease(have, this.where).id !== this.o.id) await this.takenOver();
+    await this.write();
   }
 
   async release(): Promise<void> {
     const have = await this.store.get(this.key);
     if (have === undefined) return;
-    if (parseLease(have, `${this.store.where}/${this.key}`).id !== this.o.id) return;
+    if (parseLease(have, this.where).id !== this.o.id) return;
     await this.store.delete(this.key);
     await this.store.sync();
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A lease id for this process. */

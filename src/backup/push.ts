@@ -48,6 +48,7 @@ import {
   type BackupManifest, type BlockEntry, type ChangedBlock, type ManifestFile, type PartRef,
 } from './manifest.js';
 import { savePushProgress, sameEnvironment, sameSource, type DonePart, type PushProgress, type SourceIdentity } from './progress.js';
+import { Pacer } from './pacer.js';
 import { LocalStore, type RepoStore } from './store.js';
 
 /** How a push chooses between a full backup and a delta (WAL-G's WALG_DELTA_MAX_STEPS / ORIGIN). */
@@ -274,8 +275,7 @@ export class Pusher {
   private readonly inFlight = new Set<Promise<void>>();
   private uploadFailure: { err: unknown } | undefined;
   private readonly failedKeys = new Set<string>();
-  private throttleStart: number | undefined;
-  private throttledBytes = 0;
+  private pacer: Pacer | undefined;
 
   /** Upload a part: up to `concurrency` in flight, paced to `rateLimit` bytes per second. */
   private put = async (key: string, data: Uint8Array, release: () => void = () => undefined): Promise<void> => {
@@ -311,14 +311,9 @@ export class Pusher {
   }
 
   /** Sleep until the bytes sent before this part took at least their time at the rate limit. */
-  private async throttle(n: number): Promise<void> {
-    const rate = this.opts.rateLimit;
-    if (rate === undefined || rate <= 0) return;
-    const now = (this.opts.now ?? (() => performance.now()))();
-    this.throttleStart ??= now;
-    const due = this.throttleStart + (this.throttledBytes / rate) * 1000;
-    this.throttledBytes += n;
-    if (due > now) await (this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(due - now);
+  private throttle(n: number): Promise<void> {
+    this.pacer ??= new Pacer({ rate: this.opts.rateLimit, ...(this.opts.now !== undefined ? { now: this.opts.now } : {}), ...(this.opts.sleep !== undefined ? { sleep: this.opts.sleep } : {}) });
+    return this.pacer.before(n);
   }
 
   private progress(file: string, n: number): void {

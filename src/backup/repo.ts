@@ -114,7 +114,8 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions, Env
           made.contents = await recoveredContents(this, chain, scratch, { envOptions: { clock: env.clock, ...(env.options.updateFunctions !== undefined ? { updateFunctions: env.options.updateFunctions } : {}) } });
         });
       } catch (err) {
-        await pusher.saveProgressAfterFailure().catch(() => undefined);
+        // A push whose lease was taken over writes nothing more: the repository is another tool's now.
+        if (!lease.lost) await pusher.saveProgressAfterFailure().catch(() => undefined);
         throw err;
       }
       this.cache.set(m.name, m);

@@ -13,13 +13,18 @@
  *    most `attempts` tries in all; any other failure, or the last transient one, is one
  *    TokusimError of kind 'remote' naming the operation, the object and the cause.
  *  - The SDK's own retries are off (maxAttempts 1), so the policy above is the only one.
+ *  - conditional.putIf is a PutObject with `If-None-Match: *` or `If-Match: <ETag>` (S3's
+ *    conditional writes): the server checks the condition atomically with the write, and a
+ *    412 or 409 answer means it did not hold. A server that ignores those headers (s3rver
+ *    3.7.1 does) makes it a plain put; one that refuses them as not implemented (501) is
+ *    answered once with plain puts from then on. Either way the lease's read-back remains.
  */
 import {
   DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { TokusimError } from '../base/errors.js';
-import type { RepoStore } from './store.js';
+import type { ConditionalWrites, RepoStore } from './store.js';
 
 /** Bucket and key prefix of an `s3://bucket/prefix` URL. */
 export interface S3Location {
@@ -129,6 +134,12 @@ function describeCause(err: unknown): string {
   return `${what}${what !== '' ? ': ' : ''}${(e?.message ?? String(err)).split('\n')[0]}`;
 }
 
+/** Whether a GET failed because the object does not exist (not the bucket). */
+function isAbsent(err: unknown): boolean {
+  const e = err as SdkError;
+  return e.name === 'NoSuchKey' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
+}
+
 /** A repository under s3://bucket/prefix. */
 export class S3Store implements RepoStore {
   readonly client: S3Client;
@@ -196,7 +207,7 @@ export class S3Store implements RepoStore {
         if (r.Body === undefined) return new Uint8Array(0);
         return r.Body.transformToByteArray();
       },
-      (err) => (err as SdkError).name === 'NoSuchKey' || (err as SdkError).$metadata?.httpStatusCode === 404 && (err as SdkError).name !== 'NoSuchBucket',
+      isAbsent,
     );
   }
 
@@ -212,6 +223,46 @@ export class S3Store implements RepoStore {
     } while (token !== undefined);
     return [...out].filter((n) => n !== '').sort();
   }
+
+  /** Set once the server answered a conditional header with 501: later conditional puts are plain. */
+  private noConditions = false;
+
+  readonly conditional: ConditionalWrites = {
+    atomicIfTag: true,
+    getTagged: async (key) => {
+      const r = await this.call(
+        'GET',
+        key,
+        async () => {
+          const o = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: this.key(key) }));
+          return { bytes: o.Body === undefined ? new Uint8Array(0) : await o.Body.transformToByteArray(), tag: o.ETag ?? '' };
+        },
+        isAbsent,
+      );
+      return r;
+    },
+    putIf: async (key, data, cond) => {
+      const header = this.noConditions ? {} : 'ifTag' in cond ? { IfMatch: cond.ifTag } : { IfNoneMatch: '*' };
+      let failed = false;
+      const r = await this.call(
+        'PUT',
+        key,
+        () => this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: this.key(key), Body: data, ContentLength: data.length, ...header })),
+        (err) => {
+          const e = err as SdkError;
+          const status = e.$metadata?.httpStatusCode;
+          if (status === 412 || status === 409 || e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict') return (failed = true);
+          return false;
+        },
+      ).catch(async (err: unknown) => {
+        if (this.noConditions || !/NotImplemented|HTTP 501/.test((err as Error).message)) throw err;
+        this.noConditions = true;
+        return this.call('PUT', key, () => this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: this.key(key), Body: data, ContentLength: data.length })));
+      });
+      if (failed || r === undefined) return undefined;
+      return r.ETag ?? '';
+    },
+  };
 
   async delete(key: string): Promise<void> {
     await this.call('DELETE', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.key(key) })));

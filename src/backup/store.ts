@@ -10,6 +10,11 @@
  *    through a manifest and sentinel written later with putAtomic, so a torn one is never used.
  *  - list(dir) returns the names directly under dir (files and sub-directories), sorted; a
  *    missing dir lists as empty. Temporary names of putAtomic are never listed.
+ *  - conditional.putIf(key, data, cond) writes only if the condition holds when the object is
+ *    written, and returns the object's new tag, or undefined when the condition did not hold
+ *    (nothing written). LocalStore: `ifAbsent` is atomic (a complete temporary file is
+ *    hard-linked to the key: link(2) fails if the key exists); `ifTag` compares then renames,
+ *    so two writers within that window can both pass (conditional.atomicIfTag is false).
  *  - A LocalStore repository writes (or deletes) nothing under a directory it does not own: before its first
  *    change the directory must be missing, empty or marked as a repository (REPO_MARKER, written
  *    then); any other directory is refused with 'dest-not-empty' and left as it was.
@@ -17,6 +22,7 @@
 import { TokusimError } from '../base/errors.js';
 import { ioErrorCode } from '../storage/io-error.js';
 import { dirName, joinPath, type Storage, type StorageFile } from '../storage/storage.js';
+import { sha256Hex } from './hash.js';
 
 /** The object store under a backup repository. */
 export interface RepoStore {
@@ -29,7 +35,30 @@ export interface RepoStore {
   delete(key: string): Promise<void>;
   /** Make every put so far durable. */
   sync(): Promise<void>;
+  /** Compare-and-swap writes of small objects (leases), where the store offers them. */
+  readonly conditional?: ConditionalWrites;
 }
+
+/** An object with its version: an S3 ETag, or a local file's sha256. */
+export interface TaggedObject {
+  bytes: Uint8Array;
+  tag: string;
+}
+
+/** When a conditional write may happen: only if the object is absent, or still has this tag. */
+export type PutCondition = { ifAbsent: true } | { ifTag: string };
+
+/** Writes that happen only if the object is as the writer last saw it (durable when they resolve, as putAtomic). */
+export interface ConditionalWrites {
+  getTagged(key: string): Promise<TaggedObject | undefined>;
+  /** The new tag, or undefined when the condition did not hold (then nothing was written). */
+  putIf(key: string, data: Uint8Array, cond: PutCondition): Promise<string | undefined>;
+  /** Whether `ifTag` is checked atomically with the write (`ifAbsent` always is). */
+  readonly atomicIfTag: boolean;
+}
+
+/** Distinct temporary names for conditional writes of one process. */
+let conditionalSerial = 0;
 
 const TMP_SUFFIX = '.tmp-put';
 
@@ -73,6 +102,38 @@ export class LocalStore implements RepoStore {
   get where(): string {
     return this.root;
   }
+
+  readonly conditional: ConditionalWrites = {
+    atomicIfTag: false,
+    getTagged: async (key) => {
+      const bytes = await this.get(key);
+      return bytes === undefined ? undefined : { bytes, tag: sha256Hex(bytes) };
+    },
+    putIf: async (key, data, cond) => {
+      if ('ifTag' in cond) {
+        const have = await this.get(key);
+        if (have === undefined || sha256Hex(have) !== cond.ifTag) return undefined;
+        await this.putAtomic(key, data);
+        return sha256Hex(data);
+      }
+      const p = this.path(key);
+      // A name of its own (two writers of one key never share a temporary file), ending like every temporary name so list() skips it.
+      const tmp = `${p}.${typeof process !== 'undefined' ? process.pid : 0}-${++conditionalSerial}${TMP_SUFFIX}`;
+      await this.writeFile(tmp, data, true);
+      try {
+        await this.storage.link(tmp, p);
+      } catch (err) {
+        if (ioErrorCode(err) !== 'EEXIST') throw err;
+        return undefined;
+      } finally {
+        await this.storage.unlink(tmp);
+      }
+      for (const d of this.unsyncedDirs) await this.storage.fsyncDir(d);
+      this.unsyncedDirs.clear();
+      await this.storage.fsyncDir(dirName(p));
+      return sha256Hex(data);
+    },
+  };
 
   private path(key: string): string {
     return joinPath(this.root, key);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
+import { archiveClosedLogs, archivedLogs, LogArchiver } from '../../src/backup/archive.js';
 import { executeDelete, planDelete } from '../../src/backup/delete.js';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { BackupRepo } from '../../src/backup/repo.js';
@@ -172,6 +172,41 @@ describe('backup: crashes during a push under load, archive and delete', () => {
         // The crashed delete's lease is its own id's (host:pid), so the rerun takes it over.
         await executeDelete(repo, await planDelete(repo, { retain: 1 }), { now: () => 0 });
         expect(await new BackupRepo(repo.store).names()).toEqual(names.slice(2));
+      },
+    );
+    expect(crashes).toBeGreaterThan(0);
+  });
+
+  // Property: a crash at any I/O of a delete that also removes archived log never loses a log file a kept backup needs: after it, verify is clean and the oldest kept backup still restores to the end of the archive with every commit up to there.
+  it('Scenario: crash during a delete that removes archived log', async () => {
+    const h = backupHarness(34);
+    const repo0 = new BackupRepo(new LocalStore(h.storage, '/repo'));
+    const archiver = new LogArchiver(repo0.store);
+    const env = await open(h.storage, h.clock, { logArchive: archiver });
+    const t = await env.createDictionary('t');
+    const names: string[] = [];
+    let n = 0;
+    for (let b = 0; b < 3; b++) {
+      for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
+      names.push((await env.backup(repo0, {})).name);
+    }
+    for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
+    await env.close();
+    await archiver.drain();
+    const plan = await planDelete(repo0, { retain: 2 });
+    expect(plan.backups).toEqual(names.slice(0, 1));
+    expect(plan.logs.length).toBeGreaterThan(0);
+    const reach = BigInt((await archivedLogs(repo0.store)).at(-1)!.lastLsn);
+    const crashes = await crashSearch(
+      h.storage,
+      (disk) => executeDelete(new BackupRepo(new LocalStore(disk, '/repo')), plan, { now: () => 0 }),
+      async (disk, at) => {
+        const repo = new BackupRepo(new LocalStore(disk, '/repo'));
+        expect((await repo.names()).slice(-2), `kept after crash at ${at}`).toEqual(names.slice(1));
+        expect((await verifyRepo(repo, undefined)).problems, `verify after crash at ${at}`).toEqual([]);
+        const dest = `/r${at}`;
+        await fetchBackup(repo, names[1]!, disk, dest, { untilLsn: reach, envOptions: { clock: h.clock, owner: 'tester' } });
+        expect(Object.keys((await dumpDir(disk, h.clock, dest))['t']!).length, `rows after crash at ${at}`).toBe(n);
       },
     );
     expect(crashes).toBeGreaterThan(0);

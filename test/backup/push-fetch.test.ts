@@ -86,4 +86,33 @@ describe('backup: push and fetch', () => {
     await fetchBackup(new BackupRepo(store), 'LATEST', h.storage, '/r', { envOptions: { clock: h.clock } });
     expect(await dumpDir(h.storage, h.clock, '/r')).toEqual(live);
   });
+
+  // Scenario: fetch --rate-limit paces every read of the repository after the manifests: the waits add up to the bytes read before the last read, at the rate; the restore is the same.
+  it('Scenario: rate limit of a fetch', async () => {
+    const h = backupHarness();
+    const env = await h.open();
+    const t = await env.createDictionary('t');
+    await env.writeBatch(Array.from({ length: 400 }, (_, i) => ({ dict: t, op: 'insert' as const, key: enc(`k${i}`), value: enc('z'.repeat(100)) })));
+    const m = await env.backup(h.repo(), { partBytes: 2048 });
+    const live = await dumpAll(env);
+    await env.close();
+    const repo = h.repo();
+    // Manifests read now are cached: every read the fetch makes is of parts, log files and the archive.
+    await repo.chain(m.name);
+    const sizes: number[] = [];
+    const real = repo.store.get.bind(repo.store);
+    repo.store.get = async (k) => {
+      const b = await real(k);
+      sizes.push(b?.length ?? 0);
+      return b;
+    };
+    let now = 0;
+    const slept: number[] = [];
+    const rate = 50_000;
+    await fetchBackup(repo, m.name, h.storage, '/paced', { rateLimit: rate, paceNow: () => now, paceSleep: async (ms) => void (slept.push(ms), (now += ms)), envOptions: { clock: h.clock } });
+    expect(sizes.length).toBeGreaterThan(5);
+    expect(slept.length).toBeGreaterThan(3);
+    expect(slept.reduce((a, b) => a + b, 0)).toBeCloseTo((sizes.slice(0, -1).reduce((a, b) => a + b, 0) / rate) * 1000, 6);
+    expect(await dumpDir(h.storage, h.clock, '/paced')).toEqual(live);
+  });
 });

@@ -152,6 +152,65 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(down.stderr).toMatch(/^tokusim: s3:\/\/cli-bucket\/x\/wal: S3 LIST of wal failed after 6 tries: ECONNREFUSED.*\n$/);
   }, 60_000);
 
+  // Scenario: delete is a dry run unless --confirm, refuses to orphan a delta (exit 2, one line), keeps whole chains; fetch's point-in-time options refuse bad or unreachable targets with exit 2 before DEST exists, and --until-time restores.
+  it('Scenario: delete dry run and --confirm, and the refusals of delete and fetch targets', async () => {
+    const env = join(dir, 'env');
+    const repo = join(dir, 'repo-delete');
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const push = await tokusim(['backup', 'push', env, '--to', repo, '--delta-max-steps', '1']);
+      expect(push.code).toBe(0);
+      names.push(push.stdout.split(' ')[0]!);
+    }
+    const listed = JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string; kind: string; parent: string | null; checkpointLsn: string; lsnRange: { first: string; last: string }; size: number; created: string }>;
+    expect(listed.map((r) => [r.name, r.kind, r.parent])).toEqual([[names[0], 'full', null], [names[1], 'delta', names[0]], [names[2], 'full', null], [names[3], 'delta', names[2]]]);
+    for (const r of listed) {
+      expect(Object.keys(r).sort()).toEqual(['checkpointLsn', 'created', 'kind', 'lsnRange', 'name', 'parent', 'size']);
+      expect(r.name).toContain(r.checkpointLsn.padStart(20, '0'));
+      expect(BigInt(r.lsnRange.first)).toBeLessThanOrEqual(BigInt(r.checkpointLsn));
+      expect(BigInt(r.lsnRange.last)).toBeGreaterThan(BigInt(r.checkpointLsn));
+      expect(r.size).toBeGreaterThan(0);
+      expect(Number.isFinite(Date.parse(r.created))).toBe(true);
+    }
+    // A delta stores less than the full before it.
+    expect(listed[1]!.size).toBeLessThan(listed[0]!.size);
+    const table = (await tokusim(['backup', 'list', repo])).stdout.split('\n');
+    expect(table[0]).toBe('name\tkind\tparent\tcheckpoint_lsn\tlsn_range\tsize\tcreated');
+    expect(table[2]).toBe([listed[1]!.name, 'delta', names[0], listed[1]!.checkpointLsn, `${listed[1]!.lsnRange.first}-${listed[1]!.lsnRange.last}`, listed[1]!.size, listed[1]!.created].join('\t'));
+
+    const orphan = await tokusim(['backup', 'delete', repo, 'before', names[3]!]);
+    expect(orphan.code).toBe(2);
+    expect(orphan.stderr).toBe(`tokusim: delete before ${names[3]}: it is a delta whose chain starts earlier; deleting before it would orphan it (use --find-full to keep its full base)\n`);
+    const zero = await tokusim(['backup', 'delete', repo, 'retain', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/^tokusim: delete retain: N is a whole number >= 1.*\n$/);
+
+    const dry = await tokusim(['backup', 'delete', repo, 'before', names[3]!, '--find-full']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe(`would delete backup ${names[0]}\nwould delete backup ${names[1]}\ndry run: add --confirm to delete\n`);
+    expect(readdirSync(join(repo, 'basebackups')).filter((n) => n.endsWith('.sentinel.json')).length).toBe(4);
+    const done = await tokusim(['backup', 'delete', repo, 'retain', '1', '--confirm']);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toBe(`delete backup ${names[0]}\ndelete backup ${names[1]}\n`);
+    expect((JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string }>).map((r) => r.name)).toEqual(names.slice(2));
+
+    const far = join(dir, 'far');
+    const tooFar = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-lsn', '999999999']);
+    expect(tooFar.code).toBe(2);
+    expect(tooFar.stderr).toMatch(/^tokusim: .*the log available ends at LSN \d+, before the target 999999999 .*\n$/);
+    expect(readdirSync(dir)).not.toContain('far');
+    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast']]) {
+      const r = await tokusim(['backup', 'fetch', repo, 'LATEST', far, ...bad]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit)[^\n]*\n/);
+    }
+    expect(readdirSync(dir)).not.toContain('far');
+    const timed = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-time', new Date().toISOString(), '--rate-limit', '512MiB']);
+    expect(timed.stderr).toBe('');
+    expect(timed.code).toBe(0);
+    expect(await rows(far)).toEqual(await rows(env));
+  }, 120_000);
+
   it('parses --rate-limit sizes', () => {
     expect(parseByteSize('512k', 'x')).toBe(512 * 1024);
     expect(parseByteSize('10MiB', 'x')).toBe(10 << 20);

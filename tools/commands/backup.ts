@@ -104,7 +104,9 @@ const push: CommandModule<object, PushArgv> = {
     }),
 };
 
-const fetch: CommandModule<object, { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }> = {
+type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; 'rate-limit'?: string };
+
+const fetch: CommandModule<object, FetchArgv> = {
   command: 'fetch <repo> <name> <dest>',
   describe: 'restore a backup (NAME or LATEST) into DEST (empty or absent), optionally to a point in time',
   builder: (y) =>
@@ -114,7 +116,8 @@ const fetch: CommandModule<object, { repo: string; name: string; dest: string; '
       .positional('dest', { type: 'string', demandOption: true })
       .option('until-lsn', { type: 'string' })
       .option('until-time', { type: 'string' })
-      .conflicts('until-lsn', 'until-time') as Argv<{ repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string }>,
+      .option('rate-limit', { type: 'string', describe: 'download at most this many bytes per second (512k, 10MiB, ...)' })
+      .conflicts('until-lsn', 'until-time') as Argv<FetchArgv>,
   handler: (a) =>
     runCommand(async () => {
       const opts: Parameters<typeof fetchBackup>[4] = {};
@@ -123,6 +126,7 @@ const fetch: CommandModule<object, { repo: string; name: string; dest: string; '
         opts.untilLsn = BigInt(a['until-lsn']);
       }
       if (a['until-time'] !== undefined) opts.untilTimeMs = parseTime(a['until-time']);
+      if (a['rate-limit'] !== undefined) opts.rateLimit = parseByteSize(a['rate-limit'], '--rate-limit');
       const progress = startProgress({ title: 'backup fetch', unit: 'MiB' });
       opts.onProgress = (p) => progress.update(mib(p.done), mib(p.total), p.file);
       let r;

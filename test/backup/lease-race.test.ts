@@ -1,0 +1,345 @@
+/**
+ * Two tools racing for a repository's lease. The object store is a double of S3 that honours
+ * conditional writes as S3 does (`If-None-Match: *` and `If-Match: <ETag>` on PutObject, 412
+ * when they do not hold), behind the real S3Store; s3rver cannot show this (it ignores both
+ * headers on PUT: s3.test.ts probes that). The two tools' calls are put in the order that
+ * lets both in when the store does not check the condition: both read "no lease", then one
+ * writes and reads its lease back before the other writes.
+ */
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
+import { Lease, type LeaseRecord } from '../../src/backup/lease.js';
+import { LOCK_KEY, WAL_LOCK_KEY } from '../../src/backup/manifest.js';
+import { loadPushProgress } from '../../src/backup/progress.js';
+import { BackupRepo } from '../../src/backup/repo.js';
+import { S3Store } from '../../src/backup/s3-store.js';
+import { LocalStore, type RepoStore } from '../../src/backup/store.js';
+import { TokusimError } from '../../src/base/errors.js';
+import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
+import { backupHarness, dec, enc } from './helpers.js';
+
+interface Obj {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+type Cmd = { input: { Key?: string; Prefix?: string; Delimiter?: string; Body?: Uint8Array; IfNoneMatch?: string; IfMatch?: string } };
+
+const s3Error = (status: number, name: string): Error => Object.assign(new Error(`${name} (store double)`), { name, $metadata: { httpStatusCode: status } });
+
+/** An in-memory S3 bucket; `conditions` says whether PUT honours If-None-Match / If-Match. */
+class FakeBucket {
+  readonly objects = new Map<string, Obj>();
+  /** Every lease object written, in order. */
+  readonly leaseWrites: LeaseRecord[] = [];
+  private serial = 0;
+  /** Calls that carried a conditional header. */
+  conditionalCalls = 0;
+  constructor(private readonly conditions: boolean | 'not-implemented') {}
+
+  /** A client of this bucket; `before` runs before each call (to order two clients' calls). */
+  client(before: (cmd: unknown) => Promise<void> = async () => undefined, after: (cmd: unknown) => void = () => undefined): S3Client {
+    return { send: async (cmd: unknown) => {
+      await before(cmd);
+      const r = this.handle(cmd);
+      // The call was carried out; `after` may still lose its answer (throw).
+      after(cmd);
+      return r;
+    } } as unknown as S3Client;
+  }
+
+  private handle(cmd: unknown): unknown {
+    const { input } = cmd as Cmd;
+    const have = input.Key === undefined ? undefined : this.objects.get(input.Key);
+    if (cmd instanceof GetObjectCommand) {
+      if (have === undefined) throw s3Error(404, 'NoSuchKey');
+      return { ETag: have.etag, Body: { transformToByteArray: async () => have.bytes.slice() } };
+    }
+    if (cmd instanceof PutObjectCommand) {
+      if (input.IfNoneMatch !== undefined || input.IfMatch !== undefined) {
+        this.conditionalCalls++;
+        if (this.conditions === 'not-implemented') throw s3Error(501, 'NotImplemented');
+      }
+      if (this.conditions === true && input.IfNoneMatch === '*' && have !== undefined) throw s3Error(412, 'PreconditionFailed');
+      if (this.conditions === true && input.IfMatch !== undefined && have?.etag !== input.IfMatch) throw s3Error(412, 'PreconditionFailed');
+      const etag = `"${++this.serial}"`;
+      const bytes = new Uint8Array(input.Body!);
+      this.objects.set(input.Key!, { bytes, etag });
+      if (input.Key!.endsWith('.lease.json')) this.leaseWrites.push(JSON.parse(dec(bytes)) as LeaseRecord);
+      return { ETag: etag };
+    }
+    if (cmd instanceof DeleteObjectCommand) {
+      this.objects.delete(input.Key!);
+      return {};
+    }
+    if (cmd instanceof ListObjectsV2Command) {
+      const prefix = input.Prefix ?? '';
+      const dirs = new Set<string>();
+      const contents: Array<{ Key: string }> = [];
+      for (const k of [...this.objects.keys()].sort()) {
+        if (!k.startsWith(prefix)) continue;
+        const rest = k.slice(prefix.length);
+        const slash = input.Delimiter === undefined ? -1 : rest.indexOf(input.Delimiter);
+        if (slash >= 0) dirs.add(prefix + rest.slice(0, slash + 1));
+        else contents.push({ Key: k });
+      }
+      return { Contents: contents, CommonPrefixes: [...dirs].map((Prefix) => ({ Prefix })), IsTruncated: false };
+    }
+    throw new Error('store double: command not modelled');
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const isLeaseCall = (cmd: unknown): boolean => ((cmd as Cmd).input?.Key ?? '').endsWith('.lease.json');
+
+/**
+ * The order that defeats a read-then-write lease: A and B both read the lease (absent or
+ * expired) before either writes; A writes and reads it back; only then does B write (and read back).
+ */
+function racingOrder(): { a: (cmd: unknown) => Promise<void>; b: (cmd: unknown) => Promise<void>; bSettled: () => void } {
+  const bRead = deferred();
+  const aReadBack = deferred();
+  const bDone = deferred();
+  let aGets = 0;
+  let bGets = 0;
+  let bPuts = 0;
+  let aHeld = false;
+  return {
+    bSettled: bDone.resolve,
+    a: async (cmd) => {
+      // A works on (a push's parts...) only once B's try is over: A still holds the lease then.
+      if (!isLeaseCall(cmd) && aGets >= 2 && !aHeld) {
+        aHeld = true;
+        await bDone.promise;
+      }
+      if (!isLeaseCall(cmd) || !(cmd instanceof GetObjectCommand)) return;
+      aGets++;
+      if (aGets === 1) await bRead.promise;
+      // A's calls from its read-back on: by the time B's write goes out, A has read its lease back.
+      if (aGets >= 2) aReadBack.resolve();
+    },
+    b: async (cmd) => {
+      if (!isLeaseCall(cmd)) return;
+      if (cmd instanceof GetObjectCommand && ++bGets === 1) bRead.resolve();
+      if (cmd instanceof PutObjectCommand && ++bPuts === 1) {
+        await aReadBack.promise;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    },
+  };
+}
+
+const s3At = (bucket: FakeBucket, before: (cmd: unknown) => Promise<void>, prefix = 'repo'): S3Store => new S3Store({ bucket: 'race', prefix, client: bucket.client(before), retry: { sleep: async () => undefined } });
+
+async function smallEnv(h: ReturnType<typeof backupHarness>, dir: string) {
+  const env = await h.open({}, dir);
+  const t = await env.createDictionary('t');
+  await env.writeBatch(Array.from({ length: 50 }, (_, j) => ({ dict: t, op: 'insert' as const, key: enc(`k${j}`), value: enc(`v${j}`) })));
+  return env;
+}
+
+function lockedMessage(where: string, op: string, r: LeaseRecord, key = LOCK_KEY): string {
+  return `${where}/${key}: ${where} is held by ${op} ${r.id} until ${r.expireAt} (its lease); wait for it to finish or expire`;
+}
+
+describe('backup: two tools racing for a lease', () => {
+  // Scenario: without conditional writes the racing order lets both tools take the lease (the window docs/backup.md describes for s3rver); with S3's conditional writes the same order lets exactly one in.
+  it('Scenario: the racing order lets both in without conditions, exactly one with them', async () => {
+    for (const conditions of [false, true]) {
+      const bucket = new FakeBucket(conditions);
+      const order = racingOrder();
+      const got = await Promise.allSettled([
+        Lease.acquire(s3At(bucket, order.a), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 1000 }),
+        Lease.acquire(s3At(bucket, order.b), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 1000 }),
+      ]);
+      expect(got.map((g) => g.status)).toEqual(conditions ? ['fulfilled', 'rejected'] : ['fulfilled', 'fulfilled']);
+      if (conditions) {
+        expect((got[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('s3://race/repo', 'push', bucket.leaseWrites[0]!) });
+        // B's conditional write never landed: the one lease written is A's.
+        expect(bucket.leaseWrites.map((r) => r.id)).toEqual(['a:1']);
+      }
+    }
+  });
+
+  // Scenario: two pushes of two environments start at once into one S3 repository: exactly one backup is made; the other push fails with TOKUSIM_REPO_LOCKED naming the winner and its expiry (exit 7) and leaves nothing behind.
+  it('Scenario: two concurrent pushes to one S3 repository: one wins, the other is refused with exit 7', async () => {
+    const bucket = new FakeBucket(true);
+    const order = racingOrder();
+    const ha = backupHarness(1);
+    const hb = backupHarness(2);
+    const envA = await smallEnv(ha, '/envA');
+    const envB = await smallEnv(hb, '/envB');
+    const [a, b] = await Promise.allSettled([
+      envA.backup(new BackupRepo(s3At(bucket, order.a)), { leaseId: 'a:1' }),
+      envB.backup(new BackupRepo(s3At(bucket, order.b)), { leaseId: 'b:2' }).finally(order.bSettled),
+    ]);
+    await envA.close();
+    await envB.close();
+    expect(a.status).toBe('fulfilled');
+    expect(b.status).toBe('rejected');
+    const err = (b as PromiseRejectedResult).reason as TokusimError;
+    const winner = bucket.leaseWrites[0]!;
+    expect(winner.id).toBe('a:1');
+    expect(err.message).toBe(lockedMessage('s3://race/repo', 'push', winner));
+    expect(exitCodeFor(err)).toBe(EXIT.LOCKED);
+    const repo = new BackupRepo(s3At(bucket, async () => undefined));
+    expect(await repo.names()).toEqual([(a as PromiseFulfilledResult<{ name: string }>).value.name]);
+    expect(bucket.leaseWrites.filter((r) => r.id === 'b:2')).toEqual([]);
+    expect(await loadPushProgress(repo.store)).toBeUndefined();
+    expect(await repo.store.get(LOCK_KEY)).toBeUndefined();
+  });
+
+  // Scenario: two `log archive` runs start at once: one archives every closed log file, the other is refused naming the first, and wal/ holds each file once.
+  it('Scenario: two concurrent archivers: one archives, the other is refused', async () => {
+    const h = backupHarness();
+    const env = await h.open({ lgMax: 2048 });
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 40; i++) await env.put(t, enc(`k${i}`), enc('v'.repeat(100)));
+    env.abandon();
+    const bucket = new FakeBucket(true);
+    const order = racingOrder();
+    const [a, b] = await Promise.allSettled([
+      archiveClosedLogs(s3At(bucket, order.a), h.storage, '/env', { leaseId: 'a:1', now: () => 5000 }),
+      archiveClosedLogs(s3At(bucket, order.b), h.storage, '/env', { leaseId: 'b:2', now: () => 5000 }).finally(order.bSettled),
+    ]);
+    expect(a.status).toBe('fulfilled');
+    expect((b as PromiseRejectedResult).reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('s3://race/repo', 'log archive', bucket.leaseWrites[0]!, WAL_LOCK_KEY) });
+    const done = (a as PromiseFulfilledResult<string[]>).value;
+    expect(done.length).toBeGreaterThan(1);
+    expect((await archivedLogs(s3At(bucket, async () => undefined))).map((x) => x.name)).toEqual(done);
+    expect(bucket.objects.has(`repo/${WAL_LOCK_KEY}`)).toBe(false);
+  });
+
+  // Scenario: an expired lease (its holder was killed) is seen by two tools at once; both try to take it over with If-Match on its ETag; exactly one does.
+  it('Scenario: two tools taking over the same expired lease: exactly one does', async () => {
+    const bucket = new FakeBucket(true);
+    await Lease.acquire(s3At(bucket, async () => undefined), LOCK_KEY, { id: 'dead:9', op: 'push', now: () => 0, ttlMs: 1000 });
+    const order = racingOrder();
+    const got = await Promise.allSettled([
+      Lease.acquire(s3At(bucket, order.a), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000 }),
+      Lease.acquire(s3At(bucket, order.b), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 5000 }),
+    ]);
+    expect(got.map((g) => g.status)).toEqual(['fulfilled', 'rejected']);
+    expect((got[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('s3://race/repo', 'delete', bucket.leaseWrites[1]!) });
+    expect(bucket.leaseWrites.map((r) => r.id)).toEqual(['dead:9', 'a:1']);
+  });
+
+  // Scenario: a holder stalled past its lease's expiry finds at its next refresh that another tool took the lease over: it fails naming the new holder instead of writing over it, on S3 and on a local directory.
+  it('Scenario: a refresh after a takeover fails with the new holder, and writes nothing', async () => {
+    const h = backupHarness();
+    const stores: Array<[string, () => RepoStore]> = [
+      ['S3', (() => {
+        const bucket = new FakeBucket(true);
+        return () => s3At(bucket, async () => undefined);
+      })()],
+      ['local', () => new LocalStore(h.storage, '/leases')],
+    ];
+    for (const [, store] of stores) {
+      let now = 0;
+      const a = await Lease.acquire(store(), LOCK_KEY, { id: 'a:1', op: 'push', now: () => now, ttlMs: 60_000 });
+      now = 61_000;
+      await Lease.acquire(store(), LOCK_KEY, { id: 'b:2', op: 'delete', now: () => now, ttlMs: 60_000 });
+      const err: unknown = await a.refresh().then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED' });
+      expect((err as Error).message).toBe(`${store().where}/${LOCK_KEY}: the lease of push a:1 was taken over by delete b:2 until ${new Date(121_000).toISOString()} (it expired at ${new Date(60_000).toISOString()}); stopped`);
+      expect(a.lost).toBe(true);
+      const held = JSON.parse(dec((await store().get(LOCK_KEY))!)) as LeaseRecord;
+      expect(held.id).toBe('b:2');
+      // Releasing a lost lease leaves the new holder's alone.
+      await a.release();
+      expect(JSON.parse(dec((await store().get(LOCK_KEY))!)).id).toBe('b:2');
+    }
+  });
+
+  // Scenario: a push whose lease another tool takes over mid-copy (the push stalled past its expiry) stops at its next part: TOKUSIM_REPO_LOCKED, no sentinel, and no progress file written over the new holder's repository.
+  it('Scenario: a push that lost its lease mid-copy stops and writes no progress', async () => {
+    const h = backupHarness();
+    const env = await h.open();
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 3000; i += 100) {
+      await env.writeBatch(Array.from({ length: 100 }, (_, j) => ({ dict: t, op: 'insert' as const, key: enc(`k${String(i + j).padStart(5, '0')}`), value: enc(`${i + j}`.repeat(60)) })));
+    }
+    const bucket = new FakeBucket(true);
+    let parts = 0;
+    const stall = async (cmd: unknown): Promise<void> => {
+      if (!(cmd instanceof PutObjectCommand) || !(cmd.input.Key ?? '').includes('/p/')) return;
+      if (++parts !== 3) return;
+      // The push stalls for longer than its lease lives; meanwhile a delete takes the expired lease.
+      await h.clock.advance(61_000);
+      await Lease.acquire(s3At(bucket, async () => undefined), LOCK_KEY, { id: 'del:7', op: 'delete', now: () => Number(h.clock.nowMicros() / 1000n) });
+    };
+    const err: unknown = await env.backup(new BackupRepo(s3At(bucket, stall)), { leaseId: 'a:1', partBytes: 16 << 10, progressEveryParts: 100 }).then(() => undefined, (e: unknown) => e);
+    await env.close();
+    expect(err).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: expect.stringMatching(/^s3:\/\/race\/repo\/locks\/repo\.lease\.json: the lease of push a:1 was taken over by delete del:7 until /) });
+    const repo = new BackupRepo(s3At(bucket, async () => undefined));
+    expect(await repo.names()).toEqual([]);
+    expect(await loadPushProgress(repo.store)).toBeUndefined();
+    expect(JSON.parse(dec((await repo.store.get(LOCK_KEY))!)).id).toBe('del:7');
+  });
+
+  // Scenario: the answer to the lease's conditional PUT is lost (a reset after the server wrote it); the retry gets 412 because the object now exists, and the lease sees its own record there: taken, once, not refused.
+  it('Scenario: a conditional PUT that landed but whose answer was lost counts as taken', async () => {
+    const bucket = new FakeBucket(true);
+    let dropped = 0;
+    const retries: string[] = [];
+    const loseFirstLeasePut = (cmd: unknown): void => {
+      if (cmd instanceof PutObjectCommand && isLeaseCall(cmd) && dropped++ === 0) throw Object.assign(new Error('socket hang up (store double)'), { code: 'ECONNRESET' });
+    };
+    const store = new S3Store({ bucket: 'race', prefix: 'repo', client: bucket.client(async () => undefined, loseFirstLeasePut), retry: { sleep: async () => undefined }, onRetry: (r) => retries.push(`${r.op} ${r.key}: ${r.cause}`) });
+    const lease = await Lease.acquire(store, LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0 });
+    expect(retries).toEqual([`PUT ${LOCK_KEY}: ECONNRESET: socket hang up (store double)`]);
+    expect(bucket.leaseWrites.map((r) => r.id)).toEqual(['a:1']);
+    await lease.release();
+    expect(bucket.objects.size).toBe(0);
+  });
+
+  // Scenario: a server that refuses conditional headers as not implemented (501) gets one such call; the store then writes plainly and the lease's whole life works (taken, refused to another, refreshed, released).
+  it('Scenario: a server without conditional writes (501): plain puts from then on', async () => {
+    const bucket = new FakeBucket('not-implemented');
+    const store = s3At(bucket, async () => undefined);
+    let now = 0;
+    const lease = await Lease.acquire(store, LOCK_KEY, { id: 'a:1', op: 'push', now: () => now, ttlMs: 30_000 });
+    await expect(Lease.acquire(s3At(bucket, async () => undefined), LOCK_KEY, { id: 'b:2', op: 'push', now: () => now })).rejects.toMatchObject({ code: 'TOKUSIM_REPO_LOCKED' });
+    now = 20_000;
+    await lease.refresh();
+    expect(bucket.leaseWrites.map((r) => [r.id, r.expireAtMs])).toEqual([['a:1', 30_000], ['a:1', 50_000]]);
+    // One 501 (the first write; the refused tool never wrote), then no conditional header: the refresh was plain.
+    expect(bucket.conditionalCalls).toBe(1);
+    await lease.release();
+    expect(bucket.objects.size).toBe(0);
+  });
+
+  // Scenario: on a local directory (SimStorage), two tools that both read "no lease" race to create it: the hard link lets exactly one in.
+  it('Scenario: a local repository: two tools creating the lease at once, exactly one wins', async () => {
+    const h = backupHarness();
+    const bothRead = deferred();
+    let reads = 0;
+    class GatedStore extends LocalStore {
+      override async get(key: string): Promise<Uint8Array | undefined> {
+        const r = await super.get(key);
+        if (key === LOCK_KEY && ++reads <= 2) {
+          if (reads === 2) bothRead.resolve();
+          await bothRead.promise;
+        }
+        return r;
+      }
+    }
+    const got = await Promise.allSettled([
+      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0 }),
+      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 0 }),
+    ]);
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(got.filter((g) => g.status === 'fulfilled').length).toBe(1);
+    const held = JSON.parse(dec((await new LocalStore(h.storage, '/repo').get(LOCK_KEY))!)) as LeaseRecord;
+    const loser = got.find((g) => g.status === 'rejected') as PromiseRejectedResult;
+    expect(loser.reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('/repo', 'push', held) });
+    // No temporary file of either is left where list() could see it.
+    expect(await new LocalStore(h.storage, '/repo').list('locks')).toEqual(['repo.lease.json']);
+  });
+});
