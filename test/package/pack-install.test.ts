@@ -63,7 +63,13 @@ console.log(JSON.stringify({ n: got?.n, version: pkg.version }));
 const NO_HELPERS = `
 // @ts-expect-error test helpers are not part of the public API
 import { useX1764Wasm } from 'tokusim';
+// @ts-expect-error nor the setters the entry calls itself at import
+import { useNodeHostByDefault } from 'tokusim';
+// @ts-expect-error nor the default NodeStorage setup hook
+import { setDefaultNodeStorageSetup } from 'tokusim';
 void useX1764Wasm;
+void useNodeHostByDefault;
+void setDefaultNodeStorageSetup;
 `;
 
 describe('the npm package', () => {
