@@ -4,7 +4,9 @@
  *    every exit code a shipped tool can set (EXIT, literal exit statuses, exitCodeFor of every
  *    error kind) has a row, every row's exit code is one the tools use, and `tokusim --help`
  *    lists the same exit codes;
- *  - "Commands": every tokusim command and subcommand has a row, and every row names a command.
+ *  - "Commands": every tokusim command and subcommand has a row, and every row names a command;
+ *  - "Benchmarks": a row that points to a document (docs/engine.md, ...) agrees with it: its
+ *    figures and its newest date are in that document.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -167,5 +169,49 @@ describe("README's exit-code and command tables match the source", () => {
     for (const path of COMMAND_PATHS) expect(tokusimRows.some((r) => r === path || r.startsWith(`${path} `)), path).toBe(true);
     for (const r of tokusimRows) expect(COMMAND_PATHS.some((p) => r === p || r.startsWith(`${p} `)), r).toBe(true);
     expect(rows.filter((r) => !r.startsWith('tokusim ')).map((r) => r.split(' ')[0])).toEqual(['tdb-logprint']);
+  });
+});
+
+/**
+ * The figures of a benchmark row: ratios (`3.05x`, `1.54-3.05x`), rates and sizes (`169 MB/s`,
+ * `80 MiB`) and every decimal number (`34.2 (15.6-35.6)`). Figures of an earlier run that the
+ * row keeps for history (`Earlier (2026-11-22, ...): ...` to the end of the cell) are left out.
+ */
+function figuresOf(row: string): string[] {
+  const current = row.replace(/Earlier \(20\d\d-\d\d-\d\d[^|]*/g, '');
+  const figures = [...current.matchAll(/(?<![\w.])\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?x\b|(?<![\w.])\d+(?:\.\d+)? (?:MB\/s|MiB)\b|(?<![\w.])\d+\.\d+(?![\d.])/g)];
+  return [...new Set(figures.map((m) => m[0]))];
+}
+
+/** A figure as the numbers it holds, each of which must appear in the document as a number. */
+function numbersOf(figure: string): string[] {
+  return [...figure.matchAll(/\d+(?:\.\d+)?/g)].map((m) => m[0]);
+}
+
+describe("README's benchmark figures agree with the documents they point to", () => {
+  // Scenario: a figure re-measured in docs/engine.md but not in the README (or the other way)
+  // fails here: each README row that names a document has every figure and its newest date there.
+  it('Scenario: every figure and the newest date of a row that points to a doc appear in that doc', () => {
+    const rows = section('Benchmarks').filter((l) => l.startsWith('| ') && !l.startsWith('| benchmark'));
+    let checked = 0;
+    const disagree: string[] = [];
+    for (const row of rows) {
+      const docs = [...new Set([...row.matchAll(/docs\/([\w-]+\.md)/g)].map((m) => m[1]!))];
+      if (docs.length === 0) continue;
+      const dates = [...row.replace(/Earlier \(20\d\d-\d\d-\d\d[^|]*/g, '').matchAll(/\b20\d\d-\d\d-\d\d\b/g)].map((m) => m[0]).sort();
+      expect(dates.length, `a row without a date: ${row.slice(0, 60)}`).toBeGreaterThan(0);
+      for (const doc of docs) {
+        const text = readFileSync(join(ROOT, 'docs', doc), 'utf8');
+        const numbers = new Set([...text.matchAll(/\d+(?:\.\d+)?/g)].map((m) => m[0]));
+        if (!text.includes(dates[dates.length - 1]!)) disagree.push(`${doc}: no ${dates[dates.length - 1]} (${row.slice(0, 50)})`);
+        for (const f of figuresOf(row)) {
+          checked++;
+          const absent = numbersOf(f).filter((n) => !numbers.has(n));
+          if (absent.length > 0) disagree.push(`${doc}: ${f} (${row.slice(0, 50)})`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+    expect(disagree).toEqual([]);
   });
 });
