@@ -339,16 +339,17 @@ describe('version, help and completion', () => {
 });
 
 describe('status on something that is not an environment', () => {
-  // Scenario: a missing directory, an empty one and one holding unrelated files are refused
-  // with exit 9 and one line; nothing is created.
-  it('Scenario: status on a missing, an empty and an unrelated directory exits 9 with one line', async () => {
+  // Scenario: a missing directory, an empty one, one holding unrelated files and a plain file
+  // are refused with exit 9 and one line; nothing is created.
+  it('Scenario: status on a missing, an empty and an unrelated directory, or a file, exits 9 with one line', async () => {
     const missing = join(work, 'no-such-env');
     const empty = join(work, 'empty-dir');
     mkdirSync(empty);
     const other = join(work, 'other-dir');
     mkdirSync(other);
     writeFileSync(join(other, 'notes.txt'), 'hello');
-    for (const dir of [missing, empty, other]) {
+    const file = join(other, 'notes.txt');
+    for (const dir of [missing, empty, other, file]) {
       const r = await runTool(TOKUSIM, ['status', dir]);
       expect(r.code, dir).toBe(9);
       expect(r.stdout).toBe('');

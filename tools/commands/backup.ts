@@ -15,7 +15,10 @@ import { LocalStore } from '../../src/backup/store.js';
 import { verifyRepo } from '../../src/backup/verify.js';
 import { TokusimError } from '../../src/base/errors.js';
 import { Env } from '../../src/engine/env.js';
+import { classifyDirectory, notAnEnvironment } from '../../src/engine/env-identity.js';
+import { ioErrorCode } from '../../src/storage/io-error.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
+import { ReadOnlyStorage } from '../../src/storage/read-only-storage.js';
 import { EXIT, runCommand } from '../cli-support.js';
 import { startProgress } from '../progress.js';
 
@@ -32,6 +35,35 @@ async function repoAt(where: string, endpoint?: string): Promise<BackupRepo> {
   const { parseS3Url, S3Store } = await import('../../src/backup/s3-store.js');
   const ep = endpoint ?? process.env[S3_ENDPOINT_ENV];
   return new BackupRepo(new S3Store({ ...parseS3Url(where), ...(ep !== undefined && ep !== '' ? { endpoint: ep } : {}) }));
+}
+
+/**
+ * A repository that must exist already (list, verify, delete, fetch): a local path that is
+ * missing or not a directory is a bad target (exit 2), so a mistyped path is never reported
+ * as an empty repository. (An S3 prefix cannot be told from an empty one.)
+ */
+async function existingRepoAt(where: string, endpoint?: string): Promise<BackupRepo> {
+  if (!where.startsWith('s3://')) {
+    const storage = new NodeStorage();
+    const refuse = (why: string) => new TokusimError('bad-argument', `no backup repository here: ${why}`, { file: where });
+    if (!(await storage.exists(where))) throw refuse('no such directory');
+    try {
+      await storage.list(where);
+    } catch (err) {
+      if (ioErrorCode(err) === 'ENOTDIR') throw refuse('a file, not a directory');
+      throw err;
+    }
+  }
+  return repoAt(where, endpoint);
+}
+
+/**
+ * The environment a push or an archive reads: an existing tokusim environment, checked before
+ * anything is opened, so a mistyped path is refused (exit 9) instead of created and backed up.
+ */
+async function requireEnvironment(dir: string, action: string): Promise<void> {
+  const found = await classifyDirectory(new ReadOnlyStorage(new NodeStorage()), dir);
+  if (found.kind !== 'tokusim') throw notAnEnvironment(dir, found, action);
 }
 
 function endpointOf(a: object): string | undefined {
@@ -82,6 +114,7 @@ const push: CommandModule<object, PushArgv> = {
     runCommand(async () => {
       const concurrency = positiveInt(a.concurrency, '--concurrency');
       const rateLimit = a['rate-limit'] === undefined ? undefined : parseByteSize(a['rate-limit'], '--rate-limit');
+      await requireEnvironment(a.env, 'back it up');
       const repo = await repoAt(a.to, endpointOf(a));
       const env = await Env.open(a.env, {});
       const progress = startProgress({ title: 'backup push', unit: 'MiB' });
@@ -132,7 +165,7 @@ const fetch: CommandModule<object, { repo: string; name: string; dest: string; '
       opts.onProgress = (p) => progress.update(mib(p.done), mib(p.total), p.file);
       let r;
       try {
-        r = await fetchBackup(await repoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
+        r = await fetchBackup(await existingRepoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
       } finally {
         progress.stop();
       }
@@ -151,7 +184,7 @@ const list: CommandModule<object, { repo: string; json: boolean }> = {
       .example('$0 backup list ./repo --json', 'the same as JSON') as Argv<{ repo: string; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = await repoAt(a.repo, endpointOf(a));
+      const repo = await existingRepoAt(a.repo, endpointOf(a));
       const archive = await archivedLogs(repo.store);
       const archiveEnd = archive.length === 0 ? null : archive[archive.length - 1]!.lastLsn;
       const rows = (await repo.manifests()).map((m) => ({
@@ -181,7 +214,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
       .example('$0 backup verify ./repo LATEST --restore-check', 'then a scratch restore with recovery') as Argv<{ repo: string; name?: string; 'restore-check': boolean; json: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = await repoAt(a.repo, endpointOf(a));
+      const repo = await existingRepoAt(a.repo, endpointOf(a));
       const scratch = a['restore-check'] ? await mkdtemp(join(tmpdir(), 'tokusim-verify-')) : undefined;
       try {
         const name = a.name ?? (a['restore-check'] ? 'LATEST' : undefined);
@@ -214,7 +247,7 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       .example('$0 backup delete ./repo before base_00000000000000004711 --confirm', 'delete every backup older than that one, and archived log files no remaining backup needs') as Argv<{ repo: string; mode: string; arg: string; full: boolean; 'find-full': boolean; confirm: boolean }>,
   handler: (a) =>
     runCommand(async () => {
-      const repo = await repoAt(a.repo, endpointOf(a));
+      const repo = await existingRepoAt(a.repo, endpointOf(a));
       const target: DeleteTarget = a.mode === 'retain' ? { retain: Number(a.arg), fullOnly: a.full } : { before: a.arg, findFull: a['find-full'] };
       const plan = await planDelete(repo, target);
       for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
@@ -247,6 +280,7 @@ const archive: CommandModule<object, { env: string; to: string; 'lease-id'?: str
       .example('$0 log archive ./env --to ./repo', 'copy the closed log files (all but the newest) into the repository') as Argv<{ env: string; to: string; 'lease-id'?: string }>,
   handler: (a) =>
     runCommand(async () => {
+      await requireEnvironment(a.env, 'archive its log');
       const repo = await repoAt(a.to, endpointOf(a));
       const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env, a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {});
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
