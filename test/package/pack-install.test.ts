@@ -123,6 +123,15 @@ describe('the npm package', () => {
     expect(files).toContain('dist/tools/teach/page.bundle.js');
     expect(files).not.toContain('dist/tools/teach/prebuild.js');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // The manifest a registry and a user's tools read: keywords, license, both programs, the
+    // ./package.json export, the Node range. (There is no public repository or issue tracker
+    // to name in `repository` and `bugs`.)
+    const manifest = JSON.parse(readFileSync(join(base, 'package.json'), 'utf8')) as { keywords?: string[]; license?: string; bin?: Record<string, string>; exports?: Record<string, unknown>; engines?: { node?: string } };
+    expect(manifest.keywords).toEqual(expect.arrayContaining(['tokudb', 'perconaft', 'tokulog']));
+    expect(manifest.license).toBe('Apache-2.0');
+    expect(Object.keys(manifest.bin ?? {}).sort()).toEqual(['tdb-logprint', 'tokusim']);
+    expect(manifest.exports?.['./package.json']).toBe('./package.json');
+    expect(manifest.engines?.node).toBe('>=20.19');
     expect(files.filter((f) => f.includes('/bench/') || f.endsWith('demo.js') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
