@@ -132,6 +132,19 @@ describe('the npm package', () => {
     expect(Object.keys(manifest.bin ?? {}).sort()).toEqual(['tdb-logprint', 'tokusim']);
     expect(manifest.exports?.['./package.json']).toBe('./package.json');
     expect(manifest.engines?.node).toBe('>=20.19');
+    // Every package a shipped module imports statically is a dependency (a development
+    // dependency is reached only through a guarded dynamic import: esbuild, in a clone).
+    const deps = new Set(Object.keys((JSON.parse(readFileSync(join(base, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies));
+    const undeclared: string[] = [];
+    for (const f of files.filter((x) => x.endsWith('.js'))) {
+      for (const m of readFileSync(join(base, f), 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!deps.has(name)) undeclared.push(`${f}: ${spec}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
     expect(files.filter((f) => f.includes('/bench/') || f.endsWith('demo.js') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import * as api from '../../src/index.js';
 import * as core from '../../src/core.js';
 
 /** Helpers that exist (tools and tests import their modules directly) but are not API. */
-const HELPERS = ['useX1764Wasm', 'useNodeHostByDefault', 'setDefaultNodeStorageSetup', 'useFastPathsByDefault', 'useFastChecksums'];
+const HELPERS = ['useX1764Wasm', 'useNodeHostByDefault', 'setDefaultNodeStorageSetup', 'useFastPathsByDefault', 'useFastChecksums', 'invariant'];
 
 describe('the root export', () => {
   // Scenario: a user browsing `import * as tokusim from 'tokusim'` finds no switches that only

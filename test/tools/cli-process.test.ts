@@ -160,6 +160,7 @@ describe('a reader that goes away ends every command quietly (exit 0, nothing on
     { name: 'ftdump --json', args: () => ['ftdump', join(envDir, 'tokudb.directory'), '--json'] },
     { name: 'crashtest', args: () => ['crashtest', '--runs', '2'] },
     { name: 'crashtest --json', args: () => ['crashtest', '--runs', '1', '--json'] },
+    { name: 'crashtest --jobs 2', args: () => ['crashtest', '--runs', '2', '--jobs', '2'] },
     { name: 'crashtest --plant-bug list', args: () => ['crashtest', '--plant-bug', 'list'] },
     { name: 'synth-log', args: () => ['synth-log', '--out', join(work, 'synth-closed'), '--size-mb', '0.5'] },
     { name: 'recover (nothing to do)', args: () => ['recover', envDir] },
