@@ -18,7 +18,7 @@
  *    without Node globals.
  */
 export { x1764, x1764Parts, X1764, x1764UsesWasm } from './format/x1764.js';
-export * from './base/errors.js';
+export { ERROR_CODES, TokusimError, InvariantError, type ErrorKind, type ErrorCode, type ErrorWhere } from './base/errors.js';
 export * from './format/record-types.js';
 export * from './format/codec.js';
 export * from './format/log-header.js';

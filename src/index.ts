@@ -1,7 +1,8 @@
 /**
  * tokusim public API, the Node entry. Helpers that exist for tests and tools (for example
- * plugging the x1764 kernel in or out) are not exported here: tools/ and tests import their
- * modules directly. Modules whose helpers are marked `@internal` are listed name by name so
+ * plugging the x1764 kernel in or out) and the setters this entry itself calls at import (the
+ * default host, the default NodeStorage setup) are not exported here: tools/ and tests import
+ * their modules directly. Modules whose helpers are marked `@internal` are listed name by name so
  * that only their API is re-exported.
  *
  * This entry is the core (src/core.ts, also published as `tokusim/core`) plus what needs Node:
@@ -20,8 +21,8 @@ export * from './core.js';
 export { x1764Ranges } from './fast/x1764-wasm.js';
 export { installFastPaths, DEFAULT_FRAME_WORKERS, DEFAULT_FRAME_WRITE_MODE, type FastPathOptions, type FastPaths } from './fast/install.js';
 export * from './fast/cow-bytes.js';
-export * from './storage/node-storage.js';
-export { nodeEnvHost, useNodeHostByDefault } from './node/host.js';
+export { NodeStorage, defaultNodeStorage, type NodeStorageOptions, type FrameWriter } from './storage/node-storage.js';
+export { nodeEnvHost } from './node/host.js';
 export { nodeProcesses } from './node/host-process.js';
 export { TokusimLevel, type TokusimLevelOptions } from './adapters/abstract-level.js';
 // Reading real PerconaFT dictionaries (layout 29): nodes, rows, rollback nodes.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `tokusim`: the main CLI. Parses arguments and dispatches to tools/commands/*. */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, handleStdoutErrors, tokusimVersion } from './cli-support.js';
@@ -23,7 +23,6 @@ let cli = yargs(hideBin(process.argv))
   .alias('h', 'help')
   .version('version', "print tokusim's version", tokusimVersion())
   .alias('V', 'version')
-  .completion('completion', 'print a shell completion script (bash or zsh): tokusim completion >> ~/.bashrc')
   .example('$0 status ./env', 'show checkpoints, log files and dictionaries of an environment')
   .example('$0 logprint ./env --type xcommit --limit 10', 'print the first ten commit records')
   .example('$0 <command> --help', "show a command's options and examples")
@@ -36,4 +35,18 @@ let cli = yargs(hideBin(process.argv))
     process.exit(EXIT.USAGE);
   });
 for (const c of COMMANDS) cli = cli.command(c);
+// A command of our own rather than yargs' .completion(), whose command prints the script even
+// for `completion --help`; the shells' completion requests (--get-yargs-completions) are
+// answered by yargs either way.
+const withCompletion: Argv = cli.command({
+  command: 'completion',
+  describe: 'print a shell completion script (bash or zsh, from $SHELL)',
+  builder: (y) =>
+    y
+      .example('$0 completion >> ~/.bashrc', 'complete tokusim commands and options in bash')
+      .example('$0 completion >> ~/.zshrc', 'the same in zsh (run it from zsh)'),
+  handler: (): void => {
+    withCompletion.showCompletionScript();
+  },
+});
 await cli.parseAsync();

@@ -14,6 +14,7 @@ import { readHeaderSlots } from '../blocks/dictionary-file.js';
 import { LogCursor, scanLogFile } from '../log/cursor.js';
 import { findLogFiles } from '../log/names.js';
 import type { Clock } from '../storage/clock.js';
+import { ioErrorCode } from '../storage/io-error.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { EnvLock, lockTime } from './env-lock.js';
 import { defaultEnvHost, type HostProcesses } from './host.js';
@@ -62,7 +63,7 @@ async function requireEnvironmentDir(storage: Storage, dir: string): Promise<voi
   try {
     names = await storage.list(dir);
   } catch (err) {
-    if ((err as { code?: unknown })?.code === 'ENOTDIR') throw refuse('not a directory');
+    if (ioErrorCode(err) === 'ENOTDIR') throw refuse('a file, not a directory');
     throw err;
   }
   if (names.length === 0) throw refuse('the directory is empty');

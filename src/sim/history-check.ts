@@ -1,6 +1,6 @@
 /**
- * The crash harness's history checker (docs/crashtest.md "History checks"): every read a
- * transaction makes is checked against the model for the isolation level the transaction
+ * The crash harness's history checker (docs/engine.md "History checks in the crash harness"):
+ * every read a transaction makes is checked against the model for the isolation level the transaction
  * asked for, and every write a snapshot transaction makes is checked for a lost update.
  *
  * The runner executes one operation at a time, so the model's committed state at a read is

@@ -46,8 +46,18 @@ async function attempt<T>(op: string, path: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } catch (err) {
-    throw ioError(op, path, codeOf(err), err instanceof Error ? err.message : undefined);
+    const code = codeOf(err);
+    throw ioError(op, path, code, err instanceof Error ? osDetail(err.message, code) : undefined);
   }
+}
+
+/**
+ * Node's message without what the error line already says: `ENOENT: no such file or
+ * directory, scandir '/x'` is `no such file or directory` next to the code and the path.
+ */
+function osDetail(message: string, code: string): string | undefined {
+  const text = message.replace(`${code}: `, '').replace(/, \w+ '.*$/, '');
+  return text === '' || text === code ? undefined : text;
 }
 
 function openFlags(mode: OpenMode): number {

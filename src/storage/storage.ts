@@ -193,6 +193,12 @@ export function baseName(path: string): string {
  * ({@link SimulatedCrash}), but the engine depends on this class alone.
  */
 export class MachineHalted extends Error {
+  /**
+   * Stable error code (README "Exit codes"), like a `TokusimError`'s, though it is not one:
+   * code that handles TokusimErrors must let the machine's halt pass through.
+   */
+  readonly code = 'TOKUSIM_MACHINE_HALTED' as const;
+
   /** @param message What stopped the machine, and where (for the report of a crash test). */
   constructor(message: string) {
     super(message);

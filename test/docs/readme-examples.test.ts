@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +38,13 @@ describe('docs: the README examples run as written', () => {
         expect(second.stderr).toBe('');
         expect(second.status).toBe(0);
         expect(second.stdout).toBe(first.stdout);
+        // Run in a clone as README says, what the example leaves behind is not offered to git.
+        const left = readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+        expect(left.length).toBeGreaterThan(1);
+        for (const name of left) {
+          const ignored = spawnSync('git', ['check-ignore', '--no-index', '-q', name], { cwd: ROOT });
+          expect(ignored.status, `${name} is not in .gitignore`).toBe(0);
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

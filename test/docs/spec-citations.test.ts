@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -42,6 +42,30 @@ describe('docs: the specifications the code cites ship with it', () => {
       }
     }
     expect(citations).toBeGreaterThan(30);
+    expect(missing).toEqual([]);
+  });
+
+  // Property: every Markdown file named in a comment of src/ or tools/ (and so in the published
+  // .d.ts) exists in the repository: `docs/x.md` at that path, a bare `x.md` in the root, docs/
+  // or docs/spec/; and a section it names in quotes (`docs/backup.md "Resuming"`) is in it.
+  it('Scenario: every Markdown file and quoted section the code cites exists', () => {
+    const missing: string[] = [];
+    let cited = 0;
+    for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'tools'))]) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?<![\w./-])((?:[\w.-]+\/)*)([A-Za-z][\w-]*\.md)\b(?:,? ["“]([^"”\n]+)["”])?/g)) {
+        const [, dir, name, quoted] = m as unknown as [string, string, string, string | undefined];
+        cited++;
+        const candidates = dir !== '' ? [join(ROOT, dir, name)] : [join(ROOT, name), join(ROOT, 'docs', name), join(ROOT, 'docs', 'spec', name)];
+        const found = candidates.find((c) => existsSync(c));
+        if (found === undefined) {
+          missing.push(`${file}: ${dir}${name} (no such file)`);
+          continue;
+        }
+        if (quoted !== undefined && !readFileSync(found, 'utf8').toLowerCase().includes(quoted.toLowerCase())) missing.push(`${file}: ${dir}${name} "${quoted}" (not in that file)`);
+      }
+    }
+    expect(cited).toBeGreaterThan(100);
     expect(missing).toEqual([]);
   });
 });

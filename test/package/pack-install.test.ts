@@ -63,7 +63,13 @@ console.log(JSON.stringify({ n: got?.n, version: pkg.version }));
 const NO_HELPERS = `
 // @ts-expect-error test helpers are not part of the public API
 import { useX1764Wasm } from 'tokusim';
+// @ts-expect-error nor the setters the entry calls itself at import
+import { useNodeHostByDefault } from 'tokusim';
+// @ts-expect-error nor the default NodeStorage setup hook
+import { setDefaultNodeStorageSetup } from 'tokusim';
 void useX1764Wasm;
+void useNodeHostByDefault;
+void setDefaultNodeStorageSetup;
 `;
 
 describe('the npm package', () => {
@@ -117,6 +123,28 @@ describe('the npm package', () => {
     expect(files).toContain('dist/tools/teach/page.bundle.js');
     expect(files).not.toContain('dist/tools/teach/prebuild.js');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // The manifest a registry and a user's tools read: keywords, license, both programs, the
+    // ./package.json export, the Node range. (There is no public repository or issue tracker
+    // to name in `repository` and `bugs`.)
+    const manifest = JSON.parse(readFileSync(join(base, 'package.json'), 'utf8')) as { keywords?: string[]; license?: string; bin?: Record<string, string>; exports?: Record<string, unknown>; engines?: { node?: string } };
+    expect(manifest.keywords).toEqual(expect.arrayContaining(['tokudb', 'perconaft', 'tokulog']));
+    expect(manifest.license).toBe('Apache-2.0');
+    expect(Object.keys(manifest.bin ?? {}).sort()).toEqual(['tdb-logprint', 'tokusim']);
+    expect(manifest.exports?.['./package.json']).toBe('./package.json');
+    expect(manifest.engines?.node).toBe('>=20.19');
+    // Every package a shipped module imports statically is a dependency (a development
+    // dependency is reached only through a guarded dynamic import: esbuild, in a clone).
+    const deps = new Set(Object.keys((JSON.parse(readFileSync(join(base, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies));
+    const undeclared: string[] = [];
+    for (const f of files.filter((x) => x.endsWith('.js'))) {
+      for (const m of readFileSync(join(base, f), 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!deps.has(name)) undeclared.push(`${f}: ${spec}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
     expect(files.filter((f) => f.includes('/bench/') || f.endsWith('demo.js') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 

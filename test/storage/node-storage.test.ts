@@ -62,6 +62,13 @@ describe('NodeStorage', () => {
     expect(te.where.actual).toBe('ENOENT');
     expect(te.message).toContain(missing);
     expect(te.message).toContain('ENOENT');
+    // One line that says each thing once: the path, the operation, the code, the OS's words.
+    expect(te.message).toBe(`${missing}: open(read) failed: ENOENT (no such file or directory)`);
+    const listed = await s.list(join(root, 'no-such-dir')).then(
+      () => undefined,
+      (e: unknown) => e as TokusimError,
+    );
+    expect(listed?.message).toBe(`${join(root, 'no-such-dir')}: list failed: ENOENT (no such file or directory)`);
   });
 
   it('Scenario: negative offsets are refused before reaching the OS', async () => {

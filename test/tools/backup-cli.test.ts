@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,39 @@ describe('tokusim backup (the built CLI as a process)', () => {
     const checked = await tokusim(['backup', 'verify', repo, 'LATEST', '--restore-check']);
     expect(checked.code).toBe(0);
     expect(checked.stdout).toMatch(/^checked 1 backup\(s\), \d+ archived log file\(s\), restore-checked base_\d+\n$/);
+  });
+
+  // Scenario: mistyped paths. A repository that is missing (or a file) is a bad target for
+  // list, verify, delete and fetch (exit 2), never an empty repository that verifies fine; an
+  // environment that is missing or not tokusim's is refused by push and log archive (exit 9)
+  // before anything is created or written.
+  it('Scenario: a missing repository or environment is refused with one line, nothing created', async () => {
+    const missingRepo = join(dir, 'no-such-repo');
+    const fileRepo = join(dir, 'a-file');
+    writeFileSync(fileRepo, 'not a repository');
+    for (const args of [['list', missingRepo], ['list', fileRepo, '--json'], ['verify', missingRepo], ['delete', missingRepo, 'retain', '1'], ['fetch', missingRepo, 'LATEST', join(dir, 'never-fetched')]]) {
+      const r = await tokusim(['backup', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^tokusim: \S+: no backup repository here: (no such directory|a file, not a directory)\n$/);
+    }
+    const missingEnv = join(dir, 'no-such-env');
+    const other = join(dir, 'other-dir');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'hello');
+    for (const env of [missingEnv, other]) {
+      for (const args of [['backup', 'push', env, '--to', join(dir, 'never-pushed')], ['log', 'archive', env, '--to', join(dir, 'never-pushed')]]) {
+        const r = await tokusim(args);
+        expect(r.code, args.join(' ')).toBe(9);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(/^tokusim: \S+: refusing to (back it up|archive its log): [^\n]+; nothing was written\n$/);
+      }
+    }
+    expect(existsSync(missingEnv)).toBe(false);
+    expect(readdirSync(other)).toEqual(['notes.txt']);
+    expect(existsSync(join(dir, 'never-pushed'))).toBe(false);
+    expect(existsSync(join(dir, 'never-fetched'))).toBe(false);
+    expect(existsSync(missingRepo)).toBe(false);
   });
 
   // Scenario: an s3:// repository through TOKUSIM_S3_ENDPOINT; the SDK's Node-version warning never reaches stderr.

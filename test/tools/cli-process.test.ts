@@ -8,6 +8,9 @@ import { findLogFiles } from '../../src/log/names.js';
 import { DEFAULT_FAULTS } from '../../src/sim/crashtest.js';
 import { NodeStorage } from '../../src/storage/node-storage.js';
 import { COMMANDS } from '../../tools/commands/index.js';
+import { NESTED_COMMANDS } from '../../tools/commands/backup.js';
+import { BackupRepo } from '../../src/backup/repo.js';
+import { LocalStore } from '../../src/backup/store.js';
 import { environmentStatus } from '../../src/node/env.js';
 import { runSynthLog } from '../../tools/commands/synth-log.js';
 import { tokusimVersion } from '../../tools/cli-support.js';
@@ -64,6 +67,7 @@ let logDir: string;
 let envDir: string;
 let crashedA: string;
 let crashedB: string;
+let repoDir: string;
 
 beforeAll(async () => {
   expect(existsSync(TOKUSIM), `${TOKUSIM} missing: run make build`).toBe(true);
@@ -87,7 +91,23 @@ beforeAll(async () => {
   rmSync(join(crashedA, '__tokusim_env_lock'));
   crashedB = join(work, 'crashed-b');
   cpSync(crashedA, crashedB, { recursive: true });
+  // A backup repository with two backups and the closed log files archived.
+  repoDir = join(work, 'repo');
+  const b = await Env.open(join(work, 'backed-up'), { checkpointPeriodMs: 0, owner: 'proc' });
+  const bt = await b.createDictionary('t');
+  for (let i = 0; i < 20; i++) await b.put(bt, enc(`k${i}`), enc(`v${i}`));
+  await b.backup(new BackupRepo(new LocalStore(new NodeStorage(), repoDir)), {});
+  await b.put(bt, enc('more'), enc('1'));
+  await b.backup(new BackupRepo(new LocalStore(new NodeStorage(), repoDir)), {});
+  await b.close();
 });
+
+/** Every `tokusim ...` command line that names a command: the top-level ones and those under backup and log. */
+const ALL_COMMAND_PATHS: string[][] = [
+  ...COMMANDS.map((c) => [String(c.command).split(' ')[0]!]),
+  ['completion'],
+  ...Object.entries(NESTED_COMMANDS).flatMap(([parent, subs]) => subs.map((c) => [parent, String(c.command).split(' ')[0]!])),
+];
 
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
@@ -102,6 +122,7 @@ describe('a reader that goes away ends every command quietly (exit 0, nothing on
     { name: 'logprint --type', args: () => ['logprint', logDir, '--type', 'enq_insert'] },
     // About 1.2 MB of node text, written in buffered chunks that wait for the pipe.
     { name: 'ftdump (full dump)', args: () => ['ftdump', join(ROOT, 'fixtures', 'perconaft', 'S8_node_formats', 'dicts', 'zlib_db_2_3_1d.tokudb')] },
+    { name: 'teach basic --all', args: () => ['teach', 'basic', '--all'] },
   ];
   for (const c of bigOutputs) {
     it(`Scenario: tokusim ${c.name} piped into a reader that closes after the first line`, async () => {
@@ -139,6 +160,7 @@ describe('a reader that goes away ends every command quietly (exit 0, nothing on
     { name: 'ftdump --json', args: () => ['ftdump', join(envDir, 'tokudb.directory'), '--json'] },
     { name: 'crashtest', args: () => ['crashtest', '--runs', '2'] },
     { name: 'crashtest --json', args: () => ['crashtest', '--runs', '1', '--json'] },
+    { name: 'crashtest --jobs 2', args: () => ['crashtest', '--runs', '2', '--jobs', '2'] },
     { name: 'crashtest --plant-bug list', args: () => ['crashtest', '--plant-bug', 'list'] },
     { name: 'synth-log', args: () => ['synth-log', '--out', join(work, 'synth-closed'), '--size-mb', '0.5'] },
     { name: 'recover (nothing to do)', args: () => ['recover', envDir] },
@@ -147,11 +169,35 @@ describe('a reader that goes away ends every command quietly (exit 0, nothing on
     { name: 'status -h', args: () => ['status', '-h'] },
     { name: '--version', args: () => ['--version'] },
     { name: 'completion', args: () => ['completion'] },
+    { name: 'completion --help', args: () => ['completion', '--help'] },
+    { name: 'help', args: () => ['help'] },
+    { name: 'logprint --stats', args: () => ['logprint', envDir, '--stats'] },
+    { name: 'extract', args: () => ['extract', envDir] },
+    { name: 'extract --json', args: () => ['extract', envDir, '--json'] },
+    { name: 'backup push', args: () => ['backup', 'push', join(work, 'backed-up'), '--to', join(work, 'repo-2')] },
+    { name: 'log archive', args: () => ['log', 'archive', join(work, 'backed-up'), '--to', join(work, 'repo-2')] },
+    { name: 'teach --list', args: () => ['teach', '--list'] },
+    { name: 'backup list', args: () => ['backup', 'list', repoDir] },
+    { name: 'backup list --json', args: () => ['backup', 'list', repoDir, '--json'] },
+    { name: 'backup verify', args: () => ['backup', 'verify', repoDir] },
+    { name: 'backup verify --json', args: () => ['backup', 'verify', repoDir, '--json'] },
+    { name: 'backup delete (dry run)', args: () => ['backup', 'delete', repoDir, 'retain', '1'] },
+    { name: 'backup --help', args: () => ['backup', '--help'] },
+    { name: 'backup push -h', args: () => ['backup', 'push', '-h'] },
   ];
+  // extract narrates on stderr by design: with its reader gone it prints no more than a full run.
+  const narrating = new Set(['extract', 'extract --json']);
   for (const c of smallOutputs) {
     it(`Scenario: tokusim ${c.name} with its stdout reader already gone`, async () => {
       const r = await runTool(TOKUSIM, c.args(), { closeAfterLines: 0 });
-      expect(withoutProgress(r.stderr)).toBe('');
+      if (narrating.has(c.name)) {
+        const full = await runTool(TOKUSIM, c.args());
+        expect(full.code).toBe(0);
+        const lines = new Set(withoutProgress(full.stderr).split('\n'));
+        for (const l of withoutProgress(r.stderr).split('\n')) expect(lines.has(l), l).toBe(true);
+      } else {
+        expect(withoutProgress(r.stderr)).toBe('');
+      }
       expect(r.code).toBe(0);
     });
   }
@@ -204,17 +250,40 @@ describe('version, help and completion', () => {
     expect(tokusimVersion(join(ROOT, 'tools', 'cli-support.ts'))).toBe(OWN_VERSION);
   });
 
-  // Scenario: every subcommand's help shows usage examples, and -h is the same as --help.
-  for (const c of COMMANDS) {
-    const name = String(c.command).split(' ')[0]!;
+  // Scenario: every subcommand's help (those under backup and log, and completion, included)
+  // shows usage examples of that very command, and -h is the same as --help.
+  for (const path of ALL_COMMAND_PATHS) {
+    const name = path.join(' ');
     it(`Scenario: tokusim ${name} --help has examples and -h prints the same`, async () => {
-      const long = await runTool(TOKUSIM, [name, '--help']);
+      const long = await runTool(TOKUSIM, [...path, '--help']);
       expect(long.code).toBe(0);
-      expect(long.stdout).toMatch(/\nExamples:\n {2}tokusim /);
-      const short = await runTool(TOKUSIM, [name, '-h']);
+      expect(long.stdout.startsWith(`tokusim ${name}`), long.stdout.slice(0, 80)).toBe(true);
+      expect(long.stdout).toMatch(new RegExp(`\\nExamples:\\n {2}tokusim ${name}( |\\n)`));
+      const short = await runTool(TOKUSIM, [...path, '-h']);
       expect(short.stdout).toBe(long.stdout);
     });
   }
+
+  // Scenario: a help line that names an option or a positional without saying what it is
+  // leaves the user guessing: every one in every help has a description.
+  it('Scenario: every option and positional in every help is described', async () => {
+    for (const path of [[], ...ALL_COMMAND_PATHS]) {
+      const r = await runTool(TOKUSIM, [...path, '--help']);
+      expect(r.code).toBe(0);
+      // A line holding only the name and yargs' type tags: `  --to   [string] [required]`.
+      const bare = r.stdout.split('\n').filter((l) => /^ {2,6}(-\w, )?(--)?[\w-]+\s+(\[[^\]]+\]\s*)+$/.test(l));
+      expect(bare, path.join(' ')).toEqual([]);
+    }
+  });
+
+  it('Scenario: a command group without its subcommand names the subcommands (exit 2)', async () => {
+    for (const [parent, subs] of Object.entries(NESTED_COMMANDS)) {
+      const r = await runTool(TOKUSIM, [parent]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      for (const c of subs) expect(r.stderr).toContain(String(c.command).split(' ')[0]!);
+    }
+  });
 
   it("Scenario: every command's one-line description starts in lower case, like yargs' own", () => {
     for (const c of COMMANDS) {
@@ -227,7 +296,7 @@ describe('version, help and completion', () => {
   // included, describes the option starting in lower case (or with an acronym such as I/O), so
   // the help reads as one voice.
   it('Scenario: every option description in every help starts in lower case', async () => {
-    for (const cmd of [[], ...COMMANDS.map((c) => [String(c.command).split(' ')[0]!])]) {
+    for (const cmd of [[], ...ALL_COMMAND_PATHS]) {
       const r = await runTool(TOKUSIM, [...cmd, '--help']);
       expect(r.code).toBe(0);
       const options = r.stdout.split('\n').filter((l) => /^\s+(-\w, )?--[\w-]+\s{2,}\S/.test(l));
@@ -258,21 +327,30 @@ describe('version, help and completion', () => {
     const words = await runTool(TOKUSIM, ['--get-yargs-completions', 'tokusim', 'status', '--']);
     expect(words.stdout.split('\n')).toContain('--json');
     const cmds = await runTool(TOKUSIM, ['--get-yargs-completions', 'tokusim', '']);
-    expect(cmds.stdout.split('\n')).toEqual(expect.arrayContaining(['status', 'crashtest', 'completion']));
+    expect(cmds.stdout.split('\n')).toEqual(expect.arrayContaining(['status', 'crashtest', 'completion', 'backup', 'log']));
+    const subs = await runTool(TOKUSIM, ['--get-yargs-completions', 'tokusim', 'backup', '']);
+    expect(subs.stdout.split('\n')).toEqual(expect.arrayContaining(['push', 'fetch', 'list', 'verify', 'delete']));
+    const pushOpts = await runTool(TOKUSIM, ['--get-yargs-completions', 'tokusim', 'backup', 'push', '--']);
+    expect(pushOpts.stdout.split('\n')).toEqual(expect.arrayContaining(['--to', '--delta-max-steps']));
+    // --help on completion is help, not the script.
+    const help = await runTool(TOKUSIM, ['completion', '--help']);
+    expect(help.stdout).not.toContain('--get-yargs-completions');
+    expect(help.stdout).toMatch(/^tokusim completion\n/);
   });
 });
 
 describe('status on something that is not an environment', () => {
-  // Scenario: a missing directory, an empty one and one holding unrelated files are refused
-  // with exit 9 and one line; nothing is created.
-  it('Scenario: status on a missing, an empty and an unrelated directory exits 9 with one line', async () => {
+  // Scenario: a missing directory, an empty one, one holding unrelated files and a plain file
+  // are refused with exit 9 and one line; nothing is created.
+  it('Scenario: status on a missing, an empty and an unrelated directory, or a file, exits 9 with one line', async () => {
     const missing = join(work, 'no-such-env');
     const empty = join(work, 'empty-dir');
     mkdirSync(empty);
     const other = join(work, 'other-dir');
     mkdirSync(other);
     writeFileSync(join(other, 'notes.txt'), 'hello');
-    for (const dir of [missing, empty, other]) {
+    const file = join(other, 'notes.txt');
+    for (const dir of [missing, empty, other, file]) {
       const r = await runTool(TOKUSIM, ['status', dir]);
       expect(r.code, dir).toBe(9);
       expect(r.stdout).toBe('');

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -129,6 +130,58 @@ describe('long commands draw their progress on the display they are given', () =
       expect(err).toMatch(/recovery forward replay .*\/\d+ LSNs/);
       expect(out).not.toMatch(/LSNs/);
       expect(out).toMatch(/^recovered: replayed \d+ entries/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+// The built CLI as a process: on a terminal (a pty from util-linux `script`) and off one.
+describe('the progress display of the tokusim process', () => {
+  const TOKUSIM = join(import.meta.dirname, '..', '..', 'dist', 'tools', 'tokusim.js');
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  /** The plain progress line format (tools/progress.ts). */
+  const PLAIN = /^tokusim: [\w -]+: \d+\/\d+ [\w]+ \(\d+%\)(, .*)?$/;
+
+  // Scenario: `tokusim synth-log` and `tokusim crashtest` in a terminal with stdout redirected
+  // to a file: the bar is drawn on the terminal (stderr), the file holds only the result.
+  it('Scenario: on a terminal the bar goes to stderr, and stdout redirected to a file holds only the result', () => {
+    expect(existsSync(TOKUSIM), `${TOKUSIM} missing: build first`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-progress-pty-'));
+    try {
+      const cases = [
+        { title: 'synth-log', args: ['synth-log', '--out', join(dir, 'log'), '--size-mb', '4'], result: /^wrote \d+ records, \d+ bytes, LSN 1\.\.\d+, 1 file\(s\) in .*\n$/ },
+        { title: 'crashtest programs', args: ['crashtest', '--runs', '2'], result: /^programs run: 2\n[^\x1b]*violations found: 0\n$/ },
+      ];
+      for (const c of cases) {
+        const outFile = join(dir, 'stdout.txt');
+        const cmd = [process.execPath, TOKUSIM, ...c.args].map(quote).join(' ') + ` > ${quote(outFile)}`;
+        const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TOKUSIM_DEBUG: '', TERM: 'xterm' } });
+        expect(r.status, r.stdout + r.stderr).toBe(0);
+        // The terminal saw the bar: its title and the shaded bar characters.
+        expect(r.stdout).toContain(` ${c.title} `);
+        expect(r.stdout).toMatch(/[\u2588\u2591]{10}/);
+        const out = readFileSync(outFile, 'utf8');
+        expect(out).toMatch(c.result);
+        expect(out).not.toContain(c.title + ' ');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  // Scenario: the same commands in a pipeline (no terminal anywhere): stdout is only the
+  // result, and stderr holds nothing but plain progress lines (none when the work is short).
+  it('Scenario: off a terminal stdout is only the result and stderr only plain progress lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-progress-pipe-'));
+    try {
+      for (const args of [['synth-log', '--out', join(dir, 'log'), '--size-mb', '4'], ['crashtest', '--runs', '2']]) {
+        const r = spawnSync(process.execPath, [TOKUSIM, ...args], { encoding: 'utf8', env: { ...process.env, TOKUSIM_DEBUG: '' } });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).not.toMatch(/\x1b|\u2588|\u2591|%\)/);
+        expect(r.stdout.length).toBeGreaterThan(0);
+        for (const line of r.stderr.split('\n').filter((l) => l !== '')) expect(line).toMatch(PLAIN);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -407,7 +407,7 @@ export const ftdumpCommandModule: CommandModule<object, FtdumpArgs> = {
       .option('fragmentation', { type: 'boolean', describe: 'used and total space of the checkpointed blocks (tokuftdump --fragmentation)' })
       .option('garbage', { type: 'boolean', describe: 'space taken by superseded leaf-entry versions, per leaf (tokuftdump --garbage)' })
       .option('json', { type: 'boolean', describe: 'print the same sections as one JSON document' })
-      .example('$0 ftdump ./env/tokudb.directory', 'header and translation table, as tokuftdump prints them')
+      .example('$0 ftdump ./env/tokudb.directory', 'translations, header and every node, as tokuftdump prints them')
       .example('$0 ftdump ./env/t_5.tokudb --both-headers', 'both header slots side by side, and which one a reader picks')
       .example('$0 ftdump ./env/t_5.tokudb --header --json', 'the chosen header as JSON') as never,
   handler: async (argv) => {
