@@ -16,7 +16,9 @@
  *    lease expired). Only the one claimant of a generation goes on: it re-reads the lock, and
  *    only if it still holds exactly B does it unlink it; then it removes the claims on B and,
  *    like everyone, publishes its own record (a fresh opener may win that race; then the
- *    taker is refused like any other second opener).
+ *    taker is refused like any other second opener). An opener whose listing just named the
+ *    lock file (EnvLockOptions.lockSeen) judges it before its first publish, which could not
+ *    win while the name exists.
  *
  * When a lock is stale (checked in this order):
  *  - On a real device (storage capabilities.realDevice) of a host whose processes the lock is
@@ -61,6 +63,7 @@ import { TokusimError } from '../base/errors.js';
 import { x1764 } from '../format/x1764.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { ioErrorCode } from '../storage/io-error.js';
+import { readSmallFile } from '../storage/small-file.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { PORTABLE_PROCESS, type HostProcesses, type ProcessIdentity } from './host.js';
 
@@ -163,6 +166,13 @@ export interface EnvLockOptions {
    */
   processes?: HostProcesses;
   /**
+   * The caller's listing of dir, just before, named the lock file: read it before publishing
+   * (a stale lock left by a crash is then taken over without first writing a temporary that
+   * cannot win, and a live holder is refused without writing anything). Only the order of the
+   * first attempt changes; who may take the lock does not (the link decides that).
+   */
+  lockSeen?: boolean;
+  /**
    * Judge holders by their process (needs `processes`). Default: when the storage is on a real
    * device, the only place where other processes of this host can hold the lock.
    */
@@ -189,12 +199,10 @@ async function readRaw(storage: Storage, path: string): Promise<string | undefin
     throw err;
   }
   try {
-    const size = await f.size();
-    if (size > MAX_LOCK_BYTES) return `\u0000${size} bytes`;
-    const buf = new Uint8Array(size);
-    const n = await f.pread(buf, 0);
+    const r = await readSmallFile(f, MAX_LOCK_BYTES);
+    if ('tooLarge' in r) return `\u0000${r.tooLarge} bytes`;
     try {
-      return decoder.decode(buf.subarray(0, n));
+      return decoder.decode(r.bytes);
     } catch {
       return '\u0000not UTF-8 text';
     }
@@ -425,19 +433,21 @@ export class EnvLock {
     let takenOver: { info: EnvLockInfo; why: string } | undefined;
     let last: EnvLockInfo | undefined;
     for (let attempt = 0; attempt < 8; attempt++) {
-      const start = clock.nowMs();
-      const content = this.render();
-      const r = await this.publish(this.path, content);
-      if (r === 'won') {
-        this.content = content;
-        this.validUntilMs = start + this.opts.leaseMs - this.margin;
-        held().add(this.token);
-        await this.sweep();
-        this.schedule();
-        if (takenOver !== undefined) this.opts.onTakeover?.(takenOver.info, takenOver.why);
-        return;
+      if (attempt > 0 || this.opts.lockSeen !== true) {
+        const start = clock.nowMs();
+        const content = this.render();
+        const r = await this.publish(this.path, content);
+        if (r === 'won') {
+          this.content = content;
+          this.validUntilMs = start + this.opts.leaseMs - this.margin;
+          held().add(this.token);
+          await this.sweep();
+          this.schedule();
+          if (takenOver !== undefined) this.opts.onTakeover?.(takenOver.info, takenOver.why);
+          return;
+        }
+        if (r === 'retry') continue;
       }
-      if (r === 'retry') continue;
       const raw = await readRaw(this.opts.storage, this.path);
       const v = verdictOf(raw, this.ctx());
       if (v.state === 'none') continue; // released meanwhile: contend again
