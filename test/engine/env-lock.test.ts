@@ -269,3 +269,49 @@ describe('engine: the default lease outlasts a long stall', () => {
     env.abandon();
   });
 });
+
+describe('engine: an opener whose listing names the lock file judges it before publishing', () => {
+  const WRITES = ['open', 'pwrite', 'truncate', 'fsync', 'rename', 'link', 'unlink', 'fsyncDir', 'mkdir'];
+
+  // Scenario: a second opener of a held environment is refused without writing anything: it
+  // reads the lock it saw in the directory before making a temporary it could not link.
+  it('Scenario: refused by a live holder, the second opener writes nothing', async () => {
+    const storage = new SimStorage({ seed: 5 });
+    const clock = new VirtualClock();
+    const a = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    const ops: string[] = [];
+    const stop = storage.onIo((ev) => ops.push(`${ev.op} ${ev.path}`));
+    const before = await image(storage);
+    await expect(Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'b' })).rejects.toBeInstanceOf(EnvLockedError);
+    stop();
+    // Reads only ('open' here is of a file for reading: the identity file and the lock).
+    expect(ops.filter((o) => WRITES.includes(o.split(' ')[0]!) && !/__tokusim_env_(identity|lock)$/.test(o))).toEqual([]);
+    expect(ops.some((o) => o.startsWith('pwrite') || o.startsWith('link'))).toBe(false);
+    expect(await image(storage)).toEqual(before);
+    await a.close();
+  });
+
+  // Scenario: the lock a crash left (same owner) is taken over with two links, the claim's and
+  // the new record's; no publish that must fail comes first. The environment opens and holds
+  // only its own lock file afterwards.
+  it('Scenario: a lock left by a crash is taken over with one claim and one publish', async () => {
+    const storage = new SimStorage({ seed: 6 });
+    const clock = new VirtualClock();
+    const a = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    await a.createDictionary('t');
+    a.abandon();
+    storage.crash({ mode: 'keep-all' });
+    const links: string[] = [];
+    const stop = storage.onIo((ev) => {
+      if (ev.op === 'link') links.push(ev.path);
+    });
+    const events: EnvEvent[] = [];
+    const b = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a', onEvent: (e) => events.push(e) });
+    stop();
+    expect(links.length).toBe(2);
+    expect(events.some((e) => e.type === 'lock-takeover')).toBe(true);
+    expect(dec(storage.fileBytes(LOCK)!)).toContain('"owner":"a"');
+    expect((await storage.list('/env')).filter((n) => n.startsWith(ENV_LOCK_FILE))).toEqual([ENV_LOCK_FILE]);
+    await b.close();
+  });
+});
