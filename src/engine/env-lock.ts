@@ -173,6 +173,12 @@ export interface EnvLockOptions {
    */
   lockSeen?: boolean;
   /**
+   * The token naming this acquisition (default: random). Ignored on a real device, where it
+   * tells this process's live locks apart. A simulated machine passes a fixed one, so that the
+   * lock file's bytes, like everything else on a simulated disk, follow from the run alone.
+   */
+  token?: string;
+  /**
    * Judge holders by their process (needs `processes`). Default: when the storage is on a real
    * device, the only place where other processes of this host can hold the lock.
    */
@@ -319,8 +325,10 @@ export class EnvLock {
   /** Monotonic clock ms at which this holder's lease counts as lapsed (see Fencing). */
   private validUntilMs = 0;
   private tempSeq = 0;
-  /** A random token naming this holder in the lock file. */
-  readonly token = newToken();
+  /** The token naming this holder in the lock file (random unless the options fix it on a simulated disk). */
+  readonly token: string;
+  /** Temporaries this holder created and has not yet linked, renamed or removed (sweep leaves them). */
+  private readonly ownTemps = new Set<string>();
   private readonly margin: number;
   /** The judge of holders on this host, when holders are judged by their process. */
   private readonly judgeBy: HostProcesses | undefined;
@@ -329,6 +337,7 @@ export class EnvLock {
     private readonly opts: EnvLockOptions & { leaseMs: number },
     readonly path: string,
   ) {
+    this.token = opts.token !== undefined && !opts.storage.capabilities.realDevice ? opts.token : newToken();
     this.margin = Math.max(1, Math.floor(opts.leaseMs / 4));
     const check = opts.processes !== undefined && (opts.checkProcesses ?? opts.storage.capabilities.realDevice);
     this.judgeBy = check ? opts.processes : undefined;
@@ -381,9 +390,24 @@ export class EnvLock {
     return joinPath(this.opts.dir, `${ENV_LOCK_FILE}.new-${this.token}-${this.tempSeq++}`);
   }
 
+  /**
+   * Write content to a new temporary and fsync it. A name already there (left by a crashed
+   * opener that had the same token: only possible with a fixed token) is skipped for the
+   * next one; sweep removes it once some holder has the lock.
+   */
   private async writeTemp(content: string): Promise<string> {
-    const tmp = this.tempPath();
-    const f = await this.opts.storage.open(tmp, 'create-exclusive');
+    let tmp = this.tempPath();
+    let f;
+    for (let tries = 1; ; tries++) {
+      try {
+        f = await this.opts.storage.open(tmp, 'create-exclusive');
+        break;
+      } catch (err) {
+        if (ioErrorCode(err) !== 'EEXIST' || tries >= 64) throw err;
+        tmp = this.tempPath();
+      }
+    }
+    this.ownTemps.add(tmp);
     try {
       await f.pwrite(new TextEncoder().encode(content), 0);
       await f.fsync();
@@ -408,6 +432,7 @@ export class EnvLock {
       return this.publishWithoutLink(path, content);
     } finally {
       await storage.unlink(tmp).catch(() => undefined);
+      this.ownTemps.delete(tmp);
     }
   }
 
@@ -524,7 +549,7 @@ export class EnvLock {
     const names = await storage.list(dir).catch(() => []);
     for (const n of names) {
       if (n === ENV_LOCK_FILE || !isEnvLockFile(n)) continue;
-      if (n.startsWith(`${ENV_LOCK_FILE}.new-${this.token}-`)) continue;
+      if (this.ownTemps.has(joinPath(dir, n))) continue;
       await storage.unlink(joinPath(dir, n)).catch(() => undefined);
     }
   }
@@ -558,6 +583,7 @@ export class EnvLock {
       this.validUntilMs = start + this.opts.leaseMs - this.margin;
     } finally {
       if (this.content !== next) await storage.unlink(tmp).catch(() => undefined);
+      this.ownTemps.delete(tmp);
     }
   }
 

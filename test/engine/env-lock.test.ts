@@ -315,3 +315,55 @@ describe('engine: an opener whose listing names the lock file judges it before p
     await b.close();
   });
 });
+
+describe('engine: a fixed lock token on a simulated disk', () => {
+  const open = (storage: SimStorage | NodeStorage, dir: string, clock: VirtualClock, lockToken?: string) =>
+    Env.open(dir, { storage, clock, checkpointPeriodMs: 0, owner: 'a', ...(lockToken !== undefined ? { lockToken } : {}) });
+
+  // Scenario: with a fixed token two runs of the same steps leave the same lock bytes (a
+  // random token makes them differ), so equal crashed disks are equal byte for byte.
+  it('Scenario: the same steps give the same lock file bytes with a fixed token, different ones without', async () => {
+    const lockAfter = async (lockToken?: string): Promise<string> => {
+      const storage = new SimStorage({ seed: 8 });
+      const env = await open(storage, '/env', new VirtualClock(), lockToken);
+      const bytes = dec(storage.fileBytes(LOCK)!);
+      env.abandon();
+      return bytes;
+    };
+    const fixed = await lockAfter('tok');
+    expect(fixed).toContain('"token":"tok"');
+    expect(await lockAfter('tok')).toBe(fixed);
+    expect(await lockAfter()).not.toBe(await lockAfter());
+  });
+
+  // Scenario: a crash can bring back a temporary the lock protocol had removed (its unlink was
+  // not yet durable); with a fixed token the next opener's temporary has that very name. It
+  // takes the next name instead, opens, and the leftover is swept.
+  it('Scenario: a leftover temporary with the same token neither blocks the open nor stays', async () => {
+    const storage = new SimStorage({ seed: 9 });
+    const clock = new VirtualClock();
+    const a = await open(storage, '/env', clock, 'tok');
+    a.abandon();
+    storage.installFile(`/env/${ENV_LOCK_FILE}.new-tok-0`, enc('{"partial":'));
+    storage.installFile(`/env/${ENV_LOCK_FILE}.new-tok-1`, enc(''));
+    storage.crash({ mode: 'keep-all' });
+    const b = await open(storage, '/env', clock, 'tok');
+    expect((await storage.list('/env')).filter((n) => n.startsWith(ENV_LOCK_FILE))).toEqual([ENV_LOCK_FILE]);
+    expect(dec(storage.fileBytes(LOCK)!)).toContain('"token":"tok"');
+    await b.close();
+  });
+
+  // Scenario: on a real device the token tells this process's locks apart: a fixed one is ignored.
+  it('Scenario: on a real device the lock token stays random', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-locktoken-'));
+    try {
+      const env = await open(new NodeStorage(), dir, new VirtualClock(), 'tok');
+      const text = readFileSync(join(dir, ENV_LOCK_FILE), 'utf8');
+      expect(text).not.toContain('"token":"tok"');
+      expect(text).toMatch(/"token":"[0-9a-f]{32}"/);
+      await env.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
