@@ -30,6 +30,7 @@ import { DictionaryFile } from '../blocks/dictionary-file.js';
 import { LogCursor } from '../log/cursor.js';
 import { findLogFiles, parseLogFileName } from '../log/names.js';
 import { ioErrorCode } from '../storage/io-error.js';
+import { readSmallFile } from '../storage/small-file.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { decodeNode, NODE_MAGIC } from './btree/node-codec.js';
 import { ENV_LOCK_FILE } from './env-lock.js';
@@ -51,8 +52,11 @@ const LOG_SIGNATURE_RECORDS = 64;
 export type DirectoryKind =
   | { kind: 'missing' }
   | { kind: 'empty' }
-  /** Ours; `stale`: the creation marker is still there (a crash just after publishing). */
-  | { kind: 'tokusim'; how: 'identity' | 'legacy'; evidence: string; staleMarker: boolean }
+  /**
+   * Ours; `staleMarker`: the creation marker is still there (a crash just after publishing);
+   * `lockFile`: the listing named the environment lock file (a holder's, or one a crash left).
+   */
+  | { kind: 'tokusim'; how: 'identity' | 'legacy'; evidence: string; staleMarker: boolean; lockFile: boolean }
   /** An unfinished creation of ours; `others`: entries creation does not write. */
   | { kind: 'unfinished'; others: string[] }
   | { kind: 'perconaft'; evidence: string }
@@ -83,21 +87,22 @@ export async function classifyDirectory(storage: Storage, dir: string): Promise<
   const rest = names.filter((n) => !isLockName(n));
   if (rest.length === 0) return { kind: 'empty' };
   const staleMarker = rest.includes(ENV_CREATING_FILE);
+  const lockFile = names.includes(ENV_LOCK_FILE);
   if (rest.includes(ENV_IDENTITY_FILE)) {
     await readIdentity(storage, dir);
-    return { kind: 'tokusim', how: 'identity', evidence: `identity file ${ENV_IDENTITY_FILE}`, staleMarker };
+    return { kind: 'tokusim', how: 'identity', evidence: `identity file ${ENV_IDENTITY_FILE}`, staleMarker, lockFile };
   }
   if (staleMarker) return { kind: 'unfinished', others: rest.filter((n) => !isCreationName(n)) };
 
-  const lockFile = rest.find((n) => n.startsWith(PERCONAFT_LOCK_PREFIX));
-  if (lockFile !== undefined) return { kind: 'perconaft', evidence: `PerconaFT lock file ${lockFile}` };
+  const perconaftLock = rest.find((n) => n.startsWith(PERCONAFT_LOCK_PREFIX));
+  if (perconaftLock !== undefined) return { kind: 'perconaft', evidence: `PerconaFT lock file ${perconaftLock}` };
   const dictNames = rest.filter((n) => n.startsWith('tokudb.') || n.endsWith('.tokudb'));
   for (const name of ['tokudb.environment', ...dictNames.filter((n) => n !== 'tokudb.environment')]) {
     if (!dictNames.includes(name)) continue;
     const probe = await probeDictionary(storage, joinPath(dir, name));
     if (probe === 'perconaft') return { kind: 'perconaft', evidence: `PerconaFT node format in ${name}` };
     if (probe === 'tokusim-env' && name === 'tokudb.environment') {
-      return { kind: 'tokusim', how: 'legacy', evidence: `tokusim node format with the ${ENGINE_VERSION_KEY} row in tokudb.environment`, staleMarker: false };
+      return { kind: 'tokusim', how: 'legacy', evidence: `tokusim node format with the ${ENGINE_VERSION_KEY} row in tokudb.environment`, staleMarker: false, lockFile };
     }
   }
   const logs = await findLogFiles(storage, dir);
@@ -105,7 +110,7 @@ export async function classifyDirectory(storage: Storage, dir: string): Promise<
     const sig = await logSignature(storage, logs[0]!.path);
     if (sig === 'perconaft') return { kind: 'perconaft', evidence: `PerconaFT's environment creation records in ${logs[0]!.name}` };
     if (sig === 'tokusim' && dictNames.includes('tokudb.environment')) {
-      return { kind: 'tokusim', how: 'legacy', evidence: `tokusim's environment creation records in ${logs[0]!.name}`, staleMarker: false };
+      return { kind: 'tokusim', how: 'legacy', evidence: `tokusim's environment creation records in ${logs[0]!.name}`, staleMarker: false, lockFile };
     }
   }
   const shown = rest.slice(0, 4).join(', ') + (rest.length > 4 ? `, ... (${rest.length} entries)` : '');
@@ -147,11 +152,9 @@ async function readIdentity(storage: Storage, dir: string): Promise<void> {
   const f = await storage.open(path, 'read');
   let text: string;
   try {
-    const size = await f.size();
-    if (size > 4096) throw new TokusimError('bad-length', 'identity file is too large', { file: path, expected: '<= 4096 bytes', actual: `${size} bytes` });
-    const buf = new Uint8Array(size);
-    await f.pread(buf, 0);
-    text = dec.decode(buf);
+    const r = await readSmallFile(f, 4096);
+    if ('tooLarge' in r) throw new TokusimError('bad-length', 'identity file is too large', { file: path, expected: '<= 4096 bytes', actual: `${r.tooLarge} bytes` });
+    text = dec.decode(r.bytes);
   } finally {
     await f.close();
   }

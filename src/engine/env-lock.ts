@@ -16,7 +16,9 @@
  *    lease expired). Only the one claimant of a generation goes on: it re-reads the lock, and
  *    only if it still holds exactly B does it unlink it; then it removes the claims on B and,
  *    like everyone, publishes its own record (a fresh opener may win that race; then the
- *    taker is refused like any other second opener).
+ *    taker is refused like any other second opener). An opener whose listing just named the
+ *    lock file (EnvLockOptions.lockSeen) judges it before its first publish, which could not
+ *    win while the name exists.
  *
  * When a lock is stale (checked in this order):
  *  - On a real device (storage capabilities.realDevice) of a host whose processes the lock is
@@ -61,6 +63,7 @@ import { TokusimError } from '../base/errors.js';
 import { x1764 } from '../format/x1764.js';
 import type { Clock, TimerHandle } from '../storage/clock.js';
 import { ioErrorCode } from '../storage/io-error.js';
+import { readSmallFile } from '../storage/small-file.js';
 import { joinPath, type Storage } from '../storage/storage.js';
 import { PORTABLE_PROCESS, type HostProcesses, type ProcessIdentity } from './host.js';
 
@@ -163,6 +166,19 @@ export interface EnvLockOptions {
    */
   processes?: HostProcesses;
   /**
+   * The caller's listing of dir, just before, named the lock file: read it before publishing
+   * (a stale lock left by a crash is then taken over without first writing a temporary that
+   * cannot win, and a live holder is refused without writing anything). Only the order of the
+   * first attempt changes; who may take the lock does not (the link decides that).
+   */
+  lockSeen?: boolean;
+  /**
+   * The token naming this acquisition (default: random). Ignored on a real device, where it
+   * tells this process's live locks apart. A simulated machine passes a fixed one, so that the
+   * lock file's bytes, like everything else on a simulated disk, follow from the run alone.
+   */
+  token?: string;
+  /**
    * Judge holders by their process (needs `processes`). Default: when the storage is on a real
    * device, the only place where other processes of this host can hold the lock.
    */
@@ -189,12 +205,10 @@ async function readRaw(storage: Storage, path: string): Promise<string | undefin
     throw err;
   }
   try {
-    const size = await f.size();
-    if (size > MAX_LOCK_BYTES) return `\u0000${size} bytes`;
-    const buf = new Uint8Array(size);
-    const n = await f.pread(buf, 0);
+    const r = await readSmallFile(f, MAX_LOCK_BYTES);
+    if ('tooLarge' in r) return `\u0000${r.tooLarge} bytes`;
     try {
-      return decoder.decode(buf.subarray(0, n));
+      return decoder.decode(r.bytes);
     } catch {
       return '\u0000not UTF-8 text';
     }
@@ -311,8 +325,10 @@ export class EnvLock {
   /** Monotonic clock ms at which this holder's lease counts as lapsed (see Fencing). */
   private validUntilMs = 0;
   private tempSeq = 0;
-  /** A random token naming this holder in the lock file. */
-  readonly token = newToken();
+  /** The token naming this holder in the lock file (random unless the options fix it on a simulated disk). */
+  readonly token: string;
+  /** Temporaries this holder created and has not yet linked, renamed or removed (sweep leaves them). */
+  private readonly ownTemps = new Set<string>();
   private readonly margin: number;
   /** The judge of holders on this host, when holders are judged by their process. */
   private readonly judgeBy: HostProcesses | undefined;
@@ -321,6 +337,7 @@ export class EnvLock {
     private readonly opts: EnvLockOptions & { leaseMs: number },
     readonly path: string,
   ) {
+    this.token = opts.token !== undefined && !opts.storage.capabilities.realDevice ? opts.token : newToken();
     this.margin = Math.max(1, Math.floor(opts.leaseMs / 4));
     const check = opts.processes !== undefined && (opts.checkProcesses ?? opts.storage.capabilities.realDevice);
     this.judgeBy = check ? opts.processes : undefined;
@@ -373,9 +390,24 @@ export class EnvLock {
     return joinPath(this.opts.dir, `${ENV_LOCK_FILE}.new-${this.token}-${this.tempSeq++}`);
   }
 
+  /**
+   * Write content to a new temporary and fsync it. A name already there (left by a crashed
+   * opener that had the same token: only possible with a fixed token) is skipped for the
+   * next one; sweep removes it once some holder has the lock.
+   */
   private async writeTemp(content: string): Promise<string> {
-    const tmp = this.tempPath();
-    const f = await this.opts.storage.open(tmp, 'create-exclusive');
+    let tmp = this.tempPath();
+    let f;
+    for (let tries = 1; ; tries++) {
+      try {
+        f = await this.opts.storage.open(tmp, 'create-exclusive');
+        break;
+      } catch (err) {
+        if (ioErrorCode(err) !== 'EEXIST' || tries >= 64) throw err;
+        tmp = this.tempPath();
+      }
+    }
+    this.ownTemps.add(tmp);
     try {
       await f.pwrite(new TextEncoder().encode(content), 0);
       await f.fsync();
@@ -400,6 +432,7 @@ export class EnvLock {
       return this.publishWithoutLink(path, content);
     } finally {
       await storage.unlink(tmp).catch(() => undefined);
+      this.ownTemps.delete(tmp);
     }
   }
 
@@ -425,19 +458,21 @@ export class EnvLock {
     let takenOver: { info: EnvLockInfo; why: string } | undefined;
     let last: EnvLockInfo | undefined;
     for (let attempt = 0; attempt < 8; attempt++) {
-      const start = clock.nowMs();
-      const content = this.render();
-      const r = await this.publish(this.path, content);
-      if (r === 'won') {
-        this.content = content;
-        this.validUntilMs = start + this.opts.leaseMs - this.margin;
-        held().add(this.token);
-        await this.sweep();
-        this.schedule();
-        if (takenOver !== undefined) this.opts.onTakeover?.(takenOver.info, takenOver.why);
-        return;
+      if (attempt > 0 || this.opts.lockSeen !== true) {
+        const start = clock.nowMs();
+        const content = this.render();
+        const r = await this.publish(this.path, content);
+        if (r === 'won') {
+          this.content = content;
+          this.validUntilMs = start + this.opts.leaseMs - this.margin;
+          held().add(this.token);
+          await this.sweep();
+          this.schedule();
+          if (takenOver !== undefined) this.opts.onTakeover?.(takenOver.info, takenOver.why);
+          return;
+        }
+        if (r === 'retry') continue;
       }
-      if (r === 'retry') continue;
       const raw = await readRaw(this.opts.storage, this.path);
       const v = verdictOf(raw, this.ctx());
       if (v.state === 'none') continue; // released meanwhile: contend again
@@ -514,7 +549,7 @@ export class EnvLock {
     const names = await storage.list(dir).catch(() => []);
     for (const n of names) {
       if (n === ENV_LOCK_FILE || !isEnvLockFile(n)) continue;
-      if (n.startsWith(`${ENV_LOCK_FILE}.new-${this.token}-`)) continue;
+      if (this.ownTemps.has(joinPath(dir, n))) continue;
       await storage.unlink(joinPath(dir, n)).catch(() => undefined);
     }
   }
@@ -548,6 +583,7 @@ export class EnvLock {
       this.validUntilMs = start + this.opts.leaseMs - this.margin;
     } finally {
       if (this.content !== next) await storage.unlink(tmp).catch(() => undefined);
+      this.ownTemps.delete(tmp);
     }
   }
 

@@ -68,8 +68,8 @@ import type { CrashHookName } from '../checkpoint/events.js';
 import { CheckpointLocks, type Release } from '../checkpoint/locks.js';
 import type { CheckpointStatus } from '../checkpoint/status.js';
 import type { LiveTxn, TxnProvider } from '../checkpoint/txn-provider.js';
-import { cutZeroTailAt, LogCursor, repairLogTail, type RepairResult } from '../log/cursor.js';
-import { findLogFiles } from '../log/names.js';
+import { cutZeroTailAt, LogCursor, repairLogTail, type LogEntry, type RepairResult } from '../log/cursor.js';
+import { findLogFiles, type LogFileEntry } from '../log/names.js';
 import type { LogListener } from '../log/events.js';
 import { LogWriter, type LogRecordInput, type LogWriterOptions, type LogWriterStats } from '../log/writer.js';
 import type { Clock } from '../storage/clock.js';
@@ -143,6 +143,12 @@ export interface EnvOptions {
   readOnly?: boolean;
   /** Owner id written in the env lock file (default: random). */
   owner?: string;
+  /**
+   * The token of every lock this environment takes (default: random per acquisition); ignored
+   * on a real device. For simulated machines, whose disk bytes should follow from the run alone
+   * (see EnvLockOptions.token).
+   */
+  lockToken?: string;
   /** Lock lease in ms (default 60 s; see DEFAULT_LEASE_MS in env-lock.ts). */
   leaseMs?: number;
   /** B+tree max entries per node (default 64). */
@@ -167,6 +173,15 @@ export interface EnvOptions {
    * write-pins a dirty pending node writes it out for the checkpoint first (spec §10.1 T4).
    */
   cloneOnWrite?: boolean;
+}
+
+/** What the open read of the log while checking its tail (the fields are set only when nothing was cut). */
+interface LogTail {
+  repair: RepairResult;
+  files?: LogFileEntry[];
+  /** Holds the newest log file open; whoever receives it closes it. */
+  cursor?: LogCursor;
+  last?: LogEntry;
 }
 
 /** Events an environment reports through `EnvOptions.onEvent` (lock takeover, log repair, recovery narration and progress). */
@@ -327,6 +342,8 @@ export class Env implements EnvCore<Txn> {
         dir,
         clock: env.clock,
         owner: options.owner ?? env.host.lockOwner(),
+        lockSeen: found.kind === 'tokusim' && found.lockFile,
+        ...(options.lockToken !== undefined ? { token: options.lockToken } : {}),
         ...(env.host.processes !== undefined ? { processes: env.host.processes } : {}),
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
@@ -392,9 +409,12 @@ export class Env implements EnvCore<Txn> {
   async initCore(withLogger: boolean): Promise<void> {
     this.ct = new Cachetable(this.options.cacheSize !== undefined ? { memoryLimit: this.options.cacheSize } : {});
     if (!withLogger) return;
+    const existing = this.knownLog;
+    this.knownLog = undefined;
     this.logWriter = await LogWriter.open({
       storage: this.storage,
       dir: this.dir,
+      ...(existing !== undefined ? { existing } : {}),
       clock: this.clock,
       // In 'sync' mode nearly every log write is followed by an fsync: write with O_DSYNC
       // instead, so a group commit costs one I/O (the writer falls back to fsync if the
@@ -450,28 +470,35 @@ export class Env implements EnvCore<Txn> {
       await this.checkpoint('startup');
       await publishIdentity(this.storage, this.dir);
     } else {
-      const repair = await this.repairTornTail();
+      const tail = await this.repairTornTail();
+      const repair = tail.repair;
       if (repair.repaired) this.emit({ type: 'log-repaired', repair });
-      const paths = (await findLogFiles(this.storage, this.dir)).map((f) => f.path);
-      const c = new LogCursor(this.storage, paths);
-      let last;
+      const files = tail.files ?? (await findLogFiles(this.storage, this.dir));
+      const paths = files.map((f) => f.path);
+      const c = tail.cursor ?? new LogCursor(this.storage, paths);
+      let handedOver = false;
       try {
-        last = await c.last();
+        const last = tail.last ?? (await c.last());
+        if (last === undefined) {
+          throw new TokusimError('truncated', 'the environment has dictionary files but no log entries: recovery cannot run (open read-only to read what is intact)', { file: this.dir });
+        }
+        // The logger's open needs what was just read: nothing changes the log before it.
+        this.knownLog = { files, newestLastLsn: last.file === paths[paths.length - 1] ? last.record.lsn : undefined };
+        if (last.record.type === 'shutdown') {
+          await c.close();
+          this.lastXid = last.record.last_xid;
+          await this.initCore(true);
+          this.rollback = await openRollbackFile(this.rollbackFileContext());
+          await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, true);
+          await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, true);
+          await this.checkpoint('startup');
+        } else {
+          handedOver = true;
+          this.recoveryReport = await recoverEnvironment(this, paths, repair, c);
+        }
       } finally {
-        await c.close();
-      }
-      if (last === undefined) {
-        throw new TokusimError('truncated', 'the environment has dictionary files but no log entries: recovery cannot run (open read-only to read what is intact)', { file: this.dir });
-      }
-      if (last.record.type === 'shutdown') {
-        this.lastXid = last.record.last_xid;
-        await this.initCore(true);
-        this.rollback = await openRollbackFile(this.rollbackFileContext());
-        await this.openDictionaryFile(ENVIRONMENT_INAME, ENVIRONMENT_INAME, FILENUM_ENVIRONMENT, true);
-        await this.openDictionaryFile(DIRECTORY_INAME, DIRECTORY_INAME, FILENUM_DIRECTORY, true);
-        await this.checkpoint('startup');
-      } else {
-        this.recoveryReport = await recoverEnvironment(this, paths, repair);
+        this.knownLog = undefined;
+        if (!handedOver) await c.close();
       }
       // An environment of an earlier version gets its identity file once it opened cleanly;
       // a marker left by a crash just after publishing is dropped.
@@ -481,6 +508,9 @@ export class Env implements EnvCore<Txn> {
     this.startTimers();
   }
 
+  /** What the opener read of the log before recovery (see Env.repairTornTail); consumed by initCore. */
+  private knownLog: LogWriterOptions['existing'];
+
   /**
    * Cut a torn log tail. Fast path: read backward from the last entry to the newest complete
    * checkpoint (end_checkpoint, then its begin B) and forward again from B to the end; when
@@ -489,12 +519,16 @@ export class Env implements EnvCore<Txn> {
    * was appended (every checkpoint writes the tokudb.rollback header, see
    * forceRollbackHeaderWrite), so no write before B can be missing. Any damage, or no complete
    * checkpoint, falls back to repairLogTail's forward scan of the newest file. This keeps the
-   * cost of opening independent of the log before the last checkpoint.
+   * cost of opening independent of the log before the last checkpoint. When the fast path
+   * changed nothing, it hands on what it read (the files, the last entry and its cursor, still
+   * holding the newest file open), so the rest of the open does not read them again.
    */
-  private async repairTornTail(): Promise<RepairResult> {
-    const paths = (await findLogFiles(this.storage, this.dir)).map((f) => f.path);
+  private async repairTornTail(): Promise<LogTail> {
+    const files = await findLogFiles(this.storage, this.dir);
+    const paths = files.map((f) => f.path);
     if (paths.length > 0) {
       const c = new LogCursor(this.storage, paths);
+      let keep = false;
       try {
         const last = await c.last();
         let wantBegin: bigint | undefined;
@@ -507,24 +541,33 @@ export class Env implements EnvCore<Txn> {
           let end = last;
           for (let e = await c.next(); e !== undefined; e = await c.next()) end = e;
           if (end.record.lsn === last.record.lsn && end.file === paths[paths.length - 1]) {
-            // Whole up to its last entry: nothing to cut but a preallocated zero tail, if any
-            // (read once, so the cost stays that of the tail, not of the file).
+            const at = end.offset + end.length;
+            const r: RepairResult = { repaired: false, lastGoodLsn: last.record.lsn };
+            // The file ends with its last entry (the cursor read its size at the end of the
+            // walk): nothing to cut, and the cursor, the files and the last entry stay valid
+            // for the rest of the open.
+            const open = c.openFile();
+            if (open !== undefined && open.path === end.file && open.size === at) {
+              keep = true;
+              return { repair: r, files, cursor: c, last };
+            }
+            // Nothing to cut but a preallocated zero tail, if any (read once, so the cost
+            // stays that of the tail, not of the file).
             await c.close();
-            const cut = await cutZeroTailAt(this.storage, end.file, end.offset + end.length);
+            const cut = await cutZeroTailAt(this.storage, end.file, at);
             if (cut !== undefined) {
-              const r: RepairResult = { repaired: false, lastGoodLsn: last.record.lsn };
               if (cut > 0) r.zeroTailCut = cut;
-              return r;
+              return { repair: r };
             }
           }
         }
       } catch {
         // Damage on the way: the forward scan below finds where to cut.
       } finally {
-        await c.close();
+        if (!keep) await c.close();
       }
     }
-    return repairLogTail(this.storage, this.dir);
+    return { repair: await repairLogTail(this.storage, this.dir) };
   }
 
   private async startReadOnly(): Promise<void> {

@@ -130,8 +130,12 @@ function fail(msg: string, rec: LogRecord | undefined, file?: string): TokusimEr
   return new TokusimError('recovery', `recovery failed: ${msg}`, where);
 }
 
-/** Recover the environment of host from the log files paths (do_recovery, recovery.md §4). */
-export async function recoverEnvironment(host: RecoveryHost, paths: string[], repaired: RepairResult): Promise<RecoveryReport> {
+/**
+ * Recover the environment of host from the log files paths (do_recovery, recovery.md §4).
+ * `cursor`, when given, is a cursor over those paths that the caller hands over (recovery
+ * closes it): one still holding the newest file open saves reading it again.
+ */
+export async function recoverEnvironment(host: RecoveryHost, paths: string[], repaired: RepairResult, cursor: LogCursor = new LogCursor(host.storage, paths)): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     repaired: repaired.repaired ? repaired : null, lastLsn: 0n, turningPointLsn: 0n, entriesReplayed: 0,
     commitsApplied: 0, txnsAborted: [], txnsPrepared: [], dictionariesOpen: [], missingFiles: [], lines: [],
@@ -140,14 +144,13 @@ export async function recoverEnvironment(host: RecoveryHost, paths: string[], re
     report.lines.push(line);
     host.emit({ type: 'recovery', line });
   };
-  if (repaired.repaired) {
-    const d = repaired.discardedEntries ?? 0;
-    const lsns = repaired.discardedLsns !== undefined ? ` (LSNs ${repaired.discardedLsns.first}..${repaired.discardedLsns.last})` : '';
-    say(`repaired the log: cut ${repaired.file} at offset ${repaired.newSize} (from ${repaired.oldSize} to ${repaired.newSize} bytes, ${repaired.bytesCut} bytes cut, ${d} whole-looking entr${d === 1 ? 'y' : 'ies'} discarded${lsns}; last good LSN ${repaired.lastGoodLsn ?? 'none'}) (${repaired.problem?.message ?? 'torn tail'})`);
-  }
-  const cursor = new LogCursor(host.storage, paths);
   let state: ReplayState;
   try {
+    if (repaired.repaired) {
+      const d = repaired.discardedEntries ?? 0;
+      const lsns = repaired.discardedLsns !== undefined ? ` (LSNs ${repaired.discardedLsns.first}..${repaired.discardedLsns.last})` : '';
+      say(`repaired the log: cut ${repaired.file} at offset ${repaired.newSize} (from ${repaired.oldSize} to ${repaired.newSize} bytes, ${repaired.bytesCut} bytes cut, ${d} whole-looking entr${d === 1 ? 'y' : 'ies'} discarded${lsns}; last good LSN ${repaired.lastGoodLsn ?? 'none'}) (${repaired.problem?.message ?? 'torn tail'})`);
+    }
     const point = await backwardScan(host, cursor, report, say);
     await host.initCore(true);
     state = await forwardScan(host, cursor, point, report, say);

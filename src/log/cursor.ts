@@ -591,6 +591,15 @@ export class LogCursor {
     }
   }
 
+  /**
+   * The file the cursor has open and its size as the cursor last read it (after a next() that
+   * reached the end of the last file: its size at that moment), or undefined when none is open.
+   */
+  openFile(): { path: string; size: number } | undefined {
+    const o = this.open_;
+    return o === undefined ? undefined : { path: o.wf.path, size: o.wf.size };
+  }
+
   /** Closes the log file the cursor has open. */
   async close(): Promise<void> {
     const o = this.open_;

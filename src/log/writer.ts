@@ -55,7 +55,7 @@ import { ioErrorCode } from '../storage/io-error.js';
 import { joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { readLastEntryOfFile } from './cursor.js';
 import type { LogEvent, LogListener } from './events.js';
-import { findLogFiles, logFileName, nextLogIndex } from './names.js';
+import { findLogFiles, logFileName, nextLogIndex, type LogFileEntry } from './names.js';
 import { nextMacrotask } from '../base/portable.js';
 
 /** A record as a caller logs it: its type and fields, without the LSN (the writer assigns it). */
@@ -169,6 +169,13 @@ export interface LogWriterOptions {
    * longer than such a turn, see gatherCommits), 'never' or 'always'. Real devices only.
    */
   gather?: 'adaptive' | 'never' | 'always';
+  /**
+   * What the opener has just read of the log already in dir, so open need not read it again:
+   * the log files as findLogFiles lists them, and the LSN of the newest file's last entry
+   * (undefined when that file holds no entry). Only the older files' last entries are read.
+   * It must describe dir as it is: nothing may have changed the log since it was read.
+   */
+  existing?: { files: readonly LogFileEntry[]; newestLastLsn: bigint | undefined };
 }
 
 /** Per-file bookkeeping (PerconaFT's logfilemgr). */
@@ -281,13 +288,15 @@ export class LogWriter {
    * error here: run repairLogTail first, as recovery does), then create a brand-new file.
    */
   static async open(opts: LogWriterOptions): Promise<LogWriter> {
-    const found = await findLogFiles(opts.storage, opts.dir);
+    const found = opts.existing?.files ?? (await findLogFiles(opts.storage, opts.dir));
     const files: LogFileInfo[] = [];
     let last = 0n;
-    for (const f of found) {
-      const entry = await readLastEntryOfFile(opts.storage, f.path);
+    for (let i = 0; i < found.length; i++) {
+      const f = found[i]!;
+      const known = opts.existing !== undefined && i === found.length - 1;
+      const lsn = known ? opts.existing!.newestLastLsn : (await readLastEntryOfFile(opts.storage, f.path))?.record.lsn;
       // An empty file inherits the previous file's max LSN (0 for the first).
-      if (entry !== undefined) last = entry.record.lsn;
+      if (lsn !== undefined) last = lsn;
       files.push({ index: f.index, version: f.version, path: f.path, maxLsn: last });
     }
     const w = new LogWriter(opts, files, last);

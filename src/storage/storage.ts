@@ -7,7 +7,8 @@
  * Paths are plain strings joined with '/'. A StorageFile is a handle on one open file.
  *
  * Invariants every implementation keeps:
- *  - pread never returns more bytes than were asked for, and returns 0 only at or past EOF.
+ *  - pread never returns more bytes than were asked for, and returns 0 only at or past EOF;
+ *    it fills the buffer unless EOF comes first (a short count means the file ended).
  *  - After fsync() resolves, every byte written to that file before the call is durable
  *    (survives a crash); after fsyncDir(dir) resolves, every entry created, renamed or
  *    removed in dir before the call is durable.

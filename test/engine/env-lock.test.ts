@@ -269,3 +269,101 @@ describe('engine: the default lease outlasts a long stall', () => {
     env.abandon();
   });
 });
+
+describe('engine: an opener whose listing names the lock file judges it before publishing', () => {
+  const WRITES = ['open', 'pwrite', 'truncate', 'fsync', 'rename', 'link', 'unlink', 'fsyncDir', 'mkdir'];
+
+  // Scenario: a second opener of a held environment is refused without writing anything: it
+  // reads the lock it saw in the directory before making a temporary it could not link.
+  it('Scenario: refused by a live holder, the second opener writes nothing', async () => {
+    const storage = new SimStorage({ seed: 5 });
+    const clock = new VirtualClock();
+    const a = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    const ops: string[] = [];
+    const stop = storage.onIo((ev) => ops.push(`${ev.op} ${ev.path}`));
+    const before = await image(storage);
+    await expect(Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'b' })).rejects.toBeInstanceOf(EnvLockedError);
+    stop();
+    // Reads only ('open' here is of a file for reading: the identity file and the lock).
+    expect(ops.filter((o) => WRITES.includes(o.split(' ')[0]!) && !/__tokusim_env_(identity|lock)$/.test(o))).toEqual([]);
+    expect(ops.some((o) => o.startsWith('pwrite') || o.startsWith('link'))).toBe(false);
+    expect(await image(storage)).toEqual(before);
+    await a.close();
+  });
+
+  // Scenario: the lock a crash left (same owner) is taken over with two links, the claim's and
+  // the new record's; no publish that must fail comes first. The environment opens and holds
+  // only its own lock file afterwards.
+  it('Scenario: a lock left by a crash is taken over with one claim and one publish', async () => {
+    const storage = new SimStorage({ seed: 6 });
+    const clock = new VirtualClock();
+    const a = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a' });
+    await a.createDictionary('t');
+    a.abandon();
+    storage.crash({ mode: 'keep-all' });
+    const links: string[] = [];
+    const stop = storage.onIo((ev) => {
+      if (ev.op === 'link') links.push(ev.path);
+    });
+    const events: EnvEvent[] = [];
+    const b = await Env.open('/env', { storage, clock, checkpointPeriodMs: 0, owner: 'a', onEvent: (e) => events.push(e) });
+    stop();
+    expect(links.length).toBe(2);
+    expect(events.some((e) => e.type === 'lock-takeover')).toBe(true);
+    expect(dec(storage.fileBytes(LOCK)!)).toContain('"owner":"a"');
+    expect((await storage.list('/env')).filter((n) => n.startsWith(ENV_LOCK_FILE))).toEqual([ENV_LOCK_FILE]);
+    await b.close();
+  });
+});
+
+describe('engine: a fixed lock token on a simulated disk', () => {
+  const open = (storage: SimStorage | NodeStorage, dir: string, clock: VirtualClock, lockToken?: string) =>
+    Env.open(dir, { storage, clock, checkpointPeriodMs: 0, owner: 'a', ...(lockToken !== undefined ? { lockToken } : {}) });
+
+  // Scenario: with a fixed token two runs of the same steps leave the same lock bytes (a
+  // random token makes them differ), so equal crashed disks are equal byte for byte.
+  it('Scenario: the same steps give the same lock file bytes with a fixed token, different ones without', async () => {
+    const lockAfter = async (lockToken?: string): Promise<string> => {
+      const storage = new SimStorage({ seed: 8 });
+      const env = await open(storage, '/env', new VirtualClock(), lockToken);
+      const bytes = dec(storage.fileBytes(LOCK)!);
+      env.abandon();
+      return bytes;
+    };
+    const fixed = await lockAfter('tok');
+    expect(fixed).toContain('"token":"tok"');
+    expect(await lockAfter('tok')).toBe(fixed);
+    expect(await lockAfter()).not.toBe(await lockAfter());
+  });
+
+  // Scenario: a crash can bring back a temporary the lock protocol had removed (its unlink was
+  // not yet durable); with a fixed token the next opener's temporary has that very name. It
+  // takes the next name instead, opens, and the leftover is swept.
+  it('Scenario: a leftover temporary with the same token neither blocks the open nor stays', async () => {
+    const storage = new SimStorage({ seed: 9 });
+    const clock = new VirtualClock();
+    const a = await open(storage, '/env', clock, 'tok');
+    a.abandon();
+    storage.installFile(`/env/${ENV_LOCK_FILE}.new-tok-0`, enc('{"partial":'));
+    storage.installFile(`/env/${ENV_LOCK_FILE}.new-tok-1`, enc(''));
+    storage.crash({ mode: 'keep-all' });
+    const b = await open(storage, '/env', clock, 'tok');
+    expect((await storage.list('/env')).filter((n) => n.startsWith(ENV_LOCK_FILE))).toEqual([ENV_LOCK_FILE]);
+    expect(dec(storage.fileBytes(LOCK)!)).toContain('"token":"tok"');
+    await b.close();
+  });
+
+  // Scenario: on a real device the token tells this process's locks apart: a fixed one is ignored.
+  it('Scenario: on a real device the lock token stays random', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokusim-locktoken-'));
+    try {
+      const env = await open(new NodeStorage(), dir, new VirtualClock(), 'tok');
+      const text = readFileSync(join(dir, ENV_LOCK_FILE), 'utf8');
+      expect(text).not.toContain('"token":"tok"');
+      expect(text).toMatch(/"token":"[0-9a-f]{32}"/);
+      await env.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,9 +1,10 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../src/format/codec.js';
 import type { LogRecord } from '../../src/format/record-types.js';
 import { LogCursor } from '../../src/log/cursor.js';
+import { findLogFiles } from '../../src/log/names.js';
 import type { LogEvent } from '../../src/log/events.js';
 import { LogWriter, type LogRecordInput } from '../../src/log/writer.js';
 import { CountingStorage, tempDir } from './helpers.js';
@@ -79,6 +80,41 @@ describe('LogWriter', () => {
       expect(readdirSync(dir).sort()).toEqual(['log000000000000.tokulog29', 'log000000000001.tokulog29', 'log000000000002.tokulog29']);
       expect((await readAll(dir)).map((r) => r.lsn)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
       expect(w3.logFiles().map((f) => f.maxLsn)).toEqual([5n, 6n, 6n]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  // Scenario: an opener that has just read the log hands over the files and the newest one's
+  // last LSN; the writer then reads only the older files and ends up with the same bookkeeping
+  // as one that read everything, in a new file of the same index.
+  it('Scenario: open with the existing log described gives the same files, LSNs and new file as reading it', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const storage = new CountingStorage();
+      const w1 = await LogWriter.open({ storage, dir });
+      for (let i = 0; i < 5; i++) w1.append(insert(i));
+      await w1.close();
+      const w2 = await LogWriter.open({ storage, dir });
+      w2.append(insert(5));
+      await w2.close();
+      // Two files with entries (maxLsn 5 and 6); the newest one's last entry is LSN 6.
+      const files = await findLogFiles(storage, dir);
+      const described = await LogWriter.open({ storage, dir, existing: { files, newestLastLsn: 6n } });
+      await described.close();
+      const describedFiles = described.logFiles().map((f) => [f.index, f.maxLsn]);
+      const lastDescribed = described.lastLsn;
+      // Remove the file the first open created, and open again reading everything.
+      unlinkSync(join(dir, 'log000000000002.tokulog29'));
+      const read = await LogWriter.open({ storage, dir });
+      await read.close();
+      expect(describedFiles).toEqual(read.logFiles().map((f) => [f.index, f.maxLsn]));
+      expect(describedFiles).toEqual([[0, 5n], [1, 6n], [2, 6n]]);
+      expect(lastDescribed).toBe(read.lastLsn);
+      // An empty newest file (no last entry) inherits the previous file's LSN.
+      const empty = await LogWriter.open({ storage, dir, existing: { files: await findLogFiles(storage, dir), newestLastLsn: undefined } });
+      await empty.close();
+      expect(empty.logFiles().map((f) => f.maxLsn)).toEqual([5n, 6n, 6n, 6n]);
     } finally {
       cleanup();
     }

@@ -20,7 +20,7 @@ describe('sim: exhaustive small workloads', () => {
     expect(f === undefined ? 'none' : `[${f.workload}] seed ${f.seed}: ${f.result.violation!.message}\n${formatScript(f.script)}`).toBe('none');
     expect(r.workloads).toBe(enumerateWorkloads(3).length);
     // Issue 6's budget: at least 10,000 crash states per CI run (this test alone explores
-    // ~18,000; the random-program test adds ~3,300).
+    // ~16,000; the random-program test adds ~3,300).
     expect(r.crashStates).toBeGreaterThanOrEqual(10_000);
   }, 240_000);
 });
