@@ -14,10 +14,16 @@
  *    test/sim/fork-path.test.ts compares both paths state by state.
  *  - The captures change nothing in the run they are taken from (they only read it), so the
  *    run's own crash states are those of the simple path.
- *  - Recovery is a function of the crashed disk, the recovery mode, the virtual time and the
- *    planted bugs: a crashed disk whose RecoveryMemo key was recovered before reuses those
- *    facts (the model-side checks still run for every state). Forked recoveries run without
- *    I/O jitter (recovery is a single task), so the key needs no jitter state.
+ *  - What recovery produces (RecoveredFacts) is a function of the crashed disk, the virtual
+ *    time and the planted bugs: a crashed disk whose RecoveryMemo key was recovered before
+ *    reuses those facts (the model-side checks still run for every state). Forked recoveries
+ *    run without I/O jitter (recovery is a single task), so the key needs no jitter state.
+ *  - The recovery mode is not part of the key: it only decides how the environment makes its
+ *    own log writes durable afterwards (dsync handle or not, when a commit waits for an
+ *    fsync, a periodic fsync timer that the unmoving clock never fires), which changes what
+ *    is pending on the disk but not what a reader sees, and no fact reads the pending state
+ *    except the disk's own consistency check. test/sim/recovery-memo.test.ts recovers
+ *    crashed disks in every mode and compares the facts.
  *  - Every exploration settles: a recovery that stalls is a violation (the watchdog), never a
  *    hang of the harness.
  */
@@ -40,8 +46,8 @@ export class RecoveryMemo {
 
   /** The reuse hook Runner.crashForked takes. */
   hook(clockMs: number): (crashed: SimStorage, mode: DurabilityMode) => { facts?: RecoveredFacts; store: (f: RecoveredFacts) => void } {
-    return (crashed, mode) => {
-      const key = `${mode}|${clockMs}|${plantedBugs().join(',')}|${crashed.contentKey()}`;
+    return (crashed) => {
+      const key = `${clockMs}|${plantedBugs().join(',')}|${crashed.contentKey()}`;
       const facts = this.facts.get(key);
       if (facts !== undefined) this.reused++;
       else this.recoveries++;
