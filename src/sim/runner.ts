@@ -46,7 +46,8 @@ import { SnapshotConflictError } from '../engine/txn.js';
 import { nextMacrotask } from '../base/portable.js';
 
 export const ENV_DIR = '/env';
-const OWNER = 'crashtest';
+/** The environment lock's owner id of every environment the harness opens. */
+export const OWNER = 'crashtest';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const XA: Xid = { formatID: 1, gtridLength: 2, bqualLength: 1, data: enc.encode('ctx') };

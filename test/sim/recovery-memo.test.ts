@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/base/prng.js';
 import { DEFAULT_FAULTS, jitterFor } from '../../src/sim/crashtest.js';
-import { exploreCrashPoint, RecoveryMemo } from '../../src/sim/fork.js';
+import { exploreCrashPoint, recoveryDiskKey, RecoveryMemo } from '../../src/sim/fork.js';
+import { ENV_LOCK_FILE } from '../../src/engine/env-lock.js';
+import type { SimStorage } from '../../src/storage/sim-storage.js';
 import { programGenerator } from '../../src/sim/generator.js';
 import { DURABILITY_MODES, type DurabilityMode } from '../../src/sim/program.js';
-import { Runner, type CrashPoint, type RecoveredFacts, type RunnerOptions } from '../../src/sim/runner.js';
+import { ENV_DIR, OWNER, Runner, type CrashPoint, type RecoveredFacts, type RunnerOptions } from '../../src/sim/runner.js';
 
 /**
  * RecoveryMemo files what a forked recovery produced under the crashed disk's contents, the
@@ -32,6 +34,23 @@ async function capture(seed: number, length: number): Promise<Captured> {
   const res = await runner.run(programGenerator(seed, { length, history: true }));
   expect(res.violation).toBeNull();
   return { options, points };
+}
+
+/** A copy of the point whose disk holds `record` (durably) as the environment lock file. */
+async function withLock(p: Captured['points'][number], record: object): Promise<Captured['points'][number]> {
+  const disk = p.point.disk.snapshot();
+  const f = await disk.open(`${ENV_DIR}/${ENV_LOCK_FILE}`, 'create');
+  await f.truncate(0);
+  await f.pwrite(new TextEncoder().encode(JSON.stringify(record) + '\n'), 0);
+  await f.fsync();
+  await f.close();
+  return { ...p, point: { ...p.point, disk } };
+}
+
+function crashedCopy(disk: SimStorage, seed: number): SimStorage {
+  const c = disk.snapshot();
+  c.crash({ seed });
+  return c;
 }
 
 /** The facts as comparable text (maps sorted, bigints as decimal). */
@@ -93,7 +112,7 @@ describe('sim: recovery facts do not depend on the recovery mode', () => {
         // Which mode first recovered this crashed disk (the key the memo used, without the mode).
         const crashed = p.point.disk.snapshot();
         crashed.crash({ seed: p.crashSeed });
-        const key = `${p.point.clockMs}|${crashed.contentKey()}`;
+        const key = `${p.point.clockMs}|${recoveryDiskKey(crashed)}`;
         const firstMode = modeOfKey.get(key);
         if (firstMode === undefined) modeOfKey.set(key, p.mode);
         else {
@@ -106,5 +125,29 @@ describe('sim: recovery facts do not depend on the recovery mode', () => {
     }
     expect(states).toBeGreaterThan(100);
     expect(crossMode).toBeGreaterThan(10);
+  }, 300_000);
+
+  it("Scenario: the lock file's token and lease leave the memo key and the facts unchanged when it names the harness's owner; another owner's live lock changes both", async () => {
+    let compared = 0;
+    for (const seed of [5301, 5302]) {
+      const c = await capture(seed, 30);
+      for (let i = 0; i < c.points.length; i += 3) {
+        const p = c.points[i]!;
+        const a = await withLock(p, { owner: OWNER, pid: 1, leaseExpiresMs: 1000, token: 'aaaa' });
+        const b = await withLock(p, { owner: OWNER, pid: 77, leaseExpiresMs: 9_000_000_000, token: 'bbbbbbbb' });
+        const other = await withLock(p, { owner: 'another-host', pid: 5, leaseExpiresMs: 8_000_000_000_000 });
+        const [ka, kb, ko] = [a, b, other].map((x) => recoveryDiskKey(crashedCopy(x.point.disk, x.crashSeed)));
+        expect(crashedCopy(a.point.disk, a.crashSeed).contentKey()).not.toBe(crashedCopy(b.point.disk, b.crashSeed).contentKey());
+        expect(kb).toBe(ka);
+        expect(ko).not.toBe(ka);
+        const fa = await factsIn(c, a, p.mode);
+        expect(await factsIn(c, b, p.mode), `seed ${seed} I/O ${p.point.ioSeq}`).toBe(fa);
+        expect(fa).not.toMatch(/openViolation/);
+        // A live lock of someone else: recovery does not run (the key must not share its facts).
+        expect(await factsIn(c, other, p.mode)).toMatch(/"openViolation":"recovery failed: [^"]*lock/);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(30);
   }, 300_000);
 });
