@@ -101,7 +101,12 @@ export class RecoveryMemo {
 export interface ForkedState {
   violation: { message: string } | null;
   crashStates: number;
-  /** Faults this state's crash injected (and its recovery's, should it crash again). */
+  /**
+   * Faults this state's crash injected (and its recovery's, should it crash again). Its
+   * `ioOps` is 0: whether the recovery ran or its facts were reused depends on which states
+   * the same memo saw before (other units, on a thread of `--jobs`), and a search's summary
+   * must not; the I/O calls counted are those of the runs the states were forked from.
+   */
   faults: SimStats;
   /** For comparing paths: the crash's seed and fates, and what recovery produced. */
   trace: string;
@@ -146,7 +151,8 @@ export async function exploreCrashPoint(
     violation = 'hang: recovery of a forked crash state never settles';
     trace = `VIOLATION ${violation}`;
   } else await work;
-  return { violation: violation === null ? null : { message: violation }, crashStates: child.crashStates, faults: statsDelta(child.disk.stats(), before), trace };
+  // The recovery's I/O calls are left out (see ForkedState.faults).
+  return { violation: violation === null ? null : { message: violation }, crashStates: child.crashStates, faults: { ...statsDelta(child.disk.stats(), before), ioOps: 0 }, trace };
 }
 
 // ------------------------------------------------------------------------------------------
