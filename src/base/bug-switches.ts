@@ -30,6 +30,8 @@ export const PLANTED_BUGS = {
     'format: when both header slots are valid the reader takes slot 0 instead of the larger checkpoint count',
   'snapshot-reads-latest':
     'engine: a snapshot read ignores the version store and reads the newest committed value (a non-repeatable read under snapshot isolation)',
+  'serializable-skips-read-locks':
+    'engine: a serializable read takes no row read lock, so another transaction can change the key before the reader ends (a non-repeatable read, a lost update)',
   'abort-leaks-client-lock':
     'engine: an abort takes the multi-operation client lock once more and never releases it, so the next checkpoint waits for it for ever (a hang)',
 } as const;

@@ -145,7 +145,7 @@ export class Txn {
     const w = this.overlay(dict.filenum, key);
     if (w !== undefined) return w.op === 'delete' ? undefined : w.value.slice();
     if (this.snapshot !== undefined) return dict.getAsOf(key, this.snapshot);
-    if (this.isolation === 'serializable') this.env.lockRead(this, dict, key);
+    if (this.isolation === 'serializable' && !isBugPlanted('serializable-skips-read-locks')) this.env.lockRead(this, dict, key);
     return dict.getCommitted(key);
   }
 
@@ -209,7 +209,7 @@ export class Txn {
 
   /** @internal A serializable cursor returned key: it is read-locked like a point read. */
   lockReadIfSerializable(dict: Dictionary, key: Uint8Array): void {
-    if (this.isolation === 'serializable') this.env.lockRead(this, dict, key);
+    if (this.isolation === 'serializable' && !isBugPlanted('serializable-skips-read-locks')) this.env.lockRead(this, dict, key);
   }
 
   /**

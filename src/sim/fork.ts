@@ -14,20 +14,62 @@
  *    test/sim/fork-path.test.ts compares both paths state by state.
  *  - The captures change nothing in the run they are taken from (they only read it), so the
  *    run's own crash states are those of the simple path.
- *  - Recovery is a function of the crashed disk, the recovery mode, the virtual time and the
- *    planted bugs: a crashed disk whose RecoveryMemo key was recovered before reuses those
- *    facts (the model-side checks still run for every state). Forked recoveries run without
- *    I/O jitter (recovery is a single task), so the key needs no jitter state.
+ *  - What recovery produces (RecoveredFacts) is a function of the crashed disk, the virtual
+ *    time and the planted bugs: a crashed disk whose RecoveryMemo key was recovered before
+ *    reuses those facts (the model-side checks still run for every state). Forked recoveries
+ *    run without I/O jitter (recovery is a single task), so the key needs no jitter state.
+ *  - The recovery mode is not part of the key: it only decides how the environment makes its
+ *    own log writes durable afterwards (dsync handle or not, when a commit waits for an
+ *    fsync, a periodic fsync timer that the unmoving clock never fires), which changes what
+ *    is pending on the disk but not what a reader sees, and no fact reads the pending state
+ *    except the disk's own consistency check. test/sim/recovery-memo.test.ts recovers
+ *    crashed disks in every mode and compares the facts.
+ *  - Nor are the bytes of the environment lock file when they are a lock record naming the
+ *    harness's owner and no takeover claim lies beside it (recoveryDiskKey): on a SimStorage
+ *    such a lock is judged stale by its owner alone, whatever its token and lease, and its
+ *    bytes then only name the takeover claim that recovery creates and removes again. Every
+ *    open draws a new random token, so without this no two workloads' crashed disks match.
+ *    The same test compares a lock record of another token and lease.
  *  - Every exploration settles: a recovery that stalls is a violation (the watchdog), never a
  *    hang of the harness.
  */
 import { plantedBugs } from '../base/bug-switches.js';
+import { ENV_LOCK_FILE, parseLockRecord } from '../engine/env-lock.js';
 import { Prng } from '../base/prng.js';
 import { CRASH_HOOK_NAMES, type CrashHookName } from '../checkpoint/events.js';
 import type { SimFaults, SimStats, SimStorage } from '../storage/sim-storage.js';
 import type { ModelState } from './model.js';
 import { DURABILITY_MODES, type DurabilityMode, type Op } from './program.js';
-import { Runner, watchForStall, describe, type CrashPoint, type RecoveredFacts, type RunnerOptions, type RunResult } from './runner.js';
+import { ENV_DIR, OWNER, Runner, watchForStall, describe, type CrashPoint, type RecoveredFacts, type RunnerOptions, type RunResult } from './runner.js';
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** A lock record longer than this is not read as one (env-lock.ts reads no more). */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * The key of a crashed disk for RecoveryMemo: its contentKey, except that an environment
+ * lock file holding a lock record of the harness's owner stands as 'own-lock' when no
+ * takeover claim lies beside it (see the invariants).
+ */
+export function recoveryDiskKey(crashed: SimStorage): string {
+  let own = false;
+  const key = crashed.contentKey((dir, name, bytes) => {
+    if (dir !== ENV_DIR || name !== ENV_LOCK_FILE) return undefined;
+    const b = bytes();
+    if (b.length > MAX_LOCK_BYTES) return undefined;
+    let text: string;
+    try {
+      text = fatalUtf8.decode(b);
+    } catch {
+      return undefined;
+    }
+    const rec = parseLockRecord(text);
+    if (!('info' in rec) || rec.info.owner !== OWNER) return undefined;
+    own = true;
+    return 'own-lock';
+  });
+  return own && key.includes(`/${ENV_LOCK_FILE}.takeover-`) ? crashed.contentKey() : key;
+}
 
 /** Facts of recoveries already run, by crashed-disk key (see the invariants). */
 export class RecoveryMemo {
@@ -40,8 +82,8 @@ export class RecoveryMemo {
 
   /** The reuse hook Runner.crashForked takes. */
   hook(clockMs: number): (crashed: SimStorage, mode: DurabilityMode) => { facts?: RecoveredFacts; store: (f: RecoveredFacts) => void } {
-    return (crashed, mode) => {
-      const key = `${mode}|${clockMs}|${plantedBugs().join(',')}|${crashed.contentKey()}`;
+    return (crashed) => {
+      const key = `${clockMs}|${plantedBugs().join(',')}|${recoveryDiskKey(crashed)}`;
       const facts = this.facts.get(key);
       if (facts !== undefined) this.reused++;
       else this.recoveries++;
@@ -59,7 +101,12 @@ export class RecoveryMemo {
 export interface ForkedState {
   violation: { message: string } | null;
   crashStates: number;
-  /** Faults this state's crash injected (and its recovery's, should it crash again). */
+  /**
+   * Faults this state's crash injected (and its recovery's, should it crash again). Its
+   * `ioOps` is 0: whether the recovery ran or its facts were reused depends on which states
+   * the same memo saw before (other units, on a thread of `--jobs`), and a search's summary
+   * must not; the I/O calls counted are those of the runs the states were forked from.
+   */
   faults: SimStats;
   /** For comparing paths: the crash's seed and fates, and what recovery produced. */
   trace: string;
@@ -104,7 +151,8 @@ export async function exploreCrashPoint(
     violation = 'hang: recovery of a forked crash state never settles';
     trace = `VIOLATION ${violation}`;
   } else await work;
-  return { violation: violation === null ? null : { message: violation }, crashStates: child.crashStates, faults: statsDelta(child.disk.stats(), before), trace };
+  // The recovery's I/O calls are left out (see ForkedState.faults).
+  return { violation: violation === null ? null : { message: violation }, crashStates: child.crashStates, faults: { ...statsDelta(child.disk.stats(), before), ioOps: 0 }, trace };
 }
 
 // ------------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@
  *
  * Invariants:
  *  - The same seed and the same model history give the same operations.
- *  - Generated writes never touch a key another open or prepared transaction holds (the
- *    engine would refuse them with a lock conflict, which is not what is under test).
+ *  - Generated writes never touch a key another open or prepared transaction has written (the
+ *    engine would refuse them with a lock conflict, which is not what is under test). A key
+ *    a serializable transaction has read may be written: the runner checks that the write is
+ *    refused (the read lock, history-check.ts).
  *  - A program ends with a crash, so its last state is always recovered and checked.
- *  - Reads and isolation levels (the history checker's workload) come from a second seeded
- *    stream and do not count towards the length, so the other operations are drawn exactly
- *    as without them; only what the engine does differently (a refused snapshot write, the
- *    I/O a read makes) can make a program differ.
+ *  - Reads and isolation levels (the history checker's workload) come from seeded streams of
+ *    their own and do not count towards the length, so the other operations are drawn exactly
+ *    as without them; only what the engine does differently (a refused snapshot write, a
+ *    write refused by a read lock, the I/O a read makes) can make a program differ.
  */
 import { Prng } from '../base/prng.js';
 import { CRASH_HOOK_NAMES } from '../checkpoint/events.js';
@@ -39,6 +41,8 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
   const ns = opts.slots ?? 2;
   const history = opts.history ?? false;
   const hrng = new Prng((seed ^ 0x3c6ef372) >>> 0);
+  // Its own stream, so adding the level left the other history draws of a seed as they were.
+  const srng = new Prng((seed ^ 0x510e527f) >>> 0);
   let emitted = 0;
   let value = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
@@ -69,7 +73,9 @@ export function programGenerator(seed: number, opts: GeneratorOptions = {}): (r:
     if (freeSlots.length > 0) {
       add(8, () => {
         const x = pick(freeSlots);
-        return history && hrng.chance(0.5) ? { t: 'begin', x, iso: 'snapshot' } : { t: 'begin', x };
+        if (!history) return { t: 'begin', x };
+        if (hrng.chance(0.5)) return { t: 'begin', x, iso: 'snapshot' };
+        return srng.chance(0.5) ? { t: 'begin', x, iso: 'serializable' } : { t: 'begin', x };
       });
     }
     if (liveSlots.length > 0) {

@@ -43,10 +43,12 @@ import { Model, formatState, statesEqual, type ModelState, type RowWrite } from 
 import { formatOp, type DurabilityMode, type Op } from './program.js';
 import { HistoryChecker } from './history-check.js';
 import { SnapshotConflictError } from '../engine/txn.js';
+import { LockConflictError } from '../engine/locktree.js';
 import { nextMacrotask } from '../base/portable.js';
 
 export const ENV_DIR = '/env';
-const OWNER = 'crashtest';
+/** The environment lock's owner id of every environment the harness opens. */
+export const OWNER = 'crashtest';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const XA: Xid = { formatID: 1, gtridLength: 2, bqualLength: 1, data: enc.encode('ctx') };
@@ -469,7 +471,18 @@ export class Runner {
         const mt = m.slots.get(op.x);
         const t = this.txns.get(op.x);
         if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
-        const got = await t.get(await this.dict(op.d), keyBytes(op.k));
+        const d = await this.dict(op.d);
+        let got: Uint8Array | undefined;
+        let refused = false;
+        try {
+          got = await t.get(d, keyBytes(op.k));
+        } catch (err) {
+          if (!(err instanceof LockConflictError)) throw err;
+          refused = true;
+        }
+        const lockProblem = this.history.checkReadLock(op.x, op.d, op.k, refused, m.lockedKeys(op.x).has(`${op.d}:${op.k}`));
+        if (lockProblem !== null) this.fail(lockProblem);
+        if (refused) return;
         const problem = this.history.checkRead(op.x, op.d, op.k, got === undefined ? null : Number(dec.decode(got)));
         if (problem !== null) this.fail(problem);
         return;
@@ -482,6 +495,7 @@ export class Runner {
         if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
         const write = op.t === 'put' ? () => t.put(d, keyBytes(op.k), valueBytes(op.v)) : () => t.del(d, keyBytes(op.k));
+        if (await this.readLockedWrite(op.x, op.d, op.k, write)) return;
         if (await this.refusedWrite(op.x, op.d, op.k, write)) return;
         mt.writes.push({ d: op.d, k: op.k, v: op.t === 'put' ? op.v : null });
         return;
@@ -492,13 +506,16 @@ export class Runner {
         if (mt === undefined || t === undefined || mt.state !== 'live' || !m.dictExists(op.d)) return;
         if (m.lockedKeys(op.x).has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
-        if (await this.refusedWrite(op.x, op.d, op.k, () => t.update(d, keyBytes(op.k), valueBytes(op.n), 'add'))) return;
+        const write = () => t.update(d, keyBytes(op.k), valueBytes(op.n), 'add');
+        if (await this.readLockedWrite(op.x, op.d, op.k, write)) return;
+        if (await this.refusedWrite(op.x, op.d, op.k, write)) return;
         mt.writes.push({ d: op.d, k: op.k, v: op.n, add: true });
         return;
       }
       case 'autoupdate': {
         if (!m.dictExists(op.d) || m.lockedKeys().has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
+        if (await this.readLockedWrite(undefined, op.d, op.k, () => this.e.update(d, keyBytes(op.k), valueBytes(op.n), 'add'))) return;
         const i = m.addCommit({ writes: [{ d: op.d, k: op.k, v: op.n, add: true }], creates: [], label: 'autoupdate' });
         await this.e.update(d, keyBytes(op.k), valueBytes(op.n), 'add');
         this.ackCommit(i);
@@ -527,7 +544,7 @@ export class Runner {
         const t = this.txns.get(op.x);
         if (mt === undefined || t === undefined || mt.state !== 'live' || mt.writes.length === 0) return;
         const n = m.commits.length;
-        this.history.end(op.x);
+        this.history.prepared(op.x, t.id);
         m.slots.delete(op.x);
         this.txns.delete(op.x);
         m.prepared.set(t.id, { writes: mt.writes, acked: false });
@@ -546,6 +563,7 @@ export class Runner {
         this.resolving.set(first, { writes: p.writes, commit: op.commit, commitIndex });
         if (op.commit) await t.commit();
         else await t.abort();
+        this.history.resolved(first);
         // Kept until the next verification: an xabort (or a commit not yet durable) can be lost
         // at a crash, and then the transaction is legitimately prepared again.
         if (op.commit) this.ackCommit(commitIndex);
@@ -556,9 +574,10 @@ export class Runner {
         if (!m.dictExists(op.d) || m.lockedKeys().has(`${op.d}:${op.k}`)) return;
         const d = await this.dict(op.d);
         const v = op.t === 'autoput' ? op.v : null;
+        const write = () => (v === null ? this.e.del(d, keyBytes(op.k)) : this.e.put(d, keyBytes(op.k), valueBytes(v)));
+        if (await this.readLockedWrite(undefined, op.d, op.k, write)) return;
         const i = m.addCommit({ writes: [{ d: op.d, k: op.k, v }], creates: [], label: op.t });
-        if (v === null) await this.e.del(d, keyBytes(op.k));
-        else await this.e.put(d, keyBytes(op.k), valueBytes(v));
+        await write();
         this.ackCommit(i);
         return;
       }
@@ -634,6 +653,26 @@ export class Runner {
     return refused;
   }
 
+  /**
+   * A write of (d, k) by slot x (an autocommit write when undefined) to a key a serializable
+   * transaction other than x has read: run it, it must be refused (history checker). Returns
+   * true when the key was so locked (the write was refused and is done with); false when no
+   * read lock stands in its way.
+   */
+  private async readLockedWrite(x: number | undefined, d: number, k: number, write: () => Promise<void>): Promise<boolean> {
+    if (this.history.readLockHolders(d, k, x).length === 0) return false;
+    let refused = false;
+    try {
+      await write();
+    } catch (err) {
+      if (!(err instanceof LockConflictError) && !(err instanceof SnapshotConflictError)) throw err;
+      refused = true;
+    }
+    const problem = this.history.checkLockedWrite(x, d, k, refused);
+    if (problem !== null) this.fail(problem);
+    return true;
+  }
+
   private armHook(hook: CrashHookName): void {
     this.armedHook = hook;
     this.hooks[hook] = () => {
@@ -657,7 +696,7 @@ export class Runner {
     const m = this.model;
     const n = m.commits.length;
     const before = m.stateAfter(n);
-    const usesClient = client !== undefined && m.dictExists(client.d) && !m.lockedKeys().has(`${client.d}:${client.k}`);
+    const usesClient = client !== undefined && m.dictExists(client.d) && !m.lockedKeys().has(`${client.d}:${client.k}`) && this.history.readLockHolders(client.d, client.k).length === 0;
     if (usesClient && this.armedHook !== 'afterBegin') {
       const d = await this.dict(client.d);
       this.hooks.afterBegin = async () => {

@@ -19,6 +19,7 @@ const CAUGHT: PlantedBugName[] = [
   'replay-ignores-checkpoint-lsn',
   'abort-leaks-client-lock',
   'snapshot-reads-latest',
+  'serializable-skips-read-locks',
 ];
 
 afterEach(() => clearPlantedBugs());
