@@ -173,12 +173,6 @@ export interface EnvLockOptions {
    */
   lockSeen?: boolean;
   /**
-   * The token naming this acquisition (default: random). Ignored on a real device, where it
-   * tells this process's live locks apart. A simulated machine passes a fixed one, so that the
-   * lock file's bytes, like everything else on a simulated disk, follow from the run alone.
-   */
-  token?: string;
-  /**
    * Judge holders by their process (needs `processes`). Default: when the storage is on a real
    * device, the only place where other processes of this host can hold the lock.
    */
@@ -325,10 +319,8 @@ export class EnvLock {
   /** Monotonic clock ms at which this holder's lease counts as lapsed (see Fencing). */
   private validUntilMs = 0;
   private tempSeq = 0;
-  /** The token naming this holder in the lock file (random unless the options fix it on a simulated disk). */
-  readonly token: string;
-  /** Temporaries this holder created and has not yet linked, renamed or removed (sweep leaves them). */
-  private readonly ownTemps = new Set<string>();
+  /** A random token naming this holder in the lock file. */
+  readonly token = newToken();
   private readonly margin: number;
   /** The judge of holders on this host, when holders are judged by their process. */
   private readonly judgeBy: HostProcesses | undefined;
@@ -337,7 +329,6 @@ export class EnvLock {
     private readonly opts: EnvLockOptions & { leaseMs: number },
     readonly path: string,
   ) {
-    this.token = opts.token !== undefined && !opts.storage.capabilities.realDevice ? opts.token : newToken();
     this.margin = Math.max(1, Math.floor(opts.leaseMs / 4));
     const check = opts.processes !== undefined && (opts.checkProcesses ?? opts.storage.capabilities.realDevice);
     this.judgeBy = check ? opts.processes : undefined;
@@ -390,24 +381,9 @@ export class EnvLock {
     return joinPath(this.opts.dir, `${ENV_LOCK_FILE}.new-${this.token}-${this.tempSeq++}`);
   }
 
-  /**
-   * Write content to a new temporary and fsync it. A name already there (left by a crashed
-   * opener that had the same token: only possible with a fixed token) is skipped for the
-   * next one; sweep removes it once some holder has the lock.
-   */
   private async writeTemp(content: string): Promise<string> {
-    let tmp = this.tempPath();
-    let f;
-    for (let tries = 1; ; tries++) {
-      try {
-        f = await this.opts.storage.open(tmp, 'create-exclusive');
-        break;
-      } catch (err) {
-        if (ioErrorCode(err) !== 'EEXIST' || tries >= 64) throw err;
-        tmp = this.tempPath();
-      }
-    }
-    this.ownTemps.add(tmp);
+    const tmp = this.tempPath();
+    const f = await this.opts.storage.open(tmp, 'create-exclusive');
     try {
       await f.pwrite(new TextEncoder().encode(content), 0);
       await f.fsync();
@@ -432,7 +408,6 @@ export class EnvLock {
       return this.publishWithoutLink(path, content);
     } finally {
       await storage.unlink(tmp).catch(() => undefined);
-      this.ownTemps.delete(tmp);
     }
   }
 
@@ -549,7 +524,7 @@ export class EnvLock {
     const names = await storage.list(dir).catch(() => []);
     for (const n of names) {
       if (n === ENV_LOCK_FILE || !isEnvLockFile(n)) continue;
-      if (this.ownTemps.has(joinPath(dir, n))) continue;
+      if (n.startsWith(`${ENV_LOCK_FILE}.new-${this.token}-`)) continue;
       await storage.unlink(joinPath(dir, n)).catch(() => undefined);
     }
   }
@@ -583,7 +558,6 @@ export class EnvLock {
       this.validUntilMs = start + this.opts.leaseMs - this.margin;
     } finally {
       if (this.content !== next) await storage.unlink(tmp).catch(() => undefined);
-      this.ownTemps.delete(tmp);
     }
   }
 

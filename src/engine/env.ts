@@ -143,12 +143,6 @@ export interface EnvOptions {
   readOnly?: boolean;
   /** Owner id written in the env lock file (default: random). */
   owner?: string;
-  /**
-   * The token of every lock this environment takes (default: random per acquisition); ignored
-   * on a real device. For simulated machines, whose disk bytes should follow from the run alone
-   * (see EnvLockOptions.token).
-   */
-  lockToken?: string;
   /** Lock lease in ms (default 60 s; see DEFAULT_LEASE_MS in env-lock.ts). */
   leaseMs?: number;
   /** B+tree max entries per node (default 64). */
@@ -343,7 +337,6 @@ export class Env implements EnvCore<Txn> {
         clock: env.clock,
         owner: options.owner ?? env.host.lockOwner(),
         lockSeen: found.kind === 'tokusim' && found.lockFile,
-        ...(options.lockToken !== undefined ? { token: options.lockToken } : {}),
         ...(env.host.processes !== undefined ? { processes: env.host.processes } : {}),
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
         onTakeover: (stale, reason) => env.emit({ type: 'lock-takeover', stale, reason }),
