@@ -178,6 +178,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
         else {
           process.stdout.write(`checked ${r.backups.length} backup(s), ${r.archivedLogs} archived log file(s)${r.restoreChecked.length > 0 ? `, restore-checked ${r.restoreChecked.join(', ')}` : ''}\n`);
           for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+          for (const w of r.warnings) process.stdout.write(`warning: ${w}\n`);
           for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
         }
         return r.problems.length === 0 ? EXIT.OK : EXIT.VIOLATION;
@@ -205,6 +206,8 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       const plan = await planDelete(repo, target);
       for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
       for (const l of plan.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} archived log ${l}\n`);
+      for (const b of plan.leftovers.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover backup directory ${b} (no sentinel)\n`);
+      for (const l of plan.leftovers.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover archived log ${l} (no sidecar)\n`);
       if (a.confirm) await executeDelete(repo, plan);
       else process.stdout.write('dry run: add --confirm to delete\n');
     }),
