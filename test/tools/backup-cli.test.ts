@@ -146,6 +146,12 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(fetched.stderr).toBe('');
     expect(fetched.code).toBe(0);
     expect(await rows(dest)).toEqual(await rows(env));
+    // One download at a time (the default is 4) restores the same rows (byte-identical files: test/backup/fetch-concurrency.test.ts, s3.test.ts).
+    const dest1 = join(dir, 'from-s3-c1');
+    const one = await tokusim(['backup', 'fetch', 's3://cli-bucket/prod/db1', 'LATEST', dest1, '--concurrency', '1', '--s3-endpoint', s3.endpoint], creds);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    expect(await rows(dest1)).toEqual(await rows(env));
     // Nothing listening: retried, then exit 5 with one line naming the object.
     const down = await tokusim(['backup', 'list', 's3://cli-bucket/x'], { ...creds, TOKUSIM_S3_ENDPOINT: 'http://127.0.0.1:1' });
     expect(down.code).toBe(5);
@@ -199,10 +205,10 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(tooFar.code).toBe(2);
     expect(tooFar.stderr).toMatch(/^tokusim: .*the log available ends at LSN \d+, before the target 999999999 .*\n$/);
     expect(readdirSync(dir)).not.toContain('far');
-    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast']]) {
+    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast'], ['--concurrency', '0']]) {
       const r = await tokusim(['backup', 'fetch', repo, 'LATEST', far, ...bad]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit)[^\n]*\n/);
+      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit|concurrency)[^\n]*\n/);
     }
     expect(readdirSync(dir)).not.toContain('far');
     const timed = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-time', new Date().toISOString(), '--rate-limit', '512MiB']);

@@ -104,7 +104,7 @@ const push: CommandModule<object, PushArgv> = {
     }),
 };
 
-type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; 'rate-limit'?: string };
+type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; concurrency: number; 'rate-limit'?: string };
 
 const fetch: CommandModule<object, FetchArgv> = {
   command: 'fetch <repo> <name> <dest>',
@@ -116,11 +116,12 @@ const fetch: CommandModule<object, FetchArgv> = {
       .positional('dest', { type: 'string', demandOption: true })
       .option('until-lsn', { type: 'string' })
       .option('until-time', { type: 'string' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'parts downloaded at once' })
       .option('rate-limit', { type: 'string', describe: 'download at most this many bytes per second (512k, 10MiB, ...)' })
       .conflicts('until-lsn', 'until-time') as Argv<FetchArgv>,
   handler: (a) =>
     runCommand(async () => {
-      const opts: Parameters<typeof fetchBackup>[4] = {};
+      const opts: Parameters<typeof fetchBackup>[4] = { concurrency: positiveInt(a.concurrency, '--concurrency') };
       if (a['until-lsn'] !== undefined) {
         if (!/^\d+$/.test(a['until-lsn'])) throw new TokusimError('bad-argument', `--until-lsn: not an LSN: ${a['until-lsn']}`, { actual: a['until-lsn'] });
         opts.untilLsn = BigInt(a['until-lsn']);
