@@ -170,7 +170,8 @@ async function removeLeftovers(repo: BackupRepo, leftovers: Leftovers | undefine
   if (leftovers.logs.length === 0) return;
   let walLease: Lease;
   try {
-    walLease = await Lease.acquire(repo.store, WAL_LOCK_KEY, { id: lease.id, op: 'delete', now: lease.now });
+    // An id apart from an archiver's of this same process (default ids are host:pid): never taken as its own.
+    walLease = await Lease.acquire(repo.store, WAL_LOCK_KEY, { id: `${lease.id}/delete`, op: 'delete', now: lease.now });
   } catch (err) {
     // A `log archive` at work: its data file may be one of these, with the sidecar still to come.
     if (err instanceof TokusimError && err.code === 'TOKUSIM_REPO_LOCKED') return;

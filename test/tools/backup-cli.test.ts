@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +199,22 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(done.code).toBe(0);
     expect(done.stdout).toBe(`delete backup ${names[0]}\ndelete backup ${names[1]}\n`);
     expect((JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string }>).map((r) => r.name)).toEqual(names.slice(2));
+
+    // What a delete that crashed after removing a sentinel leaves: verify warns (exit 0), the next delete removes it.
+    const leftover = 'base_00000000000000000001';
+    mkdirSync(join(repo, 'basebackups', leftover, 'p'), { recursive: true });
+    writeFileSync(join(repo, 'basebackups', leftover, 'p', '000001'), 'part of a deleted backup');
+    const warned = await tokusim(['backup', 'verify', repo]);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toContain(`\nwarning: ${leftover}: a backup directory without a sentinel (left by an interrupted delete or push); a confirmed delete or the next push removes it\n`);
+    expect(warned.stdout).not.toContain('problem:');
+    const dryLeft = await tokusim(['backup', 'delete', repo, 'retain', '2']);
+    expect(dryLeft.stdout).toBe(`would delete leftover backup directory ${leftover} (no sentinel)\ndry run: add --confirm to delete\n`);
+    const doneLeft = await tokusim(['backup', 'delete', repo, 'retain', '2', '--confirm']);
+    expect(doneLeft.code).toBe(0);
+    expect(doneLeft.stdout).toBe(`delete leftover backup directory ${leftover} (no sentinel)\n`);
+    expect(readdirSync(join(repo, 'basebackups', leftover, 'p'))).toEqual([]);
+    expect((await tokusim(['backup', 'verify', repo])).stdout).not.toContain('warning:');
 
     const far = join(dir, 'far');
     const tooFar = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-lsn', '999999999']);
