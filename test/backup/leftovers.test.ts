@@ -98,6 +98,48 @@ describe('backup: leftovers of interrupted deletes', () => {
     expect(kinds.backups).toBeGreaterThan(0);
   });
 
+  // Property: a crash at every I/O of a delete that removes leftovers (sidecar-less log files and a sentinel-less backup directory) leaves verify without problems, and the next delete removes what is left of them.
+  it('Scenario: a crash at every I/O of the delete that removes leftovers', async () => {
+    const h = backupHarness(37);
+    const names = await repoWithArchive(h);
+    const repo0 = new BackupRepo(new LocalStore(h.storage, '/repo'));
+    const plan0 = await planDelete(repo0, { retain: 2 });
+    // A delete that crashed after every sidecar's removal and the oldest backup's sentinel.
+    await repo0.store.delete(sentinelKey(names[0]!));
+    for (const l of plan0.logs) await repo0.store.delete(`${WAL_DIR}/${l}.json`);
+    await repo0.store.sync();
+    const plan = await planDelete(repo0, { retain: 2 });
+    expect(plan.backups).toEqual([]);
+    expect(plan.leftovers).toEqual({ logs: plan0.logs, backups: [names[0]] });
+    const clean = h.storage.snapshot();
+    await executeDelete(new BackupRepo(new LocalStore(clean, '/repo')), plan, { now: () => 0 });
+    const want = await objects(clean);
+    const probe = h.storage.snapshot();
+    const start = probe.ioOps();
+    await executeDelete(new BackupRepo(new LocalStore(probe, '/repo')), plan, { now: () => 0 });
+    const end = probe.ioOps();
+    for (let at = start + 1; at <= end; at++) {
+      const disk = h.storage.snapshot();
+      disk.crashAtIo(disk.ioOps() + (at - start));
+      const err: unknown = await executeDelete(new BackupRepo(new LocalStore(disk, '/repo')), plan, { now: () => 0 }).then(() => undefined, (e: unknown) => e);
+      expect(err, `crash at I/O ${at}`).toBeInstanceOf(MachineHalted);
+      disk.crash({ seed: at });
+      const repo = new BackupRepo(new LocalStore(disk, '/repo'));
+      expect(await repo.names(), `crash at I/O ${at}`).toEqual(names.slice(1));
+      expect((await verifyRepo(repo, undefined)).problems, `verify after crash at ${at}`).toEqual([]);
+      await executeDelete(repo, await planDelete(repo, { retain: 2 }), { now: () => 0 });
+      expect(await findLeftovers(repo), `leftovers after the rerun (crash at ${at})`).toEqual({ logs: [], backups: [] });
+      const have = await objects(disk);
+      if (have.includes(WAL_LOCK_KEY)) {
+        // The crashed delete's archive lease (it had nothing left to remove, so the rerun did not take it): the next archiver takes it over once it has expired, as any killed holder's.
+        const held = JSON.parse(new TextDecoder().decode((await repo.store.get(WAL_LOCK_KEY))!)) as { id: string; op: string; expireAtMs: number };
+        expect(held.op).toBe('delete');
+        await (await Lease.acquire(repo.store, WAL_LOCK_KEY, { id: 'archiver:2', op: 'log archive', now: () => held.expireAtMs + 1 })).release();
+      }
+      expect(await objects(disk), `objects after the rerun (crash at ${at})`).toEqual(want);
+    }
+  });
+
   // Scenario: a delete removes only leftovers no backup can need: a sidecar-less log file the oldest kept backup's log reaches (an archive cut short between data and sidecar), a file in wal/ that is not a log file, and the directory an interrupted push resumes all stay.
   it('Scenario: what a delete does not remove', async () => {
     const h = backupHarness(35);
