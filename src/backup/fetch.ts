@@ -12,6 +12,9 @@
  *    leaves something that opens as an environment with missing parts.
  *  - With a target, the log ends after the last record with LSN <= target: recovery then keeps
  *    exactly the transactions committed at or before it (prepared ones stay prepared).
+ *  - With `concurrency` N, up to N repository objects of one file are read at once, but they
+ *    are checked and written in the order of one-at-a-time (each at its own offset): DEST's
+ *    bytes, the progress file and what a resumed fetch keeps do not depend on N.
  */
 import { TokusimError } from '../base/errors.js';
 import { encodeRecord } from '../format/codec.js';
@@ -65,6 +68,8 @@ export interface FetchOptions {
   now?: () => number;
   /** Download at most this many bytes per second from the repository (default: no limit). */
   rateLimit?: number;
+  /** Repository objects read at once (default 1): parts of a file, a delta's packed parts. */
+  concurrency?: number;
   /** Clock (ms) and sleep of the rate limit (default performance.now and setTimeout). */
   paceNow?: () => number;
   paceSleep?: (ms: number) => Promise<void>;
@@ -96,16 +101,42 @@ function cutsOf(f: ManifestFile): number[] | undefined {
   return blockCuts((f.blocks ?? []).map((b) => ({ diskoff: b[1], size: b[2] })));
 }
 
-/** The parts of a stored whole file, each checked, in file order. */
-async function* checkedParts(repo: BackupSource, f: ManifestFile): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
-  const cuts = cutsOf(f);
-  for (const p of f.parts) yield { offset: p.offset, bytes: await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`, cuts === undefined ? undefined : { offset: p.offset, cuts }) };
+/**
+ * fetch(0), fetch(1), ... fetch(count - 1), up to `limit` of them started ahead of the one
+ * awaited, yielded in index order. A failure surfaces when its turn comes; those started
+ * after it are left to settle unobserved (their failures are caught here).
+ */
+async function* inOrder<T>(count: number, limit: number, fetch: (i: number) => Promise<T>): AsyncGenerator<T> {
+  const inFlight: Array<Promise<T>> = [];
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    while (next < count && inFlight.length < limit) {
+      const p = fetch(next++);
+      p.catch(() => undefined);
+      inFlight.push(p);
+    }
+    yield await inFlight.shift()!;
+  }
 }
 
-/** The bytes of a stored whole file (all parts, checked). */
-export async function wholeFile(repo: BackupSource, f: ManifestFile): Promise<Uint8Array> {
+/** Objects in flight at once for a `concurrency` option. */
+function concurrencyOf(n: number | undefined): number {
+  return Math.max(1, Math.floor(n ?? 1));
+}
+
+/** The parts of a stored whole file, each checked, in file order (up to `limit` read at once). */
+async function* checkedParts(repo: BackupSource, f: ManifestFile, limit = 1): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
+  const cuts = cutsOf(f);
+  yield* inOrder(f.parts.length, limit, async (i) => {
+    const p = f.parts[i]!;
+    return { offset: p.offset, bytes: await getChecked(repo, p.key, p.sha256, `${f.name} @${p.offset}`, cuts === undefined ? undefined : { offset: p.offset, cuts }) };
+  });
+}
+
+/** The bytes of a stored whole file (all parts, checked; up to `limit` parts read at once). */
+export async function wholeFile(repo: BackupSource, f: ManifestFile, limit = 1): Promise<Uint8Array> {
   const out = new Uint8Array(f.size);
-  for await (const p of checkedParts(repo, f)) out.set(p.bytes, p.offset);
+  for await (const p of checkedParts(repo, f, limit)) out.set(p.bytes, p.offset);
   if (f.sha256 !== undefined) {
     // Every part matched its digest just now, so the parts' digests stand for their bytes.
     const actual = f.hashing === 'blocks' ? sha256OfDigests(f.parts.map((p) => p.sha256)) : sha256Hex(out);
@@ -121,28 +152,49 @@ function pieceRef(s: string): { key: string; offset: number; length: number } {
   return { key: m[1]!, offset: Number(m[2]), length: Number(m[3]) };
 }
 
-/** Reads packed parts once each. */
-class PartCache {
-  private readonly parts = new Map<string, Uint8Array>();
-  constructor(private readonly repo: BackupSource) {}
-  async piece(key: string, offset: number, length: number, sha: string, what: string): Promise<Uint8Array> {
-    let p = this.parts.get(key);
-    if (p === undefined) {
-      const got = await this.repo.store.get(key);
-      if (got === undefined) throw new TokusimError('truncated', `repository object ${key} is missing`, { file: `${this.repo.store.where}/${key}`, expected: what });
-      p = got;
-      this.parts.clear();
-      this.parts.set(key, p);
-    }
-    const bytes = p.subarray(offset, offset + length);
-    const actual = sha256Hex(bytes);
-    if (bytes.length !== length || actual !== sha) throw new TokusimError('bad-checksum', `${what} does not match its sha256`, { file: `${this.repo.store.where}/${key}`, offset, expected: sha, actual });
-    return bytes;
+/** A piece of a packed part (a delta's header region or changed block) and where it goes in the file. */
+interface Piece {
+  key: string;
+  offset: number;
+  length: number;
+  sha: string;
+  what: string;
+  at: number;
+}
+
+/** The piece's bytes out of its part, checked. */
+function checkedPiece(repo: BackupSource, part: Uint8Array, p: Piece): Uint8Array {
+  const bytes = part.subarray(p.offset, p.offset + p.length);
+  const actual = sha256Hex(bytes);
+  if (bytes.length !== p.length || actual !== p.sha) throw new TokusimError('bad-checksum', `${p.what} does not match its sha256`, { file: `${repo.store.where}/${p.key}`, offset: p.offset, expected: p.sha, actual });
+  return bytes;
+}
+
+/**
+ * Write the pieces into f in their order; the packed parts they come from are read once per
+ * run of consecutive pieces in one part, up to `limit` runs' parts at once.
+ */
+async function writePieces(repo: BackupSource, pieces: Piece[], f: StorageFile, limit: number): Promise<void> {
+  const runs: Piece[][] = [];
+  for (const p of pieces) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[0]!.key === p.key) last.push(p);
+    else runs.push([p]);
+  }
+  const parts = inOrder(runs.length, limit, async (i) => {
+    const first = runs[i]![0]!;
+    const got = await repo.store.get(first.key);
+    if (got === undefined) throw new TokusimError('truncated', `repository object ${first.key} is missing`, { file: `${repo.store.where}/${first.key}`, expected: first.what });
+    return got;
+  });
+  let i = 0;
+  for await (const part of parts) {
+    for (const p of runs[i++]!) await f.pwrite(checkedPiece(repo, part, p), p.at);
   }
 }
 
-/** Write the dictionary file `name` as of the last backup of chain into f. */
-async function composeDictionary(repo: BackupSource, chain: BackupManifest[], name: string, f: StorageFile, cache: PartCache): Promise<number> {
+/** Write the dictionary file `name` as of the last backup of chain into f (up to `limit` objects read at once). */
+async function composeDictionary(repo: BackupSource, chain: BackupManifest[], name: string, f: StorageFile, limit: number): Promise<number> {
   const entries: ManifestFile[] = [];
   for (let i = chain.length - 1; i >= 0; i--) {
     const e = chain[i]!.files.find((x) => x.name === name && x.role === 'dictionary');
@@ -151,13 +203,15 @@ async function composeDictionary(repo: BackupSource, chain: BackupManifest[], na
     if (e.delta === undefined) break;
   }
   const base = entries[0]!;
-  for await (const p of checkedParts(repo, base)) await f.pwrite(p.bytes, p.offset);
+  for await (const p of checkedParts(repo, base, limit)) await f.pwrite(p.bytes, p.offset);
   let written = base.size;
   for (const e of entries.slice(1)) {
     const d = e.delta!;
     const h = pieceRef(d.headerPart);
-    await f.pwrite(await cache.piece(h.key, h.offset, h.length, d.headerSha256, `${name} header region`), 0);
-    for (const c of d.changed) await f.pwrite(await cache.piece(c.part, c.partOffset, c.size, c.sha256, `${name} block ${c.blocknum}`), c.diskoff);
+    await writePieces(repo, [
+      { key: h.key, offset: h.offset, length: h.length, sha: d.headerSha256, what: `${name} header region`, at: 0 },
+      ...d.changed.map((c) => ({ key: c.part, offset: c.partOffset, length: c.size, sha: c.sha256, what: `${name} block ${c.blocknum}`, at: c.diskoff })),
+    ], f, limit);
     await f.truncate(e.size);
     written += d.changed.reduce((a, c) => a + c.size, 0);
   }
@@ -223,16 +277,15 @@ async function writeFileAt(storage: Storage, path: string, write: (f: StorageFil
  * archive ('beyond'); with 'prefer', the archive's copy of every file it holds from the
  * backup's first record on replaces the backup's own (restore-check replays the archive).
  */
-async function logBytes(repo: BackupSource, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer'): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+async function logBytes(repo: BackupSource, m: BackupManifest, archive: 'none' | 'beyond' | 'prefer', limit: number): Promise<Array<{ name: string; bytes: Uint8Array }>> {
   const own = m.files.filter((f) => f.role === 'log');
   const out = new Map<string, Uint8Array>();
-  for (const f of own) out.set(f.name, await wholeFile(repo, f));
+  for (const f of own) out.set(f.name, await wholeFile(repo, f, limit));
   if (archive !== 'none') {
     const from = archive === 'prefer' ? BigInt(m.log.firstLsn) : BigInt(m.log.lastLsn) + 1n;
-    for (const a of await archivedLogs(repo.store)) {
-      if (BigInt(a.lastLsn) < from) continue;
-      out.set(a.name, await getChecked(repo, `${WAL_DIR}/${a.name}`, a.sha256, `archived ${a.name}`));
-    }
+    const wanted = (await archivedLogs(repo.store)).filter((a) => BigInt(a.lastLsn) >= from);
+    let i = 0;
+    for await (const bytes of inOrder(wanted.length, limit, (j) => getChecked(repo, `${WAL_DIR}/${wanted[j]!.name}`, wanted[j]!.sha256, `archived ${wanted[j]!.name}`))) out.set(wanted[i++]!.name, bytes);
   }
   return [...out.entries()]
     .map(([name, bytes]) => ({ name, bytes, index: parseLogFileName(name)!.index }))
@@ -347,7 +400,8 @@ export async function restoreChain(repo: BackupSource, chain: BackupManifest[], 
   const name = m.name;
   const pitr = opts.untilLsn !== undefined || opts.untilTimeMs !== undefined;
   // Read (and check) the log first: a bad target is refused before DEST is touched.
-  const logs = await logBytes(repo, m, opts.preferArchive === true ? 'prefer' : pitr ? 'beyond' : 'none');
+  const limit = concurrencyOf(opts.concurrency);
+  const logs = await logBytes(repo, m, opts.preferArchive === true ? 'prefer' : pitr ? 'beyond' : 'none', limit);
   let target = opts.untilLsn;
   if (opts.untilTimeMs !== undefined) {
     target = lsnForTime(logs, opts.untilTimeMs);
@@ -376,11 +430,10 @@ export async function restoreChain(repo: BackupSource, chain: BackupManifest[], 
     // An unfinished fetch of another backup (or of a different backup of this name) proves nothing here.
     const trusted = resumed !== undefined && resumed.backup === progress.backup && resumed.manifest === progress.manifest ? resumed.files : {};
     const total = m.files.reduce((a, f) => a + f.size, 0);
-    const cache = new PartCache(repo);
     let identity: Uint8Array | undefined;
     for (const f of m.files) {
       if (f.role === 'identity') {
-        identity = await wholeFile(repo, f);
+        identity = await wholeFile(repo, f, limit);
         continue;
       }
       if (f.role !== 'dictionary') continue;
@@ -389,7 +442,7 @@ export async function restoreChain(repo: BackupSource, chain: BackupManifest[], 
       if (want !== undefined && (await fileSha256(storage, path)) === want) {
         kept.push(f.name);
       } else {
-        await writeFileAt(storage, path, (h) => composeDictionary(repo, chain, f.name, h, cache).then(() => undefined));
+        await writeFileAt(storage, path, (h) => composeDictionary(repo, chain, f.name, h, limit).then(() => undefined));
       }
       progress.files[f.name] = want !== undefined && kept.includes(f.name) ? want : ((await fileSha256(storage, path)) ?? '');
       await destStore.putAtomic(RESTORE_PROGRESS, encodeJson(progress));

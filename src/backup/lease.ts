@@ -10,9 +10,10 @@
  *  - Where the store has conditional writes (RepoStore.conditional), the lease is written only
  *    if the object is still what acquire() read: absent (`If-None-Match: *`), or the expired
  *    lease with the tag read (`If-Match`). Of two tools that read the same state, exactly one
- *    write lands; the other re-reads and is refused naming the winner. On S3 that holds for
- *    both cases (the server checks); on a local directory for the absent case only (see
- *    store.ts). A store that ignores the conditions (s3rver) falls back to the read-back below.
+ *    write lands; the other re-reads and is refused naming the winner. That holds on S3 (the
+ *    server checks) and on a local directory (an exclusive link, then a claim only one
+ *    writer can create: see store.ts). A store that ignores the conditions (s3rver) falls
+ *    back to the read-back below.
  *  - After writing, acquire() reads the lease back and refuses if another write won.
  *  - refresh() rewrites the lease once a third of its time has passed, so a live holder's
  *    lease never expires while it calls refresh() at least that often. The rewrite is

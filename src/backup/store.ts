@@ -12,16 +12,23 @@
  *    missing dir lists as empty. Temporary names of putAtomic are never listed.
  *  - conditional.putIf(key, data, cond) writes only if the condition holds when the object is
  *    written, and returns the object's new tag, or undefined when the condition did not hold
- *    (nothing written). LocalStore: `ifAbsent` is atomic (a complete temporary file is
- *    hard-linked to the key: link(2) fails if the key exists); `ifTag` compares then renames,
- *    so two writers within that window can both pass (conditional.atomicIfTag is false).
+ *    (nothing written). LocalStore: both are atomic. `ifAbsent`: a complete temporary file is
+ *    hard-linked to the key (link(2) fails if the key exists). `ifTag` T: the writer first
+ *    hard-links its complete new object to the claim name `KEY.from-T` (see claimKey), which
+ *    only one writer can create; the claim is durable before the key is replaced, and from
+ *    then on it counts as the object (getTagged follows claims: key, then the claim of its
+ *    tag, then the claim of that one's tag...), so a crash between claim and rename loses
+ *    nothing. The claimant then re-reads the chain (the key may have moved on before its
+ *    claim: then it withdraws), renames its object over the key, and removes every other
+ *    claim of the key (all are passed then). Claims end like temporary names, so list()
+ *    never shows them.
  *  - A LocalStore repository writes (or deletes) nothing under a directory it does not own: before its first
  *    change the directory must be missing, empty or marked as a repository (REPO_MARKER, written
  *    then); any other directory is refused with 'dest-not-empty' and left as it was.
  */
 import { TokusimError } from '../base/errors.js';
 import { ioErrorCode } from '../storage/io-error.js';
-import { dirName, joinPath, type Storage, type StorageFile } from '../storage/storage.js';
+import { baseName, dirName, joinPath, type Storage, type StorageFile } from '../storage/storage.js';
 import { sha256Hex } from './hash.js';
 
 /** The object store under a backup repository. */
@@ -61,6 +68,16 @@ export interface ConditionalWrites {
 let conditionalSerial = 0;
 
 const TMP_SUFFIX = '.tmp-put';
+
+/** A temporary name next to path that no other writer uses (two writers of one key never share one). */
+function uniqueTmp(path: string): string {
+  return `${path}.${typeof process !== 'undefined' ? process.pid : 0}-${++conditionalSerial}${TMP_SUFFIX}`;
+}
+
+/** The claim a conditional write replacing the object with tag `tag` creates first (see LocalStore). */
+export function claimKey(key: string, tag: string): string {
+  return `${key}.from-${tag}${TMP_SUFFIX}`;
+}
 
 /** Every byte of an open file; an error if it shrinks while it is read. */
 export async function readOpenFile(f: StorageFile): Promise<Uint8Array> {
@@ -104,21 +121,16 @@ export class LocalStore implements RepoStore {
   }
 
   readonly conditional: ConditionalWrites = {
-    atomicIfTag: false,
+    atomicIfTag: true,
     getTagged: async (key) => {
-      const bytes = await this.get(key);
-      return bytes === undefined ? undefined : { bytes, tag: sha256Hex(bytes) };
+      const at = await this.resolveClaims(key);
+      return at === undefined ? undefined : { bytes: at.bytes, tag: at.tags[at.tags.length - 1]! };
     },
     putIf: async (key, data, cond) => {
-      if ('ifTag' in cond) {
-        const have = await this.get(key);
-        if (have === undefined || sha256Hex(have) !== cond.ifTag) return undefined;
-        await this.putAtomic(key, data);
-        return sha256Hex(data);
-      }
+      if ('ifTag' in cond) return this.putIfTag(key, data, cond.ifTag);
       const p = this.path(key);
       // A name of its own (two writers of one key never share a temporary file), ending like every temporary name so list() skips it.
-      const tmp = `${p}.${typeof process !== 'undefined' ? process.pid : 0}-${++conditionalSerial}${TMP_SUFFIX}`;
+      const tmp = uniqueTmp(p);
       await this.writeFile(tmp, data, true);
       try {
         await this.storage.link(tmp, p);
@@ -134,6 +146,86 @@ export class LocalStore implements RepoStore {
       return sha256Hex(data);
     },
   };
+
+  /**
+   * The object at key as conditional writes see it: the key's bytes, or the end of the chain of
+   * claims from it (a claimant that has not renamed its object over the key yet, or crashed
+   * before it could); `tags` are those of every step, the key's first.
+   */
+  private async resolveClaims(key: string): Promise<{ bytes: Uint8Array; tags: string[] } | undefined> {
+    let bytes = await this.get(key);
+    if (bytes === undefined) return undefined;
+    const tags: string[] = [];
+    for (;;) {
+      const tag = sha256Hex(bytes);
+      if (tags.includes(tag)) {
+        throw new TokusimError('bad-header', 'the claims of a conditional write form a loop', { file: this.path(claimKey(key, tag)), expected: 'a chain of claims ending in an object with no claim', actual: `${tags.length} steps back to ${tag.slice(0, 12)}` });
+      }
+      tags.push(tag);
+      const next = await this.get(claimKey(key, tag));
+      if (next === undefined) return { bytes, tags };
+      bytes = next;
+    }
+  }
+
+  /** Compare-and-swap of the object at key (see the invariants): undefined when its tag is not `tag`. */
+  private async putIfTag(key: string, data: Uint8Array, tag: string): Promise<string | undefined> {
+    const have = await this.resolveClaims(key);
+    if (have === undefined || have.tags[have.tags.length - 1] !== tag) return undefined;
+    // The same bytes again (a holder rewriting its lease within one millisecond): the object is
+    // already what the write would make it, and a claim of it would name itself.
+    if (sha256Hex(data) === tag) return tag;
+    const p = this.path(key);
+    const tmp = uniqueTmp(p);
+    const claim = this.path(claimKey(key, tag));
+    await this.writeFile(tmp, data, true);
+    try {
+      await this.storage.link(tmp, claim);
+    } catch (err) {
+      await this.storage.unlink(tmp);
+      if (ioErrorCode(err) === 'EEXIST') return undefined;
+      throw err;
+    }
+    await this.syncDirs(dirName(p));
+    // Between the read above and the claim another writer may have moved the object past `tag`
+    // (and removed its own claim of it): then the chain no longer passes through `tag`.
+    const now = await this.resolveClaims(key);
+    const at = now === undefined ? -1 : now.tags.indexOf(tag);
+    if (at < 0) {
+      await this.unlinkIfThere(claim);
+      await this.storage.unlink(tmp);
+      await this.syncDirs(dirName(p));
+      return undefined;
+    }
+    await this.storage.rename(tmp, p);
+    await this.syncDirs(dirName(p));
+    // Every claim but one of our object (a later writer's) is passed now: the chain starts at our
+    // object, so no reader reaches them again. That includes claims a crash left behind after
+    // their rename, and ones of writers that are about to withdraw (they tolerate it).
+    const mine = sha256Hex(data);
+    const prefix = `${baseName(p)}.from-`;
+    const later = baseName(this.path(claimKey(key, mine)));
+    for (const n of await this.storage.list(dirName(p))) {
+      if (n.startsWith(prefix) && n.endsWith(TMP_SUFFIX) && n !== later) await this.unlinkIfThere(joinPath(dirName(p), n));
+    }
+    await this.syncDirs(dirName(p));
+    return mine;
+  }
+
+  private async unlinkIfThere(path: string): Promise<void> {
+    try {
+      await this.storage.unlink(path);
+    } catch (err) {
+      if (ioErrorCode(err) !== 'ENOENT') throw err;
+    }
+  }
+
+  /** fsync the directories entries were made in, then dir. */
+  private async syncDirs(dir: string): Promise<void> {
+    for (const d of this.unsyncedDirs) await this.storage.fsyncDir(d);
+    this.unsyncedDirs.clear();
+    await this.storage.fsyncDir(dir);
+  }
 
   private path(key: string): string {
     return joinPath(this.root, key);

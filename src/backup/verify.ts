@@ -13,6 +13,7 @@ import type { Storage } from '../storage/storage.js';
 import { archivedLogs } from './archive.js';
 import { BlockStream } from './block-stream.js';
 import { recoveredContents } from './contents.js';
+import { findLeftovers } from './delete.js';
 import { wholeFile } from './fetch.js';
 import { sha256Hex } from './hash.js';
 import { scanLogBytes } from './log-bytes.js';
@@ -26,6 +27,8 @@ export interface VerifyReport {
   restoreChecked: string[];
   /** What was not checked, and why (not problems). */
   notes: string[];
+  /** Leftovers of interrupted runs that nothing lists (not problems: a confirmed delete removes them). */
+  warnings: string[];
 }
 
 function msg(err: unknown): string {
@@ -124,7 +127,7 @@ async function restoreCheck(repo: BackupRepo, m: BackupManifest, scratch: { stor
 export async function verifyRepo(repo: BackupRepo, name: string | undefined, opts: { restoreCheck?: { storage: Storage; dir: (name: string) => string } } = {}): Promise<VerifyReport> {
   const problems: string[] = [];
   const names = name === undefined ? await repo.names() : (await repo.chain(await repo.resolve(name))).map((m) => m.name);
-  const report: VerifyReport = { backups: names, archivedLogs: 0, problems, restoreChecked: [], notes: [] };
+  const report: VerifyReport = { backups: names, archivedLogs: 0, problems, restoreChecked: [], notes: [], warnings: [] };
   for (const n of names) {
     let m: BackupManifest;
     try {
@@ -149,6 +152,9 @@ export async function verifyRepo(repo: BackupRepo, name: string | undefined, opt
     if (prevLast !== undefined && r.first !== undefined && r.first !== prevLast + 1n) problems.push(`archive: LSN hole between ${prevLast} and ${r.first} (before ${a.name})`);
     if (r.last !== undefined) prevLast = r.last;
   }
+  const left = await findLeftovers(repo);
+  for (const l of left.logs) report.warnings.push(`archive: ${l} has no sidecar (left by an interrupted delete or archive); a confirmed delete removes it once the oldest kept backup's log starts after it`);
+  for (const b of left.backups) report.warnings.push(`${b}: a backup directory without a sentinel (left by an interrupted delete or push); a confirmed delete or the next push removes it`);
   if (opts.restoreCheck !== undefined && name !== undefined) {
     const target = names[names.length - 1]!;
     try {

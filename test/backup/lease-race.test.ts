@@ -7,7 +7,7 @@
  * writes and reads its lease back before the other writes.
  */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
 import { Lease, type LeaseRecord } from '../../src/backup/lease.js';
 import { LOCK_KEY, WAL_LOCK_KEY } from '../../src/backup/manifest.js';
@@ -16,6 +16,7 @@ import { BackupRepo } from '../../src/backup/repo.js';
 import { S3Store } from '../../src/backup/s3-store.js';
 import { LocalStore, type RepoStore } from '../../src/backup/store.js';
 import { TokusimError } from '../../src/base/errors.js';
+import { MachineHalted, type Storage } from '../../src/storage/storage.js';
 import { EXIT, exitCodeFor } from '../../tools/cli-support.js';
 import { backupHarness, dec, enc } from './helpers.js';
 
@@ -341,5 +342,109 @@ describe('backup: two tools racing for a lease', () => {
     expect(loser.reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('/repo', 'push', held) });
     // No temporary file of either is left where list() could see it.
     expect(await new LocalStore(h.storage, '/repo').list('locks')).toEqual(['repo.lease.json']);
+  });
+});
+
+/** A view of storage whose link() runs `before(existing, newPath)` first (to hold one tool's claim back). */
+function linkGated(storage: Storage, before: (existing: string, newPath: string) => Promise<void>): Storage {
+  return new Proxy(storage, {
+    get(target, prop) {
+      if (prop === 'link') return async (a: string, b: string) => {
+        await before(a, b);
+        return target.link(a, b);
+      };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+describe('backup: taking over an expired lease in a local directory', () => {
+  const ttl = { ttlMs: 1000 };
+  const readLease = async (s: Storage): Promise<LeaseRecord> => JSON.parse(dec((await new LocalStore(s, '/repo').get(LOCK_KEY))!)) as LeaseRecord;
+
+  // Scenario: both tools read the same expired lease before either writes; then both claim it: the claim's exclusive create lets exactly one replace it, the other is refused naming the winner.
+  it('Scenario: both read the expired lease, then both take it over: exactly one does', async () => {
+    const h = backupHarness();
+    await Lease.acquire(new LocalStore(h.storage, '/repo'), LOCK_KEY, { id: 'dead:9', op: 'push', now: () => 0, ...ttl });
+    const bothRead = deferred();
+    let reads = 0;
+    class GatedStore extends LocalStore {
+      override async get(key: string): Promise<Uint8Array | undefined> {
+        const r = await super.get(key);
+        if (key === LOCK_KEY && ++reads <= 2) {
+          if (reads === 2) bothRead.resolve();
+          await bothRead.promise;
+        }
+        return r;
+      }
+    }
+    const got = await Promise.allSettled([
+      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl }),
+      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 5000, ...ttl }),
+    ]);
+    expect(got.filter((g) => g.status === 'fulfilled').length).toBe(1);
+    const held = await readLease(h.storage);
+    expect(['a:1', 'b:2']).toContain(held.id);
+    const loser = got.find((g) => g.status === 'rejected') as PromiseRejectedResult;
+    expect(loser.reason).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('/repo', held.op, held) });
+    // No claim or temporary file of either is left, even to the raw directory listing.
+    expect(await h.storage.list('/repo/locks')).toEqual(['repo.lease.json']);
+  });
+
+  // Scenario: the window a compare-then-rename leaves open: B has compared the expired lease, then A takes it over completely (claim, rename, cleanup) before B writes. B's claim then finds the lease moved on and B is refused; A's lease stays.
+  it('Scenario: one takeover completes inside the other\'s window: the late one is refused, the first keeps the lease', async () => {
+    const h = backupHarness();
+    await Lease.acquire(new LocalStore(h.storage, '/repo'), LOCK_KEY, { id: 'dead:9', op: 'push', now: () => 0, ...ttl });
+    const aDone = deferred();
+    const claims: string[] = [];
+    const bStorage = linkGated(h.storage, async (_from, to) => {
+      claims.push(to);
+      await aDone.promise;
+    });
+    const b = Lease.acquire(new LocalStore(bStorage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 5000, ...ttl });
+    // B has read the expired lease and is at its claim; A now runs from start to end.
+    await vi.waitFor(() => expect(claims.length).toBe(1));
+    const a = await Lease.acquire(new LocalStore(h.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl });
+    aDone.resolve();
+    const err: unknown = await b.then(() => undefined, (e: unknown) => e);
+    const held = await readLease(h.storage);
+    expect(held.id).toBe('a:1');
+    expect(err).toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('/repo', 'delete', held) });
+    expect(await h.storage.list('/repo/locks')).toEqual(['repo.lease.json']);
+    // A's lease is intact: it refreshes and releases as its own.
+    await a.release();
+    expect(await h.storage.list('/repo/locks')).toEqual([]);
+  });
+
+  // Property: a crash at any I/O of a takeover leaves the expired lease or the new one (never none, never a lease nobody can take): after the crash a third tool takes it over once it expires, and no claim is left in locks/.
+  it('Scenario: a crash at every I/O of a takeover', async () => {
+    const base = backupHarness();
+    await Lease.acquire(new LocalStore(base.storage, '/repo'), LOCK_KEY, { id: 'dead:9', op: 'push', now: () => 0, ...ttl });
+    const probe = base.storage.snapshot();
+    const start = probe.ioOps();
+    await Lease.acquire(new LocalStore(probe, '/repo'), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl });
+    const end = probe.ioOps();
+    const seen = new Set<string>();
+    for (let at = start + 1; at <= end; at++) {
+      const disk = base.storage.snapshot();
+      disk.crashAtIo(disk.ioOps() + (at - start));
+      const got: unknown = await Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl }).then(() => undefined, (e: unknown) => e);
+      expect(got, `crash at I/O ${at}`).toBeInstanceOf(MachineHalted);
+      disk.crash({ seed: at });
+      // What a tool sees now: the dead lease, or A's (a claim A made durable counts as written).
+      const c = new LocalStore(disk, '/repo').conditional;
+      const now = JSON.parse(dec((await c.getTagged(LOCK_KEY))!.bytes)) as LeaseRecord;
+      expect(['dead:9', 'a:1'], `crash at I/O ${at}`).toContain(now.id);
+      seen.add(now.id);
+      if (now.id === 'a:1') await expect(Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'c:3', op: 'push', now: () => 5500, ...ttl })).rejects.toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: lockedMessage('/repo', 'delete', now) });
+      const c3 = await Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'c:3', op: 'push', now: () => 9000, ...ttl });
+      expect((await readLease(disk)).id).toBe('c:3');
+      // No claim is left to be followed later; a temporary file the crash cut short may be (putAtomic's invisible garbage).
+      expect((await disk.list('/repo/locks')).filter((n) => n.includes('.from-')), `crash at I/O ${at}`).toEqual([]);
+      expect(await new LocalStore(disk, '/repo').list('locks')).toEqual(['repo.lease.json']);
+      await c3.release();
+    }
+    expect([...seen].sort()).toEqual(['a:1', 'dead:9']);
   });
 });

@@ -179,6 +179,12 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(fetched.stderr).toBe('');
     expect(fetched.code).toBe(0);
     expect(await rows(dest)).toEqual(await rows(env));
+    // One download at a time (the default is 4) restores the same rows (byte-identical files: test/backup/fetch-concurrency.test.ts, s3.test.ts).
+    const dest1 = join(dir, 'from-s3-c1');
+    const one = await tokusim(['backup', 'fetch', 's3://cli-bucket/prod/db1', 'LATEST', dest1, '--concurrency', '1', '--s3-endpoint', s3.endpoint], creds);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    expect(await rows(dest1)).toEqual(await rows(env));
     // Nothing listening: retried, then exit 5 with one line naming the object.
     const down = await tokusim(['backup', 'list', 's3://cli-bucket/x'], { ...creds, TOKUSIM_S3_ENDPOINT: 'http://127.0.0.1:1' });
     expect(down.code).toBe(5);
@@ -227,15 +233,31 @@ describe('tokusim backup (the built CLI as a process)', () => {
     expect(done.stdout).toBe(`delete backup ${names[0]}\ndelete backup ${names[1]}\n`);
     expect((JSON.parse((await tokusim(['backup', 'list', repo, '--json'])).stdout) as Array<{ name: string }>).map((r) => r.name)).toEqual(names.slice(2));
 
+    // What a delete that crashed after removing a sentinel leaves: verify warns (exit 0), the next delete removes it.
+    const leftover = 'base_00000000000000000001';
+    mkdirSync(join(repo, 'basebackups', leftover, 'p'), { recursive: true });
+    writeFileSync(join(repo, 'basebackups', leftover, 'p', '000001'), 'part of a deleted backup');
+    const warned = await tokusim(['backup', 'verify', repo]);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toContain(`\nwarning: ${leftover}: a backup directory without a sentinel (left by an interrupted delete or push); a confirmed delete or the next push removes it\n`);
+    expect(warned.stdout).not.toContain('problem:');
+    const dryLeft = await tokusim(['backup', 'delete', repo, 'retain', '2']);
+    expect(dryLeft.stdout).toBe(`would delete leftover backup directory ${leftover} (no sentinel)\ndry run: add --confirm to delete\n`);
+    const doneLeft = await tokusim(['backup', 'delete', repo, 'retain', '2', '--confirm']);
+    expect(doneLeft.code).toBe(0);
+    expect(doneLeft.stdout).toBe(`delete leftover backup directory ${leftover} (no sentinel)\n`);
+    expect(readdirSync(join(repo, 'basebackups', leftover, 'p'))).toEqual([]);
+    expect((await tokusim(['backup', 'verify', repo])).stdout).not.toContain('warning:');
+
     const far = join(dir, 'far');
     const tooFar = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-lsn', '999999999']);
     expect(tooFar.code).toBe(2);
     expect(tooFar.stderr).toMatch(/^tokusim: .*the log available ends at LSN \d+, before the target 999999999 .*\n$/);
     expect(readdirSync(dir)).not.toContain('far');
-    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast']]) {
+    for (const bad of [['--until-lsn', '12x'], ['--until-time', 'yesterday'], ['--until-lsn', '5', '--until-time', '0'], ['--rate-limit', 'fast'], ['--concurrency', '0']]) {
       const r = await tokusim(['backup', 'fetch', repo, 'LATEST', far, ...bad]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit)[^\n]*\n/);
+      expect(r.stderr).toMatch(/^tokusim: [^\n]*(until-lsn|until-time|rate-limit|concurrency)[^\n]*\n/);
     }
     expect(readdirSync(dir)).not.toContain('far');
     const timed = await tokusim(['backup', 'fetch', repo, 'LATEST', far, '--until-time', new Date().toISOString(), '--rate-limit', '512MiB']);

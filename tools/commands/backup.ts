@@ -140,7 +140,7 @@ const push: CommandModule<object, PushArgv> = {
     }),
 };
 
-type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; 'rate-limit'?: string };
+type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; concurrency: number; 'rate-limit'?: string };
 
 const fetch: CommandModule<object, FetchArgv> = {
   command: 'fetch <repo> <name> <dest>',
@@ -152,13 +152,14 @@ const fetch: CommandModule<object, FetchArgv> = {
       .positional('dest', { type: 'string', demandOption: true, describe: 'directory to restore into (empty or absent)' })
       .option('until-lsn', { type: 'string', describe: 'replay the archived log up to this LSN' })
       .option('until-time', { type: 'string', describe: 'replay up to the last timestamped record at or before this time (ISO, or ms since the epoch)' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'parts downloaded at once' })
       .option('rate-limit', { type: 'string', describe: 'download at most this many bytes per second (512k, 10MiB, ...)' })
       .conflicts('until-lsn', 'until-time')
       .example('$0 backup fetch ./repo LATEST ./restored', 'restore the newest backup')
       .example('$0 backup fetch ./repo LATEST ./restored --until-time 2024-05-01T12:00:00Z', 'restore to a point in time through the archived log') as Argv<FetchArgv>,
   handler: (a) =>
     runCommand(async () => {
-      const opts: Parameters<typeof fetchBackup>[4] = {};
+      const opts: Parameters<typeof fetchBackup>[4] = { concurrency: positiveInt(a.concurrency, '--concurrency') };
       if (a['until-lsn'] !== undefined) {
         if (!/^\d+$/.test(a['until-lsn'])) throw new TokusimError('bad-argument', `--until-lsn: not an LSN: ${a['until-lsn']}`, { actual: a['until-lsn'] });
         opts.untilLsn = BigInt(a['until-lsn']);
@@ -227,6 +228,7 @@ const verify: CommandModule<object, { repo: string; name?: string; 'restore-chec
         else {
           process.stdout.write(`checked ${r.backups.length} backup(s), ${r.archivedLogs} archived log file(s)${r.restoreChecked.length > 0 ? `, restore-checked ${r.restoreChecked.join(', ')}` : ''}\n`);
           for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+          for (const w of r.warnings) process.stdout.write(`warning: ${w}\n`);
           for (const p of r.problems) process.stdout.write(`problem: ${p}\n`);
         }
         return r.problems.length === 0 ? EXIT.OK : EXIT.VIOLATION;
@@ -256,6 +258,8 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       const plan = await planDelete(repo, target);
       for (const b of plan.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} backup ${b}\n`);
       for (const l of plan.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} archived log ${l}\n`);
+      for (const b of plan.leftovers.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover backup directory ${b} (no sentinel)\n`);
+      for (const l of plan.leftovers.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover archived log ${l} (no sidecar)\n`);
       if (a.confirm) await executeDelete(repo, plan);
       else process.stdout.write('dry run: add --confirm to delete\n');
     }),
