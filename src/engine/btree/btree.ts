@@ -73,6 +73,9 @@ export interface LeafSnapshot {
 
 type Pick = 'containing' | 'below' | 'first' | 'last';
 
+const CLEAN_UNPIN = Object.freeze({ dirty: false });
+const SCAN_UNPIN = Object.freeze({ dirty: false, scan: true });
+
 /** State of one write: the pinned path and what it changed. */
 interface WriteState {
   path: Pinned[];
@@ -216,9 +219,12 @@ export class Btree {
     }
   }
 
-  /** Descend to one leaf (as descend does) and take a snapshot of its rows. */
+  /**
+   * Descend to one leaf (as descend does) and take a snapshot of its rows. The cursor that
+   * asked needs nothing more of the leaf, so its unpin says so (NodeStore.unpin's scan).
+   */
   private async descendForSnapshot(x: Uint8Array | null, pick: Pick): Promise<LeafSnapshot | null> {
-    const found = await this.descend(x, pick, (leaf) => leaf.snapshot());
+    const found = await this.descend(x, pick, (leaf) => leaf.snapshot(), true);
     return found === null ? null : { rows: found.result, lo: found.lo, hi: found.hi };
   }
 
@@ -231,6 +237,7 @@ export class Btree {
     x: Uint8Array | null,
     pick: Pick,
     atLeaf: (leaf: LeafNode) => T,
+    scan = false,
   ): Promise<{ result: T; lo: Uint8Array | null; hi: Uint8Array | null } | null> {
     const root = this.store.rootBlocknum;
     if (root === null) return null;
@@ -256,7 +263,7 @@ export class Btree {
       }
       return { result: atLeaf(p.node), lo, hi };
     } finally {
-      await this.store.unpin(p, { dirty: false });
+      await this.store.unpin(p, scan && p.node.kind === 'leaf' ? SCAN_UNPIN : CLEAN_UNPIN);
     }
   }
 
