@@ -120,6 +120,7 @@ export class Dictionary {
     }
     return { entries: out, done: true };
   }
+
   /**
    * The value of key as of snapshot snap (undefined when absent then). A key changed since the
    * snapshot is answered from the version store without reading the tree (its first version

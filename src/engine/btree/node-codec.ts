@@ -201,13 +201,15 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
 
   if (height === 0) fail('bad-header', 'internal node with height 0', 16, '>= 1', '0');
   if (count === 0 || count * 8 > payload) fail('bad-header', 'child count does not fit the payload', 20, `1..${Math.floor(payload / 8)}`, String(count));
-  // Like a leaf, the node keeps one copy of the payload with the pivots' offsets after it, in
-  // one array buffer (PackedPivots in node.ts); offsets are relative to the payload.
-  r.need(8 * count, 'child blocknums');
-  r.pos += 8 * count;
+  // Like a leaf, the node keeps one copy of the payload, then its children decoded and the
+  // pivots' offsets, in one array buffer (PackedPivots in node.ts); offsets are relative to
+  // the payload.
   const payloadLen = sumAt - NODE_HEADER_SIZE;
-  const startsAt = (payloadLen + 3) & ~3;
+  const childrenAt = (payloadLen + 7) & ~7;
+  const startsAt = childrenAt + 8 * count;
   const buffer = new ArrayBuffer(startsAt + 4 * count);
+  const children = new BigUint64Array(buffer, childrenAt, count);
+  for (let i = 0; i < count; i++) children[i] = r.u64('child blocknum');
   const starts = new Uint32Array(buffer, startsAt, count);
   let prev = -1;
   let prevEnd = -1;
@@ -225,5 +227,5 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
   starts[count - 1] = payloadLen + 4;
   const payloadBytes = new Uint8Array(buffer, 0, payloadLen);
   payloadBytes.set(bytes.subarray(NODE_HEADER_SIZE, sumAt));
-  return newPackedInternal(height, new PackedPivots(payloadBytes, starts));
+  return newPackedInternal(height, new PackedPivots(payloadBytes, children, starts));
 }
