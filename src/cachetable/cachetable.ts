@@ -24,6 +24,9 @@
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
  *  - A PAIR that left the table (removed) no longer holds its value.
+ *  - A scan's unpin (unpin's `scan`) removes a PAIR only if that pin fetched it, no other pin
+ *    reached it since, and it is clean, not pending, without a clone and with nobody holding
+ *    or waiting on its locks: no write and no pending bit change come of it (dropScanned).
  *  - The checkpoint thread's writes run in its write window (write-window.ts) as clone jobs, so
  *    waiting for the clone jobs is waiting for the window to drain, and I3 holds on return.
  *  - A sliced clone (CachefileCallbacks.slicedClone) runs entirely under the PAIR's write lock and

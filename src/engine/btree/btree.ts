@@ -259,7 +259,7 @@ export class Btree {
         if (i > 0) lo = n.pivot(i - 1);
         if (i < n.childCount - 1) hi = n.pivot(i);
         const child = await this.store.pin(n.child(i), 'read');
-        await this.store.unpin(p, { dirty: false });
+        await this.store.unpin(p, CLEAN_UNPIN);
         p = child;
       }
       return { result: atLeaf(p.node), lo, hi };
