@@ -24,6 +24,9 @@
  *  - A read pin never dirties a PAIR; a new PAIR (put) is never pending (T13).
  *  - sizeCurrent equals the sum of the sizes of the PAIRs in the table.
  *  - A PAIR that left the table (removed) no longer holds its value.
+ *  - A scan's unpin (unpin's `scan`) removes a PAIR only if that pin fetched it, no other pin
+ *    reached it since, and it is clean, not pending, without a clone and with nobody holding
+ *    or waiting on its locks: no write and no pending bit change come of it (dropScanned).
  *  - The checkpoint thread's writes run in its write window (write-window.ts) as clone jobs, so
  *    waiting for the clone jobs is waiting for the window to drain, and I3 holds on return.
  *  - A sliced clone (CachefileCallbacks.slicedClone) runs entirely under the PAIR's write lock and
@@ -77,6 +80,8 @@ export interface CachetableStats {
   bytesWritten: number;
   bytesWrittenForCheckpoint: number;
   pairsEvicted: number;
+  /** Of pairsEvicted, the PAIRs a scan's unpin dropped (Cachetable.unpin's `scan`). */
+  pairsDroppedAfterScan: number;
   pairsFetched: number;
 }
 
@@ -117,6 +122,7 @@ export class Cachetable {
     bytesWritten: 0,
     bytesWrittenForCheckpoint: 0,
     pairsEvicted: 0,
+    pairsDroppedAfterScan: 0,
     pairsFetched: 0,
   };
   /** Evict once PAIR values plus clones exceed this many bytes. */
@@ -306,6 +312,7 @@ export class Cachetable {
         continue;
       }
       p.count = Math.min(CLOCK_SATURATION, p.count + 1);
+      p.onlyFetchPin = false;
       if (write && !isBugPlanted('checkpoint-no-clone')) {
         const deps = options.dependents;
         if (deps === undefined || deps.length === 0) {
@@ -357,6 +364,7 @@ export class Cachetable {
       p.value = fetched.value;
       this.setSize(p, fetched.size);
       this.stats.pairsFetched++;
+      p.onlyFetchPin = true;
     } catch (err) {
       p.diskMutex.writeUnlock();
       await this.removeFromTable(task, p, 'remove');
@@ -416,8 +424,13 @@ export class Cachetable {
     return p;
   }
 
-  /** Release a pin. `dirty` ORs into the PAIR (write pins only); `size` replaces its size. */
-  unpin(p: AnyPair, options: { dirty?: boolean; size?: number } = NO_UNPIN_OPTIONS): void {
+  /**
+   * Release a pin. `dirty` ORs into the PAIR (write pins only); `size` replaces its size.
+   * `scan` says the pin was a scan's, which took what it needed and moves on: when this pin
+   * fetched the PAIR, no other pin has reached it since, and it is clean, unlocked and not
+   * pending, it leaves the table now (see dropScanned).
+   */
+  unpin(p: AnyPair, options: { dirty?: boolean; size?: number; scan?: boolean } = NO_UNPIN_OPTIONS): void {
     // Checks are tested before their messages are built (no allocation on the fast path).
     if (p.removed) invariant(false, () => `unpin of removed PAIR ${p}`);
     if (p.valueLock.writeLocked) {
@@ -430,7 +443,33 @@ export class Cachetable {
       if (options.size !== undefined) this.setSize(p, options.size);
       p.valueLock.readUnlock();
     }
+    if (options.scan === true && p.onlyFetchPin) this.dropScanned(p);
     this.maybeEvictInBackground();
+  }
+
+  /**
+   * A scan's PAIR leaves the table as soon as the scan has read it: a clean eviction (no
+   * write), done synchronously or not at all. Without it every node a long scan passes over
+   * would stay cached up to the memory limit (with no limit, the whole dictionary), evicting
+   * what other work uses. Only a PAIR nothing else has pinned since its fetch qualifies, so a
+   * node that other work reads stays; one that is pinned, waited for, dirty, cloned or
+   * checkpoint-pending stays too, so checkpoints and writes see exactly what they would
+   * without it. A PAIR the scan found already cached is not touched.
+   */
+  private dropScanned(p: AnyPair): void {
+    const task = this.tryPinTask;
+    if (p.dirty || p.checkpointPending || !Cachetable.evictable(p)) return;
+    if (!this.listLock.tryAcquire(task, 'write')) return;
+    try {
+      if (!p.valueLock.tryWriteLock(true)) return;
+      this.unlinkPair(p);
+      p.valueLock.writeUnlock();
+    } finally {
+      this.listLock.release(task, 'write');
+    }
+    this.stats.pairsEvicted++;
+    this.stats.pairsDroppedAfterScan++;
+    this.events.emit?.({ type: 'pair-evicted', cachefile: p.cachefile.name, blocknum: p.blocknum, wasDirty: false, wasPending: false });
   }
 
   /** §7.5: the caller holds the write pin; the PAIR leaves the table and its blocknum is freed. */
@@ -499,6 +538,7 @@ export class Cachetable {
       }
     }
     p.count = Math.min(CLOCK_SATURATION, p.count + 1);
+    p.onlyFetchPin = false;
     return p;
   }
 
@@ -1042,7 +1082,8 @@ export class Cachetable {
     invariant(this.table.get(key) === p, () => `${p} is not in the table`);
     this.table.delete(key);
     p.cachefile.pairs.delete(p.blocknum);
-    const i = this.clock.indexOf(p);
+    // From the end: a PAIR a scan drops was inserted last but for what the scan passed since.
+    const i = this.clock.lastIndexOf(p);
     this.clock.splice(i, 1);
     if (i < this.clockHand) this.clockHand--;
     if (p.onPendingList) this.pendingRemove(p);

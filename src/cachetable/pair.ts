@@ -196,6 +196,8 @@ export class Pair<V = unknown> {
   count = CLOCK_INITIAL_COUNT;
   /** True once the PAIR was removed from the cachetable. */
   removed = false;
+  /** True while no pin has reached the PAIR except the one that fetched it (see Cachetable.unpin's `scan`). */
+  onlyFetchPin = false;
   /** The lock on the value: read or write pins take it. */
   readonly valueLock: RwLock;
   /** Exclusive: held for any I/O on the PAIR (used in write mode only). */

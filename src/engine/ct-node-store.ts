@@ -36,6 +36,8 @@ export const BTREE_NODE_CODEC_NO_CLONE: NodeCodec<BtreeNode> = {
   sizeOf: BTREE_NODE_CODEC.sizeOf,
 };
 
+const SCAN_UNPIN = Object.freeze({ scan: true });
+
 export class CachetableNodeStore implements NodeStore {
   private readonly pins = new Map<Pinned, Pair<BtreeNode>>();
 
@@ -68,13 +70,13 @@ export class CachetableNodeStore implements NodeStore {
     return p;
   }
 
-  unpin(pinned: Pinned, opts: { dirty: boolean }): void {
+  unpin(pinned: Pinned, opts: { dirty: boolean; scan?: boolean }): void {
     const p = this.take(pinned, 'unpin');
     if (opts.dirty) {
       p.value = pinned.node;
       this.ct.unpin(p, { dirty: true, size: encodedNodeSize(pinned.node) });
     } else {
-      this.ct.unpin(p);
+      this.ct.unpin(p, opts.scan === true ? SCAN_UNPIN : undefined);
     }
   }
 

@@ -15,7 +15,7 @@
  */
 import { TokusimError } from '../base/errors.js';
 import type { CheckpointableDictionary } from '../checkpoint/checkpointable-dictionary.js';
-import type { Btree } from './btree/btree.js';
+import type { Btree, BtreeCursor } from './btree/btree.js';
 import type { BtreeNode } from './btree/node.js';
 import { inRange, type Entry, type RangeOptions } from './range.js';
 import type { RowWrite } from './write-set.js';
@@ -84,28 +84,41 @@ export class Dictionary {
    */
   async committedChunk(r: RangeOptions, max: number): Promise<Entry[]> {
     this.checkOpen();
-    return this.env.readVisible(() => this.treeChunk(r, max));
+    return (await this.env.readVisible(() => this.treeChunk(r, max, null))).entries;
   }
 
-  /** committedChunk's read of the tree, inside readVisible. */
-  private async treeChunk(r: RangeOptions, max: number): Promise<Entry[]> {
-    const c = this.tree.cursor();
+  /**
+   * committedChunk's read of the tree, inside readVisible. With `held` (a tree cursor kept by
+   * the caller across its reads, see scanChunk) the read continues from it when it stands on
+   * the key r starts strictly after, and stops at the end of the leaf it holds once it has a
+   * row. `done`: nothing of r is left after the entries.
+   */
+  private async treeChunk(r: RangeOptions, max: number, held: BtreeCursor | null): Promise<{ entries: Entry[]; done: boolean }> {
     const out: Entry[] = [];
+    if (max <= 0) return { entries: out, done: false };
+    const c = held ?? this.tree.cursor();
     const rev = r.reverse === true;
     // The scan starts at one bound; leaving the other bound ends it.
     const end = rev ? stripUndefined({ gt: r.gt, gte: r.gte }) : stripUndefined({ lt: r.lt, lte: r.lte });
-    let e = rev
-      ? r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last()
-      : r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
-    while (e !== undefined && out.length < max) {
-      if (!inRange(e.key, end)) break;
+    const from = rev ? r.lt : r.gt;
+    let e: Entry | undefined;
+    if (held !== null && from !== undefined && held.isAt(from)) e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
+    else if (rev) e = r.lt !== undefined ? await c.seekBefore(r.lt) : r.lte !== undefined ? await c.seekForPrev(r.lte) : await c.last();
+    else e = r.gt !== undefined ? await c.seekAfter(r.gt) : r.gte !== undefined ? await c.seek(r.gte) : await c.first();
+    while (e !== undefined) {
+      if (!inRange(e.key, end)) return { entries: out, done: true };
       // The tree cursor's entries are already copies the caller may keep: a second copy
       // per row would only double the garbage a long scan makes.
       if (inRange(e.key, r)) out.push(e);
+      // Stop on the last entry taken, so that a held cursor stands where the next read starts.
+      if (out.length >= max) return { entries: out, done: false };
       // Rows of the leaf already held are taken synchronously; only a leaf boundary awaits.
-      e = rev ? (c.prevHeld() ?? (await c.prev())) : (c.nextHeld() ?? (await c.next()));
+      const next = rev ? c.prevHeld() : c.nextHeld();
+      if (next !== undefined) e = next;
+      else if (held !== null && out.length > 0) return { entries: out, done: false };
+      else e = rev ? await c.prev() : await c.next();
     }
-    return out;
+    return { entries: out, done: true };
   }
 
   /**
@@ -143,9 +156,34 @@ export class Dictionary {
   async chunkAsOf(r: RangeOptions, max: number, snap: Snapshot): Promise<{ entries: Entry[]; last: Uint8Array | undefined; done: boolean }> {
     snap.checkLive('read');
     const tree = await this.committedChunk(r, max);
+    return this.asOf(r, tree, tree.length < max, snap);
+  }
+
+  /**
+   * @internal A TxnCursor's read: up to max committed entries of r, as of snap when given.
+   * With `cursor`, a tree cursor the TxnCursor keeps for all its reads, a read that starts
+   * where the previous one ended continues in the leaf the cursor holds, with no new descent,
+   * and every read stops at the end of a leaf: a long scan holds one leaf's rows at a time,
+   * and each leaf is read once. Without it, one read of up to max entries (as committedChunk).
+   * `last` and `done` as for chunkAsOf.
+   */
+  async scanChunk(
+    r: RangeOptions,
+    max: number,
+    cursor: BtreeCursor | null,
+    snap: Snapshot | undefined,
+  ): Promise<{ entries: Entry[]; last: Uint8Array | undefined; done: boolean }> {
+    this.checkOpen();
+    snap?.checkLive('read');
+    const tree = await this.env.readVisible(() => this.treeChunk(r, max, cursor));
+    if (snap !== undefined) return this.asOf(r, tree.entries, tree.done, snap);
+    return { entries: tree.entries, last: tree.done ? undefined : tree.entries[tree.entries.length - 1]!.key, done: tree.done };
+  }
+
+  /** chunkAsOf's second half: the tree's entries (done: none left after them) as of snap. */
+  private asOf(r: RangeOptions, tree: Entry[], done: boolean, snap: Snapshot): { entries: Entry[]; last: Uint8Array | undefined; done: boolean } {
     // Released during the read: what it needed may be collected already.
     snap.checkLive('read');
-    const done = tree.length < max;
     const last = done ? undefined : tree[tree.length - 1]!.key;
     if (isBugPlanted('snapshot-reads-latest')) return { entries: tree, last, done };
     const changed = this.versions.changedIn(r, snap.seq, last);

@@ -23,6 +23,7 @@ import type { Release } from '../checkpoint/locks.js';
 import { compareKeys, escapeKey } from './btree/node.js';
 import { WriteSet, type RowOp, type RowWrite } from './write-set.js';
 import type { EnvCore } from './core.js';
+import type { BtreeCursor } from './btree/btree.js';
 import type { Dictionary } from './dictionary.js';
 import { inRange, type Entry, type RangeOptions } from './range.js';
 import type { Snapshot } from './mvcc.js';
@@ -415,6 +416,8 @@ export class TxnCursor implements AsyncIterable<Entry> {
   private readonly scan: RangeOptions;
   /** Under a snapshot: the last key the previous chunk read covered. */
   private resume: Uint8Array | undefined;
+  /** The tree cursor every chunk is read with (Dictionary.scanChunk): it continues where the last chunk ended. */
+  private treeCursor: BtreeCursor | undefined;
 
   /** @internal Use {@link Txn.cursor}. */
   constructor(
@@ -484,15 +487,12 @@ export class TxnCursor implements AsyncIterable<Entry> {
     // Drop the old chunk first, so that at most one is held while the next is read.
     this.chunk = [];
     this.ci = 0;
-    if (this.snap !== undefined) {
-      const res = await this.dict.chunkAsOf(this.after(), this.chunkSize, this.snap.snap);
-      this.chunk = res.entries;
-      this.resume = res.last;
-      if (res.done) this.committedDone = true;
-      return;
-    }
-    this.chunk = await this.dict.committedChunk(this.after(), this.chunkSize);
-    if (this.chunk.length < this.chunkSize) this.committedDone = true;
+    // An unbounded chunk (range()) is one read of the tree, at one instant.
+    if (this.chunkSize !== Number.POSITIVE_INFINITY) this.treeCursor ??= this.dict.tree.cursor();
+    const res = await this.dict.scanChunk(this.after(), this.chunkSize, this.treeCursor ?? null, this.snap?.snap);
+    this.chunk = res.entries;
+    if (this.snap !== undefined) this.resume = res.last;
+    if (res.done) this.committedDone = true;
   }
 
   /** The scan range narrowed to start strictly after pos. */

@@ -11,6 +11,9 @@ import {
   newInternal,
   newLeaf,
   nodeContents,
+  cloneNode,
+  lowerBound,
+  upperBound,
 } from '../../src/engine/btree/index.js';
 
 const key = fc.uint8Array({ maxLength: 12 });
@@ -42,7 +45,41 @@ describe('btree node codec', () => {
         expect(nodeContents(decoded)).toEqual(nodeContents(node));
         // A decoded leaf keeps its rows packed, and encodes from them to the same bytes.
         if (decoded.kind === 'leaf') expect(decoded.packedRows).not.toBeNull();
+        else expect(decoded.packedPivots).not.toBeNull();
         expect(encodeNode(decoded)).toEqual(bytes);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  // Property: an internal node read from disk answers a descent's questions (children, pivots, the child for a key, the pivots below a
+  // key) in place exactly as the arrays it was made from, unpacks into equal arrays for a writer, and a clone shares the packed bytes.
+  it('Scenario: packed internal nodes read in place as their arrays', () => {
+    fc.assert(
+      fc.property(internalArb, fc.array(key, { maxLength: 8 }), (node, probes) => {
+        if (node.kind !== 'internal') return;
+        const pivots = node.pivots.map((p) => p.slice());
+        const children = node.children.slice();
+        const decoded = decodeNode(encodeNode(node));
+        if (decoded.kind !== 'internal') throw new Error('decoded an internal node as a leaf');
+        expect(decoded.packedPivots).not.toBeNull();
+        expect(decoded.childCount).toBe(children.length);
+        for (let i = 0; i < children.length; i++) expect(decoded.child(i)).toBe(children[i]);
+        for (let i = 0; i < pivots.length; i++) expect(decoded.pivot(i)).toEqual(pivots[i]);
+        for (const k of [...probes, ...pivots]) {
+          expect(decoded.childIndexFor(k)).toBe(upperBound(pivots, k));
+          expect(decoded.pivotLowerBound(k)).toBe(lowerBound(pivots, k));
+        }
+        const copy = cloneNode(decoded);
+        expect(copy.kind === 'internal' && copy.packedPivots).toBe(decoded.packedPivots);
+        // A writer's first use unpacks into arrays it may change; the node then encodes from them.
+        decoded.children[0] = 5n;
+        expect(decoded.packedPivots).toBeNull();
+        expect(decoded.pivots).toEqual(pivots);
+        expect(decoded.child(0)).toBe(5n);
+        expect(nodeContents(decodeNode(encodeNode(decoded)))).toEqual({ kind: 'internal', height: node.height, pivots, children: [5n, ...children.slice(1)] });
+        // The clone still reads the bytes as they were.
+        expect(copy.kind === 'internal' && copy.child(0)).toBe(children[0]);
       }),
       { numRuns: 300 },
     );

@@ -71,4 +71,49 @@ describe('engine: the cost of a scan in node reads', () => {
       await env.close();
     }
   });
+
+  // Scenario: with no cacheSize (no memory limit), a full transaction-cursor scan of a dictionary read back from disk leaves none of the
+  // leaves it fetched in the cachetable, while the leaf a point read fetched before it stays cached; rows read back unchanged, and a
+  // second scan reads the dropped leaves from disk again.
+  it('Scenario: a scan with no memory limit keeps only what other reads cached', async () => {
+    const storage = new SimStorage({ seed: 11 });
+    const clock = new VirtualClock();
+    const opts = { storage, clock, checkpointPeriodMs: 0, durability: 'none' as const, owner: 'scan-drop', maxEntries: 8 };
+    const n = 2000;
+    let env = await Env.open('/env', opts);
+    const d0 = await env.createDictionary('t');
+    await env.writeBatch(Array.from({ length: n }, (_, i) => ({ dict: d0, op: 'insert' as const, key: be(i), value: be(i * 7) })));
+    await env.close();
+    env = await Env.open('/env', opts);
+    try {
+      const d = await env.openDictionary('t');
+      const { leaves } = await d.tree.stats();
+      expect(leaves).toBeGreaterThan(100);
+      // stats() pinned every node the ordinary way; start from an empty cache.
+      await env.close();
+      env = await Env.open('/env', opts);
+      const d2 = await env.openDictionary('t');
+      const leafCount = (): number =>
+        env.ct.pairs().filter((p) => p.cachefile === d2.file.cachefile && (p.value as { kind?: string } | undefined)?.kind === 'leaf').length;
+      expect(await d2.getCommitted(be(1000))).toEqual(be(7000));
+      expect(leafCount()).toBe(1);
+      for (let round = 0; round < 2; round++) {
+        const fetched = env.ct.stats.pairsFetched;
+        const t = env.begin();
+        let rows = 0;
+        for await (const e of t.cursor(d2)) {
+          expect(e.value).toEqual(be(rows * 7));
+          rows++;
+        }
+        await t.commit();
+        expect(rows).toBe(n);
+        expect(leafCount()).toBe(1);
+        // Every leaf but the cached one is fetched in each round.
+        expect(env.ct.stats.pairsFetched - fetched).toBeGreaterThanOrEqual(leaves - 1);
+      }
+      expect(env.ct.stats.pairsDroppedAfterScan).toBeGreaterThanOrEqual(2 * (leaves - 1));
+    } finally {
+      await env.close();
+    }
+  });
 });

@@ -191,12 +191,13 @@ describe('engine: streaming transaction cursor', () => {
     }
     let loaded = 0;
     let largest = 0;
-    const chunk = d.committedChunk.bind(d);
+    // Every read a cursor makes of the tree goes through scanChunk.
+    const chunk = d.scanChunk.bind(d);
     const range = d.committedRange.bind(d);
-    d.committedChunk = async (r, max) => {
-      const got = await chunk(r, max);
-      loaded += got.length;
-      largest = Math.max(largest, got.length);
+    d.scanChunk = async (r, max, cursor, snap) => {
+      const got = await chunk(r, max, cursor, snap);
+      loaded += got.entries.length;
+      largest = Math.max(largest, got.entries.length);
       return got;
     };
     d.committedRange = async (r) => {

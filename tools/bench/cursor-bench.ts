@@ -13,9 +13,17 @@
  * BENCH_CACHE_BYTES (default 1 MiB) sets that limit; 0 leaves the cachetable
  * unlimited, Env's default. Run after `make build`:
  * node dist/tools/bench/cursor-bench.js
+ *
+ * To compare two builds: BENCH_BASE=<the other build's dist/tools/bench/cursor-bench.js>
+ * runs only txn.cursor scans, BENCH_ROUNDS rounds (default 3) of every size through both
+ * builds in turn (which goes first alternates by round), on this build's environments, and
+ * prints per build the median and min-max of peak RSS and rows/s, each build's 1M-vs-10k
+ * ratio of the medians, and this build's rows/s over the other's (median of the per-round
+ * ratios). The other build's scan child must take the same arguments (`scan DIR N cursor`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Env } from '../../src/node/env.js';
@@ -78,10 +86,60 @@ async function scan(dir: string, n: number, how: 'cursor' | 'range'): Promise<vo
   process.stdout.write(`${JSON.stringify({ rows, ms, heapMiB, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
 }
 
-function child(args: string[]): string {
-  const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+function child(args: string[], script = import.meta.filename): string {
+  const r = spawnSync(process.execPath, ['--expose-gc', script, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+interface ScanResult {
+  rows: number;
+  ms: number;
+  heapMiB: number;
+  maxRssKiB: number;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function spread(xs: number[], digits: number): string {
+  return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
+}
+
+/** BENCH_BASE mode: txn.cursor scans of every size by this build and another, interleaved. */
+async function compare(base: string, rounds: number): Promise<void> {
+  const builds = [
+    { name: 'this build', script: import.meta.filename },
+    { name: 'base', script: resolve(base) },
+  ];
+  const res = builds.map(() => SIZES.map(() => [] as ScanResult[]));
+  for (let round = 0; round < rounds; round++) {
+    for (let s = 0; s < SIZES.length; s++) {
+      const n = SIZES[s]!;
+      const dir = join(DATA, `rows-${n}`);
+      if (!existsSync(join(dir, BUILT))) child(['build', dir, String(n)]);
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const b of order) res[b]![s]!.push(JSON.parse(child(['scan', dir, String(n), 'cursor'], builds[b]!.script)) as ScanResult);
+    }
+    process.stdout.write(`  round ${round + 1}/${rounds} done\n`);
+  }
+  console.log('| build | rows | peak RSS MiB | rows/s | vs the smallest scan (medians) |');
+  console.log('|---|---|---|---|---|');
+  for (let b = 0; b < builds.length; b++) {
+    const base0 = median(res[b]![0]!.map((r) => r.maxRssKiB / 1024));
+    for (let s = 0; s < SIZES.length; s++) {
+      const rss = res[b]![s]!.map((r) => r.maxRssKiB / 1024);
+      const rate = res[b]![s]!.map((r) => r.rows / (r.ms / 1000) / 1000);
+      console.log(`| ${builds[b]!.name} | ${SIZES[s]} | ${spread(rss, 1)} | ${spread(rate, 0)}k | ${(median(rss) / base0).toFixed(2)}x |`);
+    }
+  }
+  for (let s = 0; s < SIZES.length; s++) {
+    const ratios = res[0]![s]!.map((r, i) => r.ms === 0 ? 1 : res[1]![s]![i]!.ms / r.ms);
+    console.log(`rows/s, this build / base, ${SIZES[s]} rows: ${spread(ratios, 2)} (per-round ratios)`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -107,6 +165,13 @@ async function main(): Promise<void> {
 }
 
 const [mode, dir, n, how] = process.argv.slice(2);
+const BASE = process.env['BENCH_BASE'];
 if (mode === 'build') await build(dir!, Number(n));
 else if (mode === 'scan') await scan(dir!, Number(n), how === 'range' ? 'range' : 'cursor');
-else await main();
+else if (BASE !== undefined && BASE !== '') {
+  mkdirSync(DATA, { recursive: true });
+  const limit = CACHE_BYTES > 0 ? `cachetable limit ${(CACHE_BYTES / 1024).toFixed(0)} KiB` : 'no cachetable limit (the default)';
+  console.log(`txn.cursor full scans, each in a fresh process, this build against ${BASE} (${limit}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  await compare(BASE, Number(process.env['BENCH_ROUNDS'] ?? '3'));
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+} else await main();

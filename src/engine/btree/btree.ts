@@ -73,6 +73,9 @@ export interface LeafSnapshot {
 
 type Pick = 'containing' | 'below' | 'first' | 'last';
 
+const CLEAN_UNPIN = Object.freeze({ dirty: false });
+const SCAN_UNPIN = Object.freeze({ dirty: false, scan: true });
+
 /** State of one write: the pinned path and what it changed. */
 interface WriteState {
   path: Pinned[];
@@ -216,9 +219,12 @@ export class Btree {
     }
   }
 
-  /** Descend to one leaf (as descend does) and take a snapshot of its rows. */
+  /**
+   * Descend to one leaf (as descend does) and take a snapshot of its rows. The cursor that
+   * asked needs nothing more of the leaf, so its unpin says so (NodeStore.unpin's scan).
+   */
   private async descendForSnapshot(x: Uint8Array | null, pick: Pick): Promise<LeafSnapshot | null> {
-    const found = await this.descend(x, pick, (leaf) => leaf.snapshot());
+    const found = await this.descend(x, pick, (leaf) => leaf.snapshot(), true);
     return found === null ? null : { rows: found.result, lo: found.lo, hi: found.hi };
   }
 
@@ -231,6 +237,7 @@ export class Btree {
     x: Uint8Array | null,
     pick: Pick,
     atLeaf: (leaf: LeafNode) => T,
+    scan = false,
   ): Promise<{ result: T; lo: Uint8Array | null; hi: Uint8Array | null } | null> {
     const root = this.store.rootBlocknum;
     if (root === null) return null;
@@ -240,23 +247,24 @@ export class Btree {
     try {
       while (p.node.kind === 'internal') {
         const n: InternalNode = p.node;
+        // Read in place (InternalNode's packed pivots), so a descent unpacks nothing.
         const i =
           pick === 'first'
             ? 0
             : pick === 'last'
-              ? n.children.length - 1
+              ? n.childCount - 1
               : pick === 'below'
-                ? lowerBound(n.pivots, x!)
-                : childIndexFor(n, x!);
-        if (i > 0) lo = n.pivots[i - 1]!;
-        if (i < n.pivots.length) hi = n.pivots[i]!;
-        const child = await this.store.pin(n.children[i]!, 'read');
-        await this.store.unpin(p, { dirty: false });
+                ? n.pivotLowerBound(x!)
+                : n.childIndexFor(x!);
+        if (i > 0) lo = n.pivot(i - 1);
+        if (i < n.childCount - 1) hi = n.pivot(i);
+        const child = await this.store.pin(n.child(i), 'read');
+        await this.store.unpin(p, CLEAN_UNPIN);
         p = child;
       }
       return { result: atLeaf(p.node), lo, hi };
     } finally {
-      await this.store.unpin(p, { dirty: false });
+      await this.store.unpin(p, scan && p.node.kind === 'leaf' ? SCAN_UNPIN : CLEAN_UNPIN);
     }
   }
 
@@ -518,8 +526,8 @@ export class Btree {
           if (expectHeight !== null) invariant(node.height === expectHeight, () => `${where}: height ${node.height}, expected ${expectHeight}`);
           invariant(!this.policy.isOverfull(node), () => `${where}: overfull (${entryCount(node)} entries, ${encodedNodeSize(node)} bytes)`);
           if (!isRoot) invariant(!this.policy.isHardUnderfull(node), () => `${where}: underfull (${entryCount(node)} entries)`);
-          if (isRoot && node.kind === 'internal') invariant(node.children.length >= 2, () => `${where}: internal root with one child`);
-          const bounded = node.kind === 'leaf' ? Array.from({ length: node.count }, (_, i) => node.key(i)) : node.pivots;
+          if (isRoot && node.kind === 'internal') invariant(node.childCount >= 2, () => `${where}: internal root with one child`);
+          const bounded = node.kind === 'leaf' ? Array.from({ length: node.count }, (_, i) => node.key(i)) : Array.from({ length: node.childCount - 1 }, (_, i) => node.pivot(i));
           for (const k of bounded) {
             invariant(
               (lo === null || compareKeys(lo, k) <= 0) && (hi === null || compareKeys(k, hi) < 0),
@@ -539,10 +547,10 @@ export class Btree {
         }
         stats.internalNodes++;
         let depth = 0;
-        for (let i = 0; i < node.children.length; i++) {
-          const clo = i > 0 ? node.pivots[i - 1]! : lo;
-          const chi = i < node.pivots.length ? node.pivots[i]! : hi;
-          depth = (await visit(node.children[i]!, clo, chi, node.height - 1)) + 1;
+        for (let i = 0; i < node.childCount; i++) {
+          const clo = i > 0 ? node.pivot(i - 1) : lo;
+          const chi = i < node.childCount - 1 ? node.pivot(i) : hi;
+          depth = (await visit(node.child(i), clo, chi, node.height - 1)) + 1;
         }
         return depth;
       } finally {
@@ -575,6 +583,11 @@ export class BtreeCursor {
 
   /** A cursor over tree, not yet placed; first(), last(), next() and prev() move it. */
   constructor(private readonly tree: Btree) {}
+
+  /** Whether the cursor stands on key (the key it last returned equals key), without copying it. */
+  isAt(key: Uint8Array): boolean {
+    return this.snap !== null && this.snap.rows.compareKey(this.i, key) === 0;
+  }
 
   /** The entry last returned, if the cursor is positioned. */
   current(): BtreeEntry | undefined {

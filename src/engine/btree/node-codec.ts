@@ -17,7 +17,7 @@ import CRC32 from 'crc-32';
 import { ByteReader, ByteWriter, readU32At } from '../../base/bytes.js';
 import { TokusimError } from '../../base/errors.js';
 import { compareRanges, PackedRows } from './leaf-rows.js';
-import { type BtreeNode, checkNodeShape, compareKeys, newInternal, newPackedLeaf } from './node.js';
+import { type BtreeNode, checkNodeShape, newPackedInternal, newPackedLeaf, PackedPivots } from './node.js';
 
 /** The 8 ASCII bytes every serialized node starts with. */
 export const NODE_MAGIC = 'tokubtnd';
@@ -52,6 +52,8 @@ function payloadSize(node: BtreeNode): number {
     if (packed !== null) return packed.bytes.length;
     for (let i = 0; i < node.keys.length; i++) n += 8 + node.keys[i]!.length + node.values[i]!.length;
   } else {
+    const packed = node.packedPivots;
+    if (packed !== null) return packed.bytes.length;
     n += 8 * node.children.length;
     for (const p of node.pivots) n += 4 + p.length;
   }
@@ -73,7 +75,7 @@ export function encodeNode(node: BtreeNode): Uint8Array {
   w.u8(node.kind === 'leaf' ? KIND_LEAF : KIND_INTERNAL);
   w.u8(0).u8(0).u8(0);
   w.u32(node.height);
-  w.u32(node.kind === 'leaf' ? node.keys.length : node.children.length);
+  w.u32(node.kind === 'leaf' ? node.count : node.childCount);
   w.u32(payload);
   if (node.kind === 'leaf' && node.packedRows !== null) {
     // Packed rows are already laid out as the payload.
@@ -84,6 +86,9 @@ export function encodeNode(node: BtreeNode): Uint8Array {
       const v = node.values[i]!;
       w.u32(k.length).bytes(k).u32(v.length).bytes(v);
     }
+  } else if (node.packedPivots !== null) {
+    // Packed pivots are the payload as it was read.
+    w.bytes(node.packedPivots.bytes);
   } else {
     for (const c of node.children) w.u64(c);
     for (const p of node.pivots) w.u32(p.length).bytes(p);
@@ -196,15 +201,31 @@ export function decodeNode(bytes: Uint8Array, loc: NodeLocation = {}): BtreeNode
 
   if (height === 0) fail('bad-header', 'internal node with height 0', 16, '>= 1', '0');
   if (count === 0 || count * 8 > payload) fail('bad-header', 'child count does not fit the payload', 20, `1..${Math.floor(payload / 8)}`, String(count));
-  const children: bigint[] = [];
-  for (let i = 0; i < count; i++) children.push(r.u64('child blocknum'));
-  const pivots: Uint8Array[] = [];
+  // Like a leaf, the node keeps one copy of the payload, then its children decoded and the
+  // pivots' offsets, in one array buffer (PackedPivots in node.ts); offsets are relative to
+  // the payload.
+  const payloadLen = sumAt - NODE_HEADER_SIZE;
+  const childrenAt = (payloadLen + 7) & ~7;
+  const startsAt = childrenAt + 8 * count;
+  const buffer = new ArrayBuffer(startsAt + 4 * count);
+  const children = new BigUint64Array(buffer, childrenAt, count);
+  for (let i = 0; i < count; i++) children[i] = r.u64('child blocknum');
+  const starts = new Uint32Array(buffer, startsAt, count);
+  let prev = -1;
+  let prevEnd = -1;
   for (let i = 0; i + 1 < count; i++) {
     const pAt = r.pos;
-    const p = r.copy(r.u32('pivot length'), 'pivot');
-    if (i > 0 && compareKeys(pivots[i - 1]!, p) >= 0) fail('bad-header', `pivots out of order at pivot ${i}`, pAt);
-    pivots.push(p);
+    const len = r.u32('pivot length');
+    r.need(len, 'pivot');
+    if (prev >= 0 && compareRanges(bytes, prev, prevEnd, r.pos, r.pos + len) >= 0) fail('bad-header', `pivots out of order at pivot ${i}`, pAt);
+    prev = r.pos;
+    prevEnd = r.pos + len;
+    starts[i] = r.pos - NODE_HEADER_SIZE;
+    r.pos += len;
   }
   if (r.pos !== sumAt) fail('bad-length', 'bytes left over after the last pivot', r.pos, `${sumAt - NODE_HEADER_SIZE} payload bytes`, `${r.pos - NODE_HEADER_SIZE}`);
-  return newInternal(height, pivots, children);
+  starts[count - 1] = payloadLen + 4;
+  const payloadBytes = new Uint8Array(buffer, 0, payloadLen);
+  payloadBytes.set(bytes.subarray(NODE_HEADER_SIZE, sumAt));
+  return newPackedInternal(height, new PackedPivots(payloadBytes, children, starts));
 }

@@ -32,8 +32,12 @@ export interface Pinned {
 export interface NodeStore {
   /** Pin a node and return its decoded object. */
   pin(blocknum: bigint, mode: PinMode): Promise<Pinned>;
-  /** Release a pin; dirty says the node was modified under this (write) pin. */
-  unpin(pinned: Pinned, opts: { dirty: boolean }): void | Promise<void>;
+  /**
+   * Release a pin; dirty says the node was modified under this (write) pin. scan says a
+   * cursor took what it needed from the node and moves on: a store that caches nodes may
+   * then drop one that it read only for this pin (MemoryNodeStore ignores it).
+   */
+  unpin(pinned: Pinned, opts: { dirty: boolean; scan?: boolean }): void | Promise<void>;
   /** Allocate a blocknum for a new node; the result is pinned for write and counts as dirty. */
   create(node: BtreeNode): Promise<Pinned>;
   /** Free a write-pinned node; this also releases the pin. */

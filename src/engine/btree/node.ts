@@ -14,7 +14,7 @@
  *    pivots strictly increasing.
  */
 import { invariant } from '../../base/errors.js';
-import { ArrayRows, firstRowOutOfOrder, type LeafRows, PackedRows } from './leaf-rows.js';
+import { ArrayRows, compareKeyRange, firstRowOutOfOrder, type LeafRows, PackedRows } from './leaf-rows.js';
 
 /**
  * A leaf of the B+tree: keys in order and their values. A leaf read from disk holds its rows
@@ -113,12 +113,149 @@ export class LeafNode implements LeafRows {
   }
 }
 
-/** An internal node of the B+tree: pivot keys and the block numbers of its children. */
-export interface InternalNode {
-  kind: 'internal';
+/**
+ * An internal node's payload as read from disk, read in place: `bytes` holds the children
+ * (8 bytes each, in the node format's byte order) and then the pivots (a 4-byte length and
+ * the key each); `starts[i]` is where pivot i's key starts in `bytes`, and `starts[n - 1]` is
+ * the payload's length plus 4, so pivot i ends at `starts[i + 1] - 4`. `children` holds the
+ * children's block numbers decoded, so a descent reads one without arithmetic. Never written.
+ */
+export class PackedPivots {
+  /** Packed pivots over bytes, the decoded children and the offset table (n children: n entries each). */
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly children: BigUint64Array,
+    readonly starts: Uint32Array,
+  ) {}
+
+  /** Number of children. */
+  get childCount(): number {
+    return this.starts.length;
+  }
+
+  /** Block number of child i. */
+  child(i: number): bigint {
+    return this.children[i]!;
+  }
+
+  /** Pivot i, a view into the packed bytes (never written). */
+  pivot(i: number): Uint8Array {
+    return this.bytes.subarray(this.starts[i]!, this.starts[i + 1]! - 4);
+  }
+
+  /** compareKeys(pivot i, key), in place. */
+  comparePivot(i: number, key: Uint8Array): number {
+    return compareKeyRange(this.bytes, this.starts[i]!, this.starts[i + 1]! - 4, key);
+  }
+}
+
+/**
+ * An internal node of the B+tree: pivot keys and the block numbers of its children. A node
+ * read from disk holds them packed ({@link PackedPivots}), so a cached internal node costs a
+ * few objects rather than an array, a Uint8Array and an ArrayBuffer per pivot and a bigint
+ * per child; a descent reads it in place (childCount, child, pivot, childIndexFor,
+ * pivotLowerBound). A writer uses `pivots` and `children`, arrays it may change in place:
+ * the first use unpacks them, and the node keeps the arrays from then on.
+ */
+export class InternalNode {
+  /** Always 'internal' (tells the node kinds apart). */
+  readonly kind = 'internal';
+  /** Levels above the leaves (>= 1). */
   height: number;
-  pivots: Uint8Array[];
-  children: bigint[];
+  private packed: PackedPivots | null;
+  private pivotArray: Uint8Array[];
+  private childArray: bigint[];
+
+  /** A node of the given height over packed pivots, or (packed null) over the two arrays, which it then owns. */
+  constructor(height: number, packed: PackedPivots | null, pivots: Uint8Array[] = [], children: bigint[] = []) {
+    this.height = height;
+    this.packed = packed;
+    this.pivotArray = packed === null ? pivots : [];
+    this.childArray = packed === null ? children : [];
+  }
+
+  /** The pivots, in order, as an array a writer may change (unpacks first). */
+  get pivots(): Uint8Array[] {
+    this.unpack();
+    return this.pivotArray;
+  }
+
+  set pivots(pivots: Uint8Array[]) {
+    this.unpack();
+    this.pivotArray = pivots;
+  }
+
+  /** The children's block numbers (unpacks first). */
+  get children(): bigint[] {
+    this.unpack();
+    return this.childArray;
+  }
+
+  set children(children: bigint[]) {
+    this.unpack();
+    this.childArray = children;
+  }
+
+  /** The packed pivots, or null once a writer has unpacked them. */
+  get packedPivots(): PackedPivots | null {
+    return this.packed;
+  }
+
+  /** Number of children. */
+  get childCount(): number {
+    return this.packed !== null ? this.packed.childCount : this.childArray.length;
+  }
+
+  /** Block number of child i. */
+  child(i: number): bigint {
+    return this.packed !== null ? this.packed.child(i) : this.childArray[i]!;
+  }
+
+  /** Pivot i (never to be written: packed pivots are views of the node's bytes). */
+  pivot(i: number): Uint8Array {
+    return this.packed !== null ? this.packed.pivot(i) : this.pivotArray[i]!;
+  }
+
+  /** The child whose key range contains key: the number of pivots <= key. */
+  childIndexFor(key: Uint8Array): number {
+    const p = this.packed;
+    if (p === null) return upperBound(this.pivotArray, key);
+    let lo = 0;
+    let hi = p.childCount - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (p.comparePivot(mid, key) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The number of pivots < key (the last child that may hold keys < key). */
+  pivotLowerBound(key: Uint8Array): number {
+    const p = this.packed;
+    if (p === null) return lowerBound(this.pivotArray, key);
+    let lo = 0;
+    let hi = p.childCount - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (p.comparePivot(mid, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private unpack(): void {
+    const p = this.packed;
+    if (p === null) return;
+    const n = p.childCount;
+    const children = new Array<bigint>(n);
+    const pivots = new Array<Uint8Array>(n - 1);
+    for (let i = 0; i < n; i++) children[i] = p.child(i);
+    for (let i = 0; i + 1 < n; i++) pivots[i] = p.pivot(i).slice();
+    this.childArray = children;
+    this.pivotArray = pivots;
+    this.packed = null;
+  }
 }
 
 /** A node of the B+tree: a leaf or an internal node. */
@@ -153,12 +290,17 @@ export function newPackedLeaf(rows: PackedRows): LeafNode {
 
 /** A new internal node of the given height with its pivot keys and child block numbers. */
 export function newInternal(height: number, pivots: Uint8Array[], children: bigint[]): InternalNode {
-  return { kind: 'internal', height, pivots, children };
+  return new InternalNode(height, null, pivots, children);
+}
+
+/** An internal node over packed pivots (which it shares: they are never written). */
+export function newPackedInternal(height: number, packed: PackedPivots): InternalNode {
+  return new InternalNode(height, packed);
 }
 
 /** Number of entries that count against the node's fan-out: keys in a leaf, children otherwise. */
 export function entryCount(node: BtreeNode): number {
-  return node.kind === 'leaf' ? node.count : node.children.length;
+  return node.kind === 'leaf' ? node.count : node.childCount;
 }
 
 /** Index of the first key >= key in a sorted array (keys.length when none). */
@@ -187,7 +329,7 @@ export function upperBound(keys: readonly Uint8Array[], key: Uint8Array): number
 
 /** The child of an internal node whose key range contains key. */
 export function childIndexFor(node: InternalNode, key: Uint8Array): number {
-  return upperBound(node.pivots, key);
+  return node.childIndexFor(key);
 }
 
 /** A deep copy (fresh arrays and fresh byte buffers; packed rows, never written, are shared). */
@@ -197,6 +339,8 @@ export function cloneNode(node: BtreeNode): BtreeNode {
     if (packed !== null) return newPackedLeaf(packed);
     return newLeaf(node.keys.map((k) => k.slice()), node.values.map((v) => v.slice()));
   }
+  const packed = node.packedPivots;
+  if (packed !== null) return newPackedInternal(node.height, packed);
   return newInternal(node.height, node.pivots.map((p) => p.slice()), node.children.slice());
 }
 
@@ -204,7 +348,15 @@ export function cloneNode(node: BtreeNode): BtreeNode {
 export function nodeContents(
   node: BtreeNode,
 ): { kind: 'leaf'; keys: Uint8Array[]; values: Uint8Array[] } | { kind: 'internal'; height: number; pivots: Uint8Array[]; children: bigint[] } {
-  if (node.kind === 'internal') return { kind: 'internal', height: node.height, pivots: node.pivots.slice(), children: node.children.slice() };
+  if (node.kind === 'internal') {
+    const pivots: Uint8Array[] = [];
+    const children: bigint[] = [];
+    for (let i = 0; i < node.childCount; i++) {
+      children.push(node.child(i));
+      if (i > 0) pivots.push(node.pivot(i - 1));
+    }
+    return { kind: 'internal', height: node.height, pivots, children };
+  }
   const keys: Uint8Array[] = [];
   const values: Uint8Array[] = [];
   for (let i = 0; i < node.count; i++) {
@@ -229,6 +381,11 @@ export function checkNodeShape(node: BtreeNode, where: string): void {
     invariant(bad < 0, () => `${where}: keys not increasing at ${bad}`);
   } else {
     invariant(Number.isInteger(node.height) && node.height >= 1, () => `${where}: internal height ${node.height}`);
+    // Packed pivots were checked in order by the decoder and are never written.
+    if (node.packedPivots !== null) {
+      invariant(node.childCount >= 1, () => `${where}: internal node without children`);
+      return;
+    }
     invariant(node.children.length >= 1, () => `${where}: internal node without children`);
     invariant(
       node.pivots.length === node.children.length - 1,
