@@ -10,7 +10,7 @@ import type { CrashtestSummary } from '../../src/sim/crashtest.js';
  * opens and recoveries forked. Together at least 100,000 crash states, none violating.
  * (The re-run path keeps its own CI runs: test/sim/random.test.ts, test/sim/exhaustive.test.ts.)
  */
-const RANDOM_PROGRAMS = 120;
+const RANDOM_PROGRAMS = 240;
 
 function firstViolation(s: CrashtestSummary): string {
   const v = s.violations[0];
