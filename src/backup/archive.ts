@@ -91,6 +91,8 @@ export async function archiveLogFile(store: RepoStore, storage: Storage, path: s
 export interface ArchiveOptions {
   /** Lease id (default host:pid), time to live (default 60 s) and clock (default Date.now) of the archive lease. */
   leaseId?: string;
+  /** Told of what went wrong without failing the command (a lease found taken over at release). */
+  onWarning?: (message: string) => void;
   leaseTtlMs?: number;
   now?: () => number;
 }
@@ -101,7 +103,7 @@ export interface ArchiveOptions {
  * and expiry). Returns the names archived now.
  */
 export async function archiveClosedLogs(store: RepoStore, storage: Storage, dir: string, opts: ArchiveOptions = {}): Promise<string[]> {
-  const lease = await Lease.acquire(store, WAL_LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'log archive', now: opts.now ?? Date.now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
+  const lease = await Lease.acquire(store, WAL_LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'log archive', now: opts.now ?? Date.now, ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}), ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
   const done: string[] = [];
   try {
     const files = await findLogFiles(storage, dir);

@@ -114,13 +114,13 @@ export async function planDelete(repo: BackupRepo, target: DeleteTarget): Promis
 }
 
 /** Carry out a plan under the repository's lease (a push or another delete holding it is refused). */
-export async function executeDelete(repo: BackupRepo, plan: DeletePlan, opts: { leaseId?: string; now?: () => number } = {}): Promise<void> {
+export async function executeDelete(repo: BackupRepo, plan: DeletePlan, opts: { leaseId?: string; now?: () => number; onWarning?: (message: string) => void } = {}): Promise<void> {
   const id = opts.leaseId ?? defaultLeaseId();
   const now = opts.now ?? Date.now;
-  const lease = await Lease.acquire(repo.store, LOCK_KEY, { id, op: 'delete', now });
+  const lease = await Lease.acquire(repo.store, LOCK_KEY, { id, op: 'delete', now, ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}) });
   try {
     await deleteUnderLease(repo, plan, () => lease.refresh());
-    await removeLeftovers(repo, plan.leftovers, () => lease.refresh(), { id, now });
+    await removeLeftovers(repo, plan.leftovers, () => lease.refresh(), { id, now, ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}) });
   } catch (err) {
     await lease.release().catch(() => undefined);
     throw err;
@@ -157,7 +157,7 @@ async function deleteUnderLease(repo: BackupRepo, plan: DeletePlan, refresh: () 
   await repo.store.sync();
 }
 
-async function removeLeftovers(repo: BackupRepo, leftovers: Leftovers | undefined, refresh: () => Promise<void>, lease: { id: string; now: () => number }): Promise<void> {
+async function removeLeftovers(repo: BackupRepo, leftovers: Leftovers | undefined, refresh: () => Promise<void>, lease: { id: string; now: () => number; onWarning?: (message: string) => void }): Promise<void> {
   if (leftovers === undefined) return;
   for (const n of leftovers.backups) {
     // Re-checked under the lease: a push that was interrupted after the plan was made may have started it.
@@ -171,7 +171,7 @@ async function removeLeftovers(repo: BackupRepo, leftovers: Leftovers | undefine
   let walLease: Lease;
   try {
     // An id apart from an archiver's of this same process (default ids are host:pid): never taken as its own.
-    walLease = await Lease.acquire(repo.store, WAL_LOCK_KEY, { id: `${lease.id}/delete`, op: 'delete', now: lease.now });
+    walLease = await Lease.acquire(repo.store, WAL_LOCK_KEY, { id: `${lease.id}/delete`, op: 'delete', now: lease.now, ...(lease.onWarning !== undefined ? { onWarning: lease.onWarning } : {}) });
   } catch (err) {
     // A `log archive` at work: its data file may be one of these, with the sidecar still to come.
     if (err instanceof TokusimError && err.code === 'TOKUSIM_REPO_LOCKED') return;

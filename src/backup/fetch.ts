@@ -64,6 +64,8 @@ export interface FetchOptions {
   onProgress?: (p: { done: number; total: number; file: string }) => void;
   /** Lease id (default host:pid), time to live (default 60 s) and clock (default Date.now) of DEST's lease. */
   leaseId?: string;
+  /** Told of what went wrong without failing the command (a lease found taken over at release). */
+  onWarning?: (message: string) => void;
   leaseTtlMs?: number;
   now?: () => number;
   /** Download at most this many bytes per second from the repository (default: no limit). */
@@ -421,7 +423,7 @@ export async function restoreChain(repo: BackupSource, chain: BackupManifest[], 
     await writeFileAt(storage, joinPath(dest, RESTORE_MARKER), (f) => f.pwrite(new TextEncoder().encode(`${name}\n`), 0));
     await storage.fsyncDir(dest);
   }
-  const lease = await Lease.acquire(destStore, RESTORE_LEASE, { id: opts.leaseId ?? defaultLeaseId(), op: 'fetch', now: opts.now ?? Date.now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
+  const lease = await Lease.acquire(destStore, RESTORE_LEASE, { id: opts.leaseId ?? defaultLeaseId(), op: 'fetch', now: opts.now ?? Date.now, ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}), ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
   let done = 0;
   const kept: string[] = [];
   try {

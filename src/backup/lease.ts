@@ -20,7 +20,11 @@
  *    conditional on the tag of its own last write (or, without conditional writes, checked by
  *    reading first): a holder whose lease was taken over (it expired, e.g. a stalled machine)
  *    fails with 'repo-locked' naming the new holder instead of writing over it; `lost` is set.
- *  - release() deletes the lease only if it is still the caller's.
+ *  - release() deletes the lease only if it is still exactly the one this holder last wrote:
+ *    with conditional writes, a delete conditional on that write's tag (S3: DeleteObject with
+ *    `If-Match`; a local directory: a claim as for a takeover, see store.ts); without them, by
+ *    comparing the bytes read first. A lease that is no longer this holder's (it expired and
+ *    was taken over) is left alone: release() does not fail, it reports it through onWarning.
  *  - Leases keep honest tools apart; they are not a consensus protocol (a holder stalled past
  *    its expiry may still do some work before its next refresh finds the lease lost).
  */
@@ -35,6 +39,12 @@ export interface LeaseRecord {
   /** Expiry, ms since the epoch, and the same as ISO text for people. */
   expireAtMs: number;
   expireAt: string;
+  /**
+   * Which write of this process it is: no two writes have the same bytes, even of one id at one
+   * millisecond (a local directory names a delete's claim after the bytes deleted, so a lease
+   * rewritten byte for byte over its own unfinished release would make the claims loop).
+   */
+  write?: number;
 }
 
 export interface LeaseOptions {
@@ -45,10 +55,14 @@ export interface LeaseOptions {
   ttlMs?: number;
   /** The clock (ms since the epoch). */
   now: () => number;
+  /** Told when release() left a lease alone because it is no longer this holder's. */
+  onWarning?: (message: string) => void;
 }
 
 export const DEFAULT_LEASE_TTL_MS = 60_000;
 const dec = new TextDecoder();
+/** Writes of leases by this process (LeaseRecord.write). */
+let leaseWrites = 0;
 
 function parseLease(bytes: Uint8Array, where: string): LeaseRecord {
   try {
@@ -71,15 +85,16 @@ export class Lease {
   private lastWriteMs: number;
   /** The tag of this holder's last write (stores with conditional writes). */
   private tag: string | undefined;
-  /** The record of this holder's last write. */
+  /** The record of this holder's last write, and its bytes. */
   private written: LeaseRecord | undefined;
+  private writtenBytes: Uint8Array | undefined;
   /** Set when refresh() found the lease taken over by another holder. */
   lost = false;
 
   private constructor(
     private readonly store: RepoStore,
     private readonly key: string,
-    private readonly o: Required<LeaseOptions>,
+    private readonly o: Required<Omit<LeaseOptions, 'onWarning'>> & Pick<LeaseOptions, 'onWarning'>,
   ) {
     this.lastWriteMs = o.now();
   }
@@ -90,7 +105,7 @@ export class Lease {
 
   /** Take the lease at key, or refuse with TOKUSIM_REPO_LOCKED naming the live holder. */
   static async acquire(store: RepoStore, key: string, opts: LeaseOptions): Promise<Lease> {
-    const o: Required<LeaseOptions> = { ttlMs: DEFAULT_LEASE_TTL_MS, ...opts };
+    const o = { ttlMs: DEFAULT_LEASE_TTL_MS, ...opts };
     const lease = new Lease(store, key, o);
     const where = lease.where;
     const refuseLive = (r: LeaseRecord): void => {
@@ -127,13 +142,15 @@ export class Lease {
   private record(): LeaseRecord {
     const now = this.o.now();
     const exp = now + this.o.ttlMs;
-    return { id: this.o.id, op: this.o.op, expireAtMs: exp, expireAt: new Date(exp).toISOString() };
+    return { id: this.o.id, op: this.o.op, expireAtMs: exp, expireAt: new Date(exp).toISOString(), write: ++leaseWrites };
   }
 
   private async write(): Promise<void> {
     const rec = this.record();
-    await this.store.putAtomic(this.key, encodeJson(rec));
+    const bytes = encodeJson(rec);
+    await this.store.putAtomic(this.key, bytes);
     this.written = rec;
+    this.writtenBytes = bytes;
     this.lastWriteMs = this.o.now();
   }
 
@@ -154,6 +171,7 @@ export class Lease {
     }
     this.tag = tag;
     this.written = rec;
+    this.writtenBytes = bytes;
     this.lastWriteMs = this.o.now();
     return true;
   }
@@ -181,12 +199,32 @@ export class Lease {
     await this.write();
   }
 
-  async release(): Promise<void> {
-    const have = await this.store.get(this.key);
-    if (have === undefined) return;
-    if (parseLease(have, this.where).id !== this.o.id) return;
-    await this.store.delete(this.key);
+  /**
+   * Delete the lease if it is still exactly the one this holder last wrote; true when it is gone.
+   * Otherwise (another tool took it over after it expired) leave it, tell onWarning, and return false.
+   */
+  async release(): Promise<boolean> {
+    const c = this.store.conditional;
+    let gone: boolean;
+    if (c !== undefined && this.tag !== undefined) {
+      gone = await c.deleteIf(this.key, this.tag);
+    } else {
+      const have = await this.store.get(this.key);
+      gone = have === undefined;
+      if (have !== undefined && this.writtenBytes !== undefined && sameBytes(have, this.writtenBytes)) {
+        await this.store.delete(this.key);
+        gone = true;
+      }
+    }
     await this.store.sync();
+    if (!gone) {
+      const have = await this.store.get(this.key);
+      const other = have === undefined ? undefined : parseLease(have, this.where);
+      const by = other === undefined ? 'changed by another tool' : other.id === this.o.id ? `rewritten by another run with the same id ${other.id}` : `taken over by ${other.op ?? 'another tool'} ${other.id} until ${new Date(other.expireAtMs).toISOString()}`;
+      const mine = this.written === undefined ? '' : ` after it expired at ${this.written.expireAt}`;
+      this.o.onWarning?.(`${this.where}: the lease of ${this.o.op} ${this.o.id} was ${by}${mine}; left it alone`);
+    }
+    return gone;
   }
 }
 

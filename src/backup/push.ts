@@ -61,6 +61,8 @@ export interface PushOptions {
   onProgress?: (p: { done: number; total: number; file: string }) => void;
   /** Lease id of this push (default host:pid) and its time to live (default 60 s). */
   leaseId?: string;
+  /** Told of what went wrong without failing the command (a lease found taken over at release). */
+  onWarning?: (message: string) => void;
   leaseTtlMs?: number;
   /** Bytes per part of a whole-file copy (default PART_BYTES, 8 MiB): the unit of upload and of resuming. */
   partBytes?: number;

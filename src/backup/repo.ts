@@ -99,7 +99,7 @@ export class BackupRepo implements BackupTarget<BackupManifest, PushOptions, Env
    */
   async pushFrom(env: Env, opts: PushOptions = {}): Promise<BackupManifest> {
     const now = (): number => Number(env.clock.nowMicros() / 1000n);
-    const lease = await Lease.acquire(this.store, LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'push', now, ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
+    const lease = await Lease.acquire(this.store, LOCK_KEY, { id: opts.leaseId ?? defaultLeaseId(), op: 'push', now, ...(opts.onWarning !== undefined ? { onWarning: opts.onWarning } : {}), ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}) });
     let ok = false;
     try {
       const parent = await this.chooseParent(opts);

@@ -18,6 +18,10 @@
  *    412 or 409 answer means it did not hold. A server that ignores those headers (s3rver
  *    3.7.1 does) makes it a plain put; one that refuses them as not implemented (501) is
  *    answered once with plain puts from then on. Either way the lease's read-back remains.
+ *  - conditional.deleteIf reads the object, and deletes it only if its ETag is the one given,
+ *    with `If-Match: <ETag>` on the DeleteObject (a 412/409/404 answer means it did not hold).
+ *    A server that ignores the header has still had the read check; one that answers 501 gets
+ *    a plain DELETE, as putIf does.
  */
 import {
   DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
@@ -261,6 +265,36 @@ export class S3Store implements RepoStore {
       });
       if (failed || r === undefined) return undefined;
       return r.ETag ?? '';
+    },
+    deleteIf: async (key, tag) => {
+      // Read first: a server that ignores If-Match on DELETE still deletes only what was just seen to be ours.
+      const have = await this.conditional.getTagged(key);
+      if (have === undefined) return true;
+      if (have.tag !== tag) return false;
+      const plain = (): Promise<unknown> => this.call('DELETE', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.key(key) })));
+      if (this.noConditions) {
+        await plain();
+        return true;
+      }
+      let failed = false;
+      await this.call(
+        'DELETE',
+        key,
+        () => this.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.key(key), IfMatch: tag })),
+        (err) => {
+          const e = err as SdkError;
+          const status = e.$metadata?.httpStatusCode;
+          if (status === 412 || status === 409 || status === 404 || e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || e.name === 'NoSuchKey') return (failed = true);
+          return false;
+        },
+      ).catch(async (err: unknown) => {
+        if (!/NotImplemented|HTTP 501/.test((err as Error).message)) throw err;
+        this.noConditions = true;
+        return plain();
+      });
+      if (!failed) return true;
+      // A DELETE whose answer was lost and whose retry found the object gone also lands here: gone is gone.
+      return (await this.conditional.getTagged(key)) === undefined;
     },
   };
 

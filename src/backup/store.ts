@@ -22,6 +22,15 @@
  *    claim: then it withdraws), renames its object over the key, and removes every other
  *    claim of the key (all are passed then). Claims end like temporary names, so list()
  *    never shows them.
+ *  - conditional.deleteIf(key, T) on a LocalStore uses the same claim: a tombstone (TOMBSTONE
+ *    and T, distinct per T so chains never loop) hard-linked to `KEY.from-T`, durable before
+ *    anything else. While it is the end of the chain the object reads as T's bytes with the
+ *    tombstone's tag: a writer that may replace T (a lease past its expiry) claims the
+ *    tombstone in turn, so a deleter that crashed never blocks the key for good. The deleter
+ *    re-reads the chain: if it no longer reaches T it withdraws its claim; if another claim
+ *    follows its tombstone it leaves everything (the object is that writer's); only if the
+ *    chain ends at its tombstone does it unlink the key and then the claims of the chain. A
+ *    conditional create (`ifAbsent`) removes claims left over from a key that was deleted.
  *  - A LocalStore repository writes (or deletes) nothing under a directory it does not own: before its first
  *    change the directory must be missing, empty or marked as a repository (REPO_MARKER, written
  *    then); any other directory is refused with 'dest-not-empty' and left as it was.
@@ -60,6 +69,11 @@ export interface ConditionalWrites {
   getTagged(key: string): Promise<TaggedObject | undefined>;
   /** The new tag, or undefined when the condition did not hold (then nothing was written). */
   putIf(key: string, data: Uint8Array, cond: PutCondition): Promise<string | undefined>;
+  /**
+   * Delete the object only if it still has this tag: true when it is gone (deleted now, or found
+   * absent), false when another version is there (then nothing was deleted).
+   */
+  deleteIf(key: string, tag: string): Promise<boolean>;
   /** Whether `ifTag` is checked atomically with the write (`ifAbsent` always is). */
   readonly atomicIfTag: boolean;
 }
@@ -77,6 +91,15 @@ function uniqueTmp(path: string): string {
 /** The claim a conditional write replacing the object with tag `tag` creates first (see LocalStore). */
 export function claimKey(key: string, tag: string): string {
   return `${key}.from-${tag}${TMP_SUFFIX}`;
+}
+
+/** What a delete claim holds (followed by the tag of the object it deletes): never the bytes of a lease or any JSON object. */
+const TOMBSTONE = 'tokusim-deleted ';
+
+function isTombstone(b: Uint8Array): boolean {
+  if (b.length < TOMBSTONE.length) return false;
+  for (let i = 0; i < TOMBSTONE.length; i++) if (b[i] !== TOMBSTONE.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Every byte of an open file; an error if it shrinks while it is read. */
@@ -126,6 +149,7 @@ export class LocalStore implements RepoStore {
       const at = await this.resolveClaims(key);
       return at === undefined ? undefined : { bytes: at.bytes, tag: at.tags[at.tags.length - 1]! };
     },
+    deleteIf: (key, tag) => this.deleteIfTag(key, tag),
     putIf: async (key, data, cond) => {
       if ('ifTag' in cond) return this.putIfTag(key, data, cond.ifTag);
       const p = this.path(key);
@@ -140,32 +164,84 @@ export class LocalStore implements RepoStore {
       } finally {
         await this.storage.unlink(tmp);
       }
-      for (const d of this.unsyncedDirs) await this.storage.fsyncDir(d);
-      this.unsyncedDirs.clear();
-      await this.storage.fsyncDir(dirName(p));
+      await this.syncDirs(dirName(p));
+      // Claims of a key that was deleted (a delete that crashed before removing them): passed now.
+      if (await this.unlinkClaims(p, baseName(this.path(claimKey(key, sha256Hex(data)))))) await this.syncDirs(dirName(p));
       return sha256Hex(data);
     },
   };
 
+  /** Remove every claim of the object at path p except the one named `keep`; whether there were any. */
+  private async unlinkClaims(p: string, keep: string): Promise<boolean> {
+    const prefix = `${baseName(p)}.from-`;
+    let any = false;
+    for (const n of await this.storage.list(dirName(p))) {
+      if (n.startsWith(prefix) && n.endsWith(TMP_SUFFIX) && n !== keep) {
+        await this.unlinkIfThere(joinPath(dirName(p), n));
+        any = true;
+      }
+    }
+    return any;
+  }
+
   /**
    * The object at key as conditional writes see it: the key's bytes, or the end of the chain of
    * claims from it (a claimant that has not renamed its object over the key yet, or crashed
-   * before it could); `tags` are those of every step, the key's first.
+   * before it could); `tags` are those of every step, the key's first. A chain that ends at a
+   * delete's tombstone reads as the object before it (`deleting`), with the tombstone's tag.
    */
-  private async resolveClaims(key: string): Promise<{ bytes: Uint8Array; tags: string[] } | undefined> {
-    let bytes = await this.get(key);
-    if (bytes === undefined) return undefined;
+  private async resolveClaims(key: string): Promise<{ bytes: Uint8Array; tags: string[]; deleting: boolean } | undefined> {
+    let at = await this.get(key);
+    if (at === undefined) return undefined;
+    let bytes = at;
     const tags: string[] = [];
     for (;;) {
-      const tag = sha256Hex(bytes);
+      const tag = sha256Hex(at);
       if (tags.includes(tag)) {
         throw new TokusimError('bad-header', 'the claims of a conditional write form a loop', { file: this.path(claimKey(key, tag)), expected: 'a chain of claims ending in an object with no claim', actual: `${tags.length} steps back to ${tag.slice(0, 12)}` });
       }
       tags.push(tag);
       const next = await this.get(claimKey(key, tag));
-      if (next === undefined) return { bytes, tags };
-      bytes = next;
+      if (next === undefined) return { bytes, tags, deleting: isTombstone(at) };
+      at = next;
+      if (!isTombstone(at)) bytes = at;
     }
+  }
+
+  /** Conditional delete (see the invariants): true when the object with tag `tag` is gone, false when another is there. */
+  private async deleteIfTag(key: string, tag: string): Promise<boolean> {
+    const have = await this.resolveClaims(key);
+    if (have === undefined) return true;
+    if (have.deleting || have.tags[have.tags.length - 1] !== tag) return false;
+    const p = this.path(key);
+    const tomb = new TextEncoder().encode(`${TOMBSTONE}${tag}\n`);
+    const tombTag = sha256Hex(tomb);
+    const tmp = uniqueTmp(p);
+    const claim = this.path(claimKey(key, tag));
+    await this.writeFile(tmp, tomb, true);
+    try {
+      await this.storage.link(tmp, claim);
+    } catch (err) {
+      if (ioErrorCode(err) === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await this.storage.unlink(tmp);
+    }
+    await this.syncDirs(dirName(p));
+    const now = await this.resolveClaims(key);
+    if (now === undefined || !now.tags.includes(tag)) {
+      // The object moved past `tag` before the claim: the claim is on nobody's chain.
+      await this.unlinkIfThere(claim);
+      await this.syncDirs(dirName(p));
+      return false;
+    }
+    // Another writer claimed the tombstone (it took the object over): the object is theirs.
+    if (now.tags[now.tags.length - 1] !== tombTag) return false;
+    await this.storage.unlink(p);
+    await this.syncDirs(dirName(p));
+    for (const t of now.tags) await this.unlinkIfThere(this.path(claimKey(key, t)));
+    await this.syncDirs(dirName(p));
+    return true;
   }
 
   /** Compare-and-swap of the object at key (see the invariants): undefined when its tag is not `tag`. */
@@ -203,11 +279,7 @@ export class LocalStore implements RepoStore {
     // object, so no reader reaches them again. That includes claims a crash left behind after
     // their rename, and ones of writers that are about to withdraw (they tolerate it).
     const mine = sha256Hex(data);
-    const prefix = `${baseName(p)}.from-`;
-    const later = baseName(this.path(claimKey(key, mine)));
-    for (const n of await this.storage.list(dirName(p))) {
-      if (n.startsWith(prefix) && n.endsWith(TMP_SUFFIX) && n !== later) await this.unlinkIfThere(joinPath(dirName(p), n));
-    }
+    await this.unlinkClaims(p, baseName(this.path(claimKey(key, mine))));
     await this.syncDirs(dirName(p));
     return mine;
   }

@@ -128,6 +128,7 @@ const push: CommandModule<object, PushArgv> = {
           ...(a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {}),
           onProgress: (p) => progress.update(mib(p.done), mib(p.total), p.file),
           onResume: (r) => notes.push(`${r.exact ? 'resumed' : 'resuming'} ${r.from}: ${r.reason}`),
+          onWarning: (w) => notes.push(`warning: ${w}`),
           ...(scratch !== undefined ? { contents: { storage: new NodeStorage(), dir: join(scratch, 'restore') } } : {}),
         });
       } finally {
@@ -139,6 +140,11 @@ const push: CommandModule<object, PushArgv> = {
       process.stdout.write(`${m.name} ${m.kind} checkpoint ${m.checkpoint.beginLsn} log ${m.log.firstLsn}-${m.log.lastLsn} sent ${m.bytes.sent} of ${m.bytes.total} bytes${m.bytes.reused !== undefined ? ` (${m.bytes.reused} stored by the interrupted push)` : ''}${m.contents !== undefined ? `; contents ${m.contents.rows} rows at LSN ${m.contents.atLsn}` : ''}\n`);
     }),
 };
+
+/** A warning of the library (a lease found taken over when released): stderr, the command still succeeds. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`tokusim: warning: ${message}\n`);
+}
 
 type FetchArgv = { repo: string; name: string; dest: string; 'until-lsn'?: string; 'until-time'?: string; concurrency: number; 'rate-limit'?: string };
 
@@ -168,11 +174,15 @@ const fetch: CommandModule<object, FetchArgv> = {
       if (a['rate-limit'] !== undefined) opts.rateLimit = parseByteSize(a['rate-limit'], '--rate-limit');
       const progress = startProgress({ title: 'backup fetch', unit: 'MiB' });
       opts.onProgress = (p) => progress.update(mib(p.done), mib(p.total), p.file);
+      // Printed once the progress line is gone.
+      const warnings: string[] = [];
+      opts.onWarning = (w) => warnings.push(w);
       let r;
       try {
         r = await fetchBackup(await existingRepoAt(a.repo, endpointOf(a)), a.name, new NodeStorage(), a.dest, opts);
       } finally {
         progress.stop();
+        warnings.forEach(warnOnStderr);
       }
       process.stdout.write(`restored ${r.name} (chain ${r.chain.join(' <- ')}) to ${a.dest}, log up to LSN ${r.lastLsn}\n`);
     }),
@@ -260,7 +270,7 @@ const del: CommandModule<object, { repo: string; mode: string; arg: string; full
       for (const l of plan.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} archived log ${l}\n`);
       for (const b of plan.leftovers.backups) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover backup directory ${b} (no sentinel)\n`);
       for (const l of plan.leftovers.logs) process.stdout.write(`${a.confirm ? 'delete' : 'would delete'} leftover archived log ${l} (no sidecar)\n`);
-      if (a.confirm) await executeDelete(repo, plan);
+      if (a.confirm) await executeDelete(repo, plan, { onWarning: warnOnStderr });
       else process.stdout.write('dry run: add --confirm to delete\n');
     }),
 };
@@ -290,7 +300,7 @@ const archive: CommandModule<object, { env: string; to: string; 'lease-id'?: str
     runCommand(async () => {
       await requireEnvironment(a.env, 'archive its log');
       const repo = await repoAt(a.to, endpointOf(a));
-      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env, a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {});
+      const done = await archiveClosedLogs(repo.store, new NodeStorage(), a.env, { onWarning: warnOnStderr, ...(a['lease-id'] !== undefined ? { leaseId: a['lease-id'] } : {}) });
       process.stdout.write(`archived ${done.length} log file(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}\n`);
     }),
 };
