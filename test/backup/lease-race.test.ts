@@ -29,14 +29,15 @@ type Cmd = { input: { Key?: string; Prefix?: string; Delimiter?: string; Body?: 
 
 const s3Error = (status: number, name: string): Error => Object.assign(new Error(`${name} (store double)`), { name, $metadata: { httpStatusCode: status } });
 
-/** An in-memory S3 bucket; `conditions` says whether PUT honours If-None-Match / If-Match. */
+/** An in-memory S3 bucket; `conditions` says whether PUT honours If-None-Match / If-Match, and DELETE If-Match. */
 class FakeBucket {
   readonly objects = new Map<string, Obj>();
   /** Every lease object written, in order. */
   readonly leaseWrites: LeaseRecord[] = [];
   private serial = 0;
-  /** Calls that carried a conditional header. */
+  /** Calls that carried a conditional header, and of those the DELETEs. */
   conditionalCalls = 0;
+  conditionalDeletes = 0;
   constructor(private readonly conditions: boolean | 'not-implemented') {}
 
   /** A client of this bucket; `before` runs before each call (to order two clients' calls). */
@@ -71,6 +72,13 @@ class FakeBucket {
       return { ETag: etag };
     }
     if (cmd instanceof DeleteObjectCommand) {
+      if (input.IfMatch !== undefined) {
+        this.conditionalCalls++;
+        this.conditionalDeletes++;
+        if (this.conditions === 'not-implemented') throw s3Error(501, 'NotImplemented');
+        if (this.conditions === true && have === undefined) throw s3Error(404, 'NoSuchKey');
+        if (this.conditions === true && have!.etag !== input.IfMatch) throw s3Error(412, 'PreconditionFailed');
+      }
       this.objects.delete(input.Key!);
       return {};
     }
@@ -446,5 +454,143 @@ describe('backup: taking over an expired lease in a local directory', () => {
       await c3.release();
     }
     expect([...seen].sort()).toEqual(['a:1', 'dead:9']);
+  });
+});
+
+/** A view of storage whose fsyncDir() runs `before(dir)` first (to hold a tool between its claim and its re-check). */
+function fsyncDirGated(storage: Storage, before: (dir: string) => Promise<void>): Storage {
+  return new Proxy(storage, {
+    get(target, prop) {
+      if (prop === 'fsyncDir') return async (d: string) => {
+        await before(d);
+        return target.fsyncDir(d);
+      };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+describe('backup: releasing a lease that was taken over', () => {
+  const ttl = { ttlMs: 1000 };
+  const idOf = async (store: RepoStore): Promise<string | undefined> => {
+    const b = await store.get(LOCK_KEY);
+    return b === undefined ? undefined : (JSON.parse(dec(b)) as LeaseRecord).id;
+  };
+
+  // Scenario: A's lease expired (A stalled) and B took it over; A then finishes and releases: B's lease survives, A's release does not fail, and A is told (onWarning) naming B. On the S3 double the delete carries If-Match; on a local directory the claim of A's tag finds the lease moved on.
+  it('Scenario: a holder releasing after its lease was taken over leaves the new holder\'s lease (S3, local)', async () => {
+    const h = backupHarness();
+    const bucket = new FakeBucket(true);
+    const stores: Array<[string, () => RepoStore]> = [
+      ['S3', () => s3At(bucket, async () => undefined)],
+      ['local', () => new LocalStore(h.storage, '/leases')],
+    ];
+    for (const [kind, store] of stores) {
+      const warnings: string[] = [];
+      let now = 0;
+      const a = await Lease.acquire(store(), LOCK_KEY, { id: 'a:1', op: 'push', now: () => now, onWarning: (w) => warnings.push(w), ...ttl });
+      now = 2000;
+      const b = await Lease.acquire(store(), LOCK_KEY, { id: 'b:2', op: 'delete', now: () => now, ...ttl });
+      expect(await a.release(), kind).toBe(false);
+      expect(await idOf(store()), kind).toBe('b:2');
+      expect(warnings, kind).toEqual([`${store().where}/${LOCK_KEY}: the lease of push a:1 was taken over by delete b:2 until ${new Date(3000).toISOString()} after it expired at ${new Date(1000).toISOString()}; left it alone`]);
+      // B's lease is whole: B refreshes it and releases it as its own.
+      now = 2500;
+      await b.refresh();
+      expect(await b.release(), kind).toBe(true);
+      expect(await idOf(store()), kind).toBeUndefined();
+    }
+    // A's refused DELETE and B's DELETE both carried If-Match.
+    expect(bucket.conditionalDeletes).toBe(1);
+    expect((await h.storage.list('/leases/locks'))).toEqual([]);
+  });
+
+  // Scenario: the interleaving a read-then-delete release loses: A reads its own (expired) lease, then B takes it over completely, then A's delete goes out. S3: A's If-Match no longer holds (412), B's lease stays. Local: A's claim of its tag lands after B's takeover removed B's own claim, and A's re-check finds the chain moved past A's tag: A withdraws.
+  it('Scenario: release vs takeover, forced interleaving: the takeover wins, the release leaves it', async () => {
+    // S3: hold A's DELETE until B has taken the lease over.
+    const bucket = new FakeBucket(true);
+    const bDone = deferred();
+    const aStore = s3At(bucket, async (cmd) => {
+      if (cmd instanceof DeleteObjectCommand) await bDone.promise;
+    });
+    const warnings: string[] = [];
+    const a = await Lease.acquire(aStore, LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0, onWarning: (w) => warnings.push(w), ...ttl });
+    const releasing = a.release();
+    await new Promise<void>((r) => setImmediate(r));
+    await Lease.acquire(s3At(bucket, async () => undefined), LOCK_KEY, { id: 'b:2', op: 'delete', now: () => 5000, ...ttl });
+    bDone.resolve();
+    expect(await releasing).toBe(false);
+    expect(await idOf(s3At(bucket, async () => undefined))).toBe('b:2');
+    expect(warnings).toEqual([expect.stringContaining('was taken over by delete b:2')]);
+
+    // Local, at A's claim: B takes over before A's claim is linked.
+    for (const at of ['link', 'fsyncDir'] as const) {
+      const h = backupHarness();
+      const held = deferred();
+      const reached = deferred();
+      let armed = false;
+      const gate = async (): Promise<void> => {
+        if (!armed) return;
+        armed = false;
+        reached.resolve();
+        await held.promise;
+      };
+      const claimed = async (): Promise<boolean> => armed && (await h.storage.list('/repo/locks')).some((n) => n.includes('.from-'));
+      // 'link': before A's claim exists; 'fsyncDir': A's claim (a tombstone) is linked, and A is making it durable before its re-check.
+      const aStorage = at === 'link' ? linkGated(h.storage, (_from, to) => (to.includes('.from-') ? gate() : Promise.resolve())) : fsyncDirGated(h.storage, async () => ((await claimed()) ? gate() : undefined));
+      const lw: string[] = [];
+      const la = await Lease.acquire(new LocalStore(aStorage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0, onWarning: (w) => lw.push(w), ...ttl });
+      armed = true;
+      const rel = la.release();
+      await reached.promise;
+      if (at === 'fsyncDir') {
+        // A's tombstone claim is in place: the lease reads as A's (it is being deleted), still expired to B.
+        expect((await h.storage.list('/repo/locks')).filter((n) => n.includes('.from-')).length, at).toBe(1);
+      }
+      const lb = await Lease.acquire(new LocalStore(h.storage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'delete', now: () => 5000, ...ttl });
+      held.resolve();
+      expect(await rel, at).toBe(false);
+      expect(lw, at).toEqual([expect.stringContaining('was taken over by delete b:2')]);
+      expect((JSON.parse(dec((await new LocalStore(h.storage, '/repo').get(LOCK_KEY))!)) as LeaseRecord).id, at).toBe('b:2');
+      expect(await h.storage.list('/repo/locks'), at).toEqual(['repo.lease.json']);
+      expect(await lb.release(), at).toBe(true);
+      expect(await h.storage.list('/repo/locks'), at).toEqual([]);
+    }
+  });
+
+  // Property: a crash at any I/O of a local release leaves A's lease or none (never a lease nobody can take): a third tool is refused while A's lease lives and takes it once it expires (or at once when it is gone), and no claim is left behind.
+  it('Scenario: a crash at every I/O of a local release', async () => {
+    const base = backupHarness();
+    await Lease.acquire(new LocalStore(base.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0, ...ttl });
+    const probe = base.storage.snapshot();
+    const pl = await Lease.acquire(new LocalStore(probe, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0, ...ttl });
+    const start = probe.ioOps();
+    expect(await pl.release()).toBe(true);
+    const steps = probe.ioOps() - start;
+    expect(await probe.list('/repo/locks')).toEqual([]);
+    const seen = new Set<string>();
+    for (let k = 1; k <= steps; k++) {
+      const disk = base.storage.snapshot();
+      const a = await Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0, ...ttl });
+      disk.crashAtIo(disk.ioOps() + k);
+      const got: unknown = await a.release().then(() => undefined, (e: unknown) => e);
+      expect(got, `crash at release I/O ${k}`).toBeInstanceOf(MachineHalted);
+      disk.crash({ seed: k });
+      const c = new LocalStore(disk, '/repo').conditional;
+      const now = await c.getTagged(LOCK_KEY);
+      const state = now === undefined ? 'none' : (JSON.parse(dec(now.bytes)) as LeaseRecord).id;
+      expect(['a:1', 'none'], `crash at release I/O ${k}`).toContain(state);
+      seen.add(state);
+      if (state === 'a:1') {
+        await expect(Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'c:3', op: 'delete', now: () => 500, ...ttl }), `crash at release I/O ${k}`).rejects.toMatchObject({ code: 'TOKUSIM_REPO_LOCKED', message: expect.stringContaining('is held by push a:1') });
+      }
+      const c3 = await Lease.acquire(new LocalStore(disk, '/repo'), LOCK_KEY, { id: 'c:3', op: 'delete', now: () => (state === 'a:1' ? 1500 : 500), ...ttl });
+      expect(await idOf(new LocalStore(disk, '/repo')), `crash at release I/O ${k}`).toBe('c:3');
+      expect((await disk.list('/repo/locks')).filter((n) => n.includes('.from-')), `crash at release I/O ${k}`).toEqual([]);
+      expect(await c3.release(), `crash at release I/O ${k}`).toBe(true);
+      expect(await new LocalStore(disk, '/repo').list('locks'), `crash at release I/O ${k}`).toEqual([]);
+    }
+    expect([...seen].sort()).toEqual(['a:1', 'none']);
   });
 });

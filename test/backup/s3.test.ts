@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { Lease } from '../../src/backup/lease.js';
 import { LOCK_KEY } from '../../src/backup/manifest.js';
@@ -171,8 +171,22 @@ describe('backup: S3 repository (s3rver on 127.0.0.1)', () => {
     now = 20_000;
     await lease.refresh();
     expect(JSON.parse(new TextDecoder().decode(await store.get(LOCK_KEY))).expireAtMs).toBe(50_000);
-    await lease.release();
+    expect(await lease.release()).toBe(true);
     expect(await store.get(LOCK_KEY)).toBeUndefined();
+  });
+
+  // Scenario: what s3rver does with a conditional delete (`If-Match` on DeleteObject, which release() sends): it ignores the header and deletes; deleteIf still refuses an object whose ETag is not the one given (it reads first), and deletes the one that is.
+  it('Scenario: s3rver and conditional deletes: If-Match ignored; deleteIf checks by reading first', async () => {
+    const store = new S3Store({ bucket: s3.bucket, prefix: 'cdel', client: s3.client });
+    expect(await store.conditional.putIf('x', enc('one'), { ifAbsent: true })).toBeDefined();
+    // Real S3 answers 412 (the ETag differs) and keeps the object; s3rver 3.7.1 deletes it.
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'cdel/x', IfMatch: '"not-its-etag"' }));
+    expect(await store.get('x')).toBeUndefined();
+    const again = await store.conditional.putIf('x', enc('two'), { ifAbsent: true });
+    expect(await store.conditional.deleteIf('x', '"not-its-etag"')).toBe(false);
+    expect(new TextDecoder().decode(await store.get('x'))).toBe('two');
+    expect(await store.conditional.deleteIf('x', again!)).toBe(true);
+    expect(await store.get('x')).toBeUndefined();
   });
 
   it('Scenario: bad URLs are refused; the SDK printed no Node-version warning', () => {
