@@ -559,6 +559,28 @@ describe('backup: releasing a lease that was taken over', () => {
     }
   });
 
+  // Scenario: a `log archive` whose lease is taken over after its last refresh (it stalled past the expiry) has archived every file: it succeeds, reports the lost lease through onWarning (the CLI prints it on stderr), and the new holder's lease stays.
+  it('Scenario: an archive that finished its work after a takeover succeeds with a warning', async () => {
+    const h = backupHarness();
+    const env = await h.open({ lgMax: 2048 });
+    const t = await env.createDictionary('t');
+    for (let i = 0; i < 40; i++) await env.put(t, enc(`k${i}`), enc('v'.repeat(100)));
+    env.abandon();
+    const bucket = new FakeBucket(true);
+    let leaseGets = 0;
+    const stallAtRelease = async (cmd: unknown): Promise<void> => {
+      // Acquire reads the lease twice (read, read-back); the third read is the release's.
+      if (!(cmd instanceof GetObjectCommand) || !((cmd as Cmd).input.Key ?? '').endsWith(WAL_LOCK_KEY) || ++leaseGets !== 3) return;
+      await Lease.acquire(s3At(bucket, async () => undefined), WAL_LOCK_KEY, { id: 'b:2', op: 'log archive', now: () => 70_000 });
+    };
+    const warnings: string[] = [];
+    const done = await archiveClosedLogs(s3At(bucket, stallAtRelease), h.storage, '/env', { leaseId: 'a:1', now: () => 5000, onWarning: (w) => warnings.push(w) });
+    expect(done.length).toBeGreaterThan(1);
+    expect((await archivedLogs(s3At(bucket, async () => undefined))).map((x) => x.name)).toEqual(done);
+    expect(warnings).toEqual([`s3://race/repo/${WAL_LOCK_KEY}: the lease of log archive a:1 was taken over by log archive b:2 until ${new Date(130_000).toISOString()} after it expired at ${new Date(65_000).toISOString()}; left it alone`]);
+    expect((JSON.parse(dec(bucket.objects.get(`repo/${WAL_LOCK_KEY}`)!.bytes)) as LeaseRecord).id).toBe('b:2');
+  });
+
   // Property: a crash at any I/O of a local release leaves A's lease or none (never a lease nobody can take): a third tool is refused while A's lease lives and takes it once it expires (or at once when it is gone), and no claim is left behind.
   it('Scenario: a crash at every I/O of a local release', async () => {
     const base = backupHarness();
