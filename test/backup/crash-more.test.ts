@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { archiveClosedLogs, archivedLogs, LogArchiver } from '../../src/backup/archive.js';
+import { archiveClosedLogs, archivedLogs } from '../../src/backup/archive.js';
 import { executeDelete, planDelete } from '../../src/backup/delete.js';
 import { fetchBackup } from '../../src/backup/fetch.js';
 import { BackupRepo } from '../../src/backup/repo.js';
@@ -9,7 +9,7 @@ import { Env } from '../../src/engine/env.js';
 import type { VirtualClock } from '../../src/storage/clock.js';
 import type { SimStorage } from '../../src/storage/sim-storage.js';
 import { MachineHalted } from '../../src/storage/storage.js';
-import { backupHarness, dumpAll, dumpDir, enc } from './helpers.js';
+import { backupHarness, dumpAll, dumpDir, enc, repoWithArchive } from './helpers.js';
 
 /** Crash points per search: every I/O when BACKUP_CRASH_ALL is set, else an even spread of this many. */
 const SPREAD = process.env['BACKUP_CRASH_ALL'] !== undefined ? Infinity : 12;
@@ -180,19 +180,8 @@ describe('backup: crashes during a push under load, archive and delete', () => {
   // Property: a crash at any I/O of a delete that also removes archived log never loses a log file a kept backup needs: after it, verify is clean and the oldest kept backup still restores to the end of the archive with every commit up to there.
   it('Scenario: crash during a delete that removes archived log', async () => {
     const h = backupHarness(34);
+    const { names, rows: n } = await repoWithArchive(h);
     const repo0 = new BackupRepo(new LocalStore(h.storage, '/repo'));
-    const archiver = new LogArchiver(repo0.store);
-    const env = await open(h.storage, h.clock, { logArchive: archiver });
-    const t = await env.createDictionary('t');
-    const names: string[] = [];
-    let n = 0;
-    for (let b = 0; b < 3; b++) {
-      for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
-      names.push((await env.backup(repo0, {})).name);
-    }
-    for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
-    await env.close();
-    await archiver.drain();
     const plan = await planDelete(repo0, { retain: 2 });
     expect(plan.backups).toEqual(names.slice(0, 1));
     expect(plan.logs.length).toBeGreaterThan(0);

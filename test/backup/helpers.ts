@@ -5,6 +5,7 @@ import { SimStorage } from '../../src/storage/sim-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { LocalStore } from '../../src/backup/store.js';
 import { BackupRepo } from '../../src/backup/repo.js';
+import { LogArchiver } from '../../src/backup/archive.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -37,4 +38,26 @@ export async function dumpDir(storage: Storage, clock: VirtualClock, dir: string
   } finally {
     await env.close();
   }
+}
+
+/**
+ * Three full backups of one dictionary with the log archived in between (2 KiB log files, so
+ * the archive holds several), then 15 more rows; the environment is closed and the archive
+ * drained. Returns the backups' names, oldest first, and the number of rows written.
+ */
+export async function repoWithArchive(h: ReturnType<typeof backupHarness>): Promise<{ names: string[]; rows: number }> {
+  const repo = h.repo();
+  const archiver = new LogArchiver(repo.store);
+  const env = await h.open({ lgMax: 2048, logArchive: archiver });
+  const t = await env.createDictionary('t');
+  const names: string[] = [];
+  let rows = 0;
+  for (let b = 0; b < 3; b++) {
+    for (let i = 0; i < 15; i++) await env.put(t, enc(`k${rows++}`), enc('v'.repeat(80)));
+    names.push((await env.backup(repo, {})).name);
+  }
+  for (let i = 0; i < 15; i++) await env.put(t, enc(`k${rows++}`), enc('v'.repeat(80)));
+  await env.close();
+  await archiver.drain();
+  return { names, rows };
 }

@@ -4,38 +4,17 @@
  * delete removes them, and only them.
  */
 import { describe, expect, it } from 'vitest';
-import { archivedLogs, LogArchiver } from '../../src/backup/archive.js';
+import { archivedLogs } from '../../src/backup/archive.js';
 import { executeDelete, findLeftovers, planDelete } from '../../src/backup/delete.js';
 import { BASE_DIR, LOCK_KEY, manifestKey, sentinelKey, WAL_DIR, WAL_LOCK_KEY } from '../../src/backup/manifest.js';
 import { BackupRepo } from '../../src/backup/repo.js';
 import { LocalStore } from '../../src/backup/store.js';
 import { verifyRepo } from '../../src/backup/verify.js';
-import { Env } from '../../src/engine/env.js';
-import type { VirtualClock } from '../../src/storage/clock.js';
 import type { SimStorage } from '../../src/storage/sim-storage.js';
 import { MachineHalted } from '../../src/storage/storage.js';
 import { Lease } from '../../src/backup/lease.js';
-import { backupHarness, enc } from './helpers.js';
+import { backupHarness, enc, repoWithArchive } from './helpers.js';
 
-const open = (disk: SimStorage, clock: VirtualClock, o: object = {}) => Env.open('/env', { storage: disk, clock, durability: 'sync', checkpointPeriodMs: 0, owner: 'tester', lgMax: 2048, ...o });
-
-/** Three full backups with the log archived in between, then more log; returns the backups' names. */
-async function repoWithArchive(h: ReturnType<typeof backupHarness>): Promise<string[]> {
-  const repo = new BackupRepo(new LocalStore(h.storage, '/repo'));
-  const archiver = new LogArchiver(repo.store);
-  const env = await open(h.storage, h.clock, { logArchive: archiver });
-  const t = await env.createDictionary('t');
-  const names: string[] = [];
-  let n = 0;
-  for (let b = 0; b < 3; b++) {
-    for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
-    names.push((await env.backup(repo, {})).name);
-  }
-  for (let i = 0; i < 15; i++) await env.put(t, enc(`k${n++}`), enc('v'.repeat(80)));
-  await env.close();
-  await archiver.drain();
-  return names;
-}
 
 /** Every object of the repository (raw file names under /repo, temporary ones and the lease's claims aside). */
 async function objects(disk: SimStorage): Promise<string[]> {
@@ -57,7 +36,7 @@ describe('backup: leftovers of interrupted deletes', () => {
   // Property: a crash at every I/O of a delete that removes backups and archived log leaves only leftovers verify warns of (never a problem), and a rerun of the delete leaves exactly the objects a delete that never crashed leaves: nothing that is never cleaned.
   it('Scenario: a crash at every I/O of delete; the rerun removes every leftover', async () => {
     const h = backupHarness(34);
-    const names = await repoWithArchive(h);
+    const { names } = await repoWithArchive(h);
     const plan = await planDelete(new BackupRepo(new LocalStore(h.storage, '/repo')), { retain: 2 });
     expect(plan.backups).toEqual(names.slice(0, 1));
     expect(plan.logs.length).toBeGreaterThan(0);
@@ -101,7 +80,7 @@ describe('backup: leftovers of interrupted deletes', () => {
   // Property: a crash at every I/O of a delete that removes leftovers (sidecar-less log files and a sentinel-less backup directory) leaves verify without problems, and the next delete removes what is left of them.
   it('Scenario: a crash at every I/O of the delete that removes leftovers', async () => {
     const h = backupHarness(37);
-    const names = await repoWithArchive(h);
+    const { names } = await repoWithArchive(h);
     const repo0 = new BackupRepo(new LocalStore(h.storage, '/repo'));
     const plan0 = await planDelete(repo0, { retain: 2 });
     // A delete that crashed after every sidecar's removal and the oldest backup's sentinel.
@@ -143,7 +122,7 @@ describe('backup: leftovers of interrupted deletes', () => {
   // Scenario: a delete removes only leftovers no backup can need: a sidecar-less log file the oldest kept backup's log reaches (an archive cut short between data and sidecar), a file in wal/ that is not a log file, and the directory an interrupted push resumes all stay.
   it('Scenario: what a delete does not remove', async () => {
     const h = backupHarness(35);
-    const names = await repoWithArchive(h);
+    const { names } = await repoWithArchive(h);
     const repo = new BackupRepo(new LocalStore(h.storage, '/repo'));
     const archive = await archivedLogs(repo.store);
     // The newest archived file loses its sidecar: a later archive run would write it again.
@@ -178,7 +157,7 @@ describe('backup: leftovers of interrupted deletes', () => {
   // Scenario: while `log archive` holds the archive's lease (it may be between a file's data and its sidecar), a delete leaves the sidecar-less log files for a later delete, and removes them once the lease is free.
   it('Scenario: a delete waits for the archive lease before removing leftover log files', async () => {
     const h = backupHarness(36);
-    const names = await repoWithArchive(h);
+    const { names } = await repoWithArchive(h);
     const repo = new BackupRepo(new LocalStore(h.storage, '/repo'));
     const plan0 = await planDelete(repo, { retain: 2 });
     // A crash between the two steps, as in the first scenario: sidecars gone, data left.
