@@ -99,6 +99,26 @@ class FakeBucket {
   }
 }
 
+/**
+ * Two stores over one local repository at /repo whose first reads of the lease (one each) both
+ * return only after both have read it: both tools then act on what they read before either wrote.
+ */
+function storesThatReadTogether(storage: Storage): { stores: [LocalStore, LocalStore]; reads: () => number } {
+  const bothRead = deferred();
+  let reads = 0;
+  class GatedStore extends LocalStore {
+    override async get(key: string): Promise<Uint8Array | undefined> {
+      const r = await super.get(key);
+      if (key === LOCK_KEY && ++reads <= 2) {
+        if (reads === 2) bothRead.resolve();
+        await bothRead.promise;
+      }
+      return r;
+    }
+  }
+  return { stores: [new GatedStore(storage, '/repo'), new GatedStore(storage, '/repo')], reads: () => reads };
+}
+
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
@@ -327,23 +347,13 @@ describe('backup: two tools racing for a lease', () => {
   // Scenario: on a local directory (SimStorage), two tools that both read "no lease" race to create it: the hard link lets exactly one in.
   it('Scenario: a local repository: two tools creating the lease at once, exactly one wins', async () => {
     const h = backupHarness();
-    const bothRead = deferred();
-    let reads = 0;
-    class GatedStore extends LocalStore {
-      override async get(key: string): Promise<Uint8Array | undefined> {
-        const r = await super.get(key);
-        if (key === LOCK_KEY && ++reads <= 2) {
-          if (reads === 2) bothRead.resolve();
-          await bothRead.promise;
-        }
-        return r;
-      }
-    }
+    const gate = storesThatReadTogether(h.storage);
+    const [storeA, storeB] = gate.stores;
     const got = await Promise.allSettled([
-      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0 }),
-      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 0 }),
+      Lease.acquire(storeA, LOCK_KEY, { id: 'a:1', op: 'push', now: () => 0 }),
+      Lease.acquire(storeB, LOCK_KEY, { id: 'b:2', op: 'push', now: () => 0 }),
     ]);
-    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(gate.reads()).toBeGreaterThanOrEqual(2);
     expect(got.filter((g) => g.status === 'fulfilled').length).toBe(1);
     const held = JSON.parse(dec((await new LocalStore(h.storage, '/repo').get(LOCK_KEY))!)) as LeaseRecord;
     const loser = got.find((g) => g.status === 'rejected') as PromiseRejectedResult;
@@ -375,21 +385,11 @@ describe('backup: taking over an expired lease in a local directory', () => {
   it('Scenario: both read the expired lease, then both take it over: exactly one does', async () => {
     const h = backupHarness();
     await Lease.acquire(new LocalStore(h.storage, '/repo'), LOCK_KEY, { id: 'dead:9', op: 'push', now: () => 0, ...ttl });
-    const bothRead = deferred();
-    let reads = 0;
-    class GatedStore extends LocalStore {
-      override async get(key: string): Promise<Uint8Array | undefined> {
-        const r = await super.get(key);
-        if (key === LOCK_KEY && ++reads <= 2) {
-          if (reads === 2) bothRead.resolve();
-          await bothRead.promise;
-        }
-        return r;
-      }
-    }
+    const gate = storesThatReadTogether(h.storage);
+    const [storeA, storeB] = gate.stores;
     const got = await Promise.allSettled([
-      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl }),
-      Lease.acquire(new GatedStore(h.storage, '/repo'), LOCK_KEY, { id: 'b:2', op: 'push', now: () => 5000, ...ttl }),
+      Lease.acquire(storeA, LOCK_KEY, { id: 'a:1', op: 'delete', now: () => 5000, ...ttl }),
+      Lease.acquire(storeB, LOCK_KEY, { id: 'b:2', op: 'push', now: () => 5000, ...ttl }),
     ]);
     expect(got.filter((g) => g.status === 'fulfilled').length).toBe(1);
     const held = await readLease(h.storage);
